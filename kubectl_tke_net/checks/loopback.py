@@ -1,0 +1,260 @@
+"""CLB loopback checks TKE301-TKE306: IPVS kube-proxy, prevent-loopback and L7 keep-alive."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kubectl_tke_net import tke
+from kubectl_tke_net.checks import Hit, check
+from kubectl_tke_net.checks.context import (
+    Context,
+    annotations,
+    is_internal_ingress,
+    is_internal_service,
+    meta,
+    ref,
+)
+from kubectl_tke_net.model import Ref, Severity, Unavailable
+from kubectl_tke_net.snapshot import KUBE_SYSTEM, Obj
+
+KUBE_PROXY = Ref("DaemonSet", KUBE_SYSTEM, "kube-proxy")
+
+
+def _single_node(ctx: Context) -> bool:
+    """Exactly one Ready node: the CLB has no other backend to retry, so loopback means no answer at all."""
+    try:
+        return ctx.ready_nodes == 1
+    except Unavailable:
+        return False
+
+
+def _escalated(ctx: Context) -> Severity | None:
+    return Severity.ERROR if _single_node(ctx) else None
+
+
+def _rollout(target: str | None) -> str:
+    version = f" --version {target}" if target else ""
+    return f"kubectl tke-net fix kube-proxy{version} --apply"
+
+
+@check("TKE301", Severity.ERROR, "IPVS kube-proxy without the loopback fix", needs=("daemonsets",),
+       commands=("loopback",))
+def ipvs_kube_proxy_below_fixed_version(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when kube-proxy (DaemonSet `kube-system/kube-proxy`) runs in IPVS mode and its image tag is
+    below the first TKE build of its minor version that can bind CLB addresses to `kube-ipvs0`:
+    1.12 `v1.12.4-tke.30`, 1.14 `v1.14.3-tke.24`, 1.16 `v1.16.3-tke.25`, 1.18 `v1.18.4-tke.20`,
+    1.20 `v1.20.6-tke.12`, 1.22 `v1.22.5-tke.13`, 1.24 `v1.24.4-tke.6`, 1.28 `v1.28.3-tke.3`
+    (every build of 1.26 and of 1.30 and later is fixed; nothing older than 1.12 is).
+
+    ## Why it breaks traffic
+    Upstream kube-proxy in IPVS mode binds a LoadBalancer's EXTERNAL-IP to the dummy interface
+    `kube-ipvs0`, so Pods reaching the CLB address are short-circuited on their own node. That broke
+    the internal CLB's health checks (their source is the CLB VIP, which the node then took for its
+    own address), so TKE stopped binding the address: Pod traffic to the CLB really leaves the node,
+    and the CLB may send it back to the same node, where Linux drops a packet whose source is local.
+    In-cluster clients of an internal LoadBalancer Service then see unstable or dead connections (L4
+    CLBs do not retry another backend). The fixed builds bind the address again for Services that
+    carry `service.cloud.tencent.com/prevent-loopback: "true"` (TKE302), and the service controller
+    moves the health checks to 100.64.0.0/10.
+
+    ## How to fix it
+    `kubectl tke-net fix kube-proxy` shows the image change (tag only; registry and repository kept),
+    `--apply` makes it; then `kubectl -n kube-system rollout status ds/kube-proxy`. Then annotate
+    the internal LoadBalancer Services: `kubectl tke-net fix prevent-loopback`.
+    Source: Tencent Cloud, "Service & Ingress 网络无法访问排障处理" (CLB 回环问题).
+    """
+    proxy = ctx.kube_proxy
+    if ctx.kube_proxy_daemonset is None or proxy.mode != "ipvs" or proxy.loopback_fixed is not False:
+        return
+    if proxy.min_fixed:
+        why = f"below {proxy.min_fixed}, the first build of its minor that binds CLB addresses to kube-ipvs0"
+    else:
+        why = "a minor version for which TKE has no build with the loopback fix; upgrade the cluster"
+    yield Hit(KUBE_PROXY, f"kube-proxy {proxy.version} runs in IPVS mode and is {why}: in-cluster clients of "
+                          "internal CLBs loop back to their own node",
+              f"{_rollout(proxy.min_fixed)} (image tag only), then "
+              "kubectl -n kube-system rollout status ds/kube-proxy")
+
+
+@check("TKE302", Severity.WARNING, "internal LoadBalancer Service without prevent-loopback",
+       needs=("services", "daemonsets"), commands=("loopback", "service"))
+def internal_lb_without_prevent_loopback(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when kube-proxy runs in IPVS mode and an internal LoadBalancer Service (annotation
+    `service.kubernetes.io/qcloud-loadbalancer-internal-subnetid`) lacks
+    `service.cloud.tencent.com/prevent-loopback: "true"`. Severity rises to error when the cluster has
+    exactly one Ready node. Public CLBs never get it. When the proxy mode cannot be known (kube-proxy
+    runs on the nodes, not as a DaemonSet) the check is listed in `skipped`.
+
+    ## Why it breaks traffic
+    In TKE's IPVS mode, a Pod that connects to the internal CLB's address leaves its node, and the CLB
+    may forward the connection back to that same node (to its NodePort), whose kernel drops a packet
+    whose source is one of its own addresses: connections from inside the cluster fail at random. With
+    one node every such connection fails. With the annotation (and a fixed kube-proxy, TKE301),
+    kube-proxy binds the CLB address locally so the traffic never leaves the node, and the service
+    controller moves the CLB's health checks to 100.64.0.0/10 addresses. A public CLB is safe: it sees
+    the node's public egress address, which the node does not take for its own.
+
+    ## How to fix it
+    Upgrade kube-proxy first if TKE301 fires, then `kubectl tke-net fix prevent-loopback` (add
+    `--apply`). Without changing the Service: call it by its DNS name `NAME.NS.svc.cluster.local`
+    instead of the CLB address, or use `kubectl tke-net fix coredns-rewrite` for a fixed domain, or set
+    `externalTrafficPolicy: Local` with anti-affinity between clients and servers.
+    Source: Tencent Cloud, "Service & Ingress 网络无法访问排障处理" (避免四层回环问题).
+    """
+    proxy = ctx.kube_proxy
+    if proxy.mode == "unknown":
+        raise Unavailable("daemonsets", "kube-proxy mode unknown: no kube-proxy DaemonSet in kube-system "
+                                        "(kube-proxy runs on the nodes), see TKE305")
+    if proxy.mode != "ipvs":
+        return
+    severity = _escalated(ctx)
+    single = " on a single-node cluster, where every such connection fails" if severity else ""
+    for svc in ctx.services:
+        if is_internal_service(svc) and not tke.is_true(annotations(svc).get(tke.SVC_PREVENT_LOOPBACK)):
+            ns, name = meta(svc).get("namespace", ""), meta(svc).get("name", "")
+            yield Hit(ref(svc), f"internal CLB Service without {tke.SVC_PREVENT_LOOPBACK}: \"true\" while kube-proxy "
+                                f"is in IPVS mode: in-cluster clients of its CLB address can loop back to their "
+                                f"own node{single}",
+                      f"kubectl tke-net fix prevent-loopback {name} -n {ns} --apply (after TKE301 is fixed); "
+                      f"or call it as {name}.{ns}.svc.cluster.local", severity)
+
+
+def _tke_service_config_name(ing: Obj) -> str | None:
+    notes = annotations(ing)
+    if notes.get(tke.ING_TSC):
+        return notes[tke.ING_TSC]
+    if tke.is_true(notes.get(tke.ING_TSC_AUTO)):
+        return f"{meta(ing).get('name')}-auto-ingress-config"
+    return None
+
+
+def _keepalive_problem(ctx: Context, ing: Obj) -> str | None:
+    name = _tke_service_config_name(ing)
+    if name is None:
+        return f"neither {tke.ING_TSC} nor {tke.ING_TSC_AUTO} is set, so CLB keep-alive is off"
+    config = ctx.tkeserviceconfigs.get((meta(ing).get("namespace", ""), name))
+    if config is None:
+        return f"its TkeServiceConfig {name} does not exist"
+    listeners = ((config.get("spec") or {}).get("loadBalancer") or {}).get("l7Listeners") or []
+    if not listeners:
+        return f"TkeServiceConfig {name} has no l7Listeners, so no listener has keep-alive"
+    missing = [f"{lst.get('protocol', '?')}:{lst.get('port', '?')}" for lst in listeners
+               if str(lst.get("keepaliveEnable")) != "1"]
+    if missing:
+        return f"TkeServiceConfig {name} lacks keepaliveEnable: 1 on listener{'s' if len(missing) > 1 else ''} " \
+               + ", ".join(missing)
+    return None
+
+
+@check("TKE303", Severity.WARNING, "internal CLB Ingress without keep-alive",
+       needs=("ingresses", "tkeserviceconfigs"), commands=("loopback", "ingress"))
+def internal_ingress_without_keepalive(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires for an internal CLB Ingress (annotation `kubernetes.io/ingress.subnetId`) that lacks CLB
+    keep-alive: it has neither `ingress.cloud.tencent.com/tke-service-config` nor
+    `ingress.cloud.tencent.com/tke-service-config-auto`, or its TkeServiceConfig is missing, or some
+    entry of `spec.loadBalancer.l7Listeners` lacks `keepaliveEnable: 1`. Any proxy mode. Severity rises
+    to error on a cluster with exactly one Ready node. Public Ingresses never get it.
+
+    ## Why it breaks traffic
+    The L7 CLB forwards to the nodes' NodePorts and passes the client's real source address. When a Pod
+    calls its own cluster's internal Ingress and the CLB picks the Pod's own node, the node drops the
+    packet (its source is local) and the CLB retries another node after about 4 seconds: requests from
+    inside the cluster are slow by 4 s, or fail outright on a single-node cluster. With keep-alive (and
+    SNAT, enabled by ticket) the CLB connects from its own addresses, so nothing loops back.
+
+    ## How to fix it
+    Ask Tencent Cloud (ticket) to enable CLB L7 SNAT and keep-alive for the account; allow
+    `100.127.0.0/16` in the nodes' security group; then `kubectl tke-net fix ingress-keepalive`
+    (adds `tke-service-config-auto` and sets `keepaliveEnable: 1` on every listener). The backend then
+    sees the CLB's address: read the client from `X-Forwarded-For`.
+    Source: Tencent Cloud, "Service & Ingress 网络无法访问排障处理" (避免七层回环问题).
+    """
+    severity = _escalated(ctx)
+    for ing in ctx.ingresses:
+        if not is_internal_ingress(ing):
+            continue
+        problem = _keepalive_problem(ctx, ing)
+        if problem:
+            ns, name = meta(ing).get("namespace", ""), meta(ing).get("name", "")
+            single = "; on a single-node cluster they fail" if severity else ""
+            yield Hit(ref(ing), f"internal CLB Ingress without keep-alive: {problem}; in-cluster requests to it "
+                                f"can loop back and wait about 4 s for the CLB's retry{single}",
+                      f"after the CLB SNAT/keep-alive ticket: kubectl tke-net fix ingress-keepalive {name} -n {ns} "
+                      "--apply; allow 100.127.0.0/16 in the node security group", severity)
+
+
+@check("TKE304", Severity.WARNING, "prevent-loopback without effect", needs=("services", "daemonsets"),
+       commands=("loopback", "service"))
+def prevent_loopback_without_effect(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when a Service has `service.cloud.tencent.com/prevent-loopback: "true"` but kube-proxy's image
+    is below the loopback-fixed version of its minor (see TKE301).
+
+    ## Why it breaks traffic
+    The annotation only asks kube-proxy to bind the CLB address locally; an older kube-proxy ignores
+    it, so the Service still loops back, while the service controller has already moved the CLB's health
+    checks to 100.64.0.0/10 addresses, which node security groups may not allow.
+
+    ## How to fix it
+    `kubectl tke-net fix kube-proxy --apply`, then watch
+    `kubectl -n kube-system rollout status ds/kube-proxy`.
+    """
+    proxy = ctx.kube_proxy
+    if proxy.loopback_fixed is not False:
+        return
+    for svc in ctx.services:
+        if tke.is_true(annotations(svc).get(tke.SVC_PREVENT_LOOPBACK)):
+            yield Hit(ref(svc), f"{tke.SVC_PREVENT_LOOPBACK} is set but kube-proxy {proxy.version} is below "
+                                f"{proxy.min_fixed or 'any fixed build'}, so it has no effect",
+                      _rollout(proxy.min_fixed))
+
+
+@check("TKE305", Severity.INFO, "kube-proxy mode unknown", needs=("daemonsets",), commands=("loopback",))
+def kube_proxy_mode_unknown(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when kube-system has no `kube-proxy` DaemonSet: kube-proxy runs as a binary on the nodes
+    (older TKE clusters), so its proxy mode and version cannot be read through the Kubernetes API.
+    TKE302 is then listed in `skipped`.
+
+    ## Why it matters
+    The L4 loopback problem depends on IPVS mode and the kube-proxy version; neither can be judged.
+
+    ## How to fix it
+    Check on a node: `ps -ef | grep kube-proxy` (look for `--proxy-mode=ipvs`) and `kube-proxy
+    --version`; the cluster's basic information page in the TKE console shows whether IPVS is on.
+    """
+    if ctx.kube_proxy_daemonset is None:
+        yield Hit(KUBE_PROXY, "no kube-proxy DaemonSet in kube-system: kube-proxy runs on the nodes, so its mode "
+                              "and version are unknown",
+                  "On a node: ps -ef | grep kube-proxy (look for --proxy-mode=ipvs) and kube-proxy --version.")
+
+
+@check("TKE306", Severity.INFO, "kube-proxy tag is not a TKE version", needs=("daemonsets",),
+       commands=("loopback",))
+def kube_proxy_tag_not_tke(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when the kube-proxy image tag is not a TKE build (`vX.Y.Z-tke.N`, optionally `-rcM`), for
+    example an upstream `v1.28.3` or a digest: TKE301 and TKE304 cannot judge it.
+
+    ## Why it matters
+    Only TKE's builds carry TKE's loopback fix at known versions; an upstream kube-proxy in IPVS mode
+    binds CLB addresses itself, which breaks internal CLB health checks instead.
+
+    ## How to fix it
+    Use TKE's kube-proxy image (`ccr.ccs.tencentyun.com/tkeimages/...`) at or above the fixed version of
+    the cluster's minor, or check the custom build's loopback behaviour yourself.
+    """
+    proxy = ctx.kube_proxy
+    if ctx.kube_proxy_daemonset is not None and proxy.image and tke.TkeVersion.parse(proxy.version or "") is None:
+        yield Hit(KUBE_PROXY, f"kube-proxy image {proxy.image} has no TKE version tag (vX.Y.Z-tke.N), so the "
+                              "loopback fix cannot be judged", "Use TKE's kube-proxy image at or above the fixed "
+                              "version of the cluster's minor.")

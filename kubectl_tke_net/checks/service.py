@@ -1,0 +1,517 @@
+"""Service checks TKE101-TKE113: from the Service to its Pods, ports, CLB and node security group."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from kubectl_tke_net import tke
+from kubectl_tke_net.checks import Hit, check
+from kubectl_tke_net.checks.context import (
+    Context,
+    annotations,
+    failing_gates,
+    labels,
+    meta,
+    not_ready_reason,
+    pod_containers,
+    pod_ready,
+    ref,
+    selector_matches,
+)
+from kubectl_tke_net.model import Severity
+from kubectl_tke_net.snapshot import Obj
+
+SVC = ("service",)
+
+
+def _spec(svc: Obj) -> dict[str, Any]:
+    return svc.get("spec") or {}
+
+
+def _ns_name(obj: Obj) -> tuple[str, str]:
+    return meta(obj).get("namespace", ""), meta(obj).get("name", "")
+
+
+def has_backends(svc: Obj) -> bool:
+    """Services without a selector and ExternalName Services get no Pod or endpoint check."""
+    spec = _spec(svc)
+    return spec.get("type") != "ExternalName" and bool(spec.get("selector"))
+
+
+def _selector_text(svc: Obj) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted((_spec(svc).get("selector") or {}).items()))
+
+
+def _names(pods: list[Obj], limit: int = 5) -> str:
+    names = sorted(meta(p).get("name", "") for p in pods)
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def _why_not_ready(pods: list[Obj], limit: int = 3) -> str:
+    shown = [f"{meta(p).get('name')} ({not_ready_reason(p)})" for p in sorted(pods, key=lambda p: meta(p).get("name", ""))]
+    more = f" and {len(shown) - limit} more" if len(shown) > limit else ""
+    return ", ".join(shown[:limit]) + more
+
+
+def _port_label(port: dict[str, Any]) -> str:
+    return str(port.get("name") or port.get("port"))
+
+
+def _target(port: dict[str, Any]) -> int | str:
+    target = port.get("targetPort")
+    if target is None or target == "":
+        return int(port.get("port") or 0)
+    if isinstance(target, str) and target.isdigit():
+        return int(target)
+    return target  # type: ignore[no-any-return]
+
+
+def _container_ports(pod: Obj) -> list[dict[str, Any]]:
+    return [p for c in pod_containers(pod) for p in c.get("ports") or []]
+
+
+def _container_port_for(pod: Obj, target: int | str) -> dict[str, Any] | None:
+    key = "name" if isinstance(target, str) else "containerPort"
+    for cport in _container_ports(pod):
+        if cport.get(key) == target:
+            return cport
+    return None
+
+
+def services_with_pods(ctx: Context) -> Iterator[tuple[Obj, list[Obj]]]:
+    for svc in ctx.services:
+        if has_backends(svc):
+            yield svc, ctx.selected_pods(svc)
+
+
+@check("TKE101", Severity.ERROR, "selector matches no Pod", needs=("services", "pods"), commands=SVC)
+def selector_matches_no_pod(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when a Service's selector matches no running or pending Pod in the Service's own namespace.
+
+    ## Why it breaks traffic
+    A Service forwards only to the Pods its selector matches. With none, the Service has no endpoint:
+    in-cluster clients get "connection refused", and the CLB in front of a LoadBalancer Service or an
+    Ingress finds no healthy backend (TKE's CLB answers 502/504, or the listener shows all backends
+    unhealthy). Pods with matching labels in another namespace do not count: a selector only selects
+    Pods of its own namespace.
+
+    ## How to fix it
+    Compare the selector with the Pods' labels (`kubectl get pods -n NS --show-labels`) and correct
+    whichever is wrong; or scale the workload up if it has no Pods. The Service's namespace must be the
+    namespace of its Pods.
+    """
+    for svc, pods in services_with_pods(ctx):
+        if pods:
+            continue
+        ns, _ = _ns_name(svc)
+        selector = _spec(svc).get("selector") or {}
+        everywhere = [p for p in ctx.snap.list("pods") if selector_matches(selector, labels(p))]
+        done = [p for p in everywhere if meta(p).get("namespace") == ns]
+        elsewhere = sorted({meta(p).get("namespace", "") for p in everywhere} - {ns})
+        message = f"selector {_selector_text(svc)} matches no Pod in namespace {ns}"
+        if done:
+            message += f" (only {len(done)} terminated Pod{'s' if len(done) > 1 else ''}: {_names(done)})"
+        if elsewhere:
+            message += f"; Pods with these labels exist in namespace {', '.join(elsewhere)}, which a Service cannot select"
+        yield Hit(ref(svc), message,
+                  f"Fix the selector or the Pod labels: kubectl get pods -n {ns} --show-labels; "
+                  "or scale the workload up if it has no Pods.")
+
+
+@check("TKE102", Severity.ERROR, "no ready endpoint", needs=("services", "pods", "endpointslices"), commands=SVC)
+def no_ready_endpoint(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when Pods match the Service's selector but the Service has no ready endpoint. Ready endpoints
+    come from the Service's EndpointSlices (label `kubernetes.io/service-name`) when any exist, else from
+    the Ready condition of the matching Pods. The message says why the Pods are not ready.
+
+    ## Why it breaks traffic
+    kube-proxy and the CLB send traffic only to ready endpoints. With none, every request fails:
+    in-cluster clients are refused, and a CLB in front of the Service or an Ingress answers 502 or 504.
+
+    ## How to fix it
+    Look at why the Pods are not ready: `kubectl describe pod POD` (failing readiness probe, crash loop,
+    image pull error, or the TKE readiness gate `cloud.tencent.com/load-balancer-backendgroup-ready`,
+    see TKE111). When the Pods are ready but no EndpointSlice lists them, check the Service's
+    `targetPort` (TKE104) and the endpoint controller.
+    """
+    for svc, pods in services_with_pods(ctx):
+        if not pods:
+            continue
+        eps = ctx.endpoints(svc)
+        if eps.ready:
+            continue
+        unready = [p for p in pods if not pod_ready(p)]
+        if unready:
+            detail = f"{len(unready)} of {len(pods)} matching Pods not ready: {_why_not_ready(unready)}"
+        else:
+            detail = (f"all {len(pods)} matching Pods are ready, but its EndpointSlices list no ready "
+                      "endpoint (check the targetPort, see TKE104)")
+        yield Hit(ref(svc), f"no ready endpoint; {detail}",
+                  f"kubectl describe pod -n {_ns_name(svc)[0]} {meta((unready or pods)[0]).get('name')} "
+                  "to see why it is not ready; fix its readiness probe, crash or readiness gate.")
+
+
+@check("TKE103", Severity.WARNING, "some endpoints not ready", needs=("services", "pods", "endpointslices"),
+       commands=SVC)
+def some_endpoints_not_ready(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when some of a Service's endpoints are ready and some are not; the message says N of M ready
+    and names the Pods that are not ready.
+
+    ## Why it breaks traffic
+    Traffic still flows, but over fewer Pods than intended: capacity is reduced, and on TKE a CLB whose
+    backends flap between ready and not ready shows intermittent 502s while its health checks catch up.
+
+    ## How to fix it
+    `kubectl describe pod` on the Pods that are not ready; fix their probes or crashes. If this is a
+    rollout in progress, wait for it: `kubectl rollout status`.
+    """
+    for svc, pods in services_with_pods(ctx):
+        eps = ctx.endpoints(svc)
+        if 0 < eps.ready < eps.total:
+            unready = [p for p in pods if not pod_ready(p)]
+            detail = f"; not ready: {_why_not_ready(unready)}" if unready else ""
+            yield Hit(ref(svc), f"{eps.ready} of {eps.total} endpoints ready{detail}",
+                      "kubectl describe pod on the Pods that are not ready and fix their probes or crashes; "
+                      "during a rollout, wait for kubectl rollout status.")
+
+
+@check("TKE104", Severity.ERROR, "named targetPort not declared", needs=("services", "pods"), commands=SVC)
+def named_target_port_missing(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when a Service port's `targetPort` is a name that is not the name of a container port on some
+    of the Pods the Service selects. The message names the port and the Pods.
+
+    ## Why it breaks traffic
+    A named targetPort is resolved per Pod from `spec.containers[].ports[].name`. A Pod that does not
+    declare the name is left out of the Service's endpoints, so it receives no traffic even when it is
+    ready; when no Pod declares it, the Service has no endpoint at all.
+
+    ## How to fix it
+    Declare the port name in the Pod template (`ports: [{name: http, containerPort: 8080}]`) or set the
+    Service's `targetPort` to the container port number.
+    """
+    for svc, pods in services_with_pods(ctx):
+        if not pods:
+            continue
+        problems = []
+        for port in _spec(svc).get("ports") or []:
+            target = _target(port)
+            if isinstance(target, str):
+                missing = [p for p in pods if _container_port_for(p, target) is None]
+                if missing:
+                    problems.append(f"port {_port_label(port)}: targetPort {target!r} is not a container port "
+                                    f"name on {len(missing)} of {len(pods)} Pods ({_names(missing)})")
+        if problems:
+            yield Hit(ref(svc), "; ".join(problems),
+                      "Name the container port in the Pod template (ports: [{name: NAME, containerPort: N}]) "
+                      "or use the port number as targetPort.")
+
+
+@check("TKE105", Severity.INFO, "numeric targetPort not declared", needs=("services", "pods"), commands=SVC)
+def numeric_target_port_undeclared(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when a Service port's numeric `targetPort` (or its `port`, when targetPort is unset) is not
+    declared as a `containerPort` by some of the selected Pods.
+
+    ## Why it matters
+    Declaring container ports is optional, so traffic may still work; but a number that no container
+    declares is the most common sign of a Service pointing at the wrong port (8080 vs 80), which shows
+    as "connection refused" from the ClusterIP and as unhealthy CLB backends.
+
+    ## How to fix it
+    Check which port the application listens on (`kubectl exec POD -- netstat -lnt` or the image's
+    docs) and make the Service's `targetPort` and the Pod's `containerPort` say the same.
+    """
+    for svc, pods in services_with_pods(ctx):
+        if not pods:
+            continue
+        problems = []
+        for port in _spec(svc).get("ports") or []:
+            target = _target(port)
+            if isinstance(target, int):
+                missing = [p for p in pods if _container_port_for(p, target) is None]
+                if missing:
+                    problems.append(f"port {_port_label(port)}: targetPort {target} is not a containerPort "
+                                    f"of {len(missing)} of {len(pods)} Pods ({_names(missing)})")
+        if problems:
+            yield Hit(ref(svc), "; ".join(problems),
+                      "Make sure the application listens on that port; declare it as containerPort "
+                      "or correct the Service's targetPort.")
+
+
+@check("TKE106", Severity.WARNING, "protocol mismatch", needs=("services", "pods"), commands=SVC)
+def protocol_mismatch(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when a Service port's protocol (TCP, UDP, SCTP; TCP when unset) differs from the protocol of
+    the container port it targets.
+
+    ## Why it breaks traffic
+    kube-proxy and the CLB listener forward the Service port's protocol. A UDP Service in front of a
+    TCP-only server (or the reverse, typical for DNS) gets no answer, and a TKE CLB health check on the
+    wrong protocol marks every backend unhealthy.
+
+    ## How to fix it
+    Set the Service port's `protocol` to the container port's; for a server that speaks both (DNS on 53),
+    declare two Service ports, one per protocol.
+    """
+    for svc, pods in services_with_pods(ctx):
+        problems = []
+        for port in _spec(svc).get("ports") or []:
+            proto = str(port.get("protocol") or "TCP")
+            target = _target(port)
+            mismatched = sorted({
+                str(cport.get("protocol") or "TCP")
+                for p in pods
+                if (cport := _container_port_for(p, target)) is not None
+                and str(cport.get("protocol") or "TCP") != proto
+            })
+            if mismatched:
+                problems.append(f"port {_port_label(port)} is {proto} but targets a {'/'.join(mismatched)} "
+                                f"container port {target}")
+        if problems:
+            yield Hit(ref(svc), "; ".join(problems),
+                      "Make the Service port's protocol match the container port's; declare one Service port "
+                      "per protocol when the server speaks both.")
+
+
+def _is_lb(svc: Obj) -> bool:
+    return _spec(svc).get("type") == "LoadBalancer"
+
+
+def _no_address(svc: Obj) -> bool:
+    return _is_lb(svc) and not ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress")
+
+
+def _event_text(event: Obj) -> str:
+    message = " ".join(str(event.get("message") or "").split())
+    if len(message) > 300:
+        message = message[:297] + "..."
+    return f"{event.get('reason') or 'Warning'}: {message}"
+
+
+def quoted_event(ctx: Context, obj: Obj, no_address: bool) -> Obj | None:
+    """The Warning event that TKE107/TKE206 quote: the object's newest, when it has no CLB address."""
+    if not no_address:
+        return None
+    events = ctx.warnings(obj)
+    return events[0] if events else None
+
+
+@check("TKE107", Severity.ERROR, "LoadBalancer without CLB address", needs=("services",), commands=SVC)
+def load_balancer_without_address(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when a Service of type LoadBalancer has no address in `status.loadBalancer.ingress`: TKE's
+    service controller has not created or bound its CLB. The message quotes the Service's newest
+    Warning event, where the controller reports why.
+
+    ## Why it breaks traffic
+    Without a CLB there is nothing to connect to from outside the cluster (or from the VPC, for an
+    internal CLB). Typical causes on TKE: a wrong subnet ID in
+    `service.kubernetes.io/qcloud-loadbalancer-internal-subnetid`, an existing CLB
+    (`service.kubernetes.io/tke-existed-lbid`) that is in use or in another VPC, an exhausted CLB quota,
+    insufficient account balance, or a malformed annotation.
+
+    ## How to fix it
+    `kubectl describe service NAME` and read the events (reason such as `SyncLoadBalancerFailed`), fix
+    the annotation or quota it names, and the controller retries by itself. The controller's version:
+    `kubectl -n kube-system get cm tke-service-controller-config -o jsonpath='{.data.VERSION}'`.
+    """
+    for svc in ctx.services:
+        if not _no_address(svc):
+            continue
+        event = quoted_event(ctx, svc, True)
+        message = "type LoadBalancer but no CLB address (status.loadBalancer.ingress is empty)"
+        if event is not None:
+            message += f"; newest Warning event: {_event_text(event)}"
+        ns, name = _ns_name(svc)
+        yield Hit(ref(svc), message,
+                  f"kubectl describe service -n {ns} {name}: fix what the controller's event names "
+                  "(subnet ID, existing CLB, quota, balance, annotations); it retries by itself.")
+
+
+@check("TKE108", Severity.WARNING, "nodePort outside TKE's open range", needs=("services",), commands=SVC)
+def node_port_outside_range(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when a Service uses a `nodePort` outside 30000-32768, the range TKE's node security-group
+    guidance opens.
+
+    ## Why it breaks traffic
+    The CLB of a LoadBalancer Service or Ingress forwards to the nodes' NodePorts (unless direct access
+    is on). TKE's troubleshooting guide has node security groups open 30000-32768; a NodePort outside it
+    (a cluster with a custom `--service-node-port-range`) is dropped by the security group, so the CLB
+    health check fails and clients time out.
+
+    ## How to fix it
+    Use a NodePort inside 30000-32768 (or let Kubernetes choose one), or add an inbound rule for this
+    port to the nodes' security group.
+    """
+    low, high = tke.NODEPORT_RANGE
+    for svc in ctx.services:
+        outside = [p for p in _spec(svc).get("ports") or []
+                   if p.get("nodePort") and not low <= int(p["nodePort"]) <= high]
+        if outside:
+            listed = ", ".join(f"{p.get('protocol') or 'TCP'} {p['nodePort']}" for p in outside)
+            yield Hit(ref(svc), f"nodePort {listed} outside {low}-{high}, the range TKE's node security groups open",
+                      f"Use a nodePort in {low}-{high}, or allow {listed} inbound in the nodes' security group.")
+
+
+@check("TKE109", Severity.WARNING, "Warning events on the Service", needs=("services", "events"), commands=SVC)
+def service_warning_events(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when a Service has Warning events, listing each distinct reason once with its newest message;
+    the event that TKE107 already quotes is left out.
+
+    ## Why it matters
+    TKE's service controller reports CLB problems as Warning events on the Service: failed listener or
+    backend sync, security group binding errors, certificate errors, quota. These are often the only
+    trace of why a CLB does not forward as expected.
+
+    ## How to fix it
+    Read the events (`kubectl describe service NAME`) and fix what they name; they stop once the
+    controller's next sync succeeds.
+    """
+    for svc in ctx.services:
+        quoted = quoted_event(ctx, svc, _no_address(svc))
+        seen: dict[str, Obj] = {}
+        for event in ctx.warnings(svc):
+            if quoted is not None and event.get("reason") == quoted.get("reason"):
+                continue
+            seen.setdefault(str(event.get("reason") or "Warning"), event)
+        if seen:
+            texts = "; ".join(_event_text(e) for e in seen.values())
+            count = len(seen)
+            yield Hit(ref(svc), f"{count} Warning event reason{'s' if count > 1 else ''}: {texts}",
+                      f"kubectl describe service -n {_ns_name(svc)[0]} {_ns_name(svc)[1]} and fix what the "
+                      "events name.")
+
+
+@check("TKE110", Severity.ERROR, "direct access to non-VPC-CNI Pods",
+       needs=("services", "pods", "configmaps"), commands=SVC)
+def direct_access_without_vpc_cni(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when a Service has `service.cloud.tencent.com/direct-access: "true"` but some selected Pod is
+    not a VPC-CNI Pod (no `tke.cloud.tencent.com/networks` annotation) and the cluster has not enabled
+    direct access for GlobalRouter Pods (`GlobalRouteDirectAccess: "true"` in ConfigMap
+    `kube-system/tke-service-controller-config`).
+
+    ## Why it breaks traffic
+    In direct-access mode the CLB binds the Pod IPs themselves as backends. GlobalRouter Pod IPs are
+    not VPC addresses the CLB can reach unless the cluster switch is on, so those Pods are never bound
+    or never healthy.
+
+    ## How to fix it
+    Run the workload on VPC-CNI (annotation `tke.cloud.tencent.com/networks: tke-route-eni`), or enable
+    `GlobalRouteDirectAccess` for the cluster (TKE docs: LoadBalancer direct-to-Pod mode), or remove the
+    `direct-access` annotation so the CLB uses NodePorts.
+    """
+    config = ctx.configmaps.get(tke.SERVICE_CONTROLLER_CONFIG) or {}
+    if tke.is_true((config.get("data") or {}).get(tke.GLOBAL_ROUTE_DIRECT_ACCESS)):
+        return
+    for svc, pods in services_with_pods(ctx):
+        if not tke.is_true(annotations(svc).get(tke.SVC_DIRECT_ACCESS)):
+            continue
+        gr = [p for p in pods if not annotations(p).get(tke.POD_NETWORKS)]
+        if gr:
+            yield Hit(ref(svc), f"direct-access is on but {len(gr)} of {len(pods)} Pods are not VPC-CNI Pods "
+                                f"({_names(gr)}) and GlobalRouteDirectAccess is not enabled",
+                      "Run the Pods on VPC-CNI (tke.cloud.tencent.com/networks), enable GlobalRouteDirectAccess "
+                      "in kube-system/tke-service-controller-config, or remove the direct-access annotation.")
+
+
+@check("TKE111", Severity.ERROR, "CLB readiness gate failing", needs=("services", "pods"), commands=SVC)
+def backendgroup_gate_failing(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when a Pod the Service selects is not ready because its readiness gate
+    `cloud.tencent.com/load-balancer-backendgroup-ready` is not True.
+
+    ## Why it breaks traffic
+    In direct-access mode TKE adds this gate to the Pods: the Pod becomes ready only once the CLB has
+    bound it as a backend and its health check passes. A gate stuck at False means the CLB cannot bind
+    or reach the Pod (security group, health-check port or path, VPC-CNI network), so the Pod never
+    receives traffic and rolling updates stall.
+
+    ## How to fix it
+    `kubectl describe pod POD` (the gate's condition message) and the Service's events; check the
+    CLB health check settings (TkeServiceConfig) and that the Pods' security group allows the CLB and
+    its health-check source addresses.
+    """
+    for svc, pods in services_with_pods(ctx):
+        gated = [p for p in pods if not pod_ready(p) and tke.BACKENDGROUP_GATE in failing_gates(p)]
+        if gated:
+            yield Hit(ref(svc), f"{len(gated)} Pod{'s' if len(gated) > 1 else ''} not ready because readiness gate "
+                                f"{tke.BACKENDGROUP_GATE} is not True: {_names(gated)}",
+                      "kubectl describe pod on them and the Service's events; check the CLB health check and "
+                      "that security groups allow the CLB to reach the Pods.")
+
+
+@check("TKE112", Severity.ERROR, "malformed security-groups annotation", needs=("services",), commands=SVC)
+def malformed_service_security_groups(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when `service.cloud.tencent.com/security-groups` is not a comma-separated list of security
+    group IDs (`sg-` followed by 8 or more lowercase letters and digits), or lists more than 5.
+
+    ## Why it breaks traffic
+    The service controller cannot bind the security groups to the CLB: the sync fails (see the
+    Service's events) and the CLB keeps its old security groups, or none.
+
+    ## How to fix it
+    Write the IDs as `"sg-xxxxxxxx,sg-yyyyyyyy"`, at most 5, copied from the VPC console.
+    """
+    for svc in ctx.services:
+        value = annotations(svc).get(tke.SVC_SECURITY_GROUPS)
+        if value is None:
+            continue
+        problem = tke.security_group_problem(value)
+        if problem:
+            yield Hit(ref(svc), f"{tke.SVC_SECURITY_GROUPS} is malformed: {problem}",
+                      'Use a comma-separated list of at most 5 IDs, e.g. "sg-12345678,sg-abcdefgh".')
+
+
+@check("TKE113", Severity.INFO, "node security group must allow NodePorts", needs=("services",), commands=SVC)
+def node_ports_need_security_group(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires for a Service of type NodePort or LoadBalancer that uses neither
+    `service.cloud.tencent.com/direct-access` nor `service.cloud.tencent.com/pass-to-target`, and lists
+    the NodePorts (with protocol) that the nodes' security group must allow.
+
+    ## Why it matters
+    Traffic from the CLB (or from clients, for NodePort) reaches the nodes on these ports and is filtered
+    by the nodes' security group, which the Kubernetes API cannot see. TKE's troubleshooting guide's
+    first step is to check that it allows 30000-32768; `--cloud` checks it (TKE401).
+
+    ## How to fix it
+    Allow the listed ports (or 30000-32768, TCP and UDP) inbound from the VPC in the nodes' security
+    group, or set `service.cloud.tencent.com/pass-to-target: "true"` so CLB traffic is checked only by
+    the CLB's security group.
+    """
+    for svc in ctx.services:
+        if _spec(svc).get("type") not in ("NodePort", "LoadBalancer"):
+            continue
+        notes = annotations(svc)
+        if tke.is_true(notes.get(tke.SVC_DIRECT_ACCESS)) or tke.is_true(notes.get(tke.SVC_PASS_TO_TARGET)):
+            continue
+        ports = [f"{p.get('protocol') or 'TCP'} {p['nodePort']}" for p in _spec(svc).get("ports") or []
+                 if p.get("nodePort")]
+        if ports:
+            yield Hit(ref(svc), f"the nodes' security group must allow NodePort{'s' if len(ports) > 1 else ''} "
+                                f"{', '.join(ports)}",
+                      "Allow these ports (or 30000-32768 TCP/UDP) inbound in the nodes' security group, or set "
+                      f"{tke.SVC_PASS_TO_TARGET}: \"true\".")

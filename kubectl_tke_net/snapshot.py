@@ -1,0 +1,194 @@
+"""The objects the checks read: each kind listed at most once, from a cluster or from snapshot files."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from kubectl_tke_net.model import Unavailable, UsageError
+
+Obj = dict[str, Any]
+
+KUBE_SYSTEM = "kube-system"
+# Kept in a dump's List metadata so that a snapshot of a restricted user's run skips the same checks.
+UNAVAILABLE_ANNOTATION = "tke-net.kubectl.io/unavailable"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind the checks read. scope: "namespaced" (the user's -n/-A scope), "cluster", or "kube-system"."""
+
+    name: str
+    kind: str
+    api_version: str
+    scope: str
+    field_selector: str | None = None
+    metadata_only: bool = False
+
+    @property
+    def base_path(self) -> str:
+        return "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+
+    def path(self, namespace: str | None) -> str:
+        if self.scope == "cluster" or namespace is None:
+            return f"{self.base_path}/{self.name}"
+        return f"{self.base_path}/namespaces/{namespace}/{self.name}"
+
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("nodes", "Node", "v1", "cluster"),
+        Kind("services", "Service", "v1", "namespaced"),
+        Kind("pods", "Pod", "v1", "namespaced"),
+        Kind("endpointslices", "EndpointSlice", "discovery.k8s.io/v1", "namespaced"),
+        Kind("events", "Event", "v1", "namespaced", field_selector="type=Warning"),
+        Kind("ingresses", "Ingress", "networking.k8s.io/v1", "namespaced"),
+        Kind("ingressclasses", "IngressClass", "networking.k8s.io/v1", "cluster"),
+        Kind("secrets", "Secret", "v1", "namespaced", metadata_only=True),
+        Kind("tkeserviceconfigs", "TkeServiceConfig", "cloud.tencent.com/v1alpha1", "namespaced"),
+        Kind("daemonsets", "DaemonSet", "apps/v1", KUBE_SYSTEM),
+        Kind("configmaps", "ConfigMap", "v1", KUBE_SYSTEM),
+    )
+}
+_BY_KIND = {k.kind: k for k in KINDS.values()}
+
+
+class Source(Protocol):
+    def list(self, kind: Kind, namespace: str | None) -> list[Obj]:
+        """Every object of `kind` in `namespace` (None: all); raises Unavailable."""
+        ...
+
+
+def clean(kind: Kind, obj: Obj) -> Obj:
+    """An object as the checks and dumps keep it: typed, without managedFields, never a Secret's data."""
+    obj["kind"] = kind.kind
+    obj["apiVersion"] = kind.api_version
+    meta = obj.get("metadata") or {}
+    meta.pop("managedFields", None)
+    obj["metadata"] = meta
+    if kind.kind == "Secret":
+        return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": obj.get("type")}
+    return obj
+
+
+def _in_scope(kind: Kind, obj: Obj, namespace: str | None) -> bool:
+    ns = (obj.get("metadata") or {}).get("namespace", "")
+    if kind.scope == KUBE_SYSTEM:
+        return bool(ns == KUBE_SYSTEM)
+    if kind.scope == "namespaced" and namespace is not None:
+        return bool(ns == namespace)
+    return True
+
+
+def _documents(path: Path) -> Iterator[Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read snapshot {path}: {exc}") from exc
+    try:
+        if path.suffix == ".json" or text.lstrip().startswith("{"):
+            yield json.loads(text)
+            return
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        yield from yaml.load_all(text, Loader=loader)
+    except (ValueError, yaml.YAMLError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"malformed snapshot {path}: {first}") from exc
+
+
+def _items(doc: Any, path: Path) -> Iterator[Obj]:
+    if doc is None:
+        return
+    if not isinstance(doc, dict):
+        raise UsageError(f"malformed snapshot {path}: expected Kubernetes objects, found {type(doc).__name__}")
+    if str(doc.get("kind", "")).endswith("List") and isinstance(doc.get("items"), list):
+        for item in doc["items"]:
+            yield from _items(item, path)
+    else:
+        yield doc
+
+
+class FileSource:
+    """Objects read from files: one object, a *List, or several YAML documents per file."""
+
+    def __init__(self, path: str) -> None:
+        root = Path(path)
+        if root.is_dir():
+            files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
+        elif root.is_file():
+            files = [root]
+        else:
+            raise UsageError(f"snapshot {path} does not exist")
+        self.objects: dict[str, list[Obj]] = {name: [] for name in KINDS}
+        self.unavailable: dict[str, str] = {}
+        for file in files:
+            for doc in _documents(file):
+                if isinstance(doc, dict):
+                    notes = ((doc.get("metadata") or {}).get("annotations") or {}).get(UNAVAILABLE_ANNOTATION)
+                    if notes:
+                        self.unavailable.update(json.loads(notes))
+                for obj in _items(doc, file):
+                    kind = _BY_KIND.get(str(obj.get("kind", "")))
+                    if kind is not None:
+                        self.objects[kind.name].append(clean(kind, obj))
+
+    def list(self, kind: Kind, namespace: str | None) -> list[Obj]:
+        if kind.name in self.unavailable:
+            raise Unavailable(kind.name, self.unavailable[kind.name])
+        return [o for o in self.objects[kind.name] if _in_scope(kind, o, namespace)]
+
+
+class Snapshot:
+    """Lazily lists each kind once from its source and keeps the result (or the reason it is unavailable)."""
+
+    def __init__(self, source: Source, namespace: str | None) -> None:
+        self.source = source
+        self.namespace = namespace
+        self._lists: dict[str, list[Obj]] = {}
+        self._unavailable: dict[str, str] = {}
+
+    def list(self, name: str) -> list[Obj]:
+        if name in self._unavailable:
+            raise Unavailable(name, self._unavailable[name])
+        if name not in self._lists:
+            kind = KINDS[name]
+            namespace = KUBE_SYSTEM if kind.scope == KUBE_SYSTEM else self.namespace
+            try:
+                self._lists[name] = [clean(kind, o) for o in self.source.list(kind, namespace)]
+            except Unavailable as exc:
+                self._unavailable[name] = exc.reason
+                raise
+        return self._lists[name]
+
+    def maybe(self, name: str) -> list[Obj]:
+        """The kind's objects, or none when it cannot be read (for checks that only use it to explain)."""
+        try:
+            return self.list(name)
+        except Unavailable:
+            return []
+
+    def loaded(self) -> Iterator[Obj]:
+        """Every object listed so far."""
+        for name in KINDS:
+            yield from self._lists.get(name, [])
+
+    def dump(self) -> Obj:
+        """Everything read so far as one v1 List, the --snapshot format."""
+        items = list(self.loaded())
+        doc: Obj = {"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items}
+        if self._unavailable:
+            doc["metadata"]["annotations"] = {UNAVAILABLE_ANNOTATION: json.dumps(self._unavailable, sort_keys=True)}
+        return doc
+
+
+def open_snapshot(path: str, namespace: str | None) -> Snapshot:
+    return Snapshot(FileSource(os.path.expanduser(path)), namespace)
+
+

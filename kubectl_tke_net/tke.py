@@ -1,0 +1,209 @@
+"""TKE knowledge as data: annotation names, loopback-fixed kube-proxy versions, tag parsing, proxy mode."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from packaging.version import Version
+
+# Services (TKE-FACTS §1.1)
+SVC_INTERNAL_SUBNET = "service.kubernetes.io/qcloud-loadbalancer-internal-subnetid"
+SVC_DIRECT_ACCESS = "service.cloud.tencent.com/direct-access"
+SVC_PASS_TO_TARGET = "service.cloud.tencent.com/pass-to-target"
+SVC_SECURITY_GROUPS = "service.cloud.tencent.com/security-groups"
+SVC_PREVENT_LOOPBACK = "service.cloud.tencent.com/prevent-loopback"
+SVC_LB_ID = "service.kubernetes.io/loadbalance-id"
+# Ingresses (TKE-FACTS §1.2)
+ING_CLASS = "kubernetes.io/ingress.class"
+ING_SUBNET = "kubernetes.io/ingress.subnetId"
+ING_DIRECT_ACCESS = "ingress.cloud.tencent.com/direct-access"
+ING_SECURITY_GROUPS = "ingress.cloud.tencent.com/security-groups"
+ING_TSC = "ingress.cloud.tencent.com/tke-service-config"
+ING_TSC_AUTO = "ingress.cloud.tencent.com/tke-service-config-auto"
+ING_LB_ID = "kubernetes.io/ingress.qcloud-loadbalance-id"
+QCLOUD_CLASS = "qcloud"
+# Pods and cluster configuration
+POD_NETWORKS = "tke.cloud.tencent.com/networks"
+BACKENDGROUP_GATE = "cloud.tencent.com/load-balancer-backendgroup-ready"
+SERVICE_CONTROLLER_CONFIG = "tke-service-controller-config"
+GLOBAL_ROUTE_DIRECT_ACCESS = "GlobalRouteDirectAccess"
+# Ours
+IGNORE_ANNOTATION = "tke-net.kubectl.io/ignore"
+
+MAX_SECURITY_GROUPS = 5
+_SG_ID = re.compile(r"sg-[0-9a-z]{8,}")
+NODEPORT_RANGE = (30000, 32768)  # what TKE's node security-group guidance opens
+
+# Minimum kube-proxy tag per minor that binds the LB address to kube-ipvs0 (SPEC §7, TKE-FACTS §3.4).
+MIN_LOOPBACK_FIXED = {
+    (1, 12): "v1.12.4-tke.30",
+    (1, 14): "v1.14.3-tke.24",
+    (1, 16): "v1.16.3-tke.25",
+    (1, 18): "v1.18.4-tke.20",
+    (1, 20): "v1.20.6-tke.12",
+    (1, 22): "v1.22.5-tke.13",
+    (1, 24): "v1.24.4-tke.6",
+    (1, 28): "v1.28.3-tke.3",
+}
+_TAG = re.compile(r"v(\d+)\.(\d+)\.(\d+)-tke\.(\d+)(?:-rc(\d+))?")
+
+
+@dataclass(frozen=True)
+class TkeVersion:
+    """A TKE build tag `vX.Y.Z-tke.N[-rcM]`; an -rc build sorts below the same N without -rc."""
+
+    tag: str
+    base: Version
+    build: int
+    rc: int | None
+
+    @classmethod
+    def parse(cls, tag: str) -> TkeVersion | None:
+        match = _TAG.fullmatch(tag)
+        if not match:
+            return None
+        major, minor, patch, build, rc = match.groups()
+        return cls(tag, Version(f"{major}.{minor}.{patch}"), int(build), int(rc) if rc else None)
+
+    @property
+    def minor(self) -> tuple[int, int]:
+        return (self.base.major, self.base.minor)
+
+    def key(self) -> tuple[Version, int, int, int]:
+        return (self.base, self.build, 0 if self.rc is not None else 1, self.rc or 0)
+
+    def __lt__(self, other: TkeVersion) -> bool:
+        return self.key() < other.key()
+
+    def __le__(self, other: TkeVersion) -> bool:
+        return self.key() <= other.key()
+
+
+def min_fixed(version: TkeVersion) -> tuple[str | None, bool | None]:
+    """(minimum fixed tag of the version's minor, whether the version is fixed); None where unknown."""
+    minor = version.minor
+    if minor in MIN_LOOPBACK_FIXED:
+        target = TkeVersion.parse(MIN_LOOPBACK_FIXED[minor])
+        assert target is not None
+        return target.tag, target <= version
+    if minor == (1, 26) or minor >= (1, 30):
+        return None, True
+    if minor < (1, 12):
+        return None, False
+    return None, None
+
+
+def split_image(image: str) -> tuple[str, str | None]:
+    """(name, tag) of an image reference; a digest-only reference has no tag."""
+    name = image.split("@", 1)[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        return name[:colon], name[colon + 1:]
+    return name, None
+
+
+@dataclass(frozen=True)
+class KubeProxy:
+    """What the report's `cluster.kubeProxy` says."""
+
+    mode: str  # ipvs | iptables | unknown
+    image: str | None = None
+    version: str | None = None
+    min_fixed: str | None = None
+    loopback_fixed: bool | None = None
+    container: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "image": self.image, "version": self.version,
+                "minFixed": self.min_fixed, "loopbackFixed": self.loopback_fixed}
+
+
+UNKNOWN_PROXY = KubeProxy("unknown")
+
+
+def kube_proxy_container(daemonset: dict[str, Any]) -> dict[str, Any] | None:
+    containers = (((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+    named = [c for c in containers if c.get("name") == "kube-proxy"]
+    return (named or containers or [None])[0]
+
+
+def _words(container: dict[str, Any]) -> list[str]:
+    words: list[str] = []
+    for arg in list(container.get("command") or []) + list(container.get("args") or []):
+        try:
+            words.extend(shlex.split(str(arg)))
+        except ValueError:
+            words.extend(str(arg).split())
+    return words
+
+
+def _flag(words: list[str], name: str) -> str | None:
+    for i, word in enumerate(words):
+        if word.startswith(name + "="):
+            return word.split("=", 1)[1]
+        if word == name and i + 1 < len(words):
+            return words[i + 1]
+    return None
+
+
+def _config_mode(daemonset: dict[str, Any], container: dict[str, Any], path: str,
+                 configmaps: dict[str, dict[str, Any]]) -> str | None:
+    """The `mode:` of a --config file mounted from a ConfigMap, if it can be found."""
+    pod = ((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}
+    volumes = {v.get("name"): v for v in pod.get("volumes") or []}
+    for mount in container.get("volumeMounts") or []:
+        mount_path = str(mount.get("mountPath", "")).rstrip("/")
+        if not path.startswith(mount_path + "/") and path != mount_path:
+            continue
+        cm_name = ((volumes.get(mount.get("name")) or {}).get("configMap") or {}).get("name")
+        data = ((configmaps.get(cm_name or "") or {}).get("data")) or {}
+        key = mount.get("subPath") or path[len(mount_path) + 1:]
+        text = data.get(key)
+        if text is None:
+            continue
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return None
+        return str(doc.get("mode") or "") if isinstance(doc, dict) else None
+    return None
+
+
+def detect_kube_proxy(daemonset: dict[str, Any] | None, configmaps: dict[str, dict[str, Any]]) -> KubeProxy:
+    """Mode and version of the kube-proxy DaemonSet; unknown without one (kube-proxy runs on the nodes)."""
+    if daemonset is None:
+        return UNKNOWN_PROXY
+    container = kube_proxy_container(daemonset)
+    if container is None:
+        return UNKNOWN_PROXY
+    words = _words(container)
+    mode = _flag(words, "--proxy-mode")
+    config = _flag(words, "--config")
+    if not mode and config:
+        mode = _config_mode(daemonset, container, config, configmaps)
+    image = str(container.get("image") or "") or None
+    tag = split_image(image)[1] if image else None
+    version = TkeVersion.parse(tag) if tag else None
+    target, fixed = min_fixed(version) if version else (None, None)
+    return KubeProxy("ipvs" if mode == "ipvs" else "iptables", image, tag, target, fixed, container.get("name"))
+
+
+def security_group_problem(value: str) -> str | None:
+    """Why a security-groups annotation is malformed, or None when it is a list of 1-5 sg- IDs."""
+    ids = [part.strip() for part in value.split(",")]
+    bad = [i for i in ids if not _SG_ID.fullmatch(i)]
+    if bad:
+        shown = ", ".join(repr(b) for b in bad[:3])
+        return f"{shown} {'is not a' if len(bad) == 1 else 'are not'} security group ID{'s' if len(bad) > 1 else ''}"
+    if len(ids) > MAX_SECURITY_GROUPS:
+        return f"{len(ids)} security groups given, at most {MAX_SECURITY_GROUPS} are allowed"
+    return None
+
+
+def is_true(value: object) -> bool:
+    return str(value).strip().lower() == "true"

@@ -1,0 +1,93 @@
+"""Snapshots and cluster reads: every kind once per run, every page of a paginated LIST."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kubectl_tke_net.checks import Context, run, selected
+from kubectl_tke_net.cluster import Cluster, parse_duration
+from kubectl_tke_net.model import AccessError, Unavailable
+from kubectl_tke_net.snapshot import KINDS, FileSource, Kind, Snapshot
+from tests.conftest import fixture
+
+
+class Counting:
+    """A Source that counts LISTs per kind."""
+
+    def __init__(self, inner: FileSource) -> None:
+        self.inner = inner
+        self.calls: dict[str, int] = {}
+
+    def list(self, kind: Kind, namespace: str | None) -> list[dict[str, Any]]:
+        self.calls[kind.name] = self.calls.get(kind.name, 0) + 1
+        return self.inner.list(kind, namespace)
+
+
+@pytest.mark.parametrize("command", ["service", "ingress", "loopback"])
+def test_each_kind_is_listed_at_most_once(command: str) -> None:
+    source = Counting(FileSource(fixture("services")))
+    ctx = Context(Snapshot(source, None))
+    run(ctx, selected(command, (), ()))
+    from kubectl_tke_net import report
+
+    report.cluster_facts(ctx)
+    assert source.calls and max(source.calls.values()) == 1
+
+
+def pages(items: int, size: int) -> list[dict[str, Any]]:
+    chunks = [list(range(i, min(i + size, items))) for i in range(0, items, size)]
+    return [{"items": [{"metadata": {"name": f"s{n}", "namespace": "x"}} for n in chunk],
+             "metadata": {"continue": f"t{i + 1}" if i + 1 < len(chunks) else ""}}
+            for i, chunk in enumerate(chunks)]
+
+
+def fake_cluster(responses: list[tuple[int, Any]], seen: list[dict[str, str]]) -> Cluster:
+    cluster = Cluster.__new__(Cluster)
+
+    def request(method: str, path: str, query: dict[str, str] | None = None, **_: Any) -> tuple[int, Any]:
+        seen.append(dict(query or {}))
+        return responses.pop(0)
+
+    cluster.request = request  # type: ignore[method-assign]
+    return cluster
+
+
+def test_pagination_returns_every_object() -> None:
+    seen: list[dict[str, str]] = []
+    cluster = fake_cluster([(200, p) for p in pages(1234, 500)], seen)
+    items = cluster.list(KINDS["services"], None)
+    assert len(items) == 1234 and items[-1]["metadata"]["name"] == "s1233"
+    assert [q.get("continue") for q in seen] == [None, "t1", "t2"]
+    assert all(q["limit"] == "500" for q in seen)
+
+
+def test_forbidden_and_missing_api_are_unavailable() -> None:
+    cluster = fake_cluster([(403, {"message": 'secrets is forbidden: User "v" cannot list'})], [])
+    with pytest.raises(Unavailable, match="forbidden: secrets is forbidden"):
+        cluster.list(KINDS["secrets"], "shop")
+    cluster = fake_cluster([(404, {})], [])
+    with pytest.raises(Unavailable, match="not served"):
+        cluster.list(KINDS["tkeserviceconfigs"], "shop")
+    cluster = fake_cluster([(500, {"message": "etcdserver: request timed out"})], [])
+    with pytest.raises(AccessError, match="500 etcdserver"):
+        cluster.list(KINDS["pods"], "shop")
+
+
+def test_warning_events_use_a_field_selector() -> None:
+    seen: list[dict[str, str]] = []
+    fake_cluster([(200, {"items": [], "metadata": {}})], seen).list(KINDS["events"], "shop")
+    assert seen[0]["fieldSelector"] == "type=Warning"
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("1m", 60), ("1m30s", 90), ("0", None),
+                                                ("500ms", 0.5), ("2", 2), ("1h", 3600)])
+def test_parse_duration(text: str, seconds: float | None) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "abc", "10x", "1m 2s"])
+def test_bad_duration(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
