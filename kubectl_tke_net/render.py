@@ -51,6 +51,64 @@ def findings_table(report: dict[str, Any], wide: bool, color: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+_FIXES = (
+    ("TKE301", "kubectl tke-net fix kube-proxy --apply",
+     "then: kubectl -n kube-system rollout status ds/kube-proxy"),
+    ("TKE302", "kubectl tke-net fix prevent-loopback [-n NS | -A] --apply", "needs the fixed kube-proxy"),
+    ("TKE303", "kubectl tke-net fix ingress-keepalive [-n NS | -A] --apply",
+     "needs the CLB L7 SNAT/keep-alive ticket and 100.127.0.0/16 allowed in the node security group"),
+)
+_MITIGATIONS = (
+    "call Services by DNS name from inside the cluster (NAME.NS.svc.cluster.local), never by CLB address",
+    "kubectl tke-net fix coredns-rewrite --host DOMAIN --service NAME -n NS: resolve a fixed domain to the Service",
+    "externalTrafficPolicy: Local plus anti-affinity between clients and servers",
+)
+
+
+def loopback_verdict(report: dict[str, Any]) -> str:
+    """The opening lines of `loopback`: mode, version, whether it is fixed, and what is exposed."""
+    proxy = report["cluster"]["kubeProxy"]
+    codes: dict[str, set[str]] = {}
+    for f in report["findings"]:
+        codes.setdefault(f["code"], set()).add(_object(f))
+    if proxy["mode"] == "unknown":
+        kube_proxy = "kube-proxy: mode unknown (no kube-proxy DaemonSet in kube-system)"
+    else:
+        fixed = {True: "has the loopback fix", False: "LACKS the loopback fix", None: "loopback fix unknown"}
+        target = f" (fixed from {proxy['minFixed']})" if proxy["minFixed"] and not proxy["loopbackFixed"] else ""
+        kube_proxy = (f"kube-proxy: {proxy['mode']} mode, {proxy['version'] or 'no version tag'}, "
+                      f"{fixed[proxy['loopbackFixed']]}{target}")
+    services = len(codes.get("TKE302", set()) | codes.get("TKE304", set()))
+    ingresses = len(codes.get("TKE303", set()))
+    exposed = services or ingresses or "TKE301" in codes
+    verdict = "EXPOSED to CLB loopback" if exposed else "no CLB loopback exposure found"
+    return "\n".join([
+        f"Verdict: {verdict}",
+        f"  {kube_proxy}",
+        f"  exposed: {services} internal LoadBalancer Service{'' if services == 1 else 's'}, "
+        f"{ingresses} internal Ingress{'' if ingresses == 1 else 'es'}",
+    ]) + "\n\n"
+
+
+def loopback_footer(report: dict[str, Any]) -> str:
+    present = {f["code"] for f in report["findings"]}
+    steps = [(cmd, note) for code, cmd, note in _FIXES if code in present]
+    lines = []
+    if steps:
+        lines.append("\nFix, in this order:")
+        lines += [f"  {i}. {cmd}  ({note})" for i, (cmd, note) in enumerate(steps, 1)]
+    lines.append("\nMitigations that need no fix:")
+    lines += [f"  - {m}" for m in _MITIGATIONS]
+    return "\n".join(lines) + "\n"
+
+
+def table(report: dict[str, Any], wide: bool, color: bool) -> str:
+    text = findings_table(report, wide, color)
+    if report["command"] == "loopback":
+        return loopback_verdict(report) + text + loopback_footer(report)
+    return text
+
+
 def render_json(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
@@ -63,8 +121,8 @@ def render_yaml(doc: dict[str, Any]) -> str:
 Renderer = Callable[[dict[str, Any], bool], str]
 
 FORMATS: dict[str, Renderer] = {
-    "table": lambda doc, color: findings_table(doc, wide=False, color=color),
-    "wide": lambda doc, color: findings_table(doc, wide=True, color=color),
+    "table": lambda doc, color: table(doc, wide=False, color=color),
+    "wide": lambda doc, color: table(doc, wide=True, color=color),
     "json": lambda doc, _color: render_json(doc),
     "yaml": lambda doc, _color: render_yaml(doc),
 }

@@ -111,3 +111,15 @@ def test_tkeserviceconfig_crd_absent_is_skipped(cli, tmp_path: Path) -> None:  #
     run = cli("loopback", "-A", "--snapshot", str(path), "-o", "json")
     assert not any(code == "TKE303" for code, _ in found(run))
     assert {"codes": ["TKE303"], "reason": "the API is not served"} in run.json()["skipped"]
+
+
+def test_loopback_table_opens_with_the_verdict_and_ends_with_the_fixes(cli) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_cli import golden
+
+    run = cli("loopback", "-A", "--snapshot", fixture("loopback"))
+    assert run.status == 1
+    golden("loopback.table", run.out)
+    healthy = cli("loopback", "-A", "--snapshot", fixture("healthy")).out
+    assert healthy.startswith("Verdict: no CLB loopback exposure found\n  kube-proxy: ipvs mode, v1.20.6-tke.12, "
+                              "has the loopback fix\n")
+    assert "Fix, in this order" not in healthy
