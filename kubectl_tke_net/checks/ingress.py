@@ -1,3 +1,561 @@
 """Ingress checks TKE201-TKE211: from the CLB rule to the Service, its port and its Pods."""
 
 from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kubectl_tke_net import tke
+from kubectl_tke_net.checks import Hit, check
+from kubectl_tke_net.checks.context import (
+    Context,
+    failing_gates,
+    is_clb_ingress,
+    meta,
+    pod_ready,
+    ref,
+)
+from kubectl_tke_net.checks.service import (
+    _event_text,
+    _selector_text,
+    _why_not_ready,
+    has_backends,
+    quoted_event,
+)
+from kubectl_tke_net.model import Severity
+from kubectl_tke_net.snapshot import Obj
+
+ING = ("ingress",)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One place an Ingress sends traffic: a rule's path or the default backend, to a Service port."""
+
+    where: str  # "default backend" or "rule shop.example.com/api (Prefix)"
+    service: str
+    port: int | str | None
+
+
+def _spec(obj: Obj) -> dict[str, Any]:
+    return obj.get("spec") or {}
+
+
+def _notes(obj: Obj) -> dict[str, str]:
+    # context.annotations() shares its name with the __future__ import, which mypy cannot tell apart.
+    return meta(obj).get("annotations") or {}
+
+
+def _ns_name(obj: Obj) -> tuple[str, str]:
+    return meta(obj).get("namespace", ""), meta(obj).get("name", "")
+
+
+def _port(value: object) -> int | str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    return int(text) if text.isdigit() else text
+
+
+def _service_ref(backend: dict[str, Any]) -> tuple[str, int | str | None] | None:
+    """(Service name, port) of a backend; None for a `resource` backend, which names no Service."""
+    service = backend.get("service")
+    if service:
+        port = service.get("port") or {}
+        return str(service.get("name") or ""), _port(port.get("number") or port.get("name"))
+    # extensions/v1beta1 shape, as in snapshots taken from clusters older than 1.19.
+    if backend.get("serviceName"):
+        return str(backend["serviceName"]), _port(backend.get("servicePort"))
+    return None
+
+
+def _paths(ing: Obj) -> Iterator[tuple[str, str, str | None, dict[str, Any]]]:
+    """(host, path, pathType, backend) of every rule path; host "*" when the rule matches any host."""
+    for rule in _spec(ing).get("rules") or []:
+        host = str(rule.get("host") or "*").lower()
+        for path in (rule.get("http") or {}).get("paths") or []:
+            yield host, str(path.get("path") or "/"), path.get("pathType"), path.get("backend") or {}
+
+
+def _target_text(backend: dict[str, Any]) -> str:
+    target = _service_ref(backend)
+    if target is None:
+        return "(resource backend)"
+    service, port = target
+    return service if port is None else f"{service}:{port}"
+
+
+def _rule_text(host: str, path: str, path_type: str | None) -> str:
+    return f"{host}{path}" + (f" ({path_type})" if path_type else "")
+
+
+def _default_backend(ing: Obj) -> dict[str, Any] | None:
+    spec = _spec(ing)
+    return spec.get("defaultBackend") or spec.get("backend") or None
+
+
+def backends(ing: Obj) -> list[Backend]:
+    """The Service backends of an Ingress, default backend first, in the order traffic is routed."""
+    found = []
+    default = _default_backend(ing)
+    if default and (target := _service_ref(default)):
+        found.append(Backend("default backend", *target))
+    for host, path, path_type, backend in _paths(ing):
+        if target := _service_ref(backend):
+            found.append(Backend(f"rule {_rule_text(host, path, path_type)}", *target))
+    return found
+
+
+def _used_by(items: Iterable[Backend], limit: int = 3) -> str:
+    wheres = list(dict.fromkeys(b.where for b in items))
+    more = f" and {len(wheres) - limit} more" if len(wheres) > limit else ""
+    return "used by " + ", ".join(wheres[:limit]) + more
+
+
+def _by_service(items: Iterable[Backend]) -> dict[str, list[Backend]]:
+    grouped: dict[str, list[Backend]] = defaultdict(list)
+    for backend in items:
+        grouped[backend.service].append(backend)
+    return grouped
+
+
+def _existing(ctx: Context, ing: Obj) -> Iterator[tuple[Backend, Obj]]:
+    """Each backend whose Service exists in the Ingress's namespace, with that Service."""
+    ns, _ = _ns_name(ing)
+    for backend in backends(ing):
+        svc = ctx.services_by_key.get((ns, backend.service))
+        if svc is not None:
+            yield backend, svc
+
+
+def _only_in(name: str, ns: str, keys: Iterable[tuple[str, str]]) -> str:
+    """", only in namespace X, which ..." when objects of that name exist in other namespaces only."""
+    others = sorted(kns for kns, kname in keys if kname == name and kns != ns)
+    return f", only in namespace {', '.join(others)}, which an Ingress in {ns} cannot use" if others else ""
+
+
+def _ports_text(svc: Obj) -> str:
+    ports = [(f"{p['name']} " if p.get("name") else "") + f"{p.get('port')}/{p.get('protocol') or 'TCP'}"
+             for p in _spec(svc).get("ports") or []]
+    return ", ".join(ports) if ports else "none"
+
+
+def _port_matches(svc: Obj, port: int | str) -> bool:
+    """A name matches spec.ports[].name, a number spec.ports[].port (never targetPort or nodePort)."""
+    key = "name" if isinstance(port, str) else "port"
+    return any(p.get(key) == port for p in _spec(svc).get("ports") or [])
+
+
+def _target_port_hint(svc: Obj, port: int | str) -> str:
+    """The usual mistake behind a wrong port number: the container port (targetPort) was given."""
+    if isinstance(port, str):
+        return ""
+    for p in _spec(svc).get("ports") or []:
+        if _port(p.get("targetPort")) == port:
+            return f"; {port} is the targetPort of port {p.get('port')}, and a backend names the Service port"
+    return ""
+
+
+def _svc_type(svc: Obj) -> str:
+    return str(_spec(svc).get("type") or "ClusterIP")
+
+
+def _no_endpoint_reason(ctx: Context, svc: Obj) -> str:
+    """Why a Service with a selector has no ready endpoint, as TKE101/TKE102/TKE111 would explain it."""
+    ns, _ = _ns_name(svc)
+    pods = ctx.selected_pods(svc)
+    if not pods:
+        return f"selector {_selector_text(svc)} matches no Pod in namespace {ns}"
+    unready = [p for p in pods if not pod_ready(p)]
+    if not unready:
+        return (f"its {len(pods)} Pod{'s are' if len(pods) > 1 else ' is'} ready but its EndpointSlices "
+                "list no ready endpoint (check its targetPort, see TKE104)")
+    reason = f"{len(unready)} of {len(pods)} Pods not ready: {_why_not_ready(unready)}"
+    if any(tke.BACKENDGROUP_GATE in failing_gates(p) for p in unready):
+        reason += "; a failing CLB readiness gate means the CLB cannot bind or health-check the Pod (TKE111)"
+    return reason
+
+
+@check("TKE201", Severity.ERROR, "backend Service missing", needs=("ingresses", "services"), commands=ING)
+def backend_service_missing(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when a backend of an Ingress (a rule's path or the default backend) names a Service that does
+    not exist in the Ingress's namespace. The message names each missing Service and the rules that use
+    it, and suggests a Service with a similar name when there is one.
+
+    ## Why it breaks traffic
+    An Ingress can only send traffic to Services of its own namespace. For a missing Service TKE's
+    ingress controller has nothing to bind behind the CLB forwarding rule, so requests matching that
+    rule fail (see the Ingress's events); other ingress controllers answer 503.
+
+    ## How to fix it
+    Create the Service in the Ingress's namespace, or correct `backend.service.name`
+    (`kubectl get services -n NS` lists the names). A Service in another namespace cannot be used
+    directly: create the Ingress in that namespace instead.
+    """
+    for ing in ctx.ingresses:
+        ns, name = _ns_name(ing)
+        missing = _by_service(b for b in backends(ing) if (ns, b.service) not in ctx.services_by_key)
+        if not missing:
+            continue
+        names = [n for (sns, n) in ctx.services_by_key if sns == ns]
+        problems = []
+        for service, items in missing.items():
+            similar = difflib.get_close_matches(service, names, n=1)
+            hint = _only_in(service, ns, ctx.services_by_key)
+            if not hint and similar:
+                hint = f", did you mean {similar[0]}?"
+            problems.append(f"Service {service} does not exist in namespace {ns}{hint} ({_used_by(items)})")
+        yield Hit(ref(ing), "; ".join(problems),
+                  f"Create the Service in namespace {ns} or correct backend.service.name in the Ingress: "
+                  f"kubectl get services -n {ns}; kubectl edit ingress -n {ns} {name}")
+
+
+@check("TKE202", Severity.ERROR, "backend port not a Service port", needs=("ingresses", "services"),
+       commands=ING)
+def backend_port_not_in_service(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when a backend's port is not a port of its Service: a `port.name` must equal some
+    `spec.ports[].name` of the Service, a `port.number` some `spec.ports[].port` (not the `targetPort`,
+    not the `nodePort`). The message names the Service, the port and the Service's actual ports.
+    ExternalName Services are not checked for numeric ports: the number is used as-is on the external host.
+
+    ## Why it breaks traffic
+    The ingress controller resolves the backend to a Service port, and on TKE to that port's NodePort,
+    which the CLB binds. With no such port there is nothing to bind: the rule gets no backend and
+    requests matching it fail.
+
+    ## How to fix it
+    Set the backend's `port.number` to the Service's `port` (or `port.name` to its name), e.g.
+    `kubectl get service -n NS NAME -o jsonpath='{.spec.ports}'`, then edit the Ingress. A frequent
+    mistake is giving the container port (the `targetPort`) instead of the Service port.
+    """
+    for ing in ctx.ingresses:
+        ns, name = _ns_name(ing)
+        bad: dict[tuple[str, int | str], list[Backend]] = defaultdict(list)
+        services: dict[str, Obj] = {}
+        for backend, svc in _existing(ctx, ing):
+            port = backend.port
+            if port is None or _port_matches(svc, port):
+                continue
+            if isinstance(port, int) and _svc_type(svc) == "ExternalName":
+                continue
+            bad[(backend.service, port)].append(backend)
+            services[backend.service] = svc
+        if not bad:
+            continue
+        problems = []
+        for (service, port), items in bad.items():
+            svc = services[service]
+            what = f"no port named {port!r}" if isinstance(port, str) else f"no port {port}"
+            problems.append(f"Service {service} has {what} (its ports: {_ports_text(svc)}"
+                            f"{_target_port_hint(svc, port)}; {_used_by(items)})")
+        yield Hit(ref(ing), "; ".join(problems),
+                  "Set the backend's port.number to the Service's port (or port.name to its name): "
+                  f"kubectl get service -n {ns} {next(iter(bad))[0]} -o jsonpath='{{.spec.ports}}'; "
+                  f"kubectl edit ingress -n {ns} {name}")
+
+
+@check("TKE203", Severity.ERROR, "CLB Ingress backend is ClusterIP", needs=("ingresses", "services"),
+       commands=ING)
+def clb_backend_cluster_ip(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires for a CLB Ingress (class `qcloud`, by annotation `kubernetes.io/ingress.class` or
+    `spec.ingressClassName`, or no class at all) without `ingress.cloud.tencent.com/direct-access: "true"`
+    when a backend Service is of type ClusterIP (the default type).
+
+    ## Why it breaks traffic
+    Without direct access, the CLB that TKE creates for the Ingress forwards to a NodePort on every
+    node. A ClusterIP Service has no NodePort, so TKE's ingress controller has nothing to bind: the
+    rule has no backend and its requests fail (see the Ingress's events).
+
+    ## How to fix it
+    Change the Service to type NodePort (or LoadBalancer):
+    `kubectl patch service -n NS NAME -p '{"spec":{"type":"NodePort"}}'`. Or, on a VPC-CNI cluster, set
+    `ingress.cloud.tencent.com/direct-access: "true"` on the Ingress so the CLB binds the Pods directly.
+    """
+    for ing in ctx.ingresses:
+        if not is_clb_ingress(ing) or tke.is_true(_notes(ing).get(tke.ING_DIRECT_ACCESS)):
+            continue
+        ns, _ = _ns_name(ing)
+        cluster_ip = _by_service(b for b, svc in _existing(ctx, ing) if _svc_type(svc) == "ClusterIP")
+        if not cluster_ip:
+            continue
+        problems = [f"Service {service} is type ClusterIP ({_used_by(items)})"
+                    for service, items in cluster_ip.items()]
+        patch = """'{"spec":{"type":"NodePort"}}'"""
+        patches = "; ".join(f"kubectl patch service -n {ns} {service} -p {patch}" for service in cluster_ip)
+        yield Hit(ref(ing), "; ".join(problems) + ": the CLB forwards to NodePorts and a ClusterIP Service "
+                                                   "has none",
+                  f"{patches}; or, with VPC-CNI Pods, set {tke.ING_DIRECT_ACCESS}: \"true\" on the Ingress")
+
+
+@check("TKE204", Severity.ERROR, "backend Service without ready endpoint",
+       needs=("ingresses", "services", "pods", "endpointslices"), commands=ING)
+def backend_without_ready_endpoint(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when a backend Service exists but has no ready endpoint, and says why: its selector matches
+    no Pod, its Pods are not ready (with each Pod's reason, such as `CrashLoopBackOff` or the TKE
+    readiness gate `cloud.tencent.com/load-balancer-backendgroup-ready`), or its EndpointSlices list
+    no ready endpoint. Ready endpoints come from the Service's EndpointSlices when any exist, else from
+    its Pods' Ready condition. Services without a selector and ExternalName Services are not checked.
+
+    ## Why it breaks traffic
+    The CLB (through the NodePort, or directly with direct access) reaches only ready Pods. With none,
+    every request matching the rule fails: TKE's CLB answers 502 or 504, as the troubleshooting guide
+    describes for an Ingress whose backend Service cannot be reached in the cluster.
+
+    ## How to fix it
+    `kubectl tke-net service -n NS NAME` shows the Service's own findings (TKE101, TKE102, TKE111);
+    fix the selector or Pod labels, the readiness probe or crash (`kubectl describe pod -n NS POD`), or
+    the CLB health check when the readiness gate is failing.
+    """
+    for ing in ctx.ingresses:
+        ns, _ = _ns_name(ing)
+        without = _by_service(b for b, svc in _existing(ctx, ing)
+                              if has_backends(svc) and not ctx.endpoints(svc).ready)
+        if not without:
+            continue
+        problems = []
+        for service, items in without.items():
+            svc = ctx.services_by_key[(ns, service)]
+            problems.append(f"Service {service} has no ready endpoint ({_used_by(items)}): "
+                            f"{_no_endpoint_reason(ctx, svc)}")
+        yield Hit(ref(ing), "; ".join(problems),
+                  "; ".join(f"kubectl tke-net service -n {ns} {service}" for service in without)
+                  + " and fix what it reports (selector, readiness probe, crash, CLB readiness gate)")
+
+
+@check("TKE205", Severity.ERROR, "TLS Secret missing", needs=("ingresses", "secrets"), commands=ING)
+def tls_secret_missing(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when a Secret named in the Ingress's `spec.tls` does not exist in the Ingress's namespace.
+    Only the Secrets' names are read, never their data. When the user may not list Secrets the check
+    is reported as skipped, not as a missing Secret.
+
+    ## Why it breaks traffic
+    Without the Secret the controller has no certificate for the hosts. TKE's ingress controller
+    reports error `E4010` (Secret not found) as an event on the Ingress and cannot create the HTTPS
+    listener, so HTTPS requests for those hosts fail; other controllers serve a default, untrusted
+    certificate.
+
+    ## How to fix it
+    Create the Secret in the Ingress's namespace. For a TKE CLB Ingress it is an Opaque Secret whose key
+    `qcloud_cert_id` holds the ID of a certificate uploaded to Tencent Cloud SSL Certificates:
+    `kubectl create secret generic NAME -n NS --from-literal=qcloud_cert_id=CERT_ID`. For other
+    controllers: `kubectl create secret tls NAME -n NS --cert=tls.crt --key=tls.key`.
+    """
+    secrets = {_ns_name(s) for s in ctx.snap.list("secrets")}
+    for ing in ctx.ingresses:
+        ns, _ = _ns_name(ing)
+        missing: dict[str, list[str]] = {}
+        for tls in _spec(ing).get("tls") or []:
+            secret = tls.get("secretName")
+            if secret and (ns, secret) not in secrets:
+                missing.setdefault(secret, []).extend(str(h) for h in tls.get("hosts") or [])
+        if not missing:
+            continue
+        problems = [f"TLS Secret {secret} does not exist in namespace {ns}{_only_in(secret, ns, secrets)}"
+                    + (f" (hosts {', '.join(dict.fromkeys(hosts))})" if hosts else "")
+                    for secret, hosts in missing.items()]
+        first = next(iter(missing))
+        if is_clb_ingress(ing):
+            create = f"kubectl create secret generic {first} -n {ns} --from-literal=qcloud_cert_id=CERT_ID"
+        else:
+            create = f"kubectl create secret tls {first} -n {ns} --cert=tls.crt --key=tls.key"
+        yield Hit(ref(ing), "; ".join(problems),
+                  f"Create the Secret in namespace {ns} ({create}) or correct spec.tls[].secretName")
+
+
+@check("TKE206", Severity.ERROR, "CLB Ingress without address", needs=("ingresses",), commands=ING)
+def clb_ingress_without_address(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when a CLB Ingress has no address in `status.loadBalancer.ingress`: TKE's ingress controller
+    has not created or bound its CLB. The message quotes the Ingress's newest Warning event, where the
+    controller says why (events are read when the user may list them).
+
+    ## Why it breaks traffic
+    Without a CLB nothing receives the Ingress's traffic. Typical causes on TKE: an invalid subnet in
+    `kubernetes.io/ingress.subnetId`, an existing CLB (`kubernetes.io/ingress.existLbId`) that still has
+    other listeners or lives in another VPC, a CLB quota or account balance problem, a backend the
+    controller cannot bind (see TKE201-TKE203), a missing TLS Secret (TKE205), or a malformed annotation.
+
+    ## How to fix it
+    `kubectl describe ingress -n NS NAME` and fix what the controller's events name; it retries by
+    itself. The controller's version:
+    `kubectl -n kube-system get cm tke-ingress-controller-config -o jsonpath='{.data.VERSION}'`.
+    """
+    for ing in ctx.ingresses:
+        if not is_clb_ingress(ing) or ((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
+            continue
+        message = "CLB Ingress without a CLB address (status.loadBalancer.ingress is empty)"
+        event = quoted_event(ctx, ing, True)
+        if event is not None:
+            message += f"; newest Warning event: {_event_text(event)}"
+        ns, name = _ns_name(ing)
+        yield Hit(ref(ing), message,
+                  f"kubectl describe ingress -n {ns} {name}: fix what the controller's event names (subnet, "
+                  "existing CLB, quota, balance, backends, certificate, annotations); it retries by itself.")
+
+
+@check("TKE207", Severity.INFO, "no default backend", needs=("ingresses",), commands=ING)
+def no_default_backend(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when an Ingress has no default backend (`spec.defaultBackend`). The message lists its host/path
+    rules with their Services, so that a 404 can be compared with what the Ingress actually routes.
+
+    ## Why it matters
+    A request whose host and path match none of the rules has nowhere to go: the CLB (or the ingress
+    controller) answers 404. TKE's troubleshooting guide:
+    "若请求返回404，请检查 Ingress 转发规则是否正确设置".
+    This is normal when only the listed hosts and paths are meant to be served.
+
+    ## How to fix it
+    If a URL gets 404, check that its host and path match one of the listed rules (`Prefix` matches
+    whole path segments, `Exact` the exact path). To serve everything else too, add
+    `spec.defaultBackend: {service: {name: NAME, port: {number: PORT}}}`.
+    """
+    for ing in ctx.ingresses:
+        if _default_backend(ing):
+            continue
+        rules = [f"{_rule_text(host, path, path_type)} -> {_target_text(backend)}"
+                 for host, path, path_type, backend in _paths(ing)]
+        limit = 10
+        listed = "; ".join(rules[:limit]) + (f"; and {len(rules) - limit} more" if len(rules) > limit else "")
+        ns, name = _ns_name(ing)
+        yield Hit(ref(ing), f"no default backend: requests matching none of these rules get 404: "
+                            f"{listed or 'none'}",
+                  "If a URL gets 404, compare its host and path with these rules "
+                  f"(kubectl describe ingress -n {ns} {name}); to serve all other requests, "
+                  "add spec.defaultBackend.")
+
+
+@check("TKE208", Severity.WARNING, "duplicate host and path", needs=("ingresses",), commands=ING)
+def duplicate_host_path(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when the same host and path appear more than once in one Ingress (in one rule or in several
+    rules for the same host), whatever their `pathType`.
+
+    ## Why it matters
+    Only one of the duplicates can take effect. Which one is up to the controller: TKE's CLB has one
+    forwarding rule per domain and URL, so the other backend never receives traffic, and a later edit
+    can silently switch which backend serves the path.
+
+    ## How to fix it
+    Keep one entry per host and path: delete the duplicate or give it a different path
+    (`kubectl edit ingress -n NS NAME`).
+    """
+    for ing in ctx.ingresses:
+        seen: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for host, path, _path_type, backend in _paths(ing):
+            seen[(host, path)].append(_target_text(backend))
+        dups = [(key, targets) for key, targets in seen.items() if len(targets) > 1]
+        if not dups:
+            continue
+        ns, name = _ns_name(ing)
+        problems = [f"{host}{path} appears {len(targets)} times (-> {', '.join(targets)})"
+                    for (host, path), targets in dups]
+        yield Hit(ref(ing), "; ".join(problems) + "; only one of them takes effect",
+                  f"Keep one entry per host and path: kubectl edit ingress -n {ns} {name}")
+
+
+@check("TKE209", Severity.ERROR, "IngressClass missing", needs=("ingresses", "ingressclasses"), commands=ING)
+def ingress_class_missing(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when `spec.ingressClassName` names an IngressClass that does not exist. `qcloud` is excepted:
+    TKE's ingress controller serves it without an IngressClass object. When the user may not list
+    IngressClasses the check is reported as skipped, not as a missing class.
+
+    ## Why it breaks traffic
+    An ingress controller only serves Ingresses of its own class. With a class no controller owns, no
+    controller picks the Ingress up: it never gets an address and nothing forwards its traffic.
+
+    ## How to fix it
+    `kubectl get ingressclass` lists the classes; set `spec.ingressClassName` to one of them, or to
+    `qcloud` for a TKE CLB Ingress, or install the controller the class belongs to.
+    """
+    classes = {meta(c).get("name", "") for c in ctx.snap.list("ingressclasses")}
+    for ing in ctx.ingresses:
+        wanted = _spec(ing).get("ingressClassName")
+        if not wanted or wanted == tke.QCLOUD_CLASS or wanted in classes:
+            continue
+        known = ", ".join(sorted(classes)) or "none"
+        ns, name = _ns_name(ing)
+        yield Hit(ref(ing), f"IngressClass {wanted} does not exist (IngressClasses: {known}); "
+                            "no controller serves this Ingress",
+                  f"Set spec.ingressClassName to an existing class (kubectl get ingressclass) or to "
+                  f"{tke.QCLOUD_CLASS} for a TKE CLB: kubectl edit ingress -n {ns} {name}")
+
+
+@check("TKE210", Severity.ERROR, "malformed security-groups annotation", needs=("ingresses",), commands=ING)
+def malformed_ingress_security_groups(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when a CLB Ingress's `ingress.cloud.tencent.com/security-groups` is not a comma-separated
+    list of security group IDs (`sg-` followed by 8 or more lowercase letters and digits), or lists
+    more than 5.
+
+    ## Why it breaks traffic
+    TKE's ingress controller cannot bind the security groups to the CLB: the sync fails (see the
+    Ingress's events) and the CLB keeps its old security groups, or none, so it may accept or drop
+    traffic other than intended.
+
+    ## How to fix it
+    Write the IDs as `"sg-xxxxxxxx,sg-yyyyyyyy"`, at most 5, copied from the VPC console.
+    """
+    for ing in ctx.ingresses:
+        value = _notes(ing).get(tke.ING_SECURITY_GROUPS)
+        if value is None or not is_clb_ingress(ing):
+            continue
+        problem = tke.security_group_problem(value)
+        if problem:
+            ns, name = _ns_name(ing)
+            yield Hit(ref(ing), f"{tke.ING_SECURITY_GROUPS} is malformed: {problem}",
+                      'Use a comma-separated list of at most 5 IDs, e.g. "sg-12345678,sg-abcdefgh": '
+                      f"kubectl annotate ingress -n {ns} {name} --overwrite "
+                      f"{tke.ING_SECURITY_GROUPS}=sg-xxxxxxxx,sg-yyyyyyyy")
+
+
+@check("TKE211", Severity.INFO, "CLB security group must allow 443", needs=("ingresses",), commands=ING)
+def clb_tls_needs_443(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires for a CLB Ingress with `spec.tls`: its CLB listens on 443 for HTTPS, and the CLB's security
+    group (not visible through the Kubernetes API) must allow it. `--cloud` checks it (TKE402).
+
+    ## Why it matters
+    TKE's troubleshooting guide: "检查 Ingress 绑定的 CLB 是否设置了未放通443端口的安全组". A CLB security
+    group that allows 80 but not 443 makes HTTP work and HTTPS time out. Internal CLBs may not support
+    security groups at all, depending on the CLB generation.
+
+    ## How to fix it
+    In the CLB console (the ID is in the Ingress's `kubernetes.io/ingress.qcloud-loadbalance-id`
+    annotation), check the security groups bound to the CLB (or those named in
+    `ingress.cloud.tencent.com/security-groups`) and allow inbound TCP 443 from the clients.
+    """
+    for ing in ctx.ingresses:
+        if not is_clb_ingress(ing) or not _spec(ing).get("tls"):
+            continue
+        notes = _notes(ing)
+        clb = f"CLB {notes[tke.ING_LB_ID]}" if notes.get(tke.ING_LB_ID) else "the CLB"
+        hosts = list(dict.fromkeys(str(h) for tls in _spec(ing)["tls"] for h in tls.get("hosts") or []))
+        for_hosts = f" for {', '.join(hosts)}" if hosts else ""
+        groups = notes.get(tke.ING_SECURITY_GROUPS)
+        where = f"security groups {groups}" if groups else f"the security groups bound to {clb}"
+        yield Hit(ref(ing), f"TLS is configured{for_hosts}: {clb} serves HTTPS on 443, which its security "
+                            "groups must allow (not visible through the Kubernetes API)",
+                  f"Check that {where} allow inbound TCP 443 (CLB console, Security Groups tab).")
