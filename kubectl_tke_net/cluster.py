@@ -98,7 +98,7 @@ class Cluster:
             return {"Authorization": self.config.get_basic_auth_token()}
         return {}
 
-    def request(self, method: str, path: str, query: dict[str, str] | None = None,
+    def request(self, method: str, path: str, query: dict[str, str] | None = None, *,
                 body: Any = None, content_type: str | None = None, accept: str | None = None) -> tuple[int, Any]:
         """One HTTP request; returns (status, decoded JSON). Connection problems raise AccessError."""
         url = self.host + path + ("?" + urlencode(query) if query else "")
@@ -159,6 +159,19 @@ class Cluster:
                 return items
             query["continue"] = token
 
+    FIELD_MANAGER = "kubectl-tke-net"
+    MERGE_PATCH = "application/merge-patch+json"
+
+    def patch(self, path: str, body: Obj, dry_run: bool = False) -> tuple[int, Any]:
+        """A JSON merge patch (RFC 7386) of one object; dry_run asks the server to check it without storing it.
+
+        Returns (status, the server's object or Status); a resourceVersion in the patch makes a concurrent
+        edit a 409 Conflict instead of an overwrite.
+        """
+        query = {"dryRun": "All"} if dry_run else {}
+        query["fieldManager"] = self.FIELD_MANAGER
+        return self.request("PATCH", path, query, body=body, content_type=self.MERGE_PATCH)
+
 
 def _message(payload: Any, default: str) -> str:
     if isinstance(payload, dict) and payload.get("message"):
@@ -207,11 +220,14 @@ def _load_config(kubeconfig: str | None, context: str | None) -> tuple[Any, Targ
     if not existing:
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
             try:
-                kconfig.load_incluster_config(client_configuration=cfg)
+                kconfig.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
             except ConfigException as exc:
                 raise AccessError(f"in-cluster configuration failed: {exc}") from exc
             ns_file = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-            namespace = open(ns_file).read().strip() if os.path.isfile(ns_file) else "default"
+            namespace = "default"
+            if os.path.isfile(ns_file):
+                with open(ns_file, encoding="utf-8") as fh:
+                    namespace = fh.read().strip() or "default"
             return cfg, Target(None, None, namespace)
         raise AccessError(f"no kubeconfig found ({os.pathsep.join(paths)}); "
                           "set KUBECONFIG or pass --kubeconfig")
@@ -223,8 +239,8 @@ def _load_config(kubeconfig: str | None, context: str | None) -> tuple[Any, Targ
     if name not in contexts:
         raise AccessError(f'context "{name}" not found in {where}')
     try:
-        kconfig.load_kube_config(config_file=where, context=name, client_configuration=cfg,
-                                 persist_config=False)
+        kconfig.load_kube_config(config_file=where, context=name,  # type: ignore[no-untyped-call]
+                                 client_configuration=cfg, persist_config=False)
     except ConfigException as exc:
         raise AccessError(f"invalid kubeconfig {where}: {exc}") from exc
     except (OSError, ValueError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 from collections.abc import Iterator
@@ -154,7 +155,7 @@ class Snapshot:
         self._lists: dict[str, list[Obj]] = {}
         self._unavailable: dict[str, str] = {}
 
-    def list(self, name: str) -> list[Obj]:
+    def list(self, name: str) -> builtins.list[Obj]:
         if name in self._unavailable:
             raise Unavailable(name, self._unavailable[name])
         if name not in self._lists:
@@ -167,7 +168,7 @@ class Snapshot:
                 raise
         return self._lists[name]
 
-    def maybe(self, name: str) -> list[Obj]:
+    def maybe(self, name: str) -> builtins.list[Obj]:
         """The kind's objects, or none when it cannot be read (for checks that only use it to explain)."""
         try:
             return self.list(name)

@@ -129,7 +129,8 @@ UNKNOWN_PROXY = KubeProxy("unknown")
 def kube_proxy_container(daemonset: dict[str, Any]) -> dict[str, Any] | None:
     containers = (((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
     named = [c for c in containers if c.get("name") == "kube-proxy"]
-    return (named or containers or [None])[0]
+    chosen: list[dict[str, Any]] = named or containers
+    return chosen[0] if chosen else None
 
 
 def _words(container: dict[str, Any]) -> list[str]:

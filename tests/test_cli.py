@@ -98,8 +98,9 @@ def test_access_errors_exit_3(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_kubeconfig_list_is_merged(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     config = kubeconfig(tmp_path)
     other = tmp_path / "other"
+    prod = {"name": "prod", "context": {"cluster": "cls-abc123", "user": "u"}}
     other.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [],
-                                     "contexts": [{"name": "prod", "context": {"cluster": "cls-abc123", "user": "u"}}]}))
+                                     "contexts": [prod]}))
     monkeypatch.setenv("KUBECONFIG", f"{other}{os.pathsep}{config}")
     run = cli("svc", "--context", "prod", "--request-timeout", "1s")
     # The context comes from one file, its cluster and user from the other: it gets as far as the network.

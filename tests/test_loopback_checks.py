@@ -20,7 +20,7 @@ LOOPBACK = {
 
 
 def variant(tmp_path: Path, change: Any) -> str:
-    doc = yaml.safe_load(open(fixture("loopback")))
+    doc = yaml.safe_load(Path(fixture("loopback")).read_text())
     change(doc["items"])
     path = tmp_path / "variant.yaml"
     path.write_text(yaml.safe_dump(doc))
@@ -103,7 +103,7 @@ def test_tag_that_is_not_tke(cli, tmp_path: Path) -> None:  # type: ignore[no-un
 
 
 def test_tkeserviceconfig_crd_absent_is_skipped(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    doc = yaml.safe_load(open(fixture("loopback")))
+    doc = yaml.safe_load(Path(fixture("loopback")).read_text())
     doc["metadata"] = {"annotations": {"tke-net.kubectl.io/unavailable":
                                        '{"tkeserviceconfigs": "the API is not served"}'}}
     path = tmp_path / "nocrd.yaml"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import fixture, found
@@ -88,7 +90,7 @@ def test_select_and_ignore_by_code_and_prefix(cli) -> None:  # type: ignore[no-u
 def test_pods_without_endpointslices_use_pod_readiness(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import yaml
 
-    doc = yaml.safe_load(open(fixture("healthy")))
+    doc = yaml.safe_load(Path(fixture("healthy")).read_text())
     doc["items"] = [i for i in doc["items"] if i["kind"] != "EndpointSlice"]
     for item in doc["items"]:
         if item["kind"] == "Pod" and item["metadata"]["name"] == "web-7d9f8-fghij":

@@ -66,7 +66,8 @@ def test_split_image(image: str, expected: tuple[str, str | None]) -> None:
 
 def daemonset(command: list[str] | None = None, args: list[str] | None = None,
               image: str = "ccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.20.6-tke.3",
-              mounts: list[dict[str, Any]] | None = None, volumes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+              mounts: list[dict[str, Any]] | None = None,
+              volumes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     container: dict[str, Any] = {"name": "kube-proxy", "image": image}
     if command is not None:
         container["command"] = command

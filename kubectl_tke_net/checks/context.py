@@ -146,7 +146,7 @@ def not_ready_reason(pod: Obj) -> str:
     ]
     waiting = [w for w in waiting if w]
     if waiting:
-        return waiting[0]
+        return str(waiting[0])
     return "containers not ready"
 
 

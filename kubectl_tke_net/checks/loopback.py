@@ -126,7 +126,7 @@ def internal_lb_without_prevent_loopback(ctx: Context) -> Iterator[Hit]:
 def _tke_service_config_name(ing: Obj) -> str | None:
     notes = annotations(ing)
     if notes.get(tke.ING_TSC):
-        return notes[tke.ING_TSC]
+        return str(notes[tke.ING_TSC])
     if tke.is_true(notes.get(tke.ING_TSC_AUTO)):
         return f"{meta(ing).get('name')}-auto-ingress-config"
     return None

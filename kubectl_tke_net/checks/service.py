@@ -50,7 +50,8 @@ def _names(pods: list[Obj], limit: int = 5) -> str:
 
 
 def _why_not_ready(pods: list[Obj], limit: int = 3) -> str:
-    shown = [f"{meta(p).get('name')} ({not_ready_reason(p)})" for p in sorted(pods, key=lambda p: meta(p).get("name", ""))]
+    ordered = sorted(pods, key=lambda p: meta(p).get("name", ""))
+    shown = [f"{meta(p).get('name')} ({not_ready_reason(p)})" for p in ordered]
     more = f" and {len(shown) - limit} more" if len(shown) > limit else ""
     return ", ".join(shown[:limit]) + more
 
@@ -72,12 +73,13 @@ def _container_ports(pod: Obj) -> list[dict[str, Any]]:
     return [p for c in pod_containers(pod) for p in c.get("ports") or []]
 
 
-def _container_port_for(pod: Obj, target: int | str) -> dict[str, Any] | None:
+def _container_port_for(pod: Obj, target: int | str, protocol: str | None = None) -> dict[str, Any] | None:
+    """The container port a Service port targets; one of the given protocol first (DNS declares 53 twice)."""
     key = "name" if isinstance(target, str) else "containerPort"
-    for cport in _container_ports(pod):
-        if cport.get(key) == target:
-            return cport
-    return None
+    matches = [c for c in _container_ports(pod) if c.get(key) == target]
+    same = [c for c in matches if str(c.get("protocol") or "TCP") == protocol]
+    found = same or matches
+    return found[0] if found else None
 
 
 def services_with_pods(ctx: Context) -> Iterator[tuple[Obj, list[Obj]]]:
@@ -116,13 +118,15 @@ def selector_matches_no_pod(ctx: Context) -> Iterator[Hit]:
         if done:
             message += f" (only {len(done)} terminated Pod{'s' if len(done) > 1 else ''}: {_names(done)})"
         if elsewhere:
-            message += f"; Pods with these labels exist in namespace {', '.join(elsewhere)}, which a Service cannot select"
+            message += (f"; Pods with these labels exist in namespace {', '.join(elsewhere)}, "
+                        "which a Service cannot select")
         yield Hit(ref(svc), message,
                   f"Fix the selector or the Pod labels: kubectl get pods -n {ns} --show-labels; "
                   "or scale the workload up if it has no Pods.")
 
 
-@check("TKE102", Severity.ERROR, "no ready endpoint", needs=("services", "pods", "endpointslices"), commands=SVC)
+@check("TKE102", Severity.ERROR, "no ready endpoint", needs=("services", "pods", "endpointslices"),
+       commands=SVC)
 def no_ready_endpoint(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -273,7 +277,7 @@ def protocol_mismatch(ctx: Context) -> Iterator[Hit]:
             mismatched = sorted({
                 str(cport.get("protocol") or "TCP")
                 for p in pods
-                if (cport := _container_port_for(p, target)) is not None
+                if (cport := _container_port_for(p, target, proto)) is not None
                 and str(cport.get("protocol") or "TCP") != proto
             })
             if mismatched:
