@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from kubectl_tke_net.checks.context import Context, annotations, ref
+from kubectl_tke_net.checks.context import Context, annotations_of, ref
 from kubectl_tke_net.model import Finding, Ref, Severity, Skip, Unavailable, UsageError
 from kubectl_tke_net.tke import IGNORE_ANNOTATION
 
@@ -127,7 +127,7 @@ def run(ctx: Context, checks: list[Check], suppress: bool = True) -> Result:
         kept = []
         for finding in findings:
             obj = objects.get(finding.ref)
-            if obj is not None and _matches(finding.code, _ignored_codes(annotations(obj))):
+            if obj is not None and _matches(finding.code, _ignored_codes(annotations_of(obj))):
                 suppressed += 1
             else:
                 kept.append(finding)

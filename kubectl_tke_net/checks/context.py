@@ -21,7 +21,7 @@ def meta(obj: Obj) -> dict[str, Any]:
     return obj.get("metadata") or {}
 
 
-def annotations(obj: Obj) -> dict[str, str]:
+def annotations_of(obj: Obj) -> dict[str, str]:
     return meta(obj).get("annotations") or {}
 
 
@@ -283,7 +283,7 @@ class Context:
 
 def ingress_class(ing: Obj) -> str | None:
     """The class an Ingress names, by annotation or by spec.ingressClassName (the annotation wins, as in TKE)."""
-    return annotations(ing).get(tke.ING_CLASS) or (ing.get("spec") or {}).get("ingressClassName") or None
+    return annotations_of(ing).get(tke.ING_CLASS) or (ing.get("spec") or {}).get("ingressClassName") or None
 
 
 def is_clb_ingress(ing: Obj) -> bool:
@@ -293,8 +293,8 @@ def is_clb_ingress(ing: Obj) -> bool:
 
 
 def is_internal_ingress(ing: Obj) -> bool:
-    return is_clb_ingress(ing) and tke.ING_SUBNET in annotations(ing)
+    return is_clb_ingress(ing) and tke.ING_SUBNET in annotations_of(ing)
 
 
 def is_internal_service(svc: Obj) -> bool:
-    return (svc.get("spec") or {}).get("type") == "LoadBalancer" and tke.SVC_INTERNAL_SUBNET in annotations(svc)
+    return (svc.get("spec") or {}).get("type") == "LoadBalancer" and tke.SVC_INTERNAL_SUBNET in annotations_of(svc)

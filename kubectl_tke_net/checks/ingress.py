@@ -12,6 +12,7 @@ from kubectl_tke_net import tke
 from kubectl_tke_net.checks import Hit, check
 from kubectl_tke_net.checks.context import (
     Context,
+    annotations_of,
     failing_gates,
     is_clb_ingress,
     meta,
@@ -42,11 +43,6 @@ class Backend:
 
 def _spec(obj: Obj) -> dict[str, Any]:
     return obj.get("spec") or {}
-
-
-def _notes(obj: Obj) -> dict[str, str]:
-    # context.annotations() shares its name with the __future__ import, which mypy cannot tell apart.
-    return meta(obj).get("annotations") or {}
 
 
 def _ns_name(obj: Obj) -> tuple[str, str]:
@@ -283,7 +279,7 @@ def clb_backend_cluster_ip(ctx: Context) -> Iterator[Hit]:
     `ingress.cloud.tencent.com/direct-access: "true"` on the Ingress so the CLB binds the Pods directly.
     """
     for ing in ctx.ingresses:
-        if not is_clb_ingress(ing) or tke.is_true(_notes(ing).get(tke.ING_DIRECT_ACCESS)):
+        if not is_clb_ingress(ing) or tke.is_true(annotations_of(ing).get(tke.ING_DIRECT_ACCESS)):
             continue
         ns, _ = _ns_name(ing)
         cluster_ip = _by_service(b for b, svc in _existing(ctx, ing) if _svc_type(svc) == "ClusterIP")
@@ -518,7 +514,7 @@ def malformed_ingress_security_groups(ctx: Context) -> Iterator[Hit]:
     Write the IDs as `"sg-xxxxxxxx,sg-yyyyyyyy"`, at most 5, copied from the VPC console.
     """
     for ing in ctx.ingresses:
-        value = _notes(ing).get(tke.ING_SECURITY_GROUPS)
+        value = annotations_of(ing).get(tke.ING_SECURITY_GROUPS)
         if value is None or not is_clb_ingress(ing):
             continue
         problem = tke.security_group_problem(value)
@@ -550,7 +546,7 @@ def clb_tls_needs_443(ctx: Context) -> Iterator[Hit]:
     for ing in ctx.ingresses:
         if not is_clb_ingress(ing) or not _spec(ing).get("tls"):
             continue
-        notes = _notes(ing)
+        notes = annotations_of(ing)
         clb = f"CLB {notes[tke.ING_LB_ID]}" if notes.get(tke.ING_LB_ID) else "the CLB"
         hosts = list(dict.fromkeys(str(h) for tls in _spec(ing)["tls"] for h in tls.get("hosts") or []))
         for_hosts = f" for {', '.join(hosts)}" if hosts else ""

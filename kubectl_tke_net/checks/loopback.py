@@ -8,7 +8,7 @@ from kubectl_tke_net import tke
 from kubectl_tke_net.checks import Hit, check
 from kubectl_tke_net.checks.context import (
     Context,
-    annotations,
+    annotations_of,
     is_internal_ingress,
     is_internal_service,
     meta,
@@ -114,7 +114,7 @@ def internal_lb_without_prevent_loopback(ctx: Context) -> Iterator[Hit]:
     severity = _escalated(ctx)
     single = " on a single-node cluster, where every such connection fails" if severity else ""
     for svc in ctx.services:
-        if is_internal_service(svc) and not tke.is_true(annotations(svc).get(tke.SVC_PREVENT_LOOPBACK)):
+        if is_internal_service(svc) and not tke.is_true(annotations_of(svc).get(tke.SVC_PREVENT_LOOPBACK)):
             ns, name = meta(svc).get("namespace", ""), meta(svc).get("name", "")
             yield Hit(ref(svc), f"internal CLB Service without {tke.SVC_PREVENT_LOOPBACK}: \"true\" while kube-proxy "
                                 f"is in IPVS mode: in-cluster clients of its CLB address can loop back to their "
@@ -124,7 +124,7 @@ def internal_lb_without_prevent_loopback(ctx: Context) -> Iterator[Hit]:
 
 
 def _tke_service_config_name(ing: Obj) -> str | None:
-    notes = annotations(ing)
+    notes = annotations_of(ing)
     if notes.get(tke.ING_TSC):
         return str(notes[tke.ING_TSC])
     if tke.is_true(notes.get(tke.ING_TSC_AUTO)):
@@ -210,7 +210,7 @@ def prevent_loopback_without_effect(ctx: Context) -> Iterator[Hit]:
     if proxy.loopback_fixed is not False:
         return
     for svc in ctx.services:
-        if tke.is_true(annotations(svc).get(tke.SVC_PREVENT_LOOPBACK)):
+        if tke.is_true(annotations_of(svc).get(tke.SVC_PREVENT_LOOPBACK)):
             yield Hit(ref(svc), f"{tke.SVC_PREVENT_LOOPBACK} is set but kube-proxy {proxy.version} is below "
                                 f"{proxy.min_fixed or 'any fixed build'}, so it has no effect",
                       _rollout(proxy.min_fixed))

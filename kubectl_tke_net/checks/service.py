@@ -9,7 +9,7 @@ from kubectl_tke_net import tke
 from kubectl_tke_net.checks import Hit, check
 from kubectl_tke_net.checks.context import (
     Context,
-    annotations,
+    annotations_of,
     failing_gates,
     labels,
     meta,
@@ -427,9 +427,9 @@ def direct_access_without_vpc_cni(ctx: Context) -> Iterator[Hit]:
     if tke.is_true((config.get("data") or {}).get(tke.GLOBAL_ROUTE_DIRECT_ACCESS)):
         return
     for svc, pods in services_with_pods(ctx):
-        if not tke.is_true(annotations(svc).get(tke.SVC_DIRECT_ACCESS)):
+        if not tke.is_true(annotations_of(svc).get(tke.SVC_DIRECT_ACCESS)):
             continue
-        gr = [p for p in pods if not annotations(p).get(tke.POD_NETWORKS)]
+        gr = [p for p in pods if not annotations_of(p).get(tke.POD_NETWORKS)]
         if gr:
             yield Hit(ref(svc), f"direct-access is on but {len(gr)} of {len(pods)} Pods are not VPC-CNI Pods "
                                 f"({_names(gr)}) and GlobalRouteDirectAccess is not enabled",
@@ -479,7 +479,7 @@ def malformed_service_security_groups(ctx: Context) -> Iterator[Hit]:
     Write the IDs as `"sg-xxxxxxxx,sg-yyyyyyyy"`, at most 5, copied from the VPC console.
     """
     for svc in ctx.services:
-        value = annotations(svc).get(tke.SVC_SECURITY_GROUPS)
+        value = annotations_of(svc).get(tke.SVC_SECURITY_GROUPS)
         if value is None:
             continue
         problem = tke.security_group_problem(value)
@@ -509,7 +509,7 @@ def node_ports_need_security_group(ctx: Context) -> Iterator[Hit]:
     for svc in ctx.services:
         if _spec(svc).get("type") not in ("NodePort", "LoadBalancer"):
             continue
-        notes = annotations(svc)
+        notes = annotations_of(svc)
         if tke.is_true(notes.get(tke.SVC_DIRECT_ACCESS)) or tke.is_true(notes.get(tke.SVC_PASS_TO_TARGET)):
             continue
         ports = [f"{p.get('protocol') or 'TCP'} {p['nodePort']}" for p in _spec(svc).get("ports") or []
