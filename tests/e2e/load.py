@@ -34,8 +34,14 @@ def _for_server(obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj.setdefault("metadata", {})
     for field in ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields"):
         meta.pop(field, None)
+    if obj.get("kind") == "Secret" and obj.get("type") == "kubernetes.io/tls" and not obj.get("data"):
+        obj["data"] = {"tls.crt": "", "tls.key": ""}  # fixtures keep metadata only; the API requires the keys
     if obj.get("kind") == "Service":
-        obj.get("spec", {}).pop("ipFamilies", None)
+        spec = obj.get("spec", {})
+        spec.pop("ipFamilies", None)
+        if spec.get("clusterIP") != "None":  # the fixtures' addresses are TKE's, not this server's range
+            spec.pop("clusterIP", None)
+            spec.pop("clusterIPs", None)
     return obj
 
 
