@@ -153,3 +153,24 @@ def test_docs_are_generated_from_the_checks() -> None:
     stale = [str(p) for p, text in docsgen.expected(Path.cwd()).items()
              if not p.exists() or p.read_text(encoding="utf-8") != text]
     assert stale == [], "run `make docs`"
+
+
+def test_kubernetes_is_imported_only_to_reach_a_cluster() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom kubectl_tke_net.cli import main\ntry:\n    main(sys.argv[1:])\n"
+            "finally:\n    print('kubernetes' in sys.modules, file=sys.stderr)")
+    for args in (["version"], ["--help"], ["checks", "TKE101"],
+                 ["svc", "-A", "--snapshot", "tests/fixtures/services.yaml"]):
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False)
+        assert done.stderr.strip().endswith("False"), (args, done.stderr)
+
+
+def test_python_dash_m_is_the_plugin() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "kubectl_tke_net", "svc", "-A", "--snapshot",
+                           "tests/fixtures/services.yaml", "-o", "json"], capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and '"kind": "Report"' in done.stdout
