@@ -20,11 +20,10 @@ from kubectl_tke_net.checks.context import (
     ref,
 )
 from kubectl_tke_net.checks.service import (
-    _event_text,
     _selector_text,
     _why_not_ready,
     has_backends,
-    quoted_event,
+    no_address_message,
 )
 from kubectl_tke_net.model import Severity
 from kubectl_tke_net.snapshot import Obj
@@ -395,10 +394,7 @@ def clb_ingress_without_address(ctx: Context) -> Iterator[Hit]:
     for ing in ctx.ingresses:
         if not is_clb_ingress(ing) or ((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
             continue
-        message = "CLB Ingress without a CLB address (status.loadBalancer.ingress is empty)"
-        event = quoted_event(ctx, ing, True)
-        if event is not None:
-            message += f"; newest Warning event: {_event_text(event)}"
+        message = no_address_message(ctx, ing, "CLB Ingress without a CLB address")
         ns, name = _ns_name(ing)
         yield Hit(ref(ing), message,
                   f"kubectl describe ingress -n {ns} {name}: fix what the controller's event names (subnet, "

@@ -312,6 +312,15 @@ def quoted_event(ctx: Context, obj: Obj, no_address: bool) -> Obj | None:
     return events[0] if events else None
 
 
+def no_address_message(ctx: Context, obj: Obj, what: str) -> str:
+    """What TKE107 and TKE206 say: no CLB address, and the object's newest Warning event, if any."""
+    message = f"{what} (status.loadBalancer.ingress is empty)"
+    event = quoted_event(ctx, obj, True)
+    if event is not None:
+        message += f"; newest Warning event: {_event_text(event)}"
+    return message
+
+
 @check("TKE107", Severity.ERROR, "LoadBalancer without CLB address", needs=("services",), commands=SVC)
 def load_balancer_without_address(ctx: Context) -> Iterator[Hit]:
     """
@@ -335,10 +344,7 @@ def load_balancer_without_address(ctx: Context) -> Iterator[Hit]:
     for svc in ctx.services:
         if not _no_address(svc):
             continue
-        event = quoted_event(ctx, svc, True)
-        message = "type LoadBalancer but no CLB address (status.loadBalancer.ingress is empty)"
-        if event is not None:
-            message += f"; newest Warning event: {_event_text(event)}"
+        message = no_address_message(ctx, svc, "type LoadBalancer but no CLB address")
         ns, name = _ns_name(svc)
         yield Hit(ref(svc), message,
                   f"kubectl describe service -n {ns} {name}: fix what the controller's event names "
