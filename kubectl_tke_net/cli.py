@@ -69,6 +69,40 @@ def _add_loopback(sub: Any) -> None:
     p.set_defaults(func=cmd_diagnose, command="loopback", name=None)
 
 
+def _add_fix(sub: Any) -> None:
+    from kubectl_tke_net.fix import ACTIONS
+
+    p = sub.add_parser(
+        "fix", help="plan, show and (with --apply) apply a remedy",
+        description="Plan a remedy and show it as a diff (default: nothing is written). --apply checks every "
+                    "change with a server-side dry run, saves a backup, then patches each object with its "
+                    "resourceVersion as a precondition. Actions: kube-proxy [--version vX.Y.Z-tke.N]; "
+                    "prevent-loopback [NAME...] [--all-lb] [--force]; ingress-keepalive [NAME...]; "
+                    "coredns-rewrite --host DOMAIN --service NAME [-n NS]; rollback FILE.")
+    p.add_argument("action", choices=ACTIONS, metavar="ACTION", help=", ".join(ACTIONS))
+    p.add_argument("names", nargs="*", metavar="NAME", help="Services or Ingresses (default: all in scope); "
+                                                             "for rollback: the backup FILE")
+    g = p.add_argument_group("fix")
+    g.add_argument("--version", dest="target_version", metavar="vX.Y.Z-tke.N",
+                   help="kube-proxy: this tag instead of the first loopback-fixed build of its minor")
+    g.add_argument("--all-lb", action="store_true", help="prevent-loopback: every LoadBalancer Service, "
+                                                         "not only internal ones")
+    g.add_argument("--force", action="store_true", help="prevent-loopback: even while kube-proxy lacks the fix")
+    g.add_argument("--host", metavar="DOMAIN", help="coredns-rewrite: the domain to resolve to the Service")
+    g.add_argument("--service", metavar="NAME", help="coredns-rewrite: the Service (in -n NS)")
+    g.add_argument("--dry-run", choices=("client", "server", "none"), default="client", metavar="MODE",
+                   help="client (default): diff computed locally; server: diff of the API server's answer to a "
+                        "dryRun=All patch; none: no dry run of its own (only --apply writes)")
+    g.add_argument("--apply", action="store_true", help="write the changes (after a server-side dry run of "
+                                                        "each and a backup file)")
+    g.add_argument("--wait", metavar="DUR", help="with --apply: wait for the kube-proxy rollout, or for the "
+                                                 "TkeServiceConfig the controller creates (ingress-keepalive)")
+    g.add_argument("--backup-dir", default="~/.kube/tke-net/backups", metavar="DIR",
+                   help="where --apply saves the objects before changing them (default ~/.kube/tke-net/backups)")
+    _cluster_flags(p)
+    p.set_defaults(func=cmd_fix, command="fix")
+
+
 def _add_dump(sub: Any) -> None:
     p = sub.add_parser("dump", help="write the objects the checks read as one List (the --snapshot format)",
                        description="Write every object the checks read as one v1 List, Secret data removed.")
@@ -95,7 +129,7 @@ def build_parser() -> Parser:
                                            "Kubernetes Engine): CLB, endpoints, security groups, CLB loopback.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(metavar="COMMAND", parser_class=Parser)
-    for add in (_add_service, _add_ingress, _add_loopback, _add_dump, _add_checks, _add_version):
+    for add in (_add_service, _add_ingress, _add_loopback, _add_fix, _add_dump, _add_checks, _add_version):
         add(sub)
     return parser
 
@@ -160,6 +194,12 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         return 0
     threshold = Severity.parse(args.fail_on)
     return 1 if any(f.severity >= threshold for f in result.findings) else 0
+
+
+def cmd_fix(args: argparse.Namespace) -> int:
+    from kubectl_tke_net.fix import command
+
+    return command.run(args, open_source)
 
 
 def cmd_dump(args: argparse.Namespace) -> int:

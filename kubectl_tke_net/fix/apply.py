@@ -1,0 +1,178 @@
+"""The only write path of tke-net: server-side dry run, backup file, then preconditioned merge patches."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import yaml
+
+from kubectl_tke_net.fix.plan import Change, Plan
+from kubectl_tke_net.model import AccessError
+from kubectl_tke_net.snapshot import KINDS, KUBE_SYSTEM, Kind, Obj
+
+DEFAULT_BACKUP_DIR = "~/.kube/tke-net/backups"
+POLL_INTERVAL = 2.0
+OK = ("dry-run", "applied")
+# Indirections so that tests can run --wait without sleeping.
+_sleep: Callable[[float], None] = time.sleep
+_clock: Callable[[], float] = time.monotonic
+
+
+class Writer(Protocol):
+    """What apply needs of a cluster (`cluster.Cluster`, or a fake in tests)."""
+
+    def patch(self, path: str, body: Obj, dry_run: bool = False) -> tuple[int, Any]: ...
+
+    def list(self, kind: Kind, namespace: str | None) -> list[Obj]: ...
+
+
+@dataclass(frozen=True)
+class Result:
+    """What became of one change: dry-run | applied | conflict | forbidden | failed | not-run."""
+
+    change: Change
+    status: str
+    message: str = ""
+    answer: Obj | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in OK
+
+
+@dataclass(frozen=True)
+class Outcome:
+    results: tuple[Result, ...]
+    backup: str | None = None
+
+    @property
+    def written(self) -> bool:
+        return any(r.status == "applied" for r in self.results)
+
+
+def _message(payload: Any) -> str:
+    if isinstance(payload, dict) and payload.get("message"):
+        return str(payload["message"])
+    return ""
+
+
+def _send(cluster: Writer, change: Change, dry_run: bool) -> Result:
+    if not change.resource_version:
+        return Result(change, "failed", "it was read without a resourceVersion, so it cannot be written safely")
+    try:
+        status, payload = cluster.patch(change.path, change.patch, dry_run=dry_run)
+    except AccessError as exc:
+        if dry_run:
+            raise
+        return Result(change, "failed", f"{exc}; the write may or may not have been made: run the action again "
+                                        "to see what is left")
+    if 200 <= status < 300:
+        return Result(change, "dry-run" if dry_run else "applied", answer=payload)
+    detail = _message(payload)
+    if status == 409:
+        return Result(change, "conflict", f"it changed after it was read (resourceVersion "
+                                          f"{change.resource_version}); nothing was overwritten: run the action "
+                                          "again to plan on the current object")
+    if status == 403:
+        return Result(change, "forbidden", detail or f"cannot patch {change.ref}")
+    if status == 404:
+        return Result(change, "failed", "it no longer exists")
+    return Result(change, "failed", f"the API server refused the change ({status}){': ' + detail if detail else ''}")
+
+
+def _backup_name(context: str | None, now: datetime) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", context or "in-cluster")
+    return f"{safe}-{now.strftime('%Y%m%dT%H%M%SZ')}"
+
+
+def write_backup(objects: list[Obj], directory: str, context: str | None, action: str,
+                 now: datetime | None = None) -> str:
+    """Every object about to change, as one v1 List in a new file (mode 0600); returns its path."""
+    now = now or datetime.now(UTC)
+    directory = os.path.expanduser(directory)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    base = os.path.join(directory, _backup_name(context, now))
+    first = ("apiVersion", "kind", "metadata")
+    items = [{**{k: o[k] for k in first if k in o}, **{k: v for k, v in o.items() if k not in first}}
+             for o in objects]
+    doc = {"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items}
+    header = (f"# kubectl tke-net fix {action}: the objects as they were before, {now.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+              f", context {context or '(in-cluster)'}\n# restore: kubectl tke-net fix rollback FILE [--apply]\n")
+    text = header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    for n in range(100):
+        path = base + (f"-{n}" if n else "") + ".yaml"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return path
+    raise OSError(f"cannot create a new backup file beside {base}.yaml")
+
+
+def apply(cluster: Writer, plan: Plan, mode: str, backup_dir: str = DEFAULT_BACKUP_DIR,
+          context: str | None = None) -> Outcome:
+    """mode "server": dry-run every change on the server. mode "apply": the same dry run for every change;
+    only if all pass, save the backup, then patch each for real and stop at the first failure."""
+    checked = tuple(_send(cluster, change, dry_run=True) for change in plan.changes)
+    if mode == "server" or not checked:
+        return Outcome(checked)
+    if not all(r.ok for r in checked):
+        held = "not written: the server-side dry run of another change failed"
+        return Outcome(tuple(r if not r.ok else Result(r.change, "not-run", held) for r in checked))
+    backup = write_backup([c.before for c in plan.changes], backup_dir, context, plan.action)
+    results: list[Result] = []
+    for change in plan.changes:
+        if results and not results[-1].ok:
+            results.append(Result(change, "not-run", "not written: an earlier write failed"))
+            continue
+        results.append(_send(cluster, change, dry_run=False))
+    return Outcome(tuple(results), backup)
+
+
+# --- --wait ----------------------------------------------------------------------------------------
+
+def _rollout(ds: Obj, generation: int) -> tuple[bool, str]:
+    status = ds.get("status") or {}
+    observed = int(status.get("observedGeneration") or 0)
+    desired = int(status.get("desiredNumberScheduled") or 0)
+    updated = int(status.get("updatedNumberScheduled") or 0)
+    available = int(status.get("numberAvailable") or 0)
+    done = observed >= generation and updated == desired == available
+    return done, f"{updated} of {desired} updated, {available} available"
+
+
+def wait_rollout(cluster: Writer, generation: int, timeout: float,
+                 log: Callable[[str], None]) -> str | None:
+    """Poll the kube-proxy DaemonSet until its rollout is done; None when done, else why not."""
+    deadline = _clock() + timeout
+    progress = "no status yet"
+    while True:
+        for ds in cluster.list(KINDS["daemonsets"], KUBE_SYSTEM):
+            if (ds.get("metadata") or {}).get("name") == "kube-proxy":
+                done, progress = _rollout(ds, generation)
+                if done:
+                    log(f"kube-proxy rollout done: {progress}")
+                    return None
+        if _clock() >= deadline:
+            return f"the kube-proxy rollout did not finish within --wait ({progress})"
+        log(f"waiting for the kube-proxy rollout: {progress}")
+        _sleep(POLL_INTERVAL)
+
+
+def wait_pending(replan: Callable[[], Plan], timeout: float, log: Callable[[str], None]) -> Plan:
+    """Plan again every POLL_INTERVAL until no object is pending (or the time is up); the last plan."""
+    deadline = _clock() + timeout
+    while True:
+        plan = replan()
+        if not plan.pending or _clock() >= deadline:
+            return plan
+        log(f"waiting for {', '.join(plan.pending)}")
+        _sleep(POLL_INTERVAL)

@@ -1,0 +1,294 @@
+"""`kubectl tke-net fix ACTION`: checks the flags, plans, shows, applies (--apply), waits, and renders the result."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from kubectl_tke_net import render
+from kubectl_tke_net.checks.context import Context, Selector
+from kubectl_tke_net.fix import apply as applier
+from kubectl_tke_net.fix.diff import unified
+from kubectl_tke_net.fix.plan import ROLLOUT_STATUS, Change, Options, Plan, Refusal, make_plan
+from kubectl_tke_net.model import UsageError
+from kubectl_tke_net.snapshot import KINDS, Obj, Snapshot
+
+OpenSource = Callable[[argparse.Namespace], tuple[Any, dict[str, Any]]]
+_ONLY_FOR = (
+    ("target_version", "--version", ("kube-proxy",)),
+    ("all_lb", "--all-lb", ("prevent-loopback",)),
+    ("force", "--force", ("prevent-loopback",)),
+    ("host", "--host", ("coredns-rewrite",)),
+    ("service", "--service", ("coredns-rewrite",)),
+    ("wait", "--wait", ("kube-proxy", "ingress-keepalive")),
+)
+
+
+@dataclass
+class Outcome:
+    """Everything one run did, in order: changes with their results, refusals, notes, backup files."""
+
+    mode: str
+    action: str
+    entries: list[tuple[Change, applier.Result | None]] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    backups: list[str] = field(default_factory=list)
+    failures: list[Refusal] = field(default_factory=list)  # what --wait did not see happen
+
+    def add(self, plan: Plan, done: applier.Outcome | None) -> None:
+        results: list[applier.Result | None] = list(done.results) if done else [None] * len(plan.changes)
+        self.entries.extend(zip(plan.changes, results, strict=True))
+        self.refused.extend(r for r in plan.refused if r not in self.refused)
+        self.notes.extend(n for n in plan.notes if n not in self.notes)
+        if done and done.backup:
+            self.backups.append(done.backup)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.refused or self.failures) or any(r is not None and not r.ok for _, r in self.entries)
+
+
+def _check_flags(args: argparse.Namespace) -> tuple[str, float | None]:
+    """The mode (client, server, apply) and the --wait seconds; UsageError for what cannot go together."""
+    from kubectl_tke_net.cluster import parse_duration
+
+    action = args.action
+    for dest, flag, actions in _ONLY_FOR:
+        if getattr(args, dest) and action not in actions:
+            raise UsageError(f"{flag} is for fix {' and '.join(actions)}, not fix {action}")
+    if action == "rollback" and len(args.names) != 1:
+        raise UsageError("fix rollback takes one backup FILE")
+    if action in ("kube-proxy", "coredns-rewrite") and args.names:
+        raise UsageError(f"fix {action} takes no NAME ({' '.join(args.names)})")
+    if args.all_lb and args.names:
+        raise UsageError("--all-lb and Service NAMEs cannot be used together")
+    if action == "coredns-rewrite" and not (args.host and args.service):
+        raise UsageError("fix coredns-rewrite needs --host DOMAIN and --service NAME")
+    if args.all_namespaces and args.namespace:
+        raise UsageError("--namespace and --all-namespaces cannot be used together")
+    if args.all_namespaces and action in ("coredns-rewrite", "rollback"):
+        raise UsageError(f"fix {action} cannot be used with --all-namespaces")
+    if action == "rollback" and args.namespace:
+        raise UsageError("fix rollback restores the objects of FILE in their own namespaces; drop --namespace")
+    if args.apply and args.dry_run == "server":
+        raise UsageError("--apply already sends every change as a server-side dry run first; drop --dry-run=server")
+    if args.snapshot and (args.apply or args.dry_run == "server"):
+        flag = "--apply" if args.apply else "--dry-run=server"
+        raise UsageError(f"{flag} needs a cluster; with --snapshot the plan is only shown")
+    wait = None
+    if args.wait:
+        if not args.apply:
+            raise UsageError("--wait waits for what --apply changed; add --apply")
+        try:
+            wait = parse_duration(args.wait)
+        except ValueError as exc:
+            raise UsageError(f"--wait: {exc}") from exc
+    mode = "apply" if args.apply else "server" if args.dry_run == "server" else "client"
+    return mode, wait
+
+
+def read_backup(path: str) -> tuple[Obj, ...]:
+    """The objects of a backup file written by --apply (a v1 List; any *List or YAML documents are accepted)."""
+    try:
+        with open(os.path.expanduser(path), encoding="utf-8") as fh:
+            docs = list(yaml.safe_load_all(fh))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read backup {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise UsageError(f"malformed backup {path}: {str(exc).splitlines()[0]}") from exc
+    items: list[Any] = []
+    for doc in docs:
+        if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List"):
+            items.extend(doc.get("items") or [])
+        elif doc is not None:
+            items.append(doc)
+    for item in items:
+        if not (isinstance(item, dict) and item.get("kind") and (item.get("metadata") or {}).get("name")):
+            raise UsageError(f"malformed backup {path}: every item needs kind and metadata.name")
+    if not items:
+        raise UsageError(f"backup {path} holds no objects")
+    return tuple(items)
+
+
+def _rollback_scope(args: argparse.Namespace, items: tuple[Obj, ...]) -> None:
+    """LIST each kind once: in the backup's one namespace, or in all when it spans several."""
+    namespaces = {(i.get("metadata") or {}).get("namespace") or "" for i in items
+                  if any(k.kind == i.get("kind") and k.scope == "namespaced" for k in KINDS.values())}
+    if len(namespaces) == 1:
+        args.namespace = namespaces.pop()
+    elif namespaces:
+        args.all_namespaces = True
+
+
+def run(args: argparse.Namespace, open_source: OpenSource) -> int:
+    mode, wait = _check_flags(args)
+    backup: tuple[Obj, ...] = ()
+    if args.action == "rollback":
+        backup = read_backup(args.names[0])
+        _rollback_scope(args, backup)
+    selector = Selector.parse(args.selector) if args.selector else None
+    opts = Options(names=tuple(args.names) if args.action != "rollback" else (), version=args.target_version,
+                   all_lb=args.all_lb, force=args.force, host=args.host, service=args.service, backup=backup)
+    snap, source = open_source(args)
+    plan = make_plan(args.action, Context(snap, None, selector), opts)
+    outcome = Outcome(mode, args.action)
+    if mode == "client":
+        outcome.add(plan, None)
+    else:
+        cluster = snap.source
+        done = applier.apply(cluster, plan, mode, args.backup_dir, source.get("context"))
+        outcome.add(plan, done)
+        if wait and all(r.ok for r in done.results):
+            ctx = _Run(args, cluster, snap.namespace, selector, opts, source.get("context"))
+            _wait(ctx, plan, done, wait, outcome)
+    _render(args, outcome)
+    return 1 if outcome.failed else 0
+
+
+def _progress() -> Callable[[str], None]:
+    last = [""]
+
+    def log(line: str) -> None:
+        if line != last[0]:
+            print(f"tke-net: {line}", file=sys.stderr)
+            last[0] = line
+
+    return log
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What --wait needs to list and plan again."""
+
+    args: argparse.Namespace
+    cluster: Any
+    namespace: str | None
+    selector: Selector | None
+    opts: Options
+    context: str | None
+
+
+def _wait(run: _Run, plan: Plan, done: applier.Outcome, seconds: float, outcome: Outcome) -> None:
+    log = _progress()
+    if run.args.action == "kube-proxy":
+        written = [r for r in done.results if r.status == "applied"]
+        if written:
+            generation = int(((written[0].answer or {}).get("metadata") or {}).get("generation") or 0)
+            why = applier.wait_rollout(run.cluster, generation, seconds, log)
+            if why:
+                outcome.failures.append(Refusal("DaemonSet", "kube-system", "kube-proxy", why))
+        return
+    if not plan.pending:
+        return
+
+    def replan() -> Plan:
+        snap = Snapshot(run.cluster, run.namespace)
+        return make_plan(run.args.action, Context(snap, None, run.selector), run.opts)
+
+    again = applier.wait_pending(replan, seconds, log)
+    for pending in again.pending:
+        kind, ns, name = pending.split("/", 2)
+        outcome.failures.append(Refusal(kind, ns, name, f"{kind} {ns}/{name} was not filled in by TKE's controller "
+                                                       f"within --wait {run.args.wait}; run the action again later"))
+    if again.changes:
+        outcome.add(again, applier.apply(run.cluster, again, "apply", run.args.backup_dir, run.context))
+
+
+# --- rendering -------------------------------------------------------------------------------------
+
+def _diff(change: Change, result: applier.Result | None) -> str:
+    after = result.answer if result is not None and result.ok and isinstance(result.answer, dict) else change.after
+    return unified(change.ref, change.before, after)
+
+
+def document(outcome: Outcome) -> Obj:
+    changes = []
+    for change, result in outcome.entries:
+        entry: Obj = {"kind": change.kind, "namespace": change.namespace, "name": change.name,
+                      "diff": _diff(change, result), "patch": change.patch,
+                      "status": result.status if result else "planned"}
+        if result is not None and result.message:
+            entry["message"] = result.message
+        changes.append(entry)
+    refused = [{"kind": r.kind, "namespace": r.namespace, "name": r.name, "reason": r.reason}
+               for r in outcome.refused + outcome.failures]
+    refused += [{"kind": c.kind, "namespace": c.namespace, "name": c.name, "reason": f"{r.status}: {r.message}"}
+                for c, r in outcome.entries if r is not None and r.status in ("conflict", "forbidden", "failed")]
+    doc: Obj = {"apiVersion": "tke-net/v1", "kind": "FixPlan", "action": outcome.action, "mode": outcome.mode,
+                "changes": changes, "refused": refused,
+                "applied": any(r is not None and r.status == "applied" for _, r in outcome.entries),
+                "backup": outcome.backups[0] if outcome.backups else None, "notes": outcome.notes}
+    if len(outcome.backups) > 1:  # --wait applied a second round (ingress-keepalive)
+        doc["backups"] = outcome.backups
+    return doc
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def text(outcome: Outcome, from_snapshot: bool) -> str:
+    out: list[str] = [_diff(c, r) for c, r in outcome.entries]
+    if outcome.entries:
+        out.append("\n")
+    for refusal in outcome.refused:
+        out.append(f"refused: {refusal.ref}: {refusal.reason}\n")
+    for change, result in outcome.entries:
+        if result is not None and not result.ok:
+            out.append(f"{result.status}: {change.ref}: {result.message}\n")
+    for failure in outcome.failures:
+        out.append(f"failed: {failure.ref}: {failure.reason}\n")
+    for note in outcome.notes:
+        out.append(f"note: {note}\n")
+    changes = [c for c, _ in outcome.entries]
+    if outcome.mode == "client":
+        if not changes:
+            out.append("Nothing to change.\n")
+        else:
+            out.append(f"{_plural(len(changes), 'change')} planned; nothing was written (client-side dry run).\n")
+            out.append(_would(changes, from_snapshot))
+    elif outcome.mode == "server":
+        accepted = sum(1 for _, r in outcome.entries if r is not None and r.ok)
+        out.append(f"{accepted} of {_plural(len(changes), 'change')} accepted by the API server's dry run "
+                   "(dryRun=All); nothing was written.\n" if changes else "Nothing to change.\n")
+    else:
+        for path in outcome.backups:
+            out.append(f"backup: {path}\n")
+        written = [c for c, r in outcome.entries if r is not None and r.status == "applied"]
+        if not changes:
+            out.append("Nothing to change.\n")
+        else:
+            out.append(f"{len(written)} of {_plural(len(changes), 'change')} applied.\n")
+        for path in outcome.backups:
+            out.append(f"undo: kubectl tke-net fix rollback {path} --apply\n")
+        if outcome.action == "kube-proxy" and written:
+            out.append(f"watch the rollout: {ROLLOUT_STATUS}\n")
+    return "".join(out)
+
+
+def _would(changes: list[Change], from_snapshot: bool) -> str:
+    lines = [
+        "--apply would:" + (" (it needs a cluster, not --snapshot)" if from_snapshot else ""),
+        "  1. send every change to the API server as a dry run (dryRun=All) and stop if any is rejected;",
+        f"  2. save the objects below to a new backup file in {applier.DEFAULT_BACKUP_DIR} (--backup-dir);",
+        "  3. merge-patch each one (field manager kubectl-tke-net) on the condition that it still has the",
+        "     resourceVersion read, so that a concurrent edit is a conflict, never overwritten:",
+    ]
+    for change in changes:
+        rv = change.resource_version or "(none in the snapshot)"
+        lines.append(f"     PATCH {change.ref} resourceVersion {rv}")
+    return "\n".join(lines) + "\n"
+
+
+def _render(args: argparse.Namespace, outcome: Outcome) -> None:
+    if args.output in ("json", "yaml"):
+        sys.stdout.write(render.FORMATS[args.output](document(outcome), False))
+    else:
+        sys.stdout.write(text(outcome, bool(args.snapshot)))

@@ -1,0 +1,595 @@
+"""What each fix action would change: pure planners from a snapshot to a `Plan` of before/after objects."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubectl_tke_net import tke
+from kubectl_tke_net.checks.context import (
+    Context,
+    annotations_of,
+    is_clb_ingress,
+    is_internal_ingress,
+    is_internal_service,
+    meta,
+)
+from kubectl_tke_net.checks.loopback import _tke_service_config_name
+from kubectl_tke_net.model import Unavailable
+from kubectl_tke_net.snapshot import KINDS, KUBE_SYSTEM, Obj
+
+ROLLOUT_STATUS = "kubectl -n kube-system rollout status ds/kube-proxy"
+BEGIN = "# BEGIN kubectl-tke-net managed rewrites (do not edit)"
+END = "# END kubectl-tke-net managed rewrites"
+# What `fix rollback` restores; everything else (status, clusterIP, ...) stays as the server has it now.
+RESTORED = (("metadata", "annotations"), ("metadata", "labels"), ("spec",), ("data",))
+_BY_KIND = {k.kind: k for k in KINDS.values()}
+
+
+def merge_patch(before: Any, after: Any) -> Any:
+    """The RFC 7386 JSON merge patch that turns `before` into `after` (lists are replaced whole)."""
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return copy.deepcopy(after)
+    patch: Obj = {}
+    for key, value in after.items():
+        if key not in before:
+            patch[key] = copy.deepcopy(value)
+        elif before[key] != value:
+            patch[key] = merge_patch(before[key], value)
+    for key in before:
+        if key not in after:
+            patch[key] = None
+    return patch
+
+
+@dataclass(frozen=True)
+class Change:
+    """One object to change: as read, and as it should be. The patch is derived from the two."""
+
+    kind: str
+    namespace: str
+    name: str
+    path: str
+    before: Obj
+    after: Obj
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
+
+    @property
+    def resource_version(self) -> str | None:
+        return meta(self.before).get("resourceVersion") or None
+
+    @property
+    def patch(self) -> Obj:
+        """Merge patch before -> after, carrying the resourceVersion read: a concurrent edit gives 409."""
+        diff = merge_patch(self.before, self.after)
+        body: Obj = {"metadata": diff.pop("metadata", {})}
+        if self.resource_version:
+            body["metadata"]["resourceVersion"] = self.resource_version
+        if not body["metadata"]:
+            del body["metadata"]
+        body.update(diff)
+        return body
+
+
+@dataclass(frozen=True)
+class Refusal:
+    kind: str
+    namespace: str
+    name: str
+    reason: str
+
+    @property
+    def ref(self) -> str:
+        return "/".join(part for part in (self.kind, self.namespace, self.name) if part)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an action would do. `pending`: objects a controller has yet to create (ingress-keepalive --wait)."""
+
+    action: str
+    changes: tuple[Change, ...] = ()
+    refused: tuple[Refusal, ...] = ()
+    notes: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Options:
+    names: tuple[str, ...] = ()
+    version: str | None = None
+    all_lb: bool = False
+    force: bool = False
+    host: str | None = None
+    service: str | None = None
+    namespace: str | None = None
+    backup: tuple[Obj, ...] = ()
+
+
+@dataclass
+class _Builder:
+    action: str
+    changes: list[Change] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+
+    def change(self, before: Obj, after: Obj) -> None:
+        if before != after:
+            kind, ns, name = _key(before)
+            self.changes.append(Change(kind, ns, name, object_path(before), before, after))
+
+    def refuse(self, obj_or_kind: Obj | str, reason: str, namespace: str = "", name: str = "") -> None:
+        if isinstance(obj_or_kind, dict):
+            kind, namespace, name = _key(obj_or_kind)
+        else:
+            kind = obj_or_kind
+        self.refused.append(Refusal(kind, namespace, name, reason))
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def build(self) -> Plan:
+        return Plan(self.action, tuple(self.changes), tuple(self.refused), tuple(self.notes), tuple(self.pending))
+
+
+def _key(obj: Obj) -> tuple[str, str, str]:
+    m = meta(obj)
+    return str(obj.get("kind", "")), str(m.get("namespace") or ""), str(m.get("name") or "")
+
+
+def object_path(obj: Obj) -> str:
+    """The API path of an object of a kind tke-net reads."""
+    kind, ns, name = _key(obj)
+    return f"{_BY_KIND[kind].path(ns or None)}/{name}"
+
+
+def _annotated(obj: Obj, key: str, value: str) -> Obj:
+    after = copy.deepcopy(obj)
+    after.setdefault("metadata", {}).setdefault("annotations", {})
+    if after["metadata"]["annotations"] is None:
+        after["metadata"]["annotations"] = {}
+    after["metadata"]["annotations"][key] = value
+    return after
+
+
+# --- kube-proxy ------------------------------------------------------------------------------------
+
+def plan_kube_proxy(ctx: Context, opts: Options) -> Plan:
+    """Set the tag of the kube-proxy image to the loopback-fixed build of its minor (or --version)."""
+    plan = _Builder("kube-proxy")
+    ds = ctx.kube_proxy_daemonset
+    if ds is None:
+        plan.refuse("DaemonSet", "no DaemonSet kube-system/kube-proxy: kube-proxy runs on the nodes, not in-cluster, "
+                                 "so it cannot be patched; upgrade the cluster in the TKE console",
+                    KUBE_SYSTEM, "kube-proxy")
+        return plan.build()
+    containers = (((ds.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+    container = tke.kube_proxy_container(ds)
+    if container is None:
+        plan.refuse(ds, "the DaemonSet has no containers")
+        return plan.build()
+    index = next(i for i, c in enumerate(containers) if c is container)
+    image = str(container.get("image") or "")
+    repository, tag = tke.split_image(image)
+    if "@" in image:
+        plan.refuse(ds, f"image {image} is pinned by digest; change it by hand to {repository}:<fixed tag>")
+        return plan.build()
+    current = tke.TkeVersion.parse(tag or "")
+    if current is None:
+        plan.refuse(ds, f"image tag {tag or '(none)'} of {image} is not a TKE version (vX.Y.Z-tke.N), so the "
+                        "fixed build cannot be chosen; use TKE's kube-proxy image")
+        return plan.build()
+    minor = f"{current.minor[0]}.{current.minor[1]}"
+    fixed_tag, _ = tke.min_fixed(current)
+    if opts.version:
+        target = tke.TkeVersion.parse(opts.version)
+        if target is None:
+            plan.refuse(ds, f"--version {opts.version} is not a TKE version (vX.Y.Z-tke.N)")
+            return plan.build()
+        if target.minor != current.minor:
+            plan.refuse(ds, f"--version {target.tag} is not of kube-proxy's minor {minor}: kube-proxy must "
+                            "not be newer or older than the cluster's minor; upgrade the cluster instead")
+            return plan.build()
+        if target < current:
+            plan.refuse(ds, f"--version {target.tag} is lower than the current tag {current.tag} (no downgrade)")
+            return plan.build()
+    else:
+        _, every = tke.min_fixed(current)
+        if fixed_tag is None and every:
+            plan.note(f"kube-proxy {current.tag}: every TKE build of {minor} has the loopback fix; nothing to do")
+            return plan.build()
+        if fixed_tag is None and every is False:
+            plan.refuse(ds, f"no TKE build of Kubernetes {minor} has the loopback fix; upgrade the cluster to "
+                            "1.12 or later")
+            return plan.build()
+        if fixed_tag is None:
+            plan.refuse(ds, f"no loopback-fixed build of {minor} is known; pass --version vX.Y.Z-tke.N")
+            return plan.build()
+        target = tke.TkeVersion.parse(fixed_tag)
+        assert target is not None
+    if target <= current:
+        plan.note(f"kube-proxy is at {current.tag}, at or above {target.tag}; nothing to do")
+        return plan.build()
+    after = copy.deepcopy(ds)
+    after["spec"]["template"]["spec"]["containers"][index]["image"] = f"{repository}:{target.tag}"
+    plan.change(ds, after)
+    fixed = tke.TkeVersion.parse(fixed_tag) if fixed_tag else None
+    if fixed is not None and target < fixed:
+        plan.note(f"{target.tag} is still below {fixed.tag}, the first build of {minor} with the loopback fix")
+    if ctx.kube_proxy.mode != "ipvs":
+        plan.note(f"kube-proxy runs in {ctx.kube_proxy.mode} mode: the CLB loopback problem (TKE301) needs IPVS "
+                  "mode, so this upgrade is optional")
+    if ((ds.get("spec") or {}).get("updateStrategy") or {}).get("type") == "OnDelete":
+        plan.note("the DaemonSet's updateStrategy is OnDelete: its Pods keep the old image until each is deleted")
+    plan.note(f"watch the rollout: {ROLLOUT_STATUS}")
+    return plan.build()
+
+
+# --- prevent-loopback ------------------------------------------------------------------------------
+
+def _named(objs: list[Obj], names: tuple[str, ...]) -> tuple[list[Obj], list[str]]:
+    """The objects with one of the names, and the names that matched none."""
+    found = [o for o in objs if meta(o).get("name") in names]
+    matched = {meta(o).get("name") for o in found}
+    return found, [n for n in names if n not in matched]
+
+
+def _scope(ctx: Context) -> str:
+    return f"namespace {ctx.snap.namespace}" if ctx.snap.namespace else "any namespace"
+
+
+def plan_prevent_loopback(ctx: Context, opts: Options) -> Plan:
+    """Annotate internal (or --all-lb, or named) LoadBalancer Services with prevent-loopback: "true"."""
+    plan = _Builder("prevent-loopback")
+    if opts.names:
+        candidates, missing = _named(ctx.services, opts.names)
+        for name in missing:
+            plan.refuse("Service", f"no Service {name} in {_scope(ctx)}", ctx.snap.namespace or "", name)
+        for svc in candidates:
+            svc_type = (svc.get("spec") or {}).get("type") or "ClusterIP"
+            if svc_type != "LoadBalancer":
+                plan.refuse(svc, f"type {svc_type}, not LoadBalancer: it has no CLB to loop back through")
+        candidates = [s for s in candidates if (s.get("spec") or {}).get("type") == "LoadBalancer"]
+    else:
+        candidates = [s for s in ctx.services if (s.get("spec") or {}).get("type") == "LoadBalancer"
+                      and (opts.all_lb or is_internal_service(s))]
+    todo = [s for s in candidates if not tke.is_true(annotations_of(s).get(tke.SVC_PREVENT_LOOPBACK))]
+    done = len(candidates) - len(todo)
+    if done:
+        plan.note(f"{done} Service{'s' if done > 1 else ''} already annotated, left alone")
+    blocker = None if opts.force or not todo else _kube_proxy_blocker(ctx)
+    for svc in todo:
+        if blocker:
+            plan.refuse(svc, blocker)
+        else:
+            plan.change(svc, _annotated(svc, tke.SVC_PREVENT_LOOPBACK, "true"))
+    if plan.changes:
+        plan.note("prerequisites the API cannot check: the CLB feature 'health-check source IP other than the VIP' "
+                  "(ticket to Tencent Cloud), and node security groups allowing the CLB health checks from "
+                  "100.64.0.0/10")
+    return plan.build()
+
+
+def _kube_proxy_blocker(ctx: Context) -> str | None:
+    """Why prevent-loopback must wait for kube-proxy, or None when kube-proxy has the fix."""
+    how = "fix kube-proxy first (kubectl tke-net fix kube-proxy --apply), or pass --force"
+    try:
+        proxy = ctx.kube_proxy
+    except Unavailable as exc:
+        return f"cannot read the kube-proxy DaemonSet ({exc.reason}), so its loopback fix cannot be confirmed; " + how
+    if ctx.kube_proxy_daemonset is None:
+        return ("kube-proxy runs on the nodes (no DaemonSet), so its loopback fix cannot be confirmed; check "
+                "`kube-proxy --version` on a node, then pass --force")
+    if proxy.loopback_fixed is False:
+        below = f"below {proxy.min_fixed}" if proxy.min_fixed else "of a minor with no loopback-fixed build"
+        return f"kube-proxy {proxy.version} is {below}, so the annotation would have no effect; " + how
+    if proxy.loopback_fixed is None:
+        return (f"kube-proxy's image {proxy.image} has no known loopback-fixed version, so the fix cannot be "
+                "confirmed; pass --force")
+    return None
+
+
+# --- ingress-keepalive -----------------------------------------------------------------------------
+
+KEEPALIVE_PREREQUISITES = (
+    "prerequisites the API cannot check: a ticket to Tencent Cloud to add the account to the CLB L7 SNAT and "
+    "keep-alive allow-list; the node security group must allow 100.127.0.0/16 (or the CLB must allow traffic "
+    "by default)",
+    "with keep-alive the backends see the CLB's address as the client: read the real client from X-Forwarded-For",
+)
+
+
+def plan_ingress_keepalive(ctx: Context, opts: Options) -> Plan:
+    """Turn CLB keep-alive on for internal (or named) CLB Ingresses through their TkeServiceConfig."""
+    plan = _Builder("ingress-keepalive")
+    if opts.names:
+        candidates, missing = _named(ctx.ingresses, opts.names)
+        for name in missing:
+            plan.refuse("Ingress", f"no Ingress {name} in {_scope(ctx)}", ctx.snap.namespace or "", name)
+        for ing in candidates:
+            if not is_clb_ingress(ing):
+                plan.refuse(ing, "not a CLB Ingress (its class is not qcloud): TKE's CLB controller does not serve it")
+        candidates = [i for i in candidates if is_clb_ingress(i)]
+    else:
+        candidates = [i for i in ctx.ingresses if is_internal_ingress(i)]
+    configs = ctx.tkeserviceconfigs if candidates else {}
+    for ing in candidates:
+        ns, name = meta(ing).get("namespace", ""), meta(ing).get("name", "")
+        notes = annotations_of(ing)
+        config_name = _tke_service_config_name(ing)
+        auto = not notes.get(tke.ING_TSC)  # a hand-named config is never created by the controller
+        if config_name is None:
+            if tke.ING_TSC_AUTO in notes:
+                plan.refuse(ing, f"{tke.ING_TSC_AUTO} is \"{notes[tke.ING_TSC_AUTO]}\": set it to \"true\" or name a "
+                                 f"TkeServiceConfig with {tke.ING_TSC}")
+                continue
+            plan.change(ing, _annotated(ing, tke.ING_TSC_AUTO, "true"))
+            config_name = f"{name}-auto-ingress-config"
+        config = configs.get((ns, config_name))
+        listeners = (((config or {}).get("spec") or {}).get("loadBalancer") or {}).get("l7Listeners") or []
+        if config is None or not listeners:
+            what = "does not exist" if config is None else "has no l7Listeners"
+            if not auto:
+                plan.refuse(ing, f"its TkeServiceConfig {config_name} (annotation {tke.ING_TSC}) {what}; create it "
+                                 f"with the Ingress's listeners, or use {tke.ING_TSC_AUTO}: \"true\" instead")
+                continue
+            plan.pending.append(f"TkeServiceConfig/{ns}/{config_name}")
+            plan.note(f"TkeServiceConfig {ns}/{config_name} {what} yet: run this action again once TKE's controller "
+                      "has filled it in (or add --wait 2m to --apply)")
+            continue
+        assert config is not None
+        after = copy.deepcopy(config)
+        for listener in after["spec"]["loadBalancer"]["l7Listeners"]:
+            if str(listener.get("keepaliveEnable")) != "1":
+                listener["keepaliveEnable"] = 1
+        plan.change(config, after)
+    if candidates:
+        for text in KEEPALIVE_PREREQUISITES:
+            plan.note(text)
+    return plan.build()
+
+
+# --- coredns-rewrite -------------------------------------------------------------------------------
+
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+_ROOT = re.compile(r"\s*(?:dns://)?\.(?::53)?\s*\{\s*(?:#.*)?")
+_MATCH_TYPES = ("exact", "prefix", "suffix", "substring", "regex")
+
+
+def _valid_domain(host: str) -> bool:
+    labels = host.split(".")
+    return (len(host) <= 253 and len(labels) >= 2 and not labels[-1].isdigit()
+            and all(_LABEL.fullmatch(label) for label in labels))
+
+
+def _code(line: str) -> str:
+    return line.split("#", 1)[0]
+
+
+def _blocks(lines: list[str]) -> list[tuple[int, int]] | None:
+    """(first, last) line of every top-level server block; None when the braces do not balance."""
+    blocks: list[tuple[int, int]] = []
+    depth, start = 0, 0
+    for i, line in enumerate(lines):
+        code = _code(line)
+        opened, closed = code.count("{"), code.count("}")
+        if depth == 0 and opened:
+            start = i
+        depth += opened - closed
+        if depth < 0:
+            return None
+        if opened + closed and depth == 0 and opened <= closed:
+            blocks.append((start, i))
+    return blocks if depth == 0 else None
+
+
+def _rewrite_from(line: str) -> str | None:
+    """The name a `rewrite ... name [type] FROM TO` line matches, lower-cased, or None."""
+    words = _code(line).split()
+    if not words or words[0] != "rewrite":
+        return None
+    words = words[1:]
+    if words and words[0] in ("continue", "stop"):
+        words = words[1:]
+    if not words or words[0] != "name":
+        return None
+    words = words[1:]
+    if words and words[0] in _MATCH_TYPES:
+        words = words[1:]
+    return words[0].lower().rstrip(".") if words else None
+
+
+def _zones(line: str) -> list[tuple[str, str]]:
+    """(zone, port) of a server block's opening line."""
+    zones = []
+    for word in _code(line).split("{", 1)[0].split():
+        zone, _, port = word.split("://", 1)[-1].partition(":")
+        zones.append((zone.lower().rstrip(".") or ".", port or "53"))
+    return zones
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def rewrite_corefile(corefile: str, host: str, target: str) -> tuple[str | None, str | None]:
+    """(new Corefile, None) with `rewrite stop name exact HOST TARGET` in the managed block; (None, why) if refused."""
+    lines = corefile.split("\n")
+    blocks = _blocks(lines)
+    if blocks is None:
+        return None, "the Corefile's braces do not balance; fix it by hand"
+    roots = [(a, b) for a, b in blocks if _ROOT.fullmatch(lines[a])]
+    if len(roots) != 1:
+        return None, (f"the Corefile has {len(roots)} root server blocks (`.:53 {{`), not exactly one; "
+                      "add the rewrite by hand")
+    root, root_end = roots[0]
+    for start, _end in blocks:
+        for zone, port in _zones(lines[start]):
+            if zone != "." and port == "53" and (host == zone or host.endswith("." + zone)):
+                return None, (f"server block `{lines[start].strip()}` serves {host}, so a rewrite in the root block "
+                              "would never see its queries; add the rewrite to that block by hand")
+    begins = [i for i, line in enumerate(lines) if line.strip() == BEGIN]
+    ends = [i for i, line in enumerate(lines) if line.strip() == END]
+    if begins or ends:
+        if not (len(begins) == len(ends) == 1 and root < begins[0] < ends[0] < root_end):
+            return None, ("the managed block markers are damaged (not one BEGIN/END pair inside the root block); "
+                          "fix the Corefile by hand")
+        first, last = begins[0], ends[0]
+    else:
+        first, last = root + 1, root
+    for i, line in enumerate(lines):
+        if not first <= i <= last and _rewrite_from(line) == host:
+            return None, (f"the Corefile already has a rewrite for {host} outside the tke-net managed block "
+                          f"(line {i + 1}: `{line.strip()}`); remove it or edit it by hand")
+    rule = f"rewrite stop name exact {host} {target}"
+    rules = [line.strip() for line in lines[first + 1:last] if _rewrite_from(line)]
+    if any(_rewrite_from(r) == host for r in rules):
+        rules = [rule if _rewrite_from(r) == host else r for r in rules]
+    else:
+        rules.append(rule)
+    if begins:
+        indent = _indent(lines[first])
+    else:
+        following = next((line for line in lines[root + 1:root_end] if line.strip()), None)
+        indent = _indent(following) if following is not None else _indent(lines[root]) + "    "
+    block = [indent + line for line in (BEGIN, *rules, END)]
+    return "\n".join(lines[:first] + block + lines[last + 1:]), None
+
+
+def cluster_domain(corefile: str) -> str:
+    """The first zone of the `kubernetes` plugin (default cluster.local)."""
+    for line in corefile.split("\n"):
+        words = _code(line).split()
+        if words and words[0] == "kubernetes":
+            for word in words[1:]:
+                if word == "{":
+                    break
+                zone = word.lower().rstrip(".")
+                if not zone.endswith(("in-addr.arpa", "ip6.arpa")):
+                    return zone
+    return "cluster.local"
+
+
+def _has_reload(corefile: str) -> bool:
+    lines = corefile.split("\n")
+    for start, end in _blocks(lines) or []:
+        if _ROOT.fullmatch(lines[start]):
+            return any(_code(line).split()[:1] == ["reload"] for line in lines[start:end + 1])
+    return False
+
+
+def plan_coredns_rewrite(ctx: Context, opts: Options) -> Plan:
+    """Resolve --host to the Service's cluster name in CoreDNS, inside a block of lines tke-net owns."""
+    plan = _Builder("coredns-rewrite")
+    namespace = opts.namespace or ctx.snap.namespace or "default"
+    host = (opts.host or "").lower().rstrip(".")
+    service = opts.service or ""
+    cm = ctx.configmaps.get("coredns")
+    cm_ref = ("ConfigMap", KUBE_SYSTEM, "coredns")
+    if (namespace, service) not in ctx.services_by_key:
+        plan.refuse("Service", f"Service {namespace}/{service} does not exist", namespace, service)
+    if not _valid_domain(host):
+        plan.refuse(cm_ref[0], f"--host {opts.host!r} is not a valid DNS name (letters, digits, '-', at least "
+                               "two labels)", *cm_ref[1:])
+    corefile = ((cm or {}).get("data") or {}).get("Corefile")
+    if cm is None:
+        plan.refuse(cm_ref[0], "no ConfigMap kube-system/coredns: CoreDNS is not managed as TKE installs it",
+                    *cm_ref[1:])
+    elif not isinstance(corefile, str):
+        plan.refuse(cm_ref[0], "ConfigMap kube-system/coredns has no Corefile key", *cm_ref[1:])
+    if plan.refused or cm is None or not isinstance(corefile, str):
+        return plan.build()
+    domain = cluster_domain(corefile)
+    if host == domain or host.endswith("." + domain):
+        plan.refuse(cm_ref[0], f"--host {host} is inside the cluster domain {domain}; call the Service by its "
+                               "cluster name instead", *cm_ref[1:])
+        return plan.build()
+    target = f"{service}.{namespace}.svc.{domain}"
+    new, why = rewrite_corefile(corefile, host, target)
+    if new is None:
+        plan.refuse(cm_ref[0], str(why), *cm_ref[1:])
+        return plan.build()
+    after = copy.deepcopy(cm)
+    after["data"]["Corefile"] = new
+    plan.change(cm, after)
+    if new == corefile:
+        plan.note(f"CoreDNS already rewrites {host} to {target}; nothing to do")
+    elif _has_reload(new):
+        plan.note("CoreDNS loads the new Corefile within about 2 minutes (reload plugin)")
+    else:
+        plan.note("the root server block has no `reload` plugin: after --apply restart CoreDNS with "
+                  "kubectl -n kube-system rollout restart deploy/coredns")
+    for ds in ctx.snap.maybe("daemonsets"):
+        ds_name = str(meta(ds).get("name", ""))
+        if "node-local-dns" in ds_name or "nodelocaldns" in ds_name:
+            plan.note(f"NodeLocal DNSCache (DaemonSet kube-system/{ds_name}) sends names outside {domain} to the "
+                      f"upstream resolvers, not to CoreDNS: Pods using it will not see this rewrite unless its "
+                      f"Corefile forwards {host} to CoreDNS")
+    plan.note(f"check it: kubectl run dnstest -it --rm --restart=Never --image=busybox:1.36 -- nslookup {host}")
+    return plan.build()
+
+
+# --- rollback --------------------------------------------------------------------------------------
+
+def _restored(current: Obj, saved: Obj) -> Obj:
+    after = copy.deepcopy(current)
+    for path in RESTORED:
+        src: Any = saved
+        dst: Any = after
+        for part in path[:-1]:
+            src = src.get(part) or {}
+            dst = dst.setdefault(part, {})
+        if path[-1] in src:
+            dst[path[-1]] = copy.deepcopy(src[path[-1]])
+        else:
+            dst.pop(path[-1], None)
+    return after
+
+
+def plan_rollback(ctx: Context, opts: Options) -> Plan:
+    """Bring the objects of a backup file back to their saved annotations, labels, spec and data."""
+    plan = _Builder("rollback")
+    lists: dict[str, dict[tuple[str, str], Obj]] = {}
+    for saved in opts.backup:
+        kind_name, ns, name = _key(saved)
+        kind = _BY_KIND.get(kind_name)
+        if kind is None:
+            plan.refuse(kind_name or "(no kind)", "not a kind tke-net changes; restore it by hand", ns, name)
+            continue
+        if kind.name not in lists:
+            lists[kind.name] = {(meta(o).get("namespace") or "", meta(o).get("name") or ""): o
+                                for o in ctx.snap.list(kind.name)}
+        current = lists[kind.name].get((ns, name))
+        if current is None:
+            plan.refuse(kind_name, "no longer exists; tke-net does not recreate objects", ns, name)
+            continue
+        plan.change(current, _restored(current, saved))
+    if not plan.changes and not plan.refused:
+        plan.note("every object already matches the backup; nothing to do")
+    return plan.build()
+
+
+PLANNERS: dict[str, Callable[[Context, Options], Plan]] = {
+    "kube-proxy": plan_kube_proxy,
+    "prevent-loopback": plan_prevent_loopback,
+    "ingress-keepalive": plan_ingress_keepalive,
+    "coredns-rewrite": plan_coredns_rewrite,
+    "rollback": plan_rollback,
+}
+
+
+def make_plan(action: str, ctx: Context, opts: Options) -> Plan:
+    """The plan of an action; a kind that cannot be read refuses the whole action, with the reason."""
+    try:
+        return PLANNERS[action](ctx, opts)
+    except Unavailable as exc:
+        kind = KINDS[exc.kind].kind if exc.kind in KINDS else exc.kind
+        return Plan(action, refused=(Refusal(kind, "", "", f"cannot read {exc.kind}: {exc.reason}"),))
