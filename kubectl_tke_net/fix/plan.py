@@ -235,24 +235,22 @@ def plan_kube_proxy(ctx: Context, opts: Options) -> Plan:
 
 # --- prevent-loopback ------------------------------------------------------------------------------
 
-def _named(objs: list[Obj], names: tuple[str, ...]) -> tuple[list[Obj], list[str]]:
-    """The objects with one of the names, and the names that matched none."""
+def _named(plan: _Builder, ctx: Context, kind: str, objs: list[Obj], names: tuple[str, ...]) -> list[Obj]:
+    """The objects with one of the names; each name that matches none is refused."""
     found = [o for o in objs if meta(o).get("name") in names]
     matched = {meta(o).get("name") for o in found}
-    return found, [n for n in names if n not in matched]
-
-
-def _scope(ctx: Context) -> str:
-    return f"namespace {ctx.snap.namespace}" if ctx.snap.namespace else "any namespace"
+    scope = f"namespace {ctx.snap.namespace}" if ctx.snap.namespace else "any namespace"
+    for name in names:
+        if name not in matched:
+            plan.refuse(kind, f"no {kind} {name} in {scope}", ctx.snap.namespace or "", name)
+    return found
 
 
 def plan_prevent_loopback(ctx: Context, opts: Options) -> Plan:
     """Annotate internal (or --all-lb, or named) LoadBalancer Services with prevent-loopback: "true"."""
     plan = _Builder("prevent-loopback")
     if opts.names:
-        candidates, missing = _named(ctx.services, opts.names)
-        for name in missing:
-            plan.refuse("Service", f"no Service {name} in {_scope(ctx)}", ctx.snap.namespace or "", name)
+        candidates = _named(plan, ctx, "Service", ctx.services, opts.names)
         for svc in candidates:
             svc_type = (svc.get("spec") or {}).get("type") or "ClusterIP"
             if svc_type != "LoadBalancer":
@@ -311,9 +309,7 @@ def plan_ingress_keepalive(ctx: Context, opts: Options) -> Plan:
     """Turn CLB keep-alive on for internal (or named) CLB Ingresses through their TkeServiceConfig."""
     plan = _Builder("ingress-keepalive")
     if opts.names:
-        candidates, missing = _named(ctx.ingresses, opts.names)
-        for name in missing:
-            plan.refuse("Ingress", f"no Ingress {name} in {_scope(ctx)}", ctx.snap.namespace or "", name)
+        candidates = _named(plan, ctx, "Ingress", ctx.ingresses, opts.names)
         for ing in candidates:
             if not is_clb_ingress(ing):
                 plan.refuse(ing, "not a CLB Ingress (its class is not qcloud): TKE's CLB controller does not serve it")
