@@ -103,3 +103,90 @@ def test_read_only_user_is_refused_and_nothing_is_written(fresh: ControlPlane, t
     assert doc["refused"] and all("forbidden" in r["reason"] for r in doc["refused"]), json.dumps(doc["refused"])
     assert {s["metadata"]["name"]: s["metadata"]["resourceVersion"]
             for s in get(fresh, "/api/v1/services")["items"]} == rvs
+
+
+def test_an_edit_between_plan_and_write_is_a_conflict_and_survives(
+        fresh: ControlPlane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Someone edits the Service after the plugin read it: the real server answers 409, their edit stays."""
+    from kubectl_tke_net.cli import main
+    from kubectl_tke_net.cluster import Cluster
+
+    services = [s for s in get(fresh, "/api/v1/services")["items"]
+                if s["spec"].get("type") == "LoadBalancer"
+                and "service.cloud.tencent.com/prevent-loopback" not in (s["metadata"].get("annotations") or {})]
+    assert services, "the fixture needs a LoadBalancer Service without prevent-loopback"
+    ns, name = services[0]["metadata"]["namespace"], services[0]["metadata"]["name"]
+    path = f"/api/v1/namespaces/{ns}/services/{name}"
+    real_patch = Cluster.patch
+
+    def patch_after_someone_else(self: Cluster, target: str, body: dict[str, Any],
+                                 dry_run: bool = False) -> tuple[int, Any]:
+        if not dry_run:  # the concurrent edit lands after the dry run, before the write
+            current = get(fresh, path)
+            current["metadata"].setdefault("annotations", {})["team.example.com/owner"] = "sre"
+            status, answer = fresh.request("PUT", path, current)
+            assert status == 200, answer
+        return real_patch(self, target, body, dry_run=dry_run)
+
+    monkeypatch.setattr(Cluster, "patch", patch_after_someone_else)
+    monkeypatch.setenv("KUBECONFIG", str(fresh.kubeconfig))
+    status = main(["fix", "prevent-loopback", name, "-n", ns, "--force", "--apply",
+                   "--backup-dir", str(tmp_path), "-o", "json"])
+    out, err = capsys.readouterr()
+    assert status == 1, out + err
+    doc = json.loads(out)
+    assert doc["applied"] is False and [c["status"] for c in doc["changes"]] == ["conflict"]
+    assert [r["reason"].split(":")[0] for r in doc["refused"]] == ["conflict"]
+    assert Path(doc["backup"]).is_file()  # written before the write was tried
+    annotations = get(fresh, path)["metadata"]["annotations"]
+    assert annotations["team.example.com/owner"] == "sre"
+    assert "service.cloud.tencent.com/prevent-loopback" not in annotations
+
+
+def test_coredns_rewrite_applies_once(fresh: ControlPlane, tmp_path: Path) -> None:
+    args = ("fix", "coredns-rewrite", "--host", "roc.example.com", "--service", "server", "-n", "prod")
+    run = plugin(fresh, *args, "--apply", "--backup-dir", str(tmp_path), "-o", "json")
+    assert run.status == 0, run.err
+    corefile = get(fresh, "/api/v1/namespaces/kube-system/configmaps/coredns")["data"]["Corefile"]
+    assert "rewrite stop name exact roc.example.com server.prod.svc.cluster.local" in corefile
+    again = plugin(fresh, *args, "-o", "json")
+    assert again.status == 0 and again.json()["changes"] == []
+    assert get(fresh, "/api/v1/namespaces/kube-system/configmaps/coredns")["data"]["Corefile"] == corefile
+
+
+def test_ingress_keepalive_waits_for_the_controllers_config(fresh: ControlPlane, tmp_path: Path) -> None:
+    """The annotation is applied, the TkeServiceConfig appears later (we play the controller), --wait finishes."""
+    import threading
+    import time
+
+    tsc = "/apis/cloud.tencent.com/v1alpha1/namespaces/prod/tkeserviceconfigs"
+
+    def controller() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ing = get(fresh, "/apis/networking.k8s.io/v1/namespaces/prod/ingresses/admin")
+            if (ing["metadata"].get("annotations") or {}).get(
+                    "ingress.cloud.tencent.com/tke-service-config-auto") == "true":
+                time.sleep(2)
+                fresh.create(tsc, {"apiVersion": "cloud.tencent.com/v1alpha1", "kind": "TkeServiceConfig",
+                                   "metadata": {"name": "admin-auto-ingress-config", "namespace": "prod"},
+                                   "spec": {"loadBalancer": {"l7Listeners": [
+                                       {"protocol": "HTTP", "port": 80, "keepaliveEnable": 0},
+                                       {"protocol": "HTTPS", "port": 443}]}}})
+                return
+            time.sleep(0.3)
+
+    thread = threading.Thread(target=controller, daemon=True)
+    thread.start()
+    run = plugin(fresh, "fix", "ingress-keepalive", "-n", "prod", "--apply", "--wait", "60s",
+                 "--backup-dir", str(tmp_path), "-o", "json")
+    thread.join(timeout=35)
+    assert run.status == 0, run.out + run.err
+    for name in ("admin-auto-ingress-config", "myapp-auto-ingress-config"):
+        listeners = get(fresh, f"{tsc}/{name}")["spec"]["loadBalancer"]["l7Listeners"]
+        assert listeners and all(lst["keepaliveEnable"] == 1 for lst in listeners), (name, listeners)
+    assert {lst["port"] for lst in get(fresh, f"{tsc}/admin-auto-ingress-config")["spec"]["loadBalancer"][
+        "l7Listeners"]} == {80, 443}
+    again = plugin(fresh, "fix", "ingress-keepalive", "-n", "prod", "-o", "json")
+    assert again.status == 0 and again.json()["changes"] == []
