@@ -166,6 +166,7 @@ class Context:
         self.snap = snapshot
         self.name = name
         self.selector = selector
+        self._selected: dict[tuple[str, str, bool], list[Obj]] = {}
 
     def _examined(self, objs: list[Obj]) -> list[Obj]:
         return [
@@ -186,22 +187,32 @@ class Context:
         return {(meta(s).get("namespace", ""), meta(s).get("name", "")): s for s in self.snap.list("services")}
 
     @cached_property
-    def pods_by_namespace(self) -> dict[str, list[Obj]]:
-        index: dict[str, list[Obj]] = defaultdict(list)
+    def pods_by_label(self) -> dict[tuple[str, str], list[Obj]]:
+        """Pods by each (label key, value), across namespaces: a selector looks up its rarest pair."""
+        index: dict[tuple[str, str], list[Obj]] = defaultdict(list)
         for pod in self.snap.list("pods"):
-            index[meta(pod).get("namespace", "")].append(pod)
+            for item in labels(pod).items():
+                index[item].append(pod)
         return index
+
+    def matching_pods(self, selector: dict[str, str], namespace: str | None) -> list[Obj]:
+        """Pods whose labels match the selector, in `namespace` (None: any namespace)."""
+        if not selector:
+            return []
+        candidates = min((self.pods_by_label.get(item, []) for item in selector.items()), key=len)
+        return [p for p in candidates
+                if (namespace is None or meta(p).get("namespace", "") == namespace)
+                and selector_matches(selector, labels(p))]
 
     def selected_pods(self, svc: Obj, include_terminated: bool = False) -> list[Obj]:
         """Pods of the Service's namespace its selector matches (none for selector-less Services)."""
-        selector = (svc.get("spec") or {}).get("selector") or {}
-        if not selector:
-            return []
-        pods = [p for p in self.pods_by_namespace.get(meta(svc).get("namespace", ""), [])
-                if selector_matches(selector, labels(p))]
-        if include_terminated:
-            return pods
-        return [p for p in pods if (p.get("status") or {}).get("phase") not in _TERMINATED]
+        key = (meta(svc).get("namespace", ""), meta(svc).get("name", ""), include_terminated)
+        if key not in self._selected:
+            pods = self.matching_pods((svc.get("spec") or {}).get("selector") or {}, key[0])
+            if not include_terminated:
+                pods = [p for p in pods if (p.get("status") or {}).get("phase") not in _TERMINATED]
+            self._selected[key] = pods
+        return self._selected[key]
 
     @cached_property
     def slices_by_service(self) -> dict[tuple[str, str], list[Obj]]:

@@ -11,13 +11,11 @@ from kubectl_tke_net.checks.context import (
     Context,
     annotations_of,
     failing_gates,
-    labels,
     meta,
     not_ready_reason,
     pod_containers,
     pod_ready,
     ref,
-    selector_matches,
 )
 from kubectl_tke_net.model import Severity
 from kubectl_tke_net.snapshot import Obj
@@ -111,7 +109,7 @@ def selector_matches_no_pod(ctx: Context) -> Iterator[Hit]:
             continue
         ns, _ = _ns_name(svc)
         selector = _spec(svc).get("selector") or {}
-        everywhere = [p for p in ctx.snap.list("pods") if selector_matches(selector, labels(p))]
+        everywhere = ctx.matching_pods(selector, None)
         done = [p for p in everywhere if meta(p).get("namespace") == ns]
         elsewhere = sorted({meta(p).get("namespace", "") for p in everywhere} - {ns})
         message = f"selector {_selector_text(svc)} matches no Pod in namespace {ns}"
