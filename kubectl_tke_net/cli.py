@@ -105,9 +105,11 @@ def _add_fix(sub: Any) -> None:
 
 def _add_dump(sub: Any) -> None:
     p = sub.add_parser("dump", help="write the objects the checks read as one List (the --snapshot format)",
-                       description="Write every object the checks read as one v1 List, Secret data removed.")
+                       description="Write every object the checks read as one v1 List, Secret data removed. "
+                                   "JSON by default (it is also YAML, and parses a hundred times faster on "
+                                   "large clusters); -o yaml for block YAML.")
     _cluster_flags(p)
-    p.set_defaults(func=cmd_dump, command="dump", output="yaml")
+    p.set_defaults(func=cmd_dump, command="dump", output="json")
 
 
 def _add_checks(sub: Any) -> None:
@@ -215,7 +217,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
             snap.list(name)
         except Unavailable as exc:
             print(f"warning: {name} not dumped: {exc.reason}", file=sys.stderr)
-    fmt = "json" if args.output == "json" else "yaml"
+    fmt = "yaml" if args.output == "yaml" else "json"
     sys.stdout.write(render.FORMATS[fmt](snap.dump(), False))
     return 0
 

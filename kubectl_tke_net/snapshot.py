@@ -93,13 +93,18 @@ def _documents(path: Path) -> Iterator[Any]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read snapshot {path}: {exc}") from exc
-    try:
-        if path.suffix == ".json" or text.lstrip().startswith("{"):
+    if text.lstrip().startswith("{"):
+        # JSON parses about a hundred times faster than YAML; a YAML flow mapping falls through below.
+        try:
             yield json.loads(text)
             return
+        except ValueError:
+            if path.suffix == ".json":
+                raise UsageError(f"malformed snapshot {path}: not valid JSON") from None
+    try:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         yield from yaml.load_all(text, Loader=loader)
-    except (ValueError, yaml.YAMLError) as exc:
+    except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"malformed snapshot {path}: {first}") from exc
 
