@@ -7,7 +7,7 @@ PLUGIN := $(BIN)/kubectl-tke_net
 DEMO := examples/demo-cluster.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint e2e docs lock clean
+.PHONY: help install demo test lint e2e bench docs lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ lint: $(STAMP) ## ruff, and mypy --strict on the package
 
 e2e: $(STAMP) ## end to end against a real kube-apiserver and etcd (built once, cached outside the repo)
 	$(BIN)/pytest -q tests/e2e
+
+bench: $(STAMP) ## the plugin against kubectl on synthetic clusters of N=1,000 and 10,000 Services (real control plane)
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 
 docs: $(STAMP) ## regenerate docs/checks/*.md and the README's checks table from the check docstrings
 	$(BIN)/python -m kubectl_tke_net.docsgen
