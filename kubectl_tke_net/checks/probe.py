@@ -1,0 +1,326 @@
+"""Probe checks TKE120-TKE125: which link of the data path the probe Pods found broken (pure: they read results)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from kubectl_tke_net.checks import Hit, check
+from kubectl_tke_net.checks.context import Context
+from kubectl_tke_net.model import Ref, Severity, Unavailable
+from kubectl_tke_net.probe import CLB, CLUSTER_IP, DNS, ENDPOINT, NODE_PORT, SLOW_MS
+
+if TYPE_CHECKING:  # the probe's modules load only when --probe is given
+    from kubectl_tke_net.probe.plan import ProbePod
+    from kubectl_tke_net.probe.result import Observation, ProbeRun
+
+PROBE = ("probe",)
+
+
+class ProbeContext(Context):
+    """A Context that also carries what the probe Pods reported, or why they could not run."""
+
+    probe: ProbeRun | None = None
+    unavailable: str | None = None
+
+    @cached_property
+    def verdict(self) -> Verdict:
+        if self.unavailable is not None:
+            raise Unavailable("probe", self.unavailable)
+        if self.probe is None:
+            raise Unavailable("probe", "not probed: run `svc NAME --probe` or `ingress NAME --probe`")
+        if not any(o.result is not None for o in self.probe.observations):
+            raise Unavailable("probe", "; ".join(self.probe.failures) or "the probe Pods reported no result")
+        return judge(self.probe)
+
+
+class Verdict:
+    """The findings of one probe run by code, and the failures that no code explains."""
+
+    def __init__(self) -> None:
+        self.hits: dict[str, list[Hit]] = defaultdict(list)
+        self.explained: set[Observation] = set()
+        self.unexplained: list[str] = []
+
+
+def _node(pod: ProbePod) -> str:
+    return f"node {pod.node}"
+
+
+def _answers(observations: list[Observation]) -> str:
+    return ", ".join(f"{o.test.what} {o.result.text()}" for o in observations if o.result is not None)
+
+
+def _grouped(run: ProbeRun) -> dict[tuple[Ref, str], list[Observation]]:
+    """Observations by (object, probe Pod name), in the plan's order."""
+    groups: dict[tuple[Ref, str], list[Observation]] = defaultdict(list)
+    for o in run.observations:
+        groups[(o.test.ref, o.pod.name)].append(o)
+    return groups
+
+
+def _by_port(observations: list[Observation], path: str) -> dict[str, list[Observation]]:
+    ports: dict[str, list[Observation]] = defaultdict(list)
+    for o in observations:
+        if o.test.path == path:
+            ports[o.test.port].append(o)
+    return ports
+
+
+def judge(run: ProbeRun) -> Verdict:
+    """SPEC §7's probe table over the observations of every probe Pod: one Hit per (code, object)."""
+    verdict = Verdict()
+    lines: dict[tuple[str, Ref], list[str]] = defaultdict(list)
+
+    def hit(code: str, ref: Ref, line: str, *observations: Observation) -> None:
+        lines[(code, ref)].append(line)
+        verdict.explained.update(observations)
+
+    for (ref, _pod), obs in _grouped(run).items():
+        pod = obs[0].pod
+        where = f"from {_node(pod)}"
+        cluster_ips = _by_port(obs, CLUSTER_IP)
+        endpoints = _by_port(obs, ENDPOINT)
+        node_ports = _by_port(obs, NODE_PORT)
+        # What answers in place of the name: the ClusterIP, or for a headless Service its endpoints.
+        witness = [o for o in obs if o.ok and o.test.path == (CLUSTER_IP if cluster_ips else ENDPOINT)]
+        for dns in (o for o in obs if o.test.path == DNS and o.failed):
+            if witness:
+                hit("TKE120", ref, f"{where}: {dns.test.what} does not resolve ({dns.text}), but "
+                                   f"{witness[0].test.what} answers ({witness[0].text})", dns)
+        for port, ips in cluster_ips.items():
+            eps = [o for o in endpoints.get(port, []) if o.result is not None]
+            for cip in (o for o in ips if o.failed):
+                if eps and all(o.ok for o in eps):
+                    hit("TKE121", ref, f"{where}: {cip.test.what} does not answer ({cip.text}), but its "
+                                       f"ready endpoints do ({_answers(eps)})", cip)
+        for port, eps in endpoints.items():
+            bad = [o for o in eps if o.failed]
+            if bad:
+                answered = [o for o in eps if o.result is not None]
+                hit("TKE122", ref, f"{where}: {len(bad)} of {len(answered)} ready endpoints of port {port} do "
+                                   f"not answer: {_answers(bad)}", *bad)
+                if len(bad) == len(answered):  # no endpoint answers: the ClusterIP cannot either
+                    verdict.explained.update(cluster_ips.get(port, []))
+        for port, nps in node_ports.items():
+            eps = [o for o in endpoints.get(port, []) if o.result is not None]
+            if eps and not any(o.ok for o in eps):
+                verdict.explained.update(nps)  # TKE122 explains it: no endpoint answers from this node
+                continue
+            for np in (o for o in nps if o.failed):
+                whose = "its own node: kube-proxy there" if np.test.node == pod.node else \
+                    f"node {np.test.node}: its kube-proxy, or its security group"
+                hit("TKE123", ref, f"{where}: {np.test.what} does not answer ({np.text}; {whose})", np)
+
+    clbs: dict[tuple[Ref, str], list[Observation]] = defaultdict(list)
+    for o in run.observations:
+        if o.test.path == CLB:
+            clbs[(o.test.ref, o.test.arg)].append(o)
+    for (ref, _arg), obs in clbs.items():
+        bad = [o for o in obs if o.pod.hosts_backend and o.result is not None and not o.fast]
+        good = [o for o in obs if not o.pod.hosts_backend and o.fast]
+        if bad and good:
+            fails = "; ".join(f"{_slow_text(o)} from {_node(o.pod)}, which hosts a backend" for o in bad)
+            hit("TKE124", ref, f"{obs[0].test.what} {fails}, but answers in {good[0].ms} ms from "
+                               f"{_node(good[0].pod)}, which does not", *bad)
+
+    for (code, ref), found in lines.items():
+        verdict.hits[code].append(Hit(ref, "; ".join(found), _remedy(code, ref)))
+
+    if not run.failures and all(o.fast if o.test.path == CLB else o.ok for o in run.observations):
+        per_pod: dict[str, list[Observation]] = defaultdict(list)
+        for o in run.observations:
+            per_pod[o.pod.name].append(o)
+        paths = "; ".join(
+            f"from {_node(obs[0].pod)}{' (hosts a backend)' if obs[0].pod.hosts_backend else ''}: {_answers(obs)}"
+            for obs in per_pod.values())
+        verdict.hits["TKE125"].append(Hit(run.plan.target, f"every probed path answered: {paths}",
+                                          "Nothing to fix on the paths probed."))
+    for o in run.observations:
+        failing = o.failed or (o.test.path == CLB and o.result is not None and not o.fast)
+        if failing and o not in verdict.explained:
+            verdict.unexplained.append(f"from {_node(o.pod)}: {o.test.what}: {_slow_text(o)}")
+    return verdict
+
+
+def _slow_text(o: Observation) -> str:
+    if o.result is not None and o.result.ok:
+        return f"takes {o.result.ms} ms (over {SLOW_MS} ms)"
+    return f"fails ({o.text})"
+
+
+_REMEDIES = {
+    "TKE120": "Cluster DNS fails: kubectl -n kube-system get pods -l k8s-app=kube-dns and their logs; check the "
+              "coredns ConfigMap; allow UDP and TCP 53 from Pods to CoreDNS in NetworkPolicies and security groups.",
+    "TKE121": "kube-proxy on that node has no or stale rules for the Service: read its logs "
+              "(kubectl -n kube-system get pods -l k8s-app=kube-proxy -o wide), check iptables-save or ipvsadm -Ln "
+              "on the node, and restart its kube-proxy Pod.",
+    "TKE122": "Timeouts: the Pod network between the nodes is broken: check the node security groups (allow the Pod "
+              "CIDR between nodes) and the cluster's route table (GlobalRouter) or the Pods' ENIs (VPC-CNI). "
+              "Refused: nothing listens on the targetPort: kubectl get pod -o wide -n {ns}.",
+    "TKE123": "Its own node: kube-proxy there has no NodePort rules (read its logs). Another node: allow TCP "
+              "30000-32768 from the VPC and Pod CIDRs in that node's security group (TKE113), then check its "
+              "kube-proxy.",
+    "TKE124": "kubectl tke-net fix prevent-loopback {name} -n {ns} --apply, with a loopback-fixed kube-proxy (TKE301); "
+              "or call {name}.{ns}.svc instead of the CLB address.",
+    "TKE124/Ingress": "kubectl tke-net fix ingress-keepalive {name} -n {ns} --apply (needs the CLB L7 SNAT/keep-alive "
+                      "allow-list ticket and 100.127.0.0/16 allowed in the node security group); or resolve the host "
+                      "to the Service inside the cluster: kubectl tke-net fix coredns-rewrite.",
+}
+
+
+def _remedy(code: str, ref: Ref) -> str:
+    text = _REMEDIES.get(f"{code}/{ref.kind}") or _REMEDIES[code]
+    return text.format(name=ref.name, ns=ref.namespace)
+
+
+def _verdict(ctx: Context) -> Verdict:
+    if not isinstance(ctx, ProbeContext):
+        raise Unavailable("probe", "not probed: run `svc NAME --probe` or `ingress NAME --probe`")
+    return ctx.verdict
+
+
+@check("TKE120", Severity.ERROR, "Service DNS name does not resolve, ClusterIP answers", needs=(), commands=PROBE)
+def service_dns_name_fails(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    With `--probe`: fires when the Service's DNS name `NAME.NS.svc.<cluster domain>` does not resolve
+    from a probe Pod (NXDOMAIN, SERVFAIL, no answer within 2 s), while the Service's ClusterIP answers
+    from the same Pod (for a headless Service: while its endpoints answer). The message names the node,
+    the DNS error and the timings.
+
+    ## Why it breaks traffic
+    Clients call Services by name. When the name does not resolve but the ClusterIP answers, the Service
+    and kube-proxy are fine and the fault is cluster DNS: CoreDNS down or overloaded, a Corefile edit
+    gone wrong, a NetworkPolicy or security group that blocks port 53 from the node, or a Pod whose
+    `dnsPolicy`/`dnsConfig` points elsewhere. Tencent's troubleshooting page says the same: "测试 Service 的
+    ClusterIP 是否可通。若可通，则说明集群内 DNS 解析存在问题".
+
+    ## How to fix it
+    `kubectl -n kube-system get pods -l k8s-app=kube-dns` and their logs; check the `coredns` ConfigMap
+    (a `rewrite` or `forward` that swallows the cluster domain); allow UDP and TCP 53 from Pods to
+    CoreDNS in NetworkPolicies and node security groups.
+    """
+    yield from _verdict(ctx).hits.get("TKE120", [])
+
+
+@check("TKE121", Severity.ERROR, "ClusterIP does not answer, endpoints do", needs=(), commands=PROBE)
+def cluster_ip_fails_endpoints_answer(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    With `--probe`: fires when a TCP connection to the Service's ClusterIP and port fails from a probe
+    Pod (refused or no answer within 2 s), while every ready endpoint of that port that was tested
+    answers from the same Pod. The message names the node, the port and the timings.
+
+    ## Why it breaks traffic
+    The ClusterIP exists only in kube-proxy's iptables or IPVS rules on each node. When the Pods behind
+    it answer directly but the ClusterIP does not, the rules on that node are missing or stale:
+    kube-proxy is down, crash-looping, cannot reach the API server, or its sync failed.
+
+    ## How to fix it
+    Look at kube-proxy on that node: `kubectl -n kube-system get pods -l k8s-app=kube-proxy -o wide`,
+    its logs, and on the node `iptables-save | grep NAME` or `ipvsadm -Ln`. Restarting the node's
+    kube-proxy Pod rebuilds the rules.
+    """
+    yield from _verdict(ctx).hits.get("TKE121", [])
+
+
+@check("TKE122", Severity.ERROR, "ready endpoints do not answer", needs=(), commands=PROBE)
+def endpoints_do_not_answer(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    With `--probe`: fires when ready endpoints of the Service (Pod address and target port, from its
+    EndpointSlices; up to three per port, on different nodes first) do not accept a TCP connection from
+    a probe Pod within 2 s. The message says how many of those tested failed, which Pods on which
+    nodes, and whether the connection was refused or timed out.
+
+    ## Why it breaks traffic
+    A ready endpoint that cannot be reached from another node means the Pod network between those
+    nodes is broken: a missing route in the cluster's GlobalRouter route table, a VPC-CNI ENI problem, or
+    a security group that drops Pod-to-Pod traffic. Every connection kube-proxy sends to that endpoint
+    fails. "Refused" instead means the Pod is reachable but nothing listens on the target port (a wrong
+    `targetPort`, see TKE104/TKE105).
+
+    ## How to fix it
+    Timeouts: check the node security groups (allow the Pod CIDR between nodes), the cluster's route
+    table (GlobalRouter) or the Pod's ENI (VPC-CNI), following Tencent's "集群中不同节点上的容器（Pod）无法互访"
+    guide. Refused: make the Service's `targetPort` the port the application listens on.
+    """
+    yield from _verdict(ctx).hits.get("TKE122", [])
+
+
+@check("TKE123", Severity.ERROR, "NodeIP:NodePort does not answer", needs=(), commands=PROBE)
+def node_port_does_not_answer(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    With `--probe`: fires when a TCP connection from a probe Pod to NodeIP:NodePort fails, on the probe
+    Pod's own node or on the other node tested, for a NodePort or LoadBalancer Service, while endpoints
+    of that port answer from the same Pod (when none answers, TKE122 says why). With
+    `externalTrafficPolicy: Local` only nodes that host a ready endpoint are tested: the others do not
+    answer by design.
+
+    ## Why it breaks traffic
+    TKE's CLB forwards to the NodePort of every node (unless `direct-access` is set). A NodePort that
+    does not answer on a node makes the CLB's health check fail there, and requests that reach that node
+    get no answer (504 from an Ingress). On the probe's own node it is kube-proxy's NodePort rules;
+    on another node it is that node's kube-proxy or its security group, which must allow 30000-32768
+    (Tencent: "检查集群中节点的安全组是否正确放通30000-32768端口区间").
+
+    ## How to fix it
+    Own node: check kube-proxy there (logs, `iptables-save | grep NODEPORT` or `ipvsadm -Ln`).
+    Another node: allow TCP 30000-32768 from the VPC and Pod CIDRs in its security group (TKE113 lists
+    the NodePorts in use), then check its kube-proxy.
+    """
+    yield from _verdict(ctx).hits.get("TKE123", [])
+
+
+@check("TKE124", Severity.ERROR, "CLB loopback confirmed", needs=(), commands=PROBE)
+def clb_loopback_confirmed(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    With `--probe`: fires when the internal CLB address fails or takes over 3 s from a probe Pod on a
+    node that hosts a backend Pod, and answers within 3 s from a probe Pod on a node that does not. For
+    an internal LoadBalancer Service the test is a TCP connection to each port of the CLB address; for an
+    internal CLB Ingress it is an HTTP request with each rule's host (HTTPS for hosts in `spec.tls`).
+    The probe runs from one node of each kind by default; the message gives both timings.
+
+    ## Why it breaks traffic
+    This is the CLB loopback problem measured rather than predicted (TKE302/TKE303 predict it): the
+    CLB forwarded the connection back to the node it came from, whose kernel drops a packet whose
+    source is its own address. A layer-7 CLB retries another backend after about 4 s, so an Ingress
+    answers slowly; a layer-4 CLB does not retry, so the connection fails (Tencent: "访问本集群内网
+    Ingress 会出现4秒延时或不通").
+
+    ## How to fix it
+    Service: `kubectl tke-net fix prevent-loopback NAME --apply` with a loopback-fixed kube-proxy
+    (TKE301). Ingress: `kubectl tke-net fix ingress-keepalive NAME --apply` (needs the CLB SNAT and
+    keep-alive ticket). Either way, clients in the cluster can call the Service by its DNS name instead of
+    the CLB address (`kubectl tke-net fix coredns-rewrite` for a fixed domain).
+    """
+    yield from _verdict(ctx).hits.get("TKE124", [])
+
+
+@check("TKE125", Severity.INFO, "every probed path answered", needs=(), commands=PROBE)
+def every_probed_path_answered(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    With `--probe`: reported on the Service or Ingress probed when every test of every probe Pod
+    answered: DNS name, ClusterIP, endpoints, NodePorts and CLB (within 3 s). The message lists, per
+    node, each path and its time. When a probe Pod reported nothing (image not pulled, timeout) the
+    check is listed in `skipped` with the reason instead.
+
+    ## Why it matters
+    The data path from inside the cluster works from the nodes probed. If clients still fail, look at
+    what the probe does not test: the client's own node (`--probe-node`), NetworkPolicies that select
+    the client, UDP ports, or the path from outside the VPC (CLB listeners and security groups).
+
+    ## How to fix it
+    Nothing to fix on the paths probed.
+    """
+    verdict = _verdict(ctx)
+    assert isinstance(ctx, ProbeContext) and ctx.probe is not None
+    if ctx.probe.failures:
+        raise Unavailable("probe", "; ".join(ctx.probe.failures))
+    yield from verdict.hits.get("TKE125", [])

@@ -1,0 +1,260 @@
+"""Runs the probe: creates the probe Pods, watches them by LIST, reads their results, and always deletes them."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import secrets
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from importlib import resources
+from typing import Any, Protocol, runtime_checkable
+
+from kubectl_tke_net.checks.context import Selector, meta
+from kubectl_tke_net.checks.probe import ProbeContext
+from kubectl_tke_net.model import TkeNetError, Unavailable, UsageError
+from kubectl_tke_net.probe.plan import CONTAINER, DEFAULT_IMAGE, RUN_LABEL, Plan, make_plan, manifest
+from kubectl_tke_net.probe.result import Observation, ProbeRun, observe, parse
+from kubectl_tke_net.snapshot import Obj, Snapshot
+
+POLL_SECONDS = 1.0
+# Waiting states the kubelet does not get out of by itself within a probe's lifetime.
+_STUCK = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
+          "CreateContainerError", "RunContainerError"}
+_PULL = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName"}
+
+Log = Callable[[str], None]
+
+
+@runtime_checkable
+class Api(Protocol):
+    """What the probe needs of a cluster (`cluster.Cluster`)."""
+
+    def create(self, path: str, body: Obj) -> tuple[int, Any]: ...
+
+    def delete(self, path: str) -> tuple[int, Any]: ...
+
+    def list_labelled(self, path: str, label_selector: str) -> list[Obj]: ...
+
+
+def script() -> str:
+    """probe.sh, the script every probe Pod runs."""
+    return resources.files("kubectl_tke_net.probe").joinpath("probe.sh").read_text(encoding="utf-8")
+
+
+def probe_context(args: argparse.Namespace, snap: Snapshot, selector: Selector | None, timeout: float,
+                  log: Log | None) -> ProbeContext:
+    """A Context with the probe's results attached (or the reason it could not run, for `skipped`)."""
+    say = log or (lambda _line: None)
+    ctx = ProbeContext(snap, args.name, selector)
+    run_id = secrets.token_hex(3)
+    try:
+        plan = make_plan(ctx, args.command, args.name, snap.namespace or "default", run_id=run_id,
+                         requested_nodes=args.probe_node or ())
+    except Unavailable as exc:
+        ctx.unavailable = exc.reason
+        return ctx
+    for note in plan.notes:
+        print(f"note: probe: {note}", file=sys.stderr)
+    if not isinstance(snap.source, Api):
+        raise UsageError("--probe needs a cluster to run Pods in")
+    try:
+        ctx.probe = run(snap.source, plan, image=args.probe_image or DEFAULT_IMAGE, timeout=timeout, log=say,
+                        warn=_warn)
+    except Unavailable as exc:
+        ctx.unavailable = exc.reason
+        return ctx
+    if any(o.result is not None for o in ctx.probe.observations):
+        for line in ctx.verdict.unexplained:
+            print(f"note: probe: {line}; no TKE12x pattern names the cause", file=sys.stderr)
+    return ctx
+
+
+def _warn(line: str) -> None:
+    print(f"warning: {line}", file=sys.stderr)
+
+
+def run(api: Api, plan: Plan, *, image: str, timeout: float, log: Log, warn: Log,
+        poll: float = POLL_SECONDS) -> ProbeRun:
+    """Create the plan's Pods, wait for them up to `timeout` seconds, and delete them whatever happens.
+
+    Ctrl-C and SIGTERM end the wait through the same `finally`; while the Pods are deleted both are held
+    back, so that a second Ctrl-C cannot leave Pods behind. A Pod left behind all the same (the plugin
+    was killed) ends itself through activeDeadlineSeconds.
+    """
+    path = f"/api/v1/namespaces/{plan.namespace}/pods"
+    text = script()
+    deadline = math.ceil(timeout) + 30
+    sent: list[str] = []
+    with _terminate_as_interrupt():
+        try:
+            for pod in plan.pods:
+                sent.append(pod.name)
+                status, body = api.create(path, manifest(plan, pod, image, deadline, text))
+                if status >= 400:
+                    sent.remove(pod.name)
+                    raise Unavailable("pods", _create_error(status, body, plan.namespace))
+                log(f"probe: Pod {plan.namespace}/{pod.name} on node {pod.node}: {len(pod.tests)} tests")
+            messages, failures = _wait(api, plan, timeout, log, poll)
+        finally:
+            if sent:
+                _delete(api, plan, sent, log, warn)
+    observations: list[Observation] = []
+    for pod in plan.pods:
+        observations.extend(observe(pod, messages.get(pod.name)))
+    return ProbeRun(plan, tuple(observations), tuple(failures))
+
+
+def _create_error(status: int, body: Any, namespace: str) -> str:
+    message = body.get("message") if isinstance(body, dict) else None
+    if status == 403:
+        return (f"forbidden: cannot create the probe Pods: {message or 'no right to create pods'} "
+                f"(the probe needs create, list and delete on pods in namespace {namespace})")
+    return f"cannot create the probe Pods: {status} {message or ''}".rstrip()
+
+
+def _selector(plan: Plan) -> str:
+    return f"{RUN_LABEL}={plan.run_id}"
+
+
+def _wait(api: Api, plan: Plan, timeout: float, log: Log, poll: float) -> tuple[dict[str, str], list[str]]:
+    """Poll a LIST of this run's Pods until each has finished or cannot; (termination messages, failures)."""
+    path = f"/api/v1/namespaces/{plan.namespace}/pods"
+    end = time.monotonic() + timeout
+    pending = {p.name: p for p in plan.pods}
+    messages: dict[str, str] = {}
+    failures: list[str] = []
+    last: dict[str, Obj] = {}
+    while True:
+        found = {str(meta(o).get("name")): o for o in api.list_labelled(path, _selector(plan))}
+        for name, pod in list(pending.items()):
+            obj = found.get(name)
+            if obj is None:
+                failures.append(f"probe Pod {name} on node {pod.node} disappeared before it finished")
+                del pending[name]
+                continue
+            last[name] = obj
+            done, message, problem = _state(obj)
+            if not done:
+                continue
+            del pending[name]
+            if message:
+                messages[name] = message
+            if problem:
+                failures.append(f"probe Pod {name} on node {pod.node}: {problem}")
+            log(f"probe: Pod {name} finished: {_phase(obj)}")
+        if not pending:
+            return messages, failures
+        left = end - time.monotonic()
+        if left <= 0:
+            for name, pod in pending.items():
+                failures.append(f"probe Pod {name} on node {pod.node} did not finish within {timeout:g}s "
+                                f"({_phase(last.get(name, {}))}); raise --probe-timeout, or check the node")
+            return messages, failures
+        time.sleep(min(poll, left))
+
+
+def _container_status(obj: Obj) -> dict[str, Any]:
+    for cs in (obj.get("status") or {}).get("containerStatuses") or []:
+        if cs.get("name") == CONTAINER:
+            return cs  # type: ignore[no-any-return]
+    return {}
+
+
+def _phase(obj: Obj) -> str:
+    status = obj.get("status") or {}
+    state = _container_status(obj).get("state") or {}
+    detail = (state.get("waiting") or state.get("terminated") or {}).get("reason") or status.get("reason")
+    return f"{status.get('phase') or 'Pending'}" + (f", {detail}" if detail else "")
+
+
+def _state(obj: Obj) -> tuple[bool, str | None, str | None]:
+    """(finished, termination message, what went wrong) of a probe Pod."""
+    status = obj.get("status") or {}
+    state = _container_status(obj).get("state") or {}
+    phase = status.get("phase")
+    if phase in ("Succeeded", "Failed"):
+        terminated = state.get("terminated") or {}
+        message = terminated.get("message")
+        if message and parse(message)[1]:
+            return True, message, None
+        why = terminated.get("reason") or status.get("reason") or phase
+        extra = f": {status.get('message')}" if status.get("message") else ""
+        return True, message, f"{phase} ({why}{extra}) before reporting every test"
+    waiting = state.get("waiting") or {}
+    if waiting.get("reason") in _STUCK:
+        problem = f"{waiting['reason']}: {waiting.get('message') or 'no detail'}"
+        if waiting["reason"] in _PULL:
+            problem += "; mirror the image to a registry the nodes can reach (e.g. ccr.ccs.tencentyun.com) and " \
+                       "pass --probe-image"
+        return True, None, problem
+    return False, None, None
+
+
+def _delete(api: Api, plan: Plan, names: list[str], log: Log, warn: Log) -> None:
+    """Delete the Pods at once (grace period 0: a probe has nothing to finish), then check none is left."""
+    path = f"/api/v1/namespaces/{plan.namespace}/pods"
+    command = f"kubectl delete pod -n {plan.namespace} -l {_selector(plan)}"
+    with _signals_held():
+        try:
+            for name in names:
+                status, body = api.delete(f"{path}/{name}")
+                if status in (200, 202, 404):
+                    log(f"probe: Pod {plan.namespace}/{name} deleted ({status})")
+                else:
+                    message = body.get("message") if isinstance(body, dict) else ""
+                    warn(f"cannot delete probe Pod {plan.namespace}/{name}: {status} {message}; {command}")
+            left = [str(meta(o).get("name")) for o in api.list_labelled(path, _selector(plan))
+                    if not meta(o).get("deletionTimestamp")]
+        except (TkeNetError, Unavailable) as exc:
+            warn(f"probe Pods may be left behind ({exc}); {command}")
+            return
+    if left:
+        warn(f"probe Pods left behind: {', '.join(left)}; {command}")
+
+
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends the probe as Ctrl-C does, through the `finally` that deletes the Pods."""
+    if not _on_main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block is done, then interrupt as usual."""
+    if not _on_main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, _frame: object) -> None:
+        caught.append(signum)
+
+    previous = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if caught:
+            raise KeyboardInterrupt
+
