@@ -1,0 +1,230 @@
+"""The types the API gives the fields the checks read: hand-edited snapshot files are brought to them or refused.
+
+An API server only ever answers with these types, so the checks may rely on them. A snapshot file is read by
+YAML, which also makes dates, numbers and booleans of unquoted text, and may have been edited by hand: `plain`
+turns YAML-only values into JSON ones and drops nulls (as Go reads them: a null field is an unset one), and
+`problem` names the first field whose type the API would not have accepted (as `kubectl apply` would refuse it).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Any, Final
+
+
+class _Map:
+    """A map whose values all have one shape (labels, annotations, selectors, ConfigMap data)."""
+
+    def __init__(self, values: Any) -> None:
+        self.values = values
+
+
+STR: Final = str
+INT: Final = int
+BOOL: Final = bool
+INT_OR_STR: Final = (int, str)
+STRINGS: Final = _Map(str)
+TEXTS: Final = [str]
+
+_LB_STATUS = {"loadBalancer": {"ingress": [{"ip": STR, "hostname": STR}]}}
+_CONTAINER = {
+    "name": STR, "image": STR, "command": TEXTS, "args": TEXTS,
+    "ports": [{"name": STR, "containerPort": INT, "protocol": STR}],
+    "volumeMounts": [{"name": STR, "mountPath": STR, "subPath": STR}],
+}
+_POD_SPEC = {
+    "containers": [_CONTAINER], "initContainers": [_CONTAINER],
+    "readinessGates": [{"conditionType": STR}],
+    "volumes": [{"name": STR, "configMap": {"name": STR}}],
+}
+_CONDITIONS = [{"type": STR, "status": STR}]
+_BACKEND = {"service": {"name": STR, "port": {"number": INT, "name": STR}}, "serviceName": STR,
+            "servicePort": INT_OR_STR}
+_TIME = STR
+
+SHAPES: dict[str, dict[str, Any]] = {
+    "Service": {"spec": {"type": STR, "selector": STRINGS, "clusterIP": STR, "externalTrafficPolicy": STR,
+                         "ports": [{"name": STR, "port": INT, "targetPort": INT_OR_STR, "protocol": STR,
+                                    "nodePort": INT}]},
+                "status": _LB_STATUS},
+    "Pod": {"spec": _POD_SPEC,
+            "status": {"phase": STR, "conditions": _CONDITIONS,
+                       "containerStatuses": [{"name": STR, "ready": BOOL, "state": {"waiting": {"reason": STR}}}]}},
+    "EndpointSlice": {"endpoints": [{"addresses": TEXTS, "conditions": {"ready": BOOL},
+                                     "targetRef": {"kind": STR, "name": STR, "uid": STR}}],
+                      "ports": [{"name": STR, "port": INT, "protocol": STR}]},
+    "Event": {"involvedObject": {"kind": STR, "namespace": STR, "name": STR},
+              "regarding": {"kind": STR, "namespace": STR, "name": STR},
+              "type": STR, "reason": STR, "message": STR, "firstTimestamp": _TIME, "lastTimestamp": _TIME,
+              "eventTime": _TIME, "series": {"lastObservedTime": _TIME}},
+    "Ingress": {"spec": {"ingressClassName": STR, "defaultBackend": _BACKEND, "backend": _BACKEND,
+                         "rules": [{"host": STR, "http": {"paths": [{"path": STR, "pathType": STR,
+                                                                     "backend": _BACKEND}]}}],
+                         "tls": [{"hosts": TEXTS, "secretName": STR}]},
+                "status": _LB_STATUS},
+    "IngressClass": {"spec": {"controller": STR}},
+    "Secret": {"type": STR},
+    # A custom resource whose schema may keep unknown fields: the API server may hold anything in it, so the
+    # checks read it defensively and nothing is required here.
+    "TkeServiceConfig": {},
+    "DaemonSet": {"spec": {"template": {"spec": _POD_SPEC}, "updateStrategy": {"type": STR}},
+                  "status": {"observedGeneration": INT, "desiredNumberScheduled": INT,
+                             "updatedNumberScheduled": INT, "numberAvailable": INT}},
+    "ConfigMap": {"data": STRINGS},
+    "Node": {"status": {"conditions": _CONDITIONS}},
+}
+_METADATA = {"name": STR, "namespace": STR, "labels": STRINGS, "annotations": STRINGS, "resourceVersion": STR,
+             "uid": STR, "generation": INT, "creationTimestamp": _TIME}
+
+
+MAX_DEPTH = 64  # Kubernetes objects nest a dozen levels; deeper is junk, and would exhaust Python's stack later
+
+
+class TooDeep(ValueError):
+    pass
+
+
+def plain(value: Any, in_strings: bool = False, depth: int = 0) -> Any:
+    """The value as JSON would have it: YAML dates as RFC 3339 text, binary as base64, sets as lists, keys as
+    text; nulls dropped from mappings and lists, except in string maps, where Go reads a null as "".
+    TooDeep when it nests more than MAX_DEPTH levels."""
+    if depth > MAX_DEPTH and isinstance(value, (dict, list, tuple)):
+        raise TooDeep(f"it nests more than {MAX_DEPTH} levels deep")
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            name = key if isinstance(key, str) else _text(key)
+            if item is None:
+                if in_strings:
+                    out[name] = ""
+                continue
+            out[name] = plain(item, name in _STRING_MAPS, depth + 1)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [plain(item, False, depth + 1) for item in value if item is not None]
+    if isinstance(value, (set, frozenset)):
+        return sorted(_text(item) for item in value)
+    if isinstance(value, (dt.datetime, dt.date, bytes)):
+        return _text(value)
+    return value
+
+
+_STRING_MAPS = frozenset({"labels", "annotations", "selector", "data"})
+
+
+def prune(value: Any, in_strings: bool = False, depth: int = 0) -> None:
+    """What `plain` does, in place and faster, for what JSON can hold (nothing but nulls to change)."""
+    if depth > MAX_DEPTH:
+        raise TooDeep(f"it nests more than {MAX_DEPTH} levels deep")
+    if type(value) is dict:
+        if None in value.values():
+            for key in [k for k, v in value.items() if v is None]:
+                if in_strings:
+                    value[key] = ""
+                else:
+                    del value[key]
+        for key, item in value.items():
+            if type(item) is dict or type(item) is list:
+                prune(item, key in _STRING_MAPS, depth + 1)
+    elif type(value) is list:
+        if None in value:
+            value[:] = [item for item in value if item is not None]
+        for item in value:
+            if type(item) is dict or type(item) is list:
+                prune(item, False, depth + 1)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return str(value.isoformat()) + "Z"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)
+
+
+def expanded_size(doc: Any, limit: int) -> bool:
+    """Whether the document, with every YAML alias written out, stays within `limit` values. An alias shares
+    its anchor's value, so the sizes of shared values are counted once and multiplied, never walked again."""
+    sizes: dict[int, int] = {}
+
+    def size(value: Any) -> int:
+        if not isinstance(value, (dict, list)):
+            return 1
+        known = sizes.get(id(value))
+        if known is None:
+            children = value.values() if isinstance(value, dict) else value
+            known = sizes[id(value)] = 1 + sum(size(child) for child in children)
+        return known
+
+    return size(doc) <= limit
+
+
+def problem(obj: dict[str, Any]) -> str | None:
+    """What in the object has a type the API would not give it (`metadata.labels.app is a number, not text`)."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return "metadata is missing" if meta is None else f"metadata is {_a(meta)}, not a mapping"
+    if not meta.get("name") or not isinstance(meta.get("name"), str):
+        return "metadata.name is missing" if not meta.get("name") else f"metadata.name is {_a(meta['name'])}, not text"
+    return _check(meta, _METADATA, "metadata") or _check(obj, SHAPES.get(str(obj.get("kind")), {}), "")
+
+
+def _check(value: Any, shape: Any, where: str) -> str | None:
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return f"{where} is {_a(value)}, not a mapping"
+        for key, sub in shape.items():
+            if key in value:
+                found = _check(value[key], sub, f"{where}.{key}" if where else key)
+                if found:
+                    return found
+        return None
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return f"{where} is {_a(value)}, not a list"
+        for i, item in enumerate(value):
+            found = _check(item, shape[0], f"{where}[{i}]")
+            if found:
+                return found
+        return None
+    if isinstance(shape, _Map):
+        if not isinstance(value, dict):
+            return f"{where} is {_a(value)}, not a mapping"
+        for key, item in value.items():
+            found = _check(item, shape.values, f"{where}[{key!r}]")
+            if found:
+                hint = " (quote it)" if isinstance(item, (bool, int, float)) and shape.values is str else ""
+                return found + hint
+        return None
+    types = shape if isinstance(shape, tuple) else (shape,)
+    if isinstance(value, bool) and bool not in types:
+        return f"{where} is {_a(value)}, not {_names(types)}"
+    if not isinstance(value, types):
+        return f"{where} is {_a(value)}, not {_names(types)}"
+    return None
+
+
+def _a(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _names(types: tuple[type, ...]) -> str:
+    words = {str: "text", int: "a whole number", bool: "a boolean"}
+    return " or ".join(words.get(t, t.__name__) for t in types)

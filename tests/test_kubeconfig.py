@@ -1,0 +1,224 @@
+"""Kubeconfig as kubectl reads it: merged lists, exec plugins, credentials; and a line saying what to fix."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.stubserver import Answer, serve
+
+TOKEN = "s3cr3t-token-value-0123456789"
+EMPTY = Answer(200, {"kind": "List", "metadata": {}, "items": []})
+
+
+def write(path: Path, doc: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def config(server: str = "https://127.0.0.1:1", *, cluster: dict[str, Any] | None = None,
+           user: dict[str, Any] | None = None, context: dict[str, Any] | None = None,
+           current: str | None = "dev") -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "c", "cluster": cluster if cluster is not None else {"server": server}}],
+        "users": [{"name": "u", "user": user if user is not None else {"token": TOKEN}}],
+        "contexts": [{"name": "dev", "context": context if context is not None else {"cluster": "c", "user": "u"}}],
+    }
+    if current is not None:
+        doc["current-context"] = current
+    return doc
+
+
+def bearer(headers: dict[str, str]) -> str | None:
+    return headers.get("Authorization")
+
+
+def exec_plugin(tmp_path: Path, output: str, status: int = 0) -> Path:
+    script = tmp_path / "credential-plugin"
+    script.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.write({output!r})\nsys.exit({status})\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
+def exec_user(command: Path) -> dict[str, Any]:
+    return {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(command),
+                     "interactiveMode": "Never"}}
+
+
+def credential(token: str) -> str:
+    return json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+                       "status": {"token": token}})
+
+
+# --- what works -------------------------------------------------------------------------------------
+
+def test_several_files_in_kubeconfig_are_merged_first_one_wins(cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    with serve(default=EMPTY) as stub:
+        contexts = write(tmp_path / "contexts", {"apiVersion": "v1", "kind": "Config", "current-context": "dev",
+                                                  "contexts": [{"name": "dev", "context": {
+                                                      "cluster": "c", "user": "u", "namespace": "shop"}}]})
+        clusters = write(tmp_path / "clusters", {"apiVersion": "v1", "kind": "Config", "current-context": "other",
+                                                  "clusters": [{"name": "c", "cluster": {"server": stub.url}}],
+                                                  "contexts": [{"name": "dev", "context": {"cluster": "x"}}]})
+        users = write(tmp_path / "users", {"apiVersion": "v1", "kind": "Config",
+                                            "users": [{"name": "u", "user": {"token": "first"}}]})
+        later = write(tmp_path / "later", {"apiVersion": "v1", "kind": "Config",
+                                            "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+                                            "users": [{"name": "u", "user": {"token": "second"}}]})
+        missing = tmp_path / "does-not-exist"  # kubectl skips a missing file in the list
+        monkeypatch.setenv("KUBECONFIG", os.pathsep.join(map(str, (contexts, missing, clusters, users, later))))
+        run = cli("svc", "-o", "json")
+    assert run.status == 0, run.err
+    assert run.json()["source"] == {"context": "dev", "cluster": "c", "snapshot": None}
+    assert {bearer(h) for _, _, h in stub.seen} == {"Bearer first"}
+    assert any(path.startswith("/api/v1/namespaces/shop/services") for _, path, _ in stub.seen)
+
+
+def test_an_exec_credential_plugin_gives_the_token(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    script = exec_plugin(tmp_path, credential("from-the-plugin"))
+    with serve(default=EMPTY) as stub:
+        path = write(tmp_path / "config", config(stub.url, user=exec_user(script)))
+        run = cli("svc", "--kubeconfig", str(path), "-o", "json")
+    assert run.status == 0, run.err
+    assert {bearer(h) for _, _, h in stub.seen} == {"Bearer from-the-plugin"}
+
+
+def test_a_context_without_user_is_anonymous(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with serve(default=EMPTY) as stub:
+        path = write(tmp_path / "config", config(stub.url, context={"cluster": "c"}))
+        run = cli("svc", "--kubeconfig", str(path), "-o", "json")
+    assert run.status == 0 and {bearer(h) for _, _, h in stub.seen} == {None}
+
+
+def test_token_file_is_read(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "token").write_text("from-a-file\n")
+    with serve(default=EMPTY) as stub:
+        path = write(tmp_path / "config", config(stub.url, user={"tokenFile": str(tmp_path / "token")}))
+        run = cli("svc", "--kubeconfig", str(path), "-o", "json")
+    assert run.status == 0 and {bearer(h) for _, _, h in stub.seen} == {"Bearer from-a-file"}
+
+
+# --- what fails, with exit 3 and one line that says what to fix ----------------------------------------
+
+def _cases(tmp_path: Path) -> dict[str, tuple[dict[str, Any], str]]:
+    failing = exec_plugin(tmp_path, "", status=1)
+    junk = tmp_path / "junk-plugin"
+    junk.write_text(f"#!{sys.executable}\nprint('not json')\n")
+    junk.chmod(0o755)
+    pem = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nnot really\n-----END CERTIFICATE-----\n").decode()
+    return {
+        "no current context": (config(current=None), "error: no current context in {path}; pass --context NAME"),
+        "unknown current context": (config(current="gone"), 'error: context "gone" not found in {path}'),
+        "missing cluster": (config(context={"cluster": "gone", "user": "u"}),
+                            'error: context "dev" names cluster "gone", which is not in {path}; add the cluster'),
+        "missing user": (config(context={"cluster": "c", "user": "gone"}),
+                         'error: context "dev" names user "gone", which is not in {path}; add the user'),
+        "context without cluster": (config(context={"user": "u"}), 'error: context "dev" in {path} names no cluster'),
+        "cluster without server": (config(cluster={"insecure-skip-tls-verify": True}),
+                                   'error: cluster "c" in {path} has no server; set it with kubectl config '
+                                   "set-cluster c --server="),
+        "server not a URL": (config(cluster={"server": "127.0.0.1:6443"}),
+                             'error: cluster "c" in {path} has server "127.0.0.1:6443", which is not an https:// URL'),
+        "CA file missing": (config(cluster={"server": "https://127.0.0.1:1", "certificate-authority": "/nope/ca.crt"}),
+                            "error: invalid kubeconfig {path}: File does not exist: /nope/ca.crt"),
+        "CA data not base64": (config(cluster={"server": "https://127.0.0.1:1", "certificate-authority-data": "%%"}),
+                               'error: cluster "c" in {path}: certificate-authority-data is not valid base64'),
+        "CA data not a certificate": (config(cluster={"server": "https://127.0.0.1:1",
+                                                      "certificate-authority-data": pem}),
+                                      'error: cluster "c": its certificate-authority is not a usable PEM certificate'),
+        "client key data not base64": (config(user={"client-certificate-data": pem, "client-key-data": "%%" + TOKEN}),
+                                       'error: user "u" in {path}: client-key-data is not valid base64'),
+        "client certificate file missing": (config(user={"client-certificate": "/nope/c.crt",
+                                                         "client-key": "/nope/c.key"}),
+                                            "error: invalid kubeconfig {path}: File does not exist: /nope/c.crt"),
+        "client certificate not usable": (config(user={"client-certificate-data": pem, "client-key-data": pem}),
+                                          'error: user "u": the client certificate and key cannot be used together'),
+        "token file missing": (config(user={"tokenFile": "/nope/token"}),
+                               "error: cannot read kubeconfig {path}: [Errno 2] No such file or directory"),
+        "exec plugin missing": (config(user=exec_user(tmp_path / "no-such-plugin")),
+                                f'error: user "u": the exec credential plugin "{tmp_path / "no-such-plugin"}" failed'),
+        "exec plugin fails": (config(user=exec_user(failing)),
+                              f'error: user "u": the exec credential plugin "{failing}" failed: exec: process '
+                              "returned 1"),
+        "exec plugin prints junk": (config(user=exec_user(junk)),
+                                    f'error: user "u": the exec credential plugin "{junk}" failed: exec: failed to '
+                                    "decode process output"),
+        "not a mapping": ({"oops": 1}, "error: no current context in {path}"),
+    }
+
+
+CASES = list(_cases(Path("/tmp")))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_unusable_kubeconfigs_exit_3_with_what_to_fix(cli, tmp_path: Path, case: str) -> None:  # type: ignore[no-untyped-def]
+    doc, expected = _cases(tmp_path)[case]
+    path = write(tmp_path / "config", doc)
+    run = cli("svc", "--kubeconfig", str(path), "--request-timeout", "1s")
+    assert run.status == 3 and run.out == ""
+    assert run.err.count("\n") == 1, run.err
+    assert run.err.startswith(expected.format(path=path)), run.err
+    assert TOKEN not in run.err
+
+
+def test_a_kubeconfig_that_is_not_yaml(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "config"
+    path.write_text(f"users:\n- name: u\n  user: {{token: {TOKEN}\n  oops: [\n")
+    run = cli("svc", "--kubeconfig", str(path))
+    assert run.status == 3 and run.err.startswith(f"error: cannot read kubeconfig {path}: ")
+    assert run.err.count("\n") == 1 and TOKEN not in run.err
+
+
+def test_a_missing_kubeconfig_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run = cli("svc", "--kubeconfig", str(tmp_path / "nope"))
+    assert (run.status, run.err) == (3, f"error: kubeconfig {tmp_path / 'nope'} does not exist\n")
+
+
+# --- a token in the kubeconfig never reaches the output -------------------------------------------------
+
+SERVER_ANSWERS = {
+    "401": Answer(401, {"kind": "Status", "code": 401, "message": "Unauthorized"}),
+    "403": Answer(403, {"kind": "Status", "code": 403, "message": 'services is forbidden: User "u" cannot list'}),
+    "500": Answer(500, {"kind": "Status", "code": 500, "message": "etcdserver: request timed out"}),
+    "reset": Answer(reset=True),
+    "junk": Answer(200, raw=b"<html>proxy error</html>"),
+    "ok": EMPTY,
+}
+
+
+@pytest.mark.parametrize("answer", list(SERVER_ANSWERS))
+@pytest.mark.parametrize("command", [("svc", "-A"), ("ingress", "-A"), ("loopback",), ("dump", "-A"),
+                                     ("fix", "prevent-loopback", "-A"), ("fix", "kube-proxy", "--dry-run=server")])
+def test_the_token_never_leaks_through_output_or_errors(cli, tmp_path: Path, answer: str,  # type: ignore[no-untyped-def]
+                                                        command: tuple[str, ...],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubectl_tke_net import cluster
+
+    monkeypatch.setattr(cluster, "_sleep", lambda _s: None)
+    with serve(default=SERVER_ANSWERS[answer]) as stub:
+        path = write(tmp_path / "config", config(stub.url))
+        run = cli(*command, "--kubeconfig", str(path), "-v", "--request-timeout", "2s")
+    assert stub.seen and all(bearer(h) == f"Bearer {TOKEN}" for _, _, h in stub.seen)
+    assert run.status in (0, 1, 3), run.err
+    assert "Traceback" not in run.err
+    for text in (run.out, run.err):
+        assert TOKEN not in text and TOKEN[:12] not in text
+        assert base64.b64encode(TOKEN.encode()).decode()[:16] not in text
+
+
+def test_the_token_is_not_in_the_cluster_object_repr(tmp_path: Path) -> None:
+    from kubectl_tke_net.cluster import Cluster
+
+    path = write(tmp_path / "config", config("http://127.0.0.1:1"))
+    c = Cluster(str(path), None, 1)
+    assert TOKEN not in repr(c) and TOKEN not in str(c.target) and TOKEN not in repr(c.headers)
