@@ -7,10 +7,10 @@ PLUGIN := $(BIN)/kubectl-tke_net
 DEMO := examples/demo-cluster.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint e2e bench docs lock clean
+.PHONY: help install system-deps demo test lint e2e bench docs lock clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -29,14 +29,21 @@ demo: $(STAMP) ## run the plugin on the bundled example cluster snapshot
 	@echo '$$ kubectl tke-net loopback -A --snapshot $(DEMO)'
 	@$(PLUGIN) loopback -A --snapshot $(DEMO) --fail-on never
 
-test: $(STAMP) ## unit and CLI tests (no network, no cluster)
+system-deps: ## Debian packages the probe script's tests run under: busybox and dnsmasq (installed if root)
+	@if ! command -v busybox >/dev/null || ! command -v dnsmasq >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends busybox dnsmasq-base >/dev/null; \
+	  else echo "make: the tests need busybox and dnsmasq: sudo apt-get install busybox dnsmasq-base" >&2; exit 1; fi; \
+	fi
+
+test: $(STAMP) system-deps ## unit and CLI tests (no network, no cluster)
 	$(BIN)/pytest -q tests --ignore=tests/e2e
 
 lint: $(STAMP) ## ruff, and mypy --strict on the package
 	$(BIN)/ruff check .
 	$(BIN)/mypy kubectl_tke_net
 
-e2e: $(STAMP) ## end to end against a real kube-apiserver and etcd (built once, cached outside the repo)
+e2e: $(STAMP) system-deps ## end to end against a real kube-apiserver and etcd (built once, cached outside the repo)
 	$(BIN)/pytest -q tests/e2e
 
 bench: $(STAMP) ## the plugin against kubectl on synthetic clusters of N=1,000 and 10,000 Services (real control plane)
@@ -47,9 +54,35 @@ docs: $(STAMP) ## regenerate docs/checks/*.md and the README's checks table from
 
 lock: ## re-pin constraints.txt from a fresh install of the ranges in pyproject.toml
 	rm -rf /tmp/tke-net-lock && $(PY) -m venv /tmp/tke-net-lock
-	/tmp/tke-net-lock/bin/pip install -q '.[dev]'
+	/tmp/tke-net-lock/bin/pip install -q '.[dev,release]'
 	{ echo "# Exact versions that \`make\` installs (pyproject.toml keeps the ranges users get). Regenerate with \`make lock\`."; \
 	  /tmp/tke-net-lock/bin/pip freeze --exclude-editable | grep -v '^kubectl-tke-net' | sort -f; } > constraints.txt
+
+# The executable is frozen from a venv of its own: runtime dependencies and PyInstaller, no test tools.
+RELEASE_VENV := build/release-venv
+RELEASE_STAMP := $(RELEASE_VENV)/.installed
+BINARY := dist/kubectl-tke_net
+PLUGIN_SOURCES := $(shell find kubectl_tke_net -type f -not -path '*/__pycache__/*')
+.PHONY: binary krew bench-binary
+
+$(RELEASE_STAMP): pyproject.toml constraints.txt
+	rm -rf $(RELEASE_VENV)
+	$(PY) -m venv $(RELEASE_VENV)
+	$(RELEASE_VENV)/bin/pip install -q -c constraints.txt '.[release]'
+	$(RELEASE_VENV)/bin/pip uninstall -q -y kubectl-tke-net  # frozen from the source tree, never a stale copy
+	touch $@
+
+$(BINARY): $(RELEASE_STAMP) $(PLUGIN_SOURCES) packaging/build_binary.py
+	$(RELEASE_VENV)/bin/python packaging/build_binary.py
+
+binary: $(BINARY) ## single-file executable dist/kubectl-tke_net (PyInstaller); runs without Python
+
+krew: $(BINARY) ## release archive dist/kubectl-tke_net_<version>_<os>_<arch>.tar.gz and krew/tke-net.yaml
+	$(PY) packaging/release.py archive
+	$(PY) packaging/release.py manifest
+
+bench-binary: $(RELEASE_STAMP) $(STAMP) ## build one-file and one-folder executables; compare size and start time
+	$(RELEASE_VENV)/bin/python packaging/measure_binary.py
 
 clean: ## remove .venv and build output
 	rm -rf $(VENV) build dist *.egg-info

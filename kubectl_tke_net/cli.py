@@ -12,7 +12,7 @@ from kubectl_tke_net import __version__
 from kubectl_tke_net.model import Severity, TkeNetError, UsageError
 
 PROG = "kubectl tke-net"
-OUTPUTS = ("table", "wide", "json", "yaml")
+OUTPUTS = ("table", "wide", "json", "yaml", "junit")
 
 
 class Parser(argparse.ArgumentParser):
@@ -30,7 +30,7 @@ def _cluster_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
     g.add_argument("-l", "--selector", metavar="SEL", help="label selector on the objects examined")
     g.add_argument("-o", "--output", choices=OUTPUTS, default="table", metavar="FMT",
-                   help="table (default), wide, json or yaml")
+                   help="table (default), wide, json, yaml, or junit (svc, ingress, loopback)")
     g.add_argument("--snapshot", metavar="PATH", help="read objects from a file or folder; no cluster is contacted")
     g.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error", metavar="SEV",
                    help="lowest severity that makes the exit status 1: error (default), warning, info, never")
@@ -46,11 +46,25 @@ def _cluster_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("-v", "--verbose", action="store_true", help="progress and API calls on stderr")
 
 
+def _probe_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("probe (TKE120-TKE125)")
+    g.add_argument("--probe", action="store_true",
+                   help="also test the data path from inside the cluster with short-lived Pods (needs NAME, "
+                        "and create, list and delete on pods); they are deleted when done")
+    g.add_argument("--probe-node", action="append", metavar="NODE",
+                   help="probe from this node (repeat for more; default: a node that hosts a backend and one "
+                        "that does not)")
+    g.add_argument("--probe-image", metavar="IMAGE",
+                   help="image with busybox sh, nslookup, nc and wget (default busybox:1.36)")
+    g.add_argument("--probe-timeout", metavar="DUR", help="how long to wait for the probe Pods (default 60s)")
+
+
 def _add_service(sub: Any) -> None:
     p = sub.add_parser("service", aliases=["svc"], help="diagnose Services (TKE1xx, TKE302-TKE304)",
                        description="Diagnose Services: selectors, endpoints, ports, CLB, loopback.")
     p.add_argument("name", nargs="?", metavar="NAME", help="only this Service")
     _cluster_flags(p)
+    _probe_flags(p)
     p.set_defaults(func=cmd_diagnose, command="service")
 
 
@@ -59,6 +73,7 @@ def _add_ingress(sub: Any) -> None:
                        description="Diagnose Ingresses: backends, ports, endpoints, TLS, CLB, keep-alive.")
     p.add_argument("name", nargs="?", metavar="NAME", help="only this Ingress")
     _cluster_flags(p)
+    _probe_flags(p)
     p.set_defaults(func=cmd_diagnose, command="ingress")
 
 
@@ -187,11 +202,25 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     selector = Selector.parse(args.selector) if args.selector else None
     if args.all_namespaces and args.namespace:
         raise UsageError("--namespace and --all-namespaces cannot be used together")
+    probe_timeout = None
+    if args.command != "loopback":
+        from kubectl_tke_net.probe import check_flags
+
+        probe_timeout = check_flags(args)
     snap, source = open_source(args)
     ctx = Context(snap, args.name, selector)
-    result = checks.run(ctx, checks.selected(args.command, select, ignore), suppress=not args.no_suppress)
+    chosen = checks.selected(args.command, select, ignore)
+    if probe_timeout is not None and (probes := checks.selected("probe", select, ignore)):
+        from kubectl_tke_net.probe.run import probe_context
+
+        ctx = probe_context(args, snap, selector, probe_timeout, _log(args))
+        chosen += probes
+    result = checks.run(ctx, chosen, suppress=not args.no_suppress)
     doc = report.build(args.command, source, ctx, result)
-    sys.stdout.write(render.FORMATS[args.output](doc, _color(args)))
+    if args.output == "junit":
+        sys.stdout.write(render.junit(doc, [(c.code, c.title) for c in chosen], args.fail_on))
+    else:
+        sys.stdout.write(render.FORMATS[args.output](doc, _color(args)))
     if args.fail_on == "never":
         return 0
     threshold = Severity.parse(args.fail_on)
@@ -201,6 +230,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 def cmd_fix(args: argparse.Namespace) -> int:
     from kubectl_tke_net.fix import command
 
+    if args.output == "junit":
+        raise UsageError("-o junit is for svc, ingress and loopback; fix prints table, wide, json or yaml")
     return command.run(args, open_source)
 
 
@@ -211,6 +242,8 @@ def cmd_dump(args: argparse.Namespace) -> int:
 
     if args.all_namespaces and args.namespace:
         raise UsageError("--namespace and --all-namespaces cannot be used together")
+    if args.output == "junit":
+        raise UsageError("-o junit is for svc, ingress and loopback; dump writes yaml or json")
     snap, _source = open_source(args)
     for name in KINDS:
         try:
@@ -262,6 +295,10 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["__complete"]:  # hidden: what kubectl_complete-tke_net runs (see complete.py)
+        from kubectl_tke_net.complete import main as complete
+
+        return complete(argv[1:])
     verbose = "-v" in argv or "--verbose" in argv
     try:
         args = build_parser().parse_args(argv)

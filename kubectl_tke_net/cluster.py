@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import builtins
 import json
+import logging
 import os
+import random
 import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,6 +22,18 @@ from kubectl_tke_net.snapshot import Kind, Obj
 PAGE_SIZE = 500
 _PARTIAL_METADATA = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+
+# Reads are sent again on these answers, and on connections reset or bodies cut off; writes never are.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_ATTEMPTS = 5
+BACKOFF_BASE = 0.25  # seconds before the second attempt (on average 3/4 of it); doubles each time
+BACKOFF_CAP = 4.0
+MAX_RETRY_AFTER = 60.0
+MAX_LIST_RESTARTS = 2
+# Indirections so that tests can retry without sleeping and without chance.
+_sleep: Callable[[float], None] = time.sleep
+_clock: Callable[[], float] = time.monotonic
+_jitter: Callable[[], float] = random.random
 
 
 def parse_duration(text: str) -> float | None:
@@ -92,16 +108,21 @@ class Cluster:
 
     def _auth(self) -> dict[str, str]:
         auth = self.config.auth_settings().get("BearerToken")
-        if auth and auth.get("value"):
-            return {"Authorization": auth["value"]}
+        if auth and str(auth.get("value") or "").strip():
+            # A tokenFile usually ends in a newline, which kubectl trims and an HTTP header may not hold.
+            return {"Authorization": str(auth["value"]).strip()}
         if self.config.username or self.config.password:
             return {"Authorization": self.config.get_basic_auth_token()}
         return {}
 
     def request(self, method: str, path: str, query: dict[str, str] | None = None, *,
                 body: Any = None, content_type: str | None = None, accept: str | None = None) -> tuple[int, Any]:
-        """One HTTP request; returns (status, decoded JSON). Connection problems raise AccessError."""
-        url = self.host + path + ("?" + urlencode(query) if query else "")
+        """One API call; returns (status, decoded JSON). What cannot be answered raises AccessError.
+
+        A GET is sent again, with backoff, when the answer is a 429/5xx, a reset connection or a body that was
+        cut off, for as long as the request timeout allows. Any other method is sent once: a write that broke
+        off may have been applied, so sending it again blindly could apply it twice.
+        """
         headers = {**self.headers, **self._auth()}
         if accept:
             headers["Accept"] = accept
@@ -109,40 +130,122 @@ class Cluster:
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
             data = json.dumps(body).encode()
-        timeout = self._urllib3.Timeout(total=self.timeout) if self.timeout else None
+        url = self.host + path + ("?" + urlencode(query) if query else "")
+        what = f"{method} {path}"
+        if method != "GET":
+            return self._write(what, url, data, headers)
+        started = _clock()
+        deadline = started + self.timeout if self.timeout else None
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                status, payload, retry_after = self._send(what, url, None, headers, deadline)
+            except _Transient as exc:
+                why, retry_after = exc.reason, None
+            else:
+                if status not in RETRY_STATUSES:
+                    return status, payload
+                why = _status_text(status, payload)
+            delay = _backoff(attempt) if retry_after is None else retry_after
+            spent = _clock() - started
+            if attempt >= MAX_ATTEMPTS or (deadline is not None and _clock() + delay >= deadline):
+                tries = f"{attempt} attempt{'s' if attempt > 1 else ''} in {spent:.1f}s"
+                if retry_after is not None and deadline is not None and _clock() + delay >= deadline:
+                    tries += f" (the server asked to retry after {retry_after:g}s, past the request timeout)"
+                raise AccessError(f"{what}: {why}, {tries}; the API server is unhealthy, overloaded or "
+                                  "unreachable: try again later, or raise --request-timeout")
+            self.log(f"retry {attempt} of {MAX_ATTEMPTS - 1}: {what} in {delay:.2f}s ({why})")
+            _sleep(delay)
+
+    def _send(self, what: str, url: str, data: bytes | None, headers: dict[str, str],
+              deadline: float | None) -> tuple[int, Any, float | None]:
+        """One HTTP exchange of a read: (status, JSON, Retry-After seconds); _Transient when worth resending."""
+        exc_types = self._urllib3.exceptions
+        timeout = None
+        if deadline is not None:
+            timeout = self._urllib3.Timeout(total=max(deadline - _clock(), 0.001))
+        method = what.split(" ", 1)[0]
         started = time.monotonic()
         try:
             resp = self.http.request(method, url, body=data, headers=headers, timeout=timeout,
                                      retries=False, preload_content=True)
-        except self._urllib3.exceptions.NewConnectionError as exc:
+        except exc_types.NewConnectionError as exc:
             # Checked first: urllib3 makes NewConnectionError a subclass of its TimeoutError.
             raise AccessError(f"cannot reach the API server at {self.host}: {_short(exc)}; "
                               "check the kubeconfig context and your network") from exc
-        except self._urllib3.exceptions.TimeoutError as exc:
-            raise AccessError(f"{method} {path}: the API server at {self.host} did not answer within "
+        except exc_types.TimeoutError as exc:
+            raise AccessError(f"{what}: the API server at {self.host} did not answer within "
                               f"the request timeout ({self.timeout:g}s); raise it with --request-timeout") from exc
-        except self._urllib3.exceptions.HTTPError as exc:
+        except exc_types.SSLError as exc:
+            raise AccessError(f"TLS connection to {self.host} failed: {_short(exc)}; check certificate-authority "
+                              "(or certificate-authority-data) of the cluster in the kubeconfig") from exc
+        except exc_types.ProtocolError as exc:
+            raise _Transient(f"the connection broke off ({_short(exc)})") from exc
+        except exc_types.HTTPError as exc:
             reason = getattr(exc, "reason", None) or exc
             raise AccessError(f"cannot reach the API server at {self.host}: {_short(reason)}; "
                               "check the kubeconfig context and your network") from exc
-        self.log(f"{method} {path}{'?' + urlencode(query) if query else ''} -> {resp.status} "
+        self.log(f"{what}{'?' + url.split('?', 1)[1] if '?' in url else ''} -> {resp.status} "
                  f"({(time.monotonic() - started) * 1000:.0f} ms)")
-        try:
-            payload = json.loads(resp.data) if resp.data else None
-        except ValueError:
-            payload = {"message": resp.data[:200].decode("utf-8", "replace")}
         if resp.status == 401:
             raise AccessError(f"authentication to {self.host} failed (401 Unauthorized); "
                               "your credentials may have expired: refresh the kubeconfig")
+        try:
+            payload = json.loads(resp.data) if resp.data else None
+        except (ValueError, RecursionError):
+            if 200 <= resp.status < 300:
+                raise _Transient(f"the answer was cut off or is not JSON ({len(resp.data)} bytes)") from None
+            payload = {"message": resp.data[:200].decode("utf-8", "replace")}
+        if 200 <= resp.status < 300 and not isinstance(payload, dict):
+            raise _Transient("the answer is not a JSON object")
+        return resp.status, payload, _retry_after(resp.headers.get("Retry-After"), resp.status)
+
+    def _write(self, what: str, url: str, data: bytes | None, headers: dict[str, str]) -> tuple[int, Any]:
+        """A write, sent exactly once: when it breaks off nobody knows whether the server applied it."""
+        exc_types = self._urllib3.exceptions
+        timeout = self._urllib3.Timeout(total=self.timeout) if self.timeout else None
+        unknown = "the change may or may not have been applied (it is never sent twice)"
+        started = time.monotonic()
+        try:
+            resp = self.http.request(what.split(" ", 1)[0], url, body=data, headers=headers, timeout=timeout,
+                                     retries=False, preload_content=True)
+        except exc_types.NewConnectionError as exc:
+            raise AccessError(f"{what}: cannot reach the API server at {self.host}: {_short(exc)}; "
+                              "nothing was sent") from exc
+        except exc_types.TimeoutError as exc:
+            raise AccessError(f"{what}: no answer within the request timeout ({self.timeout:g}s); {unknown}") \
+                from exc
+        except exc_types.HTTPError as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise AccessError(f"{what}: the connection broke off before the answer ({_short(reason)}); "
+                              f"{unknown}") from exc
+        self.log(f"{what}{'?' + url.split('?', 1)[1] if '?' in url else ''} -> {resp.status} "
+                 f"({(time.monotonic() - started) * 1000:.0f} ms)")
+        if resp.status == 401:
+            raise AccessError(f"authentication to {self.host} failed (401 Unauthorized); "
+                              "your credentials may have expired: refresh the kubeconfig")
+        try:
+            payload = json.loads(resp.data) if resp.data else None
+        except (ValueError, RecursionError):
+            if 200 <= resp.status < 300:
+                raise AccessError(f"{what}: the API server answered {resp.status} but its answer was cut off; "
+                                  f"{unknown}") from None
+            payload = {"message": resp.data[:200].decode("utf-8", "replace")}
         return resp.status, payload
 
     def list(self, kind: Kind, namespace: str | None) -> list[Obj]:
-        """Every object of the kind, page by page (limit + continue); 403 and 404 raise Unavailable."""
+        """Every object of the kind, page by page (limit + continue); 403 and 404 raise Unavailable.
+
+        A continue token that expired (410 Gone: the list changed too much while it was paged through) starts
+        the list again from the first page, at most MAX_LIST_RESTARTS times.
+        """
         items: list[Obj] = []
         query: dict[str, str] = {"limit": str(PAGE_SIZE)}
         if kind.field_selector:
             query["fieldSelector"] = kind.field_selector
         path = kind.path(namespace)
+        restarts = 0
         while True:
             status, payload = self.request("GET", path, query,
                                            accept=_PARTIAL_METADATA if kind.metadata_only else None)
@@ -151,13 +254,24 @@ class Cluster:
             if status == 404:
                 raise Unavailable(kind.name, f"the API {kind.api_version}/{kind.name} is not served "
                                              "by this cluster (CRD not installed?)")
+            if status == 410 and "continue" in query:
+                restarts += 1
+                if restarts > MAX_LIST_RESTARTS:
+                    raise AccessError(f"GET {path}: the continue token expired (410 Gone) {restarts} times while "
+                                      "paging through the list; it changes too fast: try again, or narrow the "
+                                      "scope with -n")
+                self.log(f"GET {path}: the continue token expired (410 Gone); listing again from the first page "
+                         f"(restart {restarts} of {MAX_LIST_RESTARTS})")
+                items = []
+                del query["continue"]
+                continue
             if status >= 400:
                 raise AccessError(f"GET {path} failed: {status} {_message(payload, '')}".rstrip())
-            items.extend(payload.get("items") or [])
+            items.extend(i for i in payload.get("items") or [] if isinstance(i, dict))
             token = (payload.get("metadata") or {}).get("continue")
             if not token:
                 return items
-            query["continue"] = token
+            query["continue"] = str(token)
 
     FIELD_MANAGER = "kubectl-tke-net"
     MERGE_PATCH = "application/merge-patch+json"
@@ -171,6 +285,69 @@ class Cluster:
         query = {"dryRun": "All"} if dry_run else {}
         query["fieldManager"] = self.FIELD_MANAGER
         return self.request("PATCH", path, query, body=body, content_type=self.MERGE_PATCH)
+
+    def create(self, path: str, body: Obj) -> tuple[int, Any]:
+        """POST one object (the probe Pods); returns (status, the created object or the server's Status)."""
+        return self.request("POST", path, {"fieldManager": self.FIELD_MANAGER}, body=body)
+
+    def delete(self, path: str) -> tuple[int, Any]:
+        """DELETE one object at once (grace period 0): only for what the plugin created itself, its probe Pods."""
+        return self.request("DELETE", path, body={"apiVersion": "v1", "kind": "DeleteOptions",
+                                                  "gracePeriodSeconds": 0})
+
+    def list_labelled(self, path: str, label_selector: str) -> builtins.list[Obj]:
+        """One LIST of the few objects with these labels (the probe Pods of one run); 403 raises Unavailable."""
+        status, payload = self.request("GET", path, {"labelSelector": label_selector})
+        if status == 403:
+            raise Unavailable("pods", "forbidden: " + _message(payload, f"cannot list {path}"))
+        if status >= 400:
+            raise AccessError(f"GET {path} failed: {status} {_message(payload, '')}".rstrip())
+        return [i for i in payload.get("items") or [] if isinstance(i, dict)]
+
+
+class _Transient(Exception):
+    """A read that failed in a way that sending it again may cure."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential backoff with "equal jitter": half fixed, half random, so that clients spread out."""
+    ceiling: float = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** (attempt - 1))
+    return ceiling / 2 + _jitter() * ceiling / 2
+
+
+def _retry_after(value: str | None, status: int) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date) of a 429/503; None if absent or bad."""
+    if not value or status not in (429, 503):
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        from email.utils import parsedate_to_datetime
+
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    from datetime import UTC, datetime
+
+    return min(max((when - datetime.now(UTC)).total_seconds(), 0.0), MAX_RETRY_AFTER)
+
+
+def _status_text(status: int, payload: Any) -> str:
+    from http import HTTPStatus
+
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "error"
+    message = _message(payload, "")
+    return f"{status} {phrase}" + (f" ({message[:200]})" if message else "")
 
 
 def _message(payload: Any, default: str) -> str:
@@ -186,25 +363,123 @@ def _short(reason: object) -> str:
     return match.group(1) if match else text.split(": ", 1)[-1][:200]
 
 
-def _contexts(paths: list[str]) -> tuple[str | None, dict[str, dict[str, Any]]]:
-    """The current context and the contexts of a kubeconfig list, merged as kubectl does: first one wins."""
+@dataclass
+class _Kubeconfig:
+    """A kubeconfig list merged as kubectl merges it: for each name (and current-context), the first file wins."""
+
+    paths: list[str]
+    current: str | None = None
+    contexts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        return os.pathsep.join(self.paths)
+
+
+def _merged(paths: list[str]) -> _Kubeconfig:
     import yaml
 
-    current: str | None = None
-    contexts: dict[str, dict[str, Any]] = {}
+    merged = _Kubeconfig(paths)
     for path in paths:
         try:
             with open(path, encoding="utf-8") as fh:
                 doc = yaml.safe_load(fh) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise AccessError(f"cannot read kubeconfig {path}: {str(exc).splitlines()[0]}") from exc
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
+            first = "it nests too deeply" if isinstance(exc, RecursionError) else _first_line(exc)
+            raise AccessError(f"cannot read kubeconfig {path}: {first}") from exc
         if not isinstance(doc, dict):
             raise AccessError(f"invalid kubeconfig {path}: not a mapping")
-        current = current or doc.get("current-context") or None
-        for entry in doc.get("contexts") or []:
-            if isinstance(entry, dict) and entry.get("name") and entry["name"] not in contexts:
-                contexts[entry["name"]] = entry.get("context") or {}
-    return current, contexts
+        merged.current = merged.current or (str(doc["current-context"]) if doc.get("current-context") else None)
+        sections = (("contexts", merged.contexts, "context"), ("clusters", merged.clusters, "cluster"),
+                    ("users", merged.users, "user"))
+        for key, into, field_name in sections:
+            entries = doc.get(key) or []
+            if not isinstance(entries, list):
+                raise AccessError(f"invalid kubeconfig {path}: {key} is not a list")
+            for entry in entries:
+                if isinstance(entry, dict) and entry.get("name") and str(entry["name"]) not in into:
+                    value = entry.get(field_name) or {}
+                    if not isinstance(value, dict):
+                        raise AccessError(f'invalid kubeconfig {path}: {field_name} "{entry["name"]}" is not a mapping')
+                    into[str(entry["name"])] = value
+    return merged
+
+
+def _contexts(paths: list[str]) -> tuple[str | None, dict[str, dict[str, Any]]]:
+    """The current context and the contexts of a kubeconfig list, merged as kubectl does: first one wins."""
+    merged = _merged(paths)
+    return merged.current, merged.contexts
+
+
+def _check_context(kc: _Kubeconfig, name: str) -> tuple[str, str | None]:
+    """The context's cluster and user names, once they are known to be usable; else what to fix."""
+    ctx = kc.contexts[name]
+    cluster, user = ctx.get("cluster"), ctx.get("user")
+    if not cluster:
+        raise AccessError(f'context "{name}" in {kc.where} names no cluster; set one with '
+                          f"kubectl config set-context {name} --cluster=NAME")
+    if str(cluster) not in kc.clusters:
+        raise AccessError(f'context "{name}" names cluster "{cluster}", which is not in {kc.where}; add the cluster '
+                          f"or point the context at another: kubectl config set-context {name} --cluster=NAME")
+    if user and str(user) not in kc.users:
+        raise AccessError(f'context "{name}" names user "{user}", which is not in {kc.where}; add the user '
+                          f"or point the context at another: kubectl config set-context {name} --user=NAME")
+    server = kc.clusters[str(cluster)].get("server")
+    if not server:
+        raise AccessError(f'cluster "{cluster}" in {kc.where} has no server; set it with '
+                          f"kubectl config set-cluster {cluster} --server=https://HOST:PORT")
+    if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s]*)?", str(server)):
+        raise AccessError(f'cluster "{cluster}" in {kc.where} has server "{server}", which is not an https:// '
+                          f"URL; fix it with kubectl config set-cluster {cluster} --server=https://HOST:PORT")
+    entries = [(f'cluster "{cluster}"', kc.clusters[str(cluster)], "certificate-authority-data")]
+    if user:
+        entries += [(f'user "{user}"', kc.users[str(user)], key)
+                    for key in ("client-certificate-data", "client-key-data")]
+    for owner, entry, key in entries:
+        value = entry.get(key)
+        if value is None:
+            continue
+        try:
+            base64.b64decode(str(value), validate=True)
+        except (ValueError, TypeError):
+            # The value itself is never shown: client-key-data is a private key.
+            raise AccessError(f"{owner} in {kc.where}: {key} is not valid base64; copy it again from the "
+                              "cluster's credentials") from None
+    return str(cluster), str(user) if user else None
+
+
+def _check_tls(cfg: Any, cluster: str, user: str | None) -> None:
+    """Load the CA and client certificate now, so that a bad one is named rather than met as a TLS failure."""
+    import ssl
+
+    if not str(cfg.host).startswith("https"):
+        return
+    context = ssl.create_default_context()
+    if cfg.ssl_ca_cert and cfg.verify_ssl:
+        try:
+            context.load_verify_locations(cafile=cfg.ssl_ca_cert)
+        except (ssl.SSLError, OSError) as exc:
+            raise AccessError(f'cluster "{cluster}": its certificate-authority is not a usable PEM certificate '
+                              f"({_short(exc)}); fix certificate-authority or certificate-authority-data") from exc
+    if cfg.cert_file or cfg.key_file:
+        try:
+            context.load_cert_chain(cfg.cert_file, cfg.key_file)
+        except (ssl.SSLError, OSError, TypeError) as exc:
+            raise AccessError(f'user "{user}": the client certificate and key cannot be used together '
+                              f"({_short(exc)}); fix client-certificate(-data) and client-key(-data)") from exc
+
+
+class _Captured(logging.Handler):
+    """Keeps what the kubernetes library logs (it reports exec-plugin failures through `logging.error`)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 def _load_config(kubeconfig: str | None, context: str | None) -> tuple[Any, Target]:
@@ -231,22 +506,39 @@ def _load_config(kubeconfig: str | None, context: str | None) -> tuple[Any, Targ
             return cfg, Target(None, None, namespace)
         raise AccessError(f"no kubeconfig found ({os.pathsep.join(paths)}); "
                           "set KUBECONFIG or pass --kubeconfig")
-    where = os.pathsep.join(existing)
-    current, contexts = _contexts(existing)
-    name = context or current
+    kc = _merged(existing)
+    name = context or kc.current
     if not name:
-        raise AccessError(f"no current context in {where}; pass --context")
-    if name not in contexts:
-        raise AccessError(f'context "{name}" not found in {where}')
+        raise AccessError(f"no current context in {kc.where}; pass --context NAME, or choose one with "
+                          "kubectl config use-context NAME")
+    if name not in kc.contexts:
+        raise AccessError(f'context "{name}" not found in {kc.where}')
+    cluster, user = _check_context(kc, name)
+    captured = _Captured()
+    root = logging.getLogger()
+    root.addHandler(captured)  # also keeps logging.error from configuring a stderr handler of its own
     try:
-        kconfig.load_kube_config(config_file=where, context=name,  # type: ignore[no-untyped-call]
+        kconfig.load_kube_config(config_file=kc.where, context=name,  # type: ignore[no-untyped-call]
                                  client_configuration=cfg, persist_config=False)
     except ConfigException as exc:
-        raise AccessError(f"invalid kubeconfig {where}: {exc}") from exc
+        raise AccessError(f"invalid kubeconfig {kc.where}: {_first_line(exc)}") from exc
     except (OSError, ValueError) as exc:
-        raise AccessError(f"cannot read kubeconfig {where}: {exc}") from exc
-    ctx = contexts[name]
+        raise AccessError(f"cannot read kubeconfig {kc.where}: {_first_line(exc)}") from exc
+    finally:
+        root.removeHandler(captured)
+    exec_cfg = kc.users.get(user or "", {}).get("exec")
+    if isinstance(exec_cfg, dict) and not cfg.api_key.get("BearerToken") and not cfg.cert_file:
+        why = "; ".join(captured.messages)[:300] or "it gave no token and no client certificate"
+        raise AccessError(f'user "{user}": the exec credential plugin "{exec_cfg.get("command")}" failed: {why}; '
+                          "run it by hand to see why (log in again?)")
+    _check_tls(cfg, cluster, user)
+    ctx = kc.contexts[name]
     return cfg, Target(name, ctx.get("cluster"), ctx.get("namespace") or "default")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def stderr_log(line: str) -> None:

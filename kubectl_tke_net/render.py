@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import yaml
@@ -118,6 +119,67 @@ def render_yaml(doc: dict[str, Any]) -> str:
     return str(yaml.dump(doc, Dumper=dumper, sort_keys=False, allow_unicode=True, width=1 << 16))
 
 
+# Characters XML 1.0 cannot carry, even escaped; a message quoting an odd event must not break the file.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_FAILS_AT = {"error": 3, "warning": 2, "info": 1, "never": 4}
+_RANK = {"error": 3, "warning": 2, "info": 1}
+
+
+def junit(report: dict[str, Any], ran: Sequence[tuple[str, str]] = (), fail_on: str = "error") -> str:
+    """JUnit XML for CI: a test case per (check, object) found, failed when at or above `fail_on`; a passing test
+    case per check that ran (`ran`: code and title) without a finding; a skipped one per check that could not run.
+    Without `ran`, the checks are those the report names."""
+    import xml.etree.ElementTree as ET
+
+    def text(value: object) -> str:
+        return _NOT_XML.sub("\ufffd", str(value))
+
+    threshold = _FAILS_AT[fail_on]
+    titles = dict(ran)
+    by_code: dict[str, list[dict[str, Any]]] = {}
+    for finding in report["findings"]:
+        by_code.setdefault(finding["code"], []).append(finding)
+    skipped = {code: entry["reason"] for entry in report["skipped"] for code in entry["codes"]}
+    codes = sorted(set(titles) | set(by_code) | set(skipped))
+    command = report["command"]
+    suite = ET.Element("testsuite", name=f"kubectl tke-net {command}")
+    source = {k: v for k, v in report["source"].items() if v is not None}
+    if source:
+        props = ET.SubElement(suite, "properties")
+        for key, value in source.items():
+            ET.SubElement(props, "property", name=key, value=text(value))
+    counts = {"tests": 0, "failures": 0, "skipped": 0}
+    for code in codes:
+        classname = f"tke-net.{command}.{code}"
+        if code in skipped:
+            case = ET.SubElement(suite, "testcase", classname=classname, name=text(titles.get(code, code)))
+            ET.SubElement(case, "skipped", message=text(skipped[code]))
+            counts["tests"] += 1
+            counts["skipped"] += 1
+            continue
+        if code not in by_code:
+            ET.SubElement(suite, "testcase", classname=classname, name=text(titles.get(code, code)))
+            counts["tests"] += 1
+            continue
+        for f in by_code[code]:
+            case = ET.SubElement(suite, "testcase", classname=classname, name=text(_object(f)))
+            detail = (f"{f['code']} {f['severity']} {_object(f)}\n{f['message']}\n"
+                      f"remediation: {f['remediation']}\ndocs: {f['docs']}")
+            counts["tests"] += 1
+            if _RANK[f["severity"]] >= threshold:
+                failure = ET.SubElement(case, "failure", message=text(f["message"]), type=f["severity"])
+                failure.text = text(detail)
+                counts["failures"] += 1
+            else:
+                ET.SubElement(case, "system-out").text = text(detail)
+    attrs = {key: str(value) for key, value in counts.items()}
+    suite.attrib = {"name": suite.attrib["name"], **attrs, "errors": "0"}
+    root = ET.Element("testsuites", {"name": "kubectl tke-net", **attrs, "errors": "0"})
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
 Renderer = Callable[[dict[str, Any], bool], str]
 
 FORMATS: dict[str, Renderer] = {
@@ -125,4 +187,6 @@ FORMATS: dict[str, Renderer] = {
     "wide": lambda doc, color: table(doc, wide=True, color=color),
     "json": lambda doc, _color: render_json(doc),
     "yaml": lambda doc, _color: render_yaml(doc),
+    # The CLI calls junit() itself, with the checks that ran and --fail-on; this is the plain form.
+    "junit": lambda doc, _color: junit(doc),
 }

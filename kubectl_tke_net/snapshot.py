@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from kubectl_tke_net import shape
 from kubectl_tke_net.model import Unavailable, UsageError
 
 Obj = dict[str, Any]
@@ -19,6 +20,8 @@ Obj = dict[str, Any]
 KUBE_SYSTEM = "kube-system"
 # Kept in a dump's List metadata so that a snapshot of a restricted user's run skips the same checks.
 UNAVAILABLE_ANNOTATION = "tke-net.kubectl.io/unavailable"
+_SAFE_DEPTH = 2000  # far below the nesting at which LibYAML's loader overflows the C stack
+MAX_ALIASED = 1_000_000  # values that YAML aliases may add to a snapshot file by repeating their anchors
 
 
 @dataclass(frozen=True)
@@ -88,25 +91,57 @@ def _in_scope(kind: Kind, obj: Obj, namespace: str | None) -> bool:
     return True
 
 
-def _documents(path: Path) -> Iterator[Any]:
+def _documents(path: Path) -> Iterator[tuple[Any, bool]]:
+    """Each document of the file, and whether it came from YAML (which has values JSON has not)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read snapshot {path}: {exc}") from exc
     if text.lstrip().startswith("{"):
         # JSON parses about a hundred times faster than YAML; a YAML flow mapping falls through below.
         try:
-            yield json.loads(text)
+            yield json.loads(text), False
             return
-        except ValueError:
+        except (ValueError, RecursionError):
             if path.suffix == ".json":
                 raise UsageError(f"malformed snapshot {path}: not valid JSON") from None
     try:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        yield from yaml.load_all(text, Loader=loader)
-    except yaml.YAMLError as exc:
+        if _too_deep(text, loader):
+            raise UsageError(f"malformed snapshot {path}: it nests more than {shape.MAX_DEPTH} levels deep")
+        aliases = "*" in text and "&" in text
+        for doc in yaml.load_all(text, Loader=loader):
+            # An alias repeats what its anchor holds (PyYAML writes them for shared values); nine of nine of
+            # nine... is a billion values, which would take every check and renderer forever.
+            if aliases and not shape.expanded_size(doc, len(text) + MAX_ALIASED):
+                raise UsageError(f"malformed snapshot {path}: its YAML aliases (*name) stand for more than "
+                                 f"{MAX_ALIASED:,} values; write the objects out in full")
+            yield doc, True
+    except (yaml.YAMLError, RecursionError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(exc, RecursionError):
+            first = "it nests too deeply"
         raise UsageError(f"malformed snapshot {path}: {first}") from exc
+
+
+def _too_deep(text: str, loader: Any) -> bool:
+    """Whether the YAML nests deeper than shape.MAX_DEPTH, found out before loading it when it could crash:
+    LibYAML's loader recurses in C once per level and kills the process (no exception) some ten thousand
+    levels down. Each level takes a flow bracket, or an indentation column, or an inline "- " or ": ", so the
+    cheap bound below clears every ordinary file; the others are read as a stream of events, which does not
+    recurse. Shallower junk is loaded, and refused by shape.plain."""
+    longest = max((len(line) for line in text.splitlines()), default=0)
+    if len(text) < _SAFE_DEPTH or 2 * longest + text.count("[") + text.count("{") <= _SAFE_DEPTH:
+        return False
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > shape.MAX_DEPTH:
+                return True
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+    return False
 
 
 def _items(doc: Any, path: Path) -> Iterator[Obj]:
@@ -119,6 +154,23 @@ def _items(doc: Any, path: Path) -> Iterator[Obj]:
             yield from _items(item, path)
     else:
         yield doc
+
+
+def _unavailable(doc: Obj, path: Path) -> dict[str, str]:
+    """The kinds a dump could not read (the annotation `dump` writes on its List), so they stay skipped."""
+    meta = doc.get("metadata")
+    notes = (meta.get("annotations") if isinstance(meta, dict) else None) or {}
+    text = notes.get(UNAVAILABLE_ANNOTATION) if isinstance(notes, dict) else None
+    if not text:
+        return {}
+    try:
+        found = json.loads(str(text))
+    except ValueError:
+        found = None
+    if not isinstance(found, dict) or not all(k in KINDS and isinstance(v, str) for k, v in found.items()):
+        raise UsageError(f"malformed snapshot {path}: annotation {UNAVAILABLE_ANNOTATION} is not a JSON map of "
+                         "kinds (nodes, secrets, ...) to reasons")
+    return found
 
 
 class FileSource:
@@ -135,15 +187,33 @@ class FileSource:
         self.objects: dict[str, list[Obj]] = {name: [] for name in KINDS}
         self.unavailable: dict[str, str] = {}
         for file in files:
-            for doc in _documents(file):
-                if isinstance(doc, dict):
-                    notes = ((doc.get("metadata") or {}).get("annotations") or {}).get(UNAVAILABLE_ANNOTATION)
-                    if notes:
-                        self.unavailable.update(json.loads(notes))
-                for obj in _items(doc, file):
-                    kind = _BY_KIND.get(str(obj.get("kind", "")))
-                    if kind is not None:
-                        self.objects[kind.name].append(clean(kind, obj))
+            try:
+                self._read(file)
+            except RecursionError:
+                raise UsageError(f"malformed snapshot {file}: it nests too deeply") from None
+
+    def _read(self, file: Path) -> None:
+        for doc, from_yaml in _documents(file):
+            if isinstance(doc, dict):
+                self.unavailable.update(_unavailable(doc, file))
+            for found in _items(doc, file):
+                kind = _BY_KIND.get(str(found.get("kind", "")))
+                if kind is None:
+                    continue
+                try:
+                    if from_yaml:
+                        obj = shape.plain(found)
+                    else:
+                        shape.prune(found)
+                        obj = found
+                except shape.TooDeep as exc:
+                    raise UsageError(f"malformed snapshot {file}: a {kind.kind} {exc}") from None
+                why = shape.problem(obj)
+                if why:
+                    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+                    name = "/".join(str(meta[k]) for k in ("namespace", "name") if meta.get(k))
+                    raise UsageError(f"malformed snapshot {file}: {kind.kind} {name or '(no name)'}: {why}")
+                self.objects[kind.name].append(clean(kind, obj))
 
     def list(self, kind: Kind, namespace: str | None) -> list[Obj]:
         if kind.name in self.unavailable:

@@ -63,7 +63,7 @@ def check(code: str, severity: Severity, title: str, needs: tuple[str, ...],
 
 def load_all() -> None:
     """Import the modules that register checks."""
-    from kubectl_tke_net.checks import ingress, loopback, service  # noqa: F401
+    from kubectl_tke_net.checks import ingress, loopback, probe, service  # noqa: F401
 
 
 _CODE = re.compile(r"TKE\d{1,3}")

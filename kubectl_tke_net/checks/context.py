@@ -96,9 +96,11 @@ def parse_time(value: object) -> datetime:
     if not value:
         return _EPOCH
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return _EPOCH
+    # A time without a zone (hand-written, e.g. a bare date) is taken as UTC: naive and aware do not compare.
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def event_time(event: Obj) -> datetime:

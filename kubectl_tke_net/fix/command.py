@@ -101,17 +101,25 @@ def read_backup(path: str) -> tuple[Obj, ...]:
             docs = list(yaml.safe_load_all(fh))
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read backup {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise UsageError(f"malformed backup {path}: {str(exc).splitlines()[0]}") from exc
+    except (yaml.YAMLError, RecursionError) as exc:
+        why = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc).splitlines()[0]
+        raise UsageError(f"malformed backup {path}: {why}") from exc
     items: list[Any] = []
     for doc in docs:
         if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List"):
-            items.extend(doc.get("items") or [])
+            listed = doc.get("items") or []
+            if not isinstance(listed, list):
+                raise UsageError(f"malformed backup {path}: items is not a list")
+            items.extend(listed)
         elif doc is not None:
             items.append(doc)
     for item in items:
-        if not (isinstance(item, dict) and item.get("kind") and (item.get("metadata") or {}).get("name")):
-            raise UsageError(f"malformed backup {path}: every item needs kind and metadata.name")
+        meta = item.get("metadata") if isinstance(item, dict) else None
+        if not (isinstance(item, dict) and item.get("kind") and isinstance(item["kind"], str)
+                and isinstance(meta, dict) and isinstance(meta.get("name"), str) and meta["name"]
+                and isinstance(meta.get("namespace") or "", str)):
+            raise UsageError(f"malformed backup {path}: every item needs kind and metadata.name (and any "
+                             "metadata.namespace) as text")
     if not items:
         raise UsageError(f"backup {path} holds no objects")
     return tuple(items)

@@ -141,8 +141,14 @@ def find_binaries(build_timeout: float = 3600) -> Path:
 class ControlPlane:
     """etcd and kube-apiserver; token users `admin` (system:masters) and `viewer` (read-only in team-a)."""
 
-    def __init__(self, bin_dir: Path | str | None = None, startup_timeout: float = 60.0):
+    def __init__(self, bin_dir: Path | str | None = None, startup_timeout: float = 60.0,
+                 client_certs: bool = False):
+        """client_certs: also accept client certificates signed by the CA (--client-ca-file), and make one for
+        user `cert-admin` in group system:masters (`client_cert`, `client_key`)."""
         self.bin_dir = Path(bin_dir) if bin_dir else None
+        self.client_certs = client_certs
+        self.client_cert = Path()
+        self.client_key = Path()
         self.startup_timeout = startup_timeout
         self.tmp: Path | None = None
         self.url = ""
@@ -314,6 +320,14 @@ class ControlPlane:
             "x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2"
             " -extfile apiserver.ext -out apiserver.crt",
         )
+        if self.client_certs:
+            openssl("client key", f"req -new {ec} -keyout client.key -out client.csr"
+                                  " -subj /O=system:masters/CN=cert-admin")
+            (d / "client.ext").write_text("basicConstraints=critical,CA:FALSE\n"
+                                          "keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
+            openssl("client certificate", "x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial"
+                                          " -days 2 -extfile client.ext -out client.crt")
+            self.client_cert, self.client_key = d / "client.crt", d / "client.key"
         openssl("service-account key", "genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key")
         openssl("service-account public key", "pkey -in sa.key -pubout -out sa.pub")
         self.ca_file = d / "ca.crt"
@@ -420,6 +434,7 @@ class ControlPlane:
                 f"--token-auth-file={tokens}",
                 f"--audit-policy-file={policy}",
                 f"--audit-log-path={self.audit_log}",
+                *([f"--client-ca-file={certs / 'ca.crt'}"] if self.client_certs else []),
             ],
         )
 
