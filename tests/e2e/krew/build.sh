@@ -5,47 +5,13 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-die() {
-	echo "build.sh: error: $*" >&2
-	exit 1
-}
+# shellcheck source=../gobuild.sh
+source "$here/../gobuild.sh"
 
-krew_version="$(awk '$1 == "sigs.k8s.io/krew" && $2 ~ /^v/ { print $2; exit }' "$here/go.mod")"
-[[ -n "$krew_version" ]] || die "no version of sigs.k8s.io/krew in $here/go.mod"
-cache_root="${TKE_NET_E2E_CACHE:-$HOME/.cache/kubectl-tke-net/e2e}"
+krew_version="$(module_version sigs.k8s.io/krew)"
 out="$cache_root/krew-${krew_version#v}"
-
-if [[ -x "$out/kubectl-krew" && -x "$out/validate-krew-manifest" ]]; then
-	echo "$out"
-	exit 0
-fi
-
-go_bin="${GO:-}"
-if [[ -z "$go_bin" ]]; then
-	if [[ -x /usr/local/go/bin/go ]]; then
-		go_bin=/usr/local/go/bin/go
-	else
-		go_bin="$(command -v go)" || die "Go toolchain not found (set GO=/path/to/go)"
-	fi
-fi
-
-go_version="$("$go_bin" version 2>&1)" || die "$go_bin does not run: $go_version"
-
-mkdir -p "$cache_root" || die "cannot create cache directory $cache_root"
-
-# Serialise concurrent builds of the same version; the winner's binaries are reused.
-exec 9>"$out.lock" || die "cannot open lock file $out.lock"
-flock 9 || die "cannot lock $out.lock"
-if [[ -x "$out/kubectl-krew" && -x "$out/validate-krew-manifest" ]]; then
-	echo "$out"
-	exit 0
-fi
-
-export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-}"
+reuse_or_lock kubectl-krew validate-krew-manifest
 echo "build.sh: building krew $krew_version with $go_version" >&2
-
-tmp="$(mktemp -d "$cache_root/.build.XXXXXX")" || die "mktemp failed"
-trap 'rm -rf "$tmp"' EXIT
 
 cd "$here"
 start=$SECONDS
@@ -59,7 +25,4 @@ start=$SECONDS
 KREW_ROOT="$tmp/root" KREW_NO_UPGRADE_CHECK=1 "$tmp/kubectl-krew" version >&2 || die "built krew does not run"
 rm -rf "$tmp/root"
 
-mkdir -p "$out" || die "cannot create $out"
-mv -f "$tmp/kubectl-krew" "$tmp/validate-krew-manifest" "$out/" || die "cannot move binaries into $out"
-echo "build.sh: built in $((SECONDS - start))s" >&2
-echo "$out"
+install_built kubectl-krew validate-krew-manifest
