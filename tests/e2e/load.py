@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from controlplane import ControlPlane, ControlPlaneError
 
@@ -92,3 +95,21 @@ def create_many(cp: ControlPlane, path: str, objs: list[dict[str, Any]], workers
 
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(one, objs))
+
+
+@contextlib.contextmanager
+def own_controlplane(kubectl: str, *paths: Path,
+                     setup: Callable[[ControlPlane], None] | None = None) -> Iterator[ControlPlane]:
+    """A control plane of a test module's own (it writes, or adds what other modules count); always stopped."""
+    cp = ControlPlane()
+    try:
+        try:
+            cp.start()
+            load(cp, kubectl, *paths)
+            if setup is not None:
+                setup(cp)
+        except ControlPlaneError as exc:
+            pytest.fail(f"the e2e control plane could not be started: {exc}", pytrace=False)
+        yield cp
+    finally:
+        cp.stop()

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from controlplane import ControlPlane, ControlPlaneError
+from controlplane import ControlPlane
 from faultproxy import Fault, FaultProxy
-from load import create_many, load
+from load import create_many, own_controlplane
 from test_plugin import FIXTURES, plugin
 
 PAGED = "paged"  # 1,100 Services: three pages of 500
@@ -35,20 +35,16 @@ TRANSIENT = {
 @pytest.fixture(scope="module")
 def fresh(kubectl: str) -> Iterator[ControlPlane]:
     """A control plane of its own: 1,100 Services and Services to patch would disturb other modules."""
-    cp = ControlPlane()
-    try:
-        cp.start()
-        load(cp, kubectl, FIXTURES / "services.yaml", FIXTURES / "loopback.yaml")
+
+    def setup(cp: ControlPlane) -> None:
         for ns in (PAGED, WRITES):
             cp.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
         create_many(cp, f"/api/v1/namespaces/{PAGED}/services", [
             {"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"s{i:04d}", "namespace": PAGED},
              "spec": {"selector": {"app": f"a{i}"}, "ports": [{"port": 80}]}} for i in range(PAGED_SERVICES)])
-    except ControlPlaneError as exc:
-        cp.stop()
-        pytest.fail(f"the e2e control plane could not be started: {exc}", pytrace=False)
-    yield cp
-    cp.stop()
+
+    with own_controlplane(kubectl, FIXTURES / "services.yaml", FIXTURES / "loopback.yaml", setup=setup) as cp:
+        yield cp
 
 
 @pytest.fixture

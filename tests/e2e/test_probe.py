@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from controlplane import VIEWER_NAMESPACE, ControlPlane, ControlPlaneError
-from load import load
+from controlplane import VIEWER_NAMESPACE, ControlPlane
+from load import own_controlplane
 from test_plugin import FIXTURES, PLUGIN, found, plugin
 
 from tests.probe_tools import SCRIPT, Dnsmasq, Full, Http, busybox_bin, free_port, run_script
@@ -118,15 +118,8 @@ class Kubelet:
 @pytest.fixture(scope="module")
 def cp(kubectl: str) -> Iterator[ControlPlane]:
     """A control plane of its own: the probe fixture adds nodes, which other modules count."""
-    plane = ControlPlane()
-    try:
-        plane.start()
-        load(plane, kubectl, FIXTURES / "probe.yaml")
-    except ControlPlaneError as exc:
-        plane.stop()
-        pytest.fail(f"the e2e control plane could not be started: {exc}", pytrace=False)
-    yield plane
-    plane.stop()
+    with own_controlplane(kubectl, FIXTURES / "probe.yaml") as cp:
+        yield cp
 
 
 @pytest.fixture(scope="module")

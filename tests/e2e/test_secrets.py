@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from controlplane import ControlPlane, ControlPlaneError, describe_events
+from controlplane import ControlPlane, describe_events
 from faultproxy import Fault, FaultProxy
-from load import load
+from load import own_controlplane
 from test_plugin import FIXTURES, plugin
 
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
@@ -24,10 +24,8 @@ AGENT = "kubectl-tke-net"
 @pytest.fixture(scope="module")
 def secrets_cp(kubectl: str) -> Iterator[ControlPlane]:
     """A control plane of its own (fix --apply writes), with TLS Secrets that hold a known private value."""
-    cp = ControlPlane()
-    try:
-        cp.start()
-        load(cp, kubectl, FIXTURES / "fix-cluster.yaml", FIXTURES / "ingress-tls.yaml")
+
+    def setup(cp: ControlPlane) -> None:
         for ns in ("prod", "web"):
             cp.create(f"/api/v1/namespaces/{ns}/secrets", {
                 "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
@@ -35,11 +33,9 @@ def secrets_cp(kubectl: str) -> Iterator[ControlPlane]:
                 "data": {"tls.crt": base64.b64encode(b"certificate").decode(),
                          "tls.key": base64.b64encode(SENTINEL.encode()).decode()},
                 "stringData": {"note": SENTINEL}})
-    except ControlPlaneError as exc:
-        cp.stop()
-        pytest.fail(f"the e2e control plane could not be started: {exc}", pytrace=False)
-    yield cp
-    cp.stop()
+
+    with own_controlplane(kubectl, FIXTURES / "fix-cluster.yaml", FIXTURES / "ingress-tls.yaml", setup=setup) as cp:
+        yield cp
 
 
 def commands(backups: Path) -> list[tuple[str, ...]]:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
-from controlplane import ControlPlane, ControlPlaneError
-from load import load
+from controlplane import ControlPlane
+from load import own_controlplane
 from test_plugin import FIXTURES, plugin
 
 DS = "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy"
@@ -19,15 +19,8 @@ DS = "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy"
 @pytest.fixture(scope="module")
 def fresh(kubectl: str) -> Iterator[ControlPlane]:
     """A control plane of its own: these tests change cluster-wide objects."""
-    cp = ControlPlane()
-    try:
-        cp.start()
-        load(cp, kubectl, FIXTURES / "fix-cluster.yaml")
-    except ControlPlaneError as exc:
-        cp.stop()
-        pytest.fail(f"the e2e control plane could not be started: {exc}", pytrace=False)
-    yield cp
-    cp.stop()
+    with own_controlplane(kubectl, FIXTURES / "fix-cluster.yaml") as cp:
+        yield cp
 
 
 def get(cp: ControlPlane, path: str) -> dict[str, Any]:
