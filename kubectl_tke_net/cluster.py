@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+import contextlib
 import json
 import logging
 import os
@@ -372,6 +373,8 @@ class _Kubeconfig:
     contexts: dict[str, dict[str, Any]] = field(default_factory=dict)
     clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The folder of the file each cluster and user came from: relative file names are relative to it.
+    folders: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def where(self) -> str:
@@ -404,6 +407,7 @@ def _merged(paths: list[str]) -> _Kubeconfig:
                     if not isinstance(value, dict):
                         raise AccessError(f'invalid kubeconfig {path}: {field_name} "{entry["name"]}" is not a mapping')
                     into[str(entry["name"])] = value
+                    merged.folders[(field_name, str(entry["name"]))] = os.path.dirname(os.path.abspath(path))
     return merged
 
 
@@ -471,6 +475,100 @@ def _check_tls(cfg: Any, cluster: str, user: str | None) -> None:
                               f"({_short(exc)}); fix client-certificate(-data) and client-key(-data)") from exc
 
 
+# A kubeconfig entry with only these keys is read here; anything else (exec, auth-provider, ...) is left to the
+# kubernetes library, whose import alone costs more than a small run's requests (bench/README: start-up).
+_PLAIN_USER_KEYS = frozenset({"token", "tokenFile", "client-certificate", "client-certificate-data", "client-key",
+                              "client-key-data", "username", "password"})
+_PLAIN_CLUSTER_KEYS = frozenset({"server", "certificate-authority", "certificate-authority-data",
+                                 "insecure-skip-tls-verify", "tls-server-name", "proxy-url", "extensions",
+                                 "disable-compression"})
+
+
+@dataclass
+class _Config:
+    """The connection settings of a plain kubeconfig context (the attributes Cluster reads of the library's)."""
+
+    host: str
+    verify_ssl: bool = True
+    ssl_ca_cert: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    tls_server_name: str | None = None
+    proxy: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+
+    def auth_settings(self) -> dict[str, dict[str, str]]:
+        return {"BearerToken": {"value": f"Bearer {self.token}"}} if self.token else {}
+
+    def get_basic_auth_token(self) -> str:
+        pair = f"{self.username or ''}:{self.password or ''}".encode()
+        return "Basic " + base64.b64encode(pair).decode()
+
+
+def _is_true(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _private_file(content: bytes) -> str:
+    """A file only this user can read, removed at exit: TLS files given inline (`*-data`) must be files."""
+    import atexit
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="tke-net-")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(content)
+    def remove() -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+    atexit.register(remove)
+    return path
+
+
+def _file_or_data(kc: _Kubeconfig, owner: tuple[str, str], entry: dict[str, Any], key: str) -> str | None:
+    """`key-data` (inline, base64) wins over `key` (a file name, relative to its kubeconfig), as in kubectl."""
+    if entry.get(f"{key}-data"):
+        return _private_file(base64.b64decode(str(entry[f"{key}-data"])))
+    if not entry.get(key):
+        return None
+    path = os.path.join(kc.folders.get(owner, ""), os.path.expanduser(str(entry[key])))
+    if not os.path.isfile(path):
+        raise AccessError(f"invalid kubeconfig {kc.where}: File does not exist: {path}")
+    return path
+
+
+def _plain_config(kc: _Kubeconfig, cluster: str, user: str | None) -> _Config | None:
+    """The settings of a context that needs no plugin, read without the kubernetes library; else None."""
+    centry = kc.clusters[cluster]
+    uentry = kc.users.get(user, {}) if user else {}
+    if not set(centry) <= _PLAIN_CLUSTER_KEYS or not set(uentry) <= _PLAIN_USER_KEYS:
+        return None
+    cfg = _Config(host=str(centry["server"]))
+    cfg.verify_ssl = not _is_true(centry.get("insecure-skip-tls-verify"))
+    cfg.ssl_ca_cert = _file_or_data(kc, ("cluster", cluster), centry, "certificate-authority")
+    cfg.tls_server_name = str(centry["tls-server-name"]) if centry.get("tls-server-name") else None
+    cfg.proxy = str(centry["proxy-url"]) if centry.get("proxy-url") else None
+    if not user:
+        return cfg
+    owner = ("user", user)
+    cfg.cert_file = _file_or_data(kc, owner, uentry, "client-certificate")
+    cfg.key_file = _file_or_data(kc, owner, uentry, "client-key")
+    if uentry.get("tokenFile"):
+        path = os.path.join(kc.folders.get(owner, ""), os.path.expanduser(str(uentry["tokenFile"])))
+        try:
+            with open(path, encoding="utf-8") as fh:
+                cfg.token = fh.read().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AccessError(f"cannot read kubeconfig {kc.where}: {_first_line(exc)}") from exc
+    elif uentry.get("token"):
+        cfg.token = str(uentry["token"]).strip()
+    if not cfg.token and (uentry.get("username") or uentry.get("password")):
+        cfg.username, cfg.password = str(uentry.get("username") or ""), str(uentry.get("password") or "")
+    return cfg
+
+
 class _Captured(logging.Handler):
     """Keeps what the kubernetes library logs (it reports exec-plugin failures through `logging.error`)."""
 
@@ -483,17 +581,17 @@ class _Captured(logging.Handler):
 
 
 def _load_config(kubeconfig: str | None, context: str | None) -> tuple[Any, Target]:
-    from kubernetes import config as kconfig
-    from kubernetes.client.configuration import Configuration
-    from kubernetes.config.config_exception import ConfigException
-
     paths = _kubeconfig_paths(kubeconfig)
     existing = [p for p in paths if os.path.isfile(p)]
-    cfg = Configuration()
     if kubeconfig and not existing:
         raise AccessError(f"kubeconfig {kubeconfig} does not exist")
     if not existing:
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            from kubernetes import config as kconfig
+            from kubernetes.client.configuration import Configuration
+            from kubernetes.config.config_exception import ConfigException
+
+            cfg = Configuration()
             try:
                 kconfig.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
             except ConfigException as exc:
@@ -514,6 +612,22 @@ def _load_config(kubeconfig: str | None, context: str | None) -> tuple[Any, Targ
     if name not in kc.contexts:
         raise AccessError(f'context "{name}" not found in {kc.where}')
     cluster, user = _check_context(kc, name)
+    ctx = kc.contexts[name]
+    target = Target(name, ctx.get("cluster"), ctx.get("namespace") or "default")
+    plain = _plain_config(kc, cluster, user)
+    if plain is not None:
+        _check_tls(plain, cluster, user)
+        return plain, target
+    return _library_config(kc, name, cluster, user), target
+
+
+def _library_config(kc: _Kubeconfig, name: str, cluster: str, user: str | None) -> Any:
+    """Exec plugins, auth providers and whatever else a kubeconfig may hold: the kubernetes library reads it."""
+    from kubernetes import config as kconfig
+    from kubernetes.client.configuration import Configuration
+    from kubernetes.config.config_exception import ConfigException
+
+    cfg = Configuration()
     captured = _Captured()
     root = logging.getLogger()
     root.addHandler(captured)  # also keeps logging.error from configuring a stderr handler of its own
@@ -532,8 +646,7 @@ def _load_config(kubeconfig: str | None, context: str | None) -> tuple[Any, Targ
         raise AccessError(f'user "{user}": the exec credential plugin "{exec_cfg.get("command")}" failed: {why}; '
                           "run it by hand to see why (log in again?)")
     _check_tls(cfg, cluster, user)
-    ctx = kc.contexts[name]
-    return cfg, Target(name, ctx.get("cluster"), ctx.get("namespace") or "default")
+    return cfg
 
 
 def _first_line(exc: BaseException) -> str:

@@ -222,3 +222,42 @@ def test_the_token_is_not_in_the_cluster_object_repr(tmp_path: Path) -> None:
     path = write(tmp_path / "config", config("http://127.0.0.1:1"))
     c = Cluster(str(path), None, 1)
     assert TOKEN not in repr(c) and TOKEN not in str(c.target) and TOKEN not in repr(c.headers)
+
+
+# --- a plain kubeconfig is read without the kubernetes library (start-up cost) -------------------------
+
+def _imports_kubernetes(path: Path) -> tuple[int, bool]:
+    import subprocess
+
+    code = ("import sys\nfrom kubectl_tke_net.cli import main\ntry:\n    status = main(sys.argv[1:])\n"
+            "finally:\n    print('kubernetes' in sys.modules, file=sys.stderr)\nsys.exit(status)")
+    done = subprocess.run([sys.executable, "-c", code, "svc", "--kubeconfig", str(path), "-o", "json"],
+                          capture_output=True, text=True, check=False, cwd=Path(__file__).parent.parent)
+    return done.returncode, done.stderr.strip().endswith("True")
+
+
+def test_plain_kubeconfigs_do_not_import_the_kubernetes_library(tmp_path: Path) -> None:
+    with serve(default=EMPTY) as stub:
+        (tmp_path / "token").write_text("from-a-file\n")
+        plain = write(tmp_path / "plain", config(stub.url, user={"tokenFile": "token"}))  # relative: next to it
+        assert _imports_kubernetes(plain) == (0, False)
+        script = exec_plugin(tmp_path, credential("from-a-plugin"))
+        with_exec = write(tmp_path / "exec", config(stub.url, user=exec_user(script)))
+        assert _imports_kubernetes(with_exec) == (0, True)
+    seen = [bearer(h) for _, _, h in stub.seen]
+    files = seen.count("Bearer from-a-file")
+    assert files and seen == ["Bearer from-a-file"] * files + ["Bearer from-a-plugin"] * (len(seen) - files)
+
+
+def test_inline_certificate_data_wins_over_a_file_and_is_private(tmp_path: Path) -> None:
+    from kubectl_tke_net import cluster
+
+    pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    kc = cluster._Kubeconfig([str(tmp_path / "config")], clusters={"c": {
+        "server": "https://x", "certificate-authority": "/nope", "certificate-authority-data":
+        base64.b64encode(pem).decode()}})
+    cfg = cluster._plain_config(kc, "c", None)
+    assert cfg is not None and cfg.ssl_ca_cert and Path(cfg.ssl_ca_cert).read_bytes() == pem
+    assert stat.S_IMODE(os.stat(cfg.ssl_ca_cert).st_mode) == 0o600
+    assert cluster._plain_config(cluster._Kubeconfig([], clusters={"c": {"server": "https://x"}},
+                                                     users={"u": {"auth-provider": {"name": "oidc"}}}), "c", "u") is None
