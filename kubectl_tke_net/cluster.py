@@ -72,6 +72,9 @@ def _kubeconfig_paths(explicit: str | None) -> list[str]:
 class Cluster:
     """A connection to the API server of one kubeconfig context."""
 
+    # Kinds a run needs are listed this many at a time (Snapshot.prefetch); each LIST stays paginated.
+    parallel_reads = 4
+
     def __init__(
         self,
         kubeconfig: str | None,

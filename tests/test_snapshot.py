@@ -36,6 +36,73 @@ def test_each_kind_is_listed_at_most_once(command: str) -> None:
     assert source.calls and max(source.calls.values()) == 1
 
 
+class Parallel(Counting):
+    """A Source read side by side (like Cluster); `fail` maps a kind to what its LIST raises."""
+
+    parallel_reads = 4
+
+    def __init__(self, inner: FileSource, fail: dict[str, Exception] | None = None) -> None:
+        super().__init__(inner)
+        import threading
+
+        self.fail = fail or {}
+        self.threads: set[str] = set()
+        self.lock = threading.Lock()
+
+    def list(self, kind: Kind, namespace: str | None) -> list[dict[str, Any]]:
+        import threading
+
+        with self.lock:
+            self.threads.add(threading.current_thread().name)
+            result = super().list(kind, namespace)
+        if kind.name in self.fail:
+            raise self.fail[kind.name]
+        return result
+
+
+@pytest.mark.parametrize("command", ["service", "ingress", "loopback"])
+def test_prefetch_reads_exactly_the_kinds_a_run_reads_once_each_side_by_side(command: str) -> None:
+    from kubectl_tke_net import report
+
+    def kinds_read(source: Counting, prefetch: bool) -> dict[str, int]:
+        ctx = Context(Snapshot(source, None))
+        chosen = selected(command, (), ())
+        if prefetch:
+            ctx.snap.prefetch([k for c in chosen for k in c.needs] + list(report.FACT_KINDS))
+        result = run(ctx, chosen)
+        doc = report.build(command, {}, ctx, result)
+        return {"calls": source.calls, "doc": doc}  # type: ignore[dict-item]
+
+    one_by_one = kinds_read(Counting(FileSource(fixture("services"))), prefetch=False)
+    parallel = Parallel(FileSource(fixture("services")))
+    side_by_side = kinds_read(parallel, prefetch=True)
+    assert side_by_side == one_by_one
+    assert len(parallel.threads) > 1 and all(t.startswith("list") for t in parallel.threads)
+
+
+def test_prefetch_keeps_failures_for_when_the_kind_is_read() -> None:
+    boom = AccessError("GET /api/v1/pods: 503 Service Unavailable, 5 attempts")
+    source = Parallel(FileSource(fixture("services")),
+                      fail={"pods": boom, "secrets": Unavailable("secrets", "forbidden: no")})
+    snap = Snapshot(source, None)
+    snap.prefetch(["services", "pods", "secrets", "nodes"])
+    assert source.calls == {"services": 1, "pods": 1, "secrets": 1, "nodes": 1}
+    assert snap.list("services") and snap.list("nodes") is not None
+    with pytest.raises(Unavailable, match="forbidden: no"):
+        snap.list("secrets")
+    with pytest.raises(AccessError) as raised:
+        snap.list("pods")
+    assert raised.value is boom
+    snap.prefetch(["services", "secrets"])  # nothing read twice
+    assert source.calls == {"services": 1, "pods": 1, "secrets": 1, "nodes": 1}
+
+
+def test_prefetch_of_a_file_reads_nothing_ahead() -> None:
+    source = Counting(FileSource(fixture("services")))
+    Snapshot(source, None).prefetch(["services", "pods"])
+    assert source.calls == {}
+
+
 def pages(items: int, size: int) -> list[dict[str, Any]]:
     chunks = [list(range(i, min(i + size, items))) for i in range(0, items, size)]
     return [{"items": [{"metadata": {"name": f"s{n}", "namespace": "x"}} for n in chunk],
