@@ -5,16 +5,31 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from kubectl_tke_net import checks
+from kubectl_tke_net import checks, i18n
+from kubectl_tke_net.i18n import _
 
 BEGIN, END = "<!-- checks:begin -->", "<!-- checks:end -->"
 
 
 def page(code: str) -> str:
+    """The docs page of a code in the current language (i18n.set_language)."""
     chk = checks.CHECKS[code]
     commands = ", ".join(f"`{c}`" for c in sorted(chk.commands))
-    return (f"# {code}: {chk.title}\n\nSeverity: **{chk.severity}**. Run by: {commands}. "
-            f"`kubectl tke-net checks {code}` prints this page.\n\n{chk.doc}\n")
+    lang = "" if i18n.language() == "en" else f" --lang {i18n.language()}"
+    head = _("# {code}: {title}\n\nSeverity: **{severity}**. Run by: {commands}. "
+             "`{command}` prints this page.").format(code=code, title=_(chk.title), severity=chk.severity,
+                                                    commands=commands, command=f"kubectl tke-net checks {code}{lang}")
+    return f"{head}\n\n{_(chk.doc)}\n"
+
+
+def pages(lang: str) -> dict[str, str]:
+    """Every code's page in `lang`: docs/checks/CODE.md in English, docs/checks/zh/CODE.md in Chinese."""
+    previous = i18n.language()
+    i18n.set_language(lang)
+    try:
+        return {code: page(code) for code in checks.CHECKS}
+    finally:
+        i18n.set_language(previous)
 
 
 def table() -> str:
@@ -33,7 +48,8 @@ def readme_with_table(text: str) -> str:
 def expected(root: Path) -> dict[Path, str]:
     """Every generated file with the content it must have."""
     checks.load_all()
-    files = {root / "docs" / "checks" / f"{code}.md": page(code) for code in checks.CHECKS}
+    files = {root / "docs" / "checks" / f"{code}.md": text for code, text in pages("en").items()}
+    files |= {root / "docs" / "checks" / "zh" / f"{code}.md": text for code, text in pages("zh").items()}
     readme = root / "README.md"
     files[readme] = readme_with_table(readme.read_text(encoding="utf-8"))
     return files

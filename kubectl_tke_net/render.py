@@ -10,6 +10,8 @@ from typing import Any
 import yaml
 from tabulate import tabulate
 
+from kubectl_tke_net.i18n import N_, _, ngettext
+
 _COLORS = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m"}
 _RESET = "\033[0m"
 
@@ -18,19 +20,19 @@ def _paint(text: str, severity: str, color: bool) -> str:
     return f"{_COLORS[severity]}{text}{_RESET}" if color and severity in _COLORS else text
 
 
-def _plural(count: int, word: str) -> str:
-    if word == "info":
-        return f"{count} info"
-    return f"{count} {word}{'' if count == 1 else 's'}"
+# The severity column of table/wide: words of the run's language; -o json/yaml/junit keep error/warning/info.
+_SEVERITY_WORDS = {"error": N_("ERROR"), "warning": N_("WARNING"), "info": N_("INFO")}
 
 
 def summary_line(report: dict[str, Any]) -> str:
     s = report["summary"]
-    line = (f"{_plural(s['error'], 'error')}, {_plural(s['warning'], 'warning')}, {_plural(s['info'], 'info')}"
-            f" ({s['suppressed']} suppressed)")
+    line = _("{errors}, {warnings}, {info} ({suppressed} suppressed)").format(
+        errors=ngettext("{n} error", "{n} errors", s["error"]).format(n=s["error"]),
+        warnings=ngettext("{n} warning", "{n} warnings", s["warning"]).format(n=s["warning"]),
+        info=_("{n} info").format(n=s["info"]), suppressed=s["suppressed"])
     skipped = sum(len(entry["codes"]) for entry in report["skipped"])
     if skipped:
-        line += f"; {skipped} check{'s' if skipped > 1 else ''} skipped"
+        line += ngettext("; {n} check skipped", "; {n} checks skipped", skipped).format(n=skipped)
     return line
 
 
@@ -40,29 +42,31 @@ def _object(finding: dict[str, Any]) -> str:
 
 
 def findings_table(report: dict[str, Any], wide: bool, color: bool) -> str:
-    headers = ["SEVERITY", "CODE", "OBJECT", "MESSAGE"] + (["REMEDIATION"] if wide else [])
+    headers = [_("SEVERITY"), _("CODE"), _("OBJECT"), _("MESSAGE")] + ([_("REMEDIATION")] if wide else [])
     rows = []
     for f in report["findings"]:
-        row = [_paint(f["severity"].upper(), f["severity"], color), f["code"], _object(f), f["message"]]
+        word = _(_SEVERITY_WORDS.get(f["severity"], f["severity"]))
+        row = [_paint(word, f["severity"], color), f["code"], _object(f), f["message"]]
         rows.append([*row, f["remediation"]] if wide else row)
-    lines = [tabulate(rows, headers, tablefmt="plain")] if rows else ["No problems found."]
+    lines = [tabulate(rows, headers, tablefmt="plain")] if rows else [_("No problems found.")]
     for entry in report["skipped"]:
-        lines.append(f"skipped {','.join(entry['codes'])}: {entry['reason']}")
+        lines.append(_("skipped {codes}: {reason}").format(codes=",".join(entry["codes"]), reason=entry["reason"]))
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"
 
 
 _FIXES = (
     ("TKE301", "kubectl tke-net fix kube-proxy --apply",
-     "then: kubectl -n kube-system rollout status ds/kube-proxy"),
-    ("TKE302", "kubectl tke-net fix prevent-loopback [-n NS | -A] --apply", "needs the fixed kube-proxy"),
+     N_("then: kubectl -n kube-system rollout status ds/kube-proxy")),
+    ("TKE302", "kubectl tke-net fix prevent-loopback [-n NS | -A] --apply", N_("needs the fixed kube-proxy")),
     ("TKE303", "kubectl tke-net fix ingress-keepalive [-n NS | -A] --apply",
-     "needs the CLB L7 SNAT/keep-alive ticket and 100.127.0.0/16 allowed in the node security group"),
+     N_("needs the CLB L7 SNAT/keep-alive ticket and 100.127.0.0/16 allowed in the node security group")),
 )
 _MITIGATIONS = (
-    "call Services by DNS name from inside the cluster (NAME.NS.svc.cluster.local), never by CLB address",
-    "kubectl tke-net fix coredns-rewrite --host DOMAIN --service NAME -n NS: resolve a fixed domain to the Service",
-    "externalTrafficPolicy: Local plus anti-affinity between clients and servers",
+    N_("call Services by DNS name from inside the cluster (NAME.NS.svc.cluster.local), never by CLB address"),
+    N_("kubectl tke-net fix coredns-rewrite --host DOMAIN --service NAME -n NS: resolve a fixed domain to the "
+       "Service"),
+    N_("externalTrafficPolicy: Local plus anti-affinity between clients and servers"),
 )
 
 
@@ -73,21 +77,26 @@ def loopback_verdict(report: dict[str, Any]) -> str:
     for f in report["findings"]:
         codes.setdefault(f["code"], set()).add(_object(f))
     if proxy["mode"] == "unknown":
-        kube_proxy = "kube-proxy: mode unknown (no kube-proxy DaemonSet in kube-system)"
+        kube_proxy = _("kube-proxy: mode unknown (no kube-proxy DaemonSet in kube-system)")
     else:
-        fixed = {True: "has the loopback fix", False: "LACKS the loopback fix", None: "loopback fix unknown"}
-        target = f" (fixed from {proxy['minFixed']})" if proxy["minFixed"] and not proxy["loopbackFixed"] else ""
-        kube_proxy = (f"kube-proxy: {proxy['mode']} mode, {proxy['version'] or 'no version tag'}, "
-                      f"{fixed[proxy['loopbackFixed']]}{target}")
+        fixed = {True: _("has the loopback fix"), False: _("LACKS the loopback fix"),
+                 None: _("loopback fix unknown")}
+        target = (_(" (fixed from {version})").format(version=proxy["minFixed"])
+                  if proxy["minFixed"] and not proxy["loopbackFixed"] else "")
+        kube_proxy = _("kube-proxy: {mode} mode, {version}, {fixed}{target}").format(
+            mode=proxy["mode"], version=proxy["version"] or _("no version tag"), fixed=fixed[proxy["loopbackFixed"]],
+            target=target)
     services = len(codes.get("TKE302", set()) | codes.get("TKE304", set()))
     ingresses = len(codes.get("TKE303", set()))
     exposed = services or ingresses or "TKE301" in codes
-    verdict = "EXPOSED to CLB loopback" if exposed else "no CLB loopback exposure found"
+    verdict = _("EXPOSED to CLB loopback") if exposed else _("no CLB loopback exposure found")
     return "\n".join([
-        f"Verdict: {verdict}",
+        _("Verdict: {verdict}").format(verdict=verdict),
         f"  {kube_proxy}",
-        f"  exposed: {services} internal LoadBalancer Service{'' if services == 1 else 's'}, "
-        f"{ingresses} internal Ingress{'' if ingresses == 1 else 'es'}",
+        "  " + _("exposed: {services}, {ingresses}").format(
+            services=ngettext("{n} internal LoadBalancer Service", "{n} internal LoadBalancer Services",
+                              services).format(n=services),
+            ingresses=ngettext("{n} internal Ingress", "{n} internal Ingresses", ingresses).format(n=ingresses)),
     ]) + "\n\n"
 
 
@@ -96,10 +105,10 @@ def loopback_footer(report: dict[str, Any]) -> str:
     steps = [(cmd, note) for code, cmd, note in _FIXES if code in present]
     lines = []
     if steps:
-        lines.append("\nFix, in this order:")
-        lines += [f"  {i}. {cmd}  ({note})" for i, (cmd, note) in enumerate(steps, 1)]
-    lines.append("\nMitigations that need no fix:")
-    lines += [f"  - {m}" for m in _MITIGATIONS]
+        lines.append("\n" + _("Fix, in this order:"))
+        lines += [f"  {i}. {cmd}  ({_(note)})" for i, (cmd, note) in enumerate(steps, 1)]
+    lines.append("\n" + _("Mitigations that need no fix:"))
+    lines += [f"  - {_(m)}" for m in _MITIGATIONS]
     return "\n".join(lines) + "\n"
 
 

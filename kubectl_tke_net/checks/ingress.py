@@ -25,6 +25,7 @@ from kubectl_tke_net.checks.service import (
     has_backends,
     no_address_message,
 )
+from kubectl_tke_net.i18n import N_, _, ngettext
 from kubectl_tke_net.model import Severity
 from kubectl_tke_net.snapshot import Obj
 
@@ -80,7 +81,7 @@ def _paths(ing: Obj) -> Iterator[tuple[str, str, str | None, dict[str, Any]]]:
 def _target_text(backend: dict[str, Any]) -> str:
     target = _service_ref(backend)
     if target is None:
-        return "(resource backend)"
+        return _("(resource backend)")
     service, port = target
     return service if port is None else f"{service}:{port}"
 
@@ -99,17 +100,17 @@ def backends(ing: Obj) -> list[Backend]:
     found = []
     default = _default_backend(ing)
     if default and (target := _service_ref(default)):
-        found.append(Backend("default backend", *target))
+        found.append(Backend(_("default backend"), *target))
     for host, path, path_type, backend in _paths(ing):
         if target := _service_ref(backend):
-            found.append(Backend(f"rule {_rule_text(host, path, path_type)}", *target))
+            found.append(Backend(_("rule {rule}").format(rule=_rule_text(host, path, path_type)), *target))
     return found
 
 
 def _used_by(items: Iterable[Backend], limit: int = 3) -> str:
     wheres = list(dict.fromkeys(b.where for b in items))
-    more = f" and {len(wheres) - limit} more" if len(wheres) > limit else ""
-    return "used by " + ", ".join(wheres[:limit]) + more
+    more = _(" and {n} more").format(n=len(wheres) - limit) if len(wheres) > limit else ""
+    return _("used by {backends}").format(backends=", ".join(wheres[:limit]) + more)
 
 
 def _by_service(items: Iterable[Backend]) -> dict[str, list[Backend]]:
@@ -121,7 +122,7 @@ def _by_service(items: Iterable[Backend]) -> dict[str, list[Backend]]:
 
 def _existing(ctx: Context, ing: Obj) -> Iterator[tuple[Backend, Obj]]:
     """Each backend whose Service exists in the Ingress's namespace, with that Service."""
-    ns, _ = _ns_name(ing)
+    ns, _name = _ns_name(ing)
     for backend in backends(ing):
         svc = ctx.services_by_key.get((ns, backend.service))
         if svc is not None:
@@ -131,13 +132,14 @@ def _existing(ctx: Context, ing: Obj) -> Iterator[tuple[Backend, Obj]]:
 def _only_in(name: str, ns: str, keys: Iterable[tuple[str, str]]) -> str:
     """", only in namespace X, which ..." when objects of that name exist in other namespaces only."""
     others = sorted(kns for kns, kname in keys if kname == name and kns != ns)
-    return f", only in namespace {', '.join(others)}, which an Ingress in {ns} cannot use" if others else ""
+    return _(", only in namespace {namespaces}, which an Ingress in {ns} cannot use").format(
+        namespaces=", ".join(others), ns=ns) if others else ""
 
 
 def _ports_text(svc: Obj) -> str:
     ports = [(f"{p['name']} " if p.get("name") else "") + f"{p.get('port')}/{p.get('protocol') or 'TCP'}"
              for p in _spec(svc).get("ports") or []]
-    return ", ".join(ports) if ports else "none"
+    return ", ".join(ports) if ports else _("none")
 
 
 def _port_matches(svc: Obj, port: int | str) -> bool:
@@ -152,7 +154,8 @@ def _target_port_hint(svc: Obj, port: int | str) -> str:
         return ""
     for p in _spec(svc).get("ports") or []:
         if _port(p.get("targetPort")) == port:
-            return f"; {port} is the targetPort of port {p.get('port')}, and a backend names the Service port"
+            return _("; {port} is the targetPort of port {service_port}, and a backend names the Service port").format(
+                port=port, service_port=p.get("port"))
     return ""
 
 
@@ -162,21 +165,24 @@ def _svc_type(svc: Obj) -> str:
 
 def _no_endpoint_reason(ctx: Context, svc: Obj) -> str:
     """Why a Service with a selector has no ready endpoint, as TKE101/TKE102/TKE111 would explain it."""
-    ns, _ = _ns_name(svc)
+    ns, _name = _ns_name(svc)
     pods = ctx.selected_pods(svc)
     if not pods:
-        return f"selector {_selector_text(svc)} matches no Pod in namespace {ns}"
+        return _("selector {selector} matches no Pod in namespace {ns}").format(selector=_selector_text(svc), ns=ns)
     unready = [p for p in pods if not pod_ready(p)]
     if not unready:
-        return (f"its {len(pods)} Pod{'s are' if len(pods) > 1 else ' is'} ready but its EndpointSlices "
-                "list no ready endpoint (check its targetPort, see TKE104)")
-    reason = f"{len(unready)} of {len(pods)} Pods not ready: {_why_not_ready(unready)}"
+        return ngettext("its {n} Pod is ready but its EndpointSlices list no ready endpoint (check its "
+                        "targetPort, see TKE104)",
+                        "its {n} Pods are ready but its EndpointSlices list no ready endpoint (check its "
+                        "targetPort, see TKE104)", len(pods)).format(n=len(pods))
+    reason = _("{n} of {total} Pods not ready: {pods}").format(n=len(unready), total=len(pods),
+                                                               pods=_why_not_ready(unready))
     if any(tke.BACKENDGROUP_GATE in failing_gates(p) for p in unready):
-        reason += "; a failing CLB readiness gate means the CLB cannot bind or health-check the Pod (TKE111)"
+        reason += _("; a failing CLB readiness gate means the CLB cannot bind or health-check the Pod (TKE111)")
     return reason
 
 
-@check("TKE201", Severity.ERROR, "backend Service missing", needs=("ingresses", "services"), commands=ING)
+@check("TKE201", Severity.ERROR, N_("backend Service missing"), needs=("ingresses", "services"), commands=ING)
 def backend_service_missing(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -205,14 +211,15 @@ def backend_service_missing(ctx: Context) -> Iterator[Hit]:
             similar = difflib.get_close_matches(service, names, n=1)
             hint = _only_in(service, ns, ctx.services_by_key)
             if not hint and similar:
-                hint = f", did you mean {similar[0]}?"
-            problems.append(f"Service {service} does not exist in namespace {ns}{hint} ({_used_by(items)})")
+                hint = _(", did you mean {name}?").format(name=similar[0])
+            problems.append(_("Service {service} does not exist in namespace {ns}{hint} ({used_by})").format(
+                service=service, ns=ns, hint=hint, used_by=_used_by(items)))
         yield Hit(ref(ing), "; ".join(problems),
-                  f"Create the Service in namespace {ns} or correct backend.service.name in the Ingress: "
-                  f"kubectl get services -n {ns}; kubectl edit ingress -n {ns} {name}")
+                  _("Create the Service in namespace {ns} or correct backend.service.name in the Ingress: "
+                    "kubectl get services -n {ns}; kubectl edit ingress -n {ns} {name}").format(ns=ns, name=name))
 
 
-@check("TKE202", Severity.ERROR, "backend port not a Service port", needs=("ingresses", "services"),
+@check("TKE202", Severity.ERROR, N_("backend port not a Service port"), needs=("ingresses", "services"),
        commands=ING)
 def backend_port_not_in_service(ctx: Context) -> Iterator[Hit]:
     """
@@ -249,16 +256,18 @@ def backend_port_not_in_service(ctx: Context) -> Iterator[Hit]:
         problems = []
         for (service, port), items in bad.items():
             svc = services[service]
-            what = f"no port named {port!r}" if isinstance(port, str) else f"no port {port}"
-            problems.append(f"Service {service} has {what} (its ports: {_ports_text(svc)}"
-                            f"{_target_port_hint(svc, port)}; {_used_by(items)})")
+            what = (_("no port named {port}").format(port=repr(port)) if isinstance(port, str)
+                    else _("no port {port}").format(port=port))
+            problems.append(_("Service {service} has {what} (its ports: {ports}{hint}; {used_by})").format(
+                service=service, what=what, ports=_ports_text(svc), hint=_target_port_hint(svc, port),
+                used_by=_used_by(items)))
         yield Hit(ref(ing), "; ".join(problems),
-                  "Set the backend's port.number to the Service's port (or port.name to its name): "
-                  f"kubectl get service -n {ns} {next(iter(bad))[0]} -o jsonpath='{{.spec.ports}}'; "
-                  f"kubectl edit ingress -n {ns} {name}")
+                  _("Set the backend's port.number to the Service's port (or port.name to its name): "
+                    "kubectl get service -n {ns} {service} -o jsonpath='{{.spec.ports}}'; "
+                    "kubectl edit ingress -n {ns} {name}").format(ns=ns, service=next(iter(bad))[0], name=name))
 
 
-@check("TKE203", Severity.ERROR, "CLB Ingress backend is ClusterIP", needs=("ingresses", "services"),
+@check("TKE203", Severity.ERROR, N_("CLB Ingress backend is ClusterIP"), needs=("ingresses", "services"),
        commands=ING)
 def clb_backend_cluster_ip(ctx: Context) -> Iterator[Hit]:
     """
@@ -280,20 +289,22 @@ def clb_backend_cluster_ip(ctx: Context) -> Iterator[Hit]:
     for ing in ctx.ingresses:
         if not is_clb_ingress(ing) or tke.is_true(annotations_of(ing).get(tke.ING_DIRECT_ACCESS)):
             continue
-        ns, _ = _ns_name(ing)
+        ns, _name = _ns_name(ing)
         cluster_ip = _by_service(b for b, svc in _existing(ctx, ing) if _svc_type(svc) == "ClusterIP")
         if not cluster_ip:
             continue
-        problems = [f"Service {service} is type ClusterIP ({_used_by(items)})"
+        problems = [_("Service {service} is type ClusterIP ({used_by})").format(service=service,
+                                                                                used_by=_used_by(items))
                     for service, items in cluster_ip.items()]
         patch = """'{"spec":{"type":"NodePort"}}'"""
         patches = "; ".join(f"kubectl patch service -n {ns} {service} -p {patch}" for service in cluster_ip)
-        yield Hit(ref(ing), "; ".join(problems) + ": the CLB forwards to NodePorts and a ClusterIP Service "
-                                                   "has none",
-                  f"{patches}; or, with VPC-CNI Pods, set {tke.ING_DIRECT_ACCESS}: \"true\" on the Ingress")
+        yield Hit(ref(ing), _("{problems}: the CLB forwards to NodePorts and a ClusterIP Service has none").format(
+                      problems="; ".join(problems)),
+                  _("{patches}; or, with VPC-CNI Pods, set {annotation}: \"true\" on the Ingress").format(
+                      patches=patches, annotation=tke.ING_DIRECT_ACCESS))
 
 
-@check("TKE204", Severity.ERROR, "backend Service without ready endpoint",
+@check("TKE204", Severity.ERROR, N_("backend Service without ready endpoint"),
        needs=("ingresses", "services", "pods", "endpointslices"), commands=ING)
 def backend_without_ready_endpoint(ctx: Context) -> Iterator[Hit]:
     """
@@ -315,7 +326,7 @@ def backend_without_ready_endpoint(ctx: Context) -> Iterator[Hit]:
     the CLB health check when the readiness gate is failing.
     """
     for ing in ctx.ingresses:
-        ns, _ = _ns_name(ing)
+        ns, _name = _ns_name(ing)
         without = _by_service(b for b, svc in _existing(ctx, ing)
                               if has_backends(svc) and not ctx.endpoints(svc).ready)
         if not without:
@@ -323,14 +334,15 @@ def backend_without_ready_endpoint(ctx: Context) -> Iterator[Hit]:
         problems = []
         for service, items in without.items():
             svc = ctx.services_by_key[(ns, service)]
-            problems.append(f"Service {service} has no ready endpoint ({_used_by(items)}): "
-                            f"{_no_endpoint_reason(ctx, svc)}")
+            problems.append(_("Service {service} has no ready endpoint ({used_by}): {reason}").format(
+                service=service, used_by=_used_by(items), reason=_no_endpoint_reason(ctx, svc)))
         yield Hit(ref(ing), "; ".join(problems),
-                  "; ".join(f"kubectl tke-net service -n {ns} {service}" for service in without)
-                  + " and fix what it reports (selector, readiness probe, crash, CLB readiness gate)")
+                  _("{commands} and fix what it reports (selector, readiness probe, crash, CLB readiness "
+                    "gate)").format(commands="; ".join(f"kubectl tke-net service -n {ns} {service}"
+                                                       for service in without)))
 
 
-@check("TKE205", Severity.ERROR, "TLS Secret missing", needs=("ingresses", "secrets"), commands=ING)
+@check("TKE205", Severity.ERROR, N_("TLS Secret missing"), needs=("ingresses", "secrets"), commands=ING)
 def tls_secret_missing(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -352,7 +364,7 @@ def tls_secret_missing(ctx: Context) -> Iterator[Hit]:
     """
     secrets = {_ns_name(s) for s in ctx.snap.list("secrets")}
     for ing in ctx.ingresses:
-        ns, _ = _ns_name(ing)
+        ns, _name = _ns_name(ing)
         missing: dict[str, list[str]] = {}
         for tls in _spec(ing).get("tls") or []:
             secret = tls.get("secretName")
@@ -360,8 +372,9 @@ def tls_secret_missing(ctx: Context) -> Iterator[Hit]:
                 missing.setdefault(secret, []).extend(str(h) for h in tls.get("hosts") or [])
         if not missing:
             continue
-        problems = [f"TLS Secret {secret} does not exist in namespace {ns}{_only_in(secret, ns, secrets)}"
-                    + (f" (hosts {', '.join(dict.fromkeys(hosts))})" if hosts else "")
+        problems = [_("TLS Secret {secret} does not exist in namespace {ns}{elsewhere}").format(
+                        secret=secret, ns=ns, elsewhere=_only_in(secret, ns, secrets))
+                    + (_(" (hosts {hosts})").format(hosts=", ".join(dict.fromkeys(hosts))) if hosts else "")
                     for secret, hosts in missing.items()]
         first = next(iter(missing))
         if is_clb_ingress(ing):
@@ -369,10 +382,11 @@ def tls_secret_missing(ctx: Context) -> Iterator[Hit]:
         else:
             create = f"kubectl create secret tls {first} -n {ns} --cert=tls.crt --key=tls.key"
         yield Hit(ref(ing), "; ".join(problems),
-                  f"Create the Secret in namespace {ns} ({create}) or correct spec.tls[].secretName")
+                  _("Create the Secret in namespace {ns} ({command}) or correct spec.tls[].secretName").format(
+                      ns=ns, command=create))
 
 
-@check("TKE206", Severity.ERROR, "CLB Ingress without address", needs=("ingresses",), commands=ING)
+@check("TKE206", Severity.ERROR, N_("CLB Ingress without address"), needs=("ingresses",), commands=ING)
 def clb_ingress_without_address(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -394,14 +408,15 @@ def clb_ingress_without_address(ctx: Context) -> Iterator[Hit]:
     for ing in ctx.ingresses:
         if not is_clb_ingress(ing) or ((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
             continue
-        message = no_address_message(ctx, ing, "CLB Ingress without a CLB address")
+        message = no_address_message(ctx, ing, _("CLB Ingress without a CLB address"))
         ns, name = _ns_name(ing)
         yield Hit(ref(ing), message,
-                  f"kubectl describe ingress -n {ns} {name}: fix what the controller's event names (subnet, "
-                  "existing CLB, quota, balance, backends, certificate, annotations); it retries by itself.")
+                  _("kubectl describe ingress -n {ns} {name}: fix what the controller's event names (subnet, "
+                    "existing CLB, quota, balance, backends, certificate, annotations); it retries by itself.").format(
+                        ns=ns, name=name))
 
 
-@check("TKE207", Severity.INFO, "no default backend", needs=("ingresses",), commands=ING)
+@check("TKE207", Severity.INFO, N_("no default backend"), needs=("ingresses",), commands=ING)
 def no_default_backend(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -425,16 +440,17 @@ def no_default_backend(ctx: Context) -> Iterator[Hit]:
         rules = [f"{_rule_text(host, path, path_type)} -> {_target_text(backend)}"
                  for host, path, path_type, backend in _paths(ing)]
         limit = 10
-        listed = "; ".join(rules[:limit]) + (f"; and {len(rules) - limit} more" if len(rules) > limit else "")
+        listed = "; ".join(rules[:limit]) + (_("; and {n} more").format(n=len(rules) - limit)
+                                             if len(rules) > limit else "")
         ns, name = _ns_name(ing)
-        yield Hit(ref(ing), f"no default backend: requests matching none of these rules get 404: "
-                            f"{listed or 'none'}",
-                  "If a URL gets 404, compare its host and path with these rules "
-                  f"(kubectl describe ingress -n {ns} {name}); to serve all other requests, "
-                  "add spec.defaultBackend.")
+        yield Hit(ref(ing), _("no default backend: requests matching none of these rules get 404: {rules}").format(
+                      rules=listed or _("none")),
+                  _("If a URL gets 404, compare its host and path with these rules "
+                    "(kubectl describe ingress -n {ns} {name}); to serve all other requests, "
+                    "add spec.defaultBackend.").format(ns=ns, name=name))
 
 
-@check("TKE208", Severity.WARNING, "duplicate host and path", needs=("ingresses",), commands=ING)
+@check("TKE208", Severity.WARNING, N_("duplicate host and path"), needs=("ingresses",), commands=ING)
 def duplicate_host_path(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -458,13 +474,14 @@ def duplicate_host_path(ctx: Context) -> Iterator[Hit]:
         if not dups:
             continue
         ns, name = _ns_name(ing)
-        problems = [f"{host}{path} appears {len(targets)} times (-> {', '.join(targets)})"
+        problems = [_("{rule} appears {n} times (-> {targets})").format(rule=f"{host}{path}", n=len(targets),
+                                                                        targets=", ".join(targets))
                     for (host, path), targets in dups]
-        yield Hit(ref(ing), "; ".join(problems) + "; only one of them takes effect",
-                  f"Keep one entry per host and path: kubectl edit ingress -n {ns} {name}")
+        yield Hit(ref(ing), _("{problems}; only one of them takes effect").format(problems="; ".join(problems)),
+                  _("Keep one entry per host and path: kubectl edit ingress -n {ns} {name}").format(ns=ns, name=name))
 
 
-@check("TKE209", Severity.ERROR, "IngressClass missing", needs=("ingresses", "ingressclasses"), commands=ING)
+@check("TKE209", Severity.ERROR, N_("IngressClass missing"), needs=("ingresses", "ingressclasses"), commands=ING)
 def ingress_class_missing(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -485,15 +502,15 @@ def ingress_class_missing(ctx: Context) -> Iterator[Hit]:
         wanted = _spec(ing).get("ingressClassName")
         if not wanted or wanted == tke.QCLOUD_CLASS or wanted in classes:
             continue
-        known = ", ".join(sorted(classes)) or "none"
+        known = ", ".join(sorted(classes)) or _("none")
         ns, name = _ns_name(ing)
-        yield Hit(ref(ing), f"IngressClass {wanted} does not exist (IngressClasses: {known}); "
-                            "no controller serves this Ingress",
-                  f"Set spec.ingressClassName to an existing class (kubectl get ingressclass) or to "
-                  f"{tke.QCLOUD_CLASS} for a TKE CLB: kubectl edit ingress -n {ns} {name}")
+        yield Hit(ref(ing), _("IngressClass {wanted} does not exist (IngressClasses: {known}); no controller serves "
+                              "this Ingress").format(wanted=wanted, known=known),
+                  _("Set spec.ingressClassName to an existing class (kubectl get ingressclass) or to {qcloud} for a "
+                    "TKE CLB: kubectl edit ingress -n {ns} {name}").format(qcloud=tke.QCLOUD_CLASS, ns=ns, name=name))
 
 
-@check("TKE210", Severity.ERROR, "malformed security-groups annotation", needs=("ingresses",), commands=ING)
+@check("TKE210", Severity.ERROR, N_("malformed security-groups annotation"), needs=("ingresses",), commands=ING)
 def malformed_ingress_security_groups(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -516,13 +533,15 @@ def malformed_ingress_security_groups(ctx: Context) -> Iterator[Hit]:
         problem = tke.security_group_problem(value)
         if problem:
             ns, name = _ns_name(ing)
-            yield Hit(ref(ing), f"{tke.ING_SECURITY_GROUPS} is malformed: {problem}",
-                      'Use a comma-separated list of at most 5 IDs, e.g. "sg-12345678,sg-abcdefgh": '
-                      f"kubectl annotate ingress -n {ns} {name} --overwrite "
-                      f"{tke.ING_SECURITY_GROUPS}=sg-xxxxxxxx,sg-yyyyyyyy")
+            yield Hit(ref(ing), _("{annotation} is malformed: {problem}").format(
+                          annotation=tke.ING_SECURITY_GROUPS, problem=problem),
+                      _('Use a comma-separated list of at most 5 IDs, e.g. "sg-12345678,sg-abcdefgh": '
+                        "kubectl annotate ingress -n {ns} {name} --overwrite "
+                        "{annotation}=sg-xxxxxxxx,sg-yyyyyyyy").format(ns=ns, name=name,
+                                                                        annotation=tke.ING_SECURITY_GROUPS))
 
 
-@check("TKE211", Severity.INFO, "CLB security group must allow 443", needs=("ingresses",), commands=ING)
+@check("TKE211", Severity.INFO, N_("CLB security group must allow 443"), needs=("ingresses",), commands=ING)
 def clb_tls_needs_443(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -543,11 +562,13 @@ def clb_tls_needs_443(ctx: Context) -> Iterator[Hit]:
         if not is_clb_ingress(ing) or not _spec(ing).get("tls"):
             continue
         notes = annotations_of(ing)
-        clb = f"CLB {notes[tke.ING_LB_ID]}" if notes.get(tke.ING_LB_ID) else "the CLB"
+        clb = _("CLB {id}").format(id=notes[tke.ING_LB_ID]) if notes.get(tke.ING_LB_ID) else _("the CLB")
         hosts = list(dict.fromkeys(str(h) for tls in _spec(ing)["tls"] for h in tls.get("hosts") or []))
-        for_hosts = f" for {', '.join(hosts)}" if hosts else ""
+        for_hosts = _(" for {hosts}").format(hosts=", ".join(hosts)) if hosts else ""
         groups = notes.get(tke.ING_SECURITY_GROUPS)
-        where = f"security groups {groups}" if groups else f"the security groups bound to {clb}"
-        yield Hit(ref(ing), f"TLS is configured{for_hosts}: {clb} serves HTTPS on 443, which its security "
-                            "groups must allow (not visible through the Kubernetes API)",
-                  f"Check that {where} allow inbound TCP 443 (CLB console, Security Groups tab).")
+        where = (_("security groups {groups}").format(groups=groups) if groups
+                 else _("the security groups bound to {clb}").format(clb=clb))
+        yield Hit(ref(ing), _("TLS is configured{hosts}: {clb} serves HTTPS on 443, which its security groups must "
+                              "allow (not visible through the Kubernetes API)").format(hosts=for_hosts, clb=clb),
+                  _("Check that {where} allow inbound TCP 443 (CLB console, Security Groups tab).").format(
+                      where=where))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from kubectl_tke_net.checks import Hit, check
 from kubectl_tke_net.checks.context import Context
+from kubectl_tke_net.i18n import N_, _
 from kubectl_tke_net.model import Ref, Severity, Unavailable
 from kubectl_tke_net.probe import CLB, CLUSTER_IP, DNS, ENDPOINT, NODE_PORT, SLOW_MS
 
@@ -30,9 +31,9 @@ class ProbeContext(Context):
         if self.unavailable is not None:
             raise Unavailable("probe", self.unavailable)
         if self.probe is None:
-            raise Unavailable("probe", "not probed: run `svc NAME --probe` or `ingress NAME --probe`")
+            raise Unavailable("probe", _("not probed: run `svc NAME --probe` or `ingress NAME --probe`"))
         if not any(o.result is not None for o in self.probe.observations):
-            raise Unavailable("probe", "; ".join(self.probe.failures) or "the probe Pods reported no result")
+            raise Unavailable("probe", "; ".join(self.probe.failures) or _("the probe Pods reported no result"))
         return judge(self.probe)
 
 
@@ -46,7 +47,7 @@ class Verdict:
 
 
 def _node(pod: ProbePod) -> str:
-    return f"node {pod.node}"
+    return _("node {node}").format(node=pod.node)
 
 
 def _answers(observations: list[Observation]) -> str:
@@ -80,7 +81,7 @@ def judge(run: ProbeRun) -> Verdict:
 
     for (ref, _pod), obs in _grouped(run).items():
         pod = obs[0].pod
-        where = f"from {_node(pod)}"
+        where = _("from {node}").format(node=_node(pod))
         cluster_ips = _by_port(obs, CLUSTER_IP)
         endpoints = _by_port(obs, ENDPOINT)
         node_ports = _by_port(obs, NODE_PORT)
@@ -88,20 +89,24 @@ def judge(run: ProbeRun) -> Verdict:
         witness = [o for o in obs if o.ok and o.test.path == (CLUSTER_IP if cluster_ips else ENDPOINT)]
         for dns in (o for o in obs if o.test.path == DNS and o.failed):
             if witness:
-                hit("TKE120", ref, f"{where}: {dns.test.what} does not resolve ({dns.text}), but "
-                                   f"{witness[0].test.what} answers ({witness[0].text})", dns)
+                hit("TKE120", ref, _("{where}: {name} does not resolve ({result}), but {witness} answers "
+                                     "({witness_result})").format(where=where, name=dns.test.what, result=dns.text,
+                                                                  witness=witness[0].test.what,
+                                                                  witness_result=witness[0].text), dns)
         for port, ips in cluster_ips.items():
             eps = [o for o in endpoints.get(port, []) if o.result is not None]
             for cip in (o for o in ips if o.failed):
                 if eps and all(o.ok for o in eps):
-                    hit("TKE121", ref, f"{where}: {cip.test.what} does not answer ({cip.text}), but its "
-                                       f"ready endpoints do ({_answers(eps)})", cip)
+                    hit("TKE121", ref, _("{where}: {target} does not answer ({result}), but its ready endpoints "
+                                         "do ({answers})").format(where=where, target=cip.test.what, result=cip.text,
+                                                                  answers=_answers(eps)), cip)
         for port, eps in endpoints.items():
             bad = [o for o in eps if o.failed]
             if bad:
                 answered = [o for o in eps if o.result is not None]
-                hit("TKE122", ref, f"{where}: {len(bad)} of {len(answered)} ready endpoints of port {port} do "
-                                   f"not answer: {_answers(bad)}", *bad)
+                hit("TKE122", ref, _("{where}: {n} of {total} ready endpoints of port {port} do not answer: "
+                                     "{answers}").format(where=where, n=len(bad), total=len(answered), port=port,
+                                                         answers=_answers(bad)), *bad)
                 if len(bad) == len(answered):  # no endpoint answers: the ClusterIP cannot either
                     verdict.explained.update(cluster_ips.get(port, []))
         for port, nps in node_ports.items():
@@ -110,9 +115,10 @@ def judge(run: ProbeRun) -> Verdict:
                 verdict.explained.update(nps)  # TKE122 explains it: no endpoint answers from this node
                 continue
             for np in (o for o in nps if o.failed):
-                whose = "its own node: kube-proxy there" if np.test.node == pod.node else \
-                    f"node {np.test.node}: its kube-proxy, or its security group"
-                hit("TKE123", ref, f"{where}: {np.test.what} does not answer ({np.text}; {whose})", np)
+                whose = _("its own node: kube-proxy there") if np.test.node == pod.node else \
+                    _("node {node}: its kube-proxy, or its security group").format(node=np.test.node)
+                hit("TKE123", ref, _("{where}: {target} does not answer ({result}; {whose})").format(
+                    where=where, target=np.test.what, result=np.text, whose=whose), np)
 
     clbs: dict[tuple[Ref, str], list[Observation]] = defaultdict(list)
     for o in run.observations:
@@ -122,9 +128,10 @@ def judge(run: ProbeRun) -> Verdict:
         bad = [o for o in obs if o.pod.hosts_backend and o.result is not None and not o.fast]
         good = [o for o in obs if not o.pod.hosts_backend and o.fast]
         if bad and good:
-            fails = "; ".join(f"{_slow_text(o)} from {_node(o.pod)}, which hosts a backend" for o in bad)
-            hit("TKE124", ref, f"{obs[0].test.what} {fails}, but answers in {good[0].ms} ms from "
-                               f"{_node(good[0].pod)}, which does not", *bad)
+            fails = "; ".join(_("{result} from {node}, which hosts a backend").format(
+                result=_slow_text(o), node=_node(o.pod)) for o in bad)
+            hit("TKE124", ref, _("{target} {fails}, but answers in {ms} ms from {node}, which does not").format(
+                target=obs[0].test.what, fails=fails, ms=good[0].ms, node=_node(good[0].pod)), *bad)
 
     for (code, ref), found in lines.items():
         verdict.hits[code].append(Hit(ref, "; ".join(found), _remedy(code, ref)))
@@ -134,55 +141,59 @@ def judge(run: ProbeRun) -> Verdict:
         for o in run.observations:
             per_pod[o.pod.name].append(o)
         paths = "; ".join(
-            f"from {_node(obs[0].pod)}{' (hosts a backend)' if obs[0].pod.hosts_backend else ''}: {_answers(obs)}"
+            _("from {node}{hosts}: {answers}").format(
+                node=_node(obs[0].pod), hosts=_(" (hosts a backend)") if obs[0].pod.hosts_backend else "",
+                answers=_answers(obs))
             for obs in per_pod.values())
-        verdict.hits["TKE125"].append(Hit(run.plan.target, f"every probed path answered: {paths}",
-                                          "Nothing to fix on the paths probed."))
+        verdict.hits["TKE125"].append(Hit(run.plan.target, _("every probed path answered: {paths}").format(
+            paths=paths), _("Nothing to fix on the paths probed.")))
     for o in run.observations:
         failing = o.failed or (o.test.path == CLB and o.result is not None and not o.fast)
         if failing and o not in verdict.explained:
-            verdict.unexplained.append(f"from {_node(o.pod)}: {o.test.what}: {_slow_text(o)}")
+            verdict.unexplained.append(_("from {node}: {target}: {result}").format(
+                node=_node(o.pod), target=o.test.what, result=_slow_text(o)))
     return verdict
 
 
 def _slow_text(o: Observation) -> str:
     if o.result is not None and o.result.ok:
-        return f"takes {o.result.ms} ms (over {SLOW_MS} ms)"
-    return f"fails ({o.text})"
+        return _("takes {ms} ms (over {slow} ms)").format(ms=o.result.ms, slow=SLOW_MS)
+    return _("fails ({result})").format(result=o.text)
 
 
 _REMEDIES = {
-    "TKE120": "Cluster DNS fails: kubectl -n kube-system get pods -l k8s-app=kube-dns and their logs; check the "
-              "coredns ConfigMap; allow UDP and TCP 53 from Pods to CoreDNS in NetworkPolicies and security groups.",
-    "TKE121": "kube-proxy on that node has no or stale rules for the Service: read its logs "
-              "(kubectl -n kube-system get pods -l k8s-app=kube-proxy -o wide), check iptables-save or ipvsadm -Ln "
-              "on the node, and restart its kube-proxy Pod.",
-    "TKE122": "Timeouts: the Pod network between the nodes is broken: check the node security groups (allow the Pod "
-              "CIDR between nodes) and the cluster's route table (GlobalRouter) or the Pods' ENIs (VPC-CNI). "
-              "Refused: nothing listens on the targetPort: kubectl get pod -o wide -n {ns}.",
-    "TKE123": "Its own node: kube-proxy there has no NodePort rules (read its logs). Another node: allow TCP "
-              "30000-32768 from the VPC and Pod CIDRs in that node's security group (TKE113), then check its "
-              "kube-proxy.",
-    "TKE124": "kubectl tke-net fix prevent-loopback {name} -n {ns} --apply, with a loopback-fixed kube-proxy (TKE301); "
-              "or call {name}.{ns}.svc instead of the CLB address.",
-    "TKE124/Ingress": "kubectl tke-net fix ingress-keepalive {name} -n {ns} --apply (needs the CLB L7 SNAT/keep-alive "
-                      "allow-list ticket and 100.127.0.0/16 allowed in the node security group); or resolve the host "
-                      "to the Service inside the cluster: kubectl tke-net fix coredns-rewrite.",
+    "TKE120": N_("Cluster DNS fails: kubectl -n kube-system get pods -l k8s-app=kube-dns and their logs; check the "
+                 "coredns ConfigMap; allow UDP and TCP 53 from Pods to CoreDNS in NetworkPolicies and security "
+                 "groups."),
+    "TKE121": N_("kube-proxy on that node has no or stale rules for the Service: read its logs "
+                 "(kubectl -n kube-system get pods -l k8s-app=kube-proxy -o wide), check iptables-save or ipvsadm -Ln "
+                 "on the node, and restart its kube-proxy Pod."),
+    "TKE122": N_("Timeouts: the Pod network between the nodes is broken: check the node security groups (allow the Pod "
+                 "CIDR between nodes) and the cluster's route table (GlobalRouter) or the Pods' ENIs (VPC-CNI). "
+                 "Refused: nothing listens on the targetPort: kubectl get pod -o wide -n {ns}."),
+    "TKE123": N_("Its own node: kube-proxy there has no NodePort rules (read its logs). Another node: allow TCP "
+                 "30000-32768 from the VPC and Pod CIDRs in that node's security group (TKE113), then check its "
+                 "kube-proxy."),
+    "TKE124": N_("kubectl tke-net fix prevent-loopback {name} -n {ns} --apply, with a loopback-fixed kube-proxy "
+                 "(TKE301); or call {name}.{ns}.svc instead of the CLB address."),
+    "TKE124/Ingress": N_("kubectl tke-net fix ingress-keepalive {name} -n {ns} --apply (needs the CLB L7 SNAT/"
+                         "keep-alive allow-list ticket and 100.127.0.0/16 allowed in the node security group); or "
+                         "resolve the host to the Service inside the cluster: kubectl tke-net fix coredns-rewrite."),
 }
 
 
 def _remedy(code: str, ref: Ref) -> str:
     text = _REMEDIES.get(f"{code}/{ref.kind}") or _REMEDIES[code]
-    return text.format(name=ref.name, ns=ref.namespace)
+    return _(text).format(name=ref.name, ns=ref.namespace)
 
 
 def _verdict(ctx: Context) -> Verdict:
     if not isinstance(ctx, ProbeContext):
-        raise Unavailable("probe", "not probed: run `svc NAME --probe` or `ingress NAME --probe`")
+        raise Unavailable("probe", _("not probed: run `svc NAME --probe` or `ingress NAME --probe`"))
     return ctx.verdict
 
 
-@check("TKE120", Severity.ERROR, "Service DNS name does not resolve, ClusterIP answers", needs=(), commands=PROBE)
+@check("TKE120", Severity.ERROR, N_("Service DNS name does not resolve, ClusterIP answers"), needs=(), commands=PROBE)
 def service_dns_name_fails(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -206,7 +217,7 @@ def service_dns_name_fails(ctx: Context) -> Iterator[Hit]:
     yield from _verdict(ctx).hits.get("TKE120", [])
 
 
-@check("TKE121", Severity.ERROR, "ClusterIP does not answer, endpoints do", needs=(), commands=PROBE)
+@check("TKE121", Severity.ERROR, N_("ClusterIP does not answer, endpoints do"), needs=(), commands=PROBE)
 def cluster_ip_fails_endpoints_answer(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -227,7 +238,7 @@ def cluster_ip_fails_endpoints_answer(ctx: Context) -> Iterator[Hit]:
     yield from _verdict(ctx).hits.get("TKE121", [])
 
 
-@check("TKE122", Severity.ERROR, "ready endpoints do not answer", needs=(), commands=PROBE)
+@check("TKE122", Severity.ERROR, N_("ready endpoints do not answer"), needs=(), commands=PROBE)
 def endpoints_do_not_answer(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -251,7 +262,7 @@ def endpoints_do_not_answer(ctx: Context) -> Iterator[Hit]:
     yield from _verdict(ctx).hits.get("TKE122", [])
 
 
-@check("TKE123", Severity.ERROR, "NodeIP:NodePort does not answer", needs=(), commands=PROBE)
+@check("TKE123", Severity.ERROR, N_("NodeIP:NodePort does not answer"), needs=(), commands=PROBE)
 def node_port_does_not_answer(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -276,7 +287,7 @@ def node_port_does_not_answer(ctx: Context) -> Iterator[Hit]:
     yield from _verdict(ctx).hits.get("TKE123", [])
 
 
-@check("TKE124", Severity.ERROR, "CLB loopback confirmed", needs=(), commands=PROBE)
+@check("TKE124", Severity.ERROR, N_("CLB loopback confirmed"), needs=(), commands=PROBE)
 def clb_loopback_confirmed(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -302,7 +313,7 @@ def clb_loopback_confirmed(ctx: Context) -> Iterator[Hit]:
     yield from _verdict(ctx).hits.get("TKE124", [])
 
 
-@check("TKE125", Severity.INFO, "every probed path answered", needs=(), commands=PROBE)
+@check("TKE125", Severity.INFO, N_("every probed path answered"), needs=(), commands=PROBE)
 def every_probed_path_answered(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does

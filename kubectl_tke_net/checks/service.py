@@ -17,6 +17,7 @@ from kubectl_tke_net.checks.context import (
     pod_ready,
     ref,
 )
+from kubectl_tke_net.i18n import N_, _, ngettext
 from kubectl_tke_net.model import Severity
 from kubectl_tke_net.snapshot import Obj
 
@@ -43,14 +44,14 @@ def _selector_text(svc: Obj) -> str:
 
 def _names(pods: list[Obj], limit: int = 5) -> str:
     names = sorted(meta(p).get("name", "") for p in pods)
-    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    more = _(" and {n} more").format(n=len(names) - limit) if len(names) > limit else ""
     return ", ".join(names[:limit]) + more
 
 
 def _why_not_ready(pods: list[Obj], limit: int = 3) -> str:
     ordered = sorted(pods, key=lambda p: meta(p).get("name", ""))
     shown = [f"{meta(p).get('name')} ({not_ready_reason(p)})" for p in ordered]
-    more = f" and {len(shown) - limit} more" if len(shown) > limit else ""
+    more = _(" and {n} more").format(n=len(shown) - limit) if len(shown) > limit else ""
     return ", ".join(shown[:limit]) + more
 
 
@@ -86,7 +87,7 @@ def services_with_pods(ctx: Context) -> Iterator[tuple[Obj, list[Obj]]]:
             yield svc, ctx.selected_pods(svc)
 
 
-@check("TKE101", Severity.ERROR, "selector matches no Pod", needs=("services", "pods"), commands=SVC)
+@check("TKE101", Severity.ERROR, N_("selector matches no Pod"), needs=("services", "pods"), commands=SVC)
 def selector_matches_no_pod(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -107,23 +108,24 @@ def selector_matches_no_pod(ctx: Context) -> Iterator[Hit]:
     for svc, pods in services_with_pods(ctx):
         if pods:
             continue
-        ns, _ = _ns_name(svc)
+        ns, _name = _ns_name(svc)
         selector = _spec(svc).get("selector") or {}
         everywhere = ctx.matching_pods(selector, None)
         done = [p for p in everywhere if meta(p).get("namespace") == ns]
         elsewhere = sorted({meta(p).get("namespace", "") for p in everywhere} - {ns})
-        message = f"selector {_selector_text(svc)} matches no Pod in namespace {ns}"
+        message = _("selector {selector} matches no Pod in namespace {ns}").format(selector=_selector_text(svc), ns=ns)
         if done:
-            message += f" (only {len(done)} terminated Pod{'s' if len(done) > 1 else ''}: {_names(done)})"
+            message += ngettext(" (only {n} terminated Pod: {pods})", " (only {n} terminated Pods: {pods})",
+                                len(done)).format(n=len(done), pods=_names(done))
         if elsewhere:
-            message += (f"; Pods with these labels exist in namespace {', '.join(elsewhere)}, "
-                        "which a Service cannot select")
+            message += _("; Pods with these labels exist in namespace {namespaces}, which a Service cannot "
+                         "select").format(namespaces=", ".join(elsewhere))
         yield Hit(ref(svc), message,
-                  f"Fix the selector or the Pod labels: kubectl get pods -n {ns} --show-labels; "
-                  "or scale the workload up if it has no Pods.")
+                  _("Fix the selector or the Pod labels: kubectl get pods -n {ns} --show-labels; "
+                    "or scale the workload up if it has no Pods.").format(ns=ns))
 
 
-@check("TKE102", Severity.ERROR, "no ready endpoint", needs=("services", "pods", "endpointslices"),
+@check("TKE102", Severity.ERROR, N_("no ready endpoint"), needs=("services", "pods", "endpointslices"),
        commands=SVC)
 def no_ready_endpoint(ctx: Context) -> Iterator[Hit]:
     """
@@ -150,16 +152,17 @@ def no_ready_endpoint(ctx: Context) -> Iterator[Hit]:
             continue
         unready = [p for p in pods if not pod_ready(p)]
         if unready:
-            detail = f"{len(unready)} of {len(pods)} matching Pods not ready: {_why_not_ready(unready)}"
+            detail = _("{n} of {total} matching Pods not ready: {pods}").format(
+                n=len(unready), total=len(pods), pods=_why_not_ready(unready))
         else:
-            detail = (f"all {len(pods)} matching Pods are ready, but its EndpointSlices list no ready "
-                      "endpoint (check the targetPort, see TKE104)")
-        yield Hit(ref(svc), f"no ready endpoint; {detail}",
-                  f"kubectl describe pod -n {_ns_name(svc)[0]} {meta((unready or pods)[0]).get('name')} "
-                  "to see why it is not ready; fix its readiness probe, crash or readiness gate.")
+            detail = _("all {total} matching Pods are ready, but its EndpointSlices list no ready "
+                       "endpoint (check the targetPort, see TKE104)").format(total=len(pods))
+        yield Hit(ref(svc), _("no ready endpoint; {detail}").format(detail=detail),
+                  _("kubectl describe pod -n {ns} {pod} to see why it is not ready; fix its readiness probe, crash "
+                    "or readiness gate.").format(ns=_ns_name(svc)[0], pod=meta((unready or pods)[0]).get("name")))
 
 
-@check("TKE103", Severity.WARNING, "some endpoints not ready", needs=("services", "pods", "endpointslices"),
+@check("TKE103", Severity.WARNING, N_("some endpoints not ready"), needs=("services", "pods", "endpointslices"),
        commands=SVC)
 def some_endpoints_not_ready(ctx: Context) -> Iterator[Hit]:
     """
@@ -179,13 +182,14 @@ def some_endpoints_not_ready(ctx: Context) -> Iterator[Hit]:
         eps = ctx.endpoints(svc)
         if 0 < eps.ready < eps.total:
             unready = [p for p in pods if not pod_ready(p)]
-            detail = f"; not ready: {_why_not_ready(unready)}" if unready else ""
-            yield Hit(ref(svc), f"{eps.ready} of {eps.total} endpoints ready{detail}",
-                      "kubectl describe pod on the Pods that are not ready and fix their probes or crashes; "
-                      "during a rollout, wait for kubectl rollout status.")
+            detail = _("; not ready: {pods}").format(pods=_why_not_ready(unready)) if unready else ""
+            yield Hit(ref(svc), _("{ready} of {total} endpoints ready{detail}").format(
+                          ready=eps.ready, total=eps.total, detail=detail),
+                      _("kubectl describe pod on the Pods that are not ready and fix their probes or crashes; "
+                        "during a rollout, wait for kubectl rollout status."))
 
 
-@check("TKE104", Severity.ERROR, "named targetPort not declared", needs=("services", "pods"), commands=SVC)
+@check("TKE104", Severity.ERROR, N_("named targetPort not declared"), needs=("services", "pods"), commands=SVC)
 def named_target_port_missing(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -210,15 +214,17 @@ def named_target_port_missing(ctx: Context) -> Iterator[Hit]:
             if isinstance(target, str):
                 missing = [p for p in pods if _container_port_for(p, target) is None]
                 if missing:
-                    problems.append(f"port {_port_label(port)}: targetPort {target!r} is not a container port "
-                                    f"name on {len(missing)} of {len(pods)} Pods ({_names(missing)})")
+                    problems.append(_("port {port}: targetPort {target} is not a container port name on {n} of "
+                                      "{total} Pods ({pods})").format(port=_port_label(port), target=repr(target),
+                                                                      n=len(missing), total=len(pods),
+                                                                      pods=_names(missing)))
         if problems:
             yield Hit(ref(svc), "; ".join(problems),
-                      "Name the container port in the Pod template (ports: [{name: NAME, containerPort: N}]) "
-                      "or use the port number as targetPort.")
+                      _("Name the container port in the Pod template (ports: [{{name: NAME, containerPort: N}}]) "
+                        "or use the port number as targetPort.").format())
 
 
-@check("TKE105", Severity.INFO, "numeric targetPort not declared", needs=("services", "pods"), commands=SVC)
+@check("TKE105", Severity.INFO, N_("numeric targetPort not declared"), needs=("services", "pods"), commands=SVC)
 def numeric_target_port_undeclared(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -243,15 +249,16 @@ def numeric_target_port_undeclared(ctx: Context) -> Iterator[Hit]:
             if isinstance(target, int):
                 missing = [p for p in pods if _container_port_for(p, target) is None]
                 if missing:
-                    problems.append(f"port {_port_label(port)}: targetPort {target} is not a containerPort "
-                                    f"of {len(missing)} of {len(pods)} Pods ({_names(missing)})")
+                    problems.append(_("port {port}: targetPort {target} is not a containerPort of {n} of {total} "
+                                      "Pods ({pods})").format(port=_port_label(port), target=target, n=len(missing),
+                                                              total=len(pods), pods=_names(missing)))
         if problems:
             yield Hit(ref(svc), "; ".join(problems),
-                      "Make sure the application listens on that port; declare it as containerPort "
-                      "or correct the Service's targetPort.")
+                      _("Make sure the application listens on that port; declare it as containerPort "
+                        "or correct the Service's targetPort."))
 
 
-@check("TKE106", Severity.WARNING, "protocol mismatch", needs=("services", "pods"), commands=SVC)
+@check("TKE106", Severity.WARNING, N_("protocol mismatch"), needs=("services", "pods"), commands=SVC)
 def protocol_mismatch(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -279,12 +286,12 @@ def protocol_mismatch(ctx: Context) -> Iterator[Hit]:
                 and str(cport.get("protocol") or "TCP") != proto
             })
             if mismatched:
-                problems.append(f"port {_port_label(port)} is {proto} but targets a {'/'.join(mismatched)} "
-                                f"container port {target}")
+                problems.append(_("port {port} is {protocol} but targets a {other} container port {target}").format(
+                    port=_port_label(port), protocol=proto, other="/".join(mismatched), target=target))
         if problems:
             yield Hit(ref(svc), "; ".join(problems),
-                      "Make the Service port's protocol match the container port's; declare one Service port "
-                      "per protocol when the server speaks both.")
+                      _("Make the Service port's protocol match the container port's; declare one Service port "
+                        "per protocol when the server speaks both."))
 
 
 def _is_lb(svc: Obj) -> bool:
@@ -312,14 +319,14 @@ def quoted_event(ctx: Context, obj: Obj, no_address: bool) -> Obj | None:
 
 def no_address_message(ctx: Context, obj: Obj, what: str) -> str:
     """What TKE107 and TKE206 say: no CLB address, and the object's newest Warning event, if any."""
-    message = f"{what} (status.loadBalancer.ingress is empty)"
+    message = _("{what} (status.loadBalancer.ingress is empty)").format(what=what)
     event = quoted_event(ctx, obj, True)
     if event is not None:
-        message += f"; newest Warning event: {_event_text(event)}"
+        message += _("; newest Warning event: {event}").format(event=_event_text(event))
     return message
 
 
-@check("TKE107", Severity.ERROR, "LoadBalancer without CLB address", needs=("services",), commands=SVC)
+@check("TKE107", Severity.ERROR, N_("LoadBalancer without CLB address"), needs=("services",), commands=SVC)
 def load_balancer_without_address(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -342,14 +349,15 @@ def load_balancer_without_address(ctx: Context) -> Iterator[Hit]:
     for svc in ctx.services:
         if not _no_address(svc):
             continue
-        message = no_address_message(ctx, svc, "type LoadBalancer but no CLB address")
+        message = no_address_message(ctx, svc, _("type LoadBalancer but no CLB address"))
         ns, name = _ns_name(svc)
         yield Hit(ref(svc), message,
-                  f"kubectl describe service -n {ns} {name}: fix what the controller's event names "
-                  "(subnet ID, existing CLB, quota, balance, annotations); it retries by itself.")
+                  _("kubectl describe service -n {ns} {name}: fix what the controller's event names "
+                    "(subnet ID, existing CLB, quota, balance, annotations); it retries by itself.").format(
+                        ns=ns, name=name))
 
 
-@check("TKE108", Severity.WARNING, "nodePort outside TKE's open range", needs=("services",), commands=SVC)
+@check("TKE108", Severity.WARNING, N_("nodePort outside TKE's open range"), needs=("services",), commands=SVC)
 def node_port_outside_range(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -372,11 +380,13 @@ def node_port_outside_range(ctx: Context) -> Iterator[Hit]:
                    if p.get("nodePort") and not low <= int(p["nodePort"]) <= high]
         if outside:
             listed = ", ".join(f"{p.get('protocol') or 'TCP'} {p['nodePort']}" for p in outside)
-            yield Hit(ref(svc), f"nodePort {listed} outside {low}-{high}, the range TKE's node security groups open",
-                      f"Use a nodePort in {low}-{high}, or allow {listed} inbound in the nodes' security group.")
+            yield Hit(ref(svc), _("nodePort {ports} outside {low}-{high}, the range TKE's node security groups "
+                                  "open").format(ports=listed, low=low, high=high),
+                      _("Use a nodePort in {low}-{high}, or allow {ports} inbound in the nodes' security "
+                        "group.").format(ports=listed, low=low, high=high))
 
 
-@check("TKE109", Severity.WARNING, "Warning events on the Service", needs=("services", "events"), commands=SVC)
+@check("TKE109", Severity.WARNING, N_("Warning events on the Service"), needs=("services", "events"), commands=SVC)
 def service_warning_events(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -402,12 +412,13 @@ def service_warning_events(ctx: Context) -> Iterator[Hit]:
         if seen:
             texts = "; ".join(_event_text(e) for e in seen.values())
             count = len(seen)
-            yield Hit(ref(svc), f"{count} Warning event reason{'s' if count > 1 else ''}: {texts}",
-                      f"kubectl describe service -n {_ns_name(svc)[0]} {_ns_name(svc)[1]} and fix what the "
-                      "events name.")
+            yield Hit(ref(svc), ngettext("{n} Warning event reason: {events}", "{n} Warning event reasons: {events}",
+                                         count).format(n=count, events=texts),
+                      _("kubectl describe service -n {ns} {name} and fix what the events name.").format(
+                          ns=_ns_name(svc)[0], name=_ns_name(svc)[1]))
 
 
-@check("TKE110", Severity.ERROR, "direct access to non-VPC-CNI Pods",
+@check("TKE110", Severity.ERROR, N_("direct access to non-VPC-CNI Pods"),
        needs=("services", "pods", "configmaps"), commands=SVC)
 def direct_access_without_vpc_cni(ctx: Context) -> Iterator[Hit]:
     """
@@ -435,13 +446,14 @@ def direct_access_without_vpc_cni(ctx: Context) -> Iterator[Hit]:
             continue
         gr = [p for p in pods if not annotations_of(p).get(tke.POD_NETWORKS)]
         if gr:
-            yield Hit(ref(svc), f"direct-access is on but {len(gr)} of {len(pods)} Pods are not VPC-CNI Pods "
-                                f"({_names(gr)}) and GlobalRouteDirectAccess is not enabled",
-                      "Run the Pods on VPC-CNI (tke.cloud.tencent.com/networks), enable GlobalRouteDirectAccess "
-                      "in kube-system/tke-service-controller-config, or remove the direct-access annotation.")
+            yield Hit(ref(svc), _("direct-access is on but {n} of {total} Pods are not VPC-CNI Pods ({pods}) and "
+                                  "GlobalRouteDirectAccess is not enabled").format(n=len(gr), total=len(pods),
+                                                                                  pods=_names(gr)),
+                      _("Run the Pods on VPC-CNI (tke.cloud.tencent.com/networks), enable GlobalRouteDirectAccess "
+                        "in kube-system/tke-service-controller-config, or remove the direct-access annotation."))
 
 
-@check("TKE111", Severity.ERROR, "CLB readiness gate failing", needs=("services", "pods"), commands=SVC)
+@check("TKE111", Severity.ERROR, N_("CLB readiness gate failing"), needs=("services", "pods"), commands=SVC)
 def backendgroup_gate_failing(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -462,13 +474,15 @@ def backendgroup_gate_failing(ctx: Context) -> Iterator[Hit]:
     for svc, pods in services_with_pods(ctx):
         gated = [p for p in pods if not pod_ready(p) and tke.BACKENDGROUP_GATE in failing_gates(p)]
         if gated:
-            yield Hit(ref(svc), f"{len(gated)} Pod{'s' if len(gated) > 1 else ''} not ready because readiness gate "
-                                f"{tke.BACKENDGROUP_GATE} is not True: {_names(gated)}",
-                      "kubectl describe pod on them and the Service's events; check the CLB health check and "
-                      "that security groups allow the CLB to reach the Pods.")
+            yield Hit(ref(svc), ngettext("{n} Pod not ready because readiness gate {gate} is not True: {pods}",
+                                         "{n} Pods not ready because readiness gate {gate} is not True: {pods}",
+                                         len(gated)).format(n=len(gated), gate=tke.BACKENDGROUP_GATE,
+                                                            pods=_names(gated)),
+                      _("kubectl describe pod on them and the Service's events; check the CLB health check and "
+                        "that security groups allow the CLB to reach the Pods."))
 
 
-@check("TKE112", Severity.ERROR, "malformed security-groups annotation", needs=("services",), commands=SVC)
+@check("TKE112", Severity.ERROR, N_("malformed security-groups annotation"), needs=("services",), commands=SVC)
 def malformed_service_security_groups(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -488,11 +502,12 @@ def malformed_service_security_groups(ctx: Context) -> Iterator[Hit]:
             continue
         problem = tke.security_group_problem(value)
         if problem:
-            yield Hit(ref(svc), f"{tke.SVC_SECURITY_GROUPS} is malformed: {problem}",
-                      'Use a comma-separated list of at most 5 IDs, e.g. "sg-12345678,sg-abcdefgh".')
+            yield Hit(ref(svc), _("{annotation} is malformed: {problem}").format(
+                          annotation=tke.SVC_SECURITY_GROUPS, problem=problem),
+                      _('Use a comma-separated list of at most 5 IDs, e.g. "sg-12345678,sg-abcdefgh".'))
 
 
-@check("TKE113", Severity.INFO, "node security group must allow NodePorts", needs=("services",), commands=SVC)
+@check("TKE113", Severity.INFO, N_("node security group must allow NodePorts"), needs=("services",), commands=SVC)
 def node_ports_need_security_group(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -519,7 +534,8 @@ def node_ports_need_security_group(ctx: Context) -> Iterator[Hit]:
         ports = [f"{p.get('protocol') or 'TCP'} {p['nodePort']}" for p in _spec(svc).get("ports") or []
                  if p.get("nodePort")]
         if ports:
-            yield Hit(ref(svc), f"the nodes' security group must allow NodePort{'s' if len(ports) > 1 else ''} "
-                                f"{', '.join(ports)}",
-                      "Allow these ports (or 30000-32768 TCP/UDP) inbound in the nodes' security group, or set "
-                      f"{tke.SVC_PASS_TO_TARGET}: \"true\".")
+            yield Hit(ref(svc), ngettext("the nodes' security group must allow NodePort {ports}",
+                                         "the nodes' security group must allow NodePorts {ports}",
+                                         len(ports)).format(ports=", ".join(ports)),
+                      _("Allow these ports (or 30000-32768 TCP/UDP) inbound in the nodes' security group, or set "
+                        "{annotation}: \"true\".").format(annotation=tke.SVC_PASS_TO_TARGET))

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import yaml
 
 from kubectl_tke_net.fix.plan import Change, Plan
+from kubectl_tke_net.i18n import _
 from kubectl_tke_net.model import AccessError
 from kubectl_tke_net.snapshot import KINDS, KUBE_SYSTEM, Kind, Obj
 
@@ -64,26 +65,27 @@ def _message(payload: Any) -> str:
 
 def _send(cluster: Writer, change: Change, dry_run: bool) -> Result:
     if not change.resource_version:
-        return Result(change, "failed", "it was read without a resourceVersion, so it cannot be written safely")
+        return Result(change, "failed", _("it was read without a resourceVersion, so it cannot be written safely"))
     try:
         status, payload = cluster.patch(change.path, change.patch, dry_run=dry_run)
     except AccessError as exc:
         if dry_run:
             raise
-        return Result(change, "failed", f"{exc}; the write may or may not have been made: run the action again "
-                                        "to see what is left")
+        return Result(change, "failed", _("{error}; the write may or may not have been made: run the action again "
+                                          "to see what is left").format(error=exc))
     if 200 <= status < 300:
         return Result(change, "dry-run" if dry_run else "applied", answer=payload)
     detail = _message(payload)
     if status == 409:
-        return Result(change, "conflict", f"it changed after it was read (resourceVersion "
-                                          f"{change.resource_version}); nothing was overwritten: run the action "
-                                          "again to plan on the current object")
+        return Result(change, "conflict", _("it changed after it was read (resourceVersion {rv}); nothing was "
+                                            "overwritten: run the action again to plan on the current object").format(
+                                                rv=change.resource_version))
     if status == 403:
-        return Result(change, "forbidden", detail or f"cannot patch {change.ref}")
+        return Result(change, "forbidden", detail or _("cannot patch {ref}").format(ref=change.ref))
     if status == 404:
-        return Result(change, "failed", "it no longer exists")
-    return Result(change, "failed", f"the API server refused the change ({status}){': ' + detail if detail else ''}")
+        return Result(change, "failed", _("it no longer exists"))
+    return Result(change, "failed", _("the API server refused the change ({status}){detail}").format(
+        status=status, detail=": " + detail if detail else ""))
 
 
 def _backup_name(context: str | None, now: datetime) -> str:
@@ -125,13 +127,13 @@ def apply(cluster: Writer, plan: Plan, mode: str, backup_dir: str = DEFAULT_BACK
     if mode == "server" or not checked:
         return Outcome(checked)
     if not all(r.ok for r in checked):
-        held = "not written: the server-side dry run of another change failed"
+        held = _("not written: the server-side dry run of another change failed")
         return Outcome(tuple(r if not r.ok else Result(r.change, "not-run", held) for r in checked))
     backup = write_backup([c.before for c in plan.changes], backup_dir, context, plan.action)
     results: list[Result] = []
     for change in plan.changes:
         if results and not results[-1].ok:
-            results.append(Result(change, "not-run", "not written: an earlier write failed"))
+            results.append(Result(change, "not-run", _("not written: an earlier write failed")))
             continue
         results.append(_send(cluster, change, dry_run=False))
     return Outcome(tuple(results), backup)
@@ -162,7 +164,7 @@ def wait_rollout(cluster: Writer, generation: int, timeout: float,
                     log(f"kube-proxy rollout done: {progress}")
                     return None
         if _clock() >= deadline:
-            return f"the kube-proxy rollout did not finish within --wait ({progress})"
+            return _("the kube-proxy rollout did not finish within --wait ({progress})").format(progress=progress)
         log(f"waiting for the kube-proxy rollout: {progress}")
         _sleep(POLL_INTERVAL)
 

@@ -16,6 +16,7 @@ from kubectl_tke_net.checks.context import Context, Selector
 from kubectl_tke_net.fix import apply as applier
 from kubectl_tke_net.fix.diff import unified
 from kubectl_tke_net.fix.plan import ROLLOUT_STATUS, Change, Options, Plan, Refusal, make_plan
+from kubectl_tke_net.i18n import _, ngettext
 from kubectl_tke_net.model import UsageError
 from kubectl_tke_net.snapshot import KINDS, Obj, Snapshot
 
@@ -52,7 +53,7 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
-        return bool(self.refused or self.failures) or any(r is not None and not r.ok for _, r in self.entries)
+        return bool(self.refused or self.failures) or any(r is not None and not r.ok for _change, r in self.entries)
 
 
 def _check_flags(args: argparse.Namespace) -> tuple[str, float | None]:
@@ -62,30 +63,32 @@ def _check_flags(args: argparse.Namespace) -> tuple[str, float | None]:
     action = args.action
     for dest, flag, actions in _ONLY_FOR:
         if getattr(args, dest) and action not in actions:
-            raise UsageError(f"{flag} is for fix {' and '.join(actions)}, not fix {action}")
+            raise UsageError(_("{flag} is for fix {actions}, not fix {action}").format(
+                flag=flag, actions=" and ".join(actions), action=action))
     if action == "rollback" and len(args.names) != 1:
-        raise UsageError("fix rollback takes one backup FILE")
+        raise UsageError(_("fix rollback takes one backup FILE"))
     if action in ("kube-proxy", "coredns-rewrite") and args.names:
-        raise UsageError(f"fix {action} takes no NAME ({' '.join(args.names)})")
+        raise UsageError(_("fix {action} takes no NAME ({names})").format(action=action, names=" ".join(args.names)))
     if args.all_lb and args.names:
-        raise UsageError("--all-lb and Service NAMEs cannot be used together")
+        raise UsageError(_("--all-lb and Service NAMEs cannot be used together"))
     if action == "coredns-rewrite" and not (args.host and args.service):
-        raise UsageError("fix coredns-rewrite needs --host DOMAIN and --service NAME")
+        raise UsageError(_("fix coredns-rewrite needs --host DOMAIN and --service NAME"))
     if args.all_namespaces and args.namespace:
-        raise UsageError("--namespace and --all-namespaces cannot be used together")
+        raise UsageError(_("--namespace and --all-namespaces cannot be used together"))
     if args.all_namespaces and action in ("coredns-rewrite", "rollback"):
-        raise UsageError(f"fix {action} cannot be used with --all-namespaces")
+        raise UsageError(_("fix {action} cannot be used with --all-namespaces").format(action=action))
     if action == "rollback" and args.namespace:
-        raise UsageError("fix rollback restores the objects of FILE in their own namespaces; drop --namespace")
+        raise UsageError(_("fix rollback restores the objects of FILE in their own namespaces; drop --namespace"))
     if args.apply and args.dry_run == "server":
-        raise UsageError("--apply already sends every change as a server-side dry run first; drop --dry-run=server")
+        raise UsageError(_("--apply already sends every change as a server-side dry run first; drop "
+                           "--dry-run=server"))
     if args.snapshot and (args.apply or args.dry_run == "server"):
         flag = "--apply" if args.apply else "--dry-run=server"
-        raise UsageError(f"{flag} needs a cluster; with --snapshot the plan is only shown")
+        raise UsageError(_("{flag} needs a cluster; with --snapshot the plan is only shown").format(flag=flag))
     wait = None
     if args.wait:
         if not args.apply:
-            raise UsageError("--wait waits for what --apply changed; add --apply")
+            raise UsageError(_("--wait waits for what --apply changed; add --apply"))
         try:
             wait = parse_duration(args.wait)
         except ValueError as exc:
@@ -203,8 +206,9 @@ def _wait(run: _Run, plan: Plan, done: applier.Outcome, seconds: float, outcome:
     again = applier.wait_pending(replan, seconds, log)
     for pending in again.pending:
         kind, ns, name = pending.split("/", 2)
-        outcome.failures.append(Refusal(kind, ns, name, f"{kind} {ns}/{name} was not filled in by TKE's controller "
-                                                       f"within --wait {run.args.wait}; run the action again later"))
+        outcome.failures.append(Refusal(kind, ns, name, _("{kind} {ns}/{name} was not filled in by TKE's controller "
+                                                         "within --wait {wait}; run the action again later").format(
+                                                             kind=kind, ns=ns, name=name, wait=run.args.wait)))
     if again.changes:
         outcome.add(again, applier.apply(run.cluster, again, "apply", run.args.backup_dir, run.context))
 
@@ -231,15 +235,11 @@ def document(outcome: Outcome) -> Obj:
                 for c, r in outcome.entries if r is not None and r.status in ("conflict", "forbidden", "failed")]
     doc: Obj = {"apiVersion": "tke-net/v1", "kind": "FixPlan", "action": outcome.action, "mode": outcome.mode,
                 "changes": changes, "refused": refused,
-                "applied": any(r is not None and r.status == "applied" for _, r in outcome.entries),
+                "applied": any(r is not None and r.status == "applied" for _change, r in outcome.entries),
                 "backup": outcome.backups[0] if outcome.backups else None, "notes": outcome.notes}
     if len(outcome.backups) > 1:  # --wait applied a second round (ingress-keepalive)
         doc["backups"] = outcome.backups
     return doc
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def text(outcome: Outcome, from_snapshot: bool) -> str:
@@ -247,50 +247,57 @@ def text(outcome: Outcome, from_snapshot: bool) -> str:
     if outcome.entries:
         out.append("\n")
     for refusal in outcome.refused:
-        out.append(f"refused: {refusal.ref}: {refusal.reason}\n")
+        out.append(_("refused: {ref}: {reason}").format(ref=refusal.ref, reason=refusal.reason) + "\n")
     for change, result in outcome.entries:
         if result is not None and not result.ok:
             out.append(f"{result.status}: {change.ref}: {result.message}\n")
     for failure in outcome.failures:
-        out.append(f"failed: {failure.ref}: {failure.reason}\n")
+        out.append(_("failed: {ref}: {reason}").format(ref=failure.ref, reason=failure.reason) + "\n")
     for note in outcome.notes:
-        out.append(f"note: {note}\n")
-    changes = [c for c, _ in outcome.entries]
+        out.append(_("note: {note}").format(note=note) + "\n")
+    changes = [c for c, _result in outcome.entries]
     if outcome.mode == "client":
         if not changes:
-            out.append("Nothing to change.\n")
+            out.append(_("Nothing to change.") + "\n")
         else:
-            out.append(f"{_plural(len(changes), 'change')} planned; nothing was written (client-side dry run).\n")
+            out.append(ngettext("{n} change planned; nothing was written (client-side dry run).",
+                                "{n} changes planned; nothing was written (client-side dry run).",
+                                len(changes)).format(n=len(changes)) + "\n")
             out.append(_would(changes, from_snapshot))
     elif outcome.mode == "server":
-        accepted = sum(1 for _, r in outcome.entries if r is not None and r.ok)
-        out.append(f"{accepted} of {_plural(len(changes), 'change')} accepted by the API server's dry run "
-                   "(dryRun=All); nothing was written.\n" if changes else "Nothing to change.\n")
+        accepted = sum(1 for _change, r in outcome.entries if r is not None and r.ok)
+        out.append(ngettext("{accepted} of {n} change accepted by the API server's dry run (dryRun=All); nothing "
+                            "was written.", "{accepted} of {n} changes accepted by the API server's dry run "
+                            "(dryRun=All); nothing was written.", len(changes)).format(accepted=accepted,
+                                                                                      n=len(changes)) + "\n"
+                   if changes else _("Nothing to change.") + "\n")
     else:
         for path in outcome.backups:
-            out.append(f"backup: {path}\n")
+            out.append(_("backup: {path}").format(path=path) + "\n")
         written = [c for c, r in outcome.entries if r is not None and r.status == "applied"]
         if not changes:
-            out.append("Nothing to change.\n")
+            out.append(_("Nothing to change.") + "\n")
         else:
-            out.append(f"{len(written)} of {_plural(len(changes), 'change')} applied.\n")
+            out.append(ngettext("{written} of {n} change applied.", "{written} of {n} changes applied.",
+                                len(changes)).format(written=len(written), n=len(changes)) + "\n")
         for path in outcome.backups:
-            out.append(f"undo: kubectl tke-net fix rollback {path} --apply\n")
+            out.append(_("undo: {command}").format(command=f"kubectl tke-net fix rollback {path} --apply") + "\n")
         if outcome.action == "kube-proxy" and written:
-            out.append(f"watch the rollout: {ROLLOUT_STATUS}\n")
+            out.append(_("watch the rollout: {command}").format(command=ROLLOUT_STATUS) + "\n")
     return "".join(out)
 
 
 def _would(changes: list[Change], from_snapshot: bool) -> str:
     lines = [
-        "--apply would:" + (" (it needs a cluster, not --snapshot)" if from_snapshot else ""),
-        "  1. send every change to the API server as a dry run (dryRun=All) and stop if any is rejected;",
-        f"  2. save the objects below to a new backup file in {applier.DEFAULT_BACKUP_DIR} (--backup-dir);",
-        "  3. merge-patch each one (field manager kubectl-tke-net) on the condition that it still has the",
-        "     resourceVersion read, so that a concurrent edit is a conflict, never overwritten:",
+        _("--apply would:") + (_(" (it needs a cluster, not --snapshot)") if from_snapshot else ""),
+        _("  1. send every change to the API server as a dry run (dryRun=All) and stop if any is rejected;"),
+        _("  2. save the objects below to a new backup file in {dir} (--backup-dir);").format(
+            dir=applier.DEFAULT_BACKUP_DIR),
+        _("  3. merge-patch each one (field manager kubectl-tke-net) on the condition that it still has the\n"
+          "     resourceVersion read, so that a concurrent edit is a conflict, never overwritten:"),
     ]
     for change in changes:
-        rv = change.resource_version or "(none in the snapshot)"
+        rv = change.resource_version or _("(none in the snapshot)")
         lines.append(f"     PATCH {change.ref} resourceVersion {rv}")
     return "\n".join(lines) + "\n"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kubectl_tke_net.i18n import _
 from kubectl_tke_net.model import UsageError
 
 if TYPE_CHECKING:
@@ -32,17 +33,19 @@ def check_flags(args: argparse.Namespace) -> float | None:
         return None
     noun = "Service" if args.command == "service" else "Ingress"
     if args.snapshot:
-        raise UsageError("--probe cannot be used with --snapshot: it runs Pods in the cluster")
+        raise UsageError(_("--probe cannot be used with --snapshot: it runs Pods in the cluster"))
     if args.all_namespaces:
-        raise UsageError(f"--probe cannot be used with --all-namespaces: name one {noun} and its namespace (-n)")
+        raise UsageError(_("--probe cannot be used with --all-namespaces: name one {kind} and its namespace "
+                           "(-n)").format(kind=noun))
     if not args.name:
-        raise UsageError(f"--probe needs a {noun} NAME: kubectl tke-net {args.command} NAME --probe")
+        raise UsageError(_("--probe needs a {kind} NAME: kubectl tke-net {command} NAME --probe").format(
+            kind=noun, command=args.command))
     try:
         timeout = parse_duration(args.probe_timeout or DEFAULT_TIMEOUT)
     except ValueError as exc:
         raise UsageError(f"--probe-timeout: {exc}") from exc
     if timeout is None:
-        raise UsageError("--probe-timeout must be more than 0")
+        raise UsageError(_("--probe-timeout must be more than 0"))
     if args.probe_image is not None and not args.probe_image.strip():
-        raise UsageError("--probe-image must name an image")
+        raise UsageError(_("--probe-image must name an image"))
     return timeout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from kubectl_tke_net.i18n import _
 from kubectl_tke_net.probe import SLOW_MS
 from kubectl_tke_net.probe.plan import Plan, ProbePod, ProbeTest
 
@@ -22,8 +23,9 @@ class Result:
     def text(self) -> str:
         """"4 ms", "timeout after 2010 ms", "HTTP 404 in 12 ms"."""
         if self.ok:
-            return f"HTTP {self.status} in {self.ms} ms" if self.status else f"{self.ms} ms"
-        return f"{self.error or 'failed'} after {self.ms} ms"
+            return (_("HTTP {status} in {ms} ms").format(status=self.status, ms=self.ms) if self.status
+                    else _("{ms} ms").format(ms=self.ms))
+        return _("{error} after {ms} ms").format(error=self.error or _("failed"), ms=self.ms)
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class Observation:
 
     @property
     def text(self) -> str:
-        return self.result.text() if self.result is not None else "no result"
+        return self.result.text() if self.result is not None else _("no result")
 
     @property
     def ms(self) -> int:

@@ -1,0 +1,315 @@
+"""--lang zh: catalogue completeness, language resolution, Chinese goldens, CJK alignment, language-free JSON."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from wcwidth import wcswidth
+
+from kubectl_tke_net import i18n, i18n_catalog
+from tests.conftest import fixture
+from tests.test_cli import golden
+
+PO = i18n_catalog.LOCALE_DIR / "zh" / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
+
+
+@pytest.fixture(autouse=True)
+def english_afterwards(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test starts and ends in English, whatever the machine's locale (other tests call checks directly)."""
+    for name in (*i18n.LOCALE_VARIABLES, "LANGUAGE"):
+        monkeypatch.delenv(name, raising=False)
+    i18n.set_language("en")
+    yield
+    i18n.set_language("en")
+
+
+# --- the catalogue ---------------------------------------------------------------------------------------
+
+def test_every_message_has_a_chinese_translation() -> None:
+    """The same extraction as `make i18n`: missing, empty, fuzzy, stale entries and differing placeholders."""
+    assert i18n_catalog.problems(PO) == []
+
+
+def test_extraction_finds_messages_docstrings_and_plurals() -> None:
+    from kubectl_tke_net import checks
+
+    checks.load_all()
+    found = {m for m, _rel, _line in i18n_catalog.extract()}
+    assert checks.CHECKS["TKE302"].doc in found  # a check's docstring, whole and cleaned
+    assert "internal LoadBalancer Service without prevent-loopback" in found  # a title (N_)
+    assert ("{n} error", "{n} errors") in found  # ngettext
+    assert "no ready endpoint; {detail}" in found
+
+
+def _mutated(tmp_path: Path, edit: object) -> list[str]:
+    from babel.messages.pofile import read_po, write_po
+
+    with PO.open("rb") as f:
+        catalog = read_po(f)
+    edit(catalog)  # type: ignore[operator]
+    path = tmp_path / PO.name
+    with path.open("wb") as f:
+        write_po(f, catalog)
+    return i18n_catalog.problems(path)
+
+
+def test_the_completeness_check_can_fail(tmp_path: Path) -> None:
+    def missing(c) -> None:  # type: ignore[no-untyped-def]
+        c.delete("no ready endpoint; {detail}")
+
+    def empty(c) -> None:  # type: ignore[no-untyped-def]
+        c["Nothing to change."].string = ""
+
+    def fuzzy(c) -> None:  # type: ignore[no-untyped-def]
+        c["No problems found."].flags.add("fuzzy")
+
+    def stale(c) -> None:  # type: ignore[no-untyped-def]
+        c.add("a message no code uses any more", "不再使用的消息")
+
+    def placeholder(c) -> None:  # type: ignore[no-untyped-def]
+        c["Verdict: {verdict}"].string = "结论：{result}"
+
+    assert any("missing" in p and "no ready endpoint" in p for p in _mutated(tmp_path, missing))
+    assert any("not translated" in p and "Nothing to change" in p for p in _mutated(tmp_path, empty))
+    assert any("fuzzy" in p and "No problems found" in p for p in _mutated(tmp_path, fuzzy))
+    assert any("stale" in p and "no code uses" in p for p in _mutated(tmp_path, stale))
+    assert any("placeholders differ" in p for p in _mutated(tmp_path, placeholder))
+
+
+def test_placeholders_ignore_literal_braces() -> None:
+    assert i18n_catalog.placeholders("{ns} -o jsonpath='{{.spec.ports}}' {name}") == ["{name}", "{ns}"]
+    assert i18n_catalog.placeholders("arg %(x)s: {a}") == ["%(x)s", "{a}"]
+
+
+def test_compiled_catalogue_is_current(tmp_path: Path) -> None:
+    """The .mo the tests run with is what the .po compiles to (make install / make test rebuild it)."""
+    built = i18n_catalog.compile_all(tmp_path)
+    installed = i18n_catalog.LOCALE_DIR / "zh" / "LC_MESSAGES" / f"{i18n.DOMAIN}.mo"
+    assert [p.read_bytes() for p in built] == [installed.read_bytes()]
+
+
+def test_a_missing_catalogue_fails_loudly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    with pytest.raises(i18n.CatalogMissing, match=r"kubectl-tke-net\.mo"):
+        i18n.set_language("zh")
+    run = cli("version", "--lang", "zh")
+    assert run.status == 0 and "zh message catalogue is not installed" in run.err
+
+
+# --- language resolution --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({}, "en"),
+    ({"LANG": "C"}, "en"),
+    ({"LANG": "en_US.UTF-8"}, "en"),
+    ({"LANG": "zh_CN.UTF-8"}, "zh"),
+    ({"LANG": "zh_TW"}, "zh"),
+    ({"LANG": "zh"}, "zh"),
+    ({"LANG": "zu_ZA.UTF-8"}, "en"),
+    ({"LC_MESSAGES": "zh_CN.UTF-8", "LANG": "en_US.UTF-8"}, "zh"),
+    ({"LC_ALL": "en_US.UTF-8", "LC_MESSAGES": "zh_CN.UTF-8"}, "en"),
+    ({"LC_ALL": "zh_CN.GB18030", "LANG": "C"}, "zh"),
+    ({"LC_ALL": "", "LANG": "zh_SG"}, "zh"),  # set but empty does not count
+])
+def test_language_from_environment(env: dict[str, str], expected: str) -> None:
+    assert i18n.language_from_env(env) == expected
+
+
+@pytest.mark.parametrize(("argv", "env", "expected"), [
+    (["svc", "--lang", "en"], {"LANG": "zh_CN.UTF-8"}, "en"),
+    (["svc", "--lang=zh"], {"LC_ALL": "en_US.UTF-8"}, "zh"),
+    (["--lang", "zh", "svc"], {}, "zh"),
+    (["svc", "--lang", "fr"], {"LANG": "zh_CN.UTF-8"}, "zh"),  # invalid: argparse reports it, env decides
+    (["svc", "--", "--lang", "zh"], {}, "en"),
+])
+def test_flag_beats_environment(argv: list[str], env: dict[str, str], expected: str) -> None:
+    assert i18n.resolve(argv, env) == expected
+
+
+def test_unknown_language_is_a_usage_error(cli) -> None:  # type: ignore[no-untyped-def]
+    run = cli("svc", "--lang", "fr", "--snapshot", fixture("healthy"))
+    assert run.status == 2 and run.out == "" and run.err.startswith("error: ") and "--lang" in run.err
+
+
+def test_environment_chooses_chinese(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    assert "未发现问题。" in cli("svc", "-A", "--snapshot", fixture("healthy")).out
+    assert "No problems found." in cli("svc", "-A", "--snapshot", fixture("healthy"), "--lang", "en").out
+
+
+def test_help_text_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
+    from kubectl_tke_net.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["loopback", "--help", "--lang", "zh"])
+    out = capsys.readouterr().out
+    assert "用法：" in out and "显示此帮助信息并退出" in out and "所有命名空间" in out
+    assert "--all-namespaces" in out and "--lang LANG" in out  # flag names never change
+    with pytest.raises(SystemExit):
+        main(["loopback", "--help", "--lang", "en"])
+    out = capsys.readouterr().out
+    assert "usage:" in out and "every namespace" in out and "所有" not in out
+
+
+def test_usage_error_in_chinese(cli) -> None:  # type: ignore[no-untyped-def]
+    run = cli("svc", "--bogus", "--lang", "zh")
+    assert run.status == 2 and run.err.startswith("error: 无法识别的参数：--bogus")
+    assert run.err.count("\n") == 1
+
+
+# --- goldens ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize(("name", "args"), [
+    ("loopback", ("loopback", "-A", "--snapshot", "tests/fixtures/loopback.yaml")),
+    ("services", ("svc", "-A", "--snapshot", "tests/fixtures/services.yaml")),
+])
+def test_table_golden(cli, lang: str, name: str, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    run = cli(*args, "--lang", lang)
+    assert run.status == 1 and run.err == ""
+    golden(f"{name}.table" if lang == "en" else f"{name}.{lang}.table", run.out)
+
+
+def test_wide_golden_in_chinese(cli) -> None:  # type: ignore[no-untyped-def]
+    run = cli("svc", "-A", "--snapshot", "tests/fixtures/services.yaml", "-o", "wide", "--lang", "zh")
+    golden("services.zh.wide", run.out)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_checks_code_golden(cli, lang: str) -> None:  # type: ignore[no-untyped-def]
+    run = cli("checks", "TKE302", "--lang", lang)
+    assert run.status == 0
+    golden(f"checks-TKE302.{lang}.txt", run.out)
+
+
+def test_checks_list_in_chinese(cli) -> None:  # type: ignore[no-untyped-def]
+    out = cli("checks", "--lang", "zh").out
+    assert "TKE302" in out and "内网 LoadBalancer Service 未设置 prevent-loopback" in out
+    assert "warning" in out  # the severity column of the catalogue is the enum value
+
+
+# --- what never changes with the language ----------------------------------------------------------------
+
+# Texts: translated. "reason" of skipped: tke-net's own reasons are translated, the API server's are kept as sent.
+TEXT_KEYS = {"message", "remediation", "docs", "doc", "title", "reason"}
+
+
+def _without_text(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _without_text(v) for k, v in value.items() if k not in TEXT_KEYS}
+    if isinstance(value, list):
+        return [_without_text(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("args", [
+    ("loopback", "-A", "--snapshot", "tests/fixtures/loopback.yaml"),
+    ("svc", "-A", "--snapshot", "tests/fixtures/services.yaml"),
+    ("ingress", "-A", "--snapshot", "tests/fixtures/ingress-backends.yaml"),
+    ("ingress", "-A", "--snapshot", "tests/fixtures/ingress-tls.yaml"),
+    ("checks", "TKE302"),
+    ("checks",),
+])
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+def test_documents_identical_in_both_languages(cli, args: tuple[str, ...], fmt: str) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    en = yaml.safe_load(cli(*args, "-o", fmt, "--lang", "en").out)
+    zh = yaml.safe_load(cli(*args, "-o", fmt, "--lang", "zh").out)
+    assert _without_text(en) == _without_text(zh)
+    assert en != zh  # the texts themselves are translated
+
+
+def test_json_keeps_codes_severities_and_keys(cli) -> None:  # type: ignore[no-untyped-def]
+    doc = cli("svc", "-A", "--snapshot", fixture("services"), "-o", "json", "--lang", "zh").json()
+    assert {f["severity"] for f in doc["findings"]} <= {"error", "warning", "info"}
+    assert all(re.fullmatch(r"TKE\d{3}", f["code"]) for f in doc["findings"])
+    assert all(f["docs"].endswith(f"/docs/checks/zh/{f['code']}.md") for f in doc["findings"])
+    assert any("就绪" in f["message"] for f in doc["findings"])
+
+
+def test_junit_keeps_english_attributes(cli) -> None:  # type: ignore[no-untyped-def]
+    out = cli("svc", "-A", "--snapshot", fixture("services"), "-o", "junit", "--lang", "zh").out
+    assert 'type="error"' in out and 'classname="tke-net.service.TKE101"' in out and "选择器" in out
+
+
+# --- alignment with wide characters ----------------------------------------------------------------------
+
+def _column_starts(header: str) -> list[int]:
+    """Display columns where each header word starts (headers are single words in both languages)."""
+    starts, col, previous = [], 0, " "
+    for ch in header:
+        if ch != " " and previous == " ":
+            starts.append(col)
+        col += wcswidth(ch)
+        previous = ch
+    return starts
+
+
+def _cell_starts(line: str, starts: list[int]) -> bool:
+    """True when every column of `line` begins (after two spaces of padding) at the header's display column."""
+    col, at = 0, {}
+    for i, ch in enumerate(line):
+        at[col] = i
+        col += wcswidth(ch)
+    for start in starts[1:]:
+        i = at.get(start)
+        if i is None or line[i] == " " or line[i - 2:i] != "  ":
+            return False
+    return True
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("wide", [False, True])
+def test_columns_align_by_display_width(cli, lang: str, wide: bool) -> None:  # type: ignore[no-untyped-def]
+    fmt = "wide" if wide else "table"
+    out = cli("loopback", "-A", "--snapshot", fixture("loopback"), "-o", fmt, "--lang", lang).out
+    lines = out.splitlines()
+    header_at = next(i for i, line in enumerate(lines) if line.startswith(("SEVERITY", "级别")))
+    header = lines[header_at]
+    starts = _column_starts(header)
+    assert len(starts) == (5 if wide else 4)
+    rows = [line for line in lines[header_at + 1:] if re.match(r"^\S+\s+TKE\d{3}\s", line)]
+    assert rows and all(_cell_starts(row, starts) for row in rows)
+    if lang == "zh":
+        assert any(wcswidth(row) != len(row) for row in rows)  # the test does see wide characters
+
+
+def test_alignment_check_detects_misalignment() -> None:
+    header = "级别    检查码    对象"
+    starts = _column_starts(header)
+    assert _cell_starts("错误    TKE301    x", starts)
+    assert not _cell_starts("错误  TKE301      x", starts)  # what len()-based padding would give
+
+
+def test_docs_pages_exist_in_chinese() -> None:
+    from kubectl_tke_net import checks
+
+    checks.load_all()
+    root = Path(__file__).resolve().parents[1] / "docs" / "checks" / "zh"
+    for code in ("TKE101", "TKE302", "TKE303"):
+        text = (root / f"{code}.md").read_text(encoding="utf-8")
+        assert text.startswith(f"# {code}：") and "## 如何修复" in text
+
+
+def test_no_babel_at_run_time() -> None:
+    """Start-up stays cheap: the runtime imports only the standard library's gettext."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from kubectl_tke_net.cli import main; main(['version', '--lang', 'zh']); "
+            "print('babel' in sys.modules, 'kubectl_tke_net.i18n_catalog' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout.splitlines()[-1] == "False False"
+
+
+def test_build_hook_compiles_into_the_build_dir(tmp_path: Path) -> None:
+    """setup.py's build_py writes the .mo under build_lib (the wheel) from the committed .po."""
+    written = i18n_catalog.compile_all(tmp_path)
+    assert written == [tmp_path / "kubectl_tke_net" / "locale" / "zh" / "LC_MESSAGES" / f"{i18n.DOMAIN}.mo"]
+    shutil.rmtree(tmp_path / "kubectl_tke_net")
