@@ -209,9 +209,13 @@ class ControlPlane:
         atexit.unregister(self.stop)
 
     def env(self) -> dict[str, str]:
-        """Environment for a kubectl child process: this kubeconfig and a private discovery cache."""
+        """Environment for a kubectl child process: this kubeconfig, a private discovery cache, and a HOME of its
+        own (no tccli profile or Tencent Cloud keys of the machine turn the cloud checks on)."""
         assert self.tmp is not None, "control plane not started"
-        return dict(os.environ, KUBECONFIG=str(self.kubeconfig), KUBECACHEDIR=str(self.tmp / "kubecache"))
+        home = self.tmp / "home"
+        home.mkdir(exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TENCENTCLOUD_", "TCCLI_"))}
+        return dict(env, KUBECONFIG=str(self.kubeconfig), KUBECACHEDIR=str(self.tmp / "kubecache"), HOME=str(home))
 
     # REST helpers (used for setup; usable by tests)
 
