@@ -7,19 +7,27 @@ PLUGIN := $(BIN)/kubectl-tke_net
 DEMO := examples/demo-cluster.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps demo test lint e2e bench docs lock clean
+.PHONY: help install system-deps demo test lint e2e bench docs i18n lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,cloud]'
 	touch $@
 
-install: $(STAMP) ## install the plugin and its test tools into .venv
+# Message catalogues (--lang zh): the .po files are the source, the .mo files build output (also made by the
+# editable install's build hook, setup.py, and by packaging/build_binary.py).
+PO := $(wildcard kubectl_tke_net/locale/*/LC_MESSAGES/kubectl-tke-net.po)
+MO := $(PO:.po=.mo)
+$(MO): %.mo: %.po $(STAMP)
+	$(BIN)/python -m kubectl_tke_net.i18n_catalog compile
+	touch $(MO)
 
-demo: $(STAMP) ## run the plugin on the bundled example cluster snapshot
+install: $(STAMP) $(MO) ## install the plugin and its test tools into .venv
+
+demo: $(STAMP) $(MO) ## run the plugin on the bundled example cluster snapshot
 	@echo '$$ kubectl tke-net svc -A --snapshot $(DEMO)'
 	@$(PLUGIN) svc -A --snapshot $(DEMO) --fail-on never
 	@echo
@@ -36,14 +44,14 @@ system-deps: ## Debian packages the probe script's tests run under: busybox and 
 	  else echo "make: the tests need busybox and dnsmasq: sudo apt-get install busybox dnsmasq-base" >&2; exit 1; fi; \
 	fi
 
-test: $(STAMP) system-deps ## unit and CLI tests (no network, no cluster)
+test: $(STAMP) $(MO) system-deps ## unit and CLI tests (no network, no cluster)
 	$(BIN)/pytest -q tests --ignore=tests/e2e
 
 lint: $(STAMP) ## ruff, and mypy --strict on the package
 	$(BIN)/ruff check .
 	$(BIN)/mypy kubectl_tke_net
 
-e2e: $(STAMP) system-deps ## end to end against a real kube-apiserver and etcd (built once, cached outside the repo)
+e2e: $(STAMP) $(MO) system-deps ## end to end against a real kube-apiserver and etcd (built once, cached outside the repo)
 	$(BIN)/pytest -q tests/e2e
 
 bench: $(STAMP) ## the plugin against kubectl on synthetic clusters of N=1,000 and 10,000 Services (real control plane)
@@ -52,9 +60,13 @@ bench: $(STAMP) ## the plugin against kubectl on synthetic clusters of N=1,000 a
 docs: $(STAMP) ## regenerate docs/checks/*.md and the README's checks table from the check docstrings
 	$(BIN)/python -m kubectl_tke_net.docsgen
 
+i18n: $(STAMP) ## re-extract the messages into the .po files; then translate the entries it lists as missing
+	$(BIN)/python -m kubectl_tke_net.i18n_catalog update
+	@$(BIN)/python -m kubectl_tke_net.i18n_catalog check || echo "make i18n: translate these in $(PO), then make install" >&2
+
 lock: ## re-pin constraints.txt from a fresh install of the ranges in pyproject.toml
 	rm -rf /tmp/tke-net-lock && $(PY) -m venv /tmp/tke-net-lock
-	/tmp/tke-net-lock/bin/pip install -q '.[dev,release]'
+	/tmp/tke-net-lock/bin/pip install -q '.[dev,release,cloud]'
 	{ echo "# Exact versions that \`make\` installs (pyproject.toml keeps the ranges users get). Regenerate with \`make lock\`."; \
 	  /tmp/tke-net-lock/bin/pip freeze --exclude-editable | grep -v '^kubectl-tke-net' | sort -f; } > constraints.txt
 
@@ -68,7 +80,7 @@ PLUGIN_SOURCES := $(shell find kubectl_tke_net -type f -not -path '*/__pycache__
 $(RELEASE_STAMP): pyproject.toml constraints.txt
 	rm -rf $(RELEASE_VENV)
 	$(PY) -m venv $(RELEASE_VENV)
-	$(RELEASE_VENV)/bin/pip install -q -c constraints.txt '.[release]'
+	$(RELEASE_VENV)/bin/pip install -q -c constraints.txt '.[release,cloud]'
 	$(RELEASE_VENV)/bin/pip uninstall -q -y kubectl-tke-net  # frozen from the source tree, never a stale copy
 	touch $@
 

@@ -8,7 +8,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from kubectl_tke_net import __version__
+from kubectl_tke_net import __version__, i18n
+from kubectl_tke_net.i18n import N_, _
 from kubectl_tke_net.model import Severity, TkeNetError, UsageError
 
 PROG = "kubectl tke-net"
@@ -19,68 +20,85 @@ class Parser(argparse.ArgumentParser):
     """argparse that reports a usage error as one line and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see '{self.prog} --help')")
+        raise UsageError(_("{message} (see '{prog} --help')").format(message=message, prog=self.prog))
 
 
 def _cluster_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("cluster and output")
-    g.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default $KUBECONFIG, else ~/.kube/config)")
-    g.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current context)")
-    g.add_argument("-n", "--namespace", metavar="NS", help="namespace (default: the context's namespace)")
-    g.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
-    g.add_argument("-l", "--selector", metavar="SEL", help="label selector on the objects examined")
+    g = p.add_argument_group(_("cluster and output"))
+    g.add_argument("--kubeconfig", metavar="PATH", help=_("kubeconfig file (default $KUBECONFIG, else ~/.kube/config)"))
+    g.add_argument("--context", metavar="NAME", help=_("kubeconfig context (default: the current context)"))
+    g.add_argument("-n", "--namespace", metavar="NS", help=_("namespace (default: the context's namespace)"))
+    g.add_argument("-A", "--all-namespaces", action="store_true", help=_("every namespace"))
+    g.add_argument("-l", "--selector", metavar="SEL", help=_("label selector on the objects examined"))
     g.add_argument("-o", "--output", choices=OUTPUTS, default="table", metavar="FMT",
-                   help="table (default), wide, json, yaml, or junit (svc, ingress, loopback)")
-    g.add_argument("--snapshot", metavar="PATH", help="read objects from a file or folder; no cluster is contacted")
+                   help=_("table (default), wide, json, yaml, or junit (svc, ingress, loopback)"))
+    g.add_argument("--snapshot", metavar="PATH", help=_("read objects from a file or folder; no cluster is contacted"))
     g.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error", metavar="SEV",
-                   help="lowest severity that makes the exit status 1: error (default), warning, info, never")
-    g.add_argument("--select", metavar="CODES", help="run only these codes or prefixes (TKE1,TKE302)")
-    g.add_argument("--ignore", metavar="CODES", help="leave out these codes or prefixes")
+                   help=_("lowest severity that makes the exit status 1: error (default), warning, info, never"))
+    g.add_argument("--select", metavar="CODES", help=_("run only these codes or prefixes (TKE1,TKE302)"))
+    g.add_argument("--ignore", metavar="CODES", help=_("leave out these codes or prefixes"))
     g.add_argument("--no-suppress", action="store_true",
-                   help="ignore the tke-net.kubectl.io/ignore annotation on objects")
+                   help=_("ignore the tke-net.kubectl.io/ignore annotation on objects"))
     g.add_argument("--request-timeout", default="30s", metavar="DUR",
-                   help="per request, kubectl syntax (30s, 1m, 0 = none); default 30s")
-    g.add_argument("--as", dest="as_user", metavar="USER", help="impersonate USER, as kubectl does")
+                   help=_("per request, kubectl syntax (30s, 1m, 0 = none); default 30s"))
+    g.add_argument("--as", dest="as_user", metavar="USER", help=_("impersonate USER, as kubectl does"))
     g.add_argument("--color", choices=("auto", "always", "never"), default="auto", metavar="WHEN",
-                   help="auto (default), always, never")
-    g.add_argument("-v", "--verbose", action="store_true", help="progress and API calls on stderr")
+                   help=_("auto (default), always, never"))
+    g.add_argument("-v", "--verbose", action="store_true", help=_("progress and API calls on stderr"))
 
 
 def _probe_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("probe (TKE120-TKE125)")
+    g = p.add_argument_group(_("probe (TKE120-TKE125)"))
     g.add_argument("--probe", action="store_true",
-                   help="also test the data path from inside the cluster with short-lived Pods (needs NAME, "
-                        "and create, list and delete on pods); they are deleted when done")
+                   help=_("also test the data path from inside the cluster with short-lived Pods (needs NAME, "
+                          "and create, list and delete on pods); they are deleted when done"))
     g.add_argument("--probe-node", action="append", metavar="NODE",
-                   help="probe from this node (repeat for more; default: a node that hosts a backend and one "
-                        "that does not)")
+                   help=_("probe from this node (repeat for more; default: a node that hosts a backend and one "
+                          "that does not)"))
     g.add_argument("--probe-image", metavar="IMAGE",
-                   help="image with busybox sh, nslookup, nc and wget (default busybox:1.36)")
-    g.add_argument("--probe-timeout", metavar="DUR", help="how long to wait for the probe Pods (default 60s)")
+                   help=_("image with busybox sh, nslookup, nc and wget (default busybox:1.36)"))
+    g.add_argument("--probe-timeout", metavar="DUR", help=_("how long to wait for the probe Pods (default 60s)"))
+
+
+def _cloud_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(_("Tencent Cloud (TKE401-TKE405)"))
+    on = g.add_mutually_exclusive_group()
+    on.add_argument("--cloud", dest="cloud", action="store_const", const=True, default=None,
+                    help=_("also check security groups, CLBs and bandwidth through read-only Tencent Cloud API "
+                           "calls (default: on when TENCENTCLOUD_SECRET_ID/KEY or a tccli profile is set, "
+                           "off with --snapshot)"))
+    on.add_argument("--no-cloud", dest="cloud", action="store_const", const=False,
+                    help=_("no Tencent Cloud API calls, even with credentials"))
+    g.add_argument("--region", metavar="REGION",
+                   help=_("Tencent Cloud region, e.g. ap-guangzhou (default: $TENCENTCLOUD_REGION, else the "
+                          "nodes' region labels)"))
 
 
 def _add_service(sub: Any) -> None:
-    p = sub.add_parser("service", aliases=["svc"], help="diagnose Services (TKE1xx, TKE302-TKE304)",
-                       description="Diagnose Services: selectors, endpoints, ports, CLB, loopback.")
-    p.add_argument("name", nargs="?", metavar="NAME", help="only this Service")
+    p = sub.add_parser("service", aliases=["svc"], help=_("diagnose Services (TKE1xx, TKE302-TKE304)"),
+                       description=_("Diagnose Services: selectors, endpoints, ports, CLB, loopback."))
+    p.add_argument("name", nargs="?", metavar="NAME", help=_("only this Service"))
     _cluster_flags(p)
     _probe_flags(p)
+    _cloud_flags(p)
     p.set_defaults(func=cmd_diagnose, command="service")
 
 
 def _add_ingress(sub: Any) -> None:
-    p = sub.add_parser("ingress", aliases=["ing"], help="diagnose Ingresses (TKE2xx, TKE303)",
-                       description="Diagnose Ingresses: backends, ports, endpoints, TLS, CLB, keep-alive.")
-    p.add_argument("name", nargs="?", metavar="NAME", help="only this Ingress")
+    p = sub.add_parser("ingress", aliases=["ing"], help=_("diagnose Ingresses (TKE2xx, TKE303)"),
+                       description=_("Diagnose Ingresses: backends, ports, endpoints, TLS, CLB, keep-alive."))
+    p.add_argument("name", nargs="?", metavar="NAME", help=_("only this Ingress"))
     _cluster_flags(p)
     _probe_flags(p)
+    _cloud_flags(p)
     p.set_defaults(func=cmd_diagnose, command="ingress")
 
 
 def _add_loopback(sub: Any) -> None:
-    p = sub.add_parser("loopback", help="CLB loopback risk, cluster-wide view (TKE3xx)",
-                       description="Is the cluster exposed to the CLB loopback problem, where, and how to fix it.")
+    p = sub.add_parser("loopback", help=_("CLB loopback risk, cluster-wide view (TKE3xx)"),
+                       description=_("Is the cluster exposed to the CLB loopback problem, where, and how to fix it."))
     _cluster_flags(p)
+    _cloud_flags(p)
     p.set_defaults(func=cmd_diagnose, command="loopback", name=None)
 
 
@@ -88,67 +106,82 @@ def _add_fix(sub: Any) -> None:
     from kubectl_tke_net.fix import ACTIONS
 
     p = sub.add_parser(
-        "fix", help="plan, show and (with --apply) apply a remedy",
-        description="Plan a remedy and show it as a diff (default: nothing is written). --apply checks every "
+        "fix", help=_("plan, show and (with --apply) apply a remedy"),
+        description=_("Plan a remedy and show it as a diff (default: nothing is written). --apply checks every "
                     "change with a server-side dry run, saves a backup, then patches each object with its "
                     "resourceVersion as a precondition. Actions: kube-proxy [--version vX.Y.Z-tke.N]; "
                     "prevent-loopback [NAME...] [--all-lb] [--force]; ingress-keepalive [NAME...]; "
-                    "coredns-rewrite --host DOMAIN --service NAME [-n NS]; rollback FILE.")
+                    "coredns-rewrite --host DOMAIN --service NAME [-n NS]; rollback FILE."))
     p.add_argument("action", choices=ACTIONS, metavar="ACTION", help=", ".join(ACTIONS))
-    p.add_argument("names", nargs="*", metavar="NAME", help="Services or Ingresses (default: all in scope); "
-                                                             "for rollback: the backup FILE")
-    g = p.add_argument_group("fix")
+    p.add_argument("names", nargs="*", metavar="NAME", help=_("Services or Ingresses (default: all in scope); "
+                                                               "for rollback: the backup FILE"))
+    g = p.add_argument_group(_("fix"))
     g.add_argument("--version", dest="target_version", metavar="vX.Y.Z-tke.N",
-                   help="kube-proxy: this tag instead of the first loopback-fixed build of its minor")
-    g.add_argument("--all-lb", action="store_true", help="prevent-loopback: every LoadBalancer Service, "
-                                                         "not only internal ones")
-    g.add_argument("--force", action="store_true", help="prevent-loopback: even while kube-proxy lacks the fix")
-    g.add_argument("--host", metavar="DOMAIN", help="coredns-rewrite: the domain to resolve to the Service")
-    g.add_argument("--service", metavar="NAME", help="coredns-rewrite: the Service (in -n NS)")
+                   help=_("kube-proxy: this tag instead of the first loopback-fixed build of its minor"))
+    g.add_argument("--all-lb", action="store_true", help=_("prevent-loopback: every LoadBalancer Service, "
+                                                           "not only internal ones"))
+    g.add_argument("--force", action="store_true", help=_("prevent-loopback: even while kube-proxy lacks the fix"))
+    g.add_argument("--host", metavar="DOMAIN", help=_("coredns-rewrite: the domain to resolve to the Service"))
+    g.add_argument("--service", metavar="NAME", help=_("coredns-rewrite: the Service (in -n NS)"))
     g.add_argument("--dry-run", choices=("client", "server", "none"), default="client", metavar="MODE",
-                   help="client (default): diff computed locally; server: diff of the API server's answer to a "
-                        "dryRun=All patch; none: no dry run of its own (only --apply writes)")
-    g.add_argument("--apply", action="store_true", help="write the changes (after a server-side dry run of "
-                                                        "each and a backup file)")
-    g.add_argument("--wait", metavar="DUR", help="with --apply: wait for the kube-proxy rollout, or for the "
-                                                 "TkeServiceConfig the controller creates (ingress-keepalive)")
+                   help=_("client (default): diff computed locally; server: diff of the API server's answer to a "
+                          "dryRun=All patch; none: no dry run of its own (only --apply writes)"))
+    g.add_argument("--apply", action="store_true", help=_("write the changes (after a server-side dry run of "
+                                                          "each and a backup file)"))
+    g.add_argument("--wait", metavar="DUR", help=_("with --apply: wait for the kube-proxy rollout, or for the "
+                                                   "TkeServiceConfig the controller creates (ingress-keepalive)"))
     g.add_argument("--backup-dir", default="~/.kube/tke-net/backups", metavar="DIR",
-                   help="where --apply saves the objects before changing them (default ~/.kube/tke-net/backups)")
+                   help=_("where --apply saves the objects before changing them (default ~/.kube/tke-net/backups)"))
     _cluster_flags(p)
     p.set_defaults(func=cmd_fix, command="fix")
 
 
 def _add_dump(sub: Any) -> None:
-    p = sub.add_parser("dump", help="write the objects the checks read as one List (the --snapshot format)",
-                       description="Write every object the checks read as one v1 List, Secret data removed. "
+    p = sub.add_parser("dump", help=_("write the objects the checks read as one List (the --snapshot format)"),
+                       description=_("Write every object the checks read as one v1 List, Secret data removed. "
                                    "JSON by default (it is also YAML, and parses a hundred times faster on "
-                                   "large clusters); -o yaml for block YAML.")
+                                   "large clusters); -o yaml for block YAML."))
     _cluster_flags(p)
     p.set_defaults(func=cmd_dump, command="dump", output="json")
 
 
 def _add_checks(sub: Any) -> None:
-    p = sub.add_parser("checks", help="the check catalogue; with CODE: what it means and how to fix it",
-                       description="List the checks, or explain one.")
+    p = sub.add_parser("checks", help=_("the check catalogue; with CODE: what it means and how to fix it"),
+                       description=_("List the checks, or explain one."))
     p.add_argument("code", nargs="?", metavar="CODE")
     p.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table", metavar="FMT")
     p.set_defaults(func=cmd_checks, command="checks")
 
 
 def _add_version(sub: Any) -> None:
-    p = sub.add_parser("version", help="print the version")
+    p = sub.add_parser("version", help=_("print the version"))
     p.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table", metavar="FMT")
     p.set_defaults(func=cmd_version, command="version")
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog=PROG, description="Diagnose and fix Service and Ingress networking on TKE (Tencent "
-                                           "Kubernetes Engine): CLB, endpoints, security groups, CLB loopback.")
+    parser = Parser(prog=PROG, description=_("Diagnose and fix Service and Ingress networking on TKE (Tencent "
+                                             "Kubernetes Engine): CLB, endpoints, security groups, CLB loopback."))
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(metavar="COMMAND", parser_class=Parser)
     for add in (_add_service, _add_ingress, _add_loopback, _add_fix, _add_dump, _add_checks, _add_version):
         add(sub)
+    # --lang on every parser; main() reads it from argv before building them, so that the help is translated.
+    for p in (parser, *dict.fromkeys(sub.choices.values())):
+        p.add_argument("--lang", choices=i18n.LANGUAGES, metavar="LANG",
+                       help=_("en or zh (Simplified Chinese) for messages and help; default from LC_ALL, "
+                              "LC_MESSAGES or LANG (zh_* gives zh), else en"))
     return parser
+
+
+# argparse's own words in help and usage errors: translated through the same catalogue (see main).
+ARGPARSE_MESSAGES = (
+    N_("usage: "), N_("positional arguments"), N_("options"), N_("show this help message and exit"),
+    N_("show program's version number and exit"), N_("the following arguments are required: %s"),
+    N_("unrecognized arguments: %s"), N_("argument %(argument_name)s: %(message)s"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"), N_("expected one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"), N_("invalid %(type)s value: %(value)r"),
+)
 
 
 # --- commands ------------------------------------------------------------------------------------------
@@ -158,7 +191,8 @@ def _log(args: argparse.Namespace) -> Callable[[str], None] | None:
         return None
 
     def log(line: str) -> None:
-        print(f"tke-net: {line}", file=sys.stderr)
+        # One write per line: lists run side by side (Snapshot.prefetch), and print() writes the end apart.
+        sys.stderr.write(f"tke-net: {line}\n")
 
     return log
 
@@ -170,7 +204,7 @@ def open_source(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     if args.snapshot:
         for flag, value in (("--kubeconfig", args.kubeconfig), ("--context", args.context), ("--as", args.as_user)):
             if value:
-                raise UsageError(f"{flag} cannot be used with --snapshot (no cluster is contacted)")
+                raise UsageError(_("{flag} cannot be used with --snapshot (no cluster is contacted)").format(flag=flag))
         namespace = None if args.all_namespaces else (args.namespace or "default")
         return open_snapshot(args.snapshot, namespace), {"context": None, "cluster": None, "snapshot": args.snapshot}
     from kubectl_tke_net.cluster import Cluster, parse_duration
@@ -193,6 +227,35 @@ def _color(args: argparse.Namespace) -> bool:
     return sys.stdout.isatty()
 
 
+def _cloud(args: argparse.Namespace, ctx: Any, chosen: list[Any], select: tuple[str, ...],
+           ignore: tuple[str, ...]) -> list[Any]:
+    """Add the Tencent Cloud checks (TKE4xx, registered for "<command> --cloud") with the facts they read, when
+    they are on; otherwise the run is exactly what it was without them."""
+    from kubectl_tke_net import checks, cloud
+
+    extra = checks.selected(f"{args.command} --cloud", select, ignore)
+    if not extra:
+        return chosen
+    from kubectl_tke_net.cluster import parse_duration
+    from kubectl_tke_net.model import Unavailable
+
+    try:
+        timeout = parse_duration(args.request_timeout)
+    except ValueError as exc:
+        raise UsageError(f"--request-timeout: {exc}") from exc
+
+    def nodes() -> list[Any]:
+        try:
+            return list(ctx.snap.list("nodes"))
+        except Unavailable:
+            return []
+
+    scope = {"service": ("services",), "ingress": ("ingresses",)}.get(args.command, ("services", "ingresses"))
+    ctx.cloud = cloud.open_facts(cloud_flag=args.cloud, region_flag=args.region, snapshot=bool(args.snapshot),
+                                 select=select, nodes=nodes, timeout=timeout, scope=scope, log=_log(args))
+    return chosen if ctx.cloud is None else chosen + extra
+
+
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from kubectl_tke_net import checks, render, report
     from kubectl_tke_net.checks.context import Context, Selector
@@ -201,7 +264,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     ignore = checks.parse_codes(args.ignore, "--ignore") if args.ignore else ()
     selector = Selector.parse(args.selector) if args.selector else None
     if args.all_namespaces and args.namespace:
-        raise UsageError("--namespace and --all-namespaces cannot be used together")
+        raise UsageError(_("--namespace and --all-namespaces cannot be used together"))
     probe_timeout = None
     if args.command != "loopback":
         from kubectl_tke_net.probe import check_flags
@@ -215,6 +278,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
         ctx = probe_context(args, snap, selector, probe_timeout, _log(args))
         chosen += probes
+    chosen = _cloud(args, ctx, chosen, select, ignore)
+    snap.prefetch([kind for c in chosen for kind in c.needs] + list(report.FACT_KINDS))
     result = checks.run(ctx, chosen, suppress=not args.no_suppress)
     doc = report.build(args.command, source, ctx, result)
     if args.output == "junit":
@@ -231,7 +296,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     from kubectl_tke_net.fix import command
 
     if args.output == "junit":
-        raise UsageError("-o junit is for svc, ingress and loopback; fix prints table, wide, json or yaml")
+        raise UsageError(_("-o junit is for svc, ingress and loopback; fix prints table, wide, json or yaml"))
     return command.run(args, open_source)
 
 
@@ -241,15 +306,16 @@ def cmd_dump(args: argparse.Namespace) -> int:
     from kubectl_tke_net.snapshot import KINDS
 
     if args.all_namespaces and args.namespace:
-        raise UsageError("--namespace and --all-namespaces cannot be used together")
+        raise UsageError(_("--namespace and --all-namespaces cannot be used together"))
     if args.output == "junit":
-        raise UsageError("-o junit is for svc, ingress and loopback; dump writes yaml or json")
+        raise UsageError(_("-o junit is for svc, ingress and loopback; dump writes yaml or json"))
     snap, _source = open_source(args)
+    snap.prefetch(KINDS)
     for name in KINDS:
         try:
             snap.list(name)
         except Unavailable as exc:
-            print(f"warning: {name} not dumped: {exc.reason}", file=sys.stderr)
+            print("warning: " + _("{name} not dumped: {reason}").format(name=name, reason=exc.reason), file=sys.stderr)
     fmt = "yaml" if args.output == "yaml" else "json"
     sys.stdout.write(render.FORMATS[fmt](snap.dump(), False))
     return 0
@@ -262,21 +328,23 @@ def cmd_checks(args: argparse.Namespace) -> int:
     if args.code:
         code = args.code.upper()
         if code not in checks.CHECKS:
-            raise UsageError(f"unknown check code {args.code!r} (see `kubectl tke-net checks`)")
+            raise UsageError(_("unknown check code {code} (see `kubectl tke-net checks`)").format(code=repr(args.code)))
         chk = checks.CHECKS[code]
         if args.output == "table":
-            sys.stdout.write(f"{code} ({chk.severity}): {chk.title}\n\n{chk.doc}\n\ndocs: {checks.docs_url(code)}\n")
+            sys.stdout.write(f"{code} ({chk.severity}): {_(chk.title)}\n\n{_(chk.doc)}\n\n"
+                             + _("docs: {url}").format(url=checks.docs_url(code, i18n.language())) + "\n")
         else:
-            doc = {"code": code, "severity": str(chk.severity), "title": chk.title, "commands": sorted(chk.commands),
-                   "doc": chk.doc, "docs": checks.docs_url(code)}
+            doc = {"code": code, "severity": str(chk.severity), "title": _(chk.title), "commands": sorted(chk.commands),
+                   "doc": _(chk.doc), "docs": checks.docs_url(code, i18n.language())}
             sys.stdout.write(render.FORMATS[args.output](doc, False))
         return 0
-    rows = [(c.code, str(c.severity), ",".join(sorted(c.commands)), c.title) for c in checks.CHECKS.values()]
+    rows = [(c.code, str(c.severity), ",".join(sorted(c.commands)), _(c.title)) for c in checks.CHECKS.values()]
     rows.sort()
     if args.output == "table":
         from tabulate import tabulate
 
-        sys.stdout.write(tabulate(rows, ["CODE", "SEVERITY", "COMMANDS", "TITLE"], tablefmt="plain") + "\n")
+        headers = [_("CODE"), _("SEVERITY"), _("COMMANDS"), _("TITLE")]
+        sys.stdout.write(tabulate(rows, headers, tablefmt="plain") + "\n")
     else:
         items = [{"code": r[0], "severity": r[1], "commands": r[2].split(","), "title": r[3]} for r in rows]
         sys.stdout.write(render.FORMATS[args.output]({"checks": items}, False))
@@ -301,6 +369,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return complete(argv[1:])
     verbose = "-v" in argv or "--verbose" in argv
     try:
+        i18n.set_language(i18n.resolve(argv))
+    except i18n.CatalogMissing as exc:
+        print(f"warning: {exc}; using English", file=sys.stderr)
+    # argparse's own words (ARGPARSE_MESSAGES) through our catalogue; in English they come out unchanged.
+    argparse._ = i18n._  # type: ignore[attr-defined]
+    argparse.ngettext = i18n.ngettext  # type: ignore[attr-defined]
+    try:
         args = build_parser().parse_args(argv)
         if not hasattr(args, "func"):
             build_parser().print_help(sys.stderr)
@@ -310,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_status
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        print("error: " + _("interrupted"), file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader (head, less) went away: not an error worth a line.
@@ -319,5 +394,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if verbose:
             raise
-        print(f"error: internal error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+        print("error: " + _("internal error: {type}: {reason} (run with -v for details)").format(
+            type=type(exc).__name__, reason=exc), file=sys.stderr)
         return 1

@@ -9,6 +9,9 @@ from kubectl_tke_net.checks.context import Context
 from kubectl_tke_net.model import Severity, Unavailable
 from kubectl_tke_net.tke import UNKNOWN_PROXY, KubeProxy
 
+# The kinds cluster_facts reads, whatever checks run (Node count, kube-proxy DaemonSet and its ConfigMap).
+FACT_KINDS = ("nodes", "daemonsets", "configmaps")
+
 
 def cluster_facts(ctx: Context) -> dict[str, Any]:
     try:

@@ -2,7 +2,8 @@
 
 Usage: python packaging/build_binary.py [--onedir] [--distpath DIR]
 The executable needs no Python on the target machine; it carries the interpreter, the package, PyYAML with its
-C loader, tabulate, packaging and the parts of the kubernetes client that cluster.py imports.
+C loader, tabulate, packaging, the parts of the kubernetes client that cluster.py imports, and the Tencent Cloud
+SDK (common, cvm, vpc, clb) for the cloud checks.
 """
 
 from __future__ import annotations
@@ -33,6 +34,16 @@ HIDDEN_IMPORTS = (
     "packaging.version",
     "kubectl_tke_net.cluster",
     "kubectl_tke_net.complete",
+    # The Tencent Cloud SDK, which kubectl_tke_net.cloud imports only for runs with the cloud checks (TKE4xx).
+    "kubectl_tke_net.cloud",
+    "tencentcloud.common.credential",
+    "tencentcloud.common.profile.client_profile",
+    "tencentcloud.common.profile.http_profile",
+    "tencentcloud.common.exception.tencent_cloud_sdk_exception",
+    "tencentcloud.cvm.v20170312.cvm_client",
+    "tencentcloud.vpc.v20170312.vpc_client",
+    "tencentcloud.clb.v20180317.clb_client",
+    "certifi",
 )
 # Standard-library pieces nothing here imports at run time; leaving them out keeps the file smaller.
 EXCLUDES = ("tkinter", "pydoc_data", "lib2to3", "idlelib", "ensurepip", "venv")
@@ -54,7 +65,8 @@ def pyinstaller_args(onedir: bool, distpath: Path) -> list[str]:
     ]
     if sys.platform.startswith("linux"):  # on macOS stripping would void the ad-hoc signature arm64 needs
         args.append("--strip")
-    # Files the package reads at run time through importlib.resources (probe/probe.sh, ...).
+    # Files the package reads at run time: probe/probe.sh through importlib.resources, the compiled message
+    # catalogues locale/*/LC_MESSAGES/*.mo through gettext.
     args += ["--collect-data", "kubectl_tke_net"]
     for module in HIDDEN_IMPORTS:
         args += ["--hidden-import", module]
@@ -73,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     opts = parser.parse_args(argv)
     distpath = opts.distpath or (ROOT / "dist" / "onedir" if opts.onedir else ROOT / "dist")
     started = time.monotonic()
+    # The message catalogues (--lang zh) are build output: compile them so --collect-data bundles the .mo.
+    subprocess.run([sys.executable, "-m", "kubectl_tke_net.i18n_catalog", "compile"], cwd=ROOT, check=True)
     cmd = [sys.executable, "-m", "PyInstaller", *pyinstaller_args(opts.onedir, distpath)]
     done = subprocess.run(cmd, cwd=ROOT, check=False)
     if done.returncode != 0:

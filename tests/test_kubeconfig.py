@@ -259,5 +259,6 @@ def test_inline_certificate_data_wins_over_a_file_and_is_private(tmp_path: Path)
     cfg = cluster._plain_config(kc, "c", None)
     assert cfg is not None and cfg.ssl_ca_cert and Path(cfg.ssl_ca_cert).read_bytes() == pem
     assert stat.S_IMODE(os.stat(cfg.ssl_ca_cert).st_mode) == 0o600
-    assert cluster._plain_config(cluster._Kubeconfig([], clusters={"c": {"server": "https://x"}},
-                                                     users={"u": {"auth-provider": {"name": "oidc"}}}), "c", "u") is None
+    with_provider = cluster._Kubeconfig([], clusters={"c": {"server": "https://x"}},
+                                        users={"u": {"auth-provider": {"name": "oidc"}}})
+    assert cluster._plain_config(with_provider, "c", "u") is None

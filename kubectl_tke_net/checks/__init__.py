@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from kubectl_tke_net import i18n
 from kubectl_tke_net.checks.context import Context, annotations_of, ref
 from kubectl_tke_net.model import Finding, Ref, Severity, Skip, Unavailable, UsageError
 from kubectl_tke_net.tke import IGNORE_ANNOTATION
@@ -14,8 +15,10 @@ from kubectl_tke_net.tke import IGNORE_ANNOTATION
 HOMEPAGE = "https://github.com/tke-net/kubectl-tke-net"
 
 
-def docs_url(code: str) -> str:
-    return f"{HOMEPAGE}/blob/main/docs/checks/{code}.md"
+def docs_url(code: str, lang: str | None = None) -> str:
+    """The docs page of a code, in the run's language (docs/checks/zh/CODE.md for zh) unless `lang` is given."""
+    lang = lang or i18n.language()
+    return f"{HOMEPAGE}/blob/main/docs/checks/{'' if lang == 'en' else lang + '/'}{code}.md"
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def check(code: str, severity: Severity, title: str, needs: tuple[str, ...],
 
 def load_all() -> None:
     """Import the modules that register checks."""
-    from kubectl_tke_net.checks import ingress, loopback, probe, service  # noqa: F401
+    from kubectl_tke_net.checks import cloud, ingress, loopback, probe, service  # noqa: F401
 
 
 _CODE = re.compile(r"TKE\d{1,3}")
@@ -75,7 +78,8 @@ def parse_codes(text: str, flag: str) -> tuple[str, ...]:
     codes = tuple(c.strip().upper() for c in text.split(",") if c.strip())
     for code in codes:
         if not _CODE.fullmatch(code) or not any(known.startswith(code) for known in CHECKS):
-            raise UsageError(f"{flag}: unknown check code {code!r} (see `kubectl tke-net checks`)")
+            raise UsageError(i18n._("{flag}: unknown check code {code} (see `kubectl tke-net checks`)").format(
+                flag=flag, code=repr(code)))
     return codes
 
 

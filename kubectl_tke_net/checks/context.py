@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import typing
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,8 +11,12 @@ from functools import cached_property
 from typing import Any
 
 from kubectl_tke_net import tke
+from kubectl_tke_net.i18n import _
 from kubectl_tke_net.model import Ref, UsageError
 from kubectl_tke_net.snapshot import KUBE_SYSTEM, Obj, Snapshot
+
+if typing.TYPE_CHECKING:  # kubectl_tke_net.cloud loads only for runs with the Tencent Cloud checks
+    from kubectl_tke_net.cloud import CloudFacts
 
 _TERMINATED = ("Succeeded", "Failed")
 _EPOCH = datetime.min.replace(tzinfo=UTC)
@@ -55,7 +60,7 @@ class Selector:
         while pos < len(text):
             match = _REQUIREMENT.match(text, pos)
             if not match or match.end() == pos:
-                raise UsageError(f"invalid label selector {text!r}")
+                raise UsageError(_("invalid label selector {selector}").format(selector=repr(text)))
             pos = match.end()
             if match["nkey"]:
                 reqs.append((match["nkey"], "!exists", ()))
@@ -140,7 +145,7 @@ def not_ready_reason(pod: Obj) -> str:
         return phase
     gates = failing_gates(pod)
     if gates:
-        return f"readiness gate {gates[0]} is not True"
+        return _("readiness gate {gate} is not True").format(gate=gates[0])
     waiting = [
         (cs.get("state") or {}).get("waiting", {}).get("reason")
         for cs in (pod.get("status") or {}).get("containerStatuses") or []
@@ -149,7 +154,7 @@ def not_ready_reason(pod: Obj) -> str:
     waiting = [w for w in waiting if w]
     if waiting:
         return str(waiting[0])
-    return "containers not ready"
+    return _("containers not ready")
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,8 @@ class Endpoints:
 
 class Context:
     """A read-only view of one snapshot for the checks of one run."""
+
+    cloud: CloudFacts | None = None  # what the cloud checks (TKE4xx) read; None when they are off
 
     def __init__(self, snapshot: Snapshot, name: str | None = None, selector: Selector | None = None) -> None:
         self.snap = snapshot
