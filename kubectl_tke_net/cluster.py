@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from kubectl_tke_net.i18n import _, ngettext
 from kubectl_tke_net.model import AccessError, Unavailable
 from kubectl_tke_net.snapshot import Kind, Obj
 
@@ -45,7 +46,7 @@ def parse_duration(text: str) -> float | None:
     else:
         parts = _DURATION.findall(text)
         if not parts or "".join(n + u for n, u in parts) != text:
-            raise ValueError(f"invalid duration {text!r} (use e.g. 30s, 1m, 0)")
+            raise ValueError(_("invalid duration {text} (use e.g. 30s, 1m, 0)").format(text=repr(text)))
         scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
         seconds = sum(float(n) * scale[u] for n, u in parts)
     return seconds or None
@@ -84,6 +85,7 @@ class Cluster:
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.timeout = request_timeout
+        # -v diagnostics (self.log) stay in English, like kubectl's own -v output; only errors are translated.
         self.log = log or (lambda _msg: None)
         self.config, self.target = _load_config(kubeconfig, context)
         import urllib3
@@ -154,11 +156,14 @@ class Cluster:
             delay = _backoff(attempt) if retry_after is None else retry_after
             spent = _clock() - started
             if attempt >= MAX_ATTEMPTS or (deadline is not None and _clock() + delay >= deadline):
-                tries = f"{attempt} attempt{'s' if attempt > 1 else ''} in {spent:.1f}s"
+                tries = ngettext("{n} attempt in {seconds}s", "{n} attempts in {seconds}s", attempt).format(
+                    n=attempt, seconds=f"{spent:.1f}")
                 if retry_after is not None and deadline is not None and _clock() + delay >= deadline:
-                    tries += f" (the server asked to retry after {retry_after:g}s, past the request timeout)"
-                raise AccessError(f"{what}: {why}, {tries}; the API server is unhealthy, overloaded or "
-                                  "unreachable: try again later, or raise --request-timeout")
+                    tries += _(" (the server asked to retry after {seconds}s, past the request timeout)").format(
+                        seconds=f"{retry_after:g}")
+                raise AccessError(_("{what}: {why}, {tries}; the API server is unhealthy, overloaded or "
+                                    "unreachable: try again later, or raise --request-timeout").format(
+                    what=what, why=why, tries=tries))
             self.log(f"retry {attempt} of {MAX_ATTEMPTS - 1}: {what} in {delay:.2f}s ({why})")
             _sleep(delay)
 
@@ -176,65 +181,68 @@ class Cluster:
                                      retries=False, preload_content=True)
         except exc_types.NewConnectionError as exc:
             # Checked first: urllib3 makes NewConnectionError a subclass of its TimeoutError.
-            raise AccessError(f"cannot reach the API server at {self.host}: {_short(exc)}; "
-                              "check the kubeconfig context and your network") from exc
+            raise AccessError(_("cannot reach the API server at {host}: {reason}; check the kubeconfig context "
+                                "and your network").format(host=self.host, reason=_short(exc))) from exc
         except exc_types.TimeoutError as exc:
-            raise AccessError(f"{what}: the API server at {self.host} did not answer within "
-                              f"the request timeout ({self.timeout:g}s); raise it with --request-timeout") from exc
+            raise AccessError(_("{what}: the API server at {host} did not answer within the request timeout "
+                                "({timeout}s); raise it with --request-timeout").format(
+                what=what, host=self.host, timeout=f"{self.timeout:g}")) from exc
         except exc_types.SSLError as exc:
-            raise AccessError(f"TLS connection to {self.host} failed: {_short(exc)}; check certificate-authority "
-                              "(or certificate-authority-data) of the cluster in the kubeconfig") from exc
+            raise AccessError(_("TLS connection to {host} failed: {reason}; check certificate-authority (or "
+                                "certificate-authority-data) of the cluster in the kubeconfig").format(
+                host=self.host, reason=_short(exc))) from exc
         except exc_types.ProtocolError as exc:
-            raise _Transient(f"the connection broke off ({_short(exc)})") from exc
+            raise _Transient(_("the connection broke off ({reason})").format(reason=_short(exc))) from exc
         except exc_types.HTTPError as exc:
             reason = getattr(exc, "reason", None) or exc
-            raise AccessError(f"cannot reach the API server at {self.host}: {_short(reason)}; "
-                              "check the kubeconfig context and your network") from exc
+            raise AccessError(_("cannot reach the API server at {host}: {reason}; check the kubeconfig context "
+                                "and your network").format(host=self.host, reason=_short(reason))) from exc
         self.log(f"{what}{'?' + url.split('?', 1)[1] if '?' in url else ''} -> {resp.status} "
                  f"({(time.monotonic() - started) * 1000:.0f} ms)")
         if resp.status == 401:
-            raise AccessError(f"authentication to {self.host} failed (401 Unauthorized); "
-                              "your credentials may have expired: refresh the kubeconfig")
+            raise AccessError(_("authentication to {host} failed (401 Unauthorized); your credentials may have "
+                                "expired: refresh the kubeconfig").format(host=self.host))
         try:
             payload = json.loads(resp.data) if resp.data else None
         except (ValueError, RecursionError):
             if 200 <= resp.status < 300:
-                raise _Transient(f"the answer was cut off or is not JSON ({len(resp.data)} bytes)") from None
+                raise _Transient(_("the answer was cut off or is not JSON ({n} bytes)").format(
+                    n=len(resp.data))) from None
             payload = {"message": resp.data[:200].decode("utf-8", "replace")}
         if 200 <= resp.status < 300 and not isinstance(payload, dict):
-            raise _Transient("the answer is not a JSON object")
+            raise _Transient(_("the answer is not a JSON object"))
         return resp.status, payload, _retry_after(resp.headers.get("Retry-After"), resp.status)
 
     def _write(self, what: str, url: str, data: bytes | None, headers: dict[str, str]) -> tuple[int, Any]:
         """A write, sent exactly once: when it breaks off nobody knows whether the server applied it."""
         exc_types = self._urllib3.exceptions
         timeout = self._urllib3.Timeout(total=self.timeout) if self.timeout else None
-        unknown = "the change may or may not have been applied (it is never sent twice)"
+        unknown = _("the change may or may not have been applied (it is never sent twice)")
         started = time.monotonic()
         try:
             resp = self.http.request(what.split(" ", 1)[0], url, body=data, headers=headers, timeout=timeout,
                                      retries=False, preload_content=True)
         except exc_types.NewConnectionError as exc:
-            raise AccessError(f"{what}: cannot reach the API server at {self.host}: {_short(exc)}; "
-                              "nothing was sent") from exc
+            raise AccessError(_("{what}: cannot reach the API server at {host}: {reason}; nothing was "
+                                "sent").format(what=what, host=self.host, reason=_short(exc))) from exc
         except exc_types.TimeoutError as exc:
-            raise AccessError(f"{what}: no answer within the request timeout ({self.timeout:g}s); {unknown}") \
-                from exc
+            raise AccessError(_("{what}: no answer within the request timeout ({timeout}s); {unknown}").format(
+                what=what, timeout=f"{self.timeout:g}", unknown=unknown)) from exc
         except exc_types.HTTPError as exc:
             reason = getattr(exc, "reason", None) or exc
-            raise AccessError(f"{what}: the connection broke off before the answer ({_short(reason)}); "
-                              f"{unknown}") from exc
+            raise AccessError(_("{what}: the connection broke off before the answer ({reason}); {unknown}").format(
+                what=what, reason=_short(reason), unknown=unknown)) from exc
         self.log(f"{what}{'?' + url.split('?', 1)[1] if '?' in url else ''} -> {resp.status} "
                  f"({(time.monotonic() - started) * 1000:.0f} ms)")
         if resp.status == 401:
-            raise AccessError(f"authentication to {self.host} failed (401 Unauthorized); "
-                              "your credentials may have expired: refresh the kubeconfig")
+            raise AccessError(_("authentication to {host} failed (401 Unauthorized); your credentials may have "
+                                "expired: refresh the kubeconfig").format(host=self.host))
         try:
             payload = json.loads(resp.data) if resp.data else None
         except (ValueError, RecursionError):
             if 200 <= resp.status < 300:
-                raise AccessError(f"{what}: the API server answered {resp.status} but its answer was cut off; "
-                                  f"{unknown}") from None
+                raise AccessError(_("{what}: the API server answered {status} but its answer was cut off; "
+                                    "{unknown}").format(what=what, status=resp.status, unknown=unknown)) from None
             payload = {"message": resp.data[:200].decode("utf-8", "replace")}
         return resp.status, payload
 
@@ -254,23 +262,26 @@ class Cluster:
             status, payload = self.request("GET", path, query,
                                            accept=_PARTIAL_METADATA if kind.metadata_only else None)
             if status == 403:
-                raise Unavailable(kind.name, "forbidden: " + _message(payload, f"cannot list {kind.name}"))
+                # The API server's own message is kept as sent (not translated); only our default is.
+                raise Unavailable(kind.name, "forbidden: " + _message(
+                    payload, _("cannot list {what}").format(what=kind.name)))
             if status == 404:
-                raise Unavailable(kind.name, f"the API {kind.api_version}/{kind.name} is not served "
-                                             "by this cluster (CRD not installed?)")
+                raise Unavailable(kind.name, _("the API {api} is not served by this cluster (CRD not "
+                                               "installed?)").format(api=f"{kind.api_version}/{kind.name}"))
             if status == 410 and "continue" in query:
                 restarts += 1
                 if restarts > MAX_LIST_RESTARTS:
-                    raise AccessError(f"GET {path}: the continue token expired (410 Gone) {restarts} times while "
-                                      "paging through the list; it changes too fast: try again, or narrow the "
-                                      "scope with -n")
+                    raise AccessError(_("GET {path}: the continue token expired (410 Gone) {n} times while "
+                                        "paging through the list; it changes too fast: try again, or narrow the "
+                                        "scope with -n").format(path=path, n=restarts))
                 self.log(f"GET {path}: the continue token expired (410 Gone); listing again from the first page "
                          f"(restart {restarts} of {MAX_LIST_RESTARTS})")
                 items = []
                 del query["continue"]
                 continue
             if status >= 400:
-                raise AccessError(f"GET {path} failed: {status} {_message(payload, '')}".rstrip())
+                raise AccessError(_("GET {path} failed: {status} {message}").format(
+                    path=path, status=status, message=_message(payload, "")).rstrip())
             items.extend(i for i in payload.get("items") or [] if isinstance(i, dict))
             token = (payload.get("metadata") or {}).get("continue")
             if not token:
@@ -303,9 +314,10 @@ class Cluster:
         """One LIST of the few objects with these labels (the probe Pods of one run); 403 raises Unavailable."""
         status, payload = self.request("GET", path, {"labelSelector": label_selector})
         if status == 403:
-            raise Unavailable("pods", "forbidden: " + _message(payload, f"cannot list {path}"))
+            raise Unavailable("pods", "forbidden: " + _message(payload, _("cannot list {what}").format(what=path)))
         if status >= 400:
-            raise AccessError(f"GET {path} failed: {status} {_message(payload, '')}".rstrip())
+            raise AccessError(_("GET {path} failed: {status} {message}").format(
+                path=path, status=status, message=_message(payload, "")).rstrip())
         return [i for i in payload.get("items") or [] if isinstance(i, dict)]
 
 
@@ -393,22 +405,23 @@ def _merged(paths: list[str]) -> _Kubeconfig:
             with open(path, encoding="utf-8") as fh:
                 doc = yaml.safe_load(fh) or {}
         except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
-            first = "it nests too deeply" if isinstance(exc, RecursionError) else _first_line(exc)
-            raise AccessError(f"cannot read kubeconfig {path}: {first}") from exc
+            first = _("it nests too deeply") if isinstance(exc, RecursionError) else _first_line(exc)
+            raise AccessError(_("cannot read kubeconfig {path}: {reason}").format(path=path, reason=first)) from exc
         if not isinstance(doc, dict):
-            raise AccessError(f"invalid kubeconfig {path}: not a mapping")
+            raise AccessError(_("invalid kubeconfig {path}: not a mapping").format(path=path))
         merged.current = merged.current or (str(doc["current-context"]) if doc.get("current-context") else None)
         sections = (("contexts", merged.contexts, "context"), ("clusters", merged.clusters, "cluster"),
                     ("users", merged.users, "user"))
         for key, into, field_name in sections:
             entries = doc.get(key) or []
             if not isinstance(entries, list):
-                raise AccessError(f"invalid kubeconfig {path}: {key} is not a list")
+                raise AccessError(_("invalid kubeconfig {path}: {key} is not a list").format(path=path, key=key))
             for entry in entries:
                 if isinstance(entry, dict) and entry.get("name") and str(entry["name"]) not in into:
                     value = entry.get(field_name) or {}
                     if not isinstance(value, dict):
-                        raise AccessError(f'invalid kubeconfig {path}: {field_name} "{entry["name"]}" is not a mapping')
+                        raise AccessError(_('invalid kubeconfig {path}: {field} "{name}" is not a mapping').format(
+                            path=path, field=field_name, name=entry["name"]))
                     into[str(entry["name"])] = value
                     merged.folders[(field_name, str(entry["name"]))] = os.path.dirname(os.path.abspath(path))
     return merged
@@ -425,24 +438,27 @@ def _check_context(kc: _Kubeconfig, name: str) -> tuple[str, str | None]:
     ctx = kc.contexts[name]
     cluster, user = ctx.get("cluster"), ctx.get("user")
     if not cluster:
-        raise AccessError(f'context "{name}" in {kc.where} names no cluster; set one with '
-                          f"kubectl config set-context {name} --cluster=NAME")
+        raise AccessError(_('context "{name}" in {where} names no cluster; set one with kubectl config '
+                            "set-context {name} --cluster=NAME").format(name=name, where=kc.where))
     if str(cluster) not in kc.clusters:
-        raise AccessError(f'context "{name}" names cluster "{cluster}", which is not in {kc.where}; add the cluster '
-                          f"or point the context at another: kubectl config set-context {name} --cluster=NAME")
+        raise AccessError(_('context "{name}" names cluster "{cluster}", which is not in {where}; add the cluster '
+                            "or point the context at another: kubectl config set-context {name} "
+                            "--cluster=NAME").format(name=name, cluster=cluster, where=kc.where))
     if user and str(user) not in kc.users:
-        raise AccessError(f'context "{name}" names user "{user}", which is not in {kc.where}; add the user '
-                          f"or point the context at another: kubectl config set-context {name} --user=NAME")
+        raise AccessError(_('context "{name}" names user "{user}", which is not in {where}; add the user or point '
+                            "the context at another: kubectl config set-context {name} --user=NAME").format(
+            name=name, user=user, where=kc.where))
     server = kc.clusters[str(cluster)].get("server")
     if not server:
-        raise AccessError(f'cluster "{cluster}" in {kc.where} has no server; set it with '
-                          f"kubectl config set-cluster {cluster} --server=https://HOST:PORT")
+        raise AccessError(_('cluster "{cluster}" in {where} has no server; set it with kubectl config set-cluster '
+                            "{cluster} --server=https://HOST:PORT").format(cluster=cluster, where=kc.where))
     if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s]*)?", str(server)):
-        raise AccessError(f'cluster "{cluster}" in {kc.where} has server "{server}", which is not an https:// '
-                          f"URL; fix it with kubectl config set-cluster {cluster} --server=https://HOST:PORT")
-    entries = [(f'cluster "{cluster}"', kc.clusters[str(cluster)], "certificate-authority-data")]
+        raise AccessError(_('cluster "{cluster}" in {where} has server "{server}", which is not an https:// URL; '
+                            "fix it with kubectl config set-cluster {cluster} --server=https://HOST:PORT").format(
+            cluster=cluster, where=kc.where, server=server))
+    entries = [(_('cluster "{name}"').format(name=cluster), kc.clusters[str(cluster)], "certificate-authority-data")]
     if user:
-        entries += [(f'user "{user}"', kc.users[str(user)], key)
+        entries += [(_('user "{name}"').format(name=user), kc.users[str(user)], key)
                     for key in ("client-certificate-data", "client-key-data")]
     for owner, entry, key in entries:
         value = entry.get(key)
@@ -452,8 +468,8 @@ def _check_context(kc: _Kubeconfig, name: str) -> tuple[str, str | None]:
             base64.b64decode(str(value), validate=True)
         except (ValueError, TypeError):
             # The value itself is never shown: client-key-data is a private key.
-            raise AccessError(f"{owner} in {kc.where}: {key} is not valid base64; copy it again from the "
-                              "cluster's credentials") from None
+            raise AccessError(_("{owner} in {where}: {key} is not valid base64; copy it again from the cluster's "
+                                "credentials").format(owner=owner, where=kc.where, key=key)) from None
     return str(cluster), str(user) if user else None
 
 
@@ -468,14 +484,16 @@ def _check_tls(cfg: Any, cluster: str, user: str | None) -> None:
         try:
             context.load_verify_locations(cafile=cfg.ssl_ca_cert)
         except (ssl.SSLError, OSError) as exc:
-            raise AccessError(f'cluster "{cluster}": its certificate-authority is not a usable PEM certificate '
-                              f"({_short(exc)}); fix certificate-authority or certificate-authority-data") from exc
+            raise AccessError(_('cluster "{cluster}": its certificate-authority is not a usable PEM certificate '
+                                "({reason}); fix certificate-authority or certificate-authority-data").format(
+                cluster=cluster, reason=_short(exc))) from exc
     if cfg.cert_file or cfg.key_file:
         try:
             context.load_cert_chain(cfg.cert_file, cfg.key_file)
         except (ssl.SSLError, OSError, TypeError) as exc:
-            raise AccessError(f'user "{user}": the client certificate and key cannot be used together '
-                              f"({_short(exc)}); fix client-certificate(-data) and client-key(-data)") from exc
+            raise AccessError(_('user "{user}": the client certificate and key cannot be used together '
+                                "({reason}); fix client-certificate(-data) and client-key(-data)").format(
+                user=user, reason=_short(exc))) from exc
 
 
 # A kubeconfig entry with only these keys is read here; anything else (exec, auth-provider, ...) is left to the
@@ -538,7 +556,8 @@ def _file_or_data(kc: _Kubeconfig, owner: tuple[str, str], entry: dict[str, Any]
         return None
     path = os.path.join(kc.folders.get(owner, ""), os.path.expanduser(str(entry[key])))
     if not os.path.isfile(path):
-        raise AccessError(f"invalid kubeconfig {kc.where}: File does not exist: {path}")
+        raise AccessError(_("invalid kubeconfig {where}: File does not exist: {path}").format(where=kc.where,
+                                                                                              path=path))
     return path
 
 
@@ -564,7 +583,8 @@ def _plain_config(kc: _Kubeconfig, cluster: str, user: str | None) -> _Config | 
             with open(path, encoding="utf-8") as fh:
                 cfg.token = fh.read().strip()
         except (OSError, UnicodeDecodeError) as exc:
-            raise AccessError(f"cannot read kubeconfig {kc.where}: {_first_line(exc)}") from exc
+            raise AccessError(_("cannot read kubeconfig {path}: {reason}").format(
+                path=kc.where, reason=_first_line(exc))) from exc
     elif uentry.get("token"):
         cfg.token = str(uentry["token"]).strip()
     if not cfg.token and (uentry.get("username") or uentry.get("password")):
@@ -587,7 +607,7 @@ def _load_config(kubeconfig: str | None, context: str | None) -> tuple[Any, Targ
     paths = _kubeconfig_paths(kubeconfig)
     existing = [p for p in paths if os.path.isfile(p)]
     if kubeconfig and not existing:
-        raise AccessError(f"kubeconfig {kubeconfig} does not exist")
+        raise AccessError(_("kubeconfig {path} does not exist").format(path=kubeconfig))
     if not existing:
         if os.environ.get("KUBERNETES_SERVICE_HOST"):
             from kubernetes import config as kconfig
@@ -598,22 +618,22 @@ def _load_config(kubeconfig: str | None, context: str | None) -> tuple[Any, Targ
             try:
                 kconfig.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
             except ConfigException as exc:
-                raise AccessError(f"in-cluster configuration failed: {exc}") from exc
+                raise AccessError(_("in-cluster configuration failed: {reason}").format(reason=exc)) from exc
             ns_file = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
             namespace = "default"
             if os.path.isfile(ns_file):
                 with open(ns_file, encoding="utf-8") as fh:
                     namespace = fh.read().strip() or "default"
             return cfg, Target(None, None, namespace)
-        raise AccessError(f"no kubeconfig found ({os.pathsep.join(paths)}); "
-                          "set KUBECONFIG or pass --kubeconfig")
+        raise AccessError(_("no kubeconfig found ({paths}); set KUBECONFIG or pass --kubeconfig").format(
+            paths=os.pathsep.join(paths)))
     kc = _merged(existing)
     name = context or kc.current
     if not name:
-        raise AccessError(f"no current context in {kc.where}; pass --context NAME, or choose one with "
-                          "kubectl config use-context NAME")
+        raise AccessError(_("no current context in {where}; pass --context NAME, or choose one with kubectl "
+                            "config use-context NAME").format(where=kc.where))
     if name not in kc.contexts:
-        raise AccessError(f'context "{name}" not found in {kc.where}')
+        raise AccessError(_('context "{name}" not found in {where}').format(name=name, where=kc.where))
     cluster, user = _check_context(kc, name)
     ctx = kc.contexts[name]
     target = Target(name, ctx.get("cluster"), ctx.get("namespace") or "default")
@@ -638,16 +658,19 @@ def _library_config(kc: _Kubeconfig, name: str, cluster: str, user: str | None) 
         kconfig.load_kube_config(config_file=kc.where, context=name,  # type: ignore[no-untyped-call]
                                  client_configuration=cfg, persist_config=False)
     except ConfigException as exc:
-        raise AccessError(f"invalid kubeconfig {kc.where}: {_first_line(exc)}") from exc
+        raise AccessError(_("invalid kubeconfig {path}: {reason}").format(path=kc.where,
+                                                                          reason=_first_line(exc))) from exc
     except (OSError, ValueError) as exc:
-        raise AccessError(f"cannot read kubeconfig {kc.where}: {_first_line(exc)}") from exc
+        raise AccessError(_("cannot read kubeconfig {path}: {reason}").format(path=kc.where,
+                                                                              reason=_first_line(exc))) from exc
     finally:
         root.removeHandler(captured)
     exec_cfg = kc.users.get(user or "", {}).get("exec")
     if isinstance(exec_cfg, dict) and not cfg.api_key.get("BearerToken") and not cfg.cert_file:
-        why = "; ".join(captured.messages)[:300] or "it gave no token and no client certificate"
-        raise AccessError(f'user "{user}": the exec credential plugin "{exec_cfg.get("command")}" failed: {why}; '
-                          "run it by hand to see why (log in again?)")
+        why = "; ".join(captured.messages)[:300] or _("it gave no token and no client certificate")
+        raise AccessError(_('user "{user}": the exec credential plugin "{command}" failed: {why}; run it by hand '
+                            "to see why (log in again?)").format(user=user, command=exec_cfg.get("command"),
+                                                                 why=why))
     _check_tls(cfg, cluster, user)
     return cfg
 

@@ -12,6 +12,8 @@ import base64
 import datetime as dt
 from typing import Any, Final
 
+from kubectl_tke_net.i18n import _
+
 
 class _Map:
     """A map whose values all have one shape (labels, annotations, selectors, ConfigMap data)."""
@@ -81,6 +83,10 @@ _METADATA = {"name": STR, "namespace": STR, "labels": STRINGS, "annotations": ST
 MAX_DEPTH = 64  # Kubernetes objects nest a dozen levels; deeper is junk, and would exhaust Python's stack later
 
 
+def too_deep() -> str:
+    return _("it nests more than {n} levels deep").format(n=MAX_DEPTH)
+
+
 class TooDeep(ValueError):
     pass
 
@@ -90,7 +96,7 @@ def plain(value: Any, in_strings: bool = False, depth: int = 0) -> Any:
     text; nulls dropped from mappings and lists, except in string maps, where Go reads a null as "".
     TooDeep when it nests more than MAX_DEPTH levels."""
     if depth > MAX_DEPTH and isinstance(value, (dict, list, tuple)):
-        raise TooDeep(f"it nests more than {MAX_DEPTH} levels deep")
+        raise TooDeep(too_deep())
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
@@ -116,7 +122,7 @@ _STRING_MAPS = frozenset({"labels", "annotations", "selector", "data"})
 def prune(value: Any, in_strings: bool = False, depth: int = 0) -> None:
     """What `plain` does, in place and faster, for what JSON can hold (nothing but nulls to change)."""
     if depth > MAX_DEPTH:
-        raise TooDeep(f"it nests more than {MAX_DEPTH} levels deep")
+        raise TooDeep(too_deep())
     if type(value) is dict:
         if None in value.values():
             for key in [k for k, v in value.items() if v is None]:
@@ -170,16 +176,17 @@ def problem(obj: dict[str, Any]) -> str | None:
     """What in the object has a type the API would not give it (`metadata.labels.app is a number, not text`)."""
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
-        return "metadata is missing" if meta is None else f"metadata is {_a(meta)}, not a mapping"
+        return _("metadata is missing") if meta is None else _not("metadata", meta, _("a mapping"))
     if not meta.get("name") or not isinstance(meta.get("name"), str):
-        return "metadata.name is missing" if not meta.get("name") else f"metadata.name is {_a(meta['name'])}, not text"
+        return _("metadata.name is missing") if not meta.get("name") else _not("metadata.name", meta["name"],
+                                                                                _("text"))
     return _check(meta, _METADATA, "metadata") or _check(obj, SHAPES.get(str(obj.get("kind")), {}), "")
 
 
 def _check(value: Any, shape: Any, where: str) -> str | None:
     if isinstance(shape, dict):
         if not isinstance(value, dict):
-            return f"{where} is {_a(value)}, not a mapping"
+            return _not(where, value, _("a mapping"))
         for key, sub in shape.items():
             if key in value:
                 found = _check(value[key], sub, f"{where}.{key}" if where else key)
@@ -188,7 +195,7 @@ def _check(value: Any, shape: Any, where: str) -> str | None:
         return None
     if isinstance(shape, list):
         if not isinstance(value, list):
-            return f"{where} is {_a(value)}, not a list"
+            return _not(where, value, _("a list"))
         for i, item in enumerate(value):
             found = _check(item, shape[0], f"{where}[{i}]")
             if found:
@@ -196,35 +203,39 @@ def _check(value: Any, shape: Any, where: str) -> str | None:
         return None
     if isinstance(shape, _Map):
         if not isinstance(value, dict):
-            return f"{where} is {_a(value)}, not a mapping"
+            return _not(where, value, _("a mapping"))
         for key, item in value.items():
             found = _check(item, shape.values, f"{where}[{key!r}]")
             if found:
-                hint = " (quote it)" if isinstance(item, (bool, int, float)) and shape.values is str else ""
+                hint = _(" (quote it)") if isinstance(item, (bool, int, float)) and shape.values is str else ""
                 return found + hint
         return None
     types = shape if isinstance(shape, tuple) else (shape,)
     if isinstance(value, bool) and bool not in types:
-        return f"{where} is {_a(value)}, not {_names(types)}"
+        return _not(where, value, _names(types))
     if not isinstance(value, types):
-        return f"{where} is {_a(value)}, not {_names(types)}"
+        return _not(where, value, _names(types))
     return None
+
+
+def _not(where: str, value: Any, expected: str) -> str:
+    return _("{where} is {value}, not {expected}").format(where=where, value=_a(value), expected=expected)
 
 
 def _a(value: Any) -> str:
     if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
+        return _("a boolean ({value})").format(value=str(value).lower())
     if isinstance(value, (int, float)):
-        return f"a number ({value})"
+        return _("a number ({value})").format(value=value)
     if isinstance(value, str):
-        return "text"
+        return _("text")
     if isinstance(value, list):
-        return "a list"
+        return _("a list")
     if isinstance(value, dict):
-        return "a mapping"
+        return _("a mapping")
     return type(value).__name__
 
 
 def _names(types: tuple[type, ...]) -> str:
-    words = {str: "text", int: "a whole number", bool: "a boolean"}
-    return " or ".join(words.get(t, t.__name__) for t in types)
+    words = {str: _("text"), int: _("a whole number"), bool: _("a boolean")}
+    return _(" or ").join(words.get(t, t.__name__) for t in types)

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import yaml
 
 from kubectl_tke_net import shape
+from kubectl_tke_net.i18n import _
 from kubectl_tke_net.model import Unavailable, UsageError
 
 Obj = dict[str, Any]
@@ -96,7 +97,7 @@ def _documents(path: Path) -> Iterator[tuple[Any, bool]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read snapshot {path}: {exc}") from exc
+        raise UsageError(_("cannot read snapshot {path}: {reason}").format(path=path, reason=exc)) from exc
     if text.lstrip().startswith("{"):
         # JSON parses about a hundred times faster than YAML; a YAML flow mapping falls through below.
         try:
@@ -104,24 +105,25 @@ def _documents(path: Path) -> Iterator[tuple[Any, bool]]:
             return
         except (ValueError, RecursionError):
             if path.suffix == ".json":
-                raise UsageError(f"malformed snapshot {path}: not valid JSON") from None
+                raise UsageError(_("malformed snapshot {path}: not valid JSON").format(path=path)) from None
     try:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         if _too_deep(text, loader):
-            raise UsageError(f"malformed snapshot {path}: it nests more than {shape.MAX_DEPTH} levels deep")
+            raise UsageError(_("malformed snapshot {path}: {reason}").format(path=path, reason=shape.too_deep()))
         aliases = "*" in text and "&" in text
         for doc in yaml.load_all(text, Loader=loader):
             # An alias repeats what its anchor holds (PyYAML writes them for shared values); nine of nine of
             # nine... is a billion values, which would take every check and renderer forever.
             if aliases and not shape.expanded_size(doc, len(text) + MAX_ALIASED):
-                raise UsageError(f"malformed snapshot {path}: its YAML aliases (*name) stand for more than "
-                                 f"{MAX_ALIASED:,} values; write the objects out in full")
+                raise UsageError(_("malformed snapshot {path}: its YAML aliases (*name) stand for more than "
+                                   "{n} values; write the objects out in full").format(path=path,
+                                                                                       n=f"{MAX_ALIASED:,}"))
             yield doc, True
     except (yaml.YAMLError, RecursionError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if isinstance(exc, RecursionError):
-            first = "it nests too deeply"
-        raise UsageError(f"malformed snapshot {path}: {first}") from exc
+            first = _("it nests too deeply")
+        raise UsageError(_("malformed snapshot {path}: {reason}").format(path=path, reason=first)) from exc
 
 
 def _too_deep(text: str, loader: Any) -> bool:
@@ -148,7 +150,8 @@ def _items(doc: Any, path: Path) -> Iterator[Obj]:
     if doc is None:
         return
     if not isinstance(doc, dict):
-        raise UsageError(f"malformed snapshot {path}: expected Kubernetes objects, found {type(doc).__name__}")
+        raise UsageError(_("malformed snapshot {path}: expected Kubernetes objects, found {type}").format(
+            path=path, type=type(doc).__name__))
     if str(doc.get("kind", "")).endswith("List") and isinstance(doc.get("items"), list):
         for item in doc["items"]:
             yield from _items(item, path)
@@ -168,8 +171,8 @@ def _unavailable(doc: Obj, path: Path) -> dict[str, str]:
     except ValueError:
         found = None
     if not isinstance(found, dict) or not all(k in KINDS and isinstance(v, str) for k, v in found.items()):
-        raise UsageError(f"malformed snapshot {path}: annotation {UNAVAILABLE_ANNOTATION} is not a JSON map of "
-                         "kinds (nodes, secrets, ...) to reasons")
+        raise UsageError(_("malformed snapshot {path}: annotation {annotation} is not a JSON map of kinds (nodes, "
+                           "secrets, ...) to reasons").format(path=path, annotation=UNAVAILABLE_ANNOTATION))
     return found
 
 
@@ -183,14 +186,15 @@ class FileSource:
         elif root.is_file():
             files = [root]
         else:
-            raise UsageError(f"snapshot {path} does not exist")
+            raise UsageError(_("snapshot {path} does not exist").format(path=path))
         self.objects: dict[str, list[Obj]] = {name: [] for name in KINDS}
         self.unavailable: dict[str, str] = {}
         for file in files:
             try:
                 self._read(file)
             except RecursionError:
-                raise UsageError(f"malformed snapshot {file}: it nests too deeply") from None
+                raise UsageError(_("malformed snapshot {path}: {reason}").format(
+                    path=file, reason=_("it nests too deeply"))) from None
 
     def _read(self, file: Path) -> None:
         for doc, from_yaml in _documents(file):
@@ -207,12 +211,14 @@ class FileSource:
                         shape.prune(found)
                         obj = found
                 except shape.TooDeep as exc:
-                    raise UsageError(f"malformed snapshot {file}: a {kind.kind} {exc}") from None
+                    raise UsageError(_("malformed snapshot {path}: a {kind} {reason}").format(
+                        path=file, kind=kind.kind, reason=exc)) from None
                 why = shape.problem(obj)
                 if why:
                     meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
                     name = "/".join(str(meta[k]) for k in ("namespace", "name") if meta.get(k))
-                    raise UsageError(f"malformed snapshot {file}: {kind.kind} {name or '(no name)'}: {why}")
+                    raise UsageError(_("malformed snapshot {path}: {kind} {name}: {reason}").format(
+                        path=file, kind=kind.kind, name=name or _("(no name)"), reason=why))
                 self.objects[kind.name].append(clean(kind, obj))
 
     def list(self, kind: Kind, namespace: str | None) -> list[Obj]:

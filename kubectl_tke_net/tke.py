@@ -10,6 +10,8 @@ from typing import Any
 import yaml
 from packaging.version import Version
 
+from kubectl_tke_net.i18n import _, ngettext
+
 # Services (TKE-FACTS §1.1)
 SVC_INTERNAL_SUBNET = "service.kubernetes.io/qcloud-loadbalancer-internal-subnetid"
 SVC_DIRECT_ACCESS = "service.cloud.tencent.com/direct-access"
@@ -200,9 +202,10 @@ def security_group_problem(value: str) -> str | None:
     bad = [i for i in ids if not _SG_ID.fullmatch(i)]
     if bad:
         shown = ", ".join(repr(b) for b in bad[:3])
-        return f"{shown} {'is not a' if len(bad) == 1 else 'are not'} security group ID{'s' if len(bad) > 1 else ''}"
+        return ngettext("{ids} is not a security group ID", "{ids} are not security group IDs", len(bad)).format(
+            ids=shown)
     if len(ids) > MAX_SECURITY_GROUPS:
-        return f"{len(ids)} security groups given, at most {MAX_SECURITY_GROUPS} are allowed"
+        return _("{n} security groups given, at most {max} are allowed").format(n=len(ids), max=MAX_SECURITY_GROUPS)
     return None
 
 

@@ -313,3 +313,83 @@ def test_build_hook_compiles_into_the_build_dir(tmp_path: Path) -> None:
     written = i18n_catalog.compile_all(tmp_path)
     assert written == [tmp_path / "kubectl_tke_net" / "locale" / "zh" / "LC_MESSAGES" / f"{i18n.DOMAIN}.mo"]
     shutil.rmtree(tmp_path / "kubectl_tke_net")
+
+
+# --- errors and notes tke-net writes itself --------------------------------------------------------------
+
+def _kubeconfig(tmp_path: Path, server: str = "https://127.0.0.1:1") -> Path:
+    import yaml
+
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "dev",
+        "clusters": [{"name": "c", "cluster": {"server": server}}],
+        "users": [{"name": "u", "user": {"token": "t0ken"}}],
+        "contexts": [{"name": "dev", "context": {"cluster": "c", "user": "u"}}]}))
+    return path
+
+
+def test_kubeconfig_error_in_chinese(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """One line, exit 3, the context name and the path unchanged inside the Chinese text; English as before."""
+    path = _kubeconfig(tmp_path)
+    zh = cli("svc", "--kubeconfig", str(path), "--context", "prod", "--lang", "zh")
+    assert (zh.status, zh.out, zh.err) == (3, "", f'error: 在 {path} 中找不到上下文 "prod"\n')
+    en = cli("svc", "--kubeconfig", str(path), "--context", "prod", "--lang", "en")
+    assert (en.status, en.err) == (3, f'error: context "prod" not found in {path}\n')
+
+
+def test_malformed_snapshot_in_chinese(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The snapshot error and the shape problem inside it are both translated; paths and fields are not."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("kind: Service\nmetadata: {name: web, namespace: app, labels: {app: 3}}\nspec: {ports: []}\n")
+    zh = cli("svc", "-A", "--snapshot", str(path), "--lang", "zh")
+    assert (zh.status, zh.out) == (2, "") and zh.err.count("\n") == 1
+    assert zh.err == (f"error: 快照 {path} 格式错误：Service app/web：metadata.labels['app'] 是数字（3），"
+                      "而不是文本（请加引号）\n")
+    en = cli("svc", "-A", "--snapshot", str(path), "--lang", "en")
+    assert en.err == (f"error: malformed snapshot {path}: Service app/web: metadata.labels['app'] is a number (3), "
+                      "not text (quote it)\n")
+    missing = cli("svc", "--snapshot", str(tmp_path / "nope"), "--lang", "zh")
+    assert (missing.status, missing.err) == (2, f"error: 快照 {tmp_path / 'nope'} 不存在\n")
+
+
+def test_forbidden_keeps_the_servers_message_in_chinese(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """skipped[].reason: "forbidden: " and the API server's own message stay as sent, whatever the language."""
+    from tests.stubserver import Answer, serve
+
+    message = 'services is forbidden: User "u" cannot list resource "services"'
+    with serve(default=Answer(403, {"kind": "Status", "code": 403, "message": message})) as stub:
+        path = _kubeconfig(tmp_path, stub.url)
+        doc = cli("svc", "-A", "--kubeconfig", str(path), "-o", "json", "--lang", "zh").json()
+    reasons = {s["reason"] for s in doc["skipped"]}
+    assert f"forbidden: {message}" in reasons
+    with serve(default=Answer(403, {"kind": "Status", "code": 403})) as stub:  # no message: ours, translated
+        path = _kubeconfig(tmp_path, stub.url)
+        doc = cli("svc", "-A", "--kubeconfig", str(path), "-o", "json", "--lang", "zh").json()
+    assert "forbidden: 无法列出 services" in {s["reason"] for s in doc["skipped"]}
+
+
+def test_probe_plan_in_chinese() -> None:
+    """Notes and test labels are made when the plan is, in the run's language; codes and addresses unchanged."""
+    from kubectl_tke_net.probe.plan import make_plan
+    from tests.test_probe import ctx_for
+
+    i18n.set_language("zh")
+    plan = make_plan(ctx_for(), "service", "web", "probe", run_id="r1", requested_nodes=["10.0.1.11"])
+    assert plan.notes == ("要确认 CLB 回环（TKE124），需要分别从有后端和没有后端的节点探测；本次只有前一种节点",)
+    whats = [t.what for t in plan.pods[0].tests]
+    assert "端点 172.20.0.5:8080（web-a，位于 10.0.1.10）" in whats
+    assert any(w.startswith("NodePort 10.0.1.11:30080（节点 10.0.1.11）") for w in whats)
+    i18n.set_language("en")
+    plan = make_plan(ctx_for(), "service", "web", "probe", run_id="r1", requested_nodes=["10.0.1.11"])
+    assert "endpoint 172.20.0.5:8080 (web-a on 10.0.1.10)" in [t.what for t in plan.pods[0].tests]
+
+
+def test_security_group_problem_plural_in_both_languages() -> None:
+    from kubectl_tke_net import tke
+
+    assert tke.security_group_problem("sg-bad, x") == "'sg-bad', 'x' are not security group IDs"
+    i18n.set_language("zh")
+    assert tke.security_group_problem("sg-bad, x") == "'sg-bad', 'x' 不是安全组 ID"
+    six = ",".join(f"sg-0000000{i}" for i in range(6))
+    assert tke.security_group_problem(six) == "指定了 6 个安全组，最多只允许 5 个"

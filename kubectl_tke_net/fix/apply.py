@@ -116,7 +116,7 @@ def write_backup(objects: list[Obj], directory: str, context: str | None, action
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         return path
-    raise OSError(f"cannot create a new backup file beside {base}.yaml")
+    raise OSError(_("cannot create a new backup file beside {path}").format(path=f"{base}.yaml"))
 
 
 def apply(cluster: Writer, plan: Plan, mode: str, backup_dir: str = DEFAULT_BACKUP_DIR,
@@ -148,24 +148,25 @@ def _rollout(ds: Obj, generation: int) -> tuple[bool, str]:
     updated = int(status.get("updatedNumberScheduled") or 0)
     available = int(status.get("numberAvailable") or 0)
     done = observed >= generation and updated == desired == available
-    return done, f"{updated} of {desired} updated, {available} available"
+    return done, _("{updated} of {desired} updated, {available} available").format(
+        updated=updated, desired=desired, available=available)
 
 
 def wait_rollout(cluster: Writer, generation: int, timeout: float,
                  log: Callable[[str], None]) -> str | None:
     """Poll the kube-proxy DaemonSet until its rollout is done; None when done, else why not."""
     deadline = _clock() + timeout
-    progress = "no status yet"
+    progress = _("no status yet")
     while True:
         for ds in cluster.list(KINDS["daemonsets"], KUBE_SYSTEM):
             if (ds.get("metadata") or {}).get("name") == "kube-proxy":
                 done, progress = _rollout(ds, generation)
                 if done:
-                    log(f"kube-proxy rollout done: {progress}")
+                    log(_("kube-proxy rollout done: {progress}").format(progress=progress))
                     return None
         if _clock() >= deadline:
             return _("the kube-proxy rollout did not finish within --wait ({progress})").format(progress=progress)
-        log(f"waiting for the kube-proxy rollout: {progress}")
+        log(_("waiting for the kube-proxy rollout: {progress}").format(progress=progress))
         _sleep(POLL_INTERVAL)
 
 
@@ -176,5 +177,5 @@ def wait_pending(replan: Callable[[], Plan], timeout: float, log: Callable[[str]
         plan = replan()
         if not plan.pending or _clock() >= deadline:
             return plan
-        log(f"waiting for {', '.join(plan.pending)}")
+        log(_("waiting for {objects}").format(objects=", ".join(plan.pending)))
         _sleep(POLL_INTERVAL)

@@ -103,16 +103,16 @@ def read_backup(path: str) -> tuple[Obj, ...]:
         with open(os.path.expanduser(path), encoding="utf-8") as fh:
             docs = list(yaml.safe_load_all(fh))
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read backup {path}: {exc}") from exc
+        raise UsageError(_("cannot read backup {path}: {reason}").format(path=path, reason=exc)) from exc
     except (yaml.YAMLError, RecursionError) as exc:
-        why = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc).splitlines()[0]
-        raise UsageError(f"malformed backup {path}: {why}") from exc
+        why = _("it nests too deeply") if isinstance(exc, RecursionError) else str(exc).splitlines()[0]
+        raise UsageError(_("malformed backup {path}: {reason}").format(path=path, reason=why)) from exc
     items: list[Any] = []
     for doc in docs:
         if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List"):
             listed = doc.get("items") or []
             if not isinstance(listed, list):
-                raise UsageError(f"malformed backup {path}: items is not a list")
+                raise UsageError(_("malformed backup {path}: items is not a list").format(path=path))
             items.extend(listed)
         elif doc is not None:
             items.append(doc)
@@ -121,10 +121,10 @@ def read_backup(path: str) -> tuple[Obj, ...]:
         if not (isinstance(item, dict) and item.get("kind") and isinstance(item["kind"], str)
                 and isinstance(meta, dict) and isinstance(meta.get("name"), str) and meta["name"]
                 and isinstance(meta.get("namespace") or "", str)):
-            raise UsageError(f"malformed backup {path}: every item needs kind and metadata.name (and any "
-                             "metadata.namespace) as text")
+            raise UsageError(_("malformed backup {path}: every item needs kind and metadata.name (and any "
+                               "metadata.namespace) as text").format(path=path))
     if not items:
-        raise UsageError(f"backup {path} holds no objects")
+        raise UsageError(_("backup {path} holds no objects").format(path=path))
     return tuple(items)
 
 

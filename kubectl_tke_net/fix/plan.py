@@ -593,7 +593,7 @@ def plan_rollback(ctx: Context, opts: Options) -> Plan:
             continue
         plan.change(current, _restored(current, saved))
     if not plan.changes and not plan.refused:
-        plan.note("every object already matches the backup; nothing to do")
+        plan.note(_("every object already matches the backup; nothing to do"))
     return plan.build()
 
 
@@ -612,4 +612,5 @@ def make_plan(action: str, ctx: Context, opts: Options) -> Plan:
         return PLANNERS[action](ctx, opts)
     except Unavailable as exc:
         kind = KINDS[exc.kind].kind if exc.kind in KINDS else exc.kind
-        return Plan(action, refused=(Refusal(kind, "", "", f"cannot read {exc.kind}: {exc.reason}"),))
+        why = _("cannot read {kind}: {reason}").format(kind=exc.kind, reason=exc.reason)
+        return Plan(action, refused=(Refusal(kind, "", "", why),))

@@ -29,7 +29,7 @@ def check_flags(args: argparse.Namespace) -> float | None:
                                      ("probe_timeout", "--probe-timeout")) if getattr(args, dest, None)]
     if not getattr(args, "probe", False):
         if given:
-            raise UsageError(f"{given[0]} needs --probe")
+            raise UsageError(_("{flag} needs --probe").format(flag=given[0]))
         return None
     noun = "Service" if args.command == "service" else "Ingress"
     if args.snapshot:

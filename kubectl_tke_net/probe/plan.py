@@ -19,6 +19,7 @@ from kubectl_tke_net.checks.context import (
 from kubectl_tke_net.checks.ingress import _existing, _paths, _port_matches
 from kubectl_tke_net.checks.service import _container_port_for, _target
 from kubectl_tke_net.fix.plan import cluster_domain
+from kubectl_tke_net.i18n import _
 from kubectl_tke_net.model import Ref, Unavailable, UsageError
 from kubectl_tke_net.probe import CLB, CLUSTER_IP, DNS, ENDPOINT, NODE_PORT
 from kubectl_tke_net.snapshot import Obj
@@ -191,7 +192,8 @@ class _Planner:
         ports = [p for p in svc.ports if _tcp(p)]
         others = [f"{_port_label(p)}/{p.get('protocol')}" for p in svc.ports if not _tcp(p)]
         if others:
-            self.note(f"{svc.ref}: {', '.join(others)} not tested (the probe tests TCP only)")
+            self.note(_("{ref}: {ports} not tested (the probe tests TCP only)").format(
+                ref=svc.ref, ports=", ".join(others)))
         return ports
 
     def backend_nodes(self, services: list[_Service]) -> set[str]:
@@ -216,22 +218,28 @@ class _Planner:
                 with_backend = {e.node for e in endpoints}
                 for target in dict.fromkeys(n for n in (node, other) if n):
                     if local and target not in with_backend:
-                        self.note(f"{svc.ref}: externalTrafficPolicy Local: NodePort {node_port} of {target} not "
-                                  "tested (no ready endpoint there, so it does not answer by design)")
+                        self.note(_("{ref}: externalTrafficPolicy Local: NodePort {port} of {node} not tested "
+                                    "(no ready endpoint there, so it does not answer by design)").format(
+                            ref=svc.ref, port=node_port, node=target))
                         continue
                     address = self.addresses.get(target)
                     if address is None:
-                        self.note(f"address of node {target} unknown: its NodePorts are not tested")
+                        self.note(_("address of node {node} unknown: its NodePorts are not tested").format(
+                            node=target))
                         continue
                     yield ProbeTest(f"tcp {address} {node_port}", NODE_PORT, svc.ref,
-                                    f"NodePort {_host(address, node_port)} (node {target})", label, target)
+                                    _("NodePort {address} (node {node})").format(
+                                        address=_host(address, node_port), node=target), label, target)
             chosen = _spread(endpoints, MAX_ENDPOINTS)
             if len(endpoints) > len(chosen):
-                self.note(f"{svc.ref}: {len(chosen)} of the {len(endpoints)} ready endpoints of port {label} tested")
+                self.note(_("{ref}: {n} of the {total} ready endpoints of port {port} tested").format(
+                    ref=svc.ref, n=len(chosen), total=len(endpoints), port=label))
             for e in chosen:
-                where = f" ({e.pod} on {e.node})" if e.pod and e.node else (f" (on {e.node})" if e.node else "")
+                where = _(" ({pod} on {node})").format(pod=e.pod, node=e.node) if e.pod and e.node else \
+                    (_(" (on {node})").format(node=e.node) if e.node else "")
                 yield ProbeTest(f"tcp {e.address} {e.port}", ENDPOINT, svc.ref,
-                                f"endpoint {_host(e.address, e.port)}{where}", label, e.node)
+                                _("endpoint {address}{where}").format(address=_host(e.address, e.port), where=where),
+                                label, e.node)
 
     def clb_tests(self, svc: _Service) -> Iterator[ProbeTest]:
         """TCP to the internal CLB address of a LoadBalancer Service, on each TCP port."""
@@ -239,7 +247,7 @@ class _Planner:
             return
         address = _clb_address(svc.obj)
         if address is None:
-            self.note(f"{svc.ref}: no CLB address yet (TKE107): the CLB is not tested")
+            self.note(_("{ref}: no CLB address yet (TKE107): the CLB is not tested").format(ref=svc.ref))
             return
         for port in self.tcp_ports(svc):
             number = int(port.get("port") or 0)
@@ -248,11 +256,11 @@ class _Planner:
     def ingress_tests(self, ing: Obj) -> Iterator[ProbeTest]:
         """HTTP (HTTPS for a TLS host) with each rule's host to the internal CLB address of an Ingress."""
         if not is_internal_ingress(ing):
-            self.note(f"{ref(ing)} is not an internal CLB Ingress: its CLB is not tested")
+            self.note(_("{ref} is not an internal CLB Ingress: its CLB is not tested").format(ref=ref(ing)))
             return
         address = _clb_address(ing)
         if address is None:
-            self.note(f"{ref(ing)}: no CLB address yet (TKE206): the CLB is not tested")
+            self.note(_("{ref}: no CLB address yet (TKE206): the CLB is not tested").format(ref=ref(ing)))
             return
         tls = {str(h).lower() for t in _spec(ing).get("tls") or [] for h in t.get("hosts") or []}
         firsts: dict[str, str] = {}
@@ -262,7 +270,8 @@ class _Planner:
             firsts["*"] = "/"
         hosts = list(firsts.items())
         if len(hosts) > MAX_HOSTS:
-            self.note(f"{ref(ing)}: {MAX_HOSTS} of its {len(hosts)} hosts tested")
+            self.note(_("{ref}: {n} of its {total} hosts tested").format(ref=ref(ing), n=MAX_HOSTS,
+                                                                        total=len(hosts)))
         for host, path in hosts[:MAX_HOSTS]:
             scheme, port = ("https", 443) if host in tls else ("http", 80)
             vhost = "-" if host == "*" else host
@@ -294,14 +303,16 @@ def _object(ctx: Context, command: str, name: str, namespace: str) -> Obj:
         if meta(obj).get("name") == name and meta(obj).get("namespace") == namespace:
             return obj
     kind = "Service" if command == "service" else "Ingress"
-    raise UsageError(f"{kind} {namespace}/{name} not found: nothing to probe "
-                     f"(kubectl get {'svc' if command == 'service' else 'ingress'} -n {namespace})")
+    raise UsageError(_("{kind} {namespace}/{name} not found: nothing to probe (kubectl get {resource} -n "
+                       "{namespace})").format(kind=kind, namespace=namespace, name=name,
+                                              resource="svc" if command == "service" else "ingress"))
 
 
 def _services(ctx: Context, command: str, obj: Obj) -> list[_Service]:
     if command == "service":
         if _spec(obj).get("type") == "ExternalName":
-            raise UsageError(f"{ref(obj)} is an ExternalName Service: it has no data path in the cluster to probe")
+            raise UsageError(_("{ref} is an ExternalName Service: it has no data path in the cluster to "
+                               "probe").format(ref=ref(obj)))
         return [_Service(obj, list(_spec(obj).get("ports") or []))]
     services: dict[tuple[str, str], _Service] = {}
     for backend, svc in _existing(ctx, obj):
@@ -329,7 +340,8 @@ def choose_nodes(ctx: Context, backend_nodes: set[str], requested: Iterable[str]
     if requested:
         unknown = [n for n in requested if nodes and n not in known]
         if unknown:
-            raise UsageError(f"--probe-node: no node named {', '.join(unknown)} (kubectl get nodes)")
+            raise UsageError(_("--probe-node: no node named {nodes} (kubectl get nodes)").format(
+                nodes=", ".join(unknown)))
         return requested
     ready = _ready_nodes(ctx)
     if not ready:  # nodes cannot be listed, or none is Ready and schedulable: the backends' nodes are known
@@ -346,14 +358,14 @@ def make_plan(ctx: Context, command: str, name: str, namespace: str, *, run_id: 
     obj = _object(ctx, command, name, namespace)
     services = _services(ctx, command, obj)
     if command == "ingress" and not services:
-        planner.note(f"{ref(obj)} has no backend Service that exists: only its CLB is tested")
+        planner.note(_("{ref} has no backend Service that exists: only its CLB is tested").format(ref=ref(obj)))
     backend_nodes = planner.backend_nodes(services)
     nodes = choose_nodes(ctx, backend_nodes, requested_nodes)
     if not nodes:
-        raise Unavailable("nodes", "no node to probe from: nodes cannot be listed and no ready endpoint names "
-                                   "its node; name one with --probe-node")
+        raise Unavailable("nodes", _("no node to probe from: nodes cannot be listed and no ready endpoint "
+                                     "names its node; name one with --probe-node"))
     if not _readable(ctx, "nodes") and not requested_nodes:
-        planner.note("nodes cannot be listed: probing only from the nodes of the backends")
+        planner.note(_("nodes cannot be listed: probing only from the nodes of the backends"))
     pods = []
     for i, node in enumerate(nodes):
         # The other node whose NodePort it tests: another probe node, else another Ready node.
@@ -369,13 +381,16 @@ def make_plan(ctx: Context, command: str, name: str, namespace: str, *, run_id: 
             tests.extend(planner.ingress_tests(obj))
         tests = _prioritized(tests)
         if len(tests) > MAX_TESTS:
-            planner.note(f"{len(tests) - MAX_TESTS} tests left out: a probe Pod reports at most {MAX_TESTS}")
+            planner.note(_("{n} tests left out: a probe Pod reports at most {max}").format(
+                n=len(tests) - MAX_TESTS, max=MAX_TESTS))
             tests = tests[:MAX_TESTS]
         pods.append(ProbePod(f"tke-net-probe-{run_id}-{i}", node, node in backend_nodes, tuple(tests)))
     kinds = {p.hosts_backend for p in pods}
     if any(t.path == CLB for p in pods for t in p.tests) and kinds != {True, False}:
-        planner.note("CLB loopback (TKE124) is told by probing from a node that hosts a backend and from one "
-                     "that does not; this run has " + ("only the first kind" if True in kinds else "only the second"))
+        planner.note(_("CLB loopback (TKE124) is told by probing from a node that hosts a backend and from one "
+                       "that does not; this run has only the first kind") if True in kinds else
+                     _("CLB loopback (TKE124) is told by probing from a node that hosts a backend and from one "
+                       "that does not; this run has only the second"))
     return Plan(namespace, run_id, ref(obj), tuple(pods), tuple(planner.notes))
 
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from kubectl_tke_net.checks.context import Selector, meta
 from kubectl_tke_net.checks.probe import ProbeContext
+from kubectl_tke_net.i18n import _
 from kubectl_tke_net.model import TkeNetError, Unavailable, UsageError
 from kubectl_tke_net.probe.plan import CONTAINER, DEFAULT_IMAGE, RUN_LABEL, Plan, make_plan, manifest
 from kubectl_tke_net.probe.result import Observation, ProbeRun, observe, parse
@@ -61,7 +62,7 @@ def probe_context(args: argparse.Namespace, snap: Snapshot, selector: Selector |
     for note in plan.notes:
         print(f"note: probe: {note}", file=sys.stderr)
     if not isinstance(snap.source, Api):
-        raise UsageError("--probe needs a cluster to run Pods in")
+        raise UsageError(_("--probe needs a cluster to run Pods in"))
     try:
         ctx.probe = run(snap.source, plan, image=args.probe_image or DEFAULT_IMAGE, timeout=timeout, log=say,
                         warn=_warn)
@@ -70,7 +71,8 @@ def probe_context(args: argparse.Namespace, snap: Snapshot, selector: Selector |
         return ctx
     if any(o.result is not None for o in ctx.probe.observations):
         for line in ctx.verdict.unexplained:
-            print(f"note: probe: {line}; no TKE12x pattern names the cause", file=sys.stderr)
+            print("note: probe: " + _("{line}; no TKE12x pattern names the cause").format(line=line),
+                  file=sys.stderr)
     return ctx
 
 
@@ -112,9 +114,12 @@ def run(api: Api, plan: Plan, *, image: str, timeout: float, log: Log, warn: Log
 def _create_error(status: int, body: Any, namespace: str) -> str:
     message = body.get("message") if isinstance(body, dict) else None
     if status == 403:
-        return (f"forbidden: cannot create the probe Pods: {message or 'no right to create pods'} "
-                f"(the probe needs create, list and delete on pods in namespace {namespace})")
-    return f"cannot create the probe Pods: {status} {message or ''}".rstrip()
+        # "forbidden: " and the API server's message stay as sent; the rest is ours.
+        return "forbidden: " + _("cannot create the probe Pods: {message} (the probe needs create, list and delete "
+                                 "on pods in namespace {namespace})").format(
+            message=message or _("no right to create pods"), namespace=namespace)
+    return _("cannot create the probe Pods: {status} {message}").format(status=status,
+                                                                        message=message or "").rstrip()
 
 
 def _selector(plan: Plan) -> str:
@@ -134,7 +139,8 @@ def _wait(api: Api, plan: Plan, timeout: float, log: Log, poll: float) -> tuple[
         for name, pod in list(pending.items()):
             obj = found.get(name)
             if obj is None:
-                failures.append(f"probe Pod {name} on node {pod.node} disappeared before it finished")
+                failures.append(_("probe Pod {name} on node {node} disappeared before it finished").format(
+                    name=name, node=pod.node))
                 del pending[name]
                 continue
             last[name] = obj
@@ -145,15 +151,17 @@ def _wait(api: Api, plan: Plan, timeout: float, log: Log, poll: float) -> tuple[
             if message:
                 messages[name] = message
             if problem:
-                failures.append(f"probe Pod {name} on node {pod.node}: {problem}")
+                failures.append(_("probe Pod {name} on node {node}: {problem}").format(
+                    name=name, node=pod.node, problem=problem))
             log(f"probe: Pod {name} finished: {_phase(obj)}")
         if not pending:
             return messages, failures
         left = end - time.monotonic()
         if left <= 0:
             for name, pod in pending.items():
-                failures.append(f"probe Pod {name} on node {pod.node} did not finish within {timeout:g}s "
-                                f"({_phase(last.get(name, {}))}); raise --probe-timeout, or check the node")
+                failures.append(_("probe Pod {name} on node {node} did not finish within {timeout}s "
+                                  "({phase}); raise --probe-timeout, or check the node").format(
+                    name=name, node=pod.node, timeout=f"{timeout:g}", phase=_phase(last.get(name, {}))))
             return messages, failures
         time.sleep(min(poll, left))
 
@@ -184,13 +192,14 @@ def _state(obj: Obj) -> tuple[bool, str | None, str | None]:
             return True, message, None
         why = terminated.get("reason") or status.get("reason") or phase
         extra = f": {status.get('message')}" if status.get("message") else ""
-        return True, message, f"{phase} ({why}{extra}) before reporting every test"
+        return True, message, _("{phase} ({why}) before reporting every test").format(phase=phase,
+                                                                                       why=f"{why}{extra}")
     waiting = state.get("waiting") or {}
     if waiting.get("reason") in _STUCK:
-        problem = f"{waiting['reason']}: {waiting.get('message') or 'no detail'}"
+        problem = f"{waiting['reason']}: " + str(waiting.get("message") or _("no detail"))
         if waiting["reason"] in _PULL:
-            problem += "; mirror the image to a registry the nodes can reach (e.g. ccr.ccs.tencentyun.com) and " \
-                       "pass --probe-image"
+            problem += _("; mirror the image to a registry the nodes can reach (e.g. ccr.ccs.tencentyun.com) and "
+                         "pass --probe-image")
         return True, None, problem
     return False, None, None
 
@@ -207,14 +216,15 @@ def _delete(api: Api, plan: Plan, names: list[str], log: Log, warn: Log) -> None
                     log(f"probe: Pod {plan.namespace}/{name} deleted ({status})")
                 else:
                     message = body.get("message") if isinstance(body, dict) else ""
-                    warn(f"cannot delete probe Pod {plan.namespace}/{name}: {status} {message}; {command}")
+                    warn(_("cannot delete probe Pod {namespace}/{name}: {status} {message}; {command}").format(
+                        namespace=plan.namespace, name=name, status=status, message=message, command=command))
             left = [str(meta(o).get("name")) for o in api.list_labelled(path, _selector(plan))
                     if not meta(o).get("deletionTimestamp")]
         except (TkeNetError, Unavailable) as exc:
-            warn(f"probe Pods may be left behind ({exc}); {command}")
+            warn(_("probe Pods may be left behind ({reason}); {command}").format(reason=exc, command=command))
             return
     if left:
-        warn(f"probe Pods left behind: {', '.join(left)}; {command}")
+        warn(_("probe Pods left behind: {pods}; {command}").format(pods=", ".join(left), command=command))
 
 
 def _on_main_thread() -> bool:
