@@ -111,6 +111,37 @@ def test_binary_help_version_and_snapshot_runs_equal_the_source(release: Release
     assert {f["code"] for f in doc["findings"]} >= {"TKE101", "TKE102", "TKE104", "TKE107"}
 
 
+def test_binary_speaks_chinese_and_carries_the_tencent_cloud_sdk(release: Release) -> None:
+    """The compiled catalogue and the lazily imported SDK are in the executable: same output as the source."""
+    from tests.tcfake import FakeCloud
+    from tests.test_cloud_checks import SVC, account
+
+    bare = {"PATH": SYSTEM_PATH, "HOME": os.environ.get("HOME", "/root"), "NO_COLOR": "1"}
+    for args, env in ((["loopback", "-A", "--snapshot", DEMO, "--lang", "zh"], {}),
+                      (["checks", "TKE302"], {"LANG": "zh_CN.UTF-8"}),
+                      (["svc", "--help"], {"LC_ALL": "zh_CN.UTF-8"})):
+        frozen = run([release.binary, *args], env=dict(bare, **env))
+        source = run([SOURCE, *args], env={**os.environ, "NO_COLOR": "1", "LC_ALL": "", "LC_MESSAGES": "",
+                                           "LANG": "", **env})
+        assert (frozen.returncode, frozen.stdout, frozen.stderr) == (source.returncode, source.stdout,
+                                                                     source.stderr), args
+        assert re.search("[\u4e00-\u9fff]", frozen.stdout), (args, frozen.stdout[:200])
+    fake: FakeCloud = account().start()
+    try:
+        keys = {"TENCENTCLOUD_SECRET_ID": fake.secret_id, "TENCENTCLOUD_SECRET_KEY": fake.secret_key,
+                "TKE_NET_CLOUD_ENDPOINT": fake.url}
+        args = ["svc", "-A", "--snapshot", str(ROOT / "tests" / "fixtures" / "cloud.yaml"), "--cloud", "-o", "json"]
+        frozen = run([release.binary, *args], env=dict(bare, **keys))
+        source = run([SOURCE, *args], env=dict(os.environ, NO_COLOR="1", **keys))
+    finally:
+        fake.stop()
+    assert (frozen.returncode, frozen.stdout, frozen.stderr) == (source.returncode, source.stdout, source.stderr)
+    doc = json.loads(frozen.stdout)
+    cloud = {(f["code"], f"{f['kind']}/{f['namespace'] + '/' if f['namespace'] else ''}{f['name']}")
+             for f in doc["findings"] if f["code"].startswith("TKE4")}
+    assert cloud == SVC and fake.rejected == []
+
+
 def test_binary_carries_the_c_yaml_loader_and_no_test_tools(release: Release) -> None:
     viewer = ROOT / "build" / "release-venv" / "bin" / "pyi-archive_viewer"
     listing = run([viewer, "-r", "-b", release.binary])

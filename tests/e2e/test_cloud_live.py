@@ -1,0 +1,82 @@
+"""TKE401-TKE405 on a live cluster: Tencent Cloud keys in the environment turn them on (no --cloud), the real SDK
+signs every call to the fake Tencent Cloud API of tests/tcfake.py, and the live report equals the report of the
+plugin's own dump with --cloud, as every other check's does."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from controlplane import ControlPlane
+from load import own_controlplane
+from test_plugin import FIXTURES, PLUGIN
+
+from tests.tcfake import FakeCloud
+from tests.test_cloud_checks import LOOPBACK, SVC, account
+
+CLOUD = ("TKE401", "TKE402", "TKE403", "TKE404", "TKE405")
+
+
+@pytest.fixture(scope="module")
+def cluster(kubectl: str) -> Iterator[ControlPlane]:
+    """A control plane of its own: the fixture's Nodes would change the node count other modules report."""
+    with own_controlplane(kubectl, FIXTURES / "cloud.yaml") as cp:
+        yield cp
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeCloud]:
+    cloud = account().start()
+    yield cloud
+    cloud.stop()
+
+
+def run(env: dict[str, str], *args: str) -> tuple[int, dict[str, Any], str]:
+    done = subprocess.run([str(PLUGIN), *args, "-o", "json"], env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode in (0, 1), done.stderr
+    return done.returncode, json.loads(done.stdout), done.stderr
+
+
+def keyed(cp: ControlPlane, fake: FakeCloud) -> dict[str, str]:
+    return dict(cp.env(), TENCENTCLOUD_SECRET_ID=fake.secret_id, TENCENTCLOUD_SECRET_KEY=fake.secret_key,
+                TKE_NET_CLOUD_ENDPOINT=fake.url)
+
+
+def found(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(f["code"], f"{f['kind']}/{f['namespace'] + '/' if f['namespace'] else ''}{f['name']}")
+            for f in doc["findings"] if f["code"] in CLOUD}
+
+
+def test_keys_in_the_environment_turn_the_checks_on_for_live_runs(cluster: ControlPlane, fake: FakeCloud,
+                                                                   tmp_path: Path) -> None:
+    status, doc, err = run(keyed(cluster, fake), "svc", "-A", "-v")
+    assert status == 1 and found(doc) == SVC
+    assert not any(code in CLOUD for skip in doc["skipped"] for code in skip["codes"])
+    assert fake.rejected == [] and {c.region for c in fake.calls} == {"ap-guangzhou"}  # from the nodes' labels
+    assert fake.secret_key not in err and "credentials from environment" in err
+    _status, doc, _err = run(keyed(cluster, fake), "loopback", "-A")
+    assert found(doc) == LOOPBACK
+    # The same objects dumped, then read offline with --cloud: the same report but for its source.
+    dump = tmp_path / "cloud-dump.json"
+    dumped = subprocess.run([str(PLUGIN), "dump", "-A"], env=cluster.env(), capture_output=True, text=True,
+                            timeout=120, check=True)
+    dump.write_text(dumped.stdout)
+    for command in ("svc", "ingress", "loopback"):
+        live = run(keyed(cluster, fake), command, "-A")
+        offline = run(keyed(cluster, fake), command, "-A", "--snapshot", str(dump), "--cloud")
+        assert live[0] == offline[0], command
+        assert {k: v for k, v in live[1].items() if k != "source"} == \
+            {k: v for k, v in offline[1].items() if k != "source"}, command
+
+
+def test_without_keys_or_with_no_cloud_nothing_is_asked(cluster: ControlPlane, fake: FakeCloud) -> None:
+    _status, plain, _err = run(cluster.env(), "svc", "-A")
+    _status, refused, _err = run(keyed(cluster, fake), "svc", "-A", "--no-cloud")
+    assert plain == refused and found(plain) == set()
+    assert not any(code in CLOUD for skip in plain["skipped"] for code in skip["codes"])
+    assert fake.calls == []
