@@ -108,6 +108,7 @@ def test_messages_and_remediation_name_the_group_and_the_rule(cli, fake: FakeClo
     assert ("tccli vpc CreateSecurityGroupPolicies --cli-unfold-argument --region ap-guangzhou --SecurityGroupId "
             "sg-node0001 --SecurityGroupPolicySet.Ingress.0.PolicyIndex 0") in node1["remediation"]
     assert "10.0.0.11" in codes["TKE403"][0]["message"] and "10.0.0.12" not in codes["TKE403"][0]["message"]
+    assert "and node 10.0.0.11 has no public bandwidth: responses through it fail" in codes["TKE403"][0]["message"]
     assert "100.64.0.0/10" in codes["TKE405"][0]["message"] and "TCP 30090" in codes["TKE405"][0]["message"]
     assert "from 100.64.0.0/10" in codes["TKE405"][0]["remediation"]
     ing = by_code(diagnose(cli, "ingress"))

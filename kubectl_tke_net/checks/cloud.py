@@ -34,7 +34,7 @@ from kubectl_tke_net.cloud import (
     evaluate,
     instance_id,
 )
-from kubectl_tke_net.i18n import _
+from kubectl_tke_net.i18n import N_, _, ngettext
 from kubectl_tke_net.model import Severity, Unavailable
 from kubectl_tke_net.snapshot import Obj
 
@@ -153,7 +153,7 @@ def remedy(region: str | None, sg: str, needs: Iterable[Need]) -> str:
     rules, commands = [], []
     for (protocol, cidr), ports in sorted(grouped.items()):
         for span in _port_spans(ports):
-            rules.append(f"ACCEPT {protocol} {span} from {cidr}")
+            rules.append(_("ACCEPT {protocol} {ports} from {cidr}").format(protocol=protocol, ports=span, cidr=cidr))
             commands.append(tccli_rule(region, sg, protocol, span, cidr))
     return _("insert an inbound rule at the top of {sg}: {rules} (e.g. {commands})").format(
         sg=sg, rules="; ".join(rules), commands=" && ".join(commands))
@@ -198,7 +198,7 @@ def _nodeport_needs(svc: Obj, lbs: dict[str, LoadBalancer]) -> list[Need]:
     return [Need(protocol, port, source, text, cidr, why) for protocol, port in _node_ports(svc)]
 
 
-@check("TKE401", Severity.ERROR, "node security groups block the NodePorts", needs=("services", "nodes"),
+@check("TKE401", Severity.ERROR, N_("node security groups block the NodePorts"), needs=("services", "nodes"),
        commands=("service --cloud",))
 def node_security_groups_block_node_ports(ctx: Context) -> Iterator[Hit]:
     """
@@ -254,7 +254,7 @@ def _listener_ports(ing: Obj) -> list[int]:
     return [80, 443] if mixed else [443]
 
 
-@check("TKE402", Severity.ERROR, "CLB security group blocks the Ingress's listeners", needs=("ingresses",),
+@check("TKE402", Severity.ERROR, N_("CLB security group blocks the Ingress's listeners"), needs=("ingresses",),
        commands=("ingress --cloud",))
 def clb_security_group_blocks_listeners(ctx: Context) -> Iterator[Hit]:
     """
@@ -299,7 +299,7 @@ def clb_security_group_blocks_listeners(ctx: Context) -> Iterator[Hit]:
 
 # --- TKE403 ----------------------------------------------------------------------------------------------
 
-@check("TKE403", Severity.WARNING, "public CLB on a LEGACY account with nodes without bandwidth",
+@check("TKE403", Severity.WARNING, N_("public CLB on a LEGACY account with nodes without bandwidth"),
        needs=("nodes",), commands=("service --cloud", "ingress --cloud"))
 def legacy_account_nodes_without_bandwidth(ctx: Context) -> Iterator[Hit]:
     """
@@ -337,10 +337,16 @@ def legacy_account_nodes_without_bandwidth(ctx: Context) -> Iterator[Hit]:
     if not poor:
         return
     names = ", ".join(poor[:5]) + (_(" and {n} more").format(n=len(poor) - 5) if len(poor) > 5 else "")
-    message = _("the account's network type is LEGACY (a public CLB uses its backends' bandwidth) and nodes "
-                "{nodes} have no public bandwidth: responses through them fail").format(nodes=names)
-    fix = _("give nodes {nodes} public bandwidth, or bind the CLB only to nodes that have it (annotation "
-            "service.kubernetes.io/qcloud-loadbalancer-backends-label)").format(nodes=names)
+    message = ngettext(
+        "the account's network type is LEGACY (a public CLB uses its backends' bandwidth) and node {nodes} has no "
+        "public bandwidth: responses through it fail",
+        "the account's network type is LEGACY (a public CLB uses its backends' bandwidth) and nodes {nodes} have "
+        "no public bandwidth: responses through them fail", len(poor)).format(nodes=names)
+    fix = ngettext(
+        "give node {nodes} public bandwidth, or bind the CLB only to nodes that have it (annotation "
+        "service.kubernetes.io/qcloud-loadbalancer-backends-label)",
+        "give nodes {nodes} public bandwidth, or bind the CLB only to nodes that have it (annotation "
+        "service.kubernetes.io/qcloud-loadbalancer-backends-label)", len(poor)).format(nodes=names)
     for obj in objs:
         yield Hit(ref(obj), message, fix)
 
@@ -378,7 +384,7 @@ def _first_groups(chains: Iterable[NodeChain]) -> list[str]:
     return sorted({c.instance.security_groups[0] for c in chains})
 
 
-@check("TKE404", Severity.WARNING, "CLB keep-alive/SNAT without 100.127.0.0/16 in the node security groups",
+@check("TKE404", Severity.WARNING, N_("CLB keep-alive/SNAT without 100.127.0.0/16 in the node security groups"),
        needs=("ingresses", "tkeserviceconfigs", "services", "nodes"), commands=("ingress --cloud", "loopback --cloud"))
 def keepalive_snat_blocked_by_node_security_groups(ctx: Context) -> Iterator[Hit]:
     """
@@ -426,7 +432,7 @@ def keepalive_snat_blocked_by_node_security_groups(ctx: Context) -> Iterator[Hit
                 "; ".join(remedy(facts.region, sg, needs) for sg in _first_groups(chains)))
 
 
-@check("TKE405", Severity.WARNING, "prevent-loopback health checks blocked by the node security groups",
+@check("TKE405", Severity.WARNING, N_("prevent-loopback health checks blocked by the node security groups"),
        needs=("services", "nodes"), commands=("service --cloud", "loopback --cloud"))
 def prevent_loopback_health_checks_blocked(ctx: Context) -> Iterator[Hit]:
     """
