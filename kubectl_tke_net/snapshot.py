@@ -92,12 +92,19 @@ def _in_scope(kind: Kind, obj: Obj, namespace: str | None) -> bool:
     return True
 
 
-def _documents(path: Path) -> Iterator[tuple[Any, bool]]:
-    """Each document of the file, and whether it came from YAML (which has values JSON has not)."""
+def documents(path: Path, cannot_read: str | None = None,
+              malformed: str | None = None) -> Iterator[tuple[Any, bool]]:
+    """Each document of a JSON or YAML file, and whether it came from YAML (which has values JSON has not).
+
+    What cannot be read or parsed, nests too deeply or hides an alias bomb is a UsageError whose text is
+    `cannot_read` or `malformed` (translated templates with {path} and {reason}; a snapshot's by default).
+    """
+    cannot_read = cannot_read or _("cannot read snapshot {path}: {reason}")
+    malformed = malformed or _("malformed snapshot {path}: {reason}")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(_("cannot read snapshot {path}: {reason}").format(path=path, reason=exc)) from exc
+        raise UsageError(cannot_read.format(path=path, reason=exc)) from exc
     if text.lstrip().startswith("{"):
         # JSON parses about a hundred times faster than YAML; a YAML flow mapping falls through below.
         try:
@@ -105,25 +112,25 @@ def _documents(path: Path) -> Iterator[tuple[Any, bool]]:
             return
         except (ValueError, RecursionError):
             if path.suffix == ".json":
-                raise UsageError(_("malformed snapshot {path}: not valid JSON").format(path=path)) from None
+                raise UsageError(malformed.format(path=path, reason=_("not valid JSON"))) from None
     try:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         if _too_deep(text, loader):
-            raise UsageError(_("malformed snapshot {path}: {reason}").format(path=path, reason=shape.too_deep()))
+            raise UsageError(malformed.format(path=path, reason=shape.too_deep()))
         aliases = "*" in text and "&" in text
         for doc in yaml.load_all(text, Loader=loader):
             # An alias repeats what its anchor holds (PyYAML writes them for shared values); nine of nine of
             # nine... is a billion values, which would take every check and renderer forever.
             if aliases and not shape.expanded_size(doc, len(text) + MAX_ALIASED):
-                raise UsageError(_("malformed snapshot {path}: its YAML aliases (*name) stand for more than "
-                                   "{n} values; write the objects out in full").format(path=path,
-                                                                                       n=f"{MAX_ALIASED:,}"))
+                raise UsageError(malformed.format(path=path, reason=_(
+                    "its YAML aliases (*name) stand for more than {n} values; write the objects out in full").format(
+                    n=f"{MAX_ALIASED:,}")))
             yield doc, True
     except (yaml.YAMLError, RecursionError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if isinstance(exc, RecursionError):
             first = _("it nests too deeply")
-        raise UsageError(_("malformed snapshot {path}: {reason}").format(path=path, reason=first)) from exc
+        raise UsageError(malformed.format(path=path, reason=first)) from exc
 
 
 def _too_deep(text: str, loader: Any) -> bool:
@@ -197,7 +204,7 @@ class FileSource:
                     path=file, reason=_("it nests too deeply"))) from None
 
     def _read(self, file: Path) -> None:
-        for doc, from_yaml in _documents(file):
+        for doc, from_yaml in documents(file):
             if isinstance(doc, dict):
                 self.unavailable.update(_unavailable(doc, file))
             for found in _items(doc, file):

@@ -453,6 +453,23 @@ def test_malformed_backup(cli, tmp_path: Path) -> None:  # type: ignore[no-untyp
     assert run.status == 2 and "metadata.name" in run.err
 
 
+def test_a_backup_cannot_blow_up_or_crash_the_reader(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A backup may come from anyone: nine of nine of nine... aliases (a billion values) and nesting that would
+    crash LibYAML are refused the way a snapshot's are, with one line and exit 2."""
+    bomb = tmp_path / "bomb.yaml"
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    bomb.write_text("\n".join(lines) + "\nkind: List\nitems:\n- {apiVersion: v1, kind: Service, "
+                    "metadata: {name: web, namespace: app}, spec: {selector: *a9}}\n")
+    run = cli("fix", "rollback", str(bomb), "--snapshot", CLUSTER)
+    assert (run.status, run.out) == (2, "")
+    assert run.err.startswith(f"error: malformed backup {bomb}: its YAML aliases (*name) stand for more than")
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("kind: List\nitems: " + "[" * 20000 + "]" * 20000 + "\n")
+    run = cli("fix", "rollback", str(deep), "--snapshot", CLUSTER)
+    assert run.status == 2 and run.err.startswith(f"error: malformed backup {deep}: ") and run.err.count("\n") == 1
+
+
 # --- the write path, against a fake API server -----------------------------------------------------
 
 class FakeCluster:

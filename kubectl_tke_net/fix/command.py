@@ -7,9 +7,8 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
-
-import yaml
 
 from kubectl_tke_net import render
 from kubectl_tke_net.checks.context import Context, Selector
@@ -18,7 +17,7 @@ from kubectl_tke_net.fix.diff import unified
 from kubectl_tke_net.fix.plan import ROLLOUT_STATUS, Change, Options, Plan, Refusal, make_plan
 from kubectl_tke_net.i18n import _, ngettext
 from kubectl_tke_net.model import UsageError
-from kubectl_tke_net.snapshot import KINDS, Obj, Snapshot
+from kubectl_tke_net.snapshot import KINDS, Obj, Snapshot, documents
 
 OpenSource = Callable[[argparse.Namespace], tuple[Any, dict[str, Any]]]
 _ONLY_FOR = (
@@ -99,14 +98,9 @@ def _check_flags(args: argparse.Namespace) -> tuple[str, float | None]:
 
 def read_backup(path: str) -> tuple[Obj, ...]:
     """The objects of a backup file written by --apply (a v1 List; any *List or YAML documents are accepted)."""
-    try:
-        with open(os.path.expanduser(path), encoding="utf-8") as fh:
-            docs = list(yaml.safe_load_all(fh))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(_("cannot read backup {path}: {reason}").format(path=path, reason=exc)) from exc
-    except (yaml.YAMLError, RecursionError) as exc:
-        why = _("it nests too deeply") if isinstance(exc, RecursionError) else str(exc).splitlines()[0]
-        raise UsageError(_("malformed backup {path}: {reason}").format(path=path, reason=why)) from exc
+    # The snapshot reader's guards (nesting, alias bombs) protect this file too: it may come from anyone.
+    docs = [doc for doc, _yaml in documents(Path(os.path.expanduser(path)), _("cannot read backup {path}: {reason}"),
+                                            _("malformed backup {path}: {reason}"))]
     items: list[Any] = []
     for doc in docs:
         if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List"):
