@@ -162,7 +162,9 @@ def _add_version(sub: Any) -> None:
 def build_parser() -> Parser:
     parser = Parser(prog=PROG, description=_("Diagnose and fix Service and Ingress networking on TKE (Tencent "
                                              "Kubernetes Engine): CLB, endpoints, security groups, CLB loopback."))
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    # Python 3.11's version action has its help as a plain default, never looked up: pass it translated.
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}",
+                        help=_("show program's version number and exit"))
     sub = parser.add_subparsers(metavar="COMMAND", parser_class=Parser)
     for add in (_add_service, _add_ingress, _add_loopback, _add_fix, _add_dump, _add_checks, _add_version):
         add(sub)

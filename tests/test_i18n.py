@@ -393,3 +393,31 @@ def test_security_group_problem_plural_in_both_languages() -> None:
     assert tke.security_group_problem("sg-bad, x") == "'sg-bad', 'x' 不是安全组 ID"
     six = ",".join(f"sg-0000000{i}" for i in range(6))
     assert tke.security_group_problem(six) == "指定了 6 个安全组，最多只允许 5 个"
+
+
+def test_every_command_and_flag_has_chinese_help(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Walks the parsers themselves, so a flag added without _() (or a help argparse never looks up, like the
+    version action's) is caught whatever the help layout."""
+    import argparse
+    import re
+
+    from kubectl_tke_net import cli, i18n
+
+    monkeypatch.setattr(argparse, "_", i18n._)
+    monkeypatch.setattr(argparse, "ngettext", i18n.ngettext)
+    i18n.set_language("zh")
+    try:
+        top = cli.build_parser()
+        subs = [a for a in top._actions if isinstance(a, argparse._SubParsersAction)]
+        parsers = [top, *(p for s in subs for p in s.choices.values())]
+        english = []
+        for parser in parsers:
+            actions = [*parser._actions, *(c for s in subs if parser is top for c in s._choices_actions)]
+            texts = [(str(a.option_strings or a.dest), a.help) for a in actions if a.help != argparse.SUPPRESS]
+            texts.append(("description", parser.description))
+            english += [(parser.prog, what, text) for what, text in texts
+                        if text and not re.search("[\u4e00-\u9fff]", text)
+                        and not re.fullmatch(r"[a-z-]+(, [a-z-]+)+", text)]  # a list of names (fix ACTION)
+        assert english == []
+    finally:
+        i18n.set_language("en")
