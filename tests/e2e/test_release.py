@@ -381,5 +381,10 @@ def test_kubectl_completes_names_from_the_cluster(completion: Path, tools_path: 
 def test_release_workflow_builds_every_platform() -> None:
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())
     matrix = workflow["jobs"]["build"]["strategy"]["matrix"]["include"]
+    # Each platform's executable is frozen from the same extras as `make binary`'s (the cloud SDK with it).
+    install = " ".join(step.get("run", "") for step in workflow["jobs"]["build"]["steps"])
+    makefile = (ROOT / "Makefile").read_text()
+    extras = re.search(r"RELEASE_VENV\)/bin/pip install -q -c constraints.txt '\.\[([a-z,]+)\]'", makefile)
+    assert extras and f"'.[{extras.group(1)}]'" in install, "release.yml installs other extras than make binary"
     assert {(m["os"], m["arch"]) for m in matrix} == {
         ("linux", "amd64"), ("linux", "arm64"), ("darwin", "amd64"), ("darwin", "arm64"), ("windows", "amd64")}
