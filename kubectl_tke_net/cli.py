@@ -363,6 +363,15 @@ def cmd_version(args: argparse.Namespace) -> int:
     return 0
 
 
+def _utf8_output() -> None:
+    """Write UTF-8 whatever the locale says, as kubectl does: a pipe on Windows (cp1252) or PYTHONIOENCODING=ascii
+    would otherwise turn the first Chinese character (--lang zh) or non-ASCII name into an encoding error."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if encoding != "utf8" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["__complete"]:  # hidden: what kubectl_complete-tke_net runs (see complete.py)
@@ -370,6 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return complete(argv[1:])
     verbose = "-v" in argv or "--verbose" in argv
+    _utf8_output()
     try:
         i18n.set_language(i18n.resolve(argv))
     except i18n.CatalogMissing as exc:

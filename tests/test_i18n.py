@@ -421,3 +421,17 @@ def test_every_command_and_flag_has_chinese_help(monkeypatch: pytest.MonkeyPatch
         assert english == []
     finally:
         i18n.set_language("en")
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "cp1252", "latin-1"])
+def test_chinese_output_survives_a_non_utf8_stdout(encoding: str) -> None:
+    """A Windows pipe (cp1252) or PYTHONIOENCODING=ascii: the plugin writes UTF-8, as kubectl does."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONIOENCODING=encoding, NO_COLOR="1")
+    done = subprocess.run([sys.executable, "-m", "kubectl_tke_net", "loopback", "-A", "--snapshot",
+                           fixture("loopback"), "--lang", "zh"], capture_output=True, env=env, check=False)
+    assert done.returncode == 1, done.stderr.decode("utf-8", "replace")
+    assert "结论" in done.stdout.decode("utf-8") and done.stderr == b""
