@@ -398,6 +398,9 @@ def _reason(exc: CloudError, service: str) -> str:
         hint = _("permission denied; the CAM policy needs {action}").format(action=f"{service}:{exc.action}")
     elif code.startswith("RequestLimitExceeded"):
         hint = _("rate limited; run again later")
+    elif code in ("ClientNetworkError", "ServerNetworkError") and "CERTIFICATE_VERIFY_FAILED" in exc.message:
+        hint = _("the API's TLS certificate is not trusted; behind a TLS-inspecting proxy, name its CA with "
+                 "REQUESTS_CA_BUNDLE")
     elif code in ("ClientNetworkError", "ServerNetworkError"):
         hint = _("cannot reach the Tencent Cloud API (network or timeout)")
     else:
@@ -564,7 +567,8 @@ def scrub(text: str, creds: Credentials) -> str:
 class SdkApi:
     """The official SDK's product clients (cvm, vpc, clb), one per service, called with JSON parameters."""
 
-    def __init__(self, creds: Credentials, region: str, timeout: float | None, endpoint: str | None) -> None:
+    def __init__(self, creds: Credentials, region: str, timeout: float | None, endpoint: str | None,
+                 ca_bundle: str | None = None) -> None:
         from tencentcloud.common import credential
         from tencentcloud.common.profile.client_profile import ClientProfile
         from tencentcloud.common.profile.http_profile import HttpProfile
@@ -575,7 +579,9 @@ class SdkApi:
         self._cred = credential.Credential(creds.secret_id, creds.secret_key, creds.token)
 
         def profile(service: str) -> Any:
-            http = HttpProfile(reqTimeout=timeout if timeout else 60)
+            # The SDK verifies against certifi's bundle unless told otherwise; behind a TLS-inspecting proxy the
+            # usual REQUESTS_CA_BUNDLE / SSL_CERT_FILE name the CA to trust instead.
+            http = HttpProfile(reqTimeout=timeout if timeout else 60, certification=ca_bundle)
             if endpoint:
                 url = endpoint.replace("{service}", service)
                 scheme, _sep, host = url.rpartition("://")
@@ -659,7 +665,8 @@ def _open(*, creds: Credentials | None, region_flag: str | None, env: Mapping[st
     if log:
         log(f"tencent cloud: region {region}, credentials from {creds.source}")
     try:
-        api: Api = SdkApi(creds, region, timeout, env.get(ENV_ENDPOINT) or None)
+        api: Api = SdkApi(creds, region, timeout, env.get(ENV_ENDPOINT) or None,
+                          env.get("REQUESTS_CA_BUNDLE") or env.get("SSL_CERT_FILE") or None)
     except ImportError:
         return CloudFacts(None, region, _(
             "the Tencent Cloud SDK is not installed: pip install 'kubectl-tke-net[cloud]'"))

@@ -80,7 +80,8 @@ class FakeCloud:
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
-    def start(self) -> FakeCloud:
+    def start(self, tls: tuple[str, str] | None = None) -> FakeCloud:
+        """Serve on 127.0.0.1; with `tls` (certificate file, key file) over HTTPS, as the real API is."""
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -100,6 +101,14 @@ class FakeCloud:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -112,7 +121,7 @@ class FakeCloud:
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def actions(self) -> list[str]:
         return [c.action for c in self.calls]

@@ -305,3 +305,47 @@ def test_region_unknown_is_a_skip(cli, fake: FakeCloud, tmp_path: Path) -> None:
 def test_cloud_and_no_cloud_together_is_a_usage_error(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
     run = cli("svc", "-A", "--snapshot", CLUSTER, "--cloud", "--no-cloud")
     assert run.status == 2 and run.err.startswith("error: argument --no-cloud: not allowed with argument --cloud")
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "api.crt"), str(folder / "api.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_https_as_in_production_trusting_the_ca_the_environment_names(  # type: ignore[no-untyped-def]
+        cli, fake: FakeCloud, tls_files: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real API is HTTPS: the SDK's TLS path, verified; REQUESTS_CA_BUNDLE (or SSL_CERT_FILE) names the CA
+    to trust instead of certifi's, as behind a TLS-inspecting proxy; an untrusted server is a skip, not a crash."""
+    secure = account().start(tls=tls_files)
+    try:
+        monkeypatch.setenv("TKE_NET_CLOUD_ENDPOINT", secure.url)
+        assert secure.url.startswith("https://")
+        for variable in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+            monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+            monkeypatch.setenv(variable, tls_files[0])
+            run = diagnose(cli, "svc")
+            assert (run.status, found(run), run.json()["skipped"]) == (1, SVC, []), variable
+        asked = len(secure.calls)
+        assert asked and secure.rejected == []
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        run = diagnose(cli, "svc")
+        assert run.status == 0 and found(run) == set() and "Traceback" not in run.err
+        skipped = run.json()["skipped"]
+        assert {code for skip in skipped for code in skip["codes"]} == SVC_CODES
+        assert all("TLS certificate is not trusted" in skip["reason"] and "REQUESTS_CA_BUNDLE" in skip["reason"]
+                   for skip in skipped), skipped
+        assert len(secure.calls) == asked  # the handshake failed: nothing reached the API
+    finally:
+        secure.stop()
+    assert fake.calls == []
+
+
+SVC_CODES = {code for code, _obj in SVC}
