@@ -79,8 +79,14 @@ def find_credentials(env: Mapping[str, str], home: Path) -> Credentials | None:
     return None
 
 
-def _label_region(value: str) -> str:
-    return SHORT_REGIONS.get(value, value)
+_REGION = re.compile(r"[a-z]{2}-[a-z]+(?:-[a-z]+)?")  # ap-guangzhou, na-siliconvalley, ap-shanghai-fsi
+
+
+def _label_region(value: str) -> str | None:
+    """A region from a node label: a short name we know, or a full region name; else None (not guessed: an
+    unknown short name sent as a region would fail every call with an unclear error; --region says it)."""
+    region = SHORT_REGIONS.get(value, value)
+    return region if _REGION.fullmatch(region) else None
 
 
 def region_of_nodes(nodes: Iterable[dict[str, Any]]) -> str | None:
@@ -93,8 +99,9 @@ def region_of_nodes(nodes: Iterable[dict[str, Any]]) -> str | None:
             found[zone.rsplit("-", 1)[0]] += 1
             continue
         for key in REGION_LABELS:
-            if labels.get(key):
-                found[_label_region(str(labels[key]))] += 1
+            region = _label_region(str(labels.get(key) or ""))
+            if region:
+                found[region] += 1
                 break
     return found.most_common(1)[0][0] if found else None
 
@@ -334,7 +341,9 @@ def evaluate(groups: Sequence[SecurityGroup], protocol: str, port: int, source: 
             if not remaining:
                 break
             if rule.opaque is not None:
-                if rule.protocol in ("", "ALL", protocol):
+                # Only a rule that could match this packet leaves the verdict open: SSH from a bastion's
+                # security group says nothing about a NodePort.
+                if rule.protocol in ("", "ALL", protocol) and rule.serves(rule.protocol or protocol, port):
                     uncertain.append(rule)
                 continue
             if not rule.serves(protocol, port):
@@ -581,7 +590,8 @@ class SdkApi:
         def profile(service: str) -> Any:
             # The SDK verifies against certifi's bundle unless told otherwise; behind a TLS-inspecting proxy the
             # usual REQUESTS_CA_BUNDLE / SSL_CERT_FILE name the CA to trust instead.
-            http = HttpProfile(reqTimeout=timeout if timeout else 60, certification=ca_bundle)
+            http = HttpProfile(certification=ca_bundle)
+            http.reqTimeout = timeout  # --request-timeout, as for the API server; None (0) waits as long as it takes
             if endpoint:
                 url = endpoint.replace("{service}", service)
                 scheme, _sep, host = url.rpartition("://")

@@ -134,6 +134,18 @@ def test_security_group_sources_are_not_judged() -> None:
     assert not verdict.allowed and [r.source for r in verdict.uncertain] == ["sg-2"]
 
 
+def test_a_rule_that_cannot_match_leaves_no_doubt() -> None:
+    """SSH from a bastion's security group, or an unreadable template on another port or protocol, says nothing
+    about a NodePort: the DROP after them decides."""
+    sg = group("sg-1", {"Protocol": "TCP", "Port": "22", "SecurityGroupId": "sg-bastion"},
+               {"Protocol": "UDP", "Port": "ALL", "AddressTemplate": {"AddressId": "ipm-9"}},
+               {"Protocol": "ALL", "Port": "ALL", "CidrBlock": "0.0.0.0/0", "Action": "DROP"})
+    verdict = evaluate([sg], "TCP", 30080, INTERNET)
+    assert not verdict.allowed and verdict.uncertain == () and [r.index for r in verdict.deciding] == [2]
+    assert [r.source for r in evaluate([sg], "TCP", 22, INTERNET).uncertain] == ["sg-bastion"]
+    assert [r.source for r in evaluate([sg], "UDP", 53, INTERNET).uncertain] == ["ipm-9"]
+
+
 def test_credentials(tmp_path: Path) -> None:
     env = {"TENCENTCLOUD_SECRET_ID": "AKIDx", "TENCENTCLOUD_SECRET_KEY": "key", "TENCENTCLOUD_SESSION_TOKEN": "tok"}
     creds = find_credentials(env, tmp_path)
@@ -157,6 +169,10 @@ def test_region_and_instance_of_nodes() -> None:
     assert region_of_nodes([node({"failure-domain.beta.kubernetes.io/region": "gz"})]) == "ap-guangzhou"
     assert region_of_nodes([node({"topology.kubernetes.io/region": "ap-tokyo"})]) == "ap-tokyo"
     assert region_of_nodes([node({})]) is None
+    # A short name we cannot map is not sent as a region (every call would fail unclearly): --region it is.
+    assert region_of_nodes([node({"topology.kubernetes.io/region": "xyz"})]) is None
+    assert region_of_nodes([node({"topology.kubernetes.io/region": "xyz"}),
+                            node({"topology.kubernetes.io/region": "sh"})]) == "ap-shanghai"
     assert instance_id(node({"cloud.tencent.com/node-instance-id": "ins-f5wpfrc5"})) == "ins-f5wpfrc5"
     assert instance_id(node({}, "qcloud:///800002/ins-abcd1234")) == "ins-abcd1234"
     assert instance_id(node({}, "aws:///us-east-1a/i-0123")) is None

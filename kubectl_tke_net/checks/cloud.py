@@ -361,8 +361,7 @@ def _keepalive_on(ctx: Context, ing: Obj) -> bool:
     if not name:
         return False
     config = ctx.tkeserviceconfigs.get((meta(ing).get("namespace", ""), str(name)))
-    listeners = (((config or {}).get("spec") or {}).get("loadBalancer") or {}).get("l7Listeners") or []
-    return any(str(lst.get("keepaliveEnable")) == "1" for lst in listeners)
+    return any(str(lst.get("keepaliveEnable")) == "1" for lst in tke.l7_listeners(config) or [])
 
 
 def _range_blocked(ctx: Context, facts: CloudFacts, needs: list[Need]) -> dict[str, list[NodeChain]]:
