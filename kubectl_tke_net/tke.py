@@ -211,3 +211,16 @@ def security_group_problem(value: str) -> str | None:
 
 def is_true(value: object) -> bool:
     return str(value).strip().lower() == "true"
+
+
+def l7_listeners(config: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+    """`spec.loadBalancer.l7Listeners` of a TkeServiceConfig: [] when absent, None when it is not a list of
+    listener mappings (a hand-edited object the checks and the fix must not guess about)."""
+    spec = (config or {}).get("spec") or {}
+    balancer = (spec.get("loadBalancer") or {}) if isinstance(spec, dict) else None
+    if not isinstance(balancer, dict):
+        return None
+    listeners = balancer.get("l7Listeners") or []
+    if not isinstance(listeners, list) or not all(isinstance(lst, dict) for lst in listeners):
+        return None
+    return listeners

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.conftest import fixture, found
@@ -123,3 +124,22 @@ def test_loopback_table_opens_with_the_verdict_and_ends_with_the_fixes(cli) -> N
     assert healthy.startswith("Verdict: no CLB loopback exposure found\n  kube-proxy: ipvs mode, v1.20.6-tke.12, "
                               "has the loopback fix\n")
     assert "Fix, in this order" not in healthy
+
+
+@pytest.mark.parametrize("listeners", [["HTTP:80"], {"protocol": "HTTP"}, [{"port": 80}, "x"]])
+def test_malformed_l7_listeners_are_reported_not_a_crash(cli, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                         listeners: Any) -> None:
+    """A hand-edited TkeServiceConfig: TKE303 says keep-alive cannot be confirmed; fix refuses to guess."""
+
+    def change(items: list[dict[str, Any]]) -> None:
+        config = next(i for i in items if i["metadata"]["name"] == "auto-partial-auto-ingress-config")
+        config["spec"]["loadBalancer"]["l7Listeners"] = listeners
+
+    path = variant(tmp_path, change)
+    run = cli("loopback", "-A", "--snapshot", path, "-o", "json")
+    assert run.status == 1 and "Traceback" not in run.err and run.err == "", run.err
+    (finding,) = [f for f in run.json()["findings"] if (f["code"], f["name"]) == ("TKE303", "auto-partial")]
+    assert "l7Listeners is not a list of listeners" in finding["message"]
+    run = cli("fix", "ingress-keepalive", "auto-partial", "-n", "shop", "--snapshot", path, "-o", "json")
+    assert run.status == 1 and "Traceback" not in run.err
+    assert "l7Listeners is not a list of listeners" in run.out

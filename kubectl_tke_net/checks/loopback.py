@@ -142,7 +142,10 @@ def _keepalive_problem(ctx: Context, ing: Obj) -> str | None:
     config = ctx.tkeserviceconfigs.get((meta(ing).get("namespace", ""), name))
     if config is None:
         return _("its TkeServiceConfig {name} does not exist").format(name=name)
-    listeners = ((config.get("spec") or {}).get("loadBalancer") or {}).get("l7Listeners") or []
+    listeners = tke.l7_listeners(config)
+    if listeners is None:
+        return _("TkeServiceConfig {name}: spec.loadBalancer.l7Listeners is not a list of listeners, so "
+                 "keep-alive cannot be confirmed").format(name=name)
     if not listeners:
         return _("TkeServiceConfig {name} has no l7Listeners, so no listener has keep-alive").format(name=name)
     missing = [f"{lst.get('protocol', '?')}:{lst.get('port', '?')}" for lst in listeners

@@ -349,7 +349,12 @@ def plan_ingress_keepalive(ctx: Context, opts: Options) -> Plan:
             plan.change(ing, _annotated(ing, tke.ING_TSC_AUTO, "true"))
             config_name = f"{name}-auto-ingress-config"
         config = configs.get((ns, config_name))
-        listeners = (((config or {}).get("spec") or {}).get("loadBalancer") or {}).get("l7Listeners") or []
+        listeners = tke.l7_listeners(config)
+        if listeners is None:
+            plan.refuse(ing, _("its TkeServiceConfig {name}: spec.loadBalancer.l7Listeners is not a list of "
+                               "listeners; correct it by hand (kubectl -n {ns} edit tkeserviceconfig {name})").format(
+                                   name=config_name, ns=ns))
+            continue
         if config is None or not listeners:
             what = _("does not exist") if config is None else _("has no l7Listeners")
             if not auto:
