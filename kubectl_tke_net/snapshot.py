@@ -274,14 +274,36 @@ class Snapshot:
         workers = min(int(getattr(self.source, "parallel_reads", 1)), len(todo))
         if workers < 2:
             return
-        from concurrent.futures import ThreadPoolExecutor
+        import queue
+        import threading
 
-        with ThreadPoolExecutor(workers, thread_name_prefix="list") as pool:
-            futures = {name: pool.submit(self._fetch, name) for name in todo}
-        for name, future in futures.items():
-            exc = future.exception()
+        pending: queue.SimpleQueue[str] = queue.SimpleQueue()
+        for name in todo:
+            pending.put(name)
+        done: dict[str, tuple[builtins.list[Obj] | None, BaseException | None]] = {}
+
+        def work() -> None:
+            while True:
+                try:
+                    name = pending.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    done[name] = (self._fetch(name), None)
+                except BaseException as exc:  # kept for the reader of the kind, like a sequential read's
+                    done[name] = (None, exc)
+
+        # Daemon threads: Ctrl-C interrupts the join below, and the process exits without waiting for LISTs
+        # that may never answer (--request-timeout 0).
+        threads = [threading.Thread(target=work, name=f"list-{i}", daemon=True) for i in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for name in todo:
+            objs, exc = done[name]
             if exc is None:
-                self._lists[name] = future.result()
+                self._lists[name] = objs or []
             elif isinstance(exc, Unavailable):
                 self._unavailable[name] = exc.reason
             else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -166,3 +168,46 @@ def test_parse_duration(text: str, seconds: float | None) -> None:
 def test_bad_duration(text: str) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_ctrl_c_ends_a_run_whose_lists_never_answer(tmp_path: Path) -> None:
+    """Lists run side by side on daemon threads: Ctrl-C ends the run at once (exit 130, one line) even with
+    --request-timeout 0 and an API server that accepts connections and never answers."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    arrived = threading.Semaphore(0)
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _addr = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+            arrived.release()
+
+    threading.Thread(target=accept, daemon=True).start()
+    config = tmp_path / "config"
+    config.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{server.getsockname()[1]}"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c"}}], "users": []}))
+    proc = subprocess.Popen([sys.executable, "-m", "kubectl_tke_net", "svc", "--kubeconfig", str(config),
+                             "--request-timeout", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(2):  # two LISTs in flight at once: the prefetch is running
+            assert arrived.acquire(timeout=60), "the plugin never connected"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)  # without daemon threads it waits for the LISTs forever
+    finally:
+        proc.kill()
+        server.close()
+        for conn in held:
+            conn.close()
+    assert (proc.returncode, out) == (130, "") and err.endswith("interrupted\n") and err.count("\n") == 1, err
