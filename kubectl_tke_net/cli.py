@@ -17,7 +17,12 @@ OUTPUTS = ("table", "wide", "json", "yaml", "junit")
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line and exit status 2."""
+    """argparse that reports a usage error as one line and exit status 2, and, like kubectl, takes flags only
+    spelled in full (`--lan zh` would otherwise be read as --lang after the language was chosen from argv)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(_("{message} (see '{prog} --help')").format(message=message, prog=self.prog))

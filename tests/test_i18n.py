@@ -317,13 +317,13 @@ def test_build_hook_compiles_into_the_build_dir(tmp_path: Path) -> None:
 
 # --- errors and notes tke-net writes itself --------------------------------------------------------------
 
-def _kubeconfig(tmp_path: Path, server: str = "https://127.0.0.1:1") -> Path:
+def _kubeconfig(tmp_path: Path, server: str = "https://127.0.0.1:1", ca: str | None = None) -> Path:
     import yaml
 
     path = tmp_path / "config"
     path.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "dev",
-        "clusters": [{"name": "c", "cluster": {"server": server}}],
+        "clusters": [{"name": "c", "cluster": {"server": server, **({"certificate-authority": ca} if ca else {})}}],
         "users": [{"name": "u", "user": {"token": "t0ken"}}],
         "contexts": [{"name": "dev", "context": {"cluster": "c", "user": "u"}}]}))
     return path
@@ -359,12 +359,12 @@ def test_forbidden_keeps_the_servers_message_in_chinese(cli, tmp_path: Path) -> 
 
     message = 'services is forbidden: User "u" cannot list resource "services"'
     with serve(default=Answer(403, {"kind": "Status", "code": 403, "message": message})) as stub:
-        path = _kubeconfig(tmp_path, stub.url)
+        path = _kubeconfig(tmp_path, stub.url, stub.ca)
         doc = cli("svc", "-A", "--kubeconfig", str(path), "-o", "json", "--lang", "zh").json()
     reasons = {s["reason"] for s in doc["skipped"]}
     assert f"forbidden: {message}" in reasons
     with serve(default=Answer(403, {"kind": "Status", "code": 403})) as stub:  # no message: ours, translated
-        path = _kubeconfig(tmp_path, stub.url)
+        path = _kubeconfig(tmp_path, stub.url, stub.ca)
         doc = cli("svc", "-A", "--kubeconfig", str(path), "-o", "json", "--lang", "zh").json()
     assert "forbidden: 无法列出 services" in {s["reason"] for s in doc["skipped"]}
 
@@ -435,3 +435,9 @@ def test_chinese_output_survives_a_non_utf8_stdout(encoding: str) -> None:
                            fixture("loopback"), "--lang", "zh"], capture_output=True, env=env, check=False)
     assert done.returncode == 1, done.stderr.decode("utf-8", "replace")
     assert "结论" in done.stdout.decode("utf-8") and done.stderr == b""
+
+
+def test_an_abbreviated_lang_flag_is_refused_not_ignored(cli) -> None:  # type: ignore[no-untyped-def]
+    """`--lan zh` used to be taken by argparse for --lang after the language was already chosen (English)."""
+    run = cli("checks", "TKE101", "--lan", "zh")
+    assert (run.status, run.out) == (2, "") and "--lan" in run.err
