@@ -24,6 +24,11 @@ from kubectl_tke_net.snapshot import Kind, Obj
 PAGE_SIZE = 500
 _PARTIAL_METADATA = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+# What an HTTP header value may not hold (urllib3 refuses it with an error that quotes the whole value).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# proxy-url schemes: kubectl's (http, https, socks5), and socks5h, which says outright what kubectl's socks5 does
+# (the proxy resolves the server's host name).
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 # Reads are sent again on these answers, and on connections reset or bodies cut off; writes never are.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -59,6 +64,7 @@ class Target:
     context: str | None
     cluster: str | None
     namespace: str
+    user: str | None = None  # named in errors about its credentials; not part of the report
 
 
 def _kubeconfig_paths(explicit: str | None) -> list[str]:
@@ -92,32 +98,56 @@ class Cluster:
 
         self._urllib3 = urllib3
         cfg = self.config
+        self.host = cfg.host.rstrip("/")
+        # As kubectl (client-go) does: the user's credentials (token, username/password, client certificate) are
+        # only used over TLS; to an http:// server none is sent.
+        self.secure = self.host.startswith("https://")
         pool_args: dict[str, Any] = {
             "cert_reqs": "CERT_REQUIRED" if cfg.verify_ssl else "CERT_NONE",
             "ca_certs": cfg.ssl_ca_cert,
-            "cert_file": cfg.cert_file,
-            "key_file": cfg.key_file,
+            "cert_file": cfg.cert_file if self.secure else None,
+            "key_file": cfg.key_file if self.secure else None,
             "retries": False,
         }
         if getattr(cfg, "tls_server_name", None):
             pool_args["server_hostname"] = cfg.tls_server_name
         if not cfg.verify_ssl:
             urllib3.disable_warnings()
-        if getattr(cfg, "proxy", None):
-            self.http: Any = urllib3.ProxyManager(cfg.proxy, **pool_args)
+        proxy = str(getattr(cfg, "proxy", None) or "")
+        scheme, _sep, rest = proxy.partition("://")
+        if proxy and scheme.lower() in ("socks5", "socks5h"):
+            from urllib3.contrib.socks import SOCKSProxyManager
+
+            # Go's SOCKS5 dialer, kubectl's, sends the host name for the proxy to resolve: socks5h.
+            self.http: Any = SOCKSProxyManager("socks5h://" + rest, **pool_args)
+        elif proxy:
+            self.http = urllib3.ProxyManager(proxy, **pool_args)
         else:
             self.http = urllib3.PoolManager(**pool_args)
-        self.host = cfg.host.rstrip("/")
         self.headers = {"User-Agent": "kubectl-tke-net", "Accept": "application/json"}
         if impersonate:
             self.headers["Impersonate-User"] = impersonate
+        self._auth()  # a credential that cannot be sent is named now, before any request
 
     def _auth(self) -> dict[str, str]:
+        if not self.secure:
+            return {}
+        user = self.target.user
+        owner = _('user "{name}"').format(name=user) if user else _("the in-cluster service account")
         auth = self.config.auth_settings().get("BearerToken")
-        if auth and str(auth.get("value") or "").strip():
-            # A tokenFile usually ends in a newline, which kubectl trims and an HTTP header may not hold.
-            return {"Authorization": str(auth["value"]).strip()}
+        # A tokenFile usually ends in a newline, which kubectl trims and an HTTP header may not hold.
+        value = str((auth or {}).get("value") or "").strip()
+        if value:
+            if _CONTROL.search(value) or not value.isascii():
+                # urllib3 would refuse the header with an error that quotes it: the token is never shown.
+                raise AccessError(_("{owner}: its token contains a line break, a control character or a "
+                                    "non-ASCII character; copy the token again, on one line, into the kubeconfig "
+                                    "or its tokenFile").format(owner=owner))
+            return {"Authorization": value}
         if self.config.username or self.config.password:
+            if _CONTROL.search(f"{self.config.username or ''}{self.config.password or ''}"):
+                raise AccessError(_("{owner}: its username or password contains a line break or another control "
+                                    "character; fix them in the kubeconfig").format(owner=owner))
             return {"Authorization": self.config.get_basic_auth_token()}
         return {}
 
@@ -456,6 +486,27 @@ def _check_context(kc: _Kubeconfig, name: str) -> tuple[str, str | None]:
         raise AccessError(_('cluster "{cluster}" in {where} has server "{server}", which is not an https:// URL; '
                             "fix it with kubectl config set-cluster {cluster} --server=https://HOST:PORT").format(
             cluster=cluster, where=kc.where, server=server))
+    centry = kc.clusters[str(cluster)]
+    if centry.get("proxy-url"):
+        from urllib.parse import urlsplit
+
+        scheme = urlsplit(str(centry["proxy-url"])).scheme.lower()
+        if scheme not in _PROXY_SCHEMES:
+            # The URL itself is not shown: it may hold the proxy's password.
+            raise AccessError(_('cluster "{cluster}" in {where}: its proxy-url has the scheme "{scheme}", which '
+                                "kubectl does not support; use http, https or socks5").format(
+                cluster=cluster, where=kc.where, scheme=scheme))
+    has_ca = centry.get("certificate-authority") or centry.get("certificate-authority-data")
+    if str(server).startswith("https://") and _is_true(centry.get("insecure-skip-tls-verify")) and has_ca:
+        raise AccessError(_('cluster "{cluster}" in {where} sets insecure-skip-tls-verify together with a '
+                            "certificate authority, which kubectl refuses; remove one of them, e.g. kubectl config "
+                            "unset clusters.{cluster}.insecure-skip-tls-verify").format(cluster=cluster,
+                                                                                       where=kc.where))
+    uentry = kc.users[str(user)] if user else {}
+    if (uentry.get("token") or uentry.get("tokenFile")) and (uentry.get("username") or uentry.get("password")):
+        raise AccessError(_('user "{user}" in {where} has both a bearer token and a username/password, which '
+                            "kubectl refuses; keep one: remove token (or tokenFile), or username and "
+                            "password").format(user=user, where=kc.where))
     entries = [(_('cluster "{name}"').format(name=cluster), kc.clusters[str(cluster)], "certificate-authority-data")]
     if user:
         entries += [(_('user "{name}"').format(name=user), kc.users[str(user)], key)
@@ -577,16 +628,17 @@ def _plain_config(kc: _Kubeconfig, cluster: str, user: str | None) -> _Config | 
     owner = ("user", user)
     cfg.cert_file = _file_or_data(kc, owner, uentry, "client-certificate")
     cfg.key_file = _file_or_data(kc, owner, uentry, "client-key")
+    cfg.token = str(uentry["token"]).strip() if uentry.get("token") else None
     if uentry.get("tokenFile"):
+        # As client-go: the file wins when it can be read; the inline token stands in when it cannot.
         path = os.path.join(kc.folders.get(owner, ""), os.path.expanduser(str(uentry["tokenFile"])))
         try:
             with open(path, encoding="utf-8") as fh:
-                cfg.token = fh.read().strip()
+                cfg.token = fh.read().strip() or cfg.token
         except (OSError, UnicodeDecodeError) as exc:
-            raise AccessError(_("cannot read kubeconfig {path}: {reason}").format(
-                path=kc.where, reason=_first_line(exc))) from exc
-    elif uentry.get("token"):
-        cfg.token = str(uentry["token"]).strip()
+            if not cfg.token:
+                raise AccessError(_("cannot read kubeconfig {path}: {reason}").format(
+                    path=kc.where, reason=_first_line(exc))) from exc
     if not cfg.token and (uentry.get("username") or uentry.get("password")):
         cfg.username, cfg.password = str(uentry.get("username") or ""), str(uentry.get("password") or "")
     return cfg
@@ -636,8 +688,10 @@ def _load_config(kubeconfig: str | None, context: str | None) -> tuple[Any, Targ
         raise AccessError(_('context "{name}" not found in {where}').format(name=name, where=kc.where))
     cluster, user = _check_context(kc, name)
     ctx = kc.contexts[name]
-    target = Target(name, ctx.get("cluster"), ctx.get("namespace") or "default")
-    plain = _plain_config(kc, cluster, user)
+    target = Target(name, ctx.get("cluster"), ctx.get("namespace") or "default", user)
+    # To an http:// server kubectl sends no credentials, so it reads none (no tokenFile, no exec plugin).
+    secure = str(kc.clusters[cluster]["server"]).startswith("https://")
+    plain = _plain_config(kc, cluster, user if secure else None)
     if plain is not None:
         _check_tls(plain, cluster, user)
         return plain, target
@@ -666,7 +720,8 @@ def _library_config(kc: _Kubeconfig, name: str, cluster: str, user: str | None) 
     finally:
         root.removeHandler(captured)
     exec_cfg = kc.users.get(user or "", {}).get("exec")
-    if isinstance(exec_cfg, dict) and not cfg.api_key.get("BearerToken") and not cfg.cert_file:
+    secure = str(cfg.host).startswith("https://")
+    if secure and isinstance(exec_cfg, dict) and not cfg.api_key.get("BearerToken") and not cfg.cert_file:
         why = "; ".join(captured.messages)[:300] or _("it gave no token and no client certificate")
         raise AccessError(_('user "{user}": the exec credential plugin "{command}" failed: {why}; run it by hand '
                             "to see why (log in again?)").format(user=user, command=exec_cfg.get("command"),

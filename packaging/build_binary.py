@@ -29,6 +29,8 @@ HIDDEN_IMPORTS = (
     "kubernetes.config.config_exception",
     "kubernetes.client.configuration",
     "urllib3",
+    "urllib3.contrib.socks",  # a socks5:// proxy-url; it imports PySocks (`socks`)
+    "socks",
     "yaml",
     "tabulate",
     "packaging.version",

@@ -1,10 +1,21 @@
-"""A scripted HTTP server on 127.0.0.1 for unit tests of the cluster client: each request takes the next answer."""
+"""A scripted HTTPS server on 127.0.0.1 for unit tests of the cluster client: each request takes the next answer.
+
+It serves TLS with a self-signed certificate for 127.0.0.1 and localhost, made once per test session: `Stub.ca`,
+for a kubeconfig's certificate-authority (kubectl sends credentials only over TLS; `Stub.cluster()` is the whole
+cluster entry). `tls=False` serves plain HTTP instead.
+"""
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
+import shutil
 import socket
+import ssl
 import struct
+import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,18 +44,51 @@ class Stub:
     default: Answer = Answer(200, {"kind": "List", "metadata": {}, "items": []})
     seen: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     url: str = ""
+    ca: str | None = None  # the certificate to trust, when it serves TLS
+
+    def cluster(self) -> dict[str, Any]:
+        """The kubeconfig `cluster` entry that reaches this server (and trusts it)."""
+        return {"server": self.url, **({"certificate-authority": self.ca} if self.ca else {})}
 
     def kubeconfig(self, path: Path, token: str = "s3cr3t-stub-token") -> Path:
         path.write_text(yaml.safe_dump({
             "apiVersion": "v1", "kind": "Config", "current-context": "stub",
-            "clusters": [{"name": "stub", "cluster": {"server": self.url}}],
+            "clusters": [{"name": "stub", "cluster": self.cluster()}],
             "users": [{"name": "stub", "user": {"token": token}}],
             "contexts": [{"name": "stub", "context": {"cluster": "stub", "user": "stub", "namespace": "app"}}]}))
         return path
 
 
+@functools.cache
+def tls_files() -> tuple[str, str]:
+    """(certificate, key) of the stub servers: made on first use, removed when the test session ends."""
+    folder = Path(tempfile.mkdtemp(prefix="tke-net-stub-tls-"))
+    atexit.register(shutil.rmtree, folder, True)
+    cert, key = folder / "stub.crt", folder / "stub.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    tls: ssl.SSLContext | None = None
+
+    def get_request(self) -> tuple[Any, Any]:
+        sock, address = super().get_request()
+        if self.tls is None:
+            return sock, address
+        # The handshake happens on the first read, in the request's own thread.
+        return self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that gave up (or refused the certificate): the test sees it from the client's side
+
+
 @contextmanager
-def serve(*answers: Answer, default: Answer | None = None) -> Iterator[Stub]:
+def serve(*answers: Answer, default: Answer | None = None, tls: bool = True) -> Iterator[Stub]:
     stub = Stub(list(answers))
     if default is not None:
         stub.default = default
@@ -79,9 +123,13 @@ def serve(*answers: Answer, default: Answer | None = None) -> Iterator[Stub]:
 
         do_PATCH = do_POST = do_GET
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    stub.url = f"http://127.0.0.1:{server.server_address[1]}"
+    server = _Server(("127.0.0.1", 0), Handler)
+    if tls:
+        cert, key = tls_files()
+        server.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.tls.load_cert_chain(cert, key)
+        stub.ca = cert
+    stub.url = f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import socket
 import stat
+import struct
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.stubserver import Answer, serve
+from tests.stubserver import Answer, Stub, serve
 
 TOKEN = "s3cr3t-token-value-0123456789"
 EMPTY = Answer(200, {"kind": "List", "metadata": {}, "items": []})
@@ -24,12 +29,15 @@ def write(path: Path, doc: dict[str, Any]) -> Path:
     return path
 
 
-def config(server: str = "https://127.0.0.1:1", *, cluster: dict[str, Any] | None = None,
+def config(server: str | Stub = "https://127.0.0.1:1", *, cluster: dict[str, Any] | None = None,
            user: dict[str, Any] | None = None, context: dict[str, Any] | None = None,
            current: str | None = "dev") -> dict[str, Any]:
+    """A kubeconfig with one context "dev"; a Stub as the server also makes the cluster trust its certificate."""
+    if cluster is None:
+        cluster = server.cluster() if isinstance(server, Stub) else {"server": server}
     doc: dict[str, Any] = {
         "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": "c", "cluster": cluster if cluster is not None else {"server": server}}],
+        "clusters": [{"name": "c", "cluster": cluster}],
         "users": [{"name": "u", "user": user if user is not None else {"token": TOKEN}}],
         "contexts": [{"name": "dev", "context": context if context is not None else {"cluster": "c", "user": "u"}}],
     }
@@ -68,7 +76,7 @@ def test_several_files_in_kubeconfig_are_merged_first_one_wins(cli, tmp_path: Pa
                                                   "contexts": [{"name": "dev", "context": {
                                                       "cluster": "c", "user": "u", "namespace": "shop"}}]})
         clusters = write(tmp_path / "clusters", {"apiVersion": "v1", "kind": "Config", "current-context": "other",
-                                                  "clusters": [{"name": "c", "cluster": {"server": stub.url}}],
+                                                  "clusters": [{"name": "c", "cluster": stub.cluster()}],
                                                   "contexts": [{"name": "dev", "context": {"cluster": "x"}}]})
         users = write(tmp_path / "users", {"apiVersion": "v1", "kind": "Config",
                                             "users": [{"name": "u", "user": {"token": "first"}}]})
@@ -87,7 +95,7 @@ def test_several_files_in_kubeconfig_are_merged_first_one_wins(cli, tmp_path: Pa
 def test_an_exec_credential_plugin_gives_the_token(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     script = exec_plugin(tmp_path, credential("from-the-plugin"))
     with serve(default=EMPTY) as stub:
-        path = write(tmp_path / "config", config(stub.url, user=exec_user(script)))
+        path = write(tmp_path / "config", config(stub, user=exec_user(script)))
         run = cli("svc", "--kubeconfig", str(path), "-o", "json")
     assert run.status == 0, run.err
     assert {bearer(h) for _, _, h in stub.seen} == {"Bearer from-the-plugin"}
@@ -95,7 +103,7 @@ def test_an_exec_credential_plugin_gives_the_token(cli, tmp_path: Path) -> None:
 
 def test_a_context_without_user_is_anonymous(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     with serve(default=EMPTY) as stub:
-        path = write(tmp_path / "config", config(stub.url, context={"cluster": "c"}))
+        path = write(tmp_path / "config", config(stub, context={"cluster": "c"}))
         run = cli("svc", "--kubeconfig", str(path), "-o", "json")
     assert run.status == 0 and {bearer(h) for _, _, h in stub.seen} == {None}
 
@@ -103,9 +111,146 @@ def test_a_context_without_user_is_anonymous(cli, tmp_path: Path) -> None:  # ty
 def test_token_file_is_read(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "token").write_text("from-a-file\n")
     with serve(default=EMPTY) as stub:
-        path = write(tmp_path / "config", config(stub.url, user={"tokenFile": str(tmp_path / "token")}))
+        path = write(tmp_path / "config", config(stub, user={"tokenFile": str(tmp_path / "token")}))
         run = cli("svc", "--kubeconfig", str(path), "-o", "json")
     assert run.status == 0 and {bearer(h) for _, _, h in stub.seen} == {"Bearer from-a-file"}
+
+
+def test_an_unreadable_token_file_gives_way_to_the_inline_token(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """As client-go: with both, the tokenFile wins while it can be read, and the inline token stands in when not."""
+    token_file = tmp_path / "token"
+    with serve(default=EMPTY) as stub:
+        path = write(tmp_path / "config", config(stub, user={"token": "inline", "tokenFile": str(token_file)}))
+        first = cli("svc", "--kubeconfig", str(path), "-o", "json")
+        sent = len(stub.seen)
+        token_file.write_text("from-the-file\n")
+        second = cli("svc", "--kubeconfig", str(path), "-o", "json")
+    assert (first.status, second.status) == (0, 0), first.err + second.err
+    assert {bearer(h) for _, _, h in stub.seen[:sent]} == {"Bearer inline"}
+    assert {bearer(h) for _, _, h in stub.seen[sent:]} == {"Bearer from-the-file"}
+
+
+HTTP_USERS = {
+    "token": {"token": TOKEN},
+    "basic auth": {"username": "admin", "password": TOKEN},
+    "missing token file": {"tokenFile": "/nope/token"},
+    "missing client certificate": {"client-certificate": "/nope/c.crt", "client-key": "/nope/c.key"},
+    "missing exec plugin": {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "/nope/plugin",
+                                     "interactiveMode": "Never"}},
+}
+
+
+@pytest.mark.parametrize("user", list(HTTP_USERS))
+def test_no_credentials_are_sent_to_an_http_server(cli, tmp_path: Path, user: str) -> None:  # type: ignore[no-untyped-def]
+    """kubectl reads a user's credentials only when the server is https: over http:// it sends none (so it
+    reads no tokenFile, client certificate or exec plugin either), and the server answers as it does to anyone."""
+    with serve(default=EMPTY, tls=False) as stub:
+        path = write(tmp_path / "config", config(stub, user=HTTP_USERS[user]))
+        run = cli("svc", "--kubeconfig", str(path), "-o", "json", "-v")
+    assert run.status == 0, run.err
+    assert stub.url.startswith("http://") and stub.seen
+    assert {bearer(h) for _, _, h in stub.seen} == {None}
+    unauthorized = Answer(401, {"kind": "Status", "code": 401, "message": "Unauthorized"})
+    with serve(default=unauthorized, tls=False) as stub:
+        path = write(tmp_path / "config", config(stub, user=HTTP_USERS[user]))
+        run = cli("svc", "--kubeconfig", str(path), "-v")
+    assert run.status == 3 and run.err.count("error: ") == 1
+    assert run.err.splitlines()[-1].startswith(f"error: authentication to {stub.url} failed (401 Unauthorized)")
+    assert {bearer(h) for _, _, h in stub.seen} == {None} and TOKEN not in run.err
+
+
+@contextlib.contextmanager
+def socks5_proxy() -> Iterator[tuple[int, list[tuple[str, int]]]]:
+    """A SOCKS5 proxy on 127.0.0.1 (no authentication, CONNECT only); yields its port and the (host, port) asked."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    asked: list[tuple[str, int]] = []
+
+    def pipe(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def serve_one(conn: socket.socket) -> None:
+        def read(n: int) -> bytes:
+            data = b""
+            while len(data) < n:
+                chunk = conn.recv(n - len(data))
+                if not chunk:
+                    raise OSError("the client went away")
+                data += chunk
+            return data
+
+        with conn, contextlib.suppress(OSError):
+            _version, methods = read(2)
+            read(methods)
+            conn.sendall(b"\x05\x00")  # no authentication
+            _version, command, _reserved, kind = read(4)
+            host = socket.inet_ntoa(read(4)) if kind == 1 else read(read(1)[0]).decode() if kind == 3 else ""
+            (port,) = struct.unpack("!H", read(2))
+            asked.append((host, port))
+            if command != 1 or not host:
+                conn.sendall(b"\x05\x07\x00\x01" + bytes(6))
+                return
+            with socket.create_connection((host, port)) as upstream:
+                conn.sendall(b"\x05\x00\x00\x01" + bytes(6))
+                back = threading.Thread(target=pipe, args=(upstream, conn), daemon=True)
+                back.start()
+                pipe(conn, upstream)
+                back.join()
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = listener.accept()
+                threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield listener.getsockname()[1], asked
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+
+
+@pytest.mark.parametrize("scheme", ["socks5", "socks5h"])
+def test_a_socks5_proxy_url_is_used(cli, tmp_path: Path, scheme: str) -> None:  # type: ignore[no-untyped-def]
+    """The proxy resolves the server's name, as with kubectl (Go's SOCKS5 dialer sends the name)."""
+    with serve(default=EMPTY) as stub, socks5_proxy() as (proxy_port, asked):
+        port = int(stub.url.rsplit(":", 1)[1])
+        cluster = {**stub.cluster(), "server": f"https://localhost:{port}",
+                   "proxy-url": f"{scheme}://127.0.0.1:{proxy_port}"}
+        path = write(tmp_path / "config", config(cluster=cluster))
+        run = cli("svc", "--kubeconfig", str(path), "-o", "json")
+    assert run.status == 0, run.err
+    assert asked and set(asked) == {("localhost", port)}
+    assert stub.seen and {bearer(h) for _, _, h in stub.seen} == {f"Bearer {TOKEN}"}
+
+
+CONTROL_CHARACTERS = {
+    "inline token": ({"token": f"{TOKEN}\nSECRETB"}, "its token contains a line break"),
+    "token with a NUL": ({"token": f"{TOKEN}\x00SECRETB"}, "its token contains a line break"),
+    "token file of two lines": ({"tokenFile": "two-lines"}, "its token contains a line break"),
+    "exec plugin token": ({"exec-token": f"{TOKEN}\rSECRETB"}, "its token contains a line break"),
+    "password": ({"username": "admin", "password": f"{TOKEN}\nSECRETB"}, "its username or password contains"),
+}
+
+
+@pytest.mark.parametrize("case", list(CONTROL_CHARACTERS))
+def test_a_credential_that_cannot_be_sent_is_named_not_shown(cli, tmp_path: Path, case: str) -> None:  # type: ignore[no-untyped-def]
+    user, words = CONTROL_CHARACTERS[case]
+    (tmp_path / "two-lines").write_text(f"{TOKEN}\nSECRETB\n")
+    if "exec-token" in user:
+        user = exec_user(exec_plugin(tmp_path, credential(user["exec-token"])))
+    with serve(default=EMPTY) as stub:
+        path = write(tmp_path / "config", config(stub, user=user))
+        run = cli("svc", "--kubeconfig", str(path), "-v")
+    assert run.status == 3 and run.out == "" and stub.seen == []
+    assert run.err.count("\n") == 1 and "Traceback" not in run.err
+    assert run.err.startswith(f'error: user "u": {words}'), run.err
+    assert "SECRETB" not in run.err and TOKEN[:12] not in run.err
 
 
 # --- what fails, with exit 3 and one line that says what to fix ----------------------------------------
@@ -145,6 +290,25 @@ def _cases(tmp_path: Path) -> dict[str, tuple[dict[str, Any], str]]:
                                           'error: user "u": the client certificate and key cannot be used together'),
         "token file missing": (config(user={"tokenFile": "/nope/token"}),
                                "error: cannot read kubeconfig {path}: [Errno 2] No such file or directory"),
+        "insecure with a CA file": (config(cluster={"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True,
+                                                    "certificate-authority": "/nope/ca.crt"}),
+                                    'error: cluster "c" in {path} sets insecure-skip-tls-verify together with a '
+                                    "certificate authority, which kubectl refuses; remove one of them"),
+        "insecure with CA data": (config(cluster={"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": "true",
+                                                  "certificate-authority-data": pem}),
+                                  'error: cluster "c" in {path} sets insecure-skip-tls-verify together with a '
+                                  "certificate authority"),
+        "token and basic auth": (config(user={"token": TOKEN, "username": "admin", "password": "pw"}),
+                                 'error: user "u" in {path} has both a bearer token and a username/password, which '
+                                 "kubectl refuses"),
+        "token file and basic auth": (config(user={"tokenFile": "/nope/token", "username": "admin", "password": "p"}),
+                                      'error: user "u" in {path} has both a bearer token and a username/password'),
+        "socks4 proxy": (config(cluster={"server": "https://127.0.0.1:1", "proxy-url": "socks4://127.0.0.1:1080"}),
+                         'error: cluster "c" in {path}: its proxy-url has the scheme "socks4", which kubectl does not '
+                         "support; use http, https or socks5"),
+        "proxy without a scheme": (config(cluster={"server": "https://127.0.0.1:1",
+                                                   "proxy-url": f"proxy.example:{TOKEN}@x"}),
+                                   'error: cluster "c" in {path}: its proxy-url has the scheme "proxy.example"'),
         "exec plugin missing": (config(user=exec_user(tmp_path / "no-such-plugin")),
                                 f'error: user "u": the exec credential plugin "{tmp_path / "no-such-plugin"}" failed'),
         "exec plugin fails": (config(user=exec_user(failing)),
@@ -206,7 +370,7 @@ def test_the_token_never_leaks_through_output_or_errors(cli, tmp_path: Path, ans
 
     monkeypatch.setattr(cluster, "_sleep", lambda _s: None)
     with serve(default=SERVER_ANSWERS[answer]) as stub:
-        path = write(tmp_path / "config", config(stub.url))
+        path = write(tmp_path / "config", config(stub))
         run = cli(*command, "--kubeconfig", str(path), "-v", "--request-timeout", "2s")
     assert stub.seen and all(bearer(h) == f"Bearer {TOKEN}" for _, _, h in stub.seen)
     assert run.status in (0, 1, 3), run.err
@@ -239,10 +403,10 @@ def _imports_kubernetes(path: Path) -> tuple[int, bool]:
 def test_plain_kubeconfigs_do_not_import_the_kubernetes_library(tmp_path: Path) -> None:
     with serve(default=EMPTY) as stub:
         (tmp_path / "token").write_text("from-a-file\n")
-        plain = write(tmp_path / "plain", config(stub.url, user={"tokenFile": "token"}))  # relative: next to it
+        plain = write(tmp_path / "plain", config(stub, user={"tokenFile": "token"}))  # relative: next to it
         assert _imports_kubernetes(plain) == (0, False)
         script = exec_plugin(tmp_path, credential("from-a-plugin"))
-        with_exec = write(tmp_path / "exec", config(stub.url, user=exec_user(script)))
+        with_exec = write(tmp_path / "exec", config(stub, user=exec_user(script)))
         assert _imports_kubernetes(with_exec) == (0, True)
     seen = [bearer(h) for _, _, h in stub.seen]
     files = seen.count("Bearer from-a-file")

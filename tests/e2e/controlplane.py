@@ -155,6 +155,10 @@ class ControlPlane:
         self.kubeconfig = Path()
         self.audit_log = Path()
         self.ca_file = Path()
+        # The API server's serving certificate (signed by ca_file, for 127.0.0.1 and localhost) and its key: the
+        # fault proxy serves TLS with them too.
+        self.serving_cert = Path()
+        self.serving_key = Path()
         self.admin_token = secrets.token_urlsafe(32)
         self.viewer_token = secrets.token_urlsafe(32)
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -335,6 +339,7 @@ class ControlPlane:
         openssl("service-account key", "genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key")
         openssl("service-account public key", "pkey -in sa.key -pubout -out sa.pub")
         self.ca_file = d / "ca.crt"
+        self.serving_cert, self.serving_key = d / "apiserver.crt", d / "apiserver.key"
         self._ssl = ssl.create_default_context(cafile=str(self.ca_file))
 
     def _spawn(self, name: str, cmd: list[str | Path]) -> subprocess.Popen[bytes]:

@@ -1,7 +1,8 @@
-"""A fault-injecting HTTP proxy between the plugin and the e2e API server (stdlib only).
+"""A fault-injecting HTTPS proxy between the plugin and the e2e API server (stdlib only).
 
-The plugin speaks plain HTTP to 127.0.0.1:PORT (a kubeconfig written by `FaultProxy.kubeconfig`); the proxy sends
-each request on to the real kube-apiserver over TLS, checked against the control plane's CA, unless a scripted
+The plugin speaks HTTPS to 127.0.0.1:PORT (a kubeconfig written by `FaultProxy.kubeconfig`: like kubectl, the plugin
+sends a token only over TLS); the proxy serves the API server's own certificate, so the control plane's CA checks
+it. It sends each request on to the real kube-apiserver over TLS, checked against that CA, unless a scripted
 `Fault` says otherwise. Every request is recorded (method, path, query, Accept, status, fault) so that tests can
 count retries, see that writes were sent once, and see what each Secret request asked for.
 """
@@ -40,6 +41,10 @@ class Fault:
     - drop:     forward (a write is applied), then reset the connection instead of answering;
     - truncate: forward, then send the headers with the full Content-Length but only half the body;
     - cut:      forward, then send half the body with no Content-Length and close (a body that does not decode).
+
+    Over TLS, truncate and cut end the TCP stream without a close_notify: the client takes that end of stream for
+    the end of the data (Python's ssl suppresses "ragged" EOFs), so it sees a body short of its Content-Length, and
+    a complete but cut body, as it would over plain HTTP. reset and drop send a TCP RST, which TLS cannot soften.
 
     A request matches when `method` equals, `path` is found in its path and `query` in its query string, and
     `without` is not found in the query. The first `skip` matches pass; the next `times` (0: all) get the fault.
@@ -116,9 +121,9 @@ class FaultProxy:
         class Handler(_Handler):
             owner = proxy
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server = _TLSServer(("127.0.0.1", 0), Handler)
+        self._server.tls.load_cert_chain(str(self.cp.serving_cert), str(self.cp.serving_key))
+        self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
         self._thread.start()
@@ -151,13 +156,15 @@ class FaultProxy:
                 and re.search(path, r.path) and re.search(query, r.query)]
 
     def kubeconfig(self, path: Path, token: str | None = None, namespace: str | None = None) -> Path:
-        """A kubeconfig whose one context reaches the API server through this proxy, with a bearer token."""
+        """A kubeconfig whose one context reaches the API server through this proxy (over TLS, trusting the
+        control plane's CA), with a bearer token."""
         context: dict[str, Any] = {"cluster": "proxied", "user": "proxied"}
         if namespace:
             context["namespace"] = namespace
         path.write_text(json.dumps({
             "apiVersion": "v1", "kind": "Config", "current-context": "proxied",
-            "clusters": [{"name": "proxied", "cluster": {"server": self.url}}],
+            "clusters": [{"name": "proxied", "cluster": {"server": self.url,
+                                                          "certificate-authority": str(self.cp.ca_file)}}],
             "users": [{"name": "proxied", "user": {"token": token or self.cp.admin_token}}],
             "contexts": [{"name": "proxied", "context": context}],
         }))
@@ -186,6 +193,19 @@ class FaultProxy:
             return resp.status, resp.reason, resp.getheaders(), resp.read()
         finally:
             conn.close()
+
+
+class _TLSServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+
+    def get_request(self) -> tuple[Any, Any]:
+        sock, address = super().get_request()
+        # The handshake happens on the first read, in the request's own thread (never in the accepting one).
+        return self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -260,14 +280,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(data[: len(data) // 2])
-            self.close_connection = True
+            self.close_connection = True  # the server's shutdown_request then ends the stream, as for truncate
             return
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if kind == "truncate":
             self.wfile.write(data[: len(data) // 2])
             self.close_connection = True
-            self.connection.shutdown(socket.SHUT_WR)  # a clean end of stream, short of Content-Length
+            # An end of stream short of Content-Length: a TCP FIN with no TLS close_notify (SSLSocket.shutdown
+            # drops the TLS layer; unwrap() would wait for the client's close_notify).
+            self.connection.shutdown(socket.SHUT_WR)
             return
         self.wfile.write(data)
 

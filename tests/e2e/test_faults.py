@@ -147,7 +147,7 @@ def test_an_answer_later_than_the_request_timeout_ends_in_exit_3_within_it(proxy
     proxy.add(Fault("delay", path="/namespaces/app/pods$", seconds=6, times=0))
     run = through(proxy, tmp_path, "svc", "-n", "app", "--request-timeout", "2s")
     assert run.status == 3 and run.err.count("\n") == 1
-    assert run.err.startswith("error: GET /api/v1/namespaces/app/pods: the API server at http://127.0.0.1:")
+    assert run.err.startswith("error: GET /api/v1/namespaces/app/pods: the API server at https://127.0.0.1:")
     assert "did not answer within the request timeout (2s)" in run.err
     assert run.seconds < 2 + 4
 
