@@ -374,6 +374,17 @@ def _range_blocked(ctx: Context, facts: CloudFacts, needs: list[Need]) -> dict[s
     return out
 
 
+def _range_hit(ctx: Context, facts: CloudFacts, obj: Obj, needs: list[Need], message: str) -> Hit | None:
+    """A Hit on `obj` when some node's groups keep part of the needed source out (TKE404, TKE405); `message`
+    (translated) names them with {nodes} and the blocked ports with {ports}."""
+    blocked = _range_blocked(ctx, facts, needs)
+    if not blocked:
+        return None
+    chains = [c for cs in blocked.values() for c in cs]
+    return Hit(ref(obj), message.format(nodes=_nodes_text(chains), ports=", ".join(sorted(blocked))),
+               "; ".join(remedy(facts.region, sg, needs) for sg in _first_groups(chains)))
+
+
 def _nodes_text(chains: Iterable[NodeChain], limit: int = 5) -> str:
     names = sorted({c.name for c in chains})
     return ", ".join(names[:limit]) + (_(" and {n} more").format(n=len(names) - limit) if len(names) > limit else "")
@@ -422,13 +433,11 @@ def keepalive_snat_blocked_by_node_security_groups(ctx: Context) -> Iterator[Hit
                     ports.add(int(port["nodePort"]))
         why = _("Ingress {name}").format(name=_name(ing))
         needs = [Need("TCP", p, CLB_SNAT, "100.127.0.0/16", "100.127.0.0/16", why) for p in sorted(ports)]
-        blocked = _range_blocked(ctx, facts, needs)
-        if blocked:
-            chains = [c for cs in blocked.values() for c in cs]
-            yield Hit(ref(ing), _("CLB keep-alive (SNAT) is on, so the CLB connects from 100.127.0.0/16, but the "
-                                  "security groups of nodes {nodes} do not allow it to {ports}").format(
-                nodes=_nodes_text(chains), ports=", ".join(sorted(blocked))),
-                "; ".join(remedy(facts.region, sg, needs) for sg in _first_groups(chains)))
+        hit = _range_hit(ctx, facts, ing, needs, _(
+            "CLB keep-alive (SNAT) is on, so the CLB connects from 100.127.0.0/16, but the security groups of "
+            "nodes {nodes} do not allow it to {ports}"))
+        if hit:
+            yield hit
 
 
 @check("TKE405", Severity.WARNING, N_("prevent-loopback health checks blocked by the node security groups"),
@@ -465,10 +474,8 @@ def prevent_loopback_health_checks_blocked(ctx: Context) -> Iterator[Hit]:
         why = _("Service {name}").format(name=_name(svc))
         needs = [Need(proto, port, HEALTH_CHECKS, "100.64.0.0/10", "100.64.0.0/10", why)
                  for proto, port in _node_ports(svc)]
-        blocked = _range_blocked(ctx, facts, needs)
-        if blocked:
-            chains = [c for cs in blocked.values() for c in cs]
-            yield Hit(ref(svc), _("prevent-loopback moves the CLB health checks to 100.64.0.0/10, but the security "
-                                  "groups of nodes {nodes} do not allow them to {ports}").format(
-                nodes=_nodes_text(chains), ports=", ".join(sorted(blocked))),
-                "; ".join(remedy(facts.region, sg, needs) for sg in _first_groups(chains)))
+        hit = _range_hit(ctx, facts, svc, needs, _(
+            "prevent-loopback moves the CLB health checks to 100.64.0.0/10, but the security groups of nodes "
+            "{nodes} do not allow them to {ports}"))
+        if hit:
+            yield hit
