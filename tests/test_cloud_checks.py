@@ -62,16 +62,20 @@ def account() -> FakeCloud:
     )
 
 
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeCloud]:
-    cloud = account().start()
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy",
-                 "TENCENTCLOUD_REGION", "TENCENTCLOUD_SESSION_TOKEN", "TCCLI_PROFILE"):
+def use(cloud: FakeCloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the plugin at the fake with its keys; no proxy of the machine's in between. (tests/conftest.py
+    has already cleared the machine's Tencent Cloud variables and given the test a HOME of its own.)"""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))  # no tccli profile of the machine's user
     monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", cloud.secret_id)
     monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", cloud.secret_key)
     monkeypatch.setenv("TKE_NET_CLOUD_ENDPOINT", cloud.url)
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloud]:
+    cloud = account().start()
+    use(cloud, monkeypatch)
     yield cloud
     cloud.stop()
 
@@ -264,6 +268,7 @@ def test_tccli_credentials_and_region_flag(cli, fake: FakeCloud, monkeypatch: py
                                            tmp_path: Path) -> None:
     monkeypatch.delenv("TENCENTCLOUD_SECRET_ID")
     monkeypatch.delenv("TENCENTCLOUD_SECRET_KEY")
+    monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / ".tccli").mkdir()
     (tmp_path / ".tccli" / "default.credential").write_text(json.dumps(
         {"secretId": fake.secret_id, "secretKey": fake.secret_key}))

@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from kubectl_tke_net import i18n
 from tests.conftest import found
 from tests.tcfake import FakeCloud
-from tests.test_cloud_checks import SVC, account, by_code, diagnose
+from tests.test_cloud_checks import SVC, account, by_code, diagnose, use
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeCloud]:
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloud]:
     """The fake account of tests/test_cloud_checks.py, whatever the machine's locale; English again afterwards."""
     cloud = account().start()
-    for name in (*i18n.LOCALE_VARIABLES, "LANGUAGE", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",
-                 "ALL_PROXY", "all_proxy", "TENCENTCLOUD_REGION", "TENCENTCLOUD_SESSION_TOKEN", "TCCLI_PROFILE"):
+    for name in (*i18n.LOCALE_VARIABLES, "LANGUAGE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))  # no tccli profile of the machine's user
-    monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", cloud.secret_id)
-    monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", cloud.secret_key)
-    monkeypatch.setenv("TKE_NET_CLOUD_ENDPOINT", cloud.url)
+    use(cloud, monkeypatch)
     yield cloud
     cloud.stop()
     i18n.set_language("en")
