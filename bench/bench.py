@@ -34,6 +34,7 @@ NAMESPACES = 10
 
 # --- loading -------------------------------------------------------------------------------------------
 
+
 class Client:
     """Keep-alive HTTPS connections to the apiserver, one per thread (loading 100,000 objects)."""
 
@@ -48,8 +49,11 @@ class Client:
         conn = getattr(self.local, "conn", None)
         if conn is None:
             conn = self.local.conn = http.client.HTTPSConnection(*self.addr, context=self.ctx, timeout=60)
-        headers = {"Authorization": f"Bearer {self.cp.admin_token}", "Content-Type": "application/json",
-                   "Accept": "application/json"}
+        headers = {
+            "Authorization": f"Bearer {self.cp.admin_token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
         conn.request(method, path, json.dumps(body), headers)
         resp = conn.getresponse()
         data = json.loads(resp.read() or b"null")
@@ -99,8 +103,12 @@ def service_objects(i: int) -> tuple[str, dict[str, Any], dict[str, Any] | None]
         status = {"loadBalancer": {"ingress": [{"ip": f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"}]}}
     elif kind == 2:
         spec["type"] = "NodePort"
-    svc = {"apiVersion": "v1", "kind": "Service",
-           "metadata": {"name": name, "namespace": ns, "annotations": annotations}, "spec": spec}
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": ns, "annotations": annotations},
+        "spec": spec,
+    }
     return ns, svc, status
 
 
@@ -110,8 +118,9 @@ def load(cp: ControlPlane, n: int) -> float:
     client = Client(cp)
     for ns in [f"bench-{k}" for k in range(NAMESPACES)] + ["tiny", "kube-system"]:
         try:
-            client.call("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                       "metadata": {"name": ns}})
+            client.call(
+                "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+            )
         except RuntimeError as exc:
             if "409" not in str(exc):
                 raise
@@ -120,16 +129,41 @@ def load(cp: ControlPlane, n: int) -> float:
         obj = client.call("POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}})
         obj["status"] = {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}
         client.call("PUT", f"/api/v1/nodes/{node}/status", obj)
-    client.call("POST", "/apis/apps/v1/namespaces/kube-system/daemonsets", {
-        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
-        "spec": {"selector": {"matchLabels": {"k8s-app": "kube-proxy"}}, "template": {
-            "metadata": {"labels": {"k8s-app": "kube-proxy"}},
-            "spec": {"containers": [{"name": "kube-proxy", "image": "ccr.ccs.tencentyun.com/tkeimages/hyperkube:"
-                                     "v1.20.6-tke.3", "args": ["--proxy-mode=ipvs"]}]}}}})
+    client.call(
+        "POST",
+        "/apis/apps/v1/namespaces/kube-system/daemonsets",
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+            "spec": {
+                "selector": {"matchLabels": {"k8s-app": "kube-proxy"}},
+                "template": {
+                    "metadata": {"labels": {"k8s-app": "kube-proxy"}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "kube-proxy",
+                                "image": "ccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.20.6-tke.3",
+                                "args": ["--proxy-mode=ipvs"],
+                            }
+                        ]
+                    },
+                },
+            },
+        },
+    )
     for k in range(2):
-        client.call("POST", "/api/v1/namespaces/tiny/services", {
-            "apiVersion": "v1", "kind": "Service", "metadata": {"name": f"tiny-{k}", "namespace": "tiny"},
-            "spec": {"ports": [{"port": 80}]}})
+        client.call(
+            "POST",
+            "/api/v1/namespaces/tiny/services",
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": f"tiny-{k}", "namespace": "tiny"},
+                "spec": {"ports": [{"port": 80}]},
+            },
+        )
 
     def one(i: int) -> Callable[[], None]:
         def job() -> None:
@@ -142,33 +176,87 @@ def load(cp: ControlPlane, n: int) -> float:
             endpoints = []
             for j in range(3):
                 pod_name = f"{name}-{j}"
-                pod = client.call("POST", f"/api/v1/namespaces/{ns}/pods", {
-                    "apiVersion": "v1", "kind": "Pod",
-                    "metadata": {"name": pod_name, "namespace": ns, "labels": {"app": name}},
-                    "spec": {"nodeName": nodes[j], "containers": [{"name": "app", "image": "nginx:1.27", "ports": [
-                        {"name": "http", "containerPort": 8080}]}]}})
+                pod = client.call(
+                    "POST",
+                    f"/api/v1/namespaces/{ns}/pods",
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Pod",
+                        "metadata": {"name": pod_name, "namespace": ns, "labels": {"app": name}},
+                        "spec": {
+                            "nodeName": nodes[j],
+                            "containers": [
+                                {
+                                    "name": "app",
+                                    "image": "nginx:1.27",
+                                    "ports": [{"name": "http", "containerPort": 8080}],
+                                }
+                            ],
+                        },
+                    },
+                )
                 ip = f"172.{20 + i // 65536 % 8}.{i // 256 % 256}.{(i % 256 + j * 86) % 256}"
-                pod["status"] = {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "conditions": [
-                    {"type": "Ready", "status": "True"}]}
+                pod["status"] = {
+                    "phase": "Running",
+                    "podIP": ip,
+                    "podIPs": [{"ip": ip}],
+                    "conditions": [{"type": "Ready", "status": "True"}],
+                }
                 client.call("PUT", f"/api/v1/namespaces/{ns}/pods/{pod_name}/status", pod)
-                endpoints.append({"addresses": [ip], "conditions": {"ready": True}, "nodeName": nodes[j],
-                                  "targetRef": {"kind": "Pod", "namespace": ns, "name": pod_name,
-                                                "uid": pod["metadata"]["uid"]}})
-            client.call("POST", f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices", {
-                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                "metadata": {"name": f"{name}-abcde", "namespace": ns,
-                             "labels": {"kubernetes.io/service-name": name}},
-                "addressType": "IPv4", "ports": [{"name": "http", "port": 8080}], "endpoints": endpoints})
+                endpoints.append(
+                    {
+                        "addresses": [ip],
+                        "conditions": {"ready": True},
+                        "nodeName": nodes[j],
+                        "targetRef": {"kind": "Pod", "namespace": ns, "name": pod_name, "uid": pod["metadata"]["uid"]},
+                    }
+                )
+            client.call(
+                "POST",
+                f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices",
+                {
+                    "apiVersion": "discovery.k8s.io/v1",
+                    "kind": "EndpointSlice",
+                    "metadata": {
+                        "name": f"{name}-abcde",
+                        "namespace": ns,
+                        "labels": {"kubernetes.io/service-name": name},
+                    },
+                    "addressType": "IPv4",
+                    "ports": [{"name": "http", "port": 8080}],
+                    "endpoints": endpoints,
+                },
+            )
             if i % 5 == 0:
                 annotations = {"kubernetes.io/ingress.class": "qcloud"}
                 if i % 10 == 0:
                     annotations["kubernetes.io/ingress.subnetId"] = "subnet-3swgntkk"
-                client.call("POST", f"/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses", {
-                    "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-                    "metadata": {"name": name, "namespace": ns, "annotations": annotations},
-                    "spec": {"rules": [{"host": f"{name}.example.com", "http": {"paths": [
-                        {"path": "/", "pathType": "Prefix",
-                         "backend": {"service": {"name": name, "port": {"name": "http"}}}}]}}]}})
+                client.call(
+                    "POST",
+                    f"/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses",
+                    {
+                        "apiVersion": "networking.k8s.io/v1",
+                        "kind": "Ingress",
+                        "metadata": {"name": name, "namespace": ns, "annotations": annotations},
+                        "spec": {
+                            "rules": [
+                                {
+                                    "host": f"{name}.example.com",
+                                    "http": {
+                                        "paths": [
+                                            {
+                                                "path": "/",
+                                                "pathType": "Prefix",
+                                                "backend": {"service": {"name": name, "port": {"name": "http"}}},
+                                            }
+                                        ]
+                                    },
+                                }
+                            ]
+                        },
+                    },
+                )
+
         return job
 
     parallel(one(i) for i in range(n))
@@ -176,6 +264,7 @@ def load(cp: ControlPlane, n: int) -> float:
 
 
 # --- measuring -----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -221,8 +310,9 @@ def measure(cp: ControlPlane, cmd: list[str], agent: str | None, runs: int) -> l
 
 
 def median(samples: list[Sample]) -> Sample:
-    return Sample(statistics.median(s.seconds for s in samples), max(s.rss_mib for s in samples),
-                  max(s.requests for s in samples))
+    return Sample(
+        statistics.median(s.seconds for s in samples), max(s.rss_mib for s in samples), max(s.requests for s in samples)
+    )
 
 
 def main() -> int:
@@ -242,21 +332,27 @@ def main() -> int:
             print(f"bench: N={n} loaded in {loaded:.0f}s", file=sys.stderr)
             runs = args.runs
             res: dict[str, Sample] = {}
-            res["kubectl get (floor)"] = median(measure(
-                cp, [kubectl, "get", "services,endpointslices,pods,ingresses", "-A", "-o", "json"], "kubectl/", runs))
+            res["kubectl get (floor)"] = median(
+                measure(
+                    cp, [kubectl, "get", "services,endpointslices,pods,ingresses", "-A", "-o", "json"], "kubectl/", runs
+                )
+            )
             res["kubectl version --client"] = median(measure(cp, [kubectl, "version", "--client"], None, runs))
-            res["kubectl get svc -n tiny"] = median(measure(cp, [kubectl, "get", "svc", "-n", "tiny"], "kubectl/",
-                                                            runs))
+            res["kubectl get svc -n tiny"] = median(
+                measure(cp, [kubectl, "get", "svc", "-n", "tiny"], "kubectl/", runs)
+            )
             with tempfile.TemporaryDirectory() as tmp:
                 dump = Path(tmp) / "dump.yaml"
                 with dump.open("w") as fh:
                     subprocess.run([str(SOURCE), "dump", "-A"], env=cp.env(), stdout=fh, check=True)
                 for label, exe in plugins:
                     for command in ("svc", "ingress", "loopback"):
-                        res[f"{label} {command} -A"] = median(measure(
-                            cp, [exe, command, "-A", "-o", "json"], OUR_AGENT, runs))
-                    res[f"{label} svc -A --snapshot"] = median(measure(
-                        cp, [exe, "svc", "-A", "-o", "json", "--snapshot", str(dump)], None, runs))
+                        res[f"{label} {command} -A"] = median(
+                            measure(cp, [exe, command, "-A", "-o", "json"], OUR_AGENT, runs)
+                        )
+                    res[f"{label} svc -A --snapshot"] = median(
+                        measure(cp, [exe, "svc", "-A", "-o", "json", "--snapshot", str(dump)], None, runs)
+                    )
                     res[f"{label} --help"] = median(measure(cp, [exe, "--help"], None, runs))
                     res[f"{label} version"] = median(measure(cp, [exe, "version"], None, runs))
                     res[f"{label} svc -n tiny"] = median(measure(cp, [exe, "svc", "-n", "tiny"], OUR_AGENT, runs))
@@ -267,28 +363,49 @@ def main() -> int:
         tiny = res["kubectl get svc -n tiny"].seconds
         for label, _ in plugins:
             svc, lb = res[f"{label} svc -A"], res[f"{label} loopback -A"]
-            rows.append((str(n), f"{label}: svc/floor {svc.seconds:.3f}/{floor:.3f}", f"{svc.seconds / floor:.2f}x",
-                         "", ""))
-            rows.append((str(n), f"{label}: loopback/floor {lb.seconds:.3f}/{floor:.3f}",
-                         f"{lb.seconds / floor:.2f}x", "", ""))
+            rows.append(
+                (str(n), f"{label}: svc/floor {svc.seconds:.3f}/{floor:.3f}", f"{svc.seconds / floor:.2f}x", "", "")
+            )
+            rows.append(
+                (str(n), f"{label}: loopback/floor {lb.seconds:.3f}/{floor:.3f}", f"{lb.seconds / floor:.2f}x", "", "")
+            )
             for what in ("--help", "version"):
                 ours = res[f"{label} {what}"].seconds
-                rows.append((str(n), f"{label}: {what}/kubectl version --client {ours:.3f}/{version:.3f}",
-                             f"{ours / version:.2f}x", "", ""))
+                rows.append(
+                    (
+                        str(n),
+                        f"{label}: {what}/kubectl version --client {ours:.3f}/{version:.3f}",
+                        f"{ours / version:.2f}x",
+                        "",
+                        "",
+                    )
+                )
             ours = res[f"{label} svc -n tiny"].seconds
-            rows.append((str(n), f"{label}: svc -n tiny/kubectl get svc {ours:.3f}/{tiny:.3f}",
-                         f"{ours / tiny:.2f}x", "", ""))
+            rows.append(
+                (str(n), f"{label}: svc -n tiny/kubectl get svc {ours:.3f}/{tiny:.3f}", f"{ours / tiny:.2f}x", "", "")
+            )
             snap = res[f"{label} svc -A --snapshot"].seconds
-            rows.append((str(n), f"{label}: snapshot/live svc -A {snap:.3f}/{svc.seconds:.3f}",
-                         f"{snap / svc.seconds:.2f}x", "", ""))
+            rows.append(
+                (
+                    str(n),
+                    f"{label}: snapshot/live svc -A {snap:.3f}/{svc.seconds:.3f}",
+                    f"{snap / svc.seconds:.2f}x",
+                    "",
+                    "",
+                )
+            )
         for row in rows[printed:]:
             print(f"{row[0]:>6}  {row[1]:<60}  {row[2]:>8}  {row[3]:>7}  {row[4]:>8}", flush=True)
         printed = len(rows)
         src = res["source svc -A"]
-        final = {"N": str(n), "svc_ratio": f"{src.seconds / floor:.2f}",
-                 "loopback_ratio": f"{res['source loopback -A'].seconds / floor:.2f}",
-                 "requests": str(src.requests), "rss_mib": f"{src.rss_mib:.0f}",
-                 "start_ratio": f"{res['source version'].seconds / version:.2f}"}
+        final = {
+            "N": str(n),
+            "svc_ratio": f"{src.seconds / floor:.2f}",
+            "loopback_ratio": f"{res['source loopback -A'].seconds / floor:.2f}",
+            "requests": str(src.requests),
+            "rss_mib": f"{src.rss_mib:.0f}",
+            "start_ratio": f"{res['source version'].seconds / version:.2f}",
+        }
     print("bench: " + " ".join(f"{k}={v}" for k, v in final.items()))
     return 0
 

@@ -35,53 +35,104 @@ def _cluster_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("-n", "--namespace", metavar="NS", help=_("namespace (default: the context's namespace)"))
     g.add_argument("-A", "--all-namespaces", action="store_true", help=_("every namespace"))
     g.add_argument("-l", "--selector", metavar="SEL", help=_("label selector on the objects examined"))
-    g.add_argument("-o", "--output", choices=OUTPUTS, default="table", metavar="FMT",
-                   help=_("table (default), wide, json, yaml, or junit (svc, ingress, loopback)"))
+    g.add_argument(
+        "-o",
+        "--output",
+        choices=OUTPUTS,
+        default="table",
+        metavar="FMT",
+        help=_("table (default), wide, json, yaml, or junit (svc, ingress, loopback)"),
+    )
     g.add_argument("--snapshot", metavar="PATH", help=_("read objects from a file or folder; no cluster is contacted"))
-    g.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error", metavar="SEV",
-                   help=_("lowest severity that makes the exit status 1: error (default), warning, info, never"))
+    g.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "info", "never"),
+        default="error",
+        metavar="SEV",
+        help=_("lowest severity that makes the exit status 1: error (default), warning, info, never"),
+    )
     g.add_argument("--select", metavar="CODES", help=_("run only these codes or prefixes (TKE1,TKE302)"))
     g.add_argument("--ignore", metavar="CODES", help=_("leave out these codes or prefixes"))
-    g.add_argument("--no-suppress", action="store_true",
-                   help=_("ignore the tke-net.kubectl.io/ignore annotation on objects"))
-    g.add_argument("--request-timeout", default="30s", metavar="DUR",
-                   help=_("per request, kubectl syntax (30s, 1m, 0 = none); default 30s"))
+    g.add_argument(
+        "--no-suppress", action="store_true", help=_("ignore the tke-net.kubectl.io/ignore annotation on objects")
+    )
+    g.add_argument(
+        "--request-timeout",
+        default="30s",
+        metavar="DUR",
+        help=_("per request, kubectl syntax (30s, 1m, 0 = none); default 30s"),
+    )
     g.add_argument("--as", dest="as_user", metavar="USER", help=_("impersonate USER, as kubectl does"))
-    g.add_argument("--color", choices=("auto", "always", "never"), default="auto", metavar="WHEN",
-                   help=_("auto (default), always, never"))
+    g.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        metavar="WHEN",
+        help=_("auto (default), always, never"),
+    )
     g.add_argument("-v", "--verbose", action="store_true", help=_("progress and API calls on stderr"))
 
 
 def _probe_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group(_("probe (TKE120-TKE125)"))
-    g.add_argument("--probe", action="store_true",
-                   help=_("also test the data path from inside the cluster with short-lived Pods (needs NAME, "
-                          "and create, list and delete on pods); they are deleted when done"))
-    g.add_argument("--probe-node", action="append", metavar="NODE",
-                   help=_("probe from this node (repeat for more; default: a node that hosts a backend and one "
-                          "that does not)"))
-    g.add_argument("--probe-image", metavar="IMAGE",
-                   help=_("image with busybox sh, nslookup, nc and wget (default busybox:1.36)"))
+    g.add_argument(
+        "--probe",
+        action="store_true",
+        help=_(
+            "also test the data path from inside the cluster with short-lived Pods (needs NAME, "
+            "and create, list and delete on pods); they are deleted when done"
+        ),
+    )
+    g.add_argument(
+        "--probe-node",
+        action="append",
+        metavar="NODE",
+        help=_("probe from this node (repeat for more; default: a node that hosts a backend and one that does not)"),
+    )
+    g.add_argument(
+        "--probe-image", metavar="IMAGE", help=_("image with busybox sh, nslookup, nc and wget (default busybox:1.36)")
+    )
     g.add_argument("--probe-timeout", metavar="DUR", help=_("how long to wait for the probe Pods (default 60s)"))
 
 
 def _cloud_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group(_("Tencent Cloud (TKE401-TKE405)"))
     on = g.add_mutually_exclusive_group()
-    on.add_argument("--cloud", dest="cloud", action="store_const", const=True, default=None,
-                    help=_("also check security groups, CLBs and bandwidth through read-only Tencent Cloud API "
-                           "calls (default: on when TENCENTCLOUD_SECRET_ID/KEY or a tccli profile is set, "
-                           "off with --snapshot)"))
-    on.add_argument("--no-cloud", dest="cloud", action="store_const", const=False,
-                    help=_("no Tencent Cloud API calls, even with credentials"))
-    g.add_argument("--region", metavar="REGION",
-                   help=_("Tencent Cloud region, e.g. ap-guangzhou (default: $TENCENTCLOUD_REGION, else the "
-                          "nodes' region labels)"))
+    on.add_argument(
+        "--cloud",
+        dest="cloud",
+        action="store_const",
+        const=True,
+        default=None,
+        help=_(
+            "also check security groups, CLBs and bandwidth through read-only Tencent Cloud API "
+            "calls (default: on when TENCENTCLOUD_SECRET_ID/KEY or a tccli profile is set, "
+            "off with --snapshot)"
+        ),
+    )
+    on.add_argument(
+        "--no-cloud",
+        dest="cloud",
+        action="store_const",
+        const=False,
+        help=_("no Tencent Cloud API calls, even with credentials"),
+    )
+    g.add_argument(
+        "--region",
+        metavar="REGION",
+        help=_(
+            "Tencent Cloud region, e.g. ap-guangzhou (default: $TENCENTCLOUD_REGION, else the nodes' region labels)"
+        ),
+    )
 
 
 def _add_service(sub: Any) -> None:
-    p = sub.add_parser("service", aliases=["svc"], help=_("diagnose Services (TKE1xx, TKE302-TKE304)"),
-                       description=_("Diagnose Services: selectors, endpoints, ports, CLB, loopback."))
+    p = sub.add_parser(
+        "service",
+        aliases=["svc"],
+        help=_("diagnose Services (TKE1xx, TKE302-TKE304)"),
+        description=_("Diagnose Services: selectors, endpoints, ports, CLB, loopback."),
+    )
     p.add_argument("name", nargs="?", metavar="NAME", help=_("only this Service"))
     _cluster_flags(p)
     _probe_flags(p)
@@ -90,8 +141,12 @@ def _add_service(sub: Any) -> None:
 
 
 def _add_ingress(sub: Any) -> None:
-    p = sub.add_parser("ingress", aliases=["ing"], help=_("diagnose Ingresses (TKE2xx, TKE303)"),
-                       description=_("Diagnose Ingresses: backends, ports, endpoints, TLS, CLB, keep-alive."))
+    p = sub.add_parser(
+        "ingress",
+        aliases=["ing"],
+        help=_("diagnose Ingresses (TKE2xx, TKE303)"),
+        description=_("Diagnose Ingresses: backends, ports, endpoints, TLS, CLB, keep-alive."),
+    )
     p.add_argument("name", nargs="?", metavar="NAME", help=_("only this Ingress"))
     _cluster_flags(p)
     _probe_flags(p)
@@ -100,8 +155,11 @@ def _add_ingress(sub: Any) -> None:
 
 
 def _add_loopback(sub: Any) -> None:
-    p = sub.add_parser("loopback", help=_("CLB loopback risk, cluster-wide view (TKE3xx)"),
-                       description=_("Is the cluster exposed to the CLB loopback problem, where, and how to fix it."))
+    p = sub.add_parser(
+        "loopback",
+        help=_("CLB loopback risk, cluster-wide view (TKE3xx)"),
+        description=_("Is the cluster exposed to the CLB loopback problem, where, and how to fix it."),
+    )
     _cluster_flags(p)
     _cloud_flags(p)
     p.set_defaults(func=cmd_diagnose, command="loopback", name=None)
@@ -111,48 +169,89 @@ def _add_fix(sub: Any) -> None:
     from kubectl_tke_net.fix import ACTIONS
 
     p = sub.add_parser(
-        "fix", help=_("plan, show and (with --apply) apply a remedy"),
-        description=_("Plan a remedy and show it as a diff (default: nothing is written). --apply checks every "
-                    "change with a server-side dry run, saves a backup, then patches each object with its "
-                    "resourceVersion as a precondition. Actions: kube-proxy [--version vX.Y.Z-tke.N]; "
-                    "prevent-loopback [NAME...] [--all-lb] [--force]; ingress-keepalive [NAME...]; "
-                    "coredns-rewrite --host DOMAIN --service NAME [-n NS]; rollback FILE."))
+        "fix",
+        help=_("plan, show and (with --apply) apply a remedy"),
+        description=_(
+            "Plan a remedy and show it as a diff (default: nothing is written). --apply checks every "
+            "change with a server-side dry run, saves a backup, then patches each object with its "
+            "resourceVersion as a precondition. Actions: kube-proxy [--version vX.Y.Z-tke.N]; "
+            "prevent-loopback [NAME...] [--all-lb] [--force]; ingress-keepalive [NAME...]; "
+            "coredns-rewrite --host DOMAIN --service NAME [-n NS]; rollback FILE."
+        ),
+    )
     p.add_argument("action", choices=ACTIONS, metavar="ACTION", help=", ".join(ACTIONS))
-    p.add_argument("names", nargs="*", metavar="NAME", help=_("Services or Ingresses (default: all in scope); "
-                                                               "for rollback: the backup FILE"))
+    p.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=_("Services or Ingresses (default: all in scope); for rollback: the backup FILE"),
+    )
     g = p.add_argument_group(_("fix"))
-    g.add_argument("--version", dest="target_version", metavar="vX.Y.Z-tke.N",
-                   help=_("kube-proxy: this tag instead of the first loopback-fixed build of its minor"))
-    g.add_argument("--all-lb", action="store_true", help=_("prevent-loopback: every LoadBalancer Service, "
-                                                           "not only internal ones"))
+    g.add_argument(
+        "--version",
+        dest="target_version",
+        metavar="vX.Y.Z-tke.N",
+        help=_("kube-proxy: this tag instead of the first loopback-fixed build of its minor"),
+    )
+    g.add_argument(
+        "--all-lb", action="store_true", help=_("prevent-loopback: every LoadBalancer Service, not only internal ones")
+    )
     g.add_argument("--force", action="store_true", help=_("prevent-loopback: even while kube-proxy lacks the fix"))
     g.add_argument("--host", metavar="DOMAIN", help=_("coredns-rewrite: the domain to resolve to the Service"))
     g.add_argument("--service", metavar="NAME", help=_("coredns-rewrite: the Service (in -n NS)"))
-    g.add_argument("--dry-run", choices=("client", "server", "none"), default="client", metavar="MODE",
-                   help=_("client (default): diff computed locally; server: diff of the API server's answer to a "
-                          "dryRun=All patch; none: no dry run of its own (only --apply writes)"))
-    g.add_argument("--apply", action="store_true", help=_("write the changes (after a server-side dry run of "
-                                                          "each and a backup file)"))
-    g.add_argument("--wait", metavar="DUR", help=_("with --apply: wait for the kube-proxy rollout, or for the "
-                                                   "TkeServiceConfig the controller creates (ingress-keepalive)"))
-    g.add_argument("--backup-dir", default="~/.kube/tke-net/backups", metavar="DIR",
-                   help=_("where --apply saves the objects before changing them (default ~/.kube/tke-net/backups)"))
+    g.add_argument(
+        "--dry-run",
+        choices=("client", "server", "none"),
+        default="client",
+        metavar="MODE",
+        help=_(
+            "client (default): diff computed locally; server: diff of the API server's answer to a "
+            "dryRun=All patch; none: no dry run of its own (only --apply writes)"
+        ),
+    )
+    g.add_argument(
+        "--apply",
+        action="store_true",
+        help=_("write the changes (after a server-side dry run of each and a backup file)"),
+    )
+    g.add_argument(
+        "--wait",
+        metavar="DUR",
+        help=_(
+            "with --apply: wait for the kube-proxy rollout, or for the "
+            "TkeServiceConfig the controller creates (ingress-keepalive)"
+        ),
+    )
+    g.add_argument(
+        "--backup-dir",
+        default="~/.kube/tke-net/backups",
+        metavar="DIR",
+        help=_("where --apply saves the objects before changing them (default ~/.kube/tke-net/backups)"),
+    )
     _cluster_flags(p)
     p.set_defaults(func=cmd_fix, command="fix")
 
 
 def _add_dump(sub: Any) -> None:
-    p = sub.add_parser("dump", help=_("write the objects the checks read as one List (the --snapshot format)"),
-                       description=_("Write every object the checks read as one v1 List, Secret data removed. "
-                                   "JSON by default (it is also YAML, and parses a hundred times faster on "
-                                   "large clusters); -o yaml for block YAML."))
+    p = sub.add_parser(
+        "dump",
+        help=_("write the objects the checks read as one List (the --snapshot format)"),
+        description=_(
+            "Write every object the checks read as one v1 List, Secret data removed. "
+            "JSON by default (it is also YAML, and parses a hundred times faster on "
+            "large clusters); -o yaml for block YAML."
+        ),
+    )
     _cluster_flags(p)
     p.set_defaults(func=cmd_dump, command="dump", output="json")
 
 
 def _add_checks(sub: Any) -> None:
-    p = sub.add_parser("checks", help=_("the check catalogue; with CODE: what it means and how to fix it"),
-                       description=_("List the checks, or explain one."))
+    p = sub.add_parser(
+        "checks",
+        help=_("the check catalogue; with CODE: what it means and how to fix it"),
+        description=_("List the checks, or explain one."),
+    )
     p.add_argument("code", nargs="?", metavar="CODE")
     p.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table", metavar="FMT")
     p.set_defaults(func=cmd_checks, command="checks")
@@ -165,33 +264,53 @@ def _add_version(sub: Any) -> None:
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog=PROG, description=_("Diagnose and fix Service and Ingress networking on TKE (Tencent "
-                                             "Kubernetes Engine): CLB, endpoints, security groups, CLB loopback."))
+    parser = Parser(
+        prog=PROG,
+        description=_(
+            "Diagnose and fix Service and Ingress networking on TKE (Tencent "
+            "Kubernetes Engine): CLB, endpoints, security groups, CLB loopback."
+        ),
+    )
     # Python 3.11's version action has its help as a plain default, never looked up: pass it translated.
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}",
-                        help=_("show program's version number and exit"))
+    parser.add_argument(
+        "--version", action="version", version=f"{PROG} {__version__}", help=_("show program's version number and exit")
+    )
     sub = parser.add_subparsers(metavar="COMMAND", parser_class=Parser)
     for add in (_add_service, _add_ingress, _add_loopback, _add_fix, _add_dump, _add_checks, _add_version):
         add(sub)
     # --lang on every parser; main() reads it from argv before building them, so that the help is translated.
     for p in (parser, *dict.fromkeys(sub.choices.values())):
-        p.add_argument("--lang", choices=i18n.LANGUAGES, metavar="LANG",
-                       help=_("en or zh (Simplified Chinese) for messages and help; default from LC_ALL, "
-                              "LC_MESSAGES or LANG (zh_* gives zh), else en"))
+        p.add_argument(
+            "--lang",
+            choices=i18n.LANGUAGES,
+            metavar="LANG",
+            help=_(
+                "en or zh (Simplified Chinese) for messages and help; default from LC_ALL, "
+                "LC_MESSAGES or LANG (zh_* gives zh), else en"
+            ),
+        )
     return parser
 
 
 # argparse's own words in help and usage errors: translated through the same catalogue (see main).
 ARGPARSE_MESSAGES = (
-    N_("usage: "), N_("positional arguments"), N_("options"), N_("show this help message and exit"),
-    N_("show program's version number and exit"), N_("the following arguments are required: %s"),
-    N_("unrecognized arguments: %s"), N_("argument %(argument_name)s: %(message)s"),
-    N_("invalid choice: %(value)r (choose from %(choices)s)"), N_("expected one argument"),
-    N_("ambiguous option: %(option)s could match %(matches)s"), N_("invalid %(type)s value: %(value)r"),
+    N_("usage: "),
+    N_("positional arguments"),
+    N_("options"),
+    N_("show this help message and exit"),
+    N_("show program's version number and exit"),
+    N_("the following arguments are required: %s"),
+    N_("unrecognized arguments: %s"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("expected one argument"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("invalid %(type)s value: %(value)r"),
 )
 
 
 # --- commands ------------------------------------------------------------------------------------------
+
 
 def _log(args: argparse.Namespace) -> Callable[[str], None] | None:
     if not args.verbose:
@@ -234,8 +353,9 @@ def _color(args: argparse.Namespace) -> bool:
     return sys.stdout.isatty()
 
 
-def _cloud(args: argparse.Namespace, ctx: Any, chosen: list[Any], select: tuple[str, ...],
-           ignore: tuple[str, ...]) -> list[Any]:
+def _cloud(
+    args: argparse.Namespace, ctx: Any, chosen: list[Any], select: tuple[str, ...], ignore: tuple[str, ...]
+) -> list[Any]:
     """Add the Tencent Cloud checks (TKE4xx, registered for "<command> --cloud") with the facts they read, when
     they are on; otherwise the run is exactly what it was without them."""
     from kubectl_tke_net import checks, cloud
@@ -258,8 +378,16 @@ def _cloud(args: argparse.Namespace, ctx: Any, chosen: list[Any], select: tuple[
             return []
 
     scope = {"service": ("services",), "ingress": ("ingresses",)}.get(args.command, ("services", "ingresses"))
-    ctx.cloud = cloud.open_facts(cloud_flag=args.cloud, region_flag=args.region, snapshot=bool(args.snapshot),
-                                 select=select, nodes=nodes, timeout=timeout, scope=scope, log=_log(args))
+    ctx.cloud = cloud.open_facts(
+        cloud_flag=args.cloud,
+        region_flag=args.region,
+        snapshot=bool(args.snapshot),
+        select=select,
+        nodes=nodes,
+        timeout=timeout,
+        scope=scope,
+        log=_log(args),
+    )
     return chosen if ctx.cloud is None else chosen + extra
 
 
@@ -338,11 +466,20 @@ def cmd_checks(args: argparse.Namespace) -> int:
             raise UsageError(_("unknown check code {code} (see `kubectl tke-net checks`)").format(code=repr(args.code)))
         chk = checks.CHECKS[code]
         if args.output == "table":
-            sys.stdout.write(f"{code} ({chk.severity}): {_(chk.title)}\n\n{_(chk.doc)}\n\n"
-                             + _("docs: {url}").format(url=checks.docs_url(code, i18n.language())) + "\n")
+            sys.stdout.write(
+                f"{code} ({chk.severity}): {_(chk.title)}\n\n{_(chk.doc)}\n\n"
+                + _("docs: {url}").format(url=checks.docs_url(code, i18n.language()))
+                + "\n"
+            )
         else:
-            doc = {"code": code, "severity": str(chk.severity), "title": _(chk.title), "commands": sorted(chk.commands),
-                   "doc": _(chk.doc), "docs": checks.docs_url(code, i18n.language())}
+            doc = {
+                "code": code,
+                "severity": str(chk.severity),
+                "title": _(chk.title),
+                "commands": sorted(chk.commands),
+                "doc": _(chk.doc),
+                "docs": checks.docs_url(code, i18n.language()),
+            }
             sys.stdout.write(render.FORMATS[args.output](doc, False))
         return 0
     rows = [(c.code, str(c.severity), ",".join(sorted(c.commands)), _(c.title)) for c in checks.CHECKS.values()]
@@ -411,6 +548,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if verbose:
             raise
-        print("error: " + _("internal error: {type}: {reason} (run with -v for details)").format(
-            type=type(exc).__name__, reason=exc), file=sys.stderr)
+        print(
+            "error: "
+            + _("internal error: {type}: {reason} (run with -v for details)").format(
+                type=type(exc).__name__, reason=exc
+            ),
+            file=sys.stderr,
+        )
         return 1

@@ -31,8 +31,14 @@ CBS_ZONE_LABEL = "topology.com.tencent.cloud.csi.cbs/zone"  # e.g. ap-chengdu-1 
 # TKE writes short region names into the region labels (`cd` next to a CBS zone `ap-chengdu-1` on a real node);
 # only `cd` is confirmed by that evidence, the others follow the same pattern (pass --region when in doubt).
 SHORT_REGIONS = {
-    "gz": "ap-guangzhou", "sh": "ap-shanghai", "bj": "ap-beijing", "cd": "ap-chengdu", "cq": "ap-chongqing",
-    "nj": "ap-nanjing", "hk": "ap-hongkong", "sg": "ap-singapore",
+    "gz": "ap-guangzhou",
+    "sh": "ap-shanghai",
+    "bj": "ap-beijing",
+    "cd": "ap-chengdu",
+    "cq": "ap-chongqing",
+    "nj": "ap-nanjing",
+    "hk": "ap-hongkong",
+    "sg": "ap-singapore",
 }
 _INSTANCE_ID = re.compile(r"ins-[0-9a-z]+")
 
@@ -45,6 +51,7 @@ PAGE = 100
 
 
 # --- credentials and region ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Credentials:
@@ -106,8 +113,7 @@ def region_of_nodes(nodes: Iterable[dict[str, Any]]) -> str | None:
     return found.most_common(1)[0][0] if found else None
 
 
-def resolve_region(flag: str | None, env: Mapping[str, str], nodes: Iterable[dict[str, Any]],
-                   home: Path) -> str | None:
+def resolve_region(flag: str | None, env: Mapping[str, str], nodes: Iterable[dict[str, Any]], home: Path) -> str | None:
     """--region, else TENCENTCLOUD_REGION, else the nodes' labels, else tccli's configured region."""
     if flag:
         return flag
@@ -217,14 +223,24 @@ class Addresses:
 
 
 INTERNET = Addresses.parse(["0.0.0.0/0"]) - Addresses.parse(
-    ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-     "192.168.0.0/16", "224.0.0.0/3"])
+    [
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "224.0.0.0/3",
+    ]
+)
 PRIVATE = Addresses.parse(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"])
 HEALTH_CHECKS = Addresses.parse(["100.64.0.0/10"])  # CLB health checks after prevent-loopback (TKE-FACTS §0)
 CLB_SNAT = Addresses.parse(["100.127.0.0/16"])  # CLB L7 SNAT with keep-alive (TKE-FACTS §0)
 
 
 # --- security-group rules ----------------------------------------------------------------------------------
+
 
 def parse_ports(text: str) -> tuple[Interval, ...] | None:
     """A rule's Port: "ALL" (None: every port), "80", "80,443", "30000-32768"; ValueError otherwise."""
@@ -360,6 +376,7 @@ def evaluate(groups: Sequence[SecurityGroup], protocol: str, port: int, source: 
 
 # --- facts -------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Instance:
     id: str
@@ -395,35 +412,44 @@ class Api(Protocol):
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
-        yield list(items[start:start + size])
+        yield list(items[start : start + size])
 
 
 def _reason(exc: CloudError, service: str) -> str:
     code = exc.code
     if code.startswith("AuthFailure"):
         hint = _("authentication failed; check {id}/{key} or `tccli configure`").format(
-            id=ENV_SECRET_ID, key=ENV_SECRET_KEY)
+            id=ENV_SECRET_ID, key=ENV_SECRET_KEY
+        )
     elif code.startswith(("UnauthorizedOperation", "OperationDenied")):
         hint = _("permission denied; the CAM policy needs {action}").format(action=f"{service}:{exc.action}")
     elif code.startswith("RequestLimitExceeded"):
         hint = _("rate limited; run again later")
     elif code in ("ClientNetworkError", "ServerNetworkError") and "CERTIFICATE_VERIFY_FAILED" in exc.message:
-        hint = _("the API's TLS certificate is not trusted; behind a TLS-inspecting proxy, name its CA with "
-                 "REQUESTS_CA_BUNDLE")
+        hint = _(
+            "the API's TLS certificate is not trusted; behind a TLS-inspecting proxy, name its CA with "
+            "REQUESTS_CA_BUNDLE"
+        )
     elif code in ("ClientNetworkError", "ServerNetworkError"):
         hint = _("cannot reach the Tencent Cloud API (network or timeout)")
     else:
         hint = _("the API refused the call")
     return _("Tencent Cloud {service}:{action}: {hint} ({code}: {message})").format(
-        service=service, action=exc.action, hint=hint, code=code, message=exc.message)
+        service=service, action=exc.action, hint=hint, code=code, message=exc.message
+    )
 
 
 class CloudFacts:
     """What the cloud checks read, fetched on first use in batches (one call per kind and page, not per object)
     and kept; a kind that cannot be read raises Unavailable with the reason, every time it is asked for."""
 
-    def __init__(self, api: Api | None, region: str | None, unavailable: str | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        api: Api | None,
+        region: str | None,
+        unavailable: str | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         self.api = api
         self.region = region
         self.unavailable = unavailable
@@ -453,8 +479,9 @@ class CloudFacts:
                 self.unavailable = self._errors[kind]  # every later call would fail the same way
             raise Unavailable("cloud", self._errors[kind]) from None
 
-    def _pages(self, kind: str, service: str, action: str, params: dict[str, Any], *, items: str,
-               strings: bool = False) -> list[dict[str, Any]]:
+    def _pages(
+        self, kind: str, service: str, action: str, params: dict[str, Any], *, items: str, strings: bool = False
+    ) -> list[dict[str, Any]]:
         """Every item of a paginated Describe call (Offset/Limit, TotalCount); VPC wants them as strings."""
         out: list[dict[str, Any]] = []
         offset = 0
@@ -476,8 +503,11 @@ class CloudFacts:
             for item in self._pages("instances", "cvm", "DescribeInstances", params, items="InstanceSet"):
                 inet = item.get("InternetAccessible") or {}
                 inst: Instance | None = Instance(
-                    str(item.get("InstanceId")), tuple(item.get("SecurityGroupIds") or ()),
-                    int(inet.get("InternetMaxBandwidthOut") or 0), tuple(item.get("PublicIpAddresses") or ()))
+                    str(item.get("InstanceId")),
+                    tuple(item.get("SecurityGroupIds") or ()),
+                    int(inet.get("InternetMaxBandwidthOut") or 0),
+                    tuple(item.get("PublicIpAddresses") or ()),
+                )
                 self._instances[str(item.get("InstanceId"))] = inst
             for i in chunk:
                 self._instances.setdefault(i, None)
@@ -497,19 +527,34 @@ class CloudFacts:
         wanted_groups = sorted(groups - set(self._templates))
         for chunk in _chunks(wanted_groups, FILTER_BATCH):
             filters = [{"Name": "address-template-group-id", "Values": chunk}]
-            for item in self._pages("templates", "vpc", "DescribeAddressTemplateGroups", {"Filters": filters},
-                                    items="AddressTemplateGroupSet", strings=True):
+            for item in self._pages(
+                "templates",
+                "vpc",
+                "DescribeAddressTemplateGroups",
+                {"Filters": filters},
+                items="AddressTemplateGroupSet",
+                strings=True,
+            ):
                 ids = list(item.get("AddressTemplateIdSet") or [])
                 ids += [t.get("AddressTemplateId") for t in item.get("AddressTemplateSet") or [] if isinstance(t, dict)]
                 members[str(item.get("AddressTemplateGroupId"))] = sorted({str(i) for i in ids if i})
         wanted = sorted((direct | {m for ms in members.values() for m in ms}) - set(self._templates))
         for chunk in _chunks(wanted, FILTER_BATCH):
             filters = [{"Name": "address-template-id", "Values": chunk}]
-            for item in self._pages("templates", "vpc", "DescribeAddressTemplates", {"Filters": filters},
-                                    items="AddressTemplateSet", strings=True):
+            for item in self._pages(
+                "templates",
+                "vpc",
+                "DescribeAddressTemplates",
+                {"Filters": filters},
+                items="AddressTemplateSet",
+                strings=True,
+            ):
                 texts = [str(a) for a in item.get("AddressSet") or []]
-                texts += [str(e.get("Address")) for e in item.get("AddressExtraSet") or []
-                          if isinstance(e, dict) and e.get("Address")]
+                texts += [
+                    str(e.get("Address"))
+                    for e in item.get("AddressExtraSet") or []
+                    if isinstance(e, dict) and e.get("Address")
+                ]
                 try:
                     self._templates[str(item.get("AddressTemplateId"))] = Addresses.parse(set(texts))
                 except ValueError:
@@ -544,12 +589,16 @@ class CloudFacts:
         ids = list(ids)
         missing = sorted({i for i in ids if i not in self._lbs})
         for chunk in _chunks(missing, LB_BATCH):
-            for item in self._pages("load-balancers", "clb", "DescribeLoadBalancers", {"LoadBalancerIds": chunk},
-                                    items="LoadBalancerSet"):
+            for item in self._pages(
+                "load-balancers", "clb", "DescribeLoadBalancers", {"LoadBalancerIds": chunk}, items="LoadBalancerSet"
+            ):
                 lb: LoadBalancer | None = LoadBalancer(
-                    str(item.get("LoadBalancerId")), str(item.get("LoadBalancerType") or ""),
-                    tuple(item.get("SecureGroups") or ()), bool(item.get("LoadBalancerPassToTarget")),
-                    tuple(item.get("LoadBalancerVips") or ()))
+                    str(item.get("LoadBalancerId")),
+                    str(item.get("LoadBalancerType") or ""),
+                    tuple(item.get("SecureGroups") or ()),
+                    bool(item.get("LoadBalancerPassToTarget")),
+                    tuple(item.get("LoadBalancerVips") or ()),
+                )
                 self._lbs[str(item.get("LoadBalancerId"))] = lb
             for i in chunk:
                 self._lbs.setdefault(i, None)
@@ -565,6 +614,7 @@ class CloudFacts:
 
 # --- the SDK -----------------------------------------------------------------------------------------------
 
+
 def scrub(text: str, creds: Credentials) -> str:
     """`text` without the secret key or the token, whatever an error message or a server echoed."""
     for secret in (creds.secret_key, creds.token):
@@ -576,8 +626,9 @@ def scrub(text: str, creds: Credentials) -> str:
 class SdkApi:
     """The official SDK's product clients (cvm, vpc, clb), one per service, called with JSON parameters."""
 
-    def __init__(self, creds: Credentials, region: str, timeout: float | None, endpoint: str | None,
-                 ca_bundle: str | None = None) -> None:
+    def __init__(
+        self, creds: Credentials, region: str, timeout: float | None, endpoint: str | None, ca_bundle: str | None = None
+    ) -> None:
         from tencentcloud.common import credential
         from tencentcloud.common.profile.client_profile import ClientProfile
         from tencentcloud.common.profile.http_profile import HttpProfile
@@ -636,6 +687,7 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 # --- wiring for the CLI ------------------------------------------------------------------------------------
 
+
 def wanted(cloud_flag: bool | None, snapshot: bool, select: Sequence[str], creds: Credentials | None) -> bool:
     """Whether this run does the cloud checks: --cloud (or --select naming TKE4xx) asks for them; --no-cloud
     refuses; otherwise they run on live runs with credentials. A --snapshot run is offline unless asked."""
@@ -646,10 +698,19 @@ def wanted(cloud_flag: bool | None, snapshot: bool, select: Sequence[str], creds
     return not snapshot and creds is not None
 
 
-def open_facts(*, cloud_flag: bool | None, region_flag: str | None, snapshot: bool, select: Sequence[str],
-               nodes: Callable[[], list[dict[str, Any]]], timeout: float | None, scope: tuple[str, ...],
-               log: Callable[[str], None] | None, env: Mapping[str, str] | None = None,
-               home: Path | None = None) -> CloudFacts | None:
+def open_facts(
+    *,
+    cloud_flag: bool | None,
+    region_flag: str | None,
+    snapshot: bool,
+    select: Sequence[str],
+    nodes: Callable[[], list[dict[str, Any]]],
+    timeout: float | None,
+    scope: tuple[str, ...],
+    log: Callable[[str], None] | None,
+    env: Mapping[str, str] | None = None,
+    home: Path | None = None,
+) -> CloudFacts | None:
     """The run's CloudFacts, or None when the cloud checks are off (they are then left out altogether)."""
     env = os.environ if env is None else env
     home = Path.home() if home is None else home
@@ -661,23 +722,43 @@ def open_facts(*, cloud_flag: bool | None, region_flag: str | None, snapshot: bo
     return facts
 
 
-def _open(*, creds: Credentials | None, region_flag: str | None, env: Mapping[str, str], home: Path,
-          nodes: Callable[[], list[dict[str, Any]]], timeout: float | None,
-          log: Callable[[str], None] | None) -> CloudFacts:
+def _open(
+    *,
+    creds: Credentials | None,
+    region_flag: str | None,
+    env: Mapping[str, str],
+    home: Path,
+    nodes: Callable[[], list[dict[str, Any]]],
+    timeout: float | None,
+    log: Callable[[str], None] | None,
+) -> CloudFacts:
     if creds is None:
-        return CloudFacts(None, None, _(
-            "no Tencent Cloud credentials: set {id} and {key}, or run `tccli configure`").format(
-            id=ENV_SECRET_ID, key=ENV_SECRET_KEY))
+        return CloudFacts(
+            None,
+            None,
+            _("no Tencent Cloud credentials: set {id} and {key}, or run `tccli configure`").format(
+                id=ENV_SECRET_ID, key=ENV_SECRET_KEY
+            ),
+        )
     region = resolve_region(region_flag, env, nodes(), home)
     if not region:
-        return CloudFacts(None, None, _(
-            "Tencent Cloud region unknown: pass --region (e.g. ap-guangzhou) or set {env}").format(env=ENV_REGION))
+        return CloudFacts(
+            None,
+            None,
+            _("Tencent Cloud region unknown: pass --region (e.g. ap-guangzhou) or set {env}").format(env=ENV_REGION),
+        )
     if log:
         log(f"tencent cloud: region {region}, credentials from {creds.source}")
     try:
-        api: Api = SdkApi(creds, region, timeout, env.get(ENV_ENDPOINT) or None,
-                          env.get("REQUESTS_CA_BUNDLE") or env.get("SSL_CERT_FILE") or None)
+        api: Api = SdkApi(
+            creds,
+            region,
+            timeout,
+            env.get(ENV_ENDPOINT) or None,
+            env.get("REQUESTS_CA_BUNDLE") or env.get("SSL_CERT_FILE") or None,
+        )
     except ImportError:
-        return CloudFacts(None, region, _(
-            "the Tencent Cloud SDK is not installed: pip install 'kubectl-tke-net[cloud]'"))
+        return CloudFacts(
+            None, region, _("the Tencent Cloud SDK is not installed: pip install 'kubectl-tke-net[cloud]'")
+        )
     return CloudFacts(api, region, log=log)

@@ -140,19 +140,35 @@ class Cluster:
         if value:
             if _CONTROL.search(value) or not value.isascii():
                 # urllib3 would refuse the header with an error that quotes it: the token is never shown.
-                raise AccessError(_("{owner}: its token contains a line break, a control character or a "
-                                    "non-ASCII character; copy the token again, on one line, into the kubeconfig "
-                                    "or its tokenFile").format(owner=owner))
+                raise AccessError(
+                    _(
+                        "{owner}: its token contains a line break, a control character or a "
+                        "non-ASCII character; copy the token again, on one line, into the kubeconfig "
+                        "or its tokenFile"
+                    ).format(owner=owner)
+                )
             return {"Authorization": value}
         if self.config.username or self.config.password:
             if _CONTROL.search(f"{self.config.username or ''}{self.config.password or ''}"):
-                raise AccessError(_("{owner}: its username or password contains a line break or another control "
-                                    "character; fix them in the kubeconfig").format(owner=owner))
+                raise AccessError(
+                    _(
+                        "{owner}: its username or password contains a line break or another control "
+                        "character; fix them in the kubeconfig"
+                    ).format(owner=owner)
+                )
             return {"Authorization": self.config.get_basic_auth_token()}
         return {}
 
-    def request(self, method: str, path: str, query: dict[str, str] | None = None, *,
-                body: Any = None, content_type: str | None = None, accept: str | None = None) -> tuple[int, Any]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None = None,
+        *,
+        body: Any = None,
+        content_type: str | None = None,
+        accept: str | None = None,
+    ) -> tuple[int, Any]:
         """One API call; returns (status, decoded JSON). What cannot be answered raises AccessError.
 
         A GET is sent again, with backoff, when the answer is a 429/5xx, a reset connection or a body that was
@@ -187,18 +203,24 @@ class Cluster:
             spent = _clock() - started
             if attempt >= MAX_ATTEMPTS or (deadline is not None and _clock() + delay >= deadline):
                 tries = ngettext("{n} attempt in {seconds}s", "{n} attempts in {seconds}s", attempt).format(
-                    n=attempt, seconds=f"{spent:.1f}")
+                    n=attempt, seconds=f"{spent:.1f}"
+                )
                 if retry_after is not None and deadline is not None and _clock() + delay >= deadline:
                     tries += _(" (the server asked to retry after {seconds}s, past the request timeout)").format(
-                        seconds=f"{retry_after:g}")
-                raise AccessError(_("{what}: {why}, {tries}; the API server is unhealthy, overloaded or "
-                                    "unreachable: try again later, or raise --request-timeout").format(
-                    what=what, why=why, tries=tries))
+                        seconds=f"{retry_after:g}"
+                    )
+                raise AccessError(
+                    _(
+                        "{what}: {why}, {tries}; the API server is unhealthy, overloaded or "
+                        "unreachable: try again later, or raise --request-timeout"
+                    ).format(what=what, why=why, tries=tries)
+                )
             self.log(f"retry {attempt} of {MAX_ATTEMPTS - 1}: {what} in {delay:.2f}s ({why})")
             _sleep(delay)
 
-    def _send(self, what: str, url: str, data: bytes | None, headers: dict[str, str],
-              deadline: float | None) -> tuple[int, Any, float | None]:
+    def _send(
+        self, what: str, url: str, data: bytes | None, headers: dict[str, str], deadline: float | None
+    ) -> tuple[int, Any, float | None]:
         """One HTTP exchange of a read: (status, JSON, Retry-After seconds); _Transient when worth resending."""
         exc_types = self._urllib3.exceptions
         timeout = None
@@ -207,37 +229,57 @@ class Cluster:
         method = what.split(" ", 1)[0]
         started = time.monotonic()
         try:
-            resp = self.http.request(method, url, body=data, headers=headers, timeout=timeout,
-                                     retries=False, preload_content=True)
+            resp = self.http.request(
+                method, url, body=data, headers=headers, timeout=timeout, retries=False, preload_content=True
+            )
         except exc_types.NewConnectionError as exc:
             # Checked first: urllib3 makes NewConnectionError a subclass of its TimeoutError.
-            raise AccessError(_("cannot reach the API server at {host}: {reason}; check the kubeconfig context "
-                                "and your network").format(host=self.host, reason=_short(exc))) from exc
+            raise AccessError(
+                _(
+                    "cannot reach the API server at {host}: {reason}; check the kubeconfig context and your network"
+                ).format(host=self.host, reason=_short(exc))
+            ) from exc
         except exc_types.TimeoutError as exc:
-            raise AccessError(_("{what}: the API server at {host} did not answer within the request timeout "
-                                "({timeout}s); raise it with --request-timeout").format(
-                what=what, host=self.host, timeout=f"{self.timeout:g}")) from exc
+            raise AccessError(
+                _(
+                    "{what}: the API server at {host} did not answer within the request timeout "
+                    "({timeout}s); raise it with --request-timeout"
+                ).format(what=what, host=self.host, timeout=f"{self.timeout:g}")
+            ) from exc
         except exc_types.SSLError as exc:
-            raise AccessError(_("TLS connection to {host} failed: {reason}; check certificate-authority (or "
-                                "certificate-authority-data) of the cluster in the kubeconfig").format(
-                host=self.host, reason=_short(exc))) from exc
+            raise AccessError(
+                _(
+                    "TLS connection to {host} failed: {reason}; check certificate-authority (or "
+                    "certificate-authority-data) of the cluster in the kubeconfig"
+                ).format(host=self.host, reason=_short(exc))
+            ) from exc
         except exc_types.ProtocolError as exc:
             raise _Transient(_("the connection broke off ({reason})").format(reason=_short(exc))) from exc
         except exc_types.HTTPError as exc:
             reason = getattr(exc, "reason", None) or exc
-            raise AccessError(_("cannot reach the API server at {host}: {reason}; check the kubeconfig context "
-                                "and your network").format(host=self.host, reason=_short(reason))) from exc
-        self.log(f"{what}{'?' + url.split('?', 1)[1] if '?' in url else ''} -> {resp.status} "
-                 f"({(time.monotonic() - started) * 1000:.0f} ms)")
+            raise AccessError(
+                _(
+                    "cannot reach the API server at {host}: {reason}; check the kubeconfig context and your network"
+                ).format(host=self.host, reason=_short(reason))
+            ) from exc
+        self.log(
+            f"{what}{'?' + url.split('?', 1)[1] if '?' in url else ''} -> {resp.status} "
+            f"({(time.monotonic() - started) * 1000:.0f} ms)"
+        )
         if resp.status == 401:
-            raise AccessError(_("authentication to {host} failed (401 Unauthorized); your credentials may have "
-                                "expired: refresh the kubeconfig").format(host=self.host))
+            raise AccessError(
+                _(
+                    "authentication to {host} failed (401 Unauthorized); your credentials may have "
+                    "expired: refresh the kubeconfig"
+                ).format(host=self.host)
+            )
         try:
             payload = json.loads(resp.data) if resp.data else None
         except (ValueError, RecursionError):
             if 200 <= resp.status < 300:
-                raise _Transient(_("the answer was cut off or is not JSON ({n} bytes)").format(
-                    n=len(resp.data))) from None
+                raise _Transient(
+                    _("the answer was cut off or is not JSON ({n} bytes)").format(n=len(resp.data))
+                ) from None
             payload = {"message": resp.data[:200].decode("utf-8", "replace")}
         if 200 <= resp.status < 300 and not isinstance(payload, dict):
             raise _Transient(_("the answer is not a JSON object"))
@@ -250,29 +292,54 @@ class Cluster:
         unknown = _("the change may or may not have been applied (it is never sent twice)")
         started = time.monotonic()
         try:
-            resp = self.http.request(what.split(" ", 1)[0], url, body=data, headers=headers, timeout=timeout,
-                                     retries=False, preload_content=True)
+            resp = self.http.request(
+                what.split(" ", 1)[0],
+                url,
+                body=data,
+                headers=headers,
+                timeout=timeout,
+                retries=False,
+                preload_content=True,
+            )
         except exc_types.NewConnectionError as exc:
-            raise AccessError(_("{what}: cannot reach the API server at {host}: {reason}; nothing was "
-                                "sent").format(what=what, host=self.host, reason=_short(exc))) from exc
+            raise AccessError(
+                _("{what}: cannot reach the API server at {host}: {reason}; nothing was sent").format(
+                    what=what, host=self.host, reason=_short(exc)
+                )
+            ) from exc
         except exc_types.TimeoutError as exc:
-            raise AccessError(_("{what}: no answer within the request timeout ({timeout}s); {unknown}").format(
-                what=what, timeout=f"{self.timeout:g}", unknown=unknown)) from exc
+            raise AccessError(
+                _("{what}: no answer within the request timeout ({timeout}s); {unknown}").format(
+                    what=what, timeout=f"{self.timeout:g}", unknown=unknown
+                )
+            ) from exc
         except exc_types.HTTPError as exc:
             reason = getattr(exc, "reason", None) or exc
-            raise AccessError(_("{what}: the connection broke off before the answer ({reason}); {unknown}").format(
-                what=what, reason=_short(reason), unknown=unknown)) from exc
-        self.log(f"{what}{'?' + url.split('?', 1)[1] if '?' in url else ''} -> {resp.status} "
-                 f"({(time.monotonic() - started) * 1000:.0f} ms)")
+            raise AccessError(
+                _("{what}: the connection broke off before the answer ({reason}); {unknown}").format(
+                    what=what, reason=_short(reason), unknown=unknown
+                )
+            ) from exc
+        self.log(
+            f"{what}{'?' + url.split('?', 1)[1] if '?' in url else ''} -> {resp.status} "
+            f"({(time.monotonic() - started) * 1000:.0f} ms)"
+        )
         if resp.status == 401:
-            raise AccessError(_("authentication to {host} failed (401 Unauthorized); your credentials may have "
-                                "expired: refresh the kubeconfig").format(host=self.host))
+            raise AccessError(
+                _(
+                    "authentication to {host} failed (401 Unauthorized); your credentials may have "
+                    "expired: refresh the kubeconfig"
+                ).format(host=self.host)
+            )
         try:
             payload = json.loads(resp.data) if resp.data else None
         except (ValueError, RecursionError):
             if 200 <= resp.status < 300:
-                raise AccessError(_("{what}: the API server answered {status} but its answer was cut off; "
-                                    "{unknown}").format(what=what, status=resp.status, unknown=unknown)) from None
+                raise AccessError(
+                    _("{what}: the API server answered {status} but its answer was cut off; {unknown}").format(
+                        what=what, status=resp.status, unknown=unknown
+                    )
+                ) from None
             payload = {"message": resp.data[:200].decode("utf-8", "replace")}
         return resp.status, payload
 
@@ -289,29 +356,42 @@ class Cluster:
         path = kind.path(namespace)
         restarts = 0
         while True:
-            status, payload = self.request("GET", path, query,
-                                           accept=_PARTIAL_METADATA if kind.metadata_only else None)
+            status, payload = self.request("GET", path, query, accept=_PARTIAL_METADATA if kind.metadata_only else None)
             if status == 403:
                 # The API server's own message is kept as sent (not translated); only our default is.
-                raise Unavailable(kind.name, "forbidden: " + _message(
-                    payload, _("cannot list {what}").format(what=kind.name)))
+                raise Unavailable(
+                    kind.name, "forbidden: " + _message(payload, _("cannot list {what}").format(what=kind.name))
+                )
             if status == 404:
-                raise Unavailable(kind.name, _("the API {api} is not served by this cluster (CRD not "
-                                               "installed?)").format(api=f"{kind.api_version}/{kind.name}"))
+                raise Unavailable(
+                    kind.name,
+                    _("the API {api} is not served by this cluster (CRD not installed?)").format(
+                        api=f"{kind.api_version}/{kind.name}"
+                    ),
+                )
             if status == 410 and "continue" in query:
                 restarts += 1
                 if restarts > MAX_LIST_RESTARTS:
-                    raise AccessError(_("GET {path}: the continue token expired (410 Gone) {n} times while "
-                                        "paging through the list; it changes too fast: try again, or narrow the "
-                                        "scope with -n").format(path=path, n=restarts))
-                self.log(f"GET {path}: the continue token expired (410 Gone); listing again from the first page "
-                         f"(restart {restarts} of {MAX_LIST_RESTARTS})")
+                    raise AccessError(
+                        _(
+                            "GET {path}: the continue token expired (410 Gone) {n} times while "
+                            "paging through the list; it changes too fast: try again, or narrow the "
+                            "scope with -n"
+                        ).format(path=path, n=restarts)
+                    )
+                self.log(
+                    f"GET {path}: the continue token expired (410 Gone); listing again from the first page "
+                    f"(restart {restarts} of {MAX_LIST_RESTARTS})"
+                )
                 items = []
                 del query["continue"]
                 continue
             if status >= 400:
-                raise AccessError(_("GET {path} failed: {status} {message}").format(
-                    path=path, status=status, message=_message(payload, "")).rstrip())
+                raise AccessError(
+                    _("GET {path} failed: {status} {message}")
+                    .format(path=path, status=status, message=_message(payload, ""))
+                    .rstrip()
+                )
             items.extend(i for i in payload.get("items") or [] if isinstance(i, dict))
             token = (payload.get("metadata") or {}).get("continue")
             if not token:
@@ -337,8 +417,7 @@ class Cluster:
 
     def delete(self, path: str) -> tuple[int, Any]:
         """DELETE one object at once (grace period 0): only for what the plugin created itself, its probe Pods."""
-        return self.request("DELETE", path, body={"apiVersion": "v1", "kind": "DeleteOptions",
-                                                  "gracePeriodSeconds": 0})
+        return self.request("DELETE", path, body={"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0})
 
     def list_labelled(self, path: str, label_selector: str) -> builtins.list[Obj]:
         """One LIST of the few objects with these labels (the probe Pods of one run); 403 raises Unavailable."""
@@ -346,8 +425,11 @@ class Cluster:
         if status == 403:
             raise Unavailable("pods", "forbidden: " + _message(payload, _("cannot list {what}").format(what=path)))
         if status >= 400:
-            raise AccessError(_("GET {path} failed: {status} {message}").format(
-                path=path, status=status, message=_message(payload, "")).rstrip())
+            raise AccessError(
+                _("GET {path} failed: {status} {message}")
+                .format(path=path, status=status, message=_message(payload, ""))
+                .rstrip()
+            )
         return [i for i in payload.get("items") or [] if isinstance(i, dict)]
 
 
@@ -440,8 +522,11 @@ def _merged(paths: list[str]) -> _Kubeconfig:
         if not isinstance(doc, dict):
             raise AccessError(_("invalid kubeconfig {path}: not a mapping").format(path=path))
         merged.current = merged.current or (str(doc["current-context"]) if doc.get("current-context") else None)
-        sections = (("contexts", merged.contexts, "context"), ("clusters", merged.clusters, "cluster"),
-                    ("users", merged.users, "user"))
+        sections = (
+            ("contexts", merged.contexts, "context"),
+            ("clusters", merged.clusters, "cluster"),
+            ("users", merged.users, "user"),
+        )
         for key, into, field_name in sections:
             entries = doc.get(key) or []
             if not isinstance(entries, list):
@@ -450,8 +535,11 @@ def _merged(paths: list[str]) -> _Kubeconfig:
                 if isinstance(entry, dict) and entry.get("name") and str(entry["name"]) not in into:
                     value = entry.get(field_name) or {}
                     if not isinstance(value, dict):
-                        raise AccessError(_('invalid kubeconfig {path}: {field} "{name}" is not a mapping').format(
-                            path=path, field=field_name, name=entry["name"]))
+                        raise AccessError(
+                            _('invalid kubeconfig {path}: {field} "{name}" is not a mapping').format(
+                                path=path, field=field_name, name=entry["name"]
+                            )
+                        )
                     into[str(entry["name"])] = value
                     merged.folders[(field_name, str(entry["name"]))] = os.path.dirname(os.path.abspath(path))
     return merged
@@ -468,24 +556,42 @@ def _check_context(kc: _Kubeconfig, name: str) -> tuple[str, str | None]:
     ctx = kc.contexts[name]
     cluster, user = ctx.get("cluster"), ctx.get("user")
     if not cluster:
-        raise AccessError(_('context "{name}" in {where} names no cluster; set one with kubectl config '
-                            "set-context {name} --cluster=NAME").format(name=name, where=kc.where))
+        raise AccessError(
+            _(
+                'context "{name}" in {where} names no cluster; set one with kubectl config '
+                "set-context {name} --cluster=NAME"
+            ).format(name=name, where=kc.where)
+        )
     if str(cluster) not in kc.clusters:
-        raise AccessError(_('context "{name}" names cluster "{cluster}", which is not in {where}; add the cluster '
-                            "or point the context at another: kubectl config set-context {name} "
-                            "--cluster=NAME").format(name=name, cluster=cluster, where=kc.where))
+        raise AccessError(
+            _(
+                'context "{name}" names cluster "{cluster}", which is not in {where}; add the cluster '
+                "or point the context at another: kubectl config set-context {name} "
+                "--cluster=NAME"
+            ).format(name=name, cluster=cluster, where=kc.where)
+        )
     if user and str(user) not in kc.users:
-        raise AccessError(_('context "{name}" names user "{user}", which is not in {where}; add the user or point '
-                            "the context at another: kubectl config set-context {name} --user=NAME").format(
-            name=name, user=user, where=kc.where))
+        raise AccessError(
+            _(
+                'context "{name}" names user "{user}", which is not in {where}; add the user or point '
+                "the context at another: kubectl config set-context {name} --user=NAME"
+            ).format(name=name, user=user, where=kc.where)
+        )
     server = kc.clusters[str(cluster)].get("server")
     if not server:
-        raise AccessError(_('cluster "{cluster}" in {where} has no server; set it with kubectl config set-cluster '
-                            "{cluster} --server=https://HOST:PORT").format(cluster=cluster, where=kc.where))
+        raise AccessError(
+            _(
+                'cluster "{cluster}" in {where} has no server; set it with kubectl config set-cluster '
+                "{cluster} --server=https://HOST:PORT"
+            ).format(cluster=cluster, where=kc.where)
+        )
     if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s]*)?", str(server)):
-        raise AccessError(_('cluster "{cluster}" in {where} has server "{server}", which is not an https:// URL; '
-                            "fix it with kubectl config set-cluster {cluster} --server=https://HOST:PORT").format(
-            cluster=cluster, where=kc.where, server=server))
+        raise AccessError(
+            _(
+                'cluster "{cluster}" in {where} has server "{server}", which is not an https:// URL; '
+                "fix it with kubectl config set-cluster {cluster} --server=https://HOST:PORT"
+            ).format(cluster=cluster, where=kc.where, server=server)
+        )
     centry = kc.clusters[str(cluster)]
     if centry.get("proxy-url"):
         from urllib.parse import urlsplit
@@ -493,24 +599,36 @@ def _check_context(kc: _Kubeconfig, name: str) -> tuple[str, str | None]:
         scheme = urlsplit(str(centry["proxy-url"])).scheme.lower()
         if scheme not in _PROXY_SCHEMES:
             # The URL itself is not shown: it may hold the proxy's password.
-            raise AccessError(_('cluster "{cluster}" in {where}: its proxy-url has the scheme "{scheme}", which '
-                                "kubectl does not support; use http, https or socks5").format(
-                cluster=cluster, where=kc.where, scheme=scheme))
+            raise AccessError(
+                _(
+                    'cluster "{cluster}" in {where}: its proxy-url has the scheme "{scheme}", which '
+                    "kubectl does not support; use http, https or socks5"
+                ).format(cluster=cluster, where=kc.where, scheme=scheme)
+            )
     has_ca = centry.get("certificate-authority") or centry.get("certificate-authority-data")
     if str(server).startswith("https://") and _is_true(centry.get("insecure-skip-tls-verify")) and has_ca:
-        raise AccessError(_('cluster "{cluster}" in {where} sets insecure-skip-tls-verify together with a '
-                            "certificate authority, which kubectl refuses; remove one of them, e.g. kubectl config "
-                            "unset clusters.{cluster}.insecure-skip-tls-verify").format(cluster=cluster,
-                                                                                       where=kc.where))
+        raise AccessError(
+            _(
+                'cluster "{cluster}" in {where} sets insecure-skip-tls-verify together with a '
+                "certificate authority, which kubectl refuses; remove one of them, e.g. kubectl config "
+                "unset clusters.{cluster}.insecure-skip-tls-verify"
+            ).format(cluster=cluster, where=kc.where)
+        )
     uentry = kc.users[str(user)] if user else {}
     if (uentry.get("token") or uentry.get("tokenFile")) and (uentry.get("username") or uentry.get("password")):
-        raise AccessError(_('user "{user}" in {where} has both a bearer token and a username/password, which '
-                            "kubectl refuses; keep one: remove token (or tokenFile), or username and "
-                            "password").format(user=user, where=kc.where))
+        raise AccessError(
+            _(
+                'user "{user}" in {where} has both a bearer token and a username/password, which '
+                "kubectl refuses; keep one: remove token (or tokenFile), or username and "
+                "password"
+            ).format(user=user, where=kc.where)
+        )
     entries = [(_('cluster "{name}"').format(name=cluster), kc.clusters[str(cluster)], "certificate-authority-data")]
     if user:
-        entries += [(_('user "{name}"').format(name=user), kc.users[str(user)], key)
-                    for key in ("client-certificate-data", "client-key-data")]
+        entries += [
+            (_('user "{name}"').format(name=user), kc.users[str(user)], key)
+            for key in ("client-certificate-data", "client-key-data")
+        ]
     for owner, entry, key in entries:
         value = entry.get(key)
         if value is None:
@@ -519,8 +637,11 @@ def _check_context(kc: _Kubeconfig, name: str) -> tuple[str, str | None]:
             base64.b64decode(str(value), validate=True)
         except (ValueError, TypeError):
             # The value itself is never shown: client-key-data is a private key.
-            raise AccessError(_("{owner} in {where}: {key} is not valid base64; copy it again from the cluster's "
-                                "credentials").format(owner=owner, where=kc.where, key=key)) from None
+            raise AccessError(
+                _("{owner} in {where}: {key} is not valid base64; copy it again from the cluster's credentials").format(
+                    owner=owner, where=kc.where, key=key
+                )
+            ) from None
     return str(cluster), str(user) if user else None
 
 
@@ -535,25 +656,50 @@ def _check_tls(cfg: Any, cluster: str, user: str | None) -> None:
         try:
             context.load_verify_locations(cafile=cfg.ssl_ca_cert)
         except (ssl.SSLError, OSError) as exc:
-            raise AccessError(_('cluster "{cluster}": its certificate-authority is not a usable PEM certificate '
-                                "({reason}); fix certificate-authority or certificate-authority-data").format(
-                cluster=cluster, reason=_short(exc))) from exc
+            raise AccessError(
+                _(
+                    'cluster "{cluster}": its certificate-authority is not a usable PEM certificate '
+                    "({reason}); fix certificate-authority or certificate-authority-data"
+                ).format(cluster=cluster, reason=_short(exc))
+            ) from exc
     if cfg.cert_file or cfg.key_file:
         try:
             context.load_cert_chain(cfg.cert_file, cfg.key_file)
         except (ssl.SSLError, OSError, TypeError) as exc:
-            raise AccessError(_('user "{user}": the client certificate and key cannot be used together '
-                                "({reason}); fix client-certificate(-data) and client-key(-data)").format(
-                user=user, reason=_short(exc))) from exc
+            raise AccessError(
+                _(
+                    'user "{user}": the client certificate and key cannot be used together '
+                    "({reason}); fix client-certificate(-data) and client-key(-data)"
+                ).format(user=user, reason=_short(exc))
+            ) from exc
 
 
 # A kubeconfig entry with only these keys is read here; anything else (exec, auth-provider, ...) is left to the
 # kubernetes library, whose import alone costs more than a small run's requests (bench/README: start-up).
-_PLAIN_USER_KEYS = frozenset({"token", "tokenFile", "client-certificate", "client-certificate-data", "client-key",
-                              "client-key-data", "username", "password"})
-_PLAIN_CLUSTER_KEYS = frozenset({"server", "certificate-authority", "certificate-authority-data",
-                                 "insecure-skip-tls-verify", "tls-server-name", "proxy-url", "extensions",
-                                 "disable-compression"})
+_PLAIN_USER_KEYS = frozenset(
+    {
+        "token",
+        "tokenFile",
+        "client-certificate",
+        "client-certificate-data",
+        "client-key",
+        "client-key-data",
+        "username",
+        "password",
+    }
+)
+_PLAIN_CLUSTER_KEYS = frozenset(
+    {
+        "server",
+        "certificate-authority",
+        "certificate-authority-data",
+        "insecure-skip-tls-verify",
+        "tls-server-name",
+        "proxy-url",
+        "extensions",
+        "disable-compression",
+    }
+)
 
 
 @dataclass
@@ -591,6 +737,7 @@ def _private_file(content: bytes) -> str:
     fd, path = tempfile.mkstemp(prefix="tke-net-")
     with os.fdopen(fd, "wb") as fh:
         fh.write(content)
+
     def remove() -> None:
         with contextlib.suppress(OSError):
             os.unlink(path)
@@ -607,8 +754,9 @@ def _file_or_data(kc: _Kubeconfig, owner: tuple[str, str], entry: dict[str, Any]
         return None
     path = os.path.join(kc.folders.get(owner, ""), os.path.expanduser(str(entry[key])))
     if not os.path.isfile(path):
-        raise AccessError(_("invalid kubeconfig {where}: File does not exist: {path}").format(where=kc.where,
-                                                                                              path=path))
+        raise AccessError(
+            _("invalid kubeconfig {where}: File does not exist: {path}").format(where=kc.where, path=path)
+        )
     return path
 
 
@@ -637,8 +785,9 @@ def _plain_config(kc: _Kubeconfig, cluster: str, user: str | None) -> _Config | 
                 cfg.token = fh.read().strip() or cfg.token
         except (OSError, UnicodeDecodeError) as exc:
             if not cfg.token:
-                raise AccessError(_("cannot read kubeconfig {path}: {reason}").format(
-                    path=kc.where, reason=_first_line(exc))) from exc
+                raise AccessError(
+                    _("cannot read kubeconfig {path}: {reason}").format(path=kc.where, reason=_first_line(exc))
+                ) from exc
     if not cfg.token and (uentry.get("username") or uentry.get("password")):
         cfg.username, cfg.password = str(uentry.get("username") or ""), str(uentry.get("password") or "")
     return cfg
@@ -677,13 +826,17 @@ def _load_config(kubeconfig: str | None, context: str | None) -> tuple[Any, Targ
                 with open(ns_file, encoding="utf-8") as fh:
                     namespace = fh.read().strip() or "default"
             return cfg, Target(None, None, namespace)
-        raise AccessError(_("no kubeconfig found ({paths}); set KUBECONFIG or pass --kubeconfig").format(
-            paths=os.pathsep.join(paths)))
+        raise AccessError(
+            _("no kubeconfig found ({paths}); set KUBECONFIG or pass --kubeconfig").format(paths=os.pathsep.join(paths))
+        )
     kc = _merged(existing)
     name = context or kc.current
     if not name:
-        raise AccessError(_("no current context in {where}; pass --context NAME, or choose one with kubectl "
-                            "config use-context NAME").format(where=kc.where))
+        raise AccessError(
+            _(
+                "no current context in {where}; pass --context NAME, or choose one with kubectl config use-context NAME"
+            ).format(where=kc.where)
+        )
     if name not in kc.contexts:
         raise AccessError(_('context "{name}" not found in {where}').format(name=name, where=kc.where))
     cluster, user = _check_context(kc, name)
@@ -709,23 +862,32 @@ def _library_config(kc: _Kubeconfig, name: str, cluster: str, user: str | None) 
     root = logging.getLogger()
     root.addHandler(captured)  # also keeps logging.error from configuring a stderr handler of its own
     try:
-        kconfig.load_kube_config(config_file=kc.where, context=name,  # type: ignore[no-untyped-call]
-                                 client_configuration=cfg, persist_config=False)
+        kconfig.load_kube_config(
+            config_file=kc.where,
+            context=name,  # type: ignore[no-untyped-call]
+            client_configuration=cfg,
+            persist_config=False,
+        )
     except ConfigException as exc:
-        raise AccessError(_("invalid kubeconfig {path}: {reason}").format(path=kc.where,
-                                                                          reason=_first_line(exc))) from exc
+        raise AccessError(
+            _("invalid kubeconfig {path}: {reason}").format(path=kc.where, reason=_first_line(exc))
+        ) from exc
     except (OSError, ValueError) as exc:
-        raise AccessError(_("cannot read kubeconfig {path}: {reason}").format(path=kc.where,
-                                                                              reason=_first_line(exc))) from exc
+        raise AccessError(
+            _("cannot read kubeconfig {path}: {reason}").format(path=kc.where, reason=_first_line(exc))
+        ) from exc
     finally:
         root.removeHandler(captured)
     exec_cfg = kc.users.get(user or "", {}).get("exec")
     secure = str(cfg.host).startswith("https://")
     if secure and isinstance(exec_cfg, dict) and not cfg.api_key.get("BearerToken") and not cfg.cert_file:
         why = "; ".join(captured.messages)[:300] or _("it gave no token and no client certificate")
-        raise AccessError(_('user "{user}": the exec credential plugin "{command}" failed: {why}; run it by hand '
-                            "to see why (log in again?)").format(user=user, command=exec_cfg.get("command"),
-                                                                 why=why))
+        raise AccessError(
+            _(
+                'user "{user}": the exec credential plugin "{command}" failed: {why}; run it by hand '
+                "to see why (log in again?)"
+            ).format(user=user, command=exec_cfg.get("command"), why=why)
+        )
     _check_tls(cfg, cluster, user)
     return cfg
 

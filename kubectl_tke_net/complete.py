@@ -204,6 +204,7 @@ def _quietly(lookup: Callable[[], list[str]]) -> list[str]:
 def _namespaces(line: Line) -> list[str]:
     snapshot = line.values.get("snapshot")
     if snapshot:
+
         def from_snapshot() -> list[str]:
             from kubectl_tke_net.snapshot import open_snapshot
 
@@ -221,6 +222,7 @@ def _objects(line: Line, kind: str) -> list[str]:
     namespace = None if line.values.get("all_namespaces") else line.values.get("namespace")
     snapshot = line.values.get("snapshot")
     if snapshot:
+
         def from_snapshot() -> list[str]:
             from kubectl_tke_net.snapshot import open_snapshot
 
@@ -253,6 +255,7 @@ def _list_names(line: Line, path: str | Callable[[str], str]) -> list[str]:
 
 def _contexts(kubeconfig: str | None) -> list[str]:
     """Context names of the kubeconfig (no request): --kubeconfig, else $KUBECONFIG, else ~/.kube/config."""
+
     def read() -> list[str]:
         import yaml
 

@@ -16,9 +16,13 @@ def page(code: str) -> str:
     chk = checks.CHECKS[code]
     commands = ", ".join(f"`{c}`" for c in sorted(chk.commands))
     lang = "" if i18n.language() == "en" else f" --lang {i18n.language()}"
-    head = _("# {code}: {title}\n\nSeverity: **{severity}**. Run by: {commands}. "
-             "`{command}` prints this page.").format(code=code, title=_(chk.title), severity=chk.severity,
-                                                    commands=commands, command=f"kubectl tke-net checks {code}{lang}")
+    head = _("# {code}: {title}\n\nSeverity: **{severity}**. Run by: {commands}. `{command}` prints this page.").format(
+        code=code,
+        title=_(chk.title),
+        severity=chk.severity,
+        commands=commands,
+        command=f"kubectl tke-net checks {code}{lang}",
+    )
     return f"{head}\n\n{_(chk.doc)}\n"
 
 
@@ -35,8 +39,9 @@ def pages(lang: str) -> dict[str, str]:
 def table() -> str:
     rows = ["| code | severity | title | run by |", "|---|---|---|---|"]
     for code, chk in sorted(checks.CHECKS.items()):
-        rows.append(f"| [{code}](docs/checks/{code}.md) | {chk.severity} | {chk.title} | "
-                    f"{', '.join(sorted(chk.commands))} |")
+        rows.append(
+            f"| [{code}](docs/checks/{code}.md) | {chk.severity} | {chk.title} | {', '.join(sorted(chk.commands))} |"
+        )
     return "\n".join(rows)
 
 

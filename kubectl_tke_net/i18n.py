@@ -21,7 +21,6 @@ LANGUAGES = ("en", "zh")
 LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
 
 
-
 class _State:
     """The run's language and its catalogue (one per process: the CLI sets it once, first thing in main)."""
 
@@ -77,7 +76,8 @@ def set_language(lang: str) -> None:
         except FileNotFoundError as exc:
             raise CatalogMissing(
                 f"the {lang} message catalogue is not installed ({LOCALE_DIR}/{lang}/LC_MESSAGES/{DOMAIN}.mo); "
-                "reinstall kubectl tke-net, or from a source tree run `make install`") from exc
+                "reinstall kubectl tke-net, or from a source tree run `make install`"
+            ) from exc
     _State.language, _State.translation = lang, translation
 
 

@@ -134,8 +134,7 @@ def problems(path: Path) -> list[str]:
             continue
         for s in strings:
             if placeholders(s) != placeholders(ids[-1]) and placeholders(s) != placeholders(ids[0]):
-                out.append(f"{where}: placeholders differ: {placeholders(ids[0])} vs {placeholders(s)} in "
-                           f"{key[:60]!r}")
+                out.append(f"{where}: placeholders differ: {placeholders(ids[0])} vs {placeholders(s)} in {key[:60]!r}")
     for key in have:
         if key not in wanted:
             out.append(f"{path.name}: stale entry (no longer in the code): {key[:70]!r}")

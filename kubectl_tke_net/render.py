@@ -29,7 +29,9 @@ def summary_line(report: dict[str, Any]) -> str:
     line = _("{errors}, {warnings}, {info} ({suppressed} suppressed)").format(
         errors=ngettext("{n} error", "{n} errors", s["error"]).format(n=s["error"]),
         warnings=ngettext("{n} warning", "{n} warnings", s["warning"]).format(n=s["warning"]),
-        info=_("{n} info").format(n=s["info"]), suppressed=s["suppressed"])
+        info=_("{n} info").format(n=s["info"]),
+        suppressed=s["suppressed"],
+    )
     skipped = sum(len(entry["codes"]) for entry in report["skipped"])
     if skipped:
         line += ngettext("; {n} check skipped", "; {n} checks skipped", skipped).format(n=skipped)
@@ -56,16 +58,21 @@ def findings_table(report: dict[str, Any], wide: bool, color: bool) -> str:
 
 
 _FIXES = (
-    ("TKE301", "kubectl tke-net fix kube-proxy --apply",
-     N_("then: kubectl -n kube-system rollout status ds/kube-proxy")),
+    (
+        "TKE301",
+        "kubectl tke-net fix kube-proxy --apply",
+        N_("then: kubectl -n kube-system rollout status ds/kube-proxy"),
+    ),
     ("TKE302", "kubectl tke-net fix prevent-loopback [-n NS | -A] --apply", N_("needs the fixed kube-proxy")),
-    ("TKE303", "kubectl tke-net fix ingress-keepalive [-n NS | -A] --apply",
-     N_("needs the CLB L7 SNAT/keep-alive ticket and 100.127.0.0/16 allowed in the node security group")),
+    (
+        "TKE303",
+        "kubectl tke-net fix ingress-keepalive [-n NS | -A] --apply",
+        N_("needs the CLB L7 SNAT/keep-alive ticket and 100.127.0.0/16 allowed in the node security group"),
+    ),
 )
 _MITIGATIONS = (
     N_("call Services by DNS name from inside the cluster (NAME.NS.svc.cluster.local), never by CLB address"),
-    N_("kubectl tke-net fix coredns-rewrite --host DOMAIN --service NAME -n NS: resolve a fixed domain to the "
-       "Service"),
+    N_("kubectl tke-net fix coredns-rewrite --host DOMAIN --service NAME -n NS: resolve a fixed domain to the Service"),
     N_("externalTrafficPolicy: Local plus anti-affinity between clients and servers"),
 )
 
@@ -79,25 +86,38 @@ def loopback_verdict(report: dict[str, Any]) -> str:
     if proxy["mode"] == "unknown":
         kube_proxy = _("kube-proxy: mode unknown (no kube-proxy DaemonSet in kube-system)")
     else:
-        fixed = {True: _("has the loopback fix"), False: _("LACKS the loopback fix"),
-                 None: _("loopback fix unknown")}
-        target = (_(" (fixed from {version})").format(version=proxy["minFixed"])
-                  if proxy["minFixed"] and not proxy["loopbackFixed"] else "")
+        fixed = {True: _("has the loopback fix"), False: _("LACKS the loopback fix"), None: _("loopback fix unknown")}
+        target = (
+            _(" (fixed from {version})").format(version=proxy["minFixed"])
+            if proxy["minFixed"] and not proxy["loopbackFixed"]
+            else ""
+        )
         kube_proxy = _("kube-proxy: {mode} mode, {version}, {fixed}{target}").format(
-            mode=proxy["mode"], version=proxy["version"] or _("no version tag"), fixed=fixed[proxy["loopbackFixed"]],
-            target=target)
+            mode=proxy["mode"],
+            version=proxy["version"] or _("no version tag"),
+            fixed=fixed[proxy["loopbackFixed"]],
+            target=target,
+        )
     services = len(codes.get("TKE302", set()) | codes.get("TKE304", set()))
     ingresses = len(codes.get("TKE303", set()))
     exposed = services or ingresses or "TKE301" in codes
     verdict = _("EXPOSED to CLB loopback") if exposed else _("no CLB loopback exposure found")
-    return "\n".join([
-        _("Verdict: {verdict}").format(verdict=verdict),
-        f"  {kube_proxy}",
-        "  " + _("exposed: {services}, {ingresses}").format(
-            services=ngettext("{n} internal LoadBalancer Service", "{n} internal LoadBalancer Services",
-                              services).format(n=services),
-            ingresses=ngettext("{n} internal Ingress", "{n} internal Ingresses", ingresses).format(n=ingresses)),
-    ]) + "\n\n"
+    return (
+        "\n".join(
+            [
+                _("Verdict: {verdict}").format(verdict=verdict),
+                f"  {kube_proxy}",
+                "  "
+                + _("exposed: {services}, {ingresses}").format(
+                    services=ngettext(
+                        "{n} internal LoadBalancer Service", "{n} internal LoadBalancer Services", services
+                    ).format(n=services),
+                    ingresses=ngettext("{n} internal Ingress", "{n} internal Ingresses", ingresses).format(n=ingresses),
+                ),
+            ]
+        )
+        + "\n\n"
+    )
 
 
 def loopback_footer(report: dict[str, Any]) -> str:
@@ -172,8 +192,10 @@ def junit(report: dict[str, Any], ran: Sequence[tuple[str, str]] = (), fail_on: 
             continue
         for f in by_code[code]:
             case = ET.SubElement(suite, "testcase", classname=classname, name=text(_object(f)))
-            detail = (f"{f['code']} {f['severity']} {_object(f)}\n{f['message']}\n"
-                      f"remediation: {f['remediation']}\ndocs: {f['docs']}")
+            detail = (
+                f"{f['code']} {f['severity']} {_object(f)}\n{f['message']}\n"
+                f"remediation: {f['remediation']}\ndocs: {f['docs']}"
+            )
             counts["tests"] += 1
             if _RANK[f["severity"]] >= threshold:
                 failure = ET.SubElement(case, "failure", message=text(f["message"]), type=f["severity"])

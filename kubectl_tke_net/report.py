@@ -36,8 +36,16 @@ def build(command: str, source: dict[str, Any], ctx: Context, result: Result) ->
         "source": source,
         "cluster": cluster_facts(ctx),
         "findings": [
-            {"code": f.code, "severity": str(f.severity), "kind": f.ref.kind, "namespace": f.ref.namespace,
-             "name": f.ref.name, "message": f.message, "remediation": f.remediation, "docs": f.docs}
+            {
+                "code": f.code,
+                "severity": str(f.severity),
+                "kind": f.ref.kind,
+                "namespace": f.ref.namespace,
+                "name": f.ref.name,
+                "message": f.message,
+                "remediation": f.remediation,
+                "docs": f.docs,
+            }
             for f in result.findings
         ],
         "skipped": [{"codes": list(s.codes), "reason": s.reason} for s in result.skipped],

@@ -31,53 +31,100 @@ TEXTS: Final = [str]
 
 _LB_STATUS = {"loadBalancer": {"ingress": [{"ip": STR, "hostname": STR}]}}
 _CONTAINER = {
-    "name": STR, "image": STR, "command": TEXTS, "args": TEXTS,
+    "name": STR,
+    "image": STR,
+    "command": TEXTS,
+    "args": TEXTS,
     "ports": [{"name": STR, "containerPort": INT, "protocol": STR}],
     "volumeMounts": [{"name": STR, "mountPath": STR, "subPath": STR}],
 }
 _POD_SPEC = {
-    "containers": [_CONTAINER], "initContainers": [_CONTAINER],
+    "containers": [_CONTAINER],
+    "initContainers": [_CONTAINER],
     "readinessGates": [{"conditionType": STR}],
     "volumes": [{"name": STR, "configMap": {"name": STR}}],
 }
 _CONDITIONS = [{"type": STR, "status": STR}]
-_BACKEND = {"service": {"name": STR, "port": {"number": INT, "name": STR}}, "serviceName": STR,
-            "servicePort": INT_OR_STR}
+_BACKEND = {
+    "service": {"name": STR, "port": {"number": INT, "name": STR}},
+    "serviceName": STR,
+    "servicePort": INT_OR_STR,
+}
 _TIME = STR
 
 SHAPES: dict[str, dict[str, Any]] = {
-    "Service": {"spec": {"type": STR, "selector": STRINGS, "clusterIP": STR, "externalTrafficPolicy": STR,
-                         "ports": [{"name": STR, "port": INT, "targetPort": INT_OR_STR, "protocol": STR,
-                                    "nodePort": INT}]},
-                "status": _LB_STATUS},
-    "Pod": {"spec": _POD_SPEC,
-            "status": {"phase": STR, "conditions": _CONDITIONS,
-                       "containerStatuses": [{"name": STR, "ready": BOOL, "state": {"waiting": {"reason": STR}}}]}},
-    "EndpointSlice": {"endpoints": [{"addresses": TEXTS, "conditions": {"ready": BOOL},
-                                     "targetRef": {"kind": STR, "name": STR, "uid": STR}}],
-                      "ports": [{"name": STR, "port": INT, "protocol": STR}]},
-    "Event": {"involvedObject": {"kind": STR, "namespace": STR, "name": STR},
-              "regarding": {"kind": STR, "namespace": STR, "name": STR},
-              "type": STR, "reason": STR, "message": STR, "firstTimestamp": _TIME, "lastTimestamp": _TIME,
-              "eventTime": _TIME, "series": {"lastObservedTime": _TIME}},
-    "Ingress": {"spec": {"ingressClassName": STR, "defaultBackend": _BACKEND, "backend": _BACKEND,
-                         "rules": [{"host": STR, "http": {"paths": [{"path": STR, "pathType": STR,
-                                                                     "backend": _BACKEND}]}}],
-                         "tls": [{"hosts": TEXTS, "secretName": STR}]},
-                "status": _LB_STATUS},
+    "Service": {
+        "spec": {
+            "type": STR,
+            "selector": STRINGS,
+            "clusterIP": STR,
+            "externalTrafficPolicy": STR,
+            "ports": [{"name": STR, "port": INT, "targetPort": INT_OR_STR, "protocol": STR, "nodePort": INT}],
+        },
+        "status": _LB_STATUS,
+    },
+    "Pod": {
+        "spec": _POD_SPEC,
+        "status": {
+            "phase": STR,
+            "conditions": _CONDITIONS,
+            "containerStatuses": [{"name": STR, "ready": BOOL, "state": {"waiting": {"reason": STR}}}],
+        },
+    },
+    "EndpointSlice": {
+        "endpoints": [
+            {"addresses": TEXTS, "conditions": {"ready": BOOL}, "targetRef": {"kind": STR, "name": STR, "uid": STR}}
+        ],
+        "ports": [{"name": STR, "port": INT, "protocol": STR}],
+    },
+    "Event": {
+        "involvedObject": {"kind": STR, "namespace": STR, "name": STR},
+        "regarding": {"kind": STR, "namespace": STR, "name": STR},
+        "type": STR,
+        "reason": STR,
+        "message": STR,
+        "firstTimestamp": _TIME,
+        "lastTimestamp": _TIME,
+        "eventTime": _TIME,
+        "series": {"lastObservedTime": _TIME},
+    },
+    "Ingress": {
+        "spec": {
+            "ingressClassName": STR,
+            "defaultBackend": _BACKEND,
+            "backend": _BACKEND,
+            "rules": [{"host": STR, "http": {"paths": [{"path": STR, "pathType": STR, "backend": _BACKEND}]}}],
+            "tls": [{"hosts": TEXTS, "secretName": STR}],
+        },
+        "status": _LB_STATUS,
+    },
     "IngressClass": {"spec": {"controller": STR}},
     "Secret": {"type": STR},
     # A custom resource whose schema may keep unknown fields: the API server may hold anything in it, so the
     # checks read it defensively and nothing is required here.
     "TkeServiceConfig": {},
-    "DaemonSet": {"spec": {"template": {"spec": _POD_SPEC}, "updateStrategy": {"type": STR}},
-                  "status": {"observedGeneration": INT, "desiredNumberScheduled": INT,
-                             "updatedNumberScheduled": INT, "numberAvailable": INT}},
+    "DaemonSet": {
+        "spec": {"template": {"spec": _POD_SPEC}, "updateStrategy": {"type": STR}},
+        "status": {
+            "observedGeneration": INT,
+            "desiredNumberScheduled": INT,
+            "updatedNumberScheduled": INT,
+            "numberAvailable": INT,
+        },
+    },
     "ConfigMap": {"data": STRINGS},
     "Node": {"status": {"conditions": _CONDITIONS}},
 }
-_METADATA = {"name": STR, "namespace": STR, "labels": STRINGS, "annotations": STRINGS, "resourceVersion": STR,
-             "uid": STR, "generation": INT, "creationTimestamp": _TIME}
+_METADATA = {
+    "name": STR,
+    "namespace": STR,
+    "labels": STRINGS,
+    "annotations": STRINGS,
+    "resourceVersion": STR,
+    "uid": STR,
+    "generation": INT,
+    "creationTimestamp": _TIME,
+}
 
 
 MAX_DEPTH = 64  # Kubernetes objects nest a dozen levels; deeper is junk, and would exhaust Python's stack later
@@ -178,8 +225,7 @@ def problem(obj: dict[str, Any]) -> str | None:
     if not isinstance(meta, dict):
         return _("metadata is missing") if meta is None else _not("metadata", meta, _("a mapping"))
     if not meta.get("name") or not isinstance(meta.get("name"), str):
-        return _("metadata.name is missing") if not meta.get("name") else _not("metadata.name", meta["name"],
-                                                                                _("text"))
+        return _("metadata.name is missing") if not meta.get("name") else _not("metadata.name", meta["name"], _("text"))
     return _check(meta, _METADATA, "metadata") or _check(obj, SHAPES.get(str(obj.get("kind")), {}), "")
 
 

@@ -92,8 +92,7 @@ def _in_scope(kind: Kind, obj: Obj, namespace: str | None) -> bool:
     return True
 
 
-def documents(path: Path, cannot_read: str | None = None,
-              malformed: str | None = None) -> Iterator[tuple[Any, bool]]:
+def documents(path: Path, cannot_read: str | None = None, malformed: str | None = None) -> Iterator[tuple[Any, bool]]:
     """Each document of a JSON or YAML file, and whether it came from YAML (which has values JSON has not).
 
     What cannot be read or parsed, nests too deeply or hides an alias bomb is a UsageError whose text is
@@ -122,9 +121,14 @@ def documents(path: Path, cannot_read: str | None = None,
             # An alias repeats what its anchor holds (PyYAML writes them for shared values); nine of nine of
             # nine... is a billion values, which would take every check and renderer forever.
             if aliases and not shape.expanded_size(doc, len(text) + MAX_ALIASED):
-                raise UsageError(malformed.format(path=path, reason=_(
-                    "its YAML aliases (*name) stand for more than {n} values; write the objects out in full").format(
-                    n=f"{MAX_ALIASED:,}")))
+                raise UsageError(
+                    malformed.format(
+                        path=path,
+                        reason=_(
+                            "its YAML aliases (*name) stand for more than {n} values; write the objects out in full"
+                        ).format(n=f"{MAX_ALIASED:,}"),
+                    )
+                )
             yield doc, True
     except (yaml.YAMLError, RecursionError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -157,8 +161,11 @@ def _items(doc: Any, path: Path) -> Iterator[Obj]:
     if doc is None:
         return
     if not isinstance(doc, dict):
-        raise UsageError(_("malformed snapshot {path}: expected Kubernetes objects, found {type}").format(
-            path=path, type=type(doc).__name__))
+        raise UsageError(
+            _("malformed snapshot {path}: expected Kubernetes objects, found {type}").format(
+                path=path, type=type(doc).__name__
+            )
+        )
     if str(doc.get("kind", "")).endswith("List") and isinstance(doc.get("items"), list):
         for item in doc["items"]:
             yield from _items(item, path)
@@ -178,8 +185,12 @@ def _unavailable(doc: Obj, path: Path) -> dict[str, str]:
     except ValueError:
         found = None
     if not isinstance(found, dict) or not all(k in KINDS and isinstance(v, str) for k, v in found.items()):
-        raise UsageError(_("malformed snapshot {path}: annotation {annotation} is not a JSON map of kinds (nodes, "
-                           "secrets, ...) to reasons").format(path=path, annotation=UNAVAILABLE_ANNOTATION))
+        raise UsageError(
+            _(
+                "malformed snapshot {path}: annotation {annotation} is not a JSON map of kinds (nodes, "
+                "secrets, ...) to reasons"
+            ).format(path=path, annotation=UNAVAILABLE_ANNOTATION)
+        )
     return found
 
 
@@ -200,8 +211,9 @@ class FileSource:
             try:
                 self._read(file)
             except RecursionError:
-                raise UsageError(_("malformed snapshot {path}: {reason}").format(
-                    path=file, reason=_("it nests too deeply"))) from None
+                raise UsageError(
+                    _("malformed snapshot {path}: {reason}").format(path=file, reason=_("it nests too deeply"))
+                ) from None
 
     def _read(self, file: Path) -> None:
         for doc, from_yaml in documents(file):
@@ -218,14 +230,18 @@ class FileSource:
                         shape.prune(found)
                         obj = found
                 except shape.TooDeep as exc:
-                    raise UsageError(_("malformed snapshot {path}: a {kind} {reason}").format(
-                        path=file, kind=kind.kind, reason=exc)) from None
+                    raise UsageError(
+                        _("malformed snapshot {path}: a {kind} {reason}").format(path=file, kind=kind.kind, reason=exc)
+                    ) from None
                 why = shape.problem(obj)
                 if why:
                     meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
                     name = "/".join(str(meta[k]) for k in ("namespace", "name") if meta.get(k))
-                    raise UsageError(_("malformed snapshot {path}: {kind} {name}: {reason}").format(
-                        path=file, kind=kind.kind, name=name or _("(no name)"), reason=why))
+                    raise UsageError(
+                        _("malformed snapshot {path}: {kind} {name}: {reason}").format(
+                            path=file, kind=kind.kind, name=name or _("(no name)"), reason=why
+                        )
+                    )
                 self.objects[kind.name].append(clean(kind, obj))
 
     def list(self, kind: Kind, namespace: str | None) -> list[Obj]:
@@ -269,8 +285,11 @@ class Snapshot:
         round trips add up. What fails is kept and raised when the kind is read, so errors surface where they
         would have without prefetching.
         """
-        todo = [n for n in dict.fromkeys(names)
-                if n not in self._lists and n not in self._unavailable and n not in self._failed]
+        todo = [
+            n
+            for n in dict.fromkeys(names)
+            if n not in self._lists and n not in self._unavailable and n not in self._failed
+        ]
         workers = min(int(getattr(self.source, "parallel_reads", 1)), len(todo))
         if workers < 2:
             return
@@ -332,5 +351,3 @@ class Snapshot:
 
 def open_snapshot(path: str, namespace: str | None) -> Snapshot:
     return Snapshot(FileSource(os.path.expanduser(path)), namespace)
-
-

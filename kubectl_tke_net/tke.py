@@ -105,7 +105,7 @@ def split_image(image: str) -> tuple[str, str | None]:
     slash = name.rfind("/")
     colon = name.rfind(":")
     if colon > slash:
-        return name[:colon], name[colon + 1:]
+        return name[:colon], name[colon + 1 :]
     return name, None
 
 
@@ -121,8 +121,13 @@ class KubeProxy:
     container: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode, "image": self.image, "version": self.version,
-                "minFixed": self.min_fixed, "loopbackFixed": self.loopback_fixed}
+        return {
+            "mode": self.mode,
+            "image": self.image,
+            "version": self.version,
+            "minFixed": self.min_fixed,
+            "loopbackFixed": self.loopback_fixed,
+        }
 
 
 UNKNOWN_PROXY = KubeProxy("unknown")
@@ -154,8 +159,9 @@ def _flag(words: list[str], name: str) -> str | None:
     return None
 
 
-def _config_mode(daemonset: dict[str, Any], container: dict[str, Any], path: str,
-                 configmaps: dict[str, dict[str, Any]]) -> str | None:
+def _config_mode(
+    daemonset: dict[str, Any], container: dict[str, Any], path: str, configmaps: dict[str, dict[str, Any]]
+) -> str | None:
     """The `mode:` of a --config file mounted from a ConfigMap, if it can be found."""
     pod = ((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}
     volumes = {v.get("name"): v for v in pod.get("volumes") or []}
@@ -165,7 +171,7 @@ def _config_mode(daemonset: dict[str, Any], container: dict[str, Any], path: str
             continue
         cm_name = ((volumes.get(mount.get("name")) or {}).get("configMap") or {}).get("name")
         data = ((configmaps.get(cm_name or "") or {}).get("data")) or {}
-        key = mount.get("subPath") or path[len(mount_path) + 1:]
+        key = mount.get("subPath") or path[len(mount_path) + 1 :]
         text = data.get(key)
         if text is None:
             continue
@@ -203,7 +209,8 @@ def security_group_problem(value: str) -> str | None:
     if bad:
         shown = ", ".join(repr(b) for b in bad[:3])
         return ngettext("{ids} is not a security group ID", "{ids} are not security group IDs", len(bad)).format(
-            ids=shown)
+            ids=shown
+        )
     if len(ids) > MAX_SECURITY_GROUPS:
         return _("{n} security groups given, at most {max} are allowed").format(n=len(ids), max=MAX_SECURITY_GROUPS)
     return None

@@ -55,15 +55,21 @@ def pyinstaller_args(onedir: bool, distpath: Path) -> list[str]:
     work = ROOT / "build" / "pyinstaller" / ("onedir" if onedir else "onefile")
     args = [
         str(ENTRY),
-        "--name", NAME,
+        "--name",
+        NAME,
         "--onedir" if onedir else "--onefile",
-        "--distpath", str(distpath),
-        "--workpath", str(work),
-        "--specpath", str(work),
-        "--paths", str(ROOT),
+        "--distpath",
+        str(distpath),
+        "--workpath",
+        str(work),
+        "--specpath",
+        str(work),
+        "--paths",
+        str(ROOT),
         "--noconfirm",
         "--console",
-        "--log-level", "WARN",
+        "--log-level",
+        "WARN",
     ]
     if sys.platform.startswith("linux"):  # on macOS stripping would void the ad-hoc signature arm64 needs
         args.append("--strip")

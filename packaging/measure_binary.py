@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         targets["source (venv)"] = (source, source)
     print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {opts.runs} runs after one warm-up\n")
     header = f"{'build':<14} {'size':>9} {'files':>6} {'tar.gz':>9} " + " ".join(
-        f"{name + ' median (min-max)':>36}" for name in COMMANDS)
+        f"{name + ' median (min-max)':>36}" for name in COMMANDS
+    )
     print(header)
     print("-" * len(header))
     for name, (exe, payload) in targets.items():
@@ -92,8 +93,10 @@ def main(argv: list[str] | None = None) -> int:
             cells.append(f"{statistics.median(t) * 1000:7.0f} ms ({min(t) * 1000:.0f}-{max(t) * 1000:.0f})")
         size_text = f"{size / 2**20:7.1f}M" if name != "source (venv)" else f"{'-':>8}"
         packed_text = f"{packed / 2**20:7.1f}M" if packed else f"{'-':>8}"
-        print(f"{name:<14} {size_text:>9} {count if packed else '-':>6} {packed_text:>9} "
-              + " ".join(f"{c:>36}" for c in cells))
+        print(
+            f"{name:<14} {size_text:>9} {count if packed else '-':>6} {packed_text:>9} "
+            + " ".join(f"{c:>36}" for c in cells)
+        )
     if builds:
         print("\nbuild time: " + ", ".join(f"{k} {v:.0f}s" for k, v in builds.items()))
     return 0

@@ -36,7 +36,8 @@ HELPER = "kubectl_complete-tke_net"
 OSES = ("linux", "darwin", "windows")
 ARCHES = ("amd64", "arm64", "386", "arm", "ppc64le")
 ARCHIVE_NAME = re.compile(
-    rf"^{PLUGIN}_(?P<version>[0-9][^_]*)_(?P<os>{'|'.join(OSES)})_(?P<arch>{'|'.join(ARCHES)})\.(?:tar\.gz|zip)$")
+    rf"^{PLUGIN}_(?P<version>[0-9][^_]*)_(?P<os>{'|'.join(OSES)})_(?P<arch>{'|'.join(ARCHES)})\.(?:tar\.gz|zip)$"
+)
 # Archive members get a fixed time so that the same files give the same archive (and sha256).
 EPOCH = 315532800  # 1980-01-01, the earliest time a zip entry can hold
 
@@ -194,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{out} sha256:{sha256(out)}")
             return 0
         archives = opts.archives or sorted(
-            p for p in DIST.glob(f"{PLUGIN}_{version()}_*") if ARCHIVE_NAME.match(p.name))
+            p for p in DIST.glob(f"{PLUGIN}_{version()}_*") if ARCHIVE_NAME.match(p.name)
+        )
         text = render(archives, opts.base_url, opts.template)
     except (ReleaseError, OSError) as exc:
         print(f"release.py: error: {exc}", file=sys.stderr)

@@ -28,8 +28,14 @@ class Run:
 def no_cloud_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keys in the environment or a tccli profile in ~ turn the Tencent Cloud checks on (TKE4xx): no test may
     pick up the machine's; the cloud tests set their own."""
-    for name in ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY", "TENCENTCLOUD_SESSION_TOKEN",
-                 "TENCENTCLOUD_REGION", "TCCLI_PROFILE", "TKE_NET_CLOUD_ENDPOINT"):
+    for name in (
+        "TENCENTCLOUD_SECRET_ID",
+        "TENCENTCLOUD_SECRET_KEY",
+        "TENCENTCLOUD_SESSION_TOKEN",
+        "TENCENTCLOUD_REGION",
+        "TCCLI_PROFILE",
+        "TKE_NET_CLOUD_ENDPOINT",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
 

@@ -19,8 +19,7 @@ from typing import Any
 import pytest
 
 SCRIPT = Path(str(resources.files("kubectl_tke_net.probe").joinpath("probe.sh")))
-APPLETS = ("sh", "nslookup", "nc", "wget", "timeout", "sed", "tr", "cut", "head", "tail", "grep", "date", "true",
-           "cat")
+APPLETS = ("sh", "nslookup", "nc", "wget", "timeout", "sed", "tr", "cut", "head", "tail", "grep", "date", "true", "cat")
 INSTALL = "apt-get install -y busybox dnsmasq-base"
 
 
@@ -124,11 +123,23 @@ class Dnsmasq:
             self.port = free_port(socket.SOCK_DGRAM)
             with open(log, "wb") as out:
                 self.proc = subprocess.Popen(
-                    [dnsmasq, "--keep-in-foreground", "--conf-file=/dev/null", f"--port={self.port}",
-                     "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts", "--pid-file=",
-                     *records, "--local=/cluster.local/",
-                     f"--server=/slow.svc.cluster.local/127.0.0.1#{self.silent.getsockname()[1]}"],
-                    stdout=out, stderr=subprocess.STDOUT)
+                    [
+                        dnsmasq,
+                        "--keep-in-foreground",
+                        "--conf-file=/dev/null",
+                        f"--port={self.port}",
+                        "--listen-address=127.0.0.1",
+                        "--bind-interfaces",
+                        "--no-resolv",
+                        "--no-hosts",
+                        "--pid-file=",
+                        *records,
+                        "--local=/cluster.local/",
+                        f"--server=/slow.svc.cluster.local/127.0.0.1#{self.silent.getsockname()[1]}",
+                    ],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
             deadline = time.monotonic() + 10
             while self.proc.poll() is None and time.monotonic() < deadline:
                 try:
@@ -146,14 +157,27 @@ class Dnsmasq:
         self.silent.close()
 
 
-def run_script(bindir: Path, out: Path, tests: list[str], env: dict[str, str] | None = None, *,
-               shell: str | None = None, script: str | None = None,
-               timeout: float = 120) -> tuple[subprocess.CompletedProcess[str], str]:
+def run_script(
+    bindir: Path,
+    out: Path,
+    tests: list[str],
+    env: dict[str, str] | None = None,
+    *,
+    shell: str | None = None,
+    script: str | None = None,
+    timeout: float = 120,
+) -> tuple[subprocess.CompletedProcess[str], str]:
     """Run probe.sh (or `script`) as a probe Pod does, `sh -c SCRIPT tke-net-probe TEST...`; (process, message)."""
     full_env = {"PATH": str(bindir), "PROBE_OUT": str(out), **(env or {})}
     text = SCRIPT.read_text() if script is None else script
-    done = subprocess.run([shell or str(bindir / "sh"), "-c", text, "tke-net-probe", *tests],
-                          env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
+    done = subprocess.run(
+        [shell or str(bindir / "sh"), "-c", text, "tke-net-probe", *tests],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     return done, out.read_text() if out.exists() else ""
 
 

@@ -51,11 +51,18 @@ class Stub:
         return {"server": self.url, **({"certificate-authority": self.ca} if self.ca else {})}
 
     def kubeconfig(self, path: Path, token: str = "s3cr3t-stub-token") -> Path:
-        path.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "stub",
-            "clusters": [{"name": "stub", "cluster": self.cluster()}],
-            "users": [{"name": "stub", "user": {"token": token}}],
-            "contexts": [{"name": "stub", "context": {"cluster": "stub", "user": "stub", "namespace": "app"}}]}))
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "stub",
+                    "clusters": [{"name": "stub", "cluster": self.cluster()}],
+                    "users": [{"name": "stub", "user": {"token": token}}],
+                    "contexts": [{"name": "stub", "context": {"cluster": "stub", "user": "stub", "namespace": "app"}}],
+                }
+            )
+        )
         return path
 
 
@@ -65,10 +72,30 @@ def tls_files() -> tuple[str, str]:
     folder = Path(tempfile.mkdtemp(prefix="tke-net-stub-tls-"))
     atexit.register(shutil.rmtree, folder, True)
     cert, key = folder / "stub.crt", folder / "stub.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
-                    "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return str(cert), str(key)
 
 

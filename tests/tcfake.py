@@ -26,7 +26,7 @@ ACTIONS = {
 }
 ERROR_MESSAGES = {
     "AuthFailure.SignatureFailure": "The provided credentials could not be validated. Please check your signature "
-                                    "is correct.",
+    "is correct.",
     "AuthFailure.SecretIdNotFound": "The SecretId is not found, please ensure that your SecretId is correct.",
     "AuthFailure.SignatureExpire": "Signature expired. Timestamp is too far from the current server time.",
     "AuthFailure.TokenFailure": "Token verification failed.",
@@ -151,8 +151,12 @@ class FakeCloud:
         return 200, {"Response": {**result, "RequestId": str(uuid.uuid4())}}
 
     def _error(self, code: str, message: str | None = None) -> dict[str, Any]:
-        return {"Response": {"Error": {"Code": code, "Message": message or ERROR_MESSAGES.get(code, code)},
-                             "RequestId": str(uuid.uuid4())}}
+        return {
+            "Response": {
+                "Error": {"Code": code, "Message": message or ERROR_MESSAGES.get(code, code)},
+                "RequestId": str(uuid.uuid4()),
+            }
+        }
 
     def _verify(self, h: dict[str, str], body: bytes, action: str) -> str | None:
         """The TC3-HMAC-SHA256 check of the real API: recompute the canonical request and the string to sign
@@ -160,7 +164,7 @@ class FakeCloud:
         auth = h.get("authorization", "")
         if not auth.startswith("TC3-HMAC-SHA256 "):
             return "AuthFailure.SignatureFailure"
-        fields = dict(part.strip().split("=", 1) for part in auth[len("TC3-HMAC-SHA256 "):].split(","))
+        fields = dict(part.strip().split("=", 1) for part in auth[len("TC3-HMAC-SHA256 ") :].split(","))
         try:
             secret_id, date, service, terminal = fields["Credential"].split("/")
         except (KeyError, ValueError):
@@ -178,10 +182,15 @@ class FakeCloud:
         if "host" not in signed or "content-type" not in signed:
             return "AuthFailure.SignatureFailure"
         canonical_headers = "".join(f"{name}:{h.get(name, '').strip().lower()}\n" for name in signed)
-        canonical = "\n".join(["POST", "/", "", canonical_headers, ";".join(signed),
-                               hashlib.sha256(body).hexdigest()])
-        to_sign = "\n".join(["TC3-HMAC-SHA256", timestamp, f"{date}/{service}/tc3_request",
-                             hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
+        canonical = "\n".join(["POST", "/", "", canonical_headers, ";".join(signed), hashlib.sha256(body).hexdigest()])
+        to_sign = "\n".join(
+            [
+                "TC3-HMAC-SHA256",
+                timestamp,
+                f"{date}/{service}/tc3_request",
+                hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+            ]
+        )
         if not hmac.compare_digest(signature(self.secret_key, date, service, to_sign), fields.get("Signature", "")):
             return "AuthFailure.SignatureFailure"
         if self.token is not None and h.get("x-tc-token") != self.token:
@@ -199,7 +208,7 @@ class FakeCloud:
         offset, limit = int(offset), int(limit)
         if not 0 < limit <= 100:
             raise _Invalid("InvalidParameterValue.Range", "Limit must be between 1 and 100")
-        return items[offset:offset + min(limit, self.max_page)]
+        return items[offset : offset + min(limit, self.max_page)]
 
     def _ids(self, params: dict[str, Any], key: str, most: int) -> list[str] | None:
         ids = params.get(key)
@@ -233,8 +242,11 @@ class FakeCloud:
             "InstanceChargeType": "POSTPAID_BY_HOUR",
             "PrivateIpAddresses": [spec.get("ip", "10.0.0.2")],
             "PublicIpAddresses": ["119.28.10.2"] if bandwidth else None,
-            "InternetAccessible": {"InternetChargeType": "TRAFFIC_POSTPAID_BY_HOUR",
-                                   "InternetMaxBandwidthOut": bandwidth, "PublicIpAssigned": bool(bandwidth)},
+            "InternetAccessible": {
+                "InternetChargeType": "TRAFFIC_POSTPAID_BY_HOUR",
+                "InternetMaxBandwidthOut": bandwidth,
+                "PublicIpAssigned": bool(bandwidth),
+            },
             "VirtualPrivateCloud": {"VpcId": "vpc-fake0001", "SubnetId": "subnet-fake0001", "AsVpcGateway": False},
             "SecurityGroupIds": list(spec.get("security_groups", [])),
             "InstanceState": "RUNNING",
@@ -244,41 +256,88 @@ class FakeCloud:
         sg = params.get("SecurityGroupId")
         if sg not in self.policies:
             raise _Invalid("ResourceNotFound", f"security group {sg} does not exist")
-        ingress = [{"PolicyIndex": i, "Protocol": "", "Port": "", "CidrBlock": "", "Ipv6CidrBlock": "",
-                    "SecurityGroupId": "", "AddressTemplate": {"AddressId": "", "AddressGroupId": ""},
-                    "ServiceTemplate": {"ServiceId": "", "ServiceGroupId": ""}, "Action": "ACCEPT",
-                    "PolicyDescription": "", "ModifyTime": "2026-01-01 00:00:00", **rule}
-                   for i, rule in enumerate(self.policies[str(sg)])]
-        return {"SecurityGroupPolicySet": {"Version": "3", "Egress": [], "Ingress": ingress,
-                                           "PolicyStatistics": {"IngressPolicyCount": len(ingress),
-                                                                "EgressPolicyCount": 0}}}
+        ingress = [
+            {
+                "PolicyIndex": i,
+                "Protocol": "",
+                "Port": "",
+                "CidrBlock": "",
+                "Ipv6CidrBlock": "",
+                "SecurityGroupId": "",
+                "AddressTemplate": {"AddressId": "", "AddressGroupId": ""},
+                "ServiceTemplate": {"ServiceId": "", "ServiceGroupId": ""},
+                "Action": "ACCEPT",
+                "PolicyDescription": "",
+                "ModifyTime": "2026-01-01 00:00:00",
+                **rule,
+            }
+            for i, rule in enumerate(self.policies[str(sg)])
+        ]
+        return {
+            "SecurityGroupPolicySet": {
+                "Version": "3",
+                "Egress": [],
+                "Ingress": ingress,
+                "PolicyStatistics": {"IngressPolicyCount": len(ingress), "EgressPolicyCount": 0},
+            }
+        }
 
     def _DescribeAddressTemplates(self, params: dict[str, Any]) -> dict[str, Any]:
         ids = self._filter(params, "address-template-id")
-        found = [{"AddressTemplateName": f"name-{t}", "AddressTemplateId": t, "AddressSet": addrs,
-                  "AddressExtraSet": [{"Address": a, "Description": ""} for a in addrs],
-                  "CreatedTime": "2026-01-01 00:00:00", "UpdatedTime": "2026-01-01 00:00:00", "TagSet": []}
-                 for t, addrs in sorted(self.templates.items()) if ids is None or t in ids]
+        found = [
+            {
+                "AddressTemplateName": f"name-{t}",
+                "AddressTemplateId": t,
+                "AddressSet": addrs,
+                "AddressExtraSet": [{"Address": a, "Description": ""} for a in addrs],
+                "CreatedTime": "2026-01-01 00:00:00",
+                "UpdatedTime": "2026-01-01 00:00:00",
+                "TagSet": [],
+            }
+            for t, addrs in sorted(self.templates.items())
+            if ids is None or t in ids
+        ]
         return {"TotalCount": len(found), "AddressTemplateSet": self._page(found, params, strings=True)}
 
     def _DescribeAddressTemplateGroups(self, params: dict[str, Any]) -> dict[str, Any]:
         ids = self._filter(params, "address-template-group-id")
-        found = [{"AddressTemplateGroupName": f"name-{g}", "AddressTemplateGroupId": g,
-                  "AddressTemplateIdSet": members, "CreatedTime": "2026-01-01 00:00:00",
-                  "UpdatedTime": "2026-01-01 00:00:00",
-                  "AddressTemplateSet": [{"AddressTemplateId": m, "UpdatedTime": ""} for m in members], "TagSet": []}
-                 for g, members in sorted(self.template_groups.items()) if ids is None or g in ids]
+        found = [
+            {
+                "AddressTemplateGroupName": f"name-{g}",
+                "AddressTemplateGroupId": g,
+                "AddressTemplateIdSet": members,
+                "CreatedTime": "2026-01-01 00:00:00",
+                "UpdatedTime": "2026-01-01 00:00:00",
+                "AddressTemplateSet": [{"AddressTemplateId": m, "UpdatedTime": ""} for m in members],
+                "TagSet": [],
+            }
+            for g, members in sorted(self.template_groups.items())
+            if ids is None or g in ids
+        ]
         return {"TotalCount": len(found), "AddressTemplateGroupSet": self._page(found, params, strings=True)}
 
     def _DescribeLoadBalancers(self, params: dict[str, Any]) -> dict[str, Any]:
         ids = self._ids(params, "LoadBalancerIds", 20)
-        found = [{"LoadBalancerId": lid, "LoadBalancerName": f"name-{lid}",
-                  "LoadBalancerType": spec.get("type", "OPEN"), "Forward": 1, "Domain": "",
-                  "LoadBalancerVips": spec.get("vips", ["119.29.0.9"]), "Status": 1,
-                  "CreateTime": "2026-01-01 00:00:00", "StatusTime": "2026-01-01 00:00:00", "ProjectId": 0,
-                  "VpcId": "vpc-fake0001", "SecureGroups": spec.get("security_groups", []),
-                  "LoadBalancerPassToTarget": spec.get("pass_to_target", False), "AddressIPVersion": "ipv4"}
-                 for lid, spec in sorted(self.load_balancers.items()) if ids is None or lid in ids]
+        found = [
+            {
+                "LoadBalancerId": lid,
+                "LoadBalancerName": f"name-{lid}",
+                "LoadBalancerType": spec.get("type", "OPEN"),
+                "Forward": 1,
+                "Domain": "",
+                "LoadBalancerVips": spec.get("vips", ["119.29.0.9"]),
+                "Status": 1,
+                "CreateTime": "2026-01-01 00:00:00",
+                "StatusTime": "2026-01-01 00:00:00",
+                "ProjectId": 0,
+                "VpcId": "vpc-fake0001",
+                "SecureGroups": spec.get("security_groups", []),
+                "LoadBalancerPassToTarget": spec.get("pass_to_target", False),
+                "AddressIPVersion": "ipv4",
+            }
+            for lid, spec in sorted(self.load_balancers.items())
+            if ids is None or lid in ids
+        ]
         return {"TotalCount": len(found), "LoadBalancerSet": self._page(found, params, strings=False)}
 
     def _DescribeNetworkAccountType(self, params: dict[str, Any]) -> dict[str, Any]:

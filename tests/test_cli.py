@@ -45,18 +45,21 @@ def test_fail_on_threshold_above_the_worst_finding(cli) -> None:  # type: ignore
     assert cli(*args, "--fail-on", "info").status == 1
 
 
-@pytest.mark.parametrize("args", [
-    ("svc", "--bogus"),
-    ("svc", "-o", "xml", "--snapshot", "tests/fixtures/healthy.yaml"),
-    ("svc", "--select", "TKE999", "--snapshot", "tests/fixtures/healthy.yaml"),
-    ("svc", "--ignore", "FOO", "--snapshot", "tests/fixtures/healthy.yaml"),
-    ("svc", "--snapshot", "does/not/exist.yaml"),
-    ("svc", "-l", "a in (b", "--snapshot", "tests/fixtures/healthy.yaml"),
-    ("svc", "-A", "-n", "x", "--snapshot", "tests/fixtures/healthy.yaml"),
-    ("svc", "--snapshot", "tests/fixtures/healthy.yaml", "--context", "prod"),
-    ("checks", "TKE999"),
-    ("nonsense",),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("svc", "--bogus"),
+        ("svc", "-o", "xml", "--snapshot", "tests/fixtures/healthy.yaml"),
+        ("svc", "--select", "TKE999", "--snapshot", "tests/fixtures/healthy.yaml"),
+        ("svc", "--ignore", "FOO", "--snapshot", "tests/fixtures/healthy.yaml"),
+        ("svc", "--snapshot", "does/not/exist.yaml"),
+        ("svc", "-l", "a in (b", "--snapshot", "tests/fixtures/healthy.yaml"),
+        ("svc", "-A", "-n", "x", "--snapshot", "tests/fixtures/healthy.yaml"),
+        ("svc", "--snapshot", "tests/fixtures/healthy.yaml", "--context", "prod"),
+        ("checks", "TKE999"),
+        ("nonsense",),
+    ],
+)
 def test_usage_errors_exit_2_with_one_line(cli, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
     run = cli(*args)
     assert run.status == 2
@@ -72,12 +75,18 @@ def test_malformed_snapshot(cli, tmp_path: Path) -> None:  # type: ignore[no-unt
 
 def kubeconfig(tmp_path: Path, server: str = "https://127.0.0.1:1") -> Path:
     path = tmp_path / "config"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "dev",
-        "clusters": [{"name": "cls-abc123", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "u", "user": {"token": "s3cr3t-token-value"}}],
-        "contexts": [{"name": "dev", "context": {"cluster": "cls-abc123", "user": "u", "namespace": "shop"}}],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "dev",
+                "clusters": [{"name": "cls-abc123", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
+                "users": [{"name": "u", "user": {"token": "s3cr3t-token-value"}}],
+                "contexts": [{"name": "dev", "context": {"cluster": "cls-abc123", "user": "u", "namespace": "shop"}}],
+            }
+        )
+    )
     return path
 
 
@@ -90,8 +99,9 @@ def test_access_errors_exit_3(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     run = cli("svc", "--kubeconfig", str(config), "--context", "prod")
     assert (run.status, run.err) == (3, f'error: context "prod" not found in {config}\n')
     run = cli("svc", "--kubeconfig", str(config), "--request-timeout", "2s", "-v")
-    assert run.status == 3 and run.err.splitlines()[-1].startswith("error: cannot reach the API server at "
-                                                                   "https://127.0.0.1:1")
+    assert run.status == 3 and run.err.splitlines()[-1].startswith(
+        "error: cannot reach the API server at https://127.0.0.1:1"
+    )
     assert "s3cr3t" not in run.err + run.out
 
 
@@ -99,8 +109,9 @@ def test_kubeconfig_list_is_merged(cli, tmp_path: Path, monkeypatch: pytest.Monk
     config = kubeconfig(tmp_path)
     other = tmp_path / "other"
     prod = {"name": "prod", "context": {"cluster": "cls-abc123", "user": "u"}}
-    other.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [],
-                                     "contexts": [prod]}))
+    other.write_text(
+        yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": [prod]})
+    )
     monkeypatch.setenv("KUBECONFIG", f"{other}{os.pathsep}{config}")
     run = cli("svc", "--context", "prod", "--request-timeout", "1s")
     # The context comes from one file, its cluster and user from the other: it gets as far as the network.
@@ -140,9 +151,18 @@ def test_dump_then_snapshot_gives_the_same_report(cli, tmp_path: Path) -> None: 
 
 def test_dump_never_keeps_secret_data(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "secret.yaml"
-    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-                                    "metadata": {"name": "tls", "namespace": "shop"},
-                                    "data": {"tls.key": "UFJJVkFURQ=="}, "stringData": {"x": "PRIVATE"}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "kubernetes.io/tls",
+                "metadata": {"name": "tls", "namespace": "shop"},
+                "data": {"tls.key": "UFJJVkFURQ=="},
+                "stringData": {"x": "PRIVATE"},
+            }
+        )
+    )
     out = cli("dump", "-A", "--snapshot", str(path)).out
     assert '"name": "tls"' in out and "UFJJVkFURQ" not in out and "PRIVATE" not in out
 
@@ -150,8 +170,11 @@ def test_dump_never_keeps_secret_data(cli, tmp_path: Path) -> None:  # type: ign
 def test_docs_are_generated_from_the_checks() -> None:
     from kubectl_tke_net import docsgen
 
-    stale = [str(p) for p, text in docsgen.expected(Path.cwd()).items()
-             if not p.exists() or p.read_text(encoding="utf-8") != text]
+    stale = [
+        str(p)
+        for p, text in docsgen.expected(Path.cwd()).items()
+        if not p.exists() or p.read_text(encoding="utf-8") != text
+    ]
     assert stale == [], "run `make docs`"
 
 
@@ -159,10 +182,16 @@ def test_kubernetes_is_imported_only_to_reach_a_cluster() -> None:
     import subprocess
     import sys
 
-    code = ("import sys\nfrom kubectl_tke_net.cli import main\ntry:\n    main(sys.argv[1:])\n"
-            "finally:\n    print('kubernetes' in sys.modules, file=sys.stderr)")
-    for args in (["version"], ["--help"], ["checks", "TKE101"],
-                 ["svc", "-A", "--snapshot", "tests/fixtures/services.yaml"]):
+    code = (
+        "import sys\nfrom kubectl_tke_net.cli import main\ntry:\n    main(sys.argv[1:])\n"
+        "finally:\n    print('kubernetes' in sys.modules, file=sys.stderr)"
+    )
+    for args in (
+        ["version"],
+        ["--help"],
+        ["checks", "TKE101"],
+        ["svc", "-A", "--snapshot", "tests/fixtures/services.yaml"],
+    ):
         done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False)
         assert done.stderr.strip().endswith("False"), (args, done.stderr)
 
@@ -171,6 +200,20 @@ def test_python_dash_m_is_the_plugin() -> None:
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "kubectl_tke_net", "svc", "-A", "--snapshot",
-                           "tests/fixtures/services.yaml", "-o", "json"], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kubectl_tke_net",
+            "svc",
+            "-A",
+            "--snapshot",
+            "tests/fixtures/services.yaml",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 1 and '"kind": "Report"' in done.stdout

@@ -49,8 +49,11 @@ def account() -> FakeCloud:
                 {"Protocol": "ALL", "Port": "ALL", "CidrBlock": "0.0.0.0/0", "Action": "DROP"},
             ],
         },
-        templates={"ipm-office01": ["203.0.113.0/24"], "ipm-office02": ["198.51.100.1-198.51.100.9"],
-                   "ipm-snat0001": ["100.127.0.0/16"]},
+        templates={
+            "ipm-office01": ["203.0.113.0/24"],
+            "ipm-office02": ["198.51.100.1-198.51.100.9"],
+            "ipm-snat0001": ["100.127.0.0/16"],
+        },
         template_groups={"ipmg-office1": ["ipm-office01", "ipm-office02"]},
         load_balancers={
             "lb-web00001": {"type": "OPEN", "security_groups": []},
@@ -108,9 +111,12 @@ def test_messages_and_remediation_name_the_group_and_the_rule(cli, fake: FakeClo
     assert "TCP 30080 from the Internet (Service shop/web)" in node1["message"]
     assert "UDP" not in node1["message"] and "30090" not in node1["message"]
     assert node1["remediation"].startswith(
-        "insert an inbound rule at the top of sg-node0001: ACCEPT TCP 30000-32768 from 0.0.0.0/0")
-    assert ("tccli vpc CreateSecurityGroupPolicies --cli-unfold-argument --region ap-guangzhou --SecurityGroupId "
-            "sg-node0001 --SecurityGroupPolicySet.Ingress.0.PolicyIndex 0") in node1["remediation"]
+        "insert an inbound rule at the top of sg-node0001: ACCEPT TCP 30000-32768 from 0.0.0.0/0"
+    )
+    assert (
+        "tccli vpc CreateSecurityGroupPolicies --cli-unfold-argument --region ap-guangzhou --SecurityGroupId "
+        "sg-node0001 --SecurityGroupPolicySet.Ingress.0.PolicyIndex 0"
+    ) in node1["remediation"]
     assert "10.0.0.11" in codes["TKE403"][0]["message"] and "10.0.0.12" not in codes["TKE403"][0]["message"]
     assert "and node 10.0.0.11 has no public bandwidth: responses through it fail" in codes["TKE403"][0]["message"]
     assert "100.64.0.0/10" in codes["TKE405"][0]["message"] and "TCP 30090" in codes["TKE405"][0]["message"]
@@ -127,8 +133,10 @@ def test_calls_are_batched_per_kind(cli, fake: FakeCloud) -> None:  # type: igno
     # Two nodes are CVMs: one DescribeInstances; one policy read per security group (the API takes one);
     # one call per template kind; one DescribeLoadBalancers for both CLBs.
     assert actions.count("DescribeInstances") == 1
-    assert sorted(c.params["SecurityGroupId"] for c in fake.calls if c.action == "DescribeSecurityGroupPolicies") \
-        == ["sg-common1", "sg-node0001"]
+    assert sorted(c.params["SecurityGroupId"] for c in fake.calls if c.action == "DescribeSecurityGroupPolicies") == [
+        "sg-common1",
+        "sg-node0001",
+    ]
     assert actions.count("DescribeAddressTemplateGroups") == 1 and actions.count("DescribeAddressTemplates") == 1
     assert actions.count("DescribeLoadBalancers") == 1
     lbs = next(c for c in fake.calls if c.action == "DescribeLoadBalancers").params["LoadBalancerIds"]
@@ -212,13 +220,24 @@ def test_a_security_group_source_means_no_verdict(cli, fake: FakeCloud) -> None:
     assert ("TKE405", "Service/shop/internal") not in found(diagnose(cli, "loopback"))
 
 
-@pytest.mark.parametrize(("action", "code", "words"), [
-    ("DescribeSecurityGroupPolicies", "UnauthorizedOperation",
-     "the CAM policy needs vpc:DescribeSecurityGroupPolicies"),
-    ("DescribeInstances", "RequestLimitExceeded", "rate limited"),
-])
-def test_api_errors_skip_the_checks_that_needed_the_data(cli, fake: FakeCloud, action: str, code: str,  # type: ignore[no-untyped-def]
-                                                         words: str) -> None:
+@pytest.mark.parametrize(
+    ("action", "code", "words"),
+    [
+        (
+            "DescribeSecurityGroupPolicies",
+            "UnauthorizedOperation",
+            "the CAM policy needs vpc:DescribeSecurityGroupPolicies",
+        ),
+        ("DescribeInstances", "RequestLimitExceeded", "rate limited"),
+    ],
+)
+def test_api_errors_skip_the_checks_that_needed_the_data(
+    cli,
+    fake: FakeCloud,
+    action: str,
+    code: str,  # type: ignore[no-untyped-def]
+    words: str,
+) -> None:
     fake.fail[action] = code
     run = cli("svc", "-A", "--snapshot", CLUSTER, "-o", "json", "--cloud")
     doc = run.json()
@@ -264,14 +283,19 @@ def test_secret_keys_are_never_printed(cli, fake: FakeCloud, monkeypatch: pytest
     assert fake.rejected == []
 
 
-def test_tccli_credentials_and_region_flag(cli, fake: FakeCloud, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
-                                           tmp_path: Path) -> None:
+def test_tccli_credentials_and_region_flag(
+    cli,
+    fake: FakeCloud,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     monkeypatch.delenv("TENCENTCLOUD_SECRET_ID")
     monkeypatch.delenv("TENCENTCLOUD_SECRET_KEY")
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / ".tccli").mkdir()
-    (tmp_path / ".tccli" / "default.credential").write_text(json.dumps(
-        {"secretId": fake.secret_id, "secretKey": fake.secret_key}))
+    (tmp_path / ".tccli" / "default.credential").write_text(
+        json.dumps({"secretId": fake.secret_id, "secretKey": fake.secret_key})
+    )
     assert found(diagnose(cli, "svc", "--region", "ap-shanghai")) == SVC
     assert {c.region for c in fake.calls} == {"ap-shanghai"}
 
@@ -280,8 +304,10 @@ def test_without_credentials_nothing_changes(cli, fake: FakeCloud, monkeypatch: 
     plain = cli("svc", "-A", "--snapshot", CLUSTER)
     # A snapshot run is offline unless --cloud asks: credentials in the environment change nothing.
     assert cli("svc", "-A", "--snapshot", CLUSTER) == plain
-    assert cli("svc", "-A", "--snapshot", CLUSTER, "--no-cloud", "--select", "TKE1,TKE4").out == \
-        cli("svc", "-A", "--snapshot", CLUSTER, "--select", "TKE1").out
+    assert (
+        cli("svc", "-A", "--snapshot", CLUSTER, "--no-cloud", "--select", "TKE1,TKE4").out
+        == cli("svc", "-A", "--snapshot", CLUSTER, "--select", "TKE1").out
+    )
     monkeypatch.delenv("TENCENTCLOUD_SECRET_ID")
     monkeypatch.delenv("TENCENTCLOUD_SECRET_KEY")
     assert cli("svc", "-A", "--snapshot", CLUSTER) == plain
@@ -299,8 +325,12 @@ def test_cloud_without_credentials_is_a_skip(cli, fake: FakeCloud, monkeypatch: 
 
 
 def test_region_unknown_is_a_skip(cli, fake: FakeCloud, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    text = Path(CLUSTER).read_text().replace("topology.kubernetes.io/region: gz", "a: b").replace(
-        "failure-domain.beta.kubernetes.io/region: gz", "c: d")
+    text = (
+        Path(CLUSTER)
+        .read_text()
+        .replace("topology.kubernetes.io/region: gz", "a: b")
+        .replace("failure-domain.beta.kubernetes.io/region: gz", "c: d")
+    )
     path = tmp_path / "noregion.yaml"
     path.write_text(text)
     run = cli("svc", "-A", "--snapshot", str(path), "-o", "json", "--cloud", "--select", "TKE4")
@@ -318,14 +348,34 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 
     folder = tmp_path_factory.mktemp("tls")
     cert, key = str(folder / "api.crt"), str(folder / "api.key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
 def test_https_as_in_production_trusting_the_ca_the_environment_names(  # type: ignore[no-untyped-def]
-        cli, fake: FakeCloud, tls_files: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    cli, fake: FakeCloud, tls_files: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The real API is HTTPS: the SDK's TLS path, verified; REQUESTS_CA_BUNDLE (or SSL_CERT_FILE) names the CA
     to trust instead of certifi's, as behind a TLS-inspecting proxy; an untrusted server is a skip, not a crash."""
     secure = account().start(tls=tls_files)
@@ -345,8 +395,10 @@ def test_https_as_in_production_trusting_the_ca_the_environment_names(  # type: 
         assert run.status == 0 and found(run) == set() and "Traceback" not in run.err
         skipped = run.json()["skipped"]
         assert {code for skip in skipped for code in skip["codes"]} == SVC_CODES
-        assert all("TLS certificate is not trusted" in skip["reason"] and "REQUESTS_CA_BUNDLE" in skip["reason"]
-                   for skip in skipped), skipped
+        assert all(
+            "TLS certificate is not trusted" in skip["reason"] and "REQUESTS_CA_BUNDLE" in skip["reason"]
+            for skip in skipped
+        ), skipped
         assert len(secure.calls) == asked  # the handshake failed: nothing reached the API
     finally:
         secure.stop()

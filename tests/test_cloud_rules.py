@@ -33,8 +33,12 @@ A = Addresses.parse
 
 
 def group(gid: str, *rules: dict[str, Any], templates: dict[str, Addresses] | None = None) -> SecurityGroup:
-    return SecurityGroup(gid, tuple(parse_rule(gid, {"PolicyIndex": i, "Action": "ACCEPT", **r}, templates or {})
-                                    for i, r in enumerate(rules)))
+    return SecurityGroup(
+        gid,
+        tuple(
+            parse_rule(gid, {"PolicyIndex": i, "Action": "ACCEPT", **r}, templates or {}) for i, r in enumerate(rules)
+        ),
+    )
 
 
 def allowed(groups: list[SecurityGroup], protocol: str, port: int, source: str) -> bool:
@@ -43,21 +47,37 @@ def allowed(groups: list[SecurityGroup], protocol: str, port: int, source: str) 
 
 
 def test_drop_before_accept_and_accept_before_drop() -> None:
-    drop_first = group("sg-1", {"Protocol": "TCP", "Port": "80", "CidrBlock": "0.0.0.0/0", "Action": "DROP"},
-                       {"Protocol": "TCP", "Port": "80", "CidrBlock": "0.0.0.0/0"})
-    accept_first = group("sg-1", {"Protocol": "TCP", "Port": "80", "CidrBlock": "0.0.0.0/0"},
-                         {"Protocol": "ALL", "Port": "ALL", "CidrBlock": "0.0.0.0/0", "Action": "DROP"})
+    drop_first = group(
+        "sg-1",
+        {"Protocol": "TCP", "Port": "80", "CidrBlock": "0.0.0.0/0", "Action": "DROP"},
+        {"Protocol": "TCP", "Port": "80", "CidrBlock": "0.0.0.0/0"},
+    )
+    accept_first = group(
+        "sg-1",
+        {"Protocol": "TCP", "Port": "80", "CidrBlock": "0.0.0.0/0"},
+        {"Protocol": "ALL", "Port": "ALL", "CidrBlock": "0.0.0.0/0", "Action": "DROP"},
+    )
     assert not allowed([drop_first], "TCP", 80, "1.2.3.4")
     assert allowed([accept_first], "TCP", 80, "1.2.3.4")
     assert not allowed([accept_first], "TCP", 81, "1.2.3.4")
 
 
 def test_order_is_policy_index_not_list_order() -> None:
-    sg = SecurityGroup("sg-1", (
-        parse_rule("sg-1", {"PolicyIndex": 1, "Protocol": "TCP", "Port": "80", "CidrBlock": "0.0.0.0/0",
-                            "Action": "ACCEPT"}, {}),
-        parse_rule("sg-1", {"PolicyIndex": 0, "Protocol": "TCP", "Port": "80", "CidrBlock": "0.0.0.0/0",
-                            "Action": "DROP"}, {})))
+    sg = SecurityGroup(
+        "sg-1",
+        (
+            parse_rule(
+                "sg-1",
+                {"PolicyIndex": 1, "Protocol": "TCP", "Port": "80", "CidrBlock": "0.0.0.0/0", "Action": "ACCEPT"},
+                {},
+            ),
+            parse_rule(
+                "sg-1",
+                {"PolicyIndex": 0, "Protocol": "TCP", "Port": "80", "CidrBlock": "0.0.0.0/0", "Action": "DROP"},
+                {},
+            ),
+        ),
+    )
     assert not allowed([sg], "TCP", 80, "8.8.8.8")
 
 
@@ -67,9 +87,12 @@ def test_port_lists_ranges_and_all() -> None:
     assert parse_ports("30000-32768") == ((30000, 32768),)
     with pytest.raises(ValueError):
         parse_ports("http")
-    sg = group("sg-1", {"Protocol": "TCP", "Port": "80,443", "CidrBlock": "0.0.0.0/0"},
-               {"Protocol": "UDP", "Port": "30000-32768", "CidrBlock": "0.0.0.0/0"},
-               {"Protocol": "ALL", "Port": "ALL", "CidrBlock": "10.0.0.0/8"})
+    sg = group(
+        "sg-1",
+        {"Protocol": "TCP", "Port": "80,443", "CidrBlock": "0.0.0.0/0"},
+        {"Protocol": "UDP", "Port": "30000-32768", "CidrBlock": "0.0.0.0/0"},
+        {"Protocol": "ALL", "Port": "ALL", "CidrBlock": "10.0.0.0/8"},
+    )
     assert allowed([sg], "TCP", 443, "1.1.1.1") and not allowed([sg], "TCP", 444, "1.1.1.1")
     assert allowed([sg], "UDP", 32768, "1.1.1.1") and not allowed([sg], "TCP", 30080, "1.1.1.1")
     assert allowed([sg], "TCP", 30080, "10.1.2.3") and allowed([sg], "UDP", 9, "10.1.2.3")
@@ -91,9 +114,12 @@ def test_several_groups_in_bound_order() -> None:
 
 
 def test_partial_sources() -> None:
-    sg = group("sg-1", {"Protocol": "TCP", "Port": "ALL", "CidrBlock": "100.64.0.0/11"},
-               {"Protocol": "TCP", "Port": "ALL", "CidrBlock": "100.96.0.0/12", "Action": "DROP"},
-               {"Protocol": "TCP", "Port": "ALL", "CidrBlock": "100.64.0.0/10"})
+    sg = group(
+        "sg-1",
+        {"Protocol": "TCP", "Port": "ALL", "CidrBlock": "100.64.0.0/11"},
+        {"Protocol": "TCP", "Port": "ALL", "CidrBlock": "100.96.0.0/12", "Action": "DROP"},
+        {"Protocol": "TCP", "Port": "ALL", "CidrBlock": "100.64.0.0/10"},
+    )
     verdict = evaluate([sg], "TCP", 30090, HEALTH_CHECKS)
     assert verdict.allowed and not verdict.accepted.covers(HEALTH_CHECKS)
     assert verdict.refused == A(["100.96.0.0/12"])
@@ -103,9 +129,12 @@ def test_partial_sources() -> None:
 def test_address_templates_and_groups() -> None:
     templates = {"ipm-1": A(["203.0.113.0/24"]), "ipm-2": A(["198.51.100.1-198.51.100.9"])}
     templates["ipmg-1"] = templates["ipm-1"] | templates["ipm-2"]
-    sg = group("sg-1", {"Protocol": "TCP", "Port": "443", "AddressTemplate": {"AddressId": "ipm-1"}},
-               {"Protocol": "TCP", "Port": "80", "AddressTemplate": {"AddressGroupId": "ipmg-1"}},
-               templates=templates)
+    sg = group(
+        "sg-1",
+        {"Protocol": "TCP", "Port": "443", "AddressTemplate": {"AddressId": "ipm-1"}},
+        {"Protocol": "TCP", "Port": "80", "AddressTemplate": {"AddressGroupId": "ipmg-1"}},
+        templates=templates,
+    )
     assert allowed([sg], "TCP", 443, "203.0.113.7") and not allowed([sg], "TCP", 443, "198.51.100.5")
     assert allowed([sg], "TCP", 80, "198.51.100.9") and not allowed([sg], "TCP", 80, "198.51.100.10")
     unresolved = group("sg-1", {"Protocol": "TCP", "Port": "80", "AddressTemplate": {"AddressId": "ipm-9"}})
@@ -114,22 +143,31 @@ def test_address_templates_and_groups() -> None:
 
 
 def test_ipv6_rules_do_not_open_ipv4() -> None:
-    sg = group("sg-1", {"Protocol": "TCP", "Port": "443", "Ipv6CidrBlock": "::/0"},
-               {"Protocol": "TCP", "Port": "80", "Ipv6CidrBlock": "2402:4e00::/32", "Action": "DROP"},
-               {"Protocol": "TCP", "Port": "80", "Ipv6CidrBlock": "::/0"})
+    sg = group(
+        "sg-1",
+        {"Protocol": "TCP", "Port": "443", "Ipv6CidrBlock": "::/0"},
+        {"Protocol": "TCP", "Port": "80", "Ipv6CidrBlock": "2402:4e00::/32", "Action": "DROP"},
+        {"Protocol": "TCP", "Port": "80", "Ipv6CidrBlock": "::/0"},
+    )
     assert allowed([sg], "TCP", 443, "2001:db8::1") and not allowed([sg], "TCP", 443, "1.2.3.4")
     assert not allowed([sg], "TCP", 80, "2402:4e00::5") and allowed([sg], "TCP", 80, "2001:db8::1")
 
 
 def test_udp_and_icmp() -> None:
-    sg = group("sg-1", {"Protocol": "TCP", "Port": "ALL", "CidrBlock": "0.0.0.0/0"},
-               {"Protocol": "ICMP", "Port": "", "CidrBlock": "0.0.0.0/0"})
+    sg = group(
+        "sg-1",
+        {"Protocol": "TCP", "Port": "ALL", "CidrBlock": "0.0.0.0/0"},
+        {"Protocol": "ICMP", "Port": "", "CidrBlock": "0.0.0.0/0"},
+    )
     assert not allowed([sg], "UDP", 30053, "1.1.1.1") and allowed([sg], "TCP", 30053, "1.1.1.1")
 
 
 def test_security_group_sources_are_not_judged() -> None:
-    sg = group("sg-1", {"Protocol": "TCP", "Port": "80", "SecurityGroupId": "sg-2"},
-               {"Protocol": "ALL", "Port": "ALL", "CidrBlock": "0.0.0.0/0", "Action": "DROP"})
+    sg = group(
+        "sg-1",
+        {"Protocol": "TCP", "Port": "80", "SecurityGroupId": "sg-2"},
+        {"Protocol": "ALL", "Port": "ALL", "CidrBlock": "0.0.0.0/0", "Action": "DROP"},
+    )
     verdict = evaluate([sg], "TCP", 80, INTERNET)
     assert not verdict.allowed and [r.source for r in verdict.uncertain] == ["sg-2"]
 
@@ -137,9 +175,12 @@ def test_security_group_sources_are_not_judged() -> None:
 def test_a_rule_that_cannot_match_leaves_no_doubt() -> None:
     """SSH from a bastion's security group, or an unreadable template on another port or protocol, says nothing
     about a NodePort: the DROP after them decides."""
-    sg = group("sg-1", {"Protocol": "TCP", "Port": "22", "SecurityGroupId": "sg-bastion"},
-               {"Protocol": "UDP", "Port": "ALL", "AddressTemplate": {"AddressId": "ipm-9"}},
-               {"Protocol": "ALL", "Port": "ALL", "CidrBlock": "0.0.0.0/0", "Action": "DROP"})
+    sg = group(
+        "sg-1",
+        {"Protocol": "TCP", "Port": "22", "SecurityGroupId": "sg-bastion"},
+        {"Protocol": "UDP", "Port": "ALL", "AddressTemplate": {"AddressId": "ipm-9"}},
+        {"Protocol": "ALL", "Port": "ALL", "CidrBlock": "0.0.0.0/0", "Action": "DROP"},
+    )
     verdict = evaluate([sg], "TCP", 30080, INTERNET)
     assert not verdict.allowed and verdict.uncertain == () and [r.index for r in verdict.deciding] == [2]
     assert [r.source for r in evaluate([sg], "TCP", 22, INTERNET).uncertain] == ["sg-bastion"]
@@ -164,15 +205,21 @@ def test_region_and_instance_of_nodes() -> None:
     def node(labels: dict[str, str], provider: str = "") -> dict[str, Any]:
         return {"metadata": {"labels": labels}, "spec": {"providerID": provider}}
 
-    assert region_of_nodes([node({"topology.kubernetes.io/region": "cd",
-                                  "topology.com.tencent.cloud.csi.cbs/zone": "ap-chengdu-1"})]) == "ap-chengdu"
+    assert (
+        region_of_nodes(
+            [node({"topology.kubernetes.io/region": "cd", "topology.com.tencent.cloud.csi.cbs/zone": "ap-chengdu-1"})]
+        )
+        == "ap-chengdu"
+    )
     assert region_of_nodes([node({"failure-domain.beta.kubernetes.io/region": "gz"})]) == "ap-guangzhou"
     assert region_of_nodes([node({"topology.kubernetes.io/region": "ap-tokyo"})]) == "ap-tokyo"
     assert region_of_nodes([node({})]) is None
     # A short name we cannot map is not sent as a region (every call would fail unclearly): --region it is.
     assert region_of_nodes([node({"topology.kubernetes.io/region": "xyz"})]) is None
-    assert region_of_nodes([node({"topology.kubernetes.io/region": "xyz"}),
-                            node({"topology.kubernetes.io/region": "sh"})]) == "ap-shanghai"
+    assert (
+        region_of_nodes([node({"topology.kubernetes.io/region": "xyz"}), node({"topology.kubernetes.io/region": "sh"})])
+        == "ap-shanghai"
+    )
     assert instance_id(node({"cloud.tencent.com/node-instance-id": "ins-f5wpfrc5"})) == "ins-f5wpfrc5"
     assert instance_id(node({}, "qcloud:///800002/ins-abcd1234")) == "ins-abcd1234"
     assert instance_id(node({}, "aws:///us-east-1a/i-0123")) is None
@@ -218,12 +265,18 @@ def test_the_fake_checks_the_signature(fake: FakeCloud) -> None:
 
 
 def test_the_sdk_is_imported_only_for_cloud_runs(tmp_path: Path) -> None:
-    code = ("import sys\nfrom kubectl_tke_net.cli import main\ntry:\n    main(sys.argv[1:])\n"
-            "finally:\n    print('tencentcloud' in sys.modules, file=sys.stderr)")
+    code = (
+        "import sys\nfrom kubectl_tke_net.cli import main\ntry:\n    main(sys.argv[1:])\n"
+        "finally:\n    print('tencentcloud' in sys.modules, file=sys.stderr)"
+    )
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    for args in (["version"], ["--help"], ["svc", "--help"], ["checks", "TKE401"],
-                 ["svc", "-A", "--snapshot", "tests/fixtures/cloud.yaml"],
-                 ["svc", "-A", "--snapshot", "tests/fixtures/cloud.yaml", "--cloud"]):
-        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False,
-                              env=env)
+    for args in (
+        ["version"],
+        ["--help"],
+        ["svc", "--help"],
+        ["checks", "TKE401"],
+        ["svc", "-A", "--snapshot", "tests/fixtures/cloud.yaml"],
+        ["svc", "-A", "--snapshot", "tests/fixtures/cloud.yaml", "--cloud"],
+    ):
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False, env=env)
         assert done.stderr.strip().endswith("False"), (args, done.stderr)

@@ -60,8 +60,10 @@ def test_flag_values() -> None:
 
 
 def test_positionals() -> None:
-    assert names("fix", "") == (["kube-proxy", "prevent-loopback", "ingress-keepalive", "coredns-rewrite",
-                                 "rollback"], 4)
+    assert names("fix", "") == (
+        ["kube-proxy", "prevent-loopback", "ingress-keepalive", "coredns-rewrite", "rollback"],
+        4,
+    )
     assert names("fix", "rollback", "") == ([], 0)
     assert names("checks", "TKE30") == ([f"TKE30{i}" for i in range(1, 7)], 4)
     candidates, _ = complete(["checks", "tke101"])
@@ -89,17 +91,25 @@ def test_contexts_from_the_kubeconfig(tmp_path: Path, monkeypatch: pytest.Monkey
     assert names("svc", "--kubeconfig", str(config), "--context", "p") == (["prod"], 4)
 
 
-def test_unreachable_cluster_completes_nothing_quietly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreachable_cluster_completes_nothing_quietly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     config = tmp_path / "config"
-    config.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "c", "cluster": {"server": f"https://127.0.0.1:{port}"}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}))
+    config.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "clusters": [{"name": "c", "cluster": {"server": f"https://127.0.0.1:{port}"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
     monkeypatch.setenv("KUBECONFIG", str(config))
     started = time.monotonic()
     assert main(["__complete", "svc", ""]) == 0

@@ -85,6 +85,7 @@ def cases_text(cli, cases: list[tuple[str, tuple[str, ...]]]) -> str:  # type: i
 
 # --- kube-proxy ------------------------------------------------------------------------------------
 
+
 def test_kube_proxy_plan(cli) -> None:  # type: ignore[no-untyped-def]
     run = cli("fix", "kube-proxy", "--snapshot", CLUSTER)
     assert run.status == 0 and run.err == ""
@@ -115,21 +116,22 @@ def test_the_merge_patch_carries_the_resource_version_and_makes_the_after_object
     patch = change.patch
     assert patch["metadata"] == {"resourceVersion": "1234567"}
     # The containers list is replaced whole (merge patch): it is the list read, with one image changed.
-    assert patch["spec"] == {"template": {"spec": {"containers": change.after["spec"]["template"]["spec"]
-                                                   ["containers"]}}}
+    assert patch["spec"] == {
+        "template": {"spec": {"containers": change.after["spec"]["template"]["spec"]["containers"]}}
+    }
     assert merge(change.before, patch) == change.after
 
 
 def test_merge_patch() -> None:
     before = {"a": 1, "b": {"c": 2, "d": 3}, "l": [1, 2], "gone": "x"}
     after = {"a": 1, "b": {"c": 2, "d": 4, "e": None}, "l": [1, 2, 3], "new": {"k": "v"}}
-    assert merge_patch(before, after) == {"b": {"d": 4, "e": None}, "l": [1, 2, 3], "new": {"k": "v"},
-                                          "gone": None}
+    assert merge_patch(before, after) == {"b": {"d": 4, "e": None}, "l": [1, 2, 3], "new": {"k": "v"}, "gone": None}
     assert merge_patch(before, before) == {}
 
 
-def _kube_proxy(image: str | None = None, drop: bool = False, ipvs: bool = True,
-                strategy: str | None = None) -> Callable[[list[Obj]], list[Obj] | None]:
+def _kube_proxy(
+    image: str | None = None, drop: bool = False, ipvs: bool = True, strategy: str | None = None
+) -> Callable[[list[Obj]], list[Obj] | None]:
     def edit(objs: list[Obj]) -> list[Obj] | None:
         if drop:
             return [o for o in objs if o["kind"] != "DaemonSet"]
@@ -174,6 +176,7 @@ def test_kube_proxy_refusals_and_nothing_to_do(cli, tmp_path: Path) -> None:  # 
 
 # --- prevent-loopback ------------------------------------------------------------------------------
 
+
 def test_prevent_loopback_refused_while_kube_proxy_lacks_the_fix(cli) -> None:  # type: ignore[no-untyped-def]
     run = cli("fix", "prevent-loopback", "-n", "prod", "--snapshot", CLUSTER)
     assert run.status == 1
@@ -188,8 +191,19 @@ def test_prevent_loopback_plans(cli) -> None:  # type: ignore[no-untyped-def]
     assert run.status == 0
     assert [c["name"] for c in run.json()["changes"]] == ["orders", "storefront"]
     golden("fix-prevent-loopback-all-lb.json", run.out)
-    run = cli("fix", "prevent-loopback", "orders", "server", "nope", "payments", "-n", "prod", "--force",
-              "--snapshot", CLUSTER)
+    run = cli(
+        "fix",
+        "prevent-loopback",
+        "orders",
+        "server",
+        "nope",
+        "payments",
+        "-n",
+        "prod",
+        "--force",
+        "--snapshot",
+        CLUSTER,
+    )
     assert run.status == 1
     golden("fix-prevent-loopback-named.txt", run.out)
 
@@ -197,9 +211,11 @@ def test_prevent_loopback_plans(cli) -> None:  # type: ignore[no-untyped-def]
 def test_prevent_loopback_kube_proxy_states(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     repo = "ccr.ccs.tencentyun.com/tkeimages/hyperkube"
     forbidden = tmp_path / "forbidden.yaml"
-    write_list(forbidden, [o for o in items(CLUSTER) if o["kind"] != "DaemonSet"],
-               {"annotations": {UNAVAILABLE_ANNOTATION: json.dumps({"daemonsets": "forbidden: cannot list "
-                                                                                   "daemonsets"})}})
+    write_list(
+        forbidden,
+        [o for o in items(CLUSTER) if o["kind"] != "DaemonSet"],
+        {"annotations": {UNAVAILABLE_ANNOTATION: json.dumps({"daemonsets": "forbidden: cannot list daemonsets"})}},
+    )
     cases = [
         ("kube-proxy fixed", ("--snapshot", variant(tmp_path, _kube_proxy(image=f"{repo}:v1.18.4-tke.20")))),
         ("kube-proxy on the nodes", ("--snapshot", variant(tmp_path, _kube_proxy(drop=True)))),
@@ -214,6 +230,7 @@ def test_prevent_loopback_kube_proxy_states(cli, tmp_path: Path) -> None:  # typ
 
 # --- ingress-keepalive -----------------------------------------------------------------------------
 
+
 def test_ingress_keepalive_plans(cli) -> None:  # type: ignore[no-untyped-def]
     run = cli("fix", "ingress-keepalive", "-n", "prod", "--snapshot", CLUSTER)
     assert run.status == 0
@@ -223,7 +240,9 @@ def test_ingress_keepalive_plans(cli) -> None:  # type: ignore[no-untyped-def]
     assert run.status == 1
     doc = run.json()
     assert [(c["kind"], c["name"]) for c in doc["changes"]] == [
-        ("TkeServiceConfig", "auto-partial-auto-ingress-config"), ("Ingress", "bare")]
+        ("TkeServiceConfig", "auto-partial-auto-ingress-config"),
+        ("Ingress", "bare"),
+    ]
     assert [r["name"] for r in doc["refused"]] == ["named-missing"]
     assert any("100.127.0.0/16" in n for n in doc["notes"]) and any("allow-list" in n for n in doc["notes"])
     golden("fix-ingress-keepalive.json", run.out)
@@ -235,22 +254,49 @@ def test_ingress_keepalive_named_and_edge_cases(cli, tmp_path: Path) -> None:  #
         ing["metadata"]["annotations"]["ingress.cloud.tencent.com/tke-service-config-auto"] = "false"
         empty = copy.deepcopy(find(objs, "Ingress", "myapp"))
         empty["metadata"]["name"] = "empty"
-        config = {"apiVersion": "cloud.tencent.com/v1alpha1", "kind": "TkeServiceConfig",
-                  "metadata": {"name": "empty-auto-ingress-config", "namespace": "prod"},
-                  "spec": {"loadBalancer": {}}}
+        config = {
+            "apiVersion": "cloud.tencent.com/v1alpha1",
+            "kind": "TkeServiceConfig",
+            "metadata": {"name": "empty-auto-ingress-config", "namespace": "prod"},
+            "spec": {"loadBalancer": {}},
+        }
         return [*objs, empty, config]
 
     no_crd = tmp_path / "no-crd.yaml"
-    write_list(no_crd, [o for o in items(CLUSTER) if o["kind"] != "TkeServiceConfig"],
-               {"annotations": {UNAVAILABLE_ANNOTATION: json.dumps({
-                   "tkeserviceconfigs": "the API cloud.tencent.com/v1alpha1/tkeserviceconfigs is not served by "
-                                        "this cluster (CRD not installed?)"})}})
+    write_list(
+        no_crd,
+        [o for o in items(CLUSTER) if o["kind"] != "TkeServiceConfig"],
+        {
+            "annotations": {
+                UNAVAILABLE_ANNOTATION: json.dumps(
+                    {
+                        "tkeserviceconfigs": "the API cloud.tencent.com/v1alpha1/tkeserviceconfigs is not served by "
+                        "this cluster (CRD not installed?)"
+                    }
+                )
+            }
+        },
+    )
     cases = [
-        ("named: partial, public, not CLB, missing, done",
-         ("ingress-keepalive", "auto-partial", "public", "nginx-internal", "nope", "named-ok", "-n", "shop",
-          "--snapshot", LOOPBACK)),
-        ("auto is false; auto config without l7Listeners",
-         ("ingress-keepalive", "-n", "prod", "--snapshot", variant(tmp_path, edge))),
+        (
+            "named: partial, public, not CLB, missing, done",
+            (
+                "ingress-keepalive",
+                "auto-partial",
+                "public",
+                "nginx-internal",
+                "nope",
+                "named-ok",
+                "-n",
+                "shop",
+                "--snapshot",
+                LOOPBACK,
+            ),
+        ),
+        (
+            "auto is false; auto config without l7Listeners",
+            ("ingress-keepalive", "-n", "prod", "--snapshot", variant(tmp_path, edge)),
+        ),
         ("TkeServiceConfig CRD not installed", ("ingress-keepalive", "-n", "prod", "--snapshot", str(no_crd))),
     ]
     text = cases_text(cli, [(t, a) for t, a in cases])
@@ -282,12 +328,20 @@ def _corefile(edit: Callable[[str], str]) -> Callable[[list[Obj]], None]:
 def test_coredns_rewrite_refusals_and_warnings(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     def nodelocal(objs: list[Obj]) -> list[Obj]:
         _corefile(lambda c: c.replace("            reload\n", ""))(objs)
-        ds = {"apiVersion": "apps/v1", "kind": "DaemonSet",
-              "metadata": {"name": "node-local-dns", "namespace": "kube-system"}, "spec": {}}
+        ds = {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": "node-local-dns", "namespace": "kube-system"},
+            "spec": {},
+        }
         return [*objs, ds]
 
-    outside = _corefile(lambda c: c.replace("            ready\n", "            ready\n            rewrite name "
-                                            "ROC.example.com. other.prod.svc.cluster.local\n"))
+    outside = _corefile(
+        lambda c: c.replace(
+            "            ready\n",
+            "            ready\n            rewrite name ROC.example.com. other.prod.svc.cluster.local\n",
+        )
+    )
     second_root = _corefile(lambda c: c + "\n.:53 {\n    forward . 8.8.8.8\n}")
     no_root = _corefile(lambda c: c.replace(".:53 {", "example.org:53 {"))
     zone_block = _corefile(lambda c: c + "\nexample.com:53 {\n    forward . 10.0.0.2\n}")
@@ -306,8 +360,10 @@ def test_coredns_rewrite_refusals_and_warnings(cli, tmp_path: Path) -> None:  # 
     base = ("--snapshot", CLUSTER)
     rewrite = ("coredns-rewrite", "--service", "server", "-n", "prod")
     cases = [
-        ("Service does not exist", ("coredns-rewrite", "--host", "roc.example.com", "--service", "nope", "-n",
-                                    "prod", *base)),
+        (
+            "Service does not exist",
+            ("coredns-rewrite", "--host", "roc.example.com", "--service", "nope", "-n", "prod", *base),
+        ),
         ("not a DNS name", (*rewrite, "--host", "roc_1.example.com", *base)),
         ("one label", (*rewrite, "--host", "localhost", *base)),
         ("an IP address", (*rewrite, "--host", "10.0.0.1", *base)),
@@ -361,13 +417,15 @@ def test_coredns_rewrite_is_idempotent_and_accumulates() -> None:
     # `. {` roots and an empty root block work too; the indentation follows the next line, or the root's + 4.
     assert rewrite_corefile(". {\n  forward . 8.8.8.8\n}\n", "a.example.com", "a.b.svc.cluster.local")[0] == (
         f". {{\n  {BEGIN}\n  rewrite stop name exact a.example.com a.b.svc.cluster.local\n  {END}\n"
-        "  forward . 8.8.8.8\n}\n")
+        "  forward . 8.8.8.8\n}\n"
+    )
     empty, _ = rewrite_corefile(".:53 {\n}", "a.example.com", "t")
     assert empty == f".:53 {{\n    {BEGIN}\n    rewrite stop name exact a.example.com t\n    {END}\n}}"
     assert rewrite_corefile(".:53 {\n  forward . x {\n}", "a.example.com", "t")[0] is None  # unbalanced
 
 
 # --- rollback --------------------------------------------------------------------------------------
+
 
 def _fixed(tmp_path: Path, base: str, *plans: Plan) -> str:
     """The snapshot after the plans' changes were made (what a second run would read)."""
@@ -390,24 +448,37 @@ def test_rollback_plan(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-
     # Rolled back, nothing is left to do; objects gone or of other kinds are refused, not recreated.
     again = cli("fix", "rollback", backup, "--snapshot", CLUSTER, "-o", "json").json()
     assert again["changes"] == [] and again["refused"] == []
-    stray = write_list(tmp_path / "stray.yaml", [
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "coredns", "namespace": "kube-system"}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "gone", "namespace": "prod"}},
-    ])
+    stray = write_list(
+        tmp_path / "stray.yaml",
+        [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "coredns", "namespace": "kube-system"},
+            },
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "gone", "namespace": "prod"}},
+        ],
+    )
     run = cli("fix", "rollback", stray, "--snapshot", CLUSTER, "-o", "json")
     assert run.status == 1
     assert [(r["kind"], r["name"], r["reason"].split(";")[0]) for r in run.json()["refused"]] == [
-        ("Deployment", "coredns", "not a kind tke-net changes"), ("Service", "gone", "no longer exists")]
+        ("Deployment", "coredns", "not a kind tke-net changes"),
+        ("Service", "gone", "no longer exists"),
+    ]
 
 
 # --- idempotence: a plan on the objects already fixed is empty ---------------------------------------
 
-@pytest.mark.parametrize(("action", "args"), [
-    ("kube-proxy", {}),
-    ("prevent-loopback", {"force": True, "all_lb": True}),
-    ("ingress-keepalive", {}),
-    ("coredns-rewrite", {"host": "roc.example.com", "service": "server"}),
-])
+
+@pytest.mark.parametrize(
+    ("action", "args"),
+    [
+        ("kube-proxy", {}),
+        ("prevent-loopback", {"force": True, "all_lb": True}),
+        ("ingress-keepalive", {}),
+        ("coredns-rewrite", {"host": "roc.example.com", "service": "server"}),
+    ],
+)
 def test_second_plan_on_the_fixed_objects_is_empty(tmp_path: Path, action: str, args: Obj) -> None:
     first = plan_of(CLUSTER, action, **args)
     assert first.changes
@@ -419,25 +490,29 @@ def test_second_plan_on_the_fixed_objects_is_empty(tmp_path: Path, action: str, 
 
 # --- flags -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("args", [
-    ("kube-proxy", "--snapshot", CLUSTER, "--apply"),
-    ("kube-proxy", "--snapshot", CLUSTER, "--dry-run=server"),
-    ("kube-proxy", "--apply", "--dry-run=server"),
-    ("kube-proxy", "--snapshot", CLUSTER, "--wait", "1m"),
-    ("kube-proxy", "--snapshot", CLUSTER, "--all-lb"),
-    ("kube-proxy", "extra-name", "--snapshot", CLUSTER),
-    ("prevent-loopback", "--version", "v1.18.4-tke.20", "--snapshot", CLUSTER),
-    ("prevent-loopback", "orders", "--all-lb", "--snapshot", CLUSTER),
-    ("coredns-rewrite", "--host", "a.example.com", "--snapshot", CLUSTER),
-    ("coredns-rewrite", "--host", "a.example.com", "--service", "server", "-A", "--snapshot", CLUSTER),
-    ("coredns-rewrite", "--host", "a.example.com", "--service", "s", "--wait", "1m", "--apply"),
-    ("rollback", "--snapshot", CLUSTER),
-    ("rollback", "does/not/exist.yaml", "--snapshot", CLUSTER),
-    ("ingress-keepalive", "-n", "a", "-A", "--snapshot", CLUSTER),
-    ("ingress-keepalive", "--apply", "--wait", "soon"),
-    ("unknown-action", "--snapshot", CLUSTER),
-    ("kube-proxy", "--dry-run=maybe", "--snapshot", CLUSTER),
-])
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("kube-proxy", "--snapshot", CLUSTER, "--apply"),
+        ("kube-proxy", "--snapshot", CLUSTER, "--dry-run=server"),
+        ("kube-proxy", "--apply", "--dry-run=server"),
+        ("kube-proxy", "--snapshot", CLUSTER, "--wait", "1m"),
+        ("kube-proxy", "--snapshot", CLUSTER, "--all-lb"),
+        ("kube-proxy", "extra-name", "--snapshot", CLUSTER),
+        ("prevent-loopback", "--version", "v1.18.4-tke.20", "--snapshot", CLUSTER),
+        ("prevent-loopback", "orders", "--all-lb", "--snapshot", CLUSTER),
+        ("coredns-rewrite", "--host", "a.example.com", "--snapshot", CLUSTER),
+        ("coredns-rewrite", "--host", "a.example.com", "--service", "server", "-A", "--snapshot", CLUSTER),
+        ("coredns-rewrite", "--host", "a.example.com", "--service", "s", "--wait", "1m", "--apply"),
+        ("rollback", "--snapshot", CLUSTER),
+        ("rollback", "does/not/exist.yaml", "--snapshot", CLUSTER),
+        ("ingress-keepalive", "-n", "a", "-A", "--snapshot", CLUSTER),
+        ("ingress-keepalive", "--apply", "--wait", "soon"),
+        ("unknown-action", "--snapshot", CLUSTER),
+        ("kube-proxy", "--dry-run=maybe", "--snapshot", CLUSTER),
+    ],
+)
 def test_usage_errors(cli, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
     run = cli("fix", *args)
     assert run.status == 2, run.err
@@ -459,8 +534,10 @@ def test_a_backup_cannot_blow_up_or_crash_the_reader(cli, tmp_path: Path) -> Non
     bomb = tmp_path / "bomb.yaml"
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
-    bomb.write_text("\n".join(lines) + "\nkind: List\nitems:\n- {apiVersion: v1, kind: Service, "
-                    "metadata: {name: web, namespace: app}, spec: {selector: *a9}}\n")
+    bomb.write_text(
+        "\n".join(lines) + "\nkind: List\nitems:\n- {apiVersion: v1, kind: Service, "
+        "metadata: {name: web, namespace: app}, spec: {selector: *a9}}\n"
+    )
     run = cli("fix", "rollback", str(bomb), "--snapshot", CLUSTER)
     assert (run.status, run.out) == (2, "")
     assert run.err.startswith(f"error: malformed backup {bomb}: its YAML aliases (*name) stand for more than")
@@ -471,6 +548,7 @@ def test_a_backup_cannot_blow_up_or_crash_the_reader(cli, tmp_path: Path) -> Non
 
 
 # --- the write path, against a fake API server -----------------------------------------------------
+
 
 class FakeCluster:
     """Stands in for cluster.Cluster: objects in memory; PATCH applies the merge patch with the API server's
@@ -493,8 +571,16 @@ class FakeCluster:
         self.on_list: Callable[[str, int], None] = lambda kind, n: None
         self.listed: dict[str, int] = {}
 
-    def request(self, method: str, path: str, query: dict[str, str] | None = None, *, body: Any = None,
-                content_type: str | None = None, accept: str | None = None) -> tuple[int, Any]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None = None,
+        *,
+        body: Any = None,
+        content_type: str | None = None,
+        accept: str | None = None,
+    ) -> tuple[int, Any]:
         assert method == "PATCH"
         self.calls.append((method, path, dict(query or {}), content_type))
         phase = "dry" if (query or {}).get("dryRun") == "All" else "write"
@@ -520,8 +606,12 @@ class FakeCluster:
     def list(self, kind: Any, namespace: str | None) -> list[Obj]:
         self.listed[kind.name] = self.listed.get(kind.name, 0) + 1
         self.on_list(kind.name, self.listed[kind.name])
-        return [copy.deepcopy(o) for o in self.objects.values() if o["kind"] == kind.kind
-                and (namespace is None or kind.scope == "cluster" or o["metadata"].get("namespace") == namespace)]
+        return [
+            copy.deepcopy(o)
+            for o in self.objects.values()
+            if o["kind"] == kind.kind
+            and (namespace is None or kind.scope == "cluster" or o["metadata"].get("namespace") == namespace)
+        ]
 
     def get(self, kind: str, name: str) -> Obj:
         return next(o for o in self.objects.values() if o["kind"] == kind and o["metadata"]["name"] == name)
@@ -544,8 +634,13 @@ def live(fake: FakeCluster, *args: str) -> tuple[str, ...]:
 def test_apply_dry_runs_everything_then_backs_up_then_writes(cli, fake: FakeCluster) -> None:  # type: ignore[no-untyped-def]
     run = cli(*live(fake, "ingress-keepalive", "-n", "prod", "--apply", "-o", "json"))
     assert run.status == 0, run.out
-    assert fake.events == ["dry myapp-auto-ingress-config", "dry admin", "backup",
-                           "write myapp-auto-ingress-config", "write admin"]
+    assert fake.events == [
+        "dry myapp-auto-ingress-config",
+        "dry admin",
+        "backup",
+        "write myapp-auto-ingress-config",
+        "write admin",
+    ]
     for method, _path, query, content_type in fake.calls:
         assert method == "PATCH" and content_type == "application/merge-patch+json"
         assert query in ({"dryRun": "All", "fieldManager": "kubectl-tke-net"}, {"fieldManager": "kubectl-tke-net"})
@@ -555,10 +650,14 @@ def test_apply_dry_runs_everything_then_backs_up_then_writes(cli, fake: FakeClus
     assert doc["backup"] == str(backup) and re.fullmatch(r"test-ctx-\d{8}T\d{6}Z\.yaml", backup.name)
     saved = yaml.safe_load(backup.read_text())
     assert saved["kind"] == "List" and [i["metadata"]["name"] for i in saved["items"]] == [
-        "myapp-auto-ingress-config", "admin"]
+        "myapp-auto-ingress-config",
+        "admin",
+    ]
     assert saved["items"][0]["spec"]["loadBalancer"]["l7Listeners"][0]["keepaliveEnable"] == 0
-    assert all(lst["keepaliveEnable"] == 1 for lst in
-               fake.get("TkeServiceConfig", "myapp-auto-ingress-config")["spec"]["loadBalancer"]["l7Listeners"])
+    assert all(
+        lst["keepaliveEnable"] == 1
+        for lst in fake.get("TkeServiceConfig", "myapp-auto-ingress-config")["spec"]["loadBalancer"]["l7Listeners"]
+    )
     # A second run has nothing to do.
     again = cli(*live(fake, "ingress-keepalive", "-n", "prod", "--apply", "-o", "json"))
     assert again.status == 0 and again.json()["changes"] == [] and again.json()["backup"] is None
@@ -583,8 +682,14 @@ def test_a_409_on_the_second_write_leaves_the_rest_unwritten(tmp_path: Path) -> 
     cluster.fail[("write", "storefront")] = (409, "modified")
     outcome = applier.apply(cluster, plan, "apply", str(tmp_path), "ctx")
     assert [r.status for r in outcome.results] == ["applied", "conflict", "not-run"]
-    assert cluster.events == ["dry orders", "dry storefront", "dry kube-proxy", "backup", "write orders",
-                              "write storefront"]
+    assert cluster.events == [
+        "dry orders",
+        "dry storefront",
+        "dry kube-proxy",
+        "backup",
+        "write orders",
+        "write storefront",
+    ]
     assert outcome.backup is not None and outcome.written
 
 
@@ -637,8 +742,12 @@ def _rolled_out(fake: FakeCluster, after: int) -> Callable[[str, int], None]:
     def on_list(kind: str, n: int) -> None:
         if kind == "daemonsets" and n >= after:
             ds = fake.get("DaemonSet", "kube-proxy")
-            ds["status"] = {"observedGeneration": ds["metadata"]["generation"], "desiredNumberScheduled": 2,
-                            "updatedNumberScheduled": 2, "numberAvailable": 2}
+            ds["status"] = {
+                "observedGeneration": ds["metadata"]["generation"],
+                "desiredNumberScheduled": 2,
+                "updatedNumberScheduled": 2,
+                "numberAvailable": 2,
+            }
 
     return on_list
 
@@ -661,18 +770,27 @@ def test_wait_for_the_kube_proxy_rollout_times_out(cli, fake: FakeCluster) -> No
 def test_wait_for_the_tke_service_config(cli, fake: FakeCluster) -> None:  # type: ignore[no-untyped-def]
     def controller(kind: str, n: int) -> None:
         if kind == "tkeserviceconfigs" and n == 3:  # the plan's LIST, one poll, then it exists
-            config = {"apiVersion": "cloud.tencent.com/v1alpha1", "kind": "TkeServiceConfig",
-                      "metadata": {"name": "admin-auto-ingress-config", "namespace": "prod",
-                                   "resourceVersion": "7000", "generation": 1},
-                      "spec": {"loadBalancer": {"l7Listeners": [{"protocol": "HTTP", "port": 80}]}}}
+            config = {
+                "apiVersion": "cloud.tencent.com/v1alpha1",
+                "kind": "TkeServiceConfig",
+                "metadata": {
+                    "name": "admin-auto-ingress-config",
+                    "namespace": "prod",
+                    "resourceVersion": "7000",
+                    "generation": 1,
+                },
+                "spec": {"loadBalancer": {"l7Listeners": [{"protocol": "HTTP", "port": 80}]}},
+            }
             fake.objects[object_path(config)] = config
 
     fake.on_list = controller
     run = cli(*live(fake, "ingress-keepalive", "admin", "-n", "prod", "--apply", "--wait", "1m", "-o", "json"))
     assert run.status == 0, run.out
     doc = run.json()
-    assert [(c["name"], c["status"]) for c in doc["changes"]] == [("admin", "applied"),
-                                                                 ("admin-auto-ingress-config", "applied")]
+    assert [(c["name"], c["status"]) for c in doc["changes"]] == [
+        ("admin", "applied"),
+        ("admin-auto-ingress-config", "applied"),
+    ]
     assert len(doc["backups"]) == 2 and doc["backup"] == doc["backups"][0]
     config = fake.get("TkeServiceConfig", "admin-auto-ingress-config")
     assert config["spec"]["loadBalancer"]["l7Listeners"] == [{"protocol": "HTTP", "port": 80, "keepaliveEnable": 1}]

@@ -29,6 +29,7 @@ def english_afterwards(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 # --- the catalogue ---------------------------------------------------------------------------------------
 
+
 def test_every_message_has_a_chinese_translation() -> None:
     """The same extraction as `make i18n`: missing, empty, fuzzy, stale entries and differing placeholders."""
     assert i18n_catalog.problems(PO) == []
@@ -102,30 +103,37 @@ def test_a_missing_catalogue_fails_loudly(tmp_path: Path, monkeypatch: pytest.Mo
 
 # --- language resolution --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("env", "expected"), [
-    ({}, "en"),
-    ({"LANG": "C"}, "en"),
-    ({"LANG": "en_US.UTF-8"}, "en"),
-    ({"LANG": "zh_CN.UTF-8"}, "zh"),
-    ({"LANG": "zh_TW"}, "zh"),
-    ({"LANG": "zh"}, "zh"),
-    ({"LANG": "zu_ZA.UTF-8"}, "en"),
-    ({"LC_MESSAGES": "zh_CN.UTF-8", "LANG": "en_US.UTF-8"}, "zh"),
-    ({"LC_ALL": "en_US.UTF-8", "LC_MESSAGES": "zh_CN.UTF-8"}, "en"),
-    ({"LC_ALL": "zh_CN.GB18030", "LANG": "C"}, "zh"),
-    ({"LC_ALL": "", "LANG": "zh_SG"}, "zh"),  # set but empty does not count
-])
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "en"),
+        ({"LANG": "C"}, "en"),
+        ({"LANG": "en_US.UTF-8"}, "en"),
+        ({"LANG": "zh_CN.UTF-8"}, "zh"),
+        ({"LANG": "zh_TW"}, "zh"),
+        ({"LANG": "zh"}, "zh"),
+        ({"LANG": "zu_ZA.UTF-8"}, "en"),
+        ({"LC_MESSAGES": "zh_CN.UTF-8", "LANG": "en_US.UTF-8"}, "zh"),
+        ({"LC_ALL": "en_US.UTF-8", "LC_MESSAGES": "zh_CN.UTF-8"}, "en"),
+        ({"LC_ALL": "zh_CN.GB18030", "LANG": "C"}, "zh"),
+        ({"LC_ALL": "", "LANG": "zh_SG"}, "zh"),  # set but empty does not count
+    ],
+)
 def test_language_from_environment(env: dict[str, str], expected: str) -> None:
     assert i18n.language_from_env(env) == expected
 
 
-@pytest.mark.parametrize(("argv", "env", "expected"), [
-    (["svc", "--lang", "en"], {"LANG": "zh_CN.UTF-8"}, "en"),
-    (["svc", "--lang=zh"], {"LC_ALL": "en_US.UTF-8"}, "zh"),
-    (["--lang", "zh", "svc"], {}, "zh"),
-    (["svc", "--lang", "fr"], {"LANG": "zh_CN.UTF-8"}, "zh"),  # invalid: argparse reports it, env decides
-    (["svc", "--", "--lang", "zh"], {}, "en"),
-])
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        (["svc", "--lang", "en"], {"LANG": "zh_CN.UTF-8"}, "en"),
+        (["svc", "--lang=zh"], {"LC_ALL": "en_US.UTF-8"}, "zh"),
+        (["--lang", "zh", "svc"], {}, "zh"),
+        (["svc", "--lang", "fr"], {"LANG": "zh_CN.UTF-8"}, "zh"),  # invalid: argparse reports it, env decides
+        (["svc", "--", "--lang", "zh"], {}, "en"),
+    ],
+)
 def test_flag_beats_environment(argv: list[str], env: dict[str, str], expected: str) -> None:
     assert i18n.resolve(argv, env) == expected
 
@@ -163,11 +171,15 @@ def test_usage_error_in_chinese(cli) -> None:  # type: ignore[no-untyped-def]
 
 # --- goldens ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
-@pytest.mark.parametrize(("name", "args"), [
-    ("loopback", ("loopback", "-A", "--snapshot", "tests/fixtures/loopback.yaml")),
-    ("services", ("svc", "-A", "--snapshot", "tests/fixtures/services.yaml")),
-])
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("loopback", ("loopback", "-A", "--snapshot", "tests/fixtures/loopback.yaml")),
+        ("services", ("svc", "-A", "--snapshot", "tests/fixtures/services.yaml")),
+    ],
+)
 def test_table_golden(cli, lang: str, name: str, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
     run = cli(*args, "--lang", lang)
     assert run.status == 1 and run.err == ""
@@ -206,14 +218,17 @@ def _without_text(value: object) -> object:
     return value
 
 
-@pytest.mark.parametrize("args", [
-    ("loopback", "-A", "--snapshot", "tests/fixtures/loopback.yaml"),
-    ("svc", "-A", "--snapshot", "tests/fixtures/services.yaml"),
-    ("ingress", "-A", "--snapshot", "tests/fixtures/ingress-backends.yaml"),
-    ("ingress", "-A", "--snapshot", "tests/fixtures/ingress-tls.yaml"),
-    ("checks", "TKE302"),
-    ("checks",),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("loopback", "-A", "--snapshot", "tests/fixtures/loopback.yaml"),
+        ("svc", "-A", "--snapshot", "tests/fixtures/services.yaml"),
+        ("ingress", "-A", "--snapshot", "tests/fixtures/ingress-backends.yaml"),
+        ("ingress", "-A", "--snapshot", "tests/fixtures/ingress-tls.yaml"),
+        ("checks", "TKE302"),
+        ("checks",),
+    ],
+)
 @pytest.mark.parametrize("fmt", ["json", "yaml"])
 def test_documents_identical_in_both_languages(cli, args: tuple[str, ...], fmt: str) -> None:  # type: ignore[no-untyped-def]
     import yaml
@@ -239,6 +254,7 @@ def test_junit_keeps_english_attributes(cli) -> None:  # type: ignore[no-untyped
 
 # --- alignment with wide characters ----------------------------------------------------------------------
 
+
 def _column_starts(header: str) -> list[int]:
     """Display columns where each header word starts (headers are single words in both languages)."""
     starts, col, previous = [], 0, " "
@@ -258,7 +274,7 @@ def _cell_starts(line: str, starts: list[int]) -> bool:
         col += wcswidth(ch)
     for start in starts[1:]:
         i = at.get(start)
-        if i is None or line[i] == " " or line[i - 2:i] != "  ":
+        if i is None or line[i] == " " or line[i - 2 : i] != "  ":
             return False
     return True
 
@@ -273,7 +289,7 @@ def test_columns_align_by_display_width(cli, lang: str, wide: bool) -> None:  # 
     header = lines[header_at]
     starts = _column_starts(header)
     assert len(starts) == (5 if wide else 4)
-    rows = [line for line in lines[header_at + 1:] if re.match(r"^\S+\s+TKE\d{3}\s", line)]
+    rows = [line for line in lines[header_at + 1 :] if re.match(r"^\S+\s+TKE\d{3}\s", line)]
     assert rows and all(_cell_starts(row, starts) for row in rows)
     if lang == "zh":
         assert any(wcswidth(row) != len(row) for row in rows)  # the test does see wide characters
@@ -301,10 +317,17 @@ def test_no_babel_at_run_time() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from kubectl_tke_net.cli import main; main(['version', '--lang', 'zh']); "
-            "print('babel' in sys.modules, 'kubectl_tke_net.i18n_catalog' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          cwd=Path(__file__).resolve().parents[1])
+    code = (
+        "import sys; from kubectl_tke_net.cli import main; main(['version', '--lang', 'zh']); "
+        "print('babel' in sys.modules, 'kubectl_tke_net.i18n_catalog' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert done.stdout.splitlines()[-1] == "False False"
 
 
@@ -317,15 +340,25 @@ def test_build_hook_compiles_into_the_build_dir(tmp_path: Path) -> None:
 
 # --- errors and notes tke-net writes itself --------------------------------------------------------------
 
+
 def _kubeconfig(tmp_path: Path, server: str = "https://127.0.0.1:1", ca: str | None = None) -> Path:
     import yaml
 
     path = tmp_path / "config"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "dev",
-        "clusters": [{"name": "c", "cluster": {"server": server, **({"certificate-authority": ca} if ca else {})}}],
-        "users": [{"name": "u", "user": {"token": "t0ken"}}],
-        "contexts": [{"name": "dev", "context": {"cluster": "c", "user": "u"}}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "dev",
+                "clusters": [
+                    {"name": "c", "cluster": {"server": server, **({"certificate-authority": ca} if ca else {})}}
+                ],
+                "users": [{"name": "u", "user": {"token": "t0ken"}}],
+                "contexts": [{"name": "dev", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
     return path
 
 
@@ -344,11 +377,14 @@ def test_malformed_snapshot_in_chinese(cli, tmp_path: Path) -> None:  # type: ig
     path.write_text("kind: Service\nmetadata: {name: web, namespace: app, labels: {app: 3}}\nspec: {ports: []}\n")
     zh = cli("svc", "-A", "--snapshot", str(path), "--lang", "zh")
     assert (zh.status, zh.out) == (2, "") and zh.err.count("\n") == 1
-    assert zh.err == (f"error: 快照 {path} 格式错误：Service app/web：metadata.labels['app'] 是数字（3），"
-                      "而不是文本（请加引号）\n")
+    assert zh.err == (
+        f"error: 快照 {path} 格式错误：Service app/web：metadata.labels['app'] 是数字（3），而不是文本（请加引号）\n"
+    )
     en = cli("svc", "-A", "--snapshot", str(path), "--lang", "en")
-    assert en.err == (f"error: malformed snapshot {path}: Service app/web: metadata.labels['app'] is a number (3), "
-                      "not text (quote it)\n")
+    assert en.err == (
+        f"error: malformed snapshot {path}: Service app/web: metadata.labels['app'] is a number (3), "
+        "not text (quote it)\n"
+    )
     missing = cli("svc", "--snapshot", str(tmp_path / "nope"), "--lang", "zh")
     assert (missing.status, missing.err) == (2, f"error: 快照 {tmp_path / 'nope'} 不存在\n")
 
@@ -415,9 +451,11 @@ def test_every_command_and_flag_has_chinese_help(monkeypatch: pytest.MonkeyPatch
             actions = [*parser._actions, *(c for s in subs if parser is top for c in s._choices_actions)]
             texts = [(str(a.option_strings or a.dest), a.help) for a in actions if a.help != argparse.SUPPRESS]
             texts.append(("description", parser.description))
-            english += [(parser.prog, what, text) for what, text in texts
-                        if text and not re.search("[\u4e00-\u9fff]", text)
-                        and not re.fullmatch(r"[a-z-]+(, [a-z-]+)+", text)]  # a list of names (fix ACTION)
+            english += [
+                (parser.prog, what, text)
+                for what, text in texts
+                if text and not re.search("[\u4e00-\u9fff]", text) and not re.fullmatch(r"[a-z-]+(, [a-z-]+)+", text)
+            ]  # a list of names (fix ACTION)
         assert english == []
     finally:
         i18n.set_language("en")
@@ -431,8 +469,12 @@ def test_chinese_output_survives_a_non_utf8_stdout(encoding: str) -> None:
     import sys
 
     env = dict(os.environ, PYTHONIOENCODING=encoding, NO_COLOR="1")
-    done = subprocess.run([sys.executable, "-m", "kubectl_tke_net", "loopback", "-A", "--snapshot",
-                           fixture("loopback"), "--lang", "zh"], capture_output=True, env=env, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "kubectl_tke_net", "loopback", "-A", "--snapshot", fixture("loopback"), "--lang", "zh"],
+        capture_output=True,
+        env=env,
+        check=False,
+    )
     assert done.returncode == 1, done.stderr.decode("utf-8", "replace")
     assert "结论" in done.stdout.decode("utf-8") and done.stderr == b""
 

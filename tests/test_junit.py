@@ -49,7 +49,8 @@ def test_one_case_per_check_and_object_failing_at_or_above_fail_on(cli, fail_on:
             passing.add(code)
     assert set(per_object) == set(found)
     assert {k for k, failed in per_object.items() if failed} == {
-        k for k, sev in found.items() if rank[sev] >= rank[fail_on]}
+        k for k, sev in found.items() if rank[sev] >= rank[fail_on]
+    }
     assert skipped_cases == skipped
     assert passing == ran - {code for code, _ in found} - skipped
     root = ET.fromstring(xml.out)
@@ -61,17 +62,31 @@ def test_select_limits_the_cases(cli) -> None:  # type: ignore[no-untyped-def]
     run = cli("svc", "-A", "--snapshot", fixture("healthy"), "-o", "junit", "--select", "TKE101,TKE102")
     assert run.status == 0
     assert [(c.get("classname"), c.find("failure")) for c in cases(run.out)] == [
-        ("tke-net.service.TKE101", None), ("tke-net.service.TKE102", None)]
+        ("tke-net.service.TKE101", None),
+        ("tke-net.service.TKE102", None),
+    ]
 
 
 def test_characters_xml_cannot_carry_are_replaced() -> None:
     from kubectl_tke_net.render import junit
 
-    report = {"command": "service", "source": {"context": "a\x00b", "cluster": None, "snapshot": None},
-              "findings": [{"code": "TKE109", "severity": "warning", "kind": "Service", "namespace": "n",
-                            "name": "s", "message": "bad \x1b[31m event \ud800 & <tag>", "remediation": "r",
-                            "docs": "d"}],
-              "skipped": [{"codes": ["TKE110"], "reason": "forbidden: \"quotes\" \x07"}]}
+    report = {
+        "command": "service",
+        "source": {"context": "a\x00b", "cluster": None, "snapshot": None},
+        "findings": [
+            {
+                "code": "TKE109",
+                "severity": "warning",
+                "kind": "Service",
+                "namespace": "n",
+                "name": "s",
+                "message": "bad \x1b[31m event \ud800 & <tag>",
+                "remediation": "r",
+                "docs": "d",
+            }
+        ],
+        "skipped": [{"codes": ["TKE110"], "reason": 'forbidden: "quotes" \x07'}],
+    }
     root = ET.fromstring(junit(report, [("TKE109", "events"), ("TKE110", "direct")], "warning"))
     [failure] = root.iter("failure")
     assert failure.get("message") == "bad \ufffd[31m event \ufffd & <tag>"

@@ -29,14 +29,20 @@ def write(path: Path, doc: dict[str, Any]) -> Path:
     return path
 
 
-def config(server: str | Stub = "https://127.0.0.1:1", *, cluster: dict[str, Any] | None = None,
-           user: dict[str, Any] | None = None, context: dict[str, Any] | None = None,
-           current: str | None = "dev") -> dict[str, Any]:
+def config(
+    server: str | Stub = "https://127.0.0.1:1",
+    *,
+    cluster: dict[str, Any] | None = None,
+    user: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
+    current: str | None = "dev",
+) -> dict[str, Any]:
     """A kubeconfig with one context "dev"; a Stub as the server also makes the cluster trust its certificate."""
     if cluster is None:
         cluster = server.cluster() if isinstance(server, Stub) else {"server": server}
     doc: dict[str, Any] = {
-        "apiVersion": "v1", "kind": "Config",
+        "apiVersion": "v1",
+        "kind": "Config",
         "clusters": [{"name": "c", "cluster": cluster}],
         "users": [{"name": "u", "user": user if user is not None else {"token": TOKEN}}],
         "contexts": [{"name": "dev", "context": context if context is not None else {"cluster": "c", "user": "u"}}],
@@ -58,31 +64,58 @@ def exec_plugin(tmp_path: Path, output: str, status: int = 0) -> Path:
 
 
 def exec_user(command: Path) -> dict[str, Any]:
-    return {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(command),
-                     "interactiveMode": "Never"}}
+    return {
+        "exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(command), "interactiveMode": "Never"}
+    }
 
 
 def credential(token: str) -> str:
-    return json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
-                       "status": {"token": token}})
+    return json.dumps(
+        {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "status": {"token": token}}
+    )
 
 
 # --- what works -------------------------------------------------------------------------------------
 
-def test_several_files_in_kubeconfig_are_merged_first_one_wins(cli, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_several_files_in_kubeconfig_are_merged_first_one_wins(
+    cli,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     with serve(default=EMPTY) as stub:
-        contexts = write(tmp_path / "contexts", {"apiVersion": "v1", "kind": "Config", "current-context": "dev",
-                                                  "contexts": [{"name": "dev", "context": {
-                                                      "cluster": "c", "user": "u", "namespace": "shop"}}]})
-        clusters = write(tmp_path / "clusters", {"apiVersion": "v1", "kind": "Config", "current-context": "other",
-                                                  "clusters": [{"name": "c", "cluster": stub.cluster()}],
-                                                  "contexts": [{"name": "dev", "context": {"cluster": "x"}}]})
-        users = write(tmp_path / "users", {"apiVersion": "v1", "kind": "Config",
-                                            "users": [{"name": "u", "user": {"token": "first"}}]})
-        later = write(tmp_path / "later", {"apiVersion": "v1", "kind": "Config",
-                                            "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
-                                            "users": [{"name": "u", "user": {"token": "second"}}]})
+        contexts = write(
+            tmp_path / "contexts",
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "dev",
+                "contexts": [{"name": "dev", "context": {"cluster": "c", "user": "u", "namespace": "shop"}}],
+            },
+        )
+        clusters = write(
+            tmp_path / "clusters",
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "other",
+                "clusters": [{"name": "c", "cluster": stub.cluster()}],
+                "contexts": [{"name": "dev", "context": {"cluster": "x"}}],
+            },
+        )
+        users = write(
+            tmp_path / "users",
+            {"apiVersion": "v1", "kind": "Config", "users": [{"name": "u", "user": {"token": "first"}}]},
+        )
+        later = write(
+            tmp_path / "later",
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "users": [{"name": "u", "user": {"token": "second"}}],
+            },
+        )
         missing = tmp_path / "does-not-exist"  # kubectl skips a missing file in the list
         monkeypatch.setenv("KUBECONFIG", os.pathsep.join(map(str, (contexts, missing, clusters, users, later))))
         run = cli("svc", "-o", "json")
@@ -135,8 +168,9 @@ HTTP_USERS = {
     "basic auth": {"username": "admin", "password": TOKEN},
     "missing token file": {"tokenFile": "/nope/token"},
     "missing client certificate": {"client-certificate": "/nope/c.crt", "client-key": "/nope/c.key"},
-    "missing exec plugin": {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "/nope/plugin",
-                                     "interactiveMode": "Never"}},
+    "missing exec plugin": {
+        "exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "/nope/plugin", "interactiveMode": "Never"}
+    },
 }
 
 
@@ -220,8 +254,11 @@ def test_a_socks5_proxy_url_is_used(cli, tmp_path: Path, scheme: str) -> None:  
     """The proxy resolves the server's name, as with kubectl (Go's SOCKS5 dialer sends the name)."""
     with serve(default=EMPTY) as stub, socks5_proxy() as (proxy_port, asked):
         port = int(stub.url.rsplit(":", 1)[1])
-        cluster = {**stub.cluster(), "server": f"https://localhost:{port}",
-                   "proxy-url": f"{scheme}://127.0.0.1:{proxy_port}"}
+        cluster = {
+            **stub.cluster(),
+            "server": f"https://localhost:{port}",
+            "proxy-url": f"{scheme}://127.0.0.1:{proxy_port}",
+        }
         path = write(tmp_path / "config", config(cluster=cluster))
         run = cli("svc", "--kubeconfig", str(path), "-o", "json")
     assert run.status == 0, run.err
@@ -255,6 +292,7 @@ def test_a_credential_that_cannot_be_sent_is_named_not_shown(cli, tmp_path: Path
 
 # --- what fails, with exit 3 and one line that says what to fix ----------------------------------------
 
+
 def _cases(tmp_path: Path) -> dict[str, tuple[dict[str, Any], str]]:
     failing = exec_plugin(tmp_path, "", status=1)
     junk = tmp_path / "junk-plugin"
@@ -264,59 +302,101 @@ def _cases(tmp_path: Path) -> dict[str, tuple[dict[str, Any], str]]:
     return {
         "no current context": (config(current=None), "error: no current context in {path}; pass --context NAME"),
         "unknown current context": (config(current="gone"), 'error: context "gone" not found in {path}'),
-        "missing cluster": (config(context={"cluster": "gone", "user": "u"}),
-                            'error: context "dev" names cluster "gone", which is not in {path}; add the cluster'),
-        "missing user": (config(context={"cluster": "c", "user": "gone"}),
-                         'error: context "dev" names user "gone", which is not in {path}; add the user'),
+        "missing cluster": (
+            config(context={"cluster": "gone", "user": "u"}),
+            'error: context "dev" names cluster "gone", which is not in {path}; add the cluster',
+        ),
+        "missing user": (
+            config(context={"cluster": "c", "user": "gone"}),
+            'error: context "dev" names user "gone", which is not in {path}; add the user',
+        ),
         "context without cluster": (config(context={"user": "u"}), 'error: context "dev" in {path} names no cluster'),
-        "cluster without server": (config(cluster={"insecure-skip-tls-verify": True}),
-                                   'error: cluster "c" in {path} has no server; set it with kubectl config '
-                                   "set-cluster c --server="),
-        "server not a URL": (config(cluster={"server": "127.0.0.1:6443"}),
-                             'error: cluster "c" in {path} has server "127.0.0.1:6443", which is not an https:// URL'),
-        "CA file missing": (config(cluster={"server": "https://127.0.0.1:1", "certificate-authority": "/nope/ca.crt"}),
-                            "error: invalid kubeconfig {path}: File does not exist: /nope/ca.crt"),
-        "CA data not base64": (config(cluster={"server": "https://127.0.0.1:1", "certificate-authority-data": "%%"}),
-                               'error: cluster "c" in {path}: certificate-authority-data is not valid base64'),
-        "CA data not a certificate": (config(cluster={"server": "https://127.0.0.1:1",
-                                                      "certificate-authority-data": pem}),
-                                      'error: cluster "c": its certificate-authority is not a usable PEM certificate'),
-        "client key data not base64": (config(user={"client-certificate-data": pem, "client-key-data": "%%" + TOKEN}),
-                                       'error: user "u" in {path}: client-key-data is not valid base64'),
-        "client certificate file missing": (config(user={"client-certificate": "/nope/c.crt",
-                                                         "client-key": "/nope/c.key"}),
-                                            "error: invalid kubeconfig {path}: File does not exist: /nope/c.crt"),
-        "client certificate not usable": (config(user={"client-certificate-data": pem, "client-key-data": pem}),
-                                          'error: user "u": the client certificate and key cannot be used together'),
-        "token file missing": (config(user={"tokenFile": "/nope/token"}),
-                               "error: cannot read kubeconfig {path}: [Errno 2] No such file or directory"),
-        "insecure with a CA file": (config(cluster={"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True,
-                                                    "certificate-authority": "/nope/ca.crt"}),
-                                    'error: cluster "c" in {path} sets insecure-skip-tls-verify together with a '
-                                    "certificate authority, which kubectl refuses; remove one of them"),
-        "insecure with CA data": (config(cluster={"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": "true",
-                                                  "certificate-authority-data": pem}),
-                                  'error: cluster "c" in {path} sets insecure-skip-tls-verify together with a '
-                                  "certificate authority"),
-        "token and basic auth": (config(user={"token": TOKEN, "username": "admin", "password": "pw"}),
-                                 'error: user "u" in {path} has both a bearer token and a username/password, which '
-                                 "kubectl refuses"),
-        "token file and basic auth": (config(user={"tokenFile": "/nope/token", "username": "admin", "password": "p"}),
-                                      'error: user "u" in {path} has both a bearer token and a username/password'),
-        "socks4 proxy": (config(cluster={"server": "https://127.0.0.1:1", "proxy-url": "socks4://127.0.0.1:1080"}),
-                         'error: cluster "c" in {path}: its proxy-url has the scheme "socks4", which kubectl does not '
-                         "support; use http, https or socks5"),
-        "proxy without a scheme": (config(cluster={"server": "https://127.0.0.1:1",
-                                                   "proxy-url": f"proxy.example:{TOKEN}@x"}),
-                                   'error: cluster "c" in {path}: its proxy-url has the scheme "proxy.example"'),
-        "exec plugin missing": (config(user=exec_user(tmp_path / "no-such-plugin")),
-                                f'error: user "u": the exec credential plugin "{tmp_path / "no-such-plugin"}" failed'),
-        "exec plugin fails": (config(user=exec_user(failing)),
-                              f'error: user "u": the exec credential plugin "{failing}" failed: exec: process '
-                              "returned 1"),
-        "exec plugin prints junk": (config(user=exec_user(junk)),
-                                    f'error: user "u": the exec credential plugin "{junk}" failed: exec: failed to '
-                                    "decode process output"),
+        "cluster without server": (
+            config(cluster={"insecure-skip-tls-verify": True}),
+            'error: cluster "c" in {path} has no server; set it with kubectl config set-cluster c --server=',
+        ),
+        "server not a URL": (
+            config(cluster={"server": "127.0.0.1:6443"}),
+            'error: cluster "c" in {path} has server "127.0.0.1:6443", which is not an https:// URL',
+        ),
+        "CA file missing": (
+            config(cluster={"server": "https://127.0.0.1:1", "certificate-authority": "/nope/ca.crt"}),
+            "error: invalid kubeconfig {path}: File does not exist: /nope/ca.crt",
+        ),
+        "CA data not base64": (
+            config(cluster={"server": "https://127.0.0.1:1", "certificate-authority-data": "%%"}),
+            'error: cluster "c" in {path}: certificate-authority-data is not valid base64',
+        ),
+        "CA data not a certificate": (
+            config(cluster={"server": "https://127.0.0.1:1", "certificate-authority-data": pem}),
+            'error: cluster "c": its certificate-authority is not a usable PEM certificate',
+        ),
+        "client key data not base64": (
+            config(user={"client-certificate-data": pem, "client-key-data": "%%" + TOKEN}),
+            'error: user "u" in {path}: client-key-data is not valid base64',
+        ),
+        "client certificate file missing": (
+            config(user={"client-certificate": "/nope/c.crt", "client-key": "/nope/c.key"}),
+            "error: invalid kubeconfig {path}: File does not exist: /nope/c.crt",
+        ),
+        "client certificate not usable": (
+            config(user={"client-certificate-data": pem, "client-key-data": pem}),
+            'error: user "u": the client certificate and key cannot be used together',
+        ),
+        "token file missing": (
+            config(user={"tokenFile": "/nope/token"}),
+            "error: cannot read kubeconfig {path}: [Errno 2] No such file or directory",
+        ),
+        "insecure with a CA file": (
+            config(
+                cluster={
+                    "server": "https://127.0.0.1:1",
+                    "insecure-skip-tls-verify": True,
+                    "certificate-authority": "/nope/ca.crt",
+                }
+            ),
+            'error: cluster "c" in {path} sets insecure-skip-tls-verify together with a '
+            "certificate authority, which kubectl refuses; remove one of them",
+        ),
+        "insecure with CA data": (
+            config(
+                cluster={
+                    "server": "https://127.0.0.1:1",
+                    "insecure-skip-tls-verify": "true",
+                    "certificate-authority-data": pem,
+                }
+            ),
+            'error: cluster "c" in {path} sets insecure-skip-tls-verify together with a certificate authority',
+        ),
+        "token and basic auth": (
+            config(user={"token": TOKEN, "username": "admin", "password": "pw"}),
+            'error: user "u" in {path} has both a bearer token and a username/password, which kubectl refuses',
+        ),
+        "token file and basic auth": (
+            config(user={"tokenFile": "/nope/token", "username": "admin", "password": "p"}),
+            'error: user "u" in {path} has both a bearer token and a username/password',
+        ),
+        "socks4 proxy": (
+            config(cluster={"server": "https://127.0.0.1:1", "proxy-url": "socks4://127.0.0.1:1080"}),
+            'error: cluster "c" in {path}: its proxy-url has the scheme "socks4", which kubectl does not '
+            "support; use http, https or socks5",
+        ),
+        "proxy without a scheme": (
+            config(cluster={"server": "https://127.0.0.1:1", "proxy-url": f"proxy.example:{TOKEN}@x"}),
+            'error: cluster "c" in {path}: its proxy-url has the scheme "proxy.example"',
+        ),
+        "exec plugin missing": (
+            config(user=exec_user(tmp_path / "no-such-plugin")),
+            f'error: user "u": the exec credential plugin "{tmp_path / "no-such-plugin"}" failed',
+        ),
+        "exec plugin fails": (
+            config(user=exec_user(failing)),
+            f'error: user "u": the exec credential plugin "{failing}" failed: exec: process returned 1',
+        ),
+        "exec plugin prints junk": (
+            config(user=exec_user(junk)),
+            f'error: user "u": the exec credential plugin "{junk}" failed: exec: failed to decode process output',
+        ),
         "not a mapping": ({"oops": 1}, "error: no current context in {path}"),
     }
 
@@ -361,11 +441,24 @@ SERVER_ANSWERS = {
 
 
 @pytest.mark.parametrize("answer", list(SERVER_ANSWERS))
-@pytest.mark.parametrize("command", [("svc", "-A"), ("ingress", "-A"), ("loopback",), ("dump", "-A"),
-                                     ("fix", "prevent-loopback", "-A"), ("fix", "kube-proxy", "--dry-run=server")])
-def test_the_token_never_leaks_through_output_or_errors(cli, tmp_path: Path, answer: str,  # type: ignore[no-untyped-def]
-                                                        command: tuple[str, ...],
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("svc", "-A"),
+        ("ingress", "-A"),
+        ("loopback",),
+        ("dump", "-A"),
+        ("fix", "prevent-loopback", "-A"),
+        ("fix", "kube-proxy", "--dry-run=server"),
+    ],
+)
+def test_the_token_never_leaks_through_output_or_errors(
+    cli,
+    tmp_path: Path,
+    answer: str,  # type: ignore[no-untyped-def]
+    command: tuple[str, ...],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from kubectl_tke_net import cluster
 
     monkeypatch.setattr(cluster, "_sleep", lambda _s: None)
@@ -390,13 +483,21 @@ def test_the_token_is_not_in_the_cluster_object_repr(tmp_path: Path) -> None:
 
 # --- a plain kubeconfig is read without the kubernetes library (start-up cost) -------------------------
 
+
 def _imports_kubernetes(path: Path) -> tuple[int, bool]:
     import subprocess
 
-    code = ("import sys\nfrom kubectl_tke_net.cli import main\ntry:\n    status = main(sys.argv[1:])\n"
-            "finally:\n    print('kubernetes' in sys.modules, file=sys.stderr)\nsys.exit(status)")
-    done = subprocess.run([sys.executable, "-c", code, "svc", "--kubeconfig", str(path), "-o", "json"],
-                          capture_output=True, text=True, check=False, cwd=Path(__file__).parent.parent)
+    code = (
+        "import sys\nfrom kubectl_tke_net.cli import main\ntry:\n    status = main(sys.argv[1:])\n"
+        "finally:\n    print('kubernetes' in sys.modules, file=sys.stderr)\nsys.exit(status)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, "svc", "--kubeconfig", str(path), "-o", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parent.parent,
+    )
     return done.returncode, done.stderr.strip().endswith("True")
 
 
@@ -417,12 +518,20 @@ def test_inline_certificate_data_wins_over_a_file_and_is_private(tmp_path: Path)
     from kubectl_tke_net import cluster
 
     pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-    kc = cluster._Kubeconfig([str(tmp_path / "config")], clusters={"c": {
-        "server": "https://x", "certificate-authority": "/nope", "certificate-authority-data":
-        base64.b64encode(pem).decode()}})
+    kc = cluster._Kubeconfig(
+        [str(tmp_path / "config")],
+        clusters={
+            "c": {
+                "server": "https://x",
+                "certificate-authority": "/nope",
+                "certificate-authority-data": base64.b64encode(pem).decode(),
+            }
+        },
+    )
     cfg = cluster._plain_config(kc, "c", None)
     assert cfg is not None and cfg.ssl_ca_cert and Path(cfg.ssl_ca_cert).read_bytes() == pem
     assert stat.S_IMODE(os.stat(cfg.ssl_ca_cert).st_mode) == 0o600
-    with_provider = cluster._Kubeconfig([], clusters={"c": {"server": "https://x"}},
-                                        users={"u": {"auth-provider": {"name": "oidc"}}})
+    with_provider = cluster._Kubeconfig(
+        [], clusters={"c": {"server": "https://x"}}, users={"u": {"auth-provider": {"name": "oidc"}}}
+    )
     assert cluster._plain_config(with_provider, "c", "u") is None

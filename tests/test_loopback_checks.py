@@ -99,14 +99,16 @@ def test_tag_that_is_not_tke(cli, tmp_path: Path) -> None:  # type: ignore[no-un
 
     run = cli("loopback", "-A", "--snapshot", variant(tmp_path, upstream), "-o", "json")
     assert found(run) == {("TKE306", "DaemonSet/kube-system/kube-proxy")} | {
-        f for f in LOOPBACK if f[0] in ("TKE302", "TKE303")}
+        f for f in LOOPBACK if f[0] in ("TKE302", "TKE303")
+    }
     assert run.json()["cluster"]["kubeProxy"]["version"] == "v1.28.3"
 
 
 def test_tkeserviceconfig_crd_absent_is_skipped(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     doc = yaml.safe_load(Path(fixture("loopback")).read_text())
-    doc["metadata"] = {"annotations": {"tke-net.kubectl.io/unavailable":
-                                       '{"tkeserviceconfigs": "the API is not served"}'}}
+    doc["metadata"] = {
+        "annotations": {"tke-net.kubectl.io/unavailable": '{"tkeserviceconfigs": "the API is not served"}'}
+    }
     path = tmp_path / "nocrd.yaml"
     path.write_text(yaml.safe_dump(doc))
     run = cli("loopback", "-A", "--snapshot", str(path), "-o", "json")
@@ -121,14 +123,18 @@ def test_loopback_table_opens_with_the_verdict_and_ends_with_the_fixes(cli) -> N
     assert run.status == 1
     golden("loopback.table", run.out)
     healthy = cli("loopback", "-A", "--snapshot", fixture("healthy")).out
-    assert healthy.startswith("Verdict: no CLB loopback exposure found\n  kube-proxy: ipvs mode, v1.20.6-tke.12, "
-                              "has the loopback fix\n")
+    assert healthy.startswith(
+        "Verdict: no CLB loopback exposure found\n  kube-proxy: ipvs mode, v1.20.6-tke.12, has the loopback fix\n"
+    )
     assert "Fix, in this order" not in healthy
 
 
 @pytest.mark.parametrize("listeners", [["HTTP:80"], {"protocol": "HTTP"}, [{"port": 80}, "x"]])
-def test_malformed_l7_listeners_are_reported_not_a_crash(cli, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                         listeners: Any) -> None:
+def test_malformed_l7_listeners_are_reported_not_a_crash(
+    cli,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+    listeners: Any,
+) -> None:
     """A hand-edited TkeServiceConfig: TKE303 says keep-alive cannot be confirmed; fix refuses to guess."""
 
     def change(items: list[dict[str, Any]]) -> None:

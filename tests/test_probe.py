@@ -33,10 +33,13 @@ def args_of(pod: ProbePod) -> list[str]:
 
 # --- the plan -------------------------------------------------------------------------------------------
 
+
 def test_default_nodes_one_with_a_backend_and_one_without() -> None:
     plan = make_plan(ctx_for(), "service", "web", "probe", run_id="r1")
     assert [(p.name, p.node, p.hosts_backend) for p in plan.pods] == [
-        ("tke-net-probe-r1-0", "10.0.1.10", True), ("tke-net-probe-r1-1", "10.0.1.12", False)]
+        ("tke-net-probe-r1-0", "10.0.1.10", True),
+        ("tke-net-probe-r1-1", "10.0.1.12", False),
+    ]
     assert args_of(plan.pods[0]) == [
         "dns web.probe.svc.cluster.local",
         "tcp 172.16.255.20 80",
@@ -49,9 +52,15 @@ def test_default_nodes_one_with_a_backend_and_one_without() -> None:
     assert args_of(plan.pods[1])[3:5] == ["tcp 10.0.1.12 30080", "tcp 10.0.1.10 30080"]
     assert plan.notes == ()
     paths = [(t.path, t.port, t.node) for t in plan.pods[0].tests]
-    assert paths == [(DNS, "", ""), (CLUSTER_IP, "http", ""), (CLB, "http", ""), (NODE_PORT, "http", "10.0.1.10"),
-                     (NODE_PORT, "http", "10.0.1.12"), (ENDPOINT, "http", "10.0.1.10"),
-                     (ENDPOINT, "http", "10.0.1.11")]
+    assert paths == [
+        (DNS, "", ""),
+        (CLUSTER_IP, "http", ""),
+        (CLB, "http", ""),
+        (NODE_PORT, "http", "10.0.1.10"),
+        (NODE_PORT, "http", "10.0.1.12"),
+        (ENDPOINT, "http", "10.0.1.10"),
+        (ENDPOINT, "http", "10.0.1.11"),
+    ]
     assert plan.pods[0].tests[5].what == "endpoint 172.20.0.5:8080 (web-a on 10.0.1.10)"
 
 
@@ -67,8 +76,13 @@ def test_missing_or_external_name_service_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="Service probe/nope not found"):
         make_plan(ctx_for(), "service", "nope", "probe", run_id="r1")
     snap = ctx_for().snap
-    snap.list("services").append({"kind": "Service", "metadata": {"name": "ext", "namespace": "probe"},
-                                  "spec": {"type": "ExternalName", "externalName": "db.example"}})
+    snap.list("services").append(
+        {
+            "kind": "Service",
+            "metadata": {"name": "ext", "namespace": "probe"},
+            "spec": {"type": "ExternalName", "externalName": "db.example"},
+        }
+    )
     with pytest.raises(UsageError, match="ExternalName"):
         make_plan(ProbeContext(snap), "service", "ext", "probe", run_id="r1")
 
@@ -104,32 +118,61 @@ def test_cluster_domain_comes_from_the_corefile() -> None:
 
 def test_endpoints_spread_over_nodes_and_the_budget_holds() -> None:
     def edit(es: Obj) -> None:
-        es["endpoints"] = [{"addresses": [f"172.20.{i % 3}.{i}"], "conditions": {"ready": True},
-                            "nodeName": f"10.0.1.1{i % 3}", "targetRef": {"name": f"web-{i}"}} for i in range(60)]
+        es["endpoints"] = [
+            {
+                "addresses": [f"172.20.{i % 3}.{i}"],
+                "conditions": {"ready": True},
+                "nodeName": f"10.0.1.1{i % 3}",
+                "targetRef": {"name": f"web-{i}"},
+            }
+            for i in range(60)
+        ]
 
     ctx = _edited(edit, "endpointslices", "web-x7k2p")
     plan = make_plan(ctx, "service", "web", "probe", run_id="r1")
     endpoints = [t for t in plan.pods[0].tests if t.path == ENDPOINT]
     assert sorted(t.node for t in endpoints) == ["10.0.1.10", "10.0.1.11", "10.0.1.12"]
     assert "Service/probe/web: 3 of the 60 ready endpoints of port http tested" in plan.notes
-    many = _edited(lambda svc: svc["spec"]["ports"].extend(
-        {"name": f"p{i}", "port": 1000 + i, "protocol": "TCP", "nodePort": 31000 + i} for i in range(20)))
+    many = _edited(
+        lambda svc: svc["spec"]["ports"].extend(
+            {"name": f"p{i}", "port": 1000 + i, "protocol": "TCP", "nodePort": 31000 + i} for i in range(20)
+        )
+    )
     plan = make_plan(many, "service", "web", "probe", run_id="r1")
     assert all(len(p.tests) == MAX_TESTS for p in plan.pods)
     assert any("tests left out" in n for n in plan.notes)
 
 
 def test_ingress_plan_tests_its_backend_ports_and_its_clb_per_host() -> None:
-    ctx = _edited(lambda ing: ing["spec"].update(
-        tls=[{"hosts": ["pay.example.com"], "secretName": "pay-tls"}],
-        rules=[*ing["spec"]["rules"], {"host": "pay.example.com", "http": {"paths": [
-            {"path": "/pay", "pathType": "Prefix",
-             "backend": {"service": {"name": "web", "port": {"name": "http"}}}}]}}]), "ingresses", "shop")
+    ctx = _edited(
+        lambda ing: ing["spec"].update(
+            tls=[{"hosts": ["pay.example.com"], "secretName": "pay-tls"}],
+            rules=[
+                *ing["spec"]["rules"],
+                {
+                    "host": "pay.example.com",
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/pay",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "web", "port": {"name": "http"}}},
+                            }
+                        ]
+                    },
+                },
+            ],
+        ),
+        "ingresses",
+        "shop",
+    )
     plan = make_plan(ctx, "ingress", "shop", "probe", run_id="r1")
     assert plan.target == ING
     tests = plan.pods[0].tests
     assert [t.arg for t in tests if t.path == CLB] == [
-        "http 10.0.0.60 80 shop.example.com /", "https 10.0.0.60 443 pay.example.com /pay"]
+        "http 10.0.0.60 80 shop.example.com /",
+        "https 10.0.0.60 443 pay.example.com /pay",
+    ]
     assert all(t.ref == ING for t in tests if t.path == CLB)
     assert {t.ref for t in tests if t.path != CLB} == {SVC}
     # The Service's own CLB is not the Ingress's: only the Ingress's is tested.
@@ -140,8 +183,11 @@ def test_the_pod_is_pinned_unprivileged_and_carries_the_script() -> None:
     plan = make_plan(ctx_for(), "service", "web", "probe", run_id="r1")
     pod = manifest(plan, plan.pods[0], "ccr.ccs.tencentyun.com/mirror/busybox:1.36", 90, "echo hi")
     spec = pod["spec"]
-    assert pod["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "kubectl-tke-net",
-                                         "app.kubernetes.io/name": "tke-net-probe", "tke-net.kubectl.io/probe": "r1"}
+    assert pod["metadata"]["labels"] == {
+        "app.kubernetes.io/managed-by": "kubectl-tke-net",
+        "app.kubernetes.io/name": "tke-net-probe",
+        "tke-net.kubectl.io/probe": "r1",
+    }
     assert (spec["nodeName"], spec["restartPolicy"], spec["activeDeadlineSeconds"]) == ("10.0.1.10", "Never", 90)
     assert spec["automountServiceAccountToken"] is False
     assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] == 65534
@@ -149,8 +195,12 @@ def test_the_pod_is_pinned_unprivileged_and_carries_the_script() -> None:
     assert container["image"] == "ccr.ccs.tencentyun.com/mirror/busybox:1.36"
     assert container["command"] == ["sh", "-c", "echo hi", "tke-net-probe"]
     assert container["args"] == args_of(plan.pods[0])
-    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                            "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}}
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
     assert container["resources"]["requests"] == {"cpu": "10m", "memory": "16Mi"}
     assert container["terminationMessagePath"] == "/dev/termination-log"
 
@@ -161,8 +211,12 @@ A = ProbePod("p-0", "node-a", True, ())  # hosts a backend
 C = ProbePod("p-1", "node-c", False, ())
 
 OUTCOMES = {
-    "ok": Result(True, 3), "slow": Result(True, 4100), "timeout": Result(False, 2010, "timeout"),
-    "refused": Result(False, 4, "refused"), "NXDOMAIN": Result(False, 12, "NXDOMAIN"), "none": None,
+    "ok": Result(True, 3),
+    "slow": Result(True, 4100),
+    "timeout": Result(False, 2010, "timeout"),
+    "refused": Result(False, 4, "refused"),
+    "NXDOMAIN": Result(False, 12, "NXDOMAIN"),
+    "none": None,
 }
 
 
@@ -172,20 +226,34 @@ def _tests(pod: ProbePod, keys: dict[str, Any]) -> list[tuple[ProbeTest, str]]:
     make: dict[str, Callable[[], ProbeTest]] = {
         "dns": lambda: ProbeTest("dns web.probe.svc.cluster.local", DNS, SVC, "DNS web.probe.svc.cluster.local"),
         "cip": lambda: ProbeTest("tcp 172.16.255.20 80", CLUSTER_IP, SVC, "ClusterIP 172.16.255.20:80", "http"),
-        "np_own": lambda: ProbeTest(f"tcp {ip[pod.node]} 30080", NODE_PORT, SVC, f"NodePort {ip[pod.node]}:30080",
-                                    "http", pod.node),
-        "np_other": lambda: ProbeTest(f"tcp {ip[other]} 30080", NODE_PORT, SVC, f"NodePort {ip[other]}:30080", "http",
-                                      other),
+        "np_own": lambda: ProbeTest(
+            f"tcp {ip[pod.node]} 30080", NODE_PORT, SVC, f"NodePort {ip[pod.node]}:30080", "http", pod.node
+        ),
+        "np_other": lambda: ProbeTest(
+            f"tcp {ip[other]} 30080", NODE_PORT, SVC, f"NodePort {ip[other]}:30080", "http", other
+        ),
         "clb": lambda: ProbeTest("clb 10.0.0.50 80", CLB, SVC, "CLB 10.0.0.50:80", "http"),
-        "http": lambda: ProbeTest("http 10.0.0.60 80 shop.example.com /", CLB, ING,
-                                  "CLB http://10.0.0.60:80/ Host shop.example.com"),
+        "http": lambda: ProbeTest(
+            "http 10.0.0.60 80 shop.example.com /", CLB, ING, "CLB http://10.0.0.60:80/ Host shop.example.com"
+        ),
     }
     found = []
     for key, value in keys.items():
         if key == "eps":
             for i, outcome in enumerate(value):
-                found.append((ProbeTest(f"tcp 172.20.{i}.5 8080", ENDPOINT, SVC, f"endpoint 172.20.{i}.5:8080", "http",
-                                        "node-a" if i == 0 else "node-b"), outcome))
+                found.append(
+                    (
+                        ProbeTest(
+                            f"tcp 172.20.{i}.5 8080",
+                            ENDPOINT,
+                            SVC,
+                            f"endpoint 172.20.{i}.5:8080",
+                            "http",
+                            "node-a" if i == 0 else "node-b",
+                        ),
+                        outcome,
+                    )
+                )
         else:
             found.append((make[key](), value))
     return found
@@ -213,48 +281,111 @@ def h(**changes: Any) -> dict[str, Any]:
 
 
 VERDICTS: list[tuple[str, ProbeRun, set[tuple[str, Ref]], list[str]]] = [
-    ("every path answers", probe_run(a=HEALTHY, c=HEALTHY), {("TKE125", SVC)},
-     ["from node node-a (hosts a backend): DNS web.probe.svc.cluster.local 3 ms, ClusterIP 172.16.255.20:80 3 ms"]),
-    ("name fails, ClusterIP answers: DNS", probe_run(a=HEALTHY, c=h(dns="NXDOMAIN")), {("TKE120", SVC)},
-     ["from node node-c: DNS web.probe.svc.cluster.local does not resolve (NXDOMAIN after 12 ms), but ClusterIP "
-      "172.16.255.20:80 answers (3 ms)"]),
-    ("name and ClusterIP fail, endpoints answer: kube-proxy, not DNS",
-     probe_run(a=h(dns="timeout", cip="timeout")), {("TKE121", SVC)},
-     ["ClusterIP 172.16.255.20:80 does not answer (timeout after 2010 ms), but its ready endpoints do"]),
-    ("headless: name fails, endpoints answer: DNS", probe_run(a={"dns": "NXDOMAIN", "eps": ["ok"]}),
-     {("TKE120", SVC)}, ["but endpoint 172.20.0.5:8080 answers (3 ms)"]),
-    ("ClusterIP fails on two nodes: one finding, both nodes",
-     probe_run(a=h(cip="refused"), c=h(cip="timeout")), {("TKE121", SVC)},
-     ["from node node-a: ClusterIP", "; from node node-c: ClusterIP"]),
-    ("an endpoint does not answer: Pod network", probe_run(a=h(eps=["ok", "timeout"]), c=HEALTHY),
-     {("TKE122", SVC)}, ["from node node-a: 1 of 2 ready endpoints of port http do not answer: endpoint "
-                         "172.20.1.5:8080 timeout after 2010 ms"]),
-    ("some endpoints fail and the ClusterIP too: TKE122 only, not TKE121",
-     probe_run(a=h(cip="timeout", eps=["ok", "timeout"])), {("TKE122", SVC)}, []),
-    ("no endpoint answers: NodePort and ClusterIP failures are its consequence",
-     probe_run(a=h(cip="timeout", np_own="timeout", np_other="timeout", eps=["timeout", "refused"])),
-     {("TKE122", SVC)}, ["2 of 2 ready endpoints"]),
-    ("NodePort of another node fails", probe_run(a=h(np_other="timeout"), c=HEALTHY), {("TKE123", SVC)},
-     ["from node node-a: NodePort 10.0.1.12:30080 does not answer (timeout after 2010 ms; node node-c: its "
-      "kube-proxy, or its security group)"]),
-    ("NodePort of its own node fails", probe_run(c=h(np_own="refused")), {("TKE123", SVC)},
-     ["its own node: kube-proxy there"]),
-    ("CLB fails from the backend node only: loopback", probe_run(a=h(clb="timeout"), c=HEALTHY), {("TKE124", SVC)},
-     ["CLB 10.0.0.50:80 fails (timeout after 2010 ms) from node node-a, which hosts a backend, but answers in 3 ms "
-      "from node node-c, which does not"]),
-    ("CLB slow from the backend node: loopback", probe_run(a=h(clb="slow"), c=HEALTHY), {("TKE124", SVC)},
-     ["takes 4100 ms (over 3000 ms) from node node-a"]),
+    (
+        "every path answers",
+        probe_run(a=HEALTHY, c=HEALTHY),
+        {("TKE125", SVC)},
+        ["from node node-a (hosts a backend): DNS web.probe.svc.cluster.local 3 ms, ClusterIP 172.16.255.20:80 3 ms"],
+    ),
+    (
+        "name fails, ClusterIP answers: DNS",
+        probe_run(a=HEALTHY, c=h(dns="NXDOMAIN")),
+        {("TKE120", SVC)},
+        [
+            "from node node-c: DNS web.probe.svc.cluster.local does not resolve (NXDOMAIN after 12 ms), but ClusterIP "
+            "172.16.255.20:80 answers (3 ms)"
+        ],
+    ),
+    (
+        "name and ClusterIP fail, endpoints answer: kube-proxy, not DNS",
+        probe_run(a=h(dns="timeout", cip="timeout")),
+        {("TKE121", SVC)},
+        ["ClusterIP 172.16.255.20:80 does not answer (timeout after 2010 ms), but its ready endpoints do"],
+    ),
+    (
+        "headless: name fails, endpoints answer: DNS",
+        probe_run(a={"dns": "NXDOMAIN", "eps": ["ok"]}),
+        {("TKE120", SVC)},
+        ["but endpoint 172.20.0.5:8080 answers (3 ms)"],
+    ),
+    (
+        "ClusterIP fails on two nodes: one finding, both nodes",
+        probe_run(a=h(cip="refused"), c=h(cip="timeout")),
+        {("TKE121", SVC)},
+        ["from node node-a: ClusterIP", "; from node node-c: ClusterIP"],
+    ),
+    (
+        "an endpoint does not answer: Pod network",
+        probe_run(a=h(eps=["ok", "timeout"]), c=HEALTHY),
+        {("TKE122", SVC)},
+        [
+            "from node node-a: 1 of 2 ready endpoints of port http do not answer: endpoint "
+            "172.20.1.5:8080 timeout after 2010 ms"
+        ],
+    ),
+    (
+        "some endpoints fail and the ClusterIP too: TKE122 only, not TKE121",
+        probe_run(a=h(cip="timeout", eps=["ok", "timeout"])),
+        {("TKE122", SVC)},
+        [],
+    ),
+    (
+        "no endpoint answers: NodePort and ClusterIP failures are its consequence",
+        probe_run(a=h(cip="timeout", np_own="timeout", np_other="timeout", eps=["timeout", "refused"])),
+        {("TKE122", SVC)},
+        ["2 of 2 ready endpoints"],
+    ),
+    (
+        "NodePort of another node fails",
+        probe_run(a=h(np_other="timeout"), c=HEALTHY),
+        {("TKE123", SVC)},
+        [
+            "from node node-a: NodePort 10.0.1.12:30080 does not answer (timeout after 2010 ms; node node-c: its "
+            "kube-proxy, or its security group)"
+        ],
+    ),
+    (
+        "NodePort of its own node fails",
+        probe_run(c=h(np_own="refused")),
+        {("TKE123", SVC)},
+        ["its own node: kube-proxy there"],
+    ),
+    (
+        "CLB fails from the backend node only: loopback",
+        probe_run(a=h(clb="timeout"), c=HEALTHY),
+        {("TKE124", SVC)},
+        [
+            "CLB 10.0.0.50:80 fails (timeout after 2010 ms) from node node-a, which hosts a backend, "
+            "but answers in 3 ms from node node-c, which does not"
+        ],
+    ),
+    (
+        "CLB slow from the backend node: loopback",
+        probe_run(a=h(clb="slow"), c=HEALTHY),
+        {("TKE124", SVC)},
+        ["takes 4100 ms (over 3000 ms) from node node-a"],
+    ),
     ("CLB fails everywhere: not loopback", probe_run(a=h(clb="timeout"), c=h(clb="timeout")), set(), []),
-    ("CLB fails from the node without a backend only: not loopback", probe_run(a=HEALTHY, c=h(clb="timeout")),
-     set(), []),
+    (
+        "CLB fails from the node without a backend only: not loopback",
+        probe_run(a=HEALTHY, c=h(clb="timeout")),
+        set(),
+        [],
+    ),
     ("CLB fails from a single backend node: cannot tell", probe_run(a=h(clb="timeout")), set(), []),
-    ("Ingress answers after 4 s from the backend node: loopback on the Ingress",
-     probe_run(ING, a=h(http="slow"), c=h(http="ok")), {("TKE124", ING)},
-     ["CLB http://10.0.0.60:80/ Host shop.example.com takes 4100 ms"]),
+    (
+        "Ingress answers after 4 s from the backend node: loopback on the Ingress",
+        probe_run(ING, a=h(http="slow"), c=h(http="ok")),
+        {("TKE124", ING)},
+        ["CLB http://10.0.0.60:80/ Host shop.example.com takes 4100 ms"],
+    ),
     ("a test without result: no finding, and not every path answered", probe_run(a=h(np_other="none")), set(), []),
-    ("DNS, kube-proxy and loopback at once",
-     probe_run(a=h(cip="timeout", clb="timeout"), c=h(dns="NXDOMAIN")),
-     {("TKE120", SVC), ("TKE121", SVC), ("TKE124", SVC)}, []),
+    (
+        "DNS, kube-proxy and loopback at once",
+        probe_run(a=h(cip="timeout", clb="timeout"), c=h(dns="NXDOMAIN")),
+        {("TKE120", SVC), ("TKE121", SVC), ("TKE124", SVC)},
+        [],
+    ),
 ]
 
 
@@ -278,8 +409,10 @@ def test_loopback_remedies_fit_the_object() -> None:
 
 def test_failures_nobody_explains_are_told() -> None:
     verdict = judge(probe_run(a=h(clb="timeout"), c=h(clb="timeout")))
-    assert verdict.unexplained == ["from node node-a: CLB 10.0.0.50:80: fails (timeout after 2010 ms)",
-                                   "from node node-c: CLB 10.0.0.50:80: fails (timeout after 2010 ms)"]
+    assert verdict.unexplained == [
+        "from node node-a: CLB 10.0.0.50:80: fails (timeout after 2010 ms)",
+        "from node node-c: CLB 10.0.0.50:80: fails (timeout after 2010 ms)",
+    ]
     assert judge(probe_run(a=h(cip="timeout"))).unexplained == []
 
 
@@ -293,7 +426,8 @@ def test_a_probe_that_could_not_run_skips_every_probe_check() -> None:
     result = _run_checks(ctx)
     assert result.findings == []
     assert [(s.codes, s.reason) for s in result.skipped] == [
-        (("TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125"), "forbidden: cannot create the probe Pods")]
+        (("TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125"), "forbidden: cannot create the probe Pods")
+    ]
 
 
 def test_a_probe_pod_without_results_skips_every_path_answered_only() -> None:
@@ -302,20 +436,25 @@ def test_a_probe_pod_without_results_skips_every_path_answered_only() -> None:
     result = _run_checks(ctx)
     assert [(f.code, str(f.ref)) for f in result.findings] == [("TKE121", "Service/probe/web")]
     assert [(s.codes, s.reason) for s in result.skipped] == [
-        (("TKE125",), "probe Pod p-1 on node node-c: ImagePullBackOff")]
+        (("TKE125",), "probe Pod p-1 on node node-c: ImagePullBackOff")
+    ]
     nothing = ctx_for()
     nothing.probe = probe_run(failures=("all gone",), a={"dns": "none"})
     assert [s.codes for s in _run_checks(nothing).skipped] == [
-        ("TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125")]
+        ("TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125")
+    ]
 
 
 # --- results and the Pod lifecycle ------------------------------------------------------------------------
 
+
 def test_parse_skips_what_the_kubelet_cut_off() -> None:
-    message = ('"check":"tcp","target":"10.0.0.1:80","ok":true,"ms":3}\n'  # the cut-off head of a line
-               '{"n":2,"check":"dns","target":"a.b","ok":false,"ms":12,"error":"NXDOMAIN"}\n'
-               '{"n":3,"check":"http","target":"10.0.0.2:80","ok":true,"ms":4012,"status":404}\n'
-               '{"check":"end","tests":3,"ms":4100}\n')
+    message = (
+        '"check":"tcp","target":"10.0.0.1:80","ok":true,"ms":3}\n'  # the cut-off head of a line
+        '{"n":2,"check":"dns","target":"a.b","ok":false,"ms":12,"error":"NXDOMAIN"}\n'
+        '{"n":3,"check":"http","target":"10.0.0.2:80","ok":true,"ms":4012,"status":404}\n'
+        '{"check":"end","tests":3,"ms":4100}\n'
+    )
     results, complete = parse(message)
     assert complete and results == {2: Result(False, 12, "NXDOMAIN"), 3: Result(True, 4012, "", 404)}
     assert parse('{"n":1,"check":"dns","ok":true,"ms":1}')[1] is False
@@ -324,8 +463,9 @@ def test_parse_skips_what_the_kubelet_cut_off() -> None:
 class FakeApi:
     """Pods kept in a dict; `kubelet(pod, polls)` gives a Pod's status at each LIST."""
 
-    def __init__(self, kubelet: Callable[[Obj, int], dict[str, Any] | None] | None = None,
-                 create_status: int = 201) -> None:
+    def __init__(
+        self, kubelet: Callable[[Obj, int], dict[str, Any] | None] | None = None, create_status: int = 201
+    ) -> None:
         self.kubelet = kubelet or (lambda _pod, _polls: None)
         self.create_status = create_status
         self.pods: dict[str, Obj] = {}
@@ -337,8 +477,10 @@ class FakeApi:
         self.calls.append(("create", name))
         if self.create_status >= 400:
             namespace = body["metadata"]["namespace"]
-            return self.create_status, {"message": f'pods is forbidden: User "viewer" cannot create resource '
-                                                   f'"pods" in API group "" in the namespace "{namespace}"'}
+            return self.create_status, {
+                "message": f'pods is forbidden: User "viewer" cannot create resource '
+                f'"pods" in API group "" in the namespace "{namespace}"'
+            }
         self.pods[name] = body
         return self.create_status, body
 
@@ -359,10 +501,17 @@ class FakeApi:
 
 def succeeded(pod: Obj, _polls: int) -> dict[str, Any]:
     args = pod["spec"]["containers"][0]["args"]
-    message = "".join(json.dumps({"n": i, "check": a.split()[0], "ok": True, "ms": i}) + "\n"
-                      for i, a in enumerate(args, 1)) + json.dumps({"check": "end", "tests": len(args), "ms": 9}) + "\n"
-    return {"phase": "Succeeded", "containerStatuses": [
-        {"name": "probe", "state": {"terminated": {"exitCode": 0, "reason": "Completed", "message": message}}}]}
+    message = (
+        "".join(json.dumps({"n": i, "check": a.split()[0], "ok": True, "ms": i}) + "\n" for i, a in enumerate(args, 1))
+        + json.dumps({"check": "end", "tests": len(args), "ms": 9})
+        + "\n"
+    )
+    return {
+        "phase": "Succeeded",
+        "containerStatuses": [
+            {"name": "probe", "state": {"terminated": {"exitCode": 0, "reason": "Completed", "message": message}}}
+        ],
+    }
 
 
 def _plan() -> Plan:
@@ -371,8 +520,9 @@ def _plan() -> Plan:
 
 def _run(api: FakeApi, timeout: float = 5) -> tuple[ProbeRun, list[str]]:
     warnings: list[str] = []
-    probed = run(api, _plan(), image="busybox:1.36", timeout=timeout, log=lambda _l: None, warn=warnings.append,
-                 poll=0.01)
+    probed = run(
+        api, _plan(), image="busybox:1.36", timeout=timeout, log=lambda _l: None, warn=warnings.append, poll=0.01
+    )
     return probed, warnings
 
 
@@ -391,27 +541,47 @@ def test_results_are_read_and_the_pods_deleted() -> None:
 
 def test_forbidden_create_is_unavailable_and_creates_nothing() -> None:
     api = FakeApi(create_status=403)
-    with pytest.raises(Unavailable, match=r'forbidden: cannot create the probe Pods: pods is forbidden: User '
-                                          r'"viewer" cannot create .* \(the probe needs create, list and delete on '
-                                          r'pods in namespace probe\)'):
+    with pytest.raises(
+        Unavailable,
+        match=r"forbidden: cannot create the probe Pods: pods is forbidden: User "
+        r'"viewer" cannot create .* \(the probe needs create, list and delete on '
+        r"pods in namespace probe\)",
+    ):
         _run(api)
     assert api.calls == [("create", "tke-net-probe-r1-0")]
 
 
 def test_timeout_reports_the_pods_and_deletes_them() -> None:
-    api = FakeApi(lambda pod, _polls: {"phase": "Pending", "containerStatuses": [
-        {"name": "probe", "state": {"waiting": {"reason": "ContainerCreating"}}}]})
+    api = FakeApi(
+        lambda pod, _polls: {
+            "phase": "Pending",
+            "containerStatuses": [{"name": "probe", "state": {"waiting": {"reason": "ContainerCreating"}}}],
+        }
+    )
     probed, _warnings = _run(api, timeout=0.1)
     assert api.pods == {}
     assert all(o.result is None for o in probed.observations)
     assert probed.failures == tuple(
         f"probe Pod tke-net-probe-r1-{i} on node {node} did not finish within 0.1s (Pending, ContainerCreating); "
-        "raise --probe-timeout, or check the node" for i, node in ((0, "10.0.1.10"), (1, "10.0.1.12")))
+        "raise --probe-timeout, or check the node"
+        for i, node in ((0, "10.0.1.10"), (1, "10.0.1.12"))
+    )
 
 
 def test_image_that_cannot_be_pulled_fails_fast_with_the_way_out() -> None:
-    api = FakeApi(lambda pod, _polls: {"phase": "Pending", "containerStatuses": [{"name": "probe", "state": {
-        "waiting": {"reason": "ImagePullBackOff", "message": 'Back-off pulling image "busybox:1.36"'}}}]})
+    api = FakeApi(
+        lambda pod, _polls: {
+            "phase": "Pending",
+            "containerStatuses": [
+                {
+                    "name": "probe",
+                    "state": {
+                        "waiting": {"reason": "ImagePullBackOff", "message": 'Back-off pulling image "busybox:1.36"'}
+                    },
+                }
+            ],
+        }
+    )
     probed, _warnings = _run(api, timeout=30)
     assert api.pods == {}
     assert 'ImagePullBackOff: Back-off pulling image "busybox:1.36"; mirror the image' in probed.failures[0]
@@ -428,31 +598,41 @@ def test_ctrl_c_while_waiting_deletes_the_pods() -> None:
     with pytest.raises(KeyboardInterrupt):
         _run(api)
     assert api.pods == {}
-    assert [c for c in api.calls if c[0] == "delete"] == [("delete", "tke-net-probe-r1-0"),
-                                                         ("delete", "tke-net-probe-r1-1")]
+    assert [c for c in api.calls if c[0] == "delete"] == [
+        ("delete", "tke-net-probe-r1-0"),
+        ("delete", "tke-net-probe-r1-1"),
+    ]
 
 
 def test_a_pod_that_cannot_be_deleted_is_named_with_the_command() -> None:
     api = FakeApi(succeeded)
     api.delete = lambda path: (403, {"message": "forbidden"})  # type: ignore[method-assign]
     _probed, warnings = _run(api)
-    assert warnings[0].startswith("cannot delete probe Pod probe/tke-net-probe-r1-0: 403 forbidden; "
-                                  "kubectl delete pod -n probe -l tke-net.kubectl.io/probe=r1")
-    assert warnings[-1] == ("probe Pods left behind: tke-net-probe-r1-0, tke-net-probe-r1-1; "
-                            "kubectl delete pod -n probe -l tke-net.kubectl.io/probe=r1")
+    assert warnings[0].startswith(
+        "cannot delete probe Pod probe/tke-net-probe-r1-0: 403 forbidden; "
+        "kubectl delete pod -n probe -l tke-net.kubectl.io/probe=r1"
+    )
+    assert warnings[-1] == (
+        "probe Pods left behind: tke-net-probe-r1-0, tke-net-probe-r1-1; "
+        "kubectl delete pod -n probe -l tke-net.kubectl.io/probe=r1"
+    )
 
 
 # --- flags ------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["svc", "web", "--probe", "--snapshot", fixture("probe")], "--probe cannot be used with --snapshot"),
-    (["svc", "web", "--probe-node", "10.0.1.10"], "--probe-node needs --probe"),
-    (["ingress", "shop", "--probe-timeout", "5s"], "--probe-timeout needs --probe"),
-    (["svc", "--probe"], "--probe needs a Service NAME: kubectl tke-net service NAME --probe"),
-    (["ingress", "shop", "--probe", "-A"], "--probe cannot be used with --all-namespaces"),
-    (["svc", "web", "--probe", "--probe-timeout", "soon"], "--probe-timeout: invalid duration 'soon'"),
-    (["svc", "web", "--probe", "--probe-timeout", "0"], "--probe-timeout must be more than 0"),
-])
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["svc", "web", "--probe", "--snapshot", fixture("probe")], "--probe cannot be used with --snapshot"),
+        (["svc", "web", "--probe-node", "10.0.1.10"], "--probe-node needs --probe"),
+        (["ingress", "shop", "--probe-timeout", "5s"], "--probe-timeout needs --probe"),
+        (["svc", "--probe"], "--probe needs a Service NAME: kubectl tke-net service NAME --probe"),
+        (["ingress", "shop", "--probe", "-A"], "--probe cannot be used with --all-namespaces"),
+        (["svc", "web", "--probe", "--probe-timeout", "soon"], "--probe-timeout: invalid duration 'soon'"),
+        (["svc", "web", "--probe", "--probe-timeout", "0"], "--probe-timeout must be more than 0"),
+    ],
+)
 def test_probe_flag_misuse_is_a_usage_error(cli: Any, args: list[str], message: str) -> None:
     done = cli(*args)
     assert done.status == 2 and done.out == ""

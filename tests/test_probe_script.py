@@ -34,8 +34,9 @@ def dns(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dnsmasq]:
     server.close()
 
 
-def run(bindir: Path, out: Path, *tests: str, dns_port: int | None = None,
-        shell: str | None = None) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+def run(
+    bindir: Path, out: Path, *tests: str, dns_port: int | None = None, shell: str | None = None
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
     env = dict(TIMEOUTS)
     if dns_port is not None:
         env |= {"PROBE_DNS_SERVER": "127.0.0.1", "PROBE_DNS_PORT": str(dns_port)}
@@ -53,47 +54,123 @@ class Case:
 
 FAST = (0, 900)
 CASES = [
-    Case("dns resolves", "dns web.app.svc.cluster.local",
-         {"check": "dns", "target": "web.app.svc.cluster.local", "ok": True, "address": "10.0.0.10"}, FAST),
-    Case("dns trailing dot", "dns web.app.svc.cluster.local.",
-         {"check": "dns", "target": "web.app.svc.cluster.local", "ok": True, "address": "10.0.0.10"}, FAST),
-    Case("dns fails", "dns nope.app.svc.cluster.local",
-         {"check": "dns", "target": "nope.app.svc.cluster.local", "ok": False, "error": "NXDOMAIN"}, FAST),
-    Case("dns times out", "dns x.slow.svc.cluster.local",
-         {"check": "dns", "target": "x.slow.svc.cluster.local", "ok": False, "error": "timeout"},
-         (DNS_T * 1000 - 100, DNS_T * 1000 + 1500)),
-    Case("tcp answers", "tcp 127.0.0.1 {answer}",
-         {"check": "tcp", "target": "127.0.0.1:{answer}", "ok": True}, FAST),
-    Case("tcp answers, app silent", "tcp 127.0.0.1 {silent}",
-         {"check": "tcp", "target": "127.0.0.1:{silent}", "ok": True}, FAST),
-    Case("tcp refused", "tcp 127.0.0.1 {refuse}",
-         {"check": "tcp", "target": "127.0.0.1:{refuse}", "ok": False, "error": "refused"}, FAST),
-    Case("tcp hangs", "tcp 127.0.0.1 {full}",
-         {"check": "tcp", "target": "127.0.0.1:{full}", "ok": False, "error": "timeout"},
-         (TCP_T * 1000 - 100, TCP_T * 1000 + 1500)),
-    Case("clb tcp answers", "clb 127.0.0.1 {answer}",
-         {"check": "clb", "target": "127.0.0.1:{answer}", "ok": True}, FAST),
-    Case("clb tcp hangs", "clb 127.0.0.1 {full}",
-         {"check": "clb", "target": "127.0.0.1:{full}", "ok": False, "error": "timeout"},
-         (CLB_T * 1000 - 100, CLB_T * 1000 + 1500)),
-    Case("http answers", "http 127.0.0.1 {answer} shop.example.com /api",
-         {"check": "http", "target": "127.0.0.1:{answer}", "host": "shop.example.com", "path": "/api",
-          "ok": True, "status": 200}, FAST),
-    Case("http answers after 4 s", "http 127.0.0.1 {slow} shop.example.com /",
-         {"check": "http", "target": "127.0.0.1:{slow}", "host": "shop.example.com", "path": "/", "ok": True,
-          "status": 200}, (3950, 5500)),
-    Case("http hangs", "http 127.0.0.1 {silent} shop.example.com /",
-         {"check": "http", "target": "127.0.0.1:{silent}", "host": "shop.example.com", "path": "/", "ok": False,
-          "error": "timeout"}, (CLB_T * 1000 - 100, CLB_T * 1000 + 1500)),
-    Case("http refused", "http 127.0.0.1 {refuse} - /",
-         {"check": "http", "target": "127.0.0.1:{refuse}", "host": "", "path": "/", "ok": False,
-          "error": "refused"}, FAST),
-    Case("http 503 fails", "http 127.0.0.1 {e503} shop.example.com /",
-         {"check": "http", "target": "127.0.0.1:{e503}", "host": "shop.example.com", "path": "/", "ok": False,
-          "status": 503, "error": "HTTP 503"}, FAST),
-    Case("http 404 answers", "http 127.0.0.1 {e404} - /x",
-         {"check": "http", "target": "127.0.0.1:{e404}", "host": "", "path": "/x", "ok": True, "status": 404},
-         FAST),
+    Case(
+        "dns resolves",
+        "dns web.app.svc.cluster.local",
+        {"check": "dns", "target": "web.app.svc.cluster.local", "ok": True, "address": "10.0.0.10"},
+        FAST,
+    ),
+    Case(
+        "dns trailing dot",
+        "dns web.app.svc.cluster.local.",
+        {"check": "dns", "target": "web.app.svc.cluster.local", "ok": True, "address": "10.0.0.10"},
+        FAST,
+    ),
+    Case(
+        "dns fails",
+        "dns nope.app.svc.cluster.local",
+        {"check": "dns", "target": "nope.app.svc.cluster.local", "ok": False, "error": "NXDOMAIN"},
+        FAST,
+    ),
+    Case(
+        "dns times out",
+        "dns x.slow.svc.cluster.local",
+        {"check": "dns", "target": "x.slow.svc.cluster.local", "ok": False, "error": "timeout"},
+        (DNS_T * 1000 - 100, DNS_T * 1000 + 1500),
+    ),
+    Case("tcp answers", "tcp 127.0.0.1 {answer}", {"check": "tcp", "target": "127.0.0.1:{answer}", "ok": True}, FAST),
+    Case(
+        "tcp answers, app silent",
+        "tcp 127.0.0.1 {silent}",
+        {"check": "tcp", "target": "127.0.0.1:{silent}", "ok": True},
+        FAST,
+    ),
+    Case(
+        "tcp refused",
+        "tcp 127.0.0.1 {refuse}",
+        {"check": "tcp", "target": "127.0.0.1:{refuse}", "ok": False, "error": "refused"},
+        FAST,
+    ),
+    Case(
+        "tcp hangs",
+        "tcp 127.0.0.1 {full}",
+        {"check": "tcp", "target": "127.0.0.1:{full}", "ok": False, "error": "timeout"},
+        (TCP_T * 1000 - 100, TCP_T * 1000 + 1500),
+    ),
+    Case(
+        "clb tcp answers", "clb 127.0.0.1 {answer}", {"check": "clb", "target": "127.0.0.1:{answer}", "ok": True}, FAST
+    ),
+    Case(
+        "clb tcp hangs",
+        "clb 127.0.0.1 {full}",
+        {"check": "clb", "target": "127.0.0.1:{full}", "ok": False, "error": "timeout"},
+        (CLB_T * 1000 - 100, CLB_T * 1000 + 1500),
+    ),
+    Case(
+        "http answers",
+        "http 127.0.0.1 {answer} shop.example.com /api",
+        {
+            "check": "http",
+            "target": "127.0.0.1:{answer}",
+            "host": "shop.example.com",
+            "path": "/api",
+            "ok": True,
+            "status": 200,
+        },
+        FAST,
+    ),
+    Case(
+        "http answers after 4 s",
+        "http 127.0.0.1 {slow} shop.example.com /",
+        {
+            "check": "http",
+            "target": "127.0.0.1:{slow}",
+            "host": "shop.example.com",
+            "path": "/",
+            "ok": True,
+            "status": 200,
+        },
+        (3950, 5500),
+    ),
+    Case(
+        "http hangs",
+        "http 127.0.0.1 {silent} shop.example.com /",
+        {
+            "check": "http",
+            "target": "127.0.0.1:{silent}",
+            "host": "shop.example.com",
+            "path": "/",
+            "ok": False,
+            "error": "timeout",
+        },
+        (CLB_T * 1000 - 100, CLB_T * 1000 + 1500),
+    ),
+    Case(
+        "http refused",
+        "http 127.0.0.1 {refuse} - /",
+        {"check": "http", "target": "127.0.0.1:{refuse}", "host": "", "path": "/", "ok": False, "error": "refused"},
+        FAST,
+    ),
+    Case(
+        "http 503 fails",
+        "http 127.0.0.1 {e503} shop.example.com /",
+        {
+            "check": "http",
+            "target": "127.0.0.1:{e503}",
+            "host": "shop.example.com",
+            "path": "/",
+            "ok": False,
+            "status": 503,
+            "error": "HTTP 503",
+        },
+        FAST,
+    ),
+    Case(
+        "http 404 answers",
+        "http 127.0.0.1 {e404} - /x",
+        {"check": "http", "target": "127.0.0.1:{e404}", "host": "", "path": "/x", "ok": True, "status": 404},
+        FAST,
+    ),
     Case("unknown test", "ping 127.0.0.1", {"check": "ping", "ok": False, "error": "unknown test"}, FAST),
 ]
 
@@ -110,8 +187,13 @@ class Ran:
 @pytest.fixture(scope="module")
 def ran(bindir: Path, dns: Dnsmasq, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ran]:
     """Every case in one run of the script, as a probe Pod runs them: eight at a time."""
-    servers = {"answer": Http(200), "silent": Http(None), "slow": Http(200, delay=4), "e503": Http(503),
-               "e404": Http(404)}
+    servers = {
+        "answer": Http(200),
+        "silent": Http(None),
+        "slow": Http(200, delay=4),
+        "e503": Http(503),
+        "e404": Http(404),
+    }
     full = Full()
     ports = {name: s.port for name, s in servers.items()} | {"full": full.port, "refuse": free_port()}
     out = tmp_path_factory.mktemp("probe") / "termination-log"
@@ -164,8 +246,14 @@ def test_posix_sh_runs_it_too(bindir: Path, tmp_path: Path) -> None:
         pytest.skip("dash is not installed")
     server = Http(200)
     try:
-        done, found = run(bindir, tmp_path / "out", f"tcp 127.0.0.1 {server.port}",
-                          f"http 127.0.0.1 {server.port} a.example /", f"tcp 127.0.0.1 {free_port()}", shell=dash)
+        done, found = run(
+            bindir,
+            tmp_path / "out",
+            f"tcp 127.0.0.1 {server.port}",
+            f"http 127.0.0.1 {server.port} a.example /",
+            f"tcp 127.0.0.1 {free_port()}",
+            shell=dash,
+        )
     finally:
         server.close()
     assert done.returncode == 0, done.stderr

@@ -50,12 +50,16 @@ def test_a_read_is_retried_on_these_statuses(tmp_path: Path, sleeps: list[float]
     assert all(TOKEN not in line for line in lines)
 
 
-@pytest.mark.parametrize("answer", [
-    Answer(reset=True),
-    Answer(200, raw=b'{"kind": "PodList", "items": [{"metadata": {"na'),
-    Answer(200, raw=b"\xff\xfe not json"),
-    Answer(200, raw=b'["a list, not an object"]'),
-], ids=["reset", "cut-off", "junk", "not-an-object"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Answer(reset=True),
+        Answer(200, raw=b'{"kind": "PodList", "items": [{"metadata": {"na'),
+        Answer(200, raw=b"\xff\xfe not json"),
+        Answer(200, raw=b'["a list, not an object"]'),
+    ],
+    ids=["reset", "cut-off", "junk", "not-an-object"],
+)
 def test_a_read_is_retried_on_a_broken_answer(tmp_path: Path, sleeps: list[float], answer: Answer) -> None:
     with serve(answer, OK) as stub:
         pods = client(stub.kubeconfig(tmp_path / "c")).list(KINDS["pods"], "app")
@@ -73,9 +77,11 @@ def test_a_retry_after_past_the_timeout_fails_at_once(tmp_path: Path, sleeps: li
     with serve(status(429, "60"), OK) as stub, pytest.raises(AccessError) as err:
         client(stub.kubeconfig(tmp_path / "c"), timeout=10).list(KINDS["pods"], "app")
     assert len(stub.seen) == 1 and sleeps == []
-    assert str(err.value).startswith("GET /api/v1/namespaces/app/pods: 429 Too Many Requests (server says 429), "
-                                     "1 attempt in 0.0s (the server asked to retry after 60s, past the request "
-                                     "timeout)")
+    assert str(err.value).startswith(
+        "GET /api/v1/namespaces/app/pods: 429 Too Many Requests (server says 429), "
+        "1 attempt in 0.0s (the server asked to retry after 60s, past the request "
+        "timeout)"
+    )
 
 
 def test_what_keeps_failing_ends_in_one_line_naming_the_request(tmp_path: Path, sleeps: list[float]) -> None:
@@ -104,10 +110,18 @@ def test_backoff_has_jitter_and_a_ceiling(monkeypatch: pytest.MonkeyPatch) -> No
         assert low == ceiling / 2 and ceiling / 2 < high < ceiling <= cluster.BACKOFF_CAP
 
 
-@pytest.mark.parametrize(("value", "code", "seconds"), [
-    ("5", 429, 5.0), ("0", 503, 0.0), ("999999", 429, 60.0), ("5", 500, None), ("soon", 429, None),
-    (None, 429, None), ("Wed, 21 Oct 2015 07:28:00 GMT", 503, 0.0),
-])
+@pytest.mark.parametrize(
+    ("value", "code", "seconds"),
+    [
+        ("5", 429, 5.0),
+        ("0", 503, 0.0),
+        ("999999", 429, 60.0),
+        ("5", 500, None),
+        ("soon", 429, None),
+        (None, 429, None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 503, 0.0),
+    ],
+)
 def test_retry_after_parsing(value: str | None, code: int, seconds: float | None) -> None:
     assert cluster._retry_after(value, code) == seconds
 
@@ -126,14 +140,16 @@ def test_other_statuses_are_not_retried(tmp_path: Path, sleeps: list[float], cod
 @pytest.mark.parametrize("answer", [status(503), status(429, "0"), status(500)])
 def test_a_write_is_sent_once_whatever_the_status(tmp_path: Path, sleeps: list[float], answer: Answer) -> None:
     with serve(answer, OK) as stub:
-        code, _ = client(stub.kubeconfig(tmp_path / "c")).patch("/api/v1/namespaces/app/services/s",
-                                                                 {"metadata": {"resourceVersion": "1"}})
+        code, _ = client(stub.kubeconfig(tmp_path / "c")).patch(
+            "/api/v1/namespaces/app/services/s", {"metadata": {"resourceVersion": "1"}}
+        )
     assert code == answer.status and len(stub.seen) == 1 and sleeps == []
 
 
 @pytest.mark.parametrize("answer", [Answer(reset=True), Answer(200, raw=b'{"kind": "Serv')], ids=["reset", "cut"])
-def test_a_write_that_breaks_off_may_or_may_not_have_been_applied(tmp_path: Path, sleeps: list[float],
-                                                                  answer: Answer) -> None:
+def test_a_write_that_breaks_off_may_or_may_not_have_been_applied(
+    tmp_path: Path, sleeps: list[float], answer: Answer
+) -> None:
     with serve(answer, OK) as stub, pytest.raises(AccessError) as err:
         client(stub.kubeconfig(tmp_path / "c")).patch("/api/v1/namespaces/app/services/s", {"metadata": {}})
     assert len(stub.seen) == 1 and sleeps == []
@@ -142,16 +158,17 @@ def test_a_write_that_breaks_off_may_or_may_not_have_been_applied(tmp_path: Path
 
 
 def page(names: list[str], token: str = "") -> Answer:
-    return Answer(200, {"kind": "ServiceList", "metadata": {"continue": token},
-                        "items": [{"metadata": {"name": n}} for n in names]})
+    return Answer(
+        200,
+        {"kind": "ServiceList", "metadata": {"continue": token}, "items": [{"metadata": {"name": n}} for n in names]},
+    )
 
 
 GONE = status(410)
 
 
 def test_an_expired_continue_token_starts_the_list_again(tmp_path: Path, sleeps: list[float]) -> None:
-    with serve(page(["a", "b"], "t1"), GONE, page(["a", "b"], "t2"), GONE, page(["a", "b"], "t3"),
-               page(["c"])) as stub:
+    with serve(page(["a", "b"], "t1"), GONE, page(["a", "b"], "t2"), GONE, page(["a", "b"], "t3"), page(["c"])) as stub:
         lines: list[str] = []
         items = client(stub.kubeconfig(tmp_path / "c"), log=lines).list(KINDS["services"], None)
     assert [i["metadata"]["name"] for i in items] == ["a", "b", "c"]
@@ -160,12 +177,15 @@ def test_an_expired_continue_token_starts_the_list_again(tmp_path: Path, sleeps:
 
 
 def test_a_continue_token_that_keeps_expiring_fails(tmp_path: Path, sleeps: list[float]) -> None:
-    with serve(page(["a"], "t"), GONE, page(["a"], "t"), GONE, page(["a"], "t"), GONE) as stub, \
-            pytest.raises(AccessError) as err:
+    with (
+        serve(page(["a"], "t"), GONE, page(["a"], "t"), GONE, page(["a"], "t"), GONE) as stub,
+        pytest.raises(AccessError) as err,
+    ):
         client(stub.kubeconfig(tmp_path / "c")).list(KINDS["services"], "app")
     assert len(stub.seen) == 6
-    assert str(err.value).startswith("GET /api/v1/namespaces/app/services: the continue token expired (410 Gone) "
-                                     "3 times")
+    assert str(err.value).startswith(
+        "GET /api/v1/namespaces/app/services: the continue token expired (410 Gone) 3 times"
+    )
 
 
 def test_a_410_on_the_first_page_is_not_a_restart(tmp_path: Path, sleeps: list[float]) -> None:

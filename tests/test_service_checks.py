@@ -81,8 +81,17 @@ def test_name_namespace_and_selector_scope(cli) -> None:  # type: ignore[no-unty
 
 def test_select_and_ignore_by_code_and_prefix(cli) -> None:  # type: ignore[no-untyped-def]
     run = cli("svc", "-A", "--snapshot", fixture("services"), "-o", "json", "--select", "TKE10")
-    assert {c for c, _ in found(run)} == {"TKE101", "TKE102", "TKE103", "TKE104", "TKE105", "TKE106", "TKE107",
-                                          "TKE108", "TKE109"}
+    assert {c for c, _ in found(run)} == {
+        "TKE101",
+        "TKE102",
+        "TKE103",
+        "TKE104",
+        "TKE105",
+        "TKE106",
+        "TKE107",
+        "TKE108",
+        "TKE109",
+    }
     run = cli("svc", "-A", "--snapshot", fixture("services"), "-o", "json", "--ignore", "TKE1,TKE3")
     assert run.json()["findings"] == [] and run.status == 0
 

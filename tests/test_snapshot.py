@@ -92,8 +92,9 @@ def test_prefetch_reads_exactly_the_kinds_a_run_reads_once_each_side_by_side(com
 
 def test_prefetch_keeps_failures_for_when_the_kind_is_read() -> None:
     boom = AccessError("GET /api/v1/pods: 503 Service Unavailable, 5 attempts")
-    source = Parallel(FileSource(fixture("services")),
-                      fail={"pods": boom, "secrets": Unavailable("secrets", "forbidden: no")})
+    source = Parallel(
+        FileSource(fixture("services")), fail={"pods": boom, "secrets": Unavailable("secrets", "forbidden: no")}
+    )
     snap = Snapshot(source, None)
     snap.prefetch(["services", "pods", "secrets", "nodes"])
     assert source.calls == {"services": 1, "pods": 1, "secrets": 1, "nodes": 1}
@@ -115,9 +116,13 @@ def test_prefetch_of_a_file_reads_nothing_ahead() -> None:
 
 def pages(items: int, size: int) -> list[dict[str, Any]]:
     chunks = [list(range(i, min(i + size, items))) for i in range(0, items, size)]
-    return [{"items": [{"metadata": {"name": f"s{n}", "namespace": "x"}} for n in chunk],
-             "metadata": {"continue": f"t{i + 1}" if i + 1 < len(chunks) else ""}}
-            for i, chunk in enumerate(chunks)]
+    return [
+        {
+            "items": [{"metadata": {"name": f"s{n}", "namespace": "x"}} for n in chunk],
+            "metadata": {"continue": f"t{i + 1}" if i + 1 < len(chunks) else ""},
+        }
+        for i, chunk in enumerate(chunks)
+    ]
 
 
 def fake_cluster(responses: list[tuple[int, Any]], seen: list[dict[str, str]]) -> Cluster:
@@ -158,8 +163,9 @@ def test_warning_events_use_a_field_selector() -> None:
     assert seen[0]["fieldSelector"] == "type=Warning"
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("1m", 60), ("1m30s", 90), ("0", None),
-                                                ("500ms", 0.5), ("2", 2), ("1h", 3600)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30), ("1m", 60), ("1m30s", 90), ("0", None), ("500ms", 0.5), ("2", 2), ("1h", 3600)]
+)
 def test_parse_duration(text: str, seconds: float | None) -> None:
     assert parse_duration(text) == seconds
 
@@ -194,12 +200,24 @@ def test_ctrl_c_ends_a_run_whose_lists_never_answer(tmp_path: Path) -> None:
 
     threading.Thread(target=accept, daemon=True).start()
     config = tmp_path / "config"
-    config.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{server.getsockname()[1]}"}}],
-        "contexts": [{"name": "c", "context": {"cluster": "c"}}], "users": []}))
-    proc = subprocess.Popen([sys.executable, "-m", "kubectl_tke_net", "svc", "--kubeconfig", str(config),
-                             "--request-timeout", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    config.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{server.getsockname()[1]}"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c"}}],
+                "users": [],
+            }
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kubectl_tke_net", "svc", "--kubeconfig", str(config), "--request-timeout", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         for _ in range(2):  # two LISTs in flight at once: the prefetch is running
             assert arrived.acquire(timeout=60), "the plugin never connected"

@@ -52,8 +52,9 @@ class Check:
 CHECKS: dict[str, Check] = {}
 
 
-def check(code: str, severity: Severity, title: str, needs: tuple[str, ...],
-          commands: tuple[str, ...]) -> Callable[[CheckFunc], CheckFunc]:
+def check(
+    code: str, severity: Severity, title: str, needs: tuple[str, ...], commands: tuple[str, ...]
+) -> Callable[[CheckFunc], CheckFunc]:
     """Register a check: `needs` are the kinds it cannot run without; `commands` run it."""
 
     def register(func: CheckFunc) -> CheckFunc:
@@ -78,8 +79,11 @@ def parse_codes(text: str, flag: str) -> tuple[str, ...]:
     codes = tuple(c.strip().upper() for c in text.split(",") if c.strip())
     for code in codes:
         if not _CODE.fullmatch(code) or not any(known.startswith(code) for known in CHECKS):
-            raise UsageError(i18n._("{flag}: unknown check code {code} (see `kubectl tke-net checks`)").format(
-                flag=flag, code=repr(code)))
+            raise UsageError(
+                i18n._("{flag}: unknown check code {code} (see `kubectl tke-net checks`)").format(
+                    flag=flag, code=repr(code)
+                )
+            )
     return codes
 
 
@@ -90,10 +94,9 @@ def _matches(code: str, patterns: Iterable[str]) -> bool:
 def selected(command: str, select: tuple[str, ...], ignore: tuple[str, ...]) -> list[Check]:
     load_all()
     return [
-        c for code, c in sorted(CHECKS.items())
-        if command in c.commands
-        and (not select or _matches(code, select))
-        and not _matches(code, ignore)
+        c
+        for code, c in sorted(CHECKS.items())
+        if command in c.commands and (not select or _matches(code, select)) and not _matches(code, ignore)
     ]
 
 
@@ -121,8 +124,7 @@ def run(ctx: Context, checks: list[Check], suppress: bool = True) -> Result:
             skipped.setdefault(exc.reason, []).append(chk.code)
             continue
         findings.extend(
-            Finding(chk.code, hit.severity or chk.severity, hit.ref, hit.message, hit.remediation,
-                    docs_url(chk.code))
+            Finding(chk.code, hit.severity or chk.severity, hit.ref, hit.message, hit.remediation, docs_url(chk.code))
             for hit in hits
         )
     suppressed = 0

@@ -99,8 +99,9 @@ def _load_balancers(ctx: Context, facts: CloudFacts, objs: Iterable[Obj]) -> dic
     ids = {i for o in objs if (i := _lb_id(o))}
     if not ids:
         return {}
-    examined = (ctx.services if "services" in facts.scope else []) + \
-        (ctx.ingresses if "ingresses" in facts.scope else [])
+    examined = (ctx.services if "services" in facts.scope else []) + (
+        ctx.ingresses if "ingresses" in facts.scope else []
+    )
     facts.load_balancers(ids | {i for o in examined if (i := _lb_id(o))})
     return facts.load_balancers(ids)
 
@@ -108,21 +109,27 @@ def _load_balancers(ctx: Context, facts: CloudFacts, objs: Iterable[Obj]) -> dic
 def _passes_to_target(obj: Obj, lbs: dict[str, LoadBalancer]) -> bool:
     """CLB traffic skips the node security groups: pass-to-target or direct access (to Pods, not nodes)."""
     notes = annotations_of(obj)
-    if any(tke.is_true(notes.get(k)) for k in (tke.SVC_PASS_TO_TARGET, tke.SVC_DIRECT_ACCESS, ING_PASS_TO_TARGET,
-                                                tke.ING_DIRECT_ACCESS)):
+    if any(
+        tke.is_true(notes.get(k))
+        for k in (tke.SVC_PASS_TO_TARGET, tke.SVC_DIRECT_ACCESS, ING_PASS_TO_TARGET, tke.ING_DIRECT_ACCESS)
+    ):
         return True
     lb = lbs.get(_lb_id(obj) or "")
     return lb is not None and lb.pass_to_target
 
 
 def _node_ports(svc: Obj) -> list[tuple[str, int]]:
-    return [(str(p.get("protocol") or "TCP").upper(), int(p["nodePort"]))
-            for p in (svc.get("spec") or {}).get("ports") or [] if p.get("nodePort")]
+    return [
+        (str(p.get("protocol") or "TCP").upper(), int(p["nodePort"]))
+        for p in (svc.get("spec") or {}).get("ports") or []
+        if p.get("nodePort")
+    ]
 
 
 def _vips(obj: Obj) -> list[str]:
-    return [str(i["ip"]) for i in ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-            if i.get("ip")]
+    return [
+        str(i["ip"]) for i in ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or [] if i.get("ip")
+    ]
 
 
 def _name(obj: Obj) -> str:
@@ -140,9 +147,11 @@ def _port_spans(ports: Iterable[int]) -> list[str]:
 def tccli_rule(region: str | None, sg: str, protocol: str, port: str, cidr: str) -> str:
     """The tccli command that inserts an ACCEPT rule at the top (PolicyIndex 0) of a security group."""
     rule = "--SecurityGroupPolicySet.Ingress.0."
-    return (f"tccli vpc CreateSecurityGroupPolicies --cli-unfold-argument --region {region or 'REGION'} "
-            f"--SecurityGroupId {sg} {rule}PolicyIndex 0 {rule}Protocol {protocol} {rule}Port {port} "
-            f"{rule}CidrBlock {cidr} {rule}Action ACCEPT")
+    return (
+        f"tccli vpc CreateSecurityGroupPolicies --cli-unfold-argument --region {region or 'REGION'} "
+        f"--SecurityGroupId {sg} {rule}PolicyIndex 0 {rule}Protocol {protocol} {rule}Port {port} "
+        f"{rule}CidrBlock {cidr} {rule}Action ACCEPT"
+    )
 
 
 def remedy(region: str | None, sg: str, needs: Iterable[Need]) -> str:
@@ -156,12 +165,17 @@ def remedy(region: str | None, sg: str, needs: Iterable[Need]) -> str:
             rules.append(_("ACCEPT {protocol} {ports} from {cidr}").format(protocol=protocol, ports=span, cidr=cidr))
             commands.append(tccli_rule(region, sg, protocol, span, cidr))
     return _("insert an inbound rule at the top of {sg}: {rules} (e.g. {commands})").format(
-        sg=sg, rules="; ".join(rules), commands=" && ".join(commands))
+        sg=sg, rules="; ".join(rules), commands=" && ".join(commands)
+    )
 
 
 def _missing_text(needs: list[Need], limit: int = 6) -> str:
-    shown = [_("{protocol} {port} from {source} ({why})").format(
-        protocol=n.protocol, port=n.port, source=n.source_text, why=n.why) for n in needs]
+    shown = [
+        _("{protocol} {port} from {source} ({why})").format(
+            protocol=n.protocol, port=n.port, source=n.source_text, why=n.why
+        )
+        for n in needs
+    ]
     more = _(" and {n} more").format(n=len(shown) - limit) if len(shown) > limit else ""
     return ", ".join(shown[:limit]) + more
 
@@ -179,6 +193,7 @@ def _groups_text(groups: Iterable[SecurityGroup]) -> str:
 
 
 # --- TKE401 ----------------------------------------------------------------------------------------------
+
 
 def _nodeport_needs(svc: Obj, lbs: dict[str, LoadBalancer]) -> list[Need]:
     spec = svc.get("spec") or {}
@@ -198,8 +213,13 @@ def _nodeport_needs(svc: Obj, lbs: dict[str, LoadBalancer]) -> list[Need]:
     return [Need(protocol, port, source, text, cidr, why) for protocol, port in _node_ports(svc)]
 
 
-@check("TKE401", Severity.ERROR, N_("node security groups block the NodePorts"), needs=("services", "nodes"),
-       commands=("service --cloud",))
+@check(
+    "TKE401",
+    Severity.ERROR,
+    N_("node security groups block the NodePorts"),
+    needs=("services", "nodes"),
+    commands=("service --cloud",),
+)
 def node_security_groups_block_node_ports(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -236,14 +256,18 @@ def node_security_groups_block_node_ports(ctx: Context) -> Iterator[Hit]:
     for chain in node_chains(ctx, facts):
         missing = [n for n in needs if _blocked(evaluate(chain.groups, n.protocol, n.port, n.source), whole=False)]
         if missing:
-            yield Hit(ref(chain.node), _(
-                "the security groups of instance {instance} ({groups}) let no traffic through to {ports}: the CLB "
-                "and clients cannot reach these NodePorts on this node").format(
-                instance=chain.instance.id, groups=_groups_text(chain.groups), ports=_missing_text(missing)),
-                remedy(facts.region, chain.instance.security_groups[0], missing))
+            yield Hit(
+                ref(chain.node),
+                _(
+                    "the security groups of instance {instance} ({groups}) let no traffic through to {ports}: the CLB "
+                    "and clients cannot reach these NodePorts on this node"
+                ).format(instance=chain.instance.id, groups=_groups_text(chain.groups), ports=_missing_text(missing)),
+                remedy(facts.region, chain.instance.security_groups[0], missing),
+            )
 
 
 # --- TKE402 ----------------------------------------------------------------------------------------------
+
 
 def _listener_ports(ing: Obj) -> list[int]:
     """The CLB listeners of a TKE Ingress: 443 with TLS, 80 without (or with mixed HTTP rules)."""
@@ -254,8 +278,13 @@ def _listener_ports(ing: Obj) -> list[int]:
     return [80, 443] if mixed else [443]
 
 
-@check("TKE402", Severity.ERROR, N_("CLB security group blocks the Ingress's listeners"), needs=("ingresses",),
-       commands=("ingress --cloud",))
+@check(
+    "TKE402",
+    Severity.ERROR,
+    N_("CLB security group blocks the Ingress's listeners"),
+    needs=("ingresses",),
+    commands=("ingress --cloud",),
+)
 def clb_security_group_blocks_listeners(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -288,19 +317,32 @@ def clb_security_group_blocks_listeners(ctx: Context) -> Iterator[Hit]:
             continue
         chain = [groups[g] for g in lb.security_groups if g in groups]
         why = _("Ingress {name}").format(name=_name(ing))
-        missing = [Need("TCP", port, INTERNET, _("the Internet"), "0.0.0.0/0", why) for port in _listener_ports(ing)
-                   if _blocked(evaluate(chain, "TCP", port, INTERNET), whole=False)]
+        missing = [
+            Need("TCP", port, INTERNET, _("the Internet"), "0.0.0.0/0", why)
+            for port in _listener_ports(ing)
+            if _blocked(evaluate(chain, "TCP", port, INTERNET), whole=False)
+        ]
         if missing:
-            yield Hit(ref(ing), _("the security groups of its CLB {lb} ({groups}) let nothing from the Internet "
-                                  "through to TCP {ports}: clients time out").format(
-                lb=lb.id, groups=_groups_text(chain), ports=", ".join(str(n.port) for n in missing)),
-                remedy(facts.region, lb.security_groups[0], missing))
+            yield Hit(
+                ref(ing),
+                _(
+                    "the security groups of its CLB {lb} ({groups}) let nothing from the Internet "
+                    "through to TCP {ports}: clients time out"
+                ).format(lb=lb.id, groups=_groups_text(chain), ports=", ".join(str(n.port) for n in missing)),
+                remedy(facts.region, lb.security_groups[0], missing),
+            )
 
 
 # --- TKE403 ----------------------------------------------------------------------------------------------
 
-@check("TKE403", Severity.WARNING, N_("public CLB on a LEGACY account with nodes without bandwidth"),
-       needs=("nodes",), commands=("service --cloud", "ingress --cloud"))
+
+@check(
+    "TKE403",
+    Severity.WARNING,
+    N_("public CLB on a LEGACY account with nodes without bandwidth"),
+    needs=("nodes",),
+    commands=("service --cloud", "ingress --cloud"),
+)
 def legacy_account_nodes_without_bandwidth(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -324,16 +366,22 @@ def legacy_account_nodes_without_bandwidth(ctx: Context) -> Iterator[Hit]:
     facts = facts_of(ctx)
     objs: list[Obj] = []
     if "services" in facts.scope:
-        objs += [s for s in ctx.services
-                 if (s.get("spec") or {}).get("type") == "LoadBalancer" and not is_internal_service(s)]
+        objs += [
+            s
+            for s in ctx.services
+            if (s.get("spec") or {}).get("type") == "LoadBalancer" and not is_internal_service(s)
+        ]
     if "ingresses" in facts.scope:
         objs += [i for i in ctx.ingresses if is_clb_ingress(i) and not is_internal_ingress(i)]
     if not objs or facts.account_type() != "LEGACY":
         return
     nodes = [(n, instance_id(n)) for n in ctx.snap.list("nodes")]
     instances = facts.instances(i for _n, i in nodes if i)
-    poor = sorted(str(meta(n).get("name", "")) for n, i in nodes
-                  if (inst := instances.get(i or "")) is not None and inst.bandwidth_out <= 0)
+    poor = sorted(
+        str(meta(n).get("name", ""))
+        for n, i in nodes
+        if (inst := instances.get(i or "")) is not None and inst.bandwidth_out <= 0
+    )
     if not poor:
         return
     names = ", ".join(poor[:5]) + (_(" and {n} more").format(n=len(poor) - 5) if len(poor) > 5 else "")
@@ -341,23 +389,29 @@ def legacy_account_nodes_without_bandwidth(ctx: Context) -> Iterator[Hit]:
         "the account's network type is LEGACY (a public CLB uses its backends' bandwidth) and node {nodes} has no "
         "public bandwidth: responses through it fail",
         "the account's network type is LEGACY (a public CLB uses its backends' bandwidth) and nodes {nodes} have "
-        "no public bandwidth: responses through them fail", len(poor)).format(nodes=names)
+        "no public bandwidth: responses through them fail",
+        len(poor),
+    ).format(nodes=names)
     fix = ngettext(
         "give node {nodes} public bandwidth, or bind the CLB only to nodes that have it (annotation "
         "service.kubernetes.io/qcloud-loadbalancer-backends-label)",
         "give nodes {nodes} public bandwidth, or bind the CLB only to nodes that have it (annotation "
-        "service.kubernetes.io/qcloud-loadbalancer-backends-label)", len(poor)).format(nodes=names)
+        "service.kubernetes.io/qcloud-loadbalancer-backends-label)",
+        len(poor),
+    ).format(nodes=names)
     for obj in objs:
         yield Hit(ref(obj), message, fix)
 
 
 # --- TKE404 / TKE405 ------------------------------------------------------------------------------------
 
+
 def _keepalive_on(ctx: Context, ing: Obj) -> bool:
     """The Ingress's TkeServiceConfig has keepaliveEnable: 1 on some listener (TKE303's remedy applied)."""
     notes = annotations_of(ing)
-    name = notes.get(tke.ING_TSC) or (f"{meta(ing).get('name')}-auto-ingress-config"
-                                      if tke.is_true(notes.get(tke.ING_TSC_AUTO)) else None)
+    name = notes.get(tke.ING_TSC) or (
+        f"{meta(ing).get('name')}-auto-ingress-config" if tke.is_true(notes.get(tke.ING_TSC_AUTO)) else None
+    )
     if not name:
         return False
     config = ctx.tkeserviceconfigs.get((meta(ing).get("namespace", ""), str(name)))
@@ -381,8 +435,11 @@ def _range_hit(ctx: Context, facts: CloudFacts, obj: Obj, needs: list[Need], mes
     if not blocked:
         return None
     chains = [c for cs in blocked.values() for c in cs]
-    return Hit(ref(obj), message.format(nodes=_nodes_text(chains), ports=", ".join(sorted(blocked))),
-               "; ".join(remedy(facts.region, sg, needs) for sg in _first_groups(chains)))
+    return Hit(
+        ref(obj),
+        message.format(nodes=_nodes_text(chains), ports=", ".join(sorted(blocked))),
+        "; ".join(remedy(facts.region, sg, needs) for sg in _first_groups(chains)),
+    )
 
 
 def _nodes_text(chains: Iterable[NodeChain], limit: int = 5) -> str:
@@ -394,8 +451,13 @@ def _first_groups(chains: Iterable[NodeChain]) -> list[str]:
     return sorted({c.instance.security_groups[0] for c in chains})
 
 
-@check("TKE404", Severity.WARNING, N_("CLB keep-alive/SNAT without 100.127.0.0/16 in the node security groups"),
-       needs=("ingresses", "tkeserviceconfigs", "services", "nodes"), commands=("ingress --cloud", "loopback --cloud"))
+@check(
+    "TKE404",
+    Severity.WARNING,
+    N_("CLB keep-alive/SNAT without 100.127.0.0/16 in the node security groups"),
+    needs=("ingresses", "tkeserviceconfigs", "services", "nodes"),
+    commands=("ingress --cloud", "loopback --cloud"),
+)
 def keepalive_snat_blocked_by_node_security_groups(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -433,15 +495,27 @@ def keepalive_snat_blocked_by_node_security_groups(ctx: Context) -> Iterator[Hit
                     ports.add(int(port["nodePort"]))
         why = _("Ingress {name}").format(name=_name(ing))
         needs = [Need("TCP", p, CLB_SNAT, "100.127.0.0/16", "100.127.0.0/16", why) for p in sorted(ports)]
-        hit = _range_hit(ctx, facts, ing, needs, _(
-            "CLB keep-alive (SNAT) is on, so the CLB connects from 100.127.0.0/16, but the security groups of "
-            "nodes {nodes} do not allow it to {ports}"))
+        hit = _range_hit(
+            ctx,
+            facts,
+            ing,
+            needs,
+            _(
+                "CLB keep-alive (SNAT) is on, so the CLB connects from 100.127.0.0/16, but the security groups of "
+                "nodes {nodes} do not allow it to {ports}"
+            ),
+        )
         if hit:
             yield hit
 
 
-@check("TKE405", Severity.WARNING, N_("prevent-loopback health checks blocked by the node security groups"),
-       needs=("services", "nodes"), commands=("service --cloud", "loopback --cloud"))
+@check(
+    "TKE405",
+    Severity.WARNING,
+    N_("prevent-loopback health checks blocked by the node security groups"),
+    needs=("services", "nodes"),
+    commands=("service --cloud", "loopback --cloud"),
+)
 def prevent_loopback_health_checks_blocked(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -462,8 +536,9 @@ def prevent_loopback_health_checks_blocked(ctx: Context) -> Iterator[Hit]:
     nodes' first security group (the remediation gives the command).
     Source: Tencent Cloud, "Service & Ingress 网络无法访问排障处理" (避免四层回环问题).
     """
-    candidates = [s for s in ctx.services
-                  if tke.is_true(annotations_of(s).get(tke.SVC_PREVENT_LOOPBACK)) and _node_ports(s)]
+    candidates = [
+        s for s in ctx.services if tke.is_true(annotations_of(s).get(tke.SVC_PREVENT_LOOPBACK)) and _node_ports(s)
+    ]
     if not candidates:
         return
     facts = facts_of(ctx)
@@ -472,10 +547,18 @@ def prevent_loopback_health_checks_blocked(ctx: Context) -> Iterator[Hit]:
         if _passes_to_target(svc, lbs):
             continue
         why = _("Service {name}").format(name=_name(svc))
-        needs = [Need(proto, port, HEALTH_CHECKS, "100.64.0.0/10", "100.64.0.0/10", why)
-                 for proto, port in _node_ports(svc)]
-        hit = _range_hit(ctx, facts, svc, needs, _(
-            "prevent-loopback moves the CLB health checks to 100.64.0.0/10, but the security groups of nodes "
-            "{nodes} do not allow them to {ports}"))
+        needs = [
+            Need(proto, port, HEALTH_CHECKS, "100.64.0.0/10", "100.64.0.0/10", why) for proto, port in _node_ports(svc)
+        ]
+        hit = _range_hit(
+            ctx,
+            facts,
+            svc,
+            needs,
+            _(
+                "prevent-loopback moves the CLB health checks to 100.64.0.0/10, but the security groups of nodes "
+                "{nodes} do not allow them to {ports}"
+            ),
+        )
         if hit:
             yield hit

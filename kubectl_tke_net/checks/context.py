@@ -97,6 +97,7 @@ def selector_matches(selector: dict[str, str], obj_labels: dict[str, str]) -> bo
 
 # --- time ----------------------------------------------------------------------------------------------
 
+
 def parse_time(value: object) -> datetime:
     if not value:
         return _EPOCH
@@ -110,12 +111,17 @@ def parse_time(value: object) -> datetime:
 
 def event_time(event: Obj) -> datetime:
     series = event.get("series") or {}
-    return max(parse_time(series.get("lastObservedTime")), parse_time(event.get("lastTimestamp")),
-               parse_time(event.get("eventTime")), parse_time(event.get("firstTimestamp")),
-               parse_time(meta(event).get("creationTimestamp")))
+    return max(
+        parse_time(series.get("lastObservedTime")),
+        parse_time(event.get("lastTimestamp")),
+        parse_time(event.get("eventTime")),
+        parse_time(event.get("firstTimestamp")),
+        parse_time(meta(event).get("creationTimestamp")),
+    )
 
 
 # --- Pods -------------------------------------------------------------------------------------------
+
 
 def pod_condition(pod: Obj, ctype: str) -> str | None:
     for cond in (pod.get("status") or {}).get("conditions") or []:
@@ -179,7 +185,8 @@ class Context:
 
     def _examined(self, objs: list[Obj]) -> list[Obj]:
         return [
-            o for o in objs
+            o
+            for o in objs
             if (self.name is None or meta(o).get("name") == self.name)
             and (self.selector is None or self.selector.matches(labels(o)))
         ]
@@ -209,9 +216,12 @@ class Context:
         if not selector:
             return []
         candidates = min((self.pods_by_label.get(item, []) for item in selector.items()), key=len)
-        return [p for p in candidates
-                if (namespace is None or meta(p).get("namespace", "") == namespace)
-                and selector_matches(selector, labels(p))]
+        return [
+            p
+            for p in candidates
+            if (namespace is None or meta(p).get("namespace", "") == namespace)
+            and selector_matches(selector, labels(p))
+        ]
 
     def selected_pods(self, svc: Obj, include_terminated: bool = False) -> list[Obj]:
         """Pods of the Service's namespace its selector matches (none for selector-less Services)."""

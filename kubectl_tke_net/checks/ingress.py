@@ -130,15 +130,22 @@ def _existing(ctx: Context, ing: Obj) -> Iterator[tuple[Backend, Obj]]:
 
 
 def _only_in(name: str, ns: str, keys: Iterable[tuple[str, str]]) -> str:
-    """", only in namespace X, which ..." when objects of that name exist in other namespaces only."""
+    """ ", only in namespace X, which ..." when objects of that name exist in other namespaces only."""
     others = sorted(kns for kns, kname in keys if kname == name and kns != ns)
-    return _(", only in namespace {namespaces}, which an Ingress in {ns} cannot use").format(
-        namespaces=", ".join(others), ns=ns) if others else ""
+    return (
+        _(", only in namespace {namespaces}, which an Ingress in {ns} cannot use").format(
+            namespaces=", ".join(others), ns=ns
+        )
+        if others
+        else ""
+    )
 
 
 def _ports_text(svc: Obj) -> str:
-    ports = [(f"{p['name']} " if p.get("name") else "") + f"{p.get('port')}/{p.get('protocol') or 'TCP'}"
-             for p in _spec(svc).get("ports") or []]
+    ports = [
+        (f"{p['name']} " if p.get("name") else "") + f"{p.get('port')}/{p.get('protocol') or 'TCP'}"
+        for p in _spec(svc).get("ports") or []
+    ]
     return ", ".join(ports) if ports else _("none")
 
 
@@ -155,7 +162,8 @@ def _target_port_hint(svc: Obj, port: int | str) -> str:
     for p in _spec(svc).get("ports") or []:
         if _port(p.get("targetPort")) == port:
             return _("; {port} is the targetPort of port {service_port}, and a backend names the Service port").format(
-                port=port, service_port=p.get("port"))
+                port=port, service_port=p.get("port")
+            )
     return ""
 
 
@@ -171,12 +179,14 @@ def _no_endpoint_reason(ctx: Context, svc: Obj) -> str:
         return _("selector {selector} matches no Pod in namespace {ns}").format(selector=_selector_text(svc), ns=ns)
     unready = [p for p in pods if not pod_ready(p)]
     if not unready:
-        return ngettext("its {n} Pod is ready but its EndpointSlices list no ready endpoint (check its "
-                        "targetPort, see TKE104)",
-                        "its {n} Pods are ready but its EndpointSlices list no ready endpoint (check its "
-                        "targetPort, see TKE104)", len(pods)).format(n=len(pods))
-    reason = _("{n} of {total} Pods not ready: {pods}").format(n=len(unready), total=len(pods),
-                                                               pods=_why_not_ready(unready))
+        return ngettext(
+            "its {n} Pod is ready but its EndpointSlices list no ready endpoint (check its targetPort, see TKE104)",
+            "its {n} Pods are ready but its EndpointSlices list no ready endpoint (check its targetPort, see TKE104)",
+            len(pods),
+        ).format(n=len(pods))
+    reason = _("{n} of {total} Pods not ready: {pods}").format(
+        n=len(unready), total=len(pods), pods=_why_not_ready(unready)
+    )
     if any(tke.BACKENDGROUP_GATE in failing_gates(p) for p in unready):
         reason += _("; a failing CLB readiness gate means the CLB cannot bind or health-check the Pod (TKE111)")
     return reason
@@ -212,15 +222,22 @@ def backend_service_missing(ctx: Context) -> Iterator[Hit]:
             hint = _only_in(service, ns, ctx.services_by_key)
             if not hint and similar:
                 hint = _(", did you mean {name}?").format(name=similar[0])
-            problems.append(_("Service {service} does not exist in namespace {ns}{hint} ({used_by})").format(
-                service=service, ns=ns, hint=hint, used_by=_used_by(items)))
-        yield Hit(ref(ing), "; ".join(problems),
-                  _("Create the Service in namespace {ns} or correct backend.service.name in the Ingress: "
-                    "kubectl get services -n {ns}; kubectl edit ingress -n {ns} {name}").format(ns=ns, name=name))
+            problems.append(
+                _("Service {service} does not exist in namespace {ns}{hint} ({used_by})").format(
+                    service=service, ns=ns, hint=hint, used_by=_used_by(items)
+                )
+            )
+        yield Hit(
+            ref(ing),
+            "; ".join(problems),
+            _(
+                "Create the Service in namespace {ns} or correct backend.service.name in the Ingress: "
+                "kubectl get services -n {ns}; kubectl edit ingress -n {ns} {name}"
+            ).format(ns=ns, name=name),
+        )
 
 
-@check("TKE202", Severity.ERROR, N_("backend port not a Service port"), needs=("ingresses", "services"),
-       commands=ING)
+@check("TKE202", Severity.ERROR, N_("backend port not a Service port"), needs=("ingresses", "services"), commands=ING)
 def backend_port_not_in_service(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -256,19 +273,32 @@ def backend_port_not_in_service(ctx: Context) -> Iterator[Hit]:
         problems = []
         for (service, port), items in bad.items():
             svc = services[service]
-            what = (_("no port named {port}").format(port=repr(port)) if isinstance(port, str)
-                    else _("no port {port}").format(port=port))
-            problems.append(_("Service {service} has {what} (its ports: {ports}{hint}; {used_by})").format(
-                service=service, what=what, ports=_ports_text(svc), hint=_target_port_hint(svc, port),
-                used_by=_used_by(items)))
-        yield Hit(ref(ing), "; ".join(problems),
-                  _("Set the backend's port.number to the Service's port (or port.name to its name): "
-                    "kubectl get service -n {ns} {service} -o jsonpath='{{.spec.ports}}'; "
-                    "kubectl edit ingress -n {ns} {name}").format(ns=ns, service=next(iter(bad))[0], name=name))
+            what = (
+                _("no port named {port}").format(port=repr(port))
+                if isinstance(port, str)
+                else _("no port {port}").format(port=port)
+            )
+            problems.append(
+                _("Service {service} has {what} (its ports: {ports}{hint}; {used_by})").format(
+                    service=service,
+                    what=what,
+                    ports=_ports_text(svc),
+                    hint=_target_port_hint(svc, port),
+                    used_by=_used_by(items),
+                )
+            )
+        yield Hit(
+            ref(ing),
+            "; ".join(problems),
+            _(
+                "Set the backend's port.number to the Service's port (or port.name to its name): "
+                "kubectl get service -n {ns} {service} -o jsonpath='{{.spec.ports}}'; "
+                "kubectl edit ingress -n {ns} {name}"
+            ).format(ns=ns, service=next(iter(bad))[0], name=name),
+        )
 
 
-@check("TKE203", Severity.ERROR, N_("CLB Ingress backend is ClusterIP"), needs=("ingresses", "services"),
-       commands=ING)
+@check("TKE203", Severity.ERROR, N_("CLB Ingress backend is ClusterIP"), needs=("ingresses", "services"), commands=ING)
 def clb_backend_cluster_ip(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -293,19 +323,30 @@ def clb_backend_cluster_ip(ctx: Context) -> Iterator[Hit]:
         cluster_ip = _by_service(b for b, svc in _existing(ctx, ing) if _svc_type(svc) == "ClusterIP")
         if not cluster_ip:
             continue
-        problems = [_("Service {service} is type ClusterIP ({used_by})").format(service=service,
-                                                                                used_by=_used_by(items))
-                    for service, items in cluster_ip.items()]
+        problems = [
+            _("Service {service} is type ClusterIP ({used_by})").format(service=service, used_by=_used_by(items))
+            for service, items in cluster_ip.items()
+        ]
         patch = """'{"spec":{"type":"NodePort"}}'"""
         patches = "; ".join(f"kubectl patch service -n {ns} {service} -p {patch}" for service in cluster_ip)
-        yield Hit(ref(ing), _("{problems}: the CLB forwards to NodePorts and a ClusterIP Service has none").format(
-                      problems="; ".join(problems)),
-                  _("{patches}; or, with VPC-CNI Pods, set {annotation}: \"true\" on the Ingress").format(
-                      patches=patches, annotation=tke.ING_DIRECT_ACCESS))
+        yield Hit(
+            ref(ing),
+            _("{problems}: the CLB forwards to NodePorts and a ClusterIP Service has none").format(
+                problems="; ".join(problems)
+            ),
+            _('{patches}; or, with VPC-CNI Pods, set {annotation}: "true" on the Ingress').format(
+                patches=patches, annotation=tke.ING_DIRECT_ACCESS
+            ),
+        )
 
 
-@check("TKE204", Severity.ERROR, N_("backend Service without ready endpoint"),
-       needs=("ingresses", "services", "pods", "endpointslices"), commands=ING)
+@check(
+    "TKE204",
+    Severity.ERROR,
+    N_("backend Service without ready endpoint"),
+    needs=("ingresses", "services", "pods", "endpointslices"),
+    commands=ING,
+)
 def backend_without_ready_endpoint(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -327,19 +368,24 @@ def backend_without_ready_endpoint(ctx: Context) -> Iterator[Hit]:
     """
     for ing in ctx.ingresses:
         ns, _name = _ns_name(ing)
-        without = _by_service(b for b, svc in _existing(ctx, ing)
-                              if has_backends(svc) and not ctx.endpoints(svc).ready)
+        without = _by_service(b for b, svc in _existing(ctx, ing) if has_backends(svc) and not ctx.endpoints(svc).ready)
         if not without:
             continue
         problems = []
         for service, items in without.items():
             svc = ctx.services_by_key[(ns, service)]
-            problems.append(_("Service {service} has no ready endpoint ({used_by}): {reason}").format(
-                service=service, used_by=_used_by(items), reason=_no_endpoint_reason(ctx, svc)))
-        yield Hit(ref(ing), "; ".join(problems),
-                  _("{commands} and fix what it reports (selector, readiness probe, crash, CLB readiness "
-                    "gate)").format(commands="; ".join(f"kubectl tke-net service -n {ns} {service}"
-                                                       for service in without)))
+            problems.append(
+                _("Service {service} has no ready endpoint ({used_by}): {reason}").format(
+                    service=service, used_by=_used_by(items), reason=_no_endpoint_reason(ctx, svc)
+                )
+            )
+        yield Hit(
+            ref(ing),
+            "; ".join(problems),
+            _("{commands} and fix what it reports (selector, readiness probe, crash, CLB readiness gate)").format(
+                commands="; ".join(f"kubectl tke-net service -n {ns} {service}" for service in without)
+            ),
+        )
 
 
 @check("TKE205", Severity.ERROR, N_("TLS Secret missing"), needs=("ingresses", "secrets"), commands=ING)
@@ -372,18 +418,25 @@ def tls_secret_missing(ctx: Context) -> Iterator[Hit]:
                 missing.setdefault(secret, []).extend(str(h) for h in tls.get("hosts") or [])
         if not missing:
             continue
-        problems = [_("TLS Secret {secret} does not exist in namespace {ns}{elsewhere}").format(
-                        secret=secret, ns=ns, elsewhere=_only_in(secret, ns, secrets))
-                    + (_(" (hosts {hosts})").format(hosts=", ".join(dict.fromkeys(hosts))) if hosts else "")
-                    for secret, hosts in missing.items()]
+        problems = [
+            _("TLS Secret {secret} does not exist in namespace {ns}{elsewhere}").format(
+                secret=secret, ns=ns, elsewhere=_only_in(secret, ns, secrets)
+            )
+            + (_(" (hosts {hosts})").format(hosts=", ".join(dict.fromkeys(hosts))) if hosts else "")
+            for secret, hosts in missing.items()
+        ]
         first = next(iter(missing))
         if is_clb_ingress(ing):
             create = f"kubectl create secret generic {first} -n {ns} --from-literal=qcloud_cert_id=CERT_ID"
         else:
             create = f"kubectl create secret tls {first} -n {ns} --cert=tls.crt --key=tls.key"
-        yield Hit(ref(ing), "; ".join(problems),
-                  _("Create the Secret in namespace {ns} ({command}) or correct spec.tls[].secretName").format(
-                      ns=ns, command=create))
+        yield Hit(
+            ref(ing),
+            "; ".join(problems),
+            _("Create the Secret in namespace {ns} ({command}) or correct spec.tls[].secretName").format(
+                ns=ns, command=create
+            ),
+        )
 
 
 @check("TKE206", Severity.ERROR, N_("CLB Ingress without address"), needs=("ingresses",), commands=ING)
@@ -410,10 +463,14 @@ def clb_ingress_without_address(ctx: Context) -> Iterator[Hit]:
             continue
         message = no_address_message(ctx, ing, _("CLB Ingress without a CLB address"))
         ns, name = _ns_name(ing)
-        yield Hit(ref(ing), message,
-                  _("kubectl describe ingress -n {ns} {name}: fix what the controller's event names (subnet, "
-                    "existing CLB, quota, balance, backends, certificate, annotations); it retries by itself.").format(
-                        ns=ns, name=name))
+        yield Hit(
+            ref(ing),
+            message,
+            _(
+                "kubectl describe ingress -n {ns} {name}: fix what the controller's event names (subnet, "
+                "existing CLB, quota, balance, backends, certificate, annotations); it retries by itself."
+            ).format(ns=ns, name=name),
+        )
 
 
 @check("TKE207", Severity.INFO, N_("no default backend"), needs=("ingresses",), commands=ING)
@@ -437,17 +494,26 @@ def no_default_backend(ctx: Context) -> Iterator[Hit]:
     for ing in ctx.ingresses:
         if _default_backend(ing):
             continue
-        rules = [f"{_rule_text(host, path, path_type)} -> {_target_text(backend)}"
-                 for host, path, path_type, backend in _paths(ing)]
+        rules = [
+            f"{_rule_text(host, path, path_type)} -> {_target_text(backend)}"
+            for host, path, path_type, backend in _paths(ing)
+        ]
         limit = 10
-        listed = "; ".join(rules[:limit]) + (_("; and {n} more").format(n=len(rules) - limit)
-                                             if len(rules) > limit else "")
+        listed = "; ".join(rules[:limit]) + (
+            _("; and {n} more").format(n=len(rules) - limit) if len(rules) > limit else ""
+        )
         ns, name = _ns_name(ing)
-        yield Hit(ref(ing), _("no default backend: requests matching none of these rules get 404: {rules}").format(
-                      rules=listed or _("none")),
-                  _("If a URL gets 404, compare its host and path with these rules "
-                    "(kubectl describe ingress -n {ns} {name}); to serve all other requests, "
-                    "add spec.defaultBackend.").format(ns=ns, name=name))
+        yield Hit(
+            ref(ing),
+            _("no default backend: requests matching none of these rules get 404: {rules}").format(
+                rules=listed or _("none")
+            ),
+            _(
+                "If a URL gets 404, compare its host and path with these rules "
+                "(kubectl describe ingress -n {ns} {name}); to serve all other requests, "
+                "add spec.defaultBackend."
+            ).format(ns=ns, name=name),
+        )
 
 
 @check("TKE208", Severity.WARNING, N_("duplicate host and path"), needs=("ingresses",), commands=ING)
@@ -474,11 +540,17 @@ def duplicate_host_path(ctx: Context) -> Iterator[Hit]:
         if not dups:
             continue
         ns, name = _ns_name(ing)
-        problems = [_("{rule} appears {n} times (-> {targets})").format(rule=f"{host}{path}", n=len(targets),
-                                                                        targets=", ".join(targets))
-                    for (host, path), targets in dups]
-        yield Hit(ref(ing), _("{problems}; only one of them takes effect").format(problems="; ".join(problems)),
-                  _("Keep one entry per host and path: kubectl edit ingress -n {ns} {name}").format(ns=ns, name=name))
+        problems = [
+            _("{rule} appears {n} times (-> {targets})").format(
+                rule=f"{host}{path}", n=len(targets), targets=", ".join(targets)
+            )
+            for (host, path), targets in dups
+        ]
+        yield Hit(
+            ref(ing),
+            _("{problems}; only one of them takes effect").format(problems="; ".join(problems)),
+            _("Keep one entry per host and path: kubectl edit ingress -n {ns} {name}").format(ns=ns, name=name),
+        )
 
 
 @check("TKE209", Severity.ERROR, N_("IngressClass missing"), needs=("ingresses", "ingressclasses"), commands=ING)
@@ -504,10 +576,16 @@ def ingress_class_missing(ctx: Context) -> Iterator[Hit]:
             continue
         known = ", ".join(sorted(classes)) or _("none")
         ns, name = _ns_name(ing)
-        yield Hit(ref(ing), _("IngressClass {wanted} does not exist (IngressClasses: {known}); no controller serves "
-                              "this Ingress").format(wanted=wanted, known=known),
-                  _("Set spec.ingressClassName to an existing class (kubectl get ingressclass) or to {qcloud} for a "
-                    "TKE CLB: kubectl edit ingress -n {ns} {name}").format(qcloud=tke.QCLOUD_CLASS, ns=ns, name=name))
+        yield Hit(
+            ref(ing),
+            _(
+                "IngressClass {wanted} does not exist (IngressClasses: {known}); no controller serves this Ingress"
+            ).format(wanted=wanted, known=known),
+            _(
+                "Set spec.ingressClassName to an existing class (kubectl get ingressclass) or to {qcloud} for a "
+                "TKE CLB: kubectl edit ingress -n {ns} {name}"
+            ).format(qcloud=tke.QCLOUD_CLASS, ns=ns, name=name),
+        )
 
 
 @check("TKE210", Severity.ERROR, N_("malformed security-groups annotation"), needs=("ingresses",), commands=ING)
@@ -533,12 +611,15 @@ def malformed_ingress_security_groups(ctx: Context) -> Iterator[Hit]:
         problem = tke.security_group_problem(value)
         if problem:
             ns, name = _ns_name(ing)
-            yield Hit(ref(ing), _("{annotation} is malformed: {problem}").format(
-                          annotation=tke.ING_SECURITY_GROUPS, problem=problem),
-                      _('Use a comma-separated list of at most 5 IDs, e.g. "sg-12345678,sg-abcdefgh": '
-                        "kubectl annotate ingress -n {ns} {name} --overwrite "
-                        "{annotation}=sg-xxxxxxxx,sg-yyyyyyyy").format(ns=ns, name=name,
-                                                                        annotation=tke.ING_SECURITY_GROUPS))
+            yield Hit(
+                ref(ing),
+                _("{annotation} is malformed: {problem}").format(annotation=tke.ING_SECURITY_GROUPS, problem=problem),
+                _(
+                    'Use a comma-separated list of at most 5 IDs, e.g. "sg-12345678,sg-abcdefgh": '
+                    "kubectl annotate ingress -n {ns} {name} --overwrite "
+                    "{annotation}=sg-xxxxxxxx,sg-yyyyyyyy"
+                ).format(ns=ns, name=name, annotation=tke.ING_SECURITY_GROUPS),
+            )
 
 
 @check("TKE211", Severity.INFO, N_("CLB security group must allow 443"), needs=("ingresses",), commands=ING)
@@ -566,9 +647,16 @@ def clb_tls_needs_443(ctx: Context) -> Iterator[Hit]:
         hosts = list(dict.fromkeys(str(h) for tls in _spec(ing)["tls"] for h in tls.get("hosts") or []))
         for_hosts = _(" for {hosts}").format(hosts=", ".join(hosts)) if hosts else ""
         groups = notes.get(tke.ING_SECURITY_GROUPS)
-        where = (_("security groups {groups}").format(groups=groups) if groups
-                 else _("the security groups bound to {clb}").format(clb=clb))
-        yield Hit(ref(ing), _("TLS is configured{hosts}: {clb} serves HTTPS on 443, which its security groups must "
-                              "allow (not visible through the Kubernetes API)").format(hosts=for_hosts, clb=clb),
-                  _("Check that {where} allow inbound TCP 443 (CLB console, Security Groups tab).").format(
-                      where=where))
+        where = (
+            _("security groups {groups}").format(groups=groups)
+            if groups
+            else _("the security groups bound to {clb}").format(clb=clb)
+        )
+        yield Hit(
+            ref(ing),
+            _(
+                "TLS is configured{hosts}: {clb} serves HTTPS on 443, which its security groups must "
+                "allow (not visible through the Kubernetes API)"
+            ).format(hosts=for_hosts, clb=clb),
+            _("Check that {where} allow inbound TCP 443 (CLB console, Security Groups tab).").format(where=where),
+        )

@@ -38,8 +38,13 @@ def _rollout(target: str | None) -> str:
     return f"kubectl tke-net fix kube-proxy{version} --apply"
 
 
-@check("TKE301", Severity.ERROR, N_("IPVS kube-proxy without the loopback fix"), needs=("daemonsets",),
-       commands=("loopback",))
+@check(
+    "TKE301",
+    Severity.ERROR,
+    N_("IPVS kube-proxy without the loopback fix"),
+    needs=("daemonsets",),
+    commands=("loopback",),
+)
 def ipvs_kube_proxy_below_fixed_version(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -71,17 +76,29 @@ def ipvs_kube_proxy_below_fixed_version(ctx: Context) -> Iterator[Hit]:
         return
     if proxy.min_fixed:
         why = _("below {fixed}, the first build of its minor that binds CLB addresses to kube-ipvs0").format(
-            fixed=proxy.min_fixed)
+            fixed=proxy.min_fixed
+        )
     else:
         why = _("a minor version for which TKE has no build with the loopback fix; upgrade the cluster")
-    yield Hit(KUBE_PROXY, _("kube-proxy {version} runs in IPVS mode and is {why}: in-cluster clients of "
-                            "internal CLBs loop back to their own node").format(version=proxy.version, why=why),
-              _("{command} (image tag only), then kubectl -n kube-system rollout status ds/kube-proxy").format(
-                  command=_rollout(proxy.min_fixed)))
+    yield Hit(
+        KUBE_PROXY,
+        _(
+            "kube-proxy {version} runs in IPVS mode and is {why}: in-cluster clients of "
+            "internal CLBs loop back to their own node"
+        ).format(version=proxy.version, why=why),
+        _("{command} (image tag only), then kubectl -n kube-system rollout status ds/kube-proxy").format(
+            command=_rollout(proxy.min_fixed)
+        ),
+    )
 
 
-@check("TKE302", Severity.WARNING, N_("internal LoadBalancer Service without prevent-loopback"),
-       needs=("services", "daemonsets"), commands=("loopback", "service"))
+@check(
+    "TKE302",
+    Severity.WARNING,
+    N_("internal LoadBalancer Service without prevent-loopback"),
+    needs=("services", "daemonsets"),
+    commands=("loopback", "service"),
+)
 def internal_lb_without_prevent_loopback(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -109,8 +126,13 @@ def internal_lb_without_prevent_loopback(ctx: Context) -> Iterator[Hit]:
     """
     proxy = ctx.kube_proxy
     if proxy.mode == "unknown":
-        raise Unavailable("daemonsets", _("kube-proxy mode unknown: no kube-proxy DaemonSet in kube-system "
-                                          "(kube-proxy runs on the nodes), see TKE305"))
+        raise Unavailable(
+            "daemonsets",
+            _(
+                "kube-proxy mode unknown: no kube-proxy DaemonSet in kube-system "
+                "(kube-proxy runs on the nodes), see TKE305"
+            ),
+        )
     if proxy.mode != "ipvs":
         return
     severity = _escalated(ctx)
@@ -118,11 +140,19 @@ def internal_lb_without_prevent_loopback(ctx: Context) -> Iterator[Hit]:
     for svc in ctx.services:
         if is_internal_service(svc) and not tke.is_true(annotations_of(svc).get(tke.SVC_PREVENT_LOOPBACK)):
             ns, name = meta(svc).get("namespace", ""), meta(svc).get("name", "")
-            yield Hit(ref(svc), _("internal CLB Service without {annotation}: \"true\" while kube-proxy is in IPVS "
-                                  "mode: in-cluster clients of its CLB address can loop back to their own node"
-                                  "{single}").format(annotation=tke.SVC_PREVENT_LOOPBACK, single=single),
-                      _("kubectl tke-net fix prevent-loopback {name} -n {ns} --apply (after TKE301 is fixed); "
-                        "or call it as {name}.{ns}.svc.cluster.local").format(name=name, ns=ns), severity)
+            yield Hit(
+                ref(svc),
+                _(
+                    'internal CLB Service without {annotation}: "true" while kube-proxy is in IPVS '
+                    "mode: in-cluster clients of its CLB address can loop back to their own node"
+                    "{single}"
+                ).format(annotation=tke.SVC_PREVENT_LOOPBACK, single=single),
+                _(
+                    "kubectl tke-net fix prevent-loopback {name} -n {ns} --apply (after TKE301 is fixed); "
+                    "or call it as {name}.{ns}.svc.cluster.local"
+                ).format(name=name, ns=ns),
+                severity,
+            )
 
 
 def _tke_service_config_name(ing: Obj) -> str | None:
@@ -138,27 +168,40 @@ def _keepalive_problem(ctx: Context, ing: Obj) -> str | None:
     name = _tke_service_config_name(ing)
     if name is None:
         return _("neither {config} nor {auto} is set, so CLB keep-alive is off").format(
-            config=tke.ING_TSC, auto=tke.ING_TSC_AUTO)
+            config=tke.ING_TSC, auto=tke.ING_TSC_AUTO
+        )
     config = ctx.tkeserviceconfigs.get((meta(ing).get("namespace", ""), name))
     if config is None:
         return _("its TkeServiceConfig {name} does not exist").format(name=name)
     listeners = tke.l7_listeners(config)
     if listeners is None:
-        return _("TkeServiceConfig {name}: spec.loadBalancer.l7Listeners is not a list of listeners, so "
-                 "keep-alive cannot be confirmed").format(name=name)
+        return _(
+            "TkeServiceConfig {name}: spec.loadBalancer.l7Listeners is not a list of listeners, so "
+            "keep-alive cannot be confirmed"
+        ).format(name=name)
     if not listeners:
         return _("TkeServiceConfig {name} has no l7Listeners, so no listener has keep-alive").format(name=name)
-    missing = [f"{lst.get('protocol', '?')}:{lst.get('port', '?')}" for lst in listeners
-               if str(lst.get("keepaliveEnable")) != "1"]
+    missing = [
+        f"{lst.get('protocol', '?')}:{lst.get('port', '?')}"
+        for lst in listeners
+        if str(lst.get("keepaliveEnable")) != "1"
+    ]
     if missing:
-        return ngettext("TkeServiceConfig {name} lacks keepaliveEnable: 1 on listener {listeners}",
-                        "TkeServiceConfig {name} lacks keepaliveEnable: 1 on listeners {listeners}",
-                        len(missing)).format(name=name, listeners=", ".join(missing))
+        return ngettext(
+            "TkeServiceConfig {name} lacks keepaliveEnable: 1 on listener {listeners}",
+            "TkeServiceConfig {name} lacks keepaliveEnable: 1 on listeners {listeners}",
+            len(missing),
+        ).format(name=name, listeners=", ".join(missing))
     return None
 
 
-@check("TKE303", Severity.WARNING, N_("internal CLB Ingress without keep-alive"),
-       needs=("ingresses", "tkeserviceconfigs"), commands=("loopback", "ingress"))
+@check(
+    "TKE303",
+    Severity.WARNING,
+    N_("internal CLB Ingress without keep-alive"),
+    needs=("ingresses", "tkeserviceconfigs"),
+    commands=("loopback", "ingress"),
+)
 def internal_ingress_without_keepalive(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -190,16 +233,27 @@ def internal_ingress_without_keepalive(ctx: Context) -> Iterator[Hit]:
         if problem:
             ns, name = meta(ing).get("namespace", ""), meta(ing).get("name", "")
             single = _("; on a single-node cluster they fail") if severity else ""
-            yield Hit(ref(ing), _("internal CLB Ingress without keep-alive: {problem}; in-cluster requests to it "
-                                  "can loop back and wait about 4 s for the CLB's retry{single}").format(
-                                      problem=problem, single=single),
-                      _("after the CLB SNAT/keep-alive ticket: kubectl tke-net fix ingress-keepalive {name} -n {ns} "
-                        "--apply; allow 100.127.0.0/16 in the node security group").format(name=name, ns=ns),
-                      severity)
+            yield Hit(
+                ref(ing),
+                _(
+                    "internal CLB Ingress without keep-alive: {problem}; in-cluster requests to it "
+                    "can loop back and wait about 4 s for the CLB's retry{single}"
+                ).format(problem=problem, single=single),
+                _(
+                    "after the CLB SNAT/keep-alive ticket: kubectl tke-net fix ingress-keepalive {name} -n {ns} "
+                    "--apply; allow 100.127.0.0/16 in the node security group"
+                ).format(name=name, ns=ns),
+                severity,
+            )
 
 
-@check("TKE304", Severity.WARNING, N_("prevent-loopback without effect"), needs=("services", "daemonsets"),
-       commands=("loopback", "service"))
+@check(
+    "TKE304",
+    Severity.WARNING,
+    N_("prevent-loopback without effect"),
+    needs=("services", "daemonsets"),
+    commands=("loopback", "service"),
+)
 def prevent_loopback_without_effect(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -220,10 +274,15 @@ def prevent_loopback_without_effect(ctx: Context) -> Iterator[Hit]:
         return
     for svc in ctx.services:
         if tke.is_true(annotations_of(svc).get(tke.SVC_PREVENT_LOOPBACK)):
-            yield Hit(ref(svc), _("{annotation} is set but kube-proxy {version} is below {fixed}, so it has no "
-                                  "effect").format(annotation=tke.SVC_PREVENT_LOOPBACK, version=proxy.version,
-                                                   fixed=proxy.min_fixed or _("any fixed build")),
-                      _rollout(proxy.min_fixed))
+            yield Hit(
+                ref(svc),
+                _("{annotation} is set but kube-proxy {version} is below {fixed}, so it has no effect").format(
+                    annotation=tke.SVC_PREVENT_LOOPBACK,
+                    version=proxy.version,
+                    fixed=proxy.min_fixed or _("any fixed build"),
+                ),
+                _rollout(proxy.min_fixed),
+            )
 
 
 @check("TKE305", Severity.INFO, N_("kube-proxy mode unknown"), needs=("daemonsets",), commands=("loopback",))
@@ -242,13 +301,19 @@ def kube_proxy_mode_unknown(ctx: Context) -> Iterator[Hit]:
     --version`; the cluster's basic information page in the TKE console shows whether IPVS is on.
     """
     if ctx.kube_proxy_daemonset is None:
-        yield Hit(KUBE_PROXY, _("no kube-proxy DaemonSet in kube-system: kube-proxy runs on the nodes, so its mode "
-                                "and version are unknown"),
-                  _("On a node: ps -ef | grep kube-proxy (look for --proxy-mode=ipvs) and kube-proxy --version."))
+        yield Hit(
+            KUBE_PROXY,
+            _(
+                "no kube-proxy DaemonSet in kube-system: kube-proxy runs on the nodes, so its mode "
+                "and version are unknown"
+            ),
+            _("On a node: ps -ef | grep kube-proxy (look for --proxy-mode=ipvs) and kube-proxy --version."),
+        )
 
 
-@check("TKE306", Severity.INFO, N_("kube-proxy tag is not a TKE version"), needs=("daemonsets",),
-       commands=("loopback",))
+@check(
+    "TKE306", Severity.INFO, N_("kube-proxy tag is not a TKE version"), needs=("daemonsets",), commands=("loopback",)
+)
 def kube_proxy_tag_not_tke(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -265,6 +330,10 @@ def kube_proxy_tag_not_tke(ctx: Context) -> Iterator[Hit]:
     """
     proxy = ctx.kube_proxy
     if ctx.kube_proxy_daemonset is not None and proxy.image and tke.TkeVersion.parse(proxy.version or "") is None:
-        yield Hit(KUBE_PROXY, _("kube-proxy image {image} has no TKE version tag (vX.Y.Z-tke.N), so the "
-                                "loopback fix cannot be judged").format(image=proxy.image),
-                  _("Use TKE's kube-proxy image at or above the fixed version of the cluster's minor."))
+        yield Hit(
+            KUBE_PROXY,
+            _(
+                "kube-proxy image {image} has no TKE version tag (vX.Y.Z-tke.N), so the loopback fix cannot be judged"
+            ).format(image=proxy.image),
+            _("Use TKE's kube-proxy image at or above the fixed version of the cluster's minor."),
+        )

@@ -89,24 +89,42 @@ def judge(run: ProbeRun) -> Verdict:
         witness = [o for o in obs if o.ok and o.test.path == (CLUSTER_IP if cluster_ips else ENDPOINT)]
         for dns in (o for o in obs if o.test.path == DNS and o.failed):
             if witness:
-                hit("TKE120", ref, _("{where}: {name} does not resolve ({result}), but {witness} answers "
-                                     "({witness_result})").format(where=where, name=dns.test.what, result=dns.text,
-                                                                  witness=witness[0].test.what,
-                                                                  witness_result=witness[0].text), dns)
+                hit(
+                    "TKE120",
+                    ref,
+                    _("{where}: {name} does not resolve ({result}), but {witness} answers ({witness_result})").format(
+                        where=where,
+                        name=dns.test.what,
+                        result=dns.text,
+                        witness=witness[0].test.what,
+                        witness_result=witness[0].text,
+                    ),
+                    dns,
+                )
         for port, ips in cluster_ips.items():
             eps = [o for o in endpoints.get(port, []) if o.result is not None]
             for cip in (o for o in ips if o.failed):
                 if eps and all(o.ok for o in eps):
-                    hit("TKE121", ref, _("{where}: {target} does not answer ({result}), but its ready endpoints "
-                                         "do ({answers})").format(where=where, target=cip.test.what, result=cip.text,
-                                                                  answers=_answers(eps)), cip)
+                    hit(
+                        "TKE121",
+                        ref,
+                        _(
+                            "{where}: {target} does not answer ({result}), but its ready endpoints do ({answers})"
+                        ).format(where=where, target=cip.test.what, result=cip.text, answers=_answers(eps)),
+                        cip,
+                    )
         for port, eps in endpoints.items():
             bad = [o for o in eps if o.failed]
             if bad:
                 answered = [o for o in eps if o.result is not None]
-                hit("TKE122", ref, _("{where}: {n} of {total} ready endpoints of port {port} do not answer: "
-                                     "{answers}").format(where=where, n=len(bad), total=len(answered), port=port,
-                                                         answers=_answers(bad)), *bad)
+                hit(
+                    "TKE122",
+                    ref,
+                    _("{where}: {n} of {total} ready endpoints of port {port} do not answer: {answers}").format(
+                        where=where, n=len(bad), total=len(answered), port=port, answers=_answers(bad)
+                    ),
+                    *bad,
+                )
                 if len(bad) == len(answered):  # no endpoint answers: the ClusterIP cannot either
                     verdict.explained.update(cluster_ips.get(port, []))
         for port, nps in node_ports.items():
@@ -115,10 +133,19 @@ def judge(run: ProbeRun) -> Verdict:
                 verdict.explained.update(nps)  # TKE122 explains it: no endpoint answers from this node
                 continue
             for np in (o for o in nps if o.failed):
-                whose = _("its own node: kube-proxy there") if np.test.node == pod.node else \
-                    _("node {node}: its kube-proxy, or its security group").format(node=np.test.node)
-                hit("TKE123", ref, _("{where}: {target} does not answer ({result}; {whose})").format(
-                    where=where, target=np.test.what, result=np.text, whose=whose), np)
+                whose = (
+                    _("its own node: kube-proxy there")
+                    if np.test.node == pod.node
+                    else _("node {node}: its kube-proxy, or its security group").format(node=np.test.node)
+                )
+                hit(
+                    "TKE123",
+                    ref,
+                    _("{where}: {target} does not answer ({result}; {whose})").format(
+                        where=where, target=np.test.what, result=np.text, whose=whose
+                    ),
+                    np,
+                )
 
     clbs: dict[tuple[Ref, str], list[Observation]] = defaultdict(list)
     for o in run.observations:
@@ -128,10 +155,18 @@ def judge(run: ProbeRun) -> Verdict:
         bad = [o for o in obs if o.pod.hosts_backend and o.result is not None and not o.fast]
         good = [o for o in obs if not o.pod.hosts_backend and o.fast]
         if bad and good:
-            fails = "; ".join(_("{result} from {node}, which hosts a backend").format(
-                result=_slow_text(o), node=_node(o.pod)) for o in bad)
-            hit("TKE124", ref, _("{target} {fails}, but answers in {ms} ms from {node}, which does not").format(
-                target=obs[0].test.what, fails=fails, ms=good[0].ms, node=_node(good[0].pod)), *bad)
+            fails = "; ".join(
+                _("{result} from {node}, which hosts a backend").format(result=_slow_text(o), node=_node(o.pod))
+                for o in bad
+            )
+            hit(
+                "TKE124",
+                ref,
+                _("{target} {fails}, but answers in {ms} ms from {node}, which does not").format(
+                    target=obs[0].test.what, fails=fails, ms=good[0].ms, node=_node(good[0].pod)
+                ),
+                *bad,
+            )
 
     for (code, ref), found in lines.items():
         verdict.hits[code].append(Hit(ref, "; ".join(found), _remedy(code, ref)))
@@ -142,16 +177,25 @@ def judge(run: ProbeRun) -> Verdict:
             per_pod[o.pod.name].append(o)
         paths = "; ".join(
             _("from {node}{hosts}: {answers}").format(
-                node=_node(obs[0].pod), hosts=_(" (hosts a backend)") if obs[0].pod.hosts_backend else "",
-                answers=_answers(obs))
-            for obs in per_pod.values())
-        verdict.hits["TKE125"].append(Hit(run.plan.target, _("every probed path answered: {paths}").format(
-            paths=paths), _("Nothing to fix on the paths probed.")))
+                node=_node(obs[0].pod),
+                hosts=_(" (hosts a backend)") if obs[0].pod.hosts_backend else "",
+                answers=_answers(obs),
+            )
+            for obs in per_pod.values()
+        )
+        verdict.hits["TKE125"].append(
+            Hit(
+                run.plan.target,
+                _("every probed path answered: {paths}").format(paths=paths),
+                _("Nothing to fix on the paths probed."),
+            )
+        )
     for o in run.observations:
         failing = o.failed or (o.test.path == CLB and o.result is not None and not o.fast)
         if failing and o not in verdict.explained:
-            verdict.unexplained.append(_("from {node}: {target}: {result}").format(
-                node=_node(o.pod), target=o.test.what, result=_slow_text(o)))
+            verdict.unexplained.append(
+                _("from {node}: {target}: {result}").format(node=_node(o.pod), target=o.test.what, result=_slow_text(o))
+            )
     return verdict
 
 
@@ -162,23 +206,35 @@ def _slow_text(o: Observation) -> str:
 
 
 _REMEDIES = {
-    "TKE120": N_("Cluster DNS fails: kubectl -n kube-system get pods -l k8s-app=kube-dns and their logs; check the "
-                 "coredns ConfigMap; allow UDP and TCP 53 from Pods to CoreDNS in NetworkPolicies and security "
-                 "groups."),
-    "TKE121": N_("kube-proxy on that node has no or stale rules for the Service: read its logs "
-                 "(kubectl -n kube-system get pods -l k8s-app=kube-proxy -o wide), check iptables-save or ipvsadm -Ln "
-                 "on the node, and restart its kube-proxy Pod."),
-    "TKE122": N_("Timeouts: the Pod network between the nodes is broken: check the node security groups (allow the Pod "
-                 "CIDR between nodes) and the cluster's route table (GlobalRouter) or the Pods' ENIs (VPC-CNI). "
-                 "Refused: nothing listens on the targetPort: kubectl get pod -o wide -n {ns}."),
-    "TKE123": N_("Its own node: kube-proxy there has no NodePort rules (read its logs). Another node: allow TCP "
-                 "30000-32768 from the VPC and Pod CIDRs in that node's security group (TKE113), then check its "
-                 "kube-proxy."),
-    "TKE124": N_("kubectl tke-net fix prevent-loopback {name} -n {ns} --apply, with a loopback-fixed kube-proxy "
-                 "(TKE301); or call {name}.{ns}.svc instead of the CLB address."),
-    "TKE124/Ingress": N_("kubectl tke-net fix ingress-keepalive {name} -n {ns} --apply (needs the CLB L7 SNAT/"
-                         "keep-alive allow-list ticket and 100.127.0.0/16 allowed in the node security group); or "
-                         "resolve the host to the Service inside the cluster: kubectl tke-net fix coredns-rewrite."),
+    "TKE120": N_(
+        "Cluster DNS fails: kubectl -n kube-system get pods -l k8s-app=kube-dns and their logs; check the "
+        "coredns ConfigMap; allow UDP and TCP 53 from Pods to CoreDNS in NetworkPolicies and security "
+        "groups."
+    ),
+    "TKE121": N_(
+        "kube-proxy on that node has no or stale rules for the Service: read its logs "
+        "(kubectl -n kube-system get pods -l k8s-app=kube-proxy -o wide), check iptables-save or ipvsadm -Ln "
+        "on the node, and restart its kube-proxy Pod."
+    ),
+    "TKE122": N_(
+        "Timeouts: the Pod network between the nodes is broken: check the node security groups (allow the Pod "
+        "CIDR between nodes) and the cluster's route table (GlobalRouter) or the Pods' ENIs (VPC-CNI). "
+        "Refused: nothing listens on the targetPort: kubectl get pod -o wide -n {ns}."
+    ),
+    "TKE123": N_(
+        "Its own node: kube-proxy there has no NodePort rules (read its logs). Another node: allow TCP "
+        "30000-32768 from the VPC and Pod CIDRs in that node's security group (TKE113), then check its "
+        "kube-proxy."
+    ),
+    "TKE124": N_(
+        "kubectl tke-net fix prevent-loopback {name} -n {ns} --apply, with a loopback-fixed kube-proxy "
+        "(TKE301); or call {name}.{ns}.svc instead of the CLB address."
+    ),
+    "TKE124/Ingress": N_(
+        "kubectl tke-net fix ingress-keepalive {name} -n {ns} --apply (needs the CLB L7 SNAT/"
+        "keep-alive allow-list ticket and 100.127.0.0/16 allowed in the node security group); or "
+        "resolve the host to the Service inside the cluster: kubectl tke-net fix coredns-rewrite."
+    ),
 }
 
 

@@ -115,18 +115,24 @@ def selector_matches_no_pod(ctx: Context) -> Iterator[Hit]:
         elsewhere = sorted({meta(p).get("namespace", "") for p in everywhere} - {ns})
         message = _("selector {selector} matches no Pod in namespace {ns}").format(selector=_selector_text(svc), ns=ns)
         if done:
-            message += ngettext(" (only {n} terminated Pod: {pods})", " (only {n} terminated Pods: {pods})",
-                                len(done)).format(n=len(done), pods=_names(done))
+            message += ngettext(
+                " (only {n} terminated Pod: {pods})", " (only {n} terminated Pods: {pods})", len(done)
+            ).format(n=len(done), pods=_names(done))
         if elsewhere:
-            message += _("; Pods with these labels exist in namespace {namespaces}, which a Service cannot "
-                         "select").format(namespaces=", ".join(elsewhere))
-        yield Hit(ref(svc), message,
-                  _("Fix the selector or the Pod labels: kubectl get pods -n {ns} --show-labels; "
-                    "or scale the workload up if it has no Pods.").format(ns=ns))
+            message += _(
+                "; Pods with these labels exist in namespace {namespaces}, which a Service cannot select"
+            ).format(namespaces=", ".join(elsewhere))
+        yield Hit(
+            ref(svc),
+            message,
+            _(
+                "Fix the selector or the Pod labels: kubectl get pods -n {ns} --show-labels; "
+                "or scale the workload up if it has no Pods."
+            ).format(ns=ns),
+        )
 
 
-@check("TKE102", Severity.ERROR, N_("no ready endpoint"), needs=("services", "pods", "endpointslices"),
-       commands=SVC)
+@check("TKE102", Severity.ERROR, N_("no ready endpoint"), needs=("services", "pods", "endpointslices"), commands=SVC)
 def no_ready_endpoint(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -153,17 +159,30 @@ def no_ready_endpoint(ctx: Context) -> Iterator[Hit]:
         unready = [p for p in pods if not pod_ready(p)]
         if unready:
             detail = _("{n} of {total} matching Pods not ready: {pods}").format(
-                n=len(unready), total=len(pods), pods=_why_not_ready(unready))
+                n=len(unready), total=len(pods), pods=_why_not_ready(unready)
+            )
         else:
-            detail = _("all {total} matching Pods are ready, but its EndpointSlices list no ready "
-                       "endpoint (check the targetPort, see TKE104)").format(total=len(pods))
-        yield Hit(ref(svc), _("no ready endpoint; {detail}").format(detail=detail),
-                  _("kubectl describe pod -n {ns} {pod} to see why it is not ready; fix its readiness probe, crash "
-                    "or readiness gate.").format(ns=_ns_name(svc)[0], pod=meta((unready or pods)[0]).get("name")))
+            detail = _(
+                "all {total} matching Pods are ready, but its EndpointSlices list no ready "
+                "endpoint (check the targetPort, see TKE104)"
+            ).format(total=len(pods))
+        yield Hit(
+            ref(svc),
+            _("no ready endpoint; {detail}").format(detail=detail),
+            _(
+                "kubectl describe pod -n {ns} {pod} to see why it is not ready; fix its readiness probe, crash "
+                "or readiness gate."
+            ).format(ns=_ns_name(svc)[0], pod=meta((unready or pods)[0]).get("name")),
+        )
 
 
-@check("TKE103", Severity.WARNING, N_("some endpoints not ready"), needs=("services", "pods", "endpointslices"),
-       commands=SVC)
+@check(
+    "TKE103",
+    Severity.WARNING,
+    N_("some endpoints not ready"),
+    needs=("services", "pods", "endpointslices"),
+    commands=SVC,
+)
 def some_endpoints_not_ready(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -183,10 +202,14 @@ def some_endpoints_not_ready(ctx: Context) -> Iterator[Hit]:
         if 0 < eps.ready < eps.total:
             unready = [p for p in pods if not pod_ready(p)]
             detail = _("; not ready: {pods}").format(pods=_why_not_ready(unready)) if unready else ""
-            yield Hit(ref(svc), _("{ready} of {total} endpoints ready{detail}").format(
-                          ready=eps.ready, total=eps.total, detail=detail),
-                      _("kubectl describe pod on the Pods that are not ready and fix their probes or crashes; "
-                        "during a rollout, wait for kubectl rollout status."))
+            yield Hit(
+                ref(svc),
+                _("{ready} of {total} endpoints ready{detail}").format(ready=eps.ready, total=eps.total, detail=detail),
+                _(
+                    "kubectl describe pod on the Pods that are not ready and fix their probes or crashes; "
+                    "during a rollout, wait for kubectl rollout status."
+                ),
+            )
 
 
 @check("TKE104", Severity.ERROR, N_("named targetPort not declared"), needs=("services", "pods"), commands=SVC)
@@ -214,14 +237,27 @@ def named_target_port_missing(ctx: Context) -> Iterator[Hit]:
             if isinstance(target, str):
                 missing = [p for p in pods if _container_port_for(p, target) is None]
                 if missing:
-                    problems.append(_("port {port}: targetPort {target} is not a container port name on {n} of "
-                                      "{total} Pods ({pods})").format(port=_port_label(port), target=repr(target),
-                                                                      n=len(missing), total=len(pods),
-                                                                      pods=_names(missing)))
+                    problems.append(
+                        _(
+                            "port {port}: targetPort {target} is not a container port name on {n} of "
+                            "{total} Pods ({pods})"
+                        ).format(
+                            port=_port_label(port),
+                            target=repr(target),
+                            n=len(missing),
+                            total=len(pods),
+                            pods=_names(missing),
+                        )
+                    )
         if problems:
-            yield Hit(ref(svc), "; ".join(problems),
-                      _("Name the container port in the Pod template (ports: [{{name: NAME, containerPort: N}}]) "
-                        "or use the port number as targetPort.").format())
+            yield Hit(
+                ref(svc),
+                "; ".join(problems),
+                _(
+                    "Name the container port in the Pod template (ports: [{{name: NAME, containerPort: N}}]) "
+                    "or use the port number as targetPort."
+                ).format(),
+            )
 
 
 @check("TKE105", Severity.INFO, N_("numeric targetPort not declared"), needs=("services", "pods"), commands=SVC)
@@ -249,13 +285,22 @@ def numeric_target_port_undeclared(ctx: Context) -> Iterator[Hit]:
             if isinstance(target, int):
                 missing = [p for p in pods if _container_port_for(p, target) is None]
                 if missing:
-                    problems.append(_("port {port}: targetPort {target} is not a containerPort of {n} of {total} "
-                                      "Pods ({pods})").format(port=_port_label(port), target=target, n=len(missing),
-                                                              total=len(pods), pods=_names(missing)))
+                    problems.append(
+                        _(
+                            "port {port}: targetPort {target} is not a containerPort of {n} of {total} Pods ({pods})"
+                        ).format(
+                            port=_port_label(port), target=target, n=len(missing), total=len(pods), pods=_names(missing)
+                        )
+                    )
         if problems:
-            yield Hit(ref(svc), "; ".join(problems),
-                      _("Make sure the application listens on that port; declare it as containerPort "
-                        "or correct the Service's targetPort."))
+            yield Hit(
+                ref(svc),
+                "; ".join(problems),
+                _(
+                    "Make sure the application listens on that port; declare it as containerPort "
+                    "or correct the Service's targetPort."
+                ),
+            )
 
 
 @check("TKE106", Severity.WARNING, N_("protocol mismatch"), needs=("services", "pods"), commands=SVC)
@@ -279,19 +324,29 @@ def protocol_mismatch(ctx: Context) -> Iterator[Hit]:
         for port in _spec(svc).get("ports") or []:
             proto = str(port.get("protocol") or "TCP")
             target = _target(port)
-            mismatched = sorted({
-                str(cport.get("protocol") or "TCP")
-                for p in pods
-                if (cport := _container_port_for(p, target, proto)) is not None
-                and str(cport.get("protocol") or "TCP") != proto
-            })
+            mismatched = sorted(
+                {
+                    str(cport.get("protocol") or "TCP")
+                    for p in pods
+                    if (cport := _container_port_for(p, target, proto)) is not None
+                    and str(cport.get("protocol") or "TCP") != proto
+                }
+            )
             if mismatched:
-                problems.append(_("port {port} is {protocol} but targets a {other} container port {target}").format(
-                    port=_port_label(port), protocol=proto, other="/".join(mismatched), target=target))
+                problems.append(
+                    _("port {port} is {protocol} but targets a {other} container port {target}").format(
+                        port=_port_label(port), protocol=proto, other="/".join(mismatched), target=target
+                    )
+                )
         if problems:
-            yield Hit(ref(svc), "; ".join(problems),
-                      _("Make the Service port's protocol match the container port's; declare one Service port "
-                        "per protocol when the server speaks both."))
+            yield Hit(
+                ref(svc),
+                "; ".join(problems),
+                _(
+                    "Make the Service port's protocol match the container port's; declare one Service port "
+                    "per protocol when the server speaks both."
+                ),
+            )
 
 
 def _is_lb(svc: Obj) -> bool:
@@ -351,10 +406,14 @@ def load_balancer_without_address(ctx: Context) -> Iterator[Hit]:
             continue
         message = no_address_message(ctx, svc, _("type LoadBalancer but no CLB address"))
         ns, name = _ns_name(svc)
-        yield Hit(ref(svc), message,
-                  _("kubectl describe service -n {ns} {name}: fix what the controller's event names "
-                    "(subnet ID, existing CLB, quota, balance, annotations); it retries by itself.").format(
-                        ns=ns, name=name))
+        yield Hit(
+            ref(svc),
+            message,
+            _(
+                "kubectl describe service -n {ns} {name}: fix what the controller's event names "
+                "(subnet ID, existing CLB, quota, balance, annotations); it retries by itself."
+            ).format(ns=ns, name=name),
+        )
 
 
 @check("TKE108", Severity.WARNING, N_("nodePort outside TKE's open range"), needs=("services",), commands=SVC)
@@ -376,14 +435,20 @@ def node_port_outside_range(ctx: Context) -> Iterator[Hit]:
     """
     low, high = tke.NODEPORT_RANGE
     for svc in ctx.services:
-        outside = [p for p in _spec(svc).get("ports") or []
-                   if p.get("nodePort") and not low <= int(p["nodePort"]) <= high]
+        outside = [
+            p for p in _spec(svc).get("ports") or [] if p.get("nodePort") and not low <= int(p["nodePort"]) <= high
+        ]
         if outside:
             listed = ", ".join(f"{p.get('protocol') or 'TCP'} {p['nodePort']}" for p in outside)
-            yield Hit(ref(svc), _("nodePort {ports} outside {low}-{high}, the range TKE's node security groups "
-                                  "open").format(ports=listed, low=low, high=high),
-                      _("Use a nodePort in {low}-{high}, or allow {ports} inbound in the nodes' security "
-                        "group.").format(ports=listed, low=low, high=high))
+            yield Hit(
+                ref(svc),
+                _("nodePort {ports} outside {low}-{high}, the range TKE's node security groups open").format(
+                    ports=listed, low=low, high=high
+                ),
+                _("Use a nodePort in {low}-{high}, or allow {ports} inbound in the nodes' security group.").format(
+                    ports=listed, low=low, high=high
+                ),
+            )
 
 
 @check("TKE109", Severity.WARNING, N_("Warning events on the Service"), needs=("services", "events"), commands=SVC)
@@ -412,14 +477,24 @@ def service_warning_events(ctx: Context) -> Iterator[Hit]:
         if seen:
             texts = "; ".join(_event_text(e) for e in seen.values())
             count = len(seen)
-            yield Hit(ref(svc), ngettext("{n} Warning event reason: {events}", "{n} Warning event reasons: {events}",
-                                         count).format(n=count, events=texts),
-                      _("kubectl describe service -n {ns} {name} and fix what the events name.").format(
-                          ns=_ns_name(svc)[0], name=_ns_name(svc)[1]))
+            yield Hit(
+                ref(svc),
+                ngettext("{n} Warning event reason: {events}", "{n} Warning event reasons: {events}", count).format(
+                    n=count, events=texts
+                ),
+                _("kubectl describe service -n {ns} {name} and fix what the events name.").format(
+                    ns=_ns_name(svc)[0], name=_ns_name(svc)[1]
+                ),
+            )
 
 
-@check("TKE110", Severity.ERROR, N_("direct access to non-VPC-CNI Pods"),
-       needs=("services", "pods", "configmaps"), commands=SVC)
+@check(
+    "TKE110",
+    Severity.ERROR,
+    N_("direct access to non-VPC-CNI Pods"),
+    needs=("services", "pods", "configmaps"),
+    commands=SVC,
+)
 def direct_access_without_vpc_cni(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
@@ -446,11 +521,17 @@ def direct_access_without_vpc_cni(ctx: Context) -> Iterator[Hit]:
             continue
         gr = [p for p in pods if not annotations_of(p).get(tke.POD_NETWORKS)]
         if gr:
-            yield Hit(ref(svc), _("direct-access is on but {n} of {total} Pods are not VPC-CNI Pods ({pods}) and "
-                                  "GlobalRouteDirectAccess is not enabled").format(n=len(gr), total=len(pods),
-                                                                                  pods=_names(gr)),
-                      _("Run the Pods on VPC-CNI (tke.cloud.tencent.com/networks), enable GlobalRouteDirectAccess "
-                        "in kube-system/tke-service-controller-config, or remove the direct-access annotation."))
+            yield Hit(
+                ref(svc),
+                _(
+                    "direct-access is on but {n} of {total} Pods are not VPC-CNI Pods ({pods}) and "
+                    "GlobalRouteDirectAccess is not enabled"
+                ).format(n=len(gr), total=len(pods), pods=_names(gr)),
+                _(
+                    "Run the Pods on VPC-CNI (tke.cloud.tencent.com/networks), enable GlobalRouteDirectAccess "
+                    "in kube-system/tke-service-controller-config, or remove the direct-access annotation."
+                ),
+            )
 
 
 @check("TKE111", Severity.ERROR, N_("CLB readiness gate failing"), needs=("services", "pods"), commands=SVC)
@@ -474,12 +555,18 @@ def backendgroup_gate_failing(ctx: Context) -> Iterator[Hit]:
     for svc, pods in services_with_pods(ctx):
         gated = [p for p in pods if not pod_ready(p) and tke.BACKENDGROUP_GATE in failing_gates(p)]
         if gated:
-            yield Hit(ref(svc), ngettext("{n} Pod not ready because readiness gate {gate} is not True: {pods}",
-                                         "{n} Pods not ready because readiness gate {gate} is not True: {pods}",
-                                         len(gated)).format(n=len(gated), gate=tke.BACKENDGROUP_GATE,
-                                                            pods=_names(gated)),
-                      _("kubectl describe pod on them and the Service's events; check the CLB health check and "
-                        "that security groups allow the CLB to reach the Pods."))
+            yield Hit(
+                ref(svc),
+                ngettext(
+                    "{n} Pod not ready because readiness gate {gate} is not True: {pods}",
+                    "{n} Pods not ready because readiness gate {gate} is not True: {pods}",
+                    len(gated),
+                ).format(n=len(gated), gate=tke.BACKENDGROUP_GATE, pods=_names(gated)),
+                _(
+                    "kubectl describe pod on them and the Service's events; check the CLB health check and "
+                    "that security groups allow the CLB to reach the Pods."
+                ),
+            )
 
 
 @check("TKE112", Severity.ERROR, N_("malformed security-groups annotation"), needs=("services",), commands=SVC)
@@ -502,9 +589,11 @@ def malformed_service_security_groups(ctx: Context) -> Iterator[Hit]:
             continue
         problem = tke.security_group_problem(value)
         if problem:
-            yield Hit(ref(svc), _("{annotation} is malformed: {problem}").format(
-                          annotation=tke.SVC_SECURITY_GROUPS, problem=problem),
-                      _('Use a comma-separated list of at most 5 IDs, e.g. "sg-12345678,sg-abcdefgh".'))
+            yield Hit(
+                ref(svc),
+                _("{annotation} is malformed: {problem}").format(annotation=tke.SVC_SECURITY_GROUPS, problem=problem),
+                _('Use a comma-separated list of at most 5 IDs, e.g. "sg-12345678,sg-abcdefgh".'),
+            )
 
 
 @check("TKE113", Severity.INFO, N_("node security group must allow NodePorts"), needs=("services",), commands=SVC)
@@ -531,11 +620,19 @@ def node_ports_need_security_group(ctx: Context) -> Iterator[Hit]:
         notes = annotations_of(svc)
         if tke.is_true(notes.get(tke.SVC_DIRECT_ACCESS)) or tke.is_true(notes.get(tke.SVC_PASS_TO_TARGET)):
             continue
-        ports = [f"{p.get('protocol') or 'TCP'} {p['nodePort']}" for p in _spec(svc).get("ports") or []
-                 if p.get("nodePort")]
+        ports = [
+            f"{p.get('protocol') or 'TCP'} {p['nodePort']}" for p in _spec(svc).get("ports") or [] if p.get("nodePort")
+        ]
         if ports:
-            yield Hit(ref(svc), ngettext("the nodes' security group must allow NodePort {ports}",
-                                         "the nodes' security group must allow NodePorts {ports}",
-                                         len(ports)).format(ports=", ".join(ports)),
-                      _("Allow these ports (or 30000-32768 TCP/UDP) inbound in the nodes' security group, or set "
-                        "{annotation}: \"true\".").format(annotation=tke.SVC_PASS_TO_TARGET))
+            yield Hit(
+                ref(svc),
+                ngettext(
+                    "the nodes' security group must allow NodePort {ports}",
+                    "the nodes' security group must allow NodePorts {ports}",
+                    len(ports),
+                ).format(ports=", ".join(ports)),
+                _(
+                    "Allow these ports (or 30000-32768 TCP/UDP) inbound in the nodes' security group, or set "
+                    '{annotation}: "true".'
+                ).format(annotation=tke.SVC_PASS_TO_TARGET),
+            )

@@ -71,21 +71,36 @@ def _send(cluster: Writer, change: Change, dry_run: bool) -> Result:
     except AccessError as exc:
         if dry_run:
             raise
-        return Result(change, "failed", _("{error}; the write may or may not have been made: run the action again "
-                                          "to see what is left").format(error=exc))
+        return Result(
+            change,
+            "failed",
+            _("{error}; the write may or may not have been made: run the action again to see what is left").format(
+                error=exc
+            ),
+        )
     if 200 <= status < 300:
         return Result(change, "dry-run" if dry_run else "applied", answer=payload)
     detail = _message(payload)
     if status == 409:
-        return Result(change, "conflict", _("it changed after it was read (resourceVersion {rv}); nothing was "
-                                            "overwritten: run the action again to plan on the current object").format(
-                                                rv=change.resource_version))
+        return Result(
+            change,
+            "conflict",
+            _(
+                "it changed after it was read (resourceVersion {rv}); nothing was "
+                "overwritten: run the action again to plan on the current object"
+            ).format(rv=change.resource_version),
+        )
     if status == 403:
         return Result(change, "forbidden", detail or _("cannot patch {ref}").format(ref=change.ref))
     if status == 404:
         return Result(change, "failed", _("it no longer exists"))
-    return Result(change, "failed", _("the API server refused the change ({status}){detail}").format(
-        status=status, detail=": " + detail if detail else ""))
+    return Result(
+        change,
+        "failed",
+        _("the API server refused the change ({status}){detail}").format(
+            status=status, detail=": " + detail if detail else ""
+        ),
+    )
 
 
 def _backup_name(context: str | None, now: datetime) -> str:
@@ -93,19 +108,21 @@ def _backup_name(context: str | None, now: datetime) -> str:
     return f"{safe}-{now.strftime('%Y%m%dT%H%M%SZ')}"
 
 
-def write_backup(objects: list[Obj], directory: str, context: str | None, action: str,
-                 now: datetime | None = None) -> str:
+def write_backup(
+    objects: list[Obj], directory: str, context: str | None, action: str, now: datetime | None = None
+) -> str:
     """Every object about to change, as one v1 List in a new file (mode 0600); returns its path."""
     now = now or datetime.now(UTC)
     directory = os.path.expanduser(directory)
     os.makedirs(directory, mode=0o700, exist_ok=True)
     base = os.path.join(directory, _backup_name(context, now))
     first = ("apiVersion", "kind", "metadata")
-    items = [{**{k: o[k] for k in first if k in o}, **{k: v for k, v in o.items() if k not in first}}
-             for o in objects]
+    items = [{**{k: o[k] for k in first if k in o}, **{k: v for k, v in o.items() if k not in first}} for o in objects]
     doc = {"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items}
-    header = (f"# kubectl tke-net fix {action}: the objects as they were before, {now.strftime('%Y-%m-%dT%H:%M:%SZ')}"
-              f", context {context or '(in-cluster)'}\n# restore: kubectl tke-net fix rollback FILE [--apply]\n")
+    header = (
+        f"# kubectl tke-net fix {action}: the objects as they were before, {now.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        f", context {context or '(in-cluster)'}\n# restore: kubectl tke-net fix rollback FILE [--apply]\n"
+    )
     text = header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True)
     for n in range(100):
         path = base + (f"-{n}" if n else "") + ".yaml"
@@ -119,8 +136,9 @@ def write_backup(objects: list[Obj], directory: str, context: str | None, action
     raise OSError(_("cannot create a new backup file beside {path}").format(path=f"{base}.yaml"))
 
 
-def apply(cluster: Writer, plan: Plan, mode: str, backup_dir: str = DEFAULT_BACKUP_DIR,
-          context: str | None = None) -> Outcome:
+def apply(
+    cluster: Writer, plan: Plan, mode: str, backup_dir: str = DEFAULT_BACKUP_DIR, context: str | None = None
+) -> Outcome:
     """mode "server": dry-run every change on the server. mode "apply": the same dry run for every change;
     only if all pass, save the backup, then patch each for real and stop at the first failure."""
     checked = tuple(_send(cluster, change, dry_run=True) for change in plan.changes)
@@ -141,6 +159,7 @@ def apply(cluster: Writer, plan: Plan, mode: str, backup_dir: str = DEFAULT_BACK
 
 # --- --wait ----------------------------------------------------------------------------------------
 
+
 def _rollout(ds: Obj, generation: int) -> tuple[bool, str]:
     status = ds.get("status") or {}
     observed = int(status.get("observedGeneration") or 0)
@@ -149,11 +168,11 @@ def _rollout(ds: Obj, generation: int) -> tuple[bool, str]:
     available = int(status.get("numberAvailable") or 0)
     done = observed >= generation and updated == desired == available
     return done, _("{updated} of {desired} updated, {available} available").format(
-        updated=updated, desired=desired, available=available)
+        updated=updated, desired=desired, available=available
+    )
 
 
-def wait_rollout(cluster: Writer, generation: int, timeout: float,
-                 log: Callable[[str], None]) -> str | None:
+def wait_rollout(cluster: Writer, generation: int, timeout: float, log: Callable[[str], None]) -> str | None:
     """Poll the kube-proxy DaemonSet until its rollout is done; None when done, else why not."""
     deadline = _clock() + timeout
     progress = _("no status yet")

@@ -62,8 +62,11 @@ def _check_flags(args: argparse.Namespace) -> tuple[str, float | None]:
     action = args.action
     for dest, flag, actions in _ONLY_FOR:
         if getattr(args, dest) and action not in actions:
-            raise UsageError(_("{flag} is for fix {actions}, not fix {action}").format(
-                flag=flag, actions=" and ".join(actions), action=action))
+            raise UsageError(
+                _("{flag} is for fix {actions}, not fix {action}").format(
+                    flag=flag, actions=" and ".join(actions), action=action
+                )
+            )
     if action == "rollback" and len(args.names) != 1:
         raise UsageError(_("fix rollback takes one backup FILE"))
     if action in ("kube-proxy", "coredns-rewrite") and args.names:
@@ -79,8 +82,7 @@ def _check_flags(args: argparse.Namespace) -> tuple[str, float | None]:
     if action == "rollback" and args.namespace:
         raise UsageError(_("fix rollback restores the objects of FILE in their own namespaces; drop --namespace"))
     if args.apply and args.dry_run == "server":
-        raise UsageError(_("--apply already sends every change as a server-side dry run first; drop "
-                           "--dry-run=server"))
+        raise UsageError(_("--apply already sends every change as a server-side dry run first; drop --dry-run=server"))
     if args.snapshot and (args.apply or args.dry_run == "server"):
         flag = "--apply" if args.apply else "--dry-run=server"
         raise UsageError(_("{flag} needs a cluster; with --snapshot the plan is only shown").format(flag=flag))
@@ -99,8 +101,14 @@ def _check_flags(args: argparse.Namespace) -> tuple[str, float | None]:
 def read_backup(path: str) -> tuple[Obj, ...]:
     """The objects of a backup file written by --apply (a v1 List; any *List or YAML documents are accepted)."""
     # The snapshot reader's guards (nesting, alias bombs) protect this file too: it may come from anyone.
-    docs = [doc for doc, _yaml in documents(Path(os.path.expanduser(path)), _("cannot read backup {path}: {reason}"),
-                                            _("malformed backup {path}: {reason}"))]
+    docs = [
+        doc
+        for doc, _yaml in documents(
+            Path(os.path.expanduser(path)),
+            _("cannot read backup {path}: {reason}"),
+            _("malformed backup {path}: {reason}"),
+        )
+    ]
     items: list[Any] = []
     for doc in docs:
         if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List"):
@@ -112,11 +120,21 @@ def read_backup(path: str) -> tuple[Obj, ...]:
             items.append(doc)
     for item in items:
         meta = item.get("metadata") if isinstance(item, dict) else None
-        if not (isinstance(item, dict) and item.get("kind") and isinstance(item["kind"], str)
-                and isinstance(meta, dict) and isinstance(meta.get("name"), str) and meta["name"]
-                and isinstance(meta.get("namespace") or "", str)):
-            raise UsageError(_("malformed backup {path}: every item needs kind and metadata.name (and any "
-                               "metadata.namespace) as text").format(path=path))
+        if not (
+            isinstance(item, dict)
+            and item.get("kind")
+            and isinstance(item["kind"], str)
+            and isinstance(meta, dict)
+            and isinstance(meta.get("name"), str)
+            and meta["name"]
+            and isinstance(meta.get("namespace") or "", str)
+        ):
+            raise UsageError(
+                _(
+                    "malformed backup {path}: every item needs kind and metadata.name (and any "
+                    "metadata.namespace) as text"
+                ).format(path=path)
+            )
     if not items:
         raise UsageError(_("backup {path} holds no objects").format(path=path))
     return tuple(items)
@@ -124,8 +142,11 @@ def read_backup(path: str) -> tuple[Obj, ...]:
 
 def _rollback_scope(args: argparse.Namespace, items: tuple[Obj, ...]) -> None:
     """LIST each kind once: in the backup's one namespace, or in all when it spans several."""
-    namespaces = {(i.get("metadata") or {}).get("namespace") or "" for i in items
-                  if any(k.kind == i.get("kind") and k.scope == "namespaced" for k in KINDS.values())}
+    namespaces = {
+        (i.get("metadata") or {}).get("namespace") or ""
+        for i in items
+        if any(k.kind == i.get("kind") and k.scope == "namespaced" for k in KINDS.values())
+    }
     if len(namespaces) == 1:
         args.namespace = namespaces.pop()
     elif namespaces:
@@ -139,8 +160,15 @@ def run(args: argparse.Namespace, open_source: OpenSource) -> int:
         backup = read_backup(args.names[0])
         _rollback_scope(args, backup)
     selector = Selector.parse(args.selector) if args.selector else None
-    opts = Options(names=tuple(args.names) if args.action != "rollback" else (), version=args.target_version,
-                   all_lb=args.all_lb, force=args.force, host=args.host, service=args.service, backup=backup)
+    opts = Options(
+        names=tuple(args.names) if args.action != "rollback" else (),
+        version=args.target_version,
+        all_lb=args.all_lb,
+        force=args.force,
+        host=args.host,
+        service=args.service,
+        backup=backup,
+    )
     snap, source = open_source(args)
     plan = make_plan(args.action, Context(snap, None, selector), opts)
     outcome = Outcome(mode, args.action)
@@ -200,14 +228,23 @@ def _wait(run: _Run, plan: Plan, done: applier.Outcome, seconds: float, outcome:
     again = applier.wait_pending(replan, seconds, log)
     for pending in again.pending:
         kind, ns, name = pending.split("/", 2)
-        outcome.failures.append(Refusal(kind, ns, name, _("{kind} {ns}/{name} was not filled in by TKE's controller "
-                                                         "within --wait {wait}; run the action again later").format(
-                                                             kind=kind, ns=ns, name=name, wait=run.args.wait)))
+        outcome.failures.append(
+            Refusal(
+                kind,
+                ns,
+                name,
+                _(
+                    "{kind} {ns}/{name} was not filled in by TKE's controller "
+                    "within --wait {wait}; run the action again later"
+                ).format(kind=kind, ns=ns, name=name, wait=run.args.wait),
+            )
+        )
     if again.changes:
         outcome.add(again, applier.apply(run.cluster, again, "apply", run.args.backup_dir, run.context))
 
 
 # --- rendering -------------------------------------------------------------------------------------
+
 
 def _diff(change: Change, result: applier.Result | None) -> str:
     after = result.answer if result is not None and result.ok and isinstance(result.answer, dict) else change.after
@@ -217,20 +254,37 @@ def _diff(change: Change, result: applier.Result | None) -> str:
 def document(outcome: Outcome) -> Obj:
     changes = []
     for change, result in outcome.entries:
-        entry: Obj = {"kind": change.kind, "namespace": change.namespace, "name": change.name,
-                      "diff": _diff(change, result), "patch": change.patch,
-                      "status": result.status if result else "planned"}
+        entry: Obj = {
+            "kind": change.kind,
+            "namespace": change.namespace,
+            "name": change.name,
+            "diff": _diff(change, result),
+            "patch": change.patch,
+            "status": result.status if result else "planned",
+        }
         if result is not None and result.message:
             entry["message"] = result.message
         changes.append(entry)
-    refused = [{"kind": r.kind, "namespace": r.namespace, "name": r.name, "reason": r.reason}
-               for r in outcome.refused + outcome.failures]
-    refused += [{"kind": c.kind, "namespace": c.namespace, "name": c.name, "reason": f"{r.status}: {r.message}"}
-                for c, r in outcome.entries if r is not None and r.status in ("conflict", "forbidden", "failed")]
-    doc: Obj = {"apiVersion": "tke-net/v1", "kind": "FixPlan", "action": outcome.action, "mode": outcome.mode,
-                "changes": changes, "refused": refused,
-                "applied": any(r is not None and r.status == "applied" for _change, r in outcome.entries),
-                "backup": outcome.backups[0] if outcome.backups else None, "notes": outcome.notes}
+    refused = [
+        {"kind": r.kind, "namespace": r.namespace, "name": r.name, "reason": r.reason}
+        for r in outcome.refused + outcome.failures
+    ]
+    refused += [
+        {"kind": c.kind, "namespace": c.namespace, "name": c.name, "reason": f"{r.status}: {r.message}"}
+        for c, r in outcome.entries
+        if r is not None and r.status in ("conflict", "forbidden", "failed")
+    ]
+    doc: Obj = {
+        "apiVersion": "tke-net/v1",
+        "kind": "FixPlan",
+        "action": outcome.action,
+        "mode": outcome.mode,
+        "changes": changes,
+        "refused": refused,
+        "applied": any(r is not None and r.status == "applied" for _change, r in outcome.entries),
+        "backup": outcome.backups[0] if outcome.backups else None,
+        "notes": outcome.notes,
+    }
     if len(outcome.backups) > 1:  # --wait applied a second round (ingress-keepalive)
         doc["backups"] = outcome.backups
     return doc
@@ -254,17 +308,27 @@ def text(outcome: Outcome, from_snapshot: bool) -> str:
         if not changes:
             out.append(_("Nothing to change.") + "\n")
         else:
-            out.append(ngettext("{n} change planned; nothing was written (client-side dry run).",
-                                "{n} changes planned; nothing was written (client-side dry run).",
-                                len(changes)).format(n=len(changes)) + "\n")
+            out.append(
+                ngettext(
+                    "{n} change planned; nothing was written (client-side dry run).",
+                    "{n} changes planned; nothing was written (client-side dry run).",
+                    len(changes),
+                ).format(n=len(changes))
+                + "\n"
+            )
             out.append(_would(changes, from_snapshot))
     elif outcome.mode == "server":
         accepted = sum(1 for _change, r in outcome.entries if r is not None and r.ok)
-        out.append(ngettext("{accepted} of {n} change accepted by the API server's dry run (dryRun=All); nothing "
-                            "was written.", "{accepted} of {n} changes accepted by the API server's dry run "
-                            "(dryRun=All); nothing was written.", len(changes)).format(accepted=accepted,
-                                                                                      n=len(changes)) + "\n"
-                   if changes else _("Nothing to change.") + "\n")
+        out.append(
+            ngettext(
+                "{accepted} of {n} change accepted by the API server's dry run (dryRun=All); nothing was written.",
+                "{accepted} of {n} changes accepted by the API server's dry run (dryRun=All); nothing was written.",
+                len(changes),
+            ).format(accepted=accepted, n=len(changes))
+            + "\n"
+            if changes
+            else _("Nothing to change.") + "\n"
+        )
     else:
         for path in outcome.backups:
             out.append(_("backup: {path}").format(path=path) + "\n")
@@ -272,8 +336,12 @@ def text(outcome: Outcome, from_snapshot: bool) -> str:
         if not changes:
             out.append(_("Nothing to change.") + "\n")
         else:
-            out.append(ngettext("{written} of {n} change applied.", "{written} of {n} changes applied.",
-                                len(changes)).format(written=len(written), n=len(changes)) + "\n")
+            out.append(
+                ngettext("{written} of {n} change applied.", "{written} of {n} changes applied.", len(changes)).format(
+                    written=len(written), n=len(changes)
+                )
+                + "\n"
+            )
         for path in outcome.backups:
             out.append(_("undo: {command}").format(command=f"kubectl tke-net fix rollback {path} --apply") + "\n")
         if outcome.action == "kube-proxy" and written:
@@ -286,9 +354,12 @@ def _would(changes: list[Change], from_snapshot: bool) -> str:
         _("--apply would:") + (_(" (it needs a cluster, not --snapshot)") if from_snapshot else ""),
         _("  1. send every change to the API server as a dry run (dryRun=All) and stop if any is rejected;"),
         _("  2. save the objects below to a new backup file in {dir} (--backup-dir);").format(
-            dir=applier.DEFAULT_BACKUP_DIR),
-        _("  3. merge-patch each one (field manager kubectl-tke-net) on the condition that it still has the\n"
-          "     resourceVersion read, so that a concurrent edit is a conflict, never overwritten:"),
+            dir=applier.DEFAULT_BACKUP_DIR
+        ),
+        _(
+            "  3. merge-patch each one (field manager kubectl-tke-net) on the condition that it still has the\n"
+            "     resourceVersion read, so that a concurrent edit is a conflict, never overwritten:"
+        ),
     ]
     for change in changes:
         rv = change.resource_version or _("(none in the snapshot)")

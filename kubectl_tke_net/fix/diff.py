@@ -47,13 +47,15 @@ def quiet(obj: Obj) -> Obj:
 
 
 def to_yaml(obj: Obj) -> str:
-    return yaml.dump(quiet(obj), Dumper=_Dumper, sort_keys=False, default_flow_style=False,
-                     allow_unicode=True, width=1000)
+    return yaml.dump(
+        quiet(obj), Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000
+    )
 
 
 def unified(ref: str, before: Obj, after: Obj) -> str:
     """`--- a/REF` / `+++ b/REF` unified diff of the two objects' YAML; "" when they render the same."""
-    lines = difflib.unified_diff(to_yaml(before).splitlines(), to_yaml(after).splitlines(),
-                                 f"a/{ref}", f"b/{ref}", lineterm="")
+    lines = difflib.unified_diff(
+        to_yaml(before).splitlines(), to_yaml(after).splitlines(), f"a/{ref}", f"b/{ref}", lineterm=""
+    )
     text = "\n".join(lines)
     return text + "\n" if text else ""

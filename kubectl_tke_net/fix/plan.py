@@ -163,14 +163,21 @@ def _annotated(obj: Obj, key: str, value: str) -> Obj:
 
 # --- kube-proxy ------------------------------------------------------------------------------------
 
+
 def plan_kube_proxy(ctx: Context, opts: Options) -> Plan:
     """Set the tag of the kube-proxy image to the loopback-fixed build of its minor (or --version)."""
     plan = _Builder("kube-proxy")
     ds = ctx.kube_proxy_daemonset
     if ds is None:
-        plan.refuse("DaemonSet", _("no DaemonSet kube-system/kube-proxy: kube-proxy runs on the nodes, not in-cluster, "
-                                   "so it cannot be patched; upgrade the cluster in the TKE console"),
-                    KUBE_SYSTEM, "kube-proxy")
+        plan.refuse(
+            "DaemonSet",
+            _(
+                "no DaemonSet kube-system/kube-proxy: kube-proxy runs on the nodes, not in-cluster, "
+                "so it cannot be patched; upgrade the cluster in the TKE console"
+            ),
+            KUBE_SYSTEM,
+            "kube-proxy",
+        )
         return plan.build()
     containers = (((ds.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
     container = tke.kube_proxy_container(ds)
@@ -181,14 +188,22 @@ def plan_kube_proxy(ctx: Context, opts: Options) -> Plan:
     image = str(container.get("image") or "")
     repository, tag = tke.split_image(image)
     if "@" in image:
-        plan.refuse(ds, _("image {image} is pinned by digest; change it by hand to {repository}:<fixed tag>").format(
-            image=image, repository=repository))
+        plan.refuse(
+            ds,
+            _("image {image} is pinned by digest; change it by hand to {repository}:<fixed tag>").format(
+                image=image, repository=repository
+            ),
+        )
         return plan.build()
     current = tke.TkeVersion.parse(tag or "")
     if current is None:
-        plan.refuse(ds, _("image tag {tag} of {image} is not a TKE version (vX.Y.Z-tke.N), so the "
-                          "fixed build cannot be chosen; use TKE's kube-proxy image").format(
-                              tag=tag or _("(none)"), image=image))
+        plan.refuse(
+            ds,
+            _(
+                "image tag {tag} of {image} is not a TKE version (vX.Y.Z-tke.N), so the "
+                "fixed build cannot be chosen; use TKE's kube-proxy image"
+            ).format(tag=tag or _("(none)"), image=image),
+        )
         return plan.build()
     minor = f"{current.minor[0]}.{current.minor[1]}"
     fixed_tag, _every = tke.min_fixed(current)
@@ -198,44 +213,70 @@ def plan_kube_proxy(ctx: Context, opts: Options) -> Plan:
             plan.refuse(ds, _("--version {version} is not a TKE version (vX.Y.Z-tke.N)").format(version=opts.version))
             return plan.build()
         if target.minor != current.minor:
-            plan.refuse(ds, _("--version {version} is not of kube-proxy's minor {minor}: kube-proxy must "
-                              "not be newer or older than the cluster's minor; upgrade the cluster instead").format(
-                                  version=target.tag, minor=minor))
+            plan.refuse(
+                ds,
+                _(
+                    "--version {version} is not of kube-proxy's minor {minor}: kube-proxy must "
+                    "not be newer or older than the cluster's minor; upgrade the cluster instead"
+                ).format(version=target.tag, minor=minor),
+            )
             return plan.build()
         if target < current:
-            plan.refuse(ds, _("--version {version} is lower than the current tag {current} (no downgrade)").format(
-                version=target.tag, current=current.tag))
+            plan.refuse(
+                ds,
+                _("--version {version} is lower than the current tag {current} (no downgrade)").format(
+                    version=target.tag, current=current.tag
+                ),
+            )
             return plan.build()
     else:
         _fixed, every = tke.min_fixed(current)
         if fixed_tag is None and every:
-            plan.note(_("kube-proxy {current}: every TKE build of {minor} has the loopback fix; nothing to do").format(
-                current=current.tag, minor=minor))
+            plan.note(
+                _("kube-proxy {current}: every TKE build of {minor} has the loopback fix; nothing to do").format(
+                    current=current.tag, minor=minor
+                )
+            )
             return plan.build()
         if fixed_tag is None and every is False:
-            plan.refuse(ds, _("no TKE build of Kubernetes {minor} has the loopback fix; upgrade the cluster to "
-                              "1.12 or later").format(minor=minor))
+            plan.refuse(
+                ds,
+                _(
+                    "no TKE build of Kubernetes {minor} has the loopback fix; upgrade the cluster to 1.12 or later"
+                ).format(minor=minor),
+            )
             return plan.build()
         if fixed_tag is None:
-            plan.refuse(ds, _("no loopback-fixed build of {minor} is known; pass --version vX.Y.Z-tke.N").format(
-                minor=minor))
+            plan.refuse(
+                ds, _("no loopback-fixed build of {minor} is known; pass --version vX.Y.Z-tke.N").format(minor=minor)
+            )
             return plan.build()
         target = tke.TkeVersion.parse(fixed_tag)
         assert target is not None
     if target <= current:
-        plan.note(_("kube-proxy is at {current}, at or above {target}; nothing to do").format(
-            current=current.tag, target=target.tag))
+        plan.note(
+            _("kube-proxy is at {current}, at or above {target}; nothing to do").format(
+                current=current.tag, target=target.tag
+            )
+        )
         return plan.build()
     after = copy.deepcopy(ds)
     after["spec"]["template"]["spec"]["containers"][index]["image"] = f"{repository}:{target.tag}"
     plan.change(ds, after)
     fixed = tke.TkeVersion.parse(fixed_tag) if fixed_tag else None
     if fixed is not None and target < fixed:
-        plan.note(_("{target} is still below {fixed}, the first build of {minor} with the loopback fix").format(
-            target=target.tag, fixed=fixed.tag, minor=minor))
+        plan.note(
+            _("{target} is still below {fixed}, the first build of {minor} with the loopback fix").format(
+                target=target.tag, fixed=fixed.tag, minor=minor
+            )
+        )
     if ctx.kube_proxy.mode != "ipvs":
-        plan.note(_("kube-proxy runs in {mode} mode: the CLB loopback problem (TKE301) needs IPVS "
-                    "mode, so this upgrade is optional").format(mode=ctx.kube_proxy.mode))
+        plan.note(
+            _(
+                "kube-proxy runs in {mode} mode: the CLB loopback problem (TKE301) needs IPVS "
+                "mode, so this upgrade is optional"
+            ).format(mode=ctx.kube_proxy.mode)
+        )
     if ((ds.get("spec") or {}).get("updateStrategy") or {}).get("type") == "OnDelete":
         plan.note(_("the DaemonSet's updateStrategy is OnDelete: its Pods keep the old image until each is deleted"))
     plan.note(_("watch the rollout: {command}").format(command=ROLLOUT_STATUS))
@@ -244,16 +285,20 @@ def plan_kube_proxy(ctx: Context, opts: Options) -> Plan:
 
 # --- prevent-loopback ------------------------------------------------------------------------------
 
+
 def _named(plan: _Builder, ctx: Context, kind: str, objs: list[Obj], names: tuple[str, ...]) -> list[Obj]:
     """The objects with one of the names; each name that matches none is refused."""
     found = [o for o in objs if meta(o).get("name") in names]
     matched = {meta(o).get("name") for o in found}
-    scope = (_("namespace {ns}").format(ns=ctx.snap.namespace) if ctx.snap.namespace
-             else _("any namespace"))
+    scope = _("namespace {ns}").format(ns=ctx.snap.namespace) if ctx.snap.namespace else _("any namespace")
     for name in names:
         if name not in matched:
-            plan.refuse(kind, _("no {kind} {name} in {scope}").format(kind=kind, name=name, scope=scope),
-                        ctx.snap.namespace or "", name)
+            plan.refuse(
+                kind,
+                _("no {kind} {name} in {scope}").format(kind=kind, name=name, scope=scope),
+                ctx.snap.namespace or "",
+                name,
+            )
     return found
 
 
@@ -265,17 +310,24 @@ def plan_prevent_loopback(ctx: Context, opts: Options) -> Plan:
         for svc in candidates:
             svc_type = (svc.get("spec") or {}).get("type") or "ClusterIP"
             if svc_type != "LoadBalancer":
-                plan.refuse(svc, _("type {type}, not LoadBalancer: it has no CLB to loop back through").format(
-                    type=svc_type))
+                plan.refuse(
+                    svc, _("type {type}, not LoadBalancer: it has no CLB to loop back through").format(type=svc_type)
+                )
         candidates = [s for s in candidates if (s.get("spec") or {}).get("type") == "LoadBalancer"]
     else:
-        candidates = [s for s in ctx.services if (s.get("spec") or {}).get("type") == "LoadBalancer"
-                      and (opts.all_lb or is_internal_service(s))]
+        candidates = [
+            s
+            for s in ctx.services
+            if (s.get("spec") or {}).get("type") == "LoadBalancer" and (opts.all_lb or is_internal_service(s))
+        ]
     todo = [s for s in candidates if not tke.is_true(annotations_of(s).get(tke.SVC_PREVENT_LOOPBACK))]
     done = len(candidates) - len(todo)
     if done:
-        plan.note(ngettext("{n} Service already annotated, left alone", "{n} Services already annotated, left alone",
-                           done).format(n=done))
+        plan.note(
+            ngettext(
+                "{n} Service already annotated, left alone", "{n} Services already annotated, left alone", done
+            ).format(n=done)
+        )
     blocker = None if opts.force or not todo else _kube_proxy_blocker(ctx)
     for svc in todo:
         if blocker:
@@ -283,9 +335,13 @@ def plan_prevent_loopback(ctx: Context, opts: Options) -> Plan:
         else:
             plan.change(svc, _annotated(svc, tke.SVC_PREVENT_LOOPBACK, "true"))
     if plan.changes:
-        plan.note(_("prerequisites the API cannot check: the CLB feature 'health-check source IP other than the VIP' "
-                    "(ticket to Tencent Cloud), and node security groups allowing the CLB health checks from "
-                    "100.64.0.0/10"))
+        plan.note(
+            _(
+                "prerequisites the API cannot check: the CLB feature 'health-check source IP other than the VIP' "
+                "(ticket to Tencent Cloud), and node security groups allowing the CLB health checks from "
+                "100.64.0.0/10"
+            )
+        )
     return plan.build()
 
 
@@ -295,30 +351,40 @@ def _kube_proxy_blocker(ctx: Context) -> str | None:
     try:
         proxy = ctx.kube_proxy
     except Unavailable as exc:
-        return _("cannot read the kube-proxy DaemonSet ({reason}), so its loopback fix cannot be confirmed; "
-                 "{how}").format(reason=exc.reason, how=how)
+        return _(
+            "cannot read the kube-proxy DaemonSet ({reason}), so its loopback fix cannot be confirmed; {how}"
+        ).format(reason=exc.reason, how=how)
     if ctx.kube_proxy_daemonset is None:
-        return _("kube-proxy runs on the nodes (no DaemonSet), so its loopback fix cannot be confirmed; check "
-                 "`kube-proxy --version` on a node, then pass --force")
+        return _(
+            "kube-proxy runs on the nodes (no DaemonSet), so its loopback fix cannot be confirmed; check "
+            "`kube-proxy --version` on a node, then pass --force"
+        )
     if proxy.loopback_fixed is False:
-        below = (_("below {fixed}").format(fixed=proxy.min_fixed) if proxy.min_fixed
-                 else _("of a minor with no loopback-fixed build"))
+        below = (
+            _("below {fixed}").format(fixed=proxy.min_fixed)
+            if proxy.min_fixed
+            else _("of a minor with no loopback-fixed build")
+        )
         return _("kube-proxy {version} is {below}, so the annotation would have no effect; {how}").format(
-            version=proxy.version, below=below, how=how)
+            version=proxy.version, below=below, how=how
+        )
     if proxy.loopback_fixed is None:
-        return _("kube-proxy's image {image} has no known loopback-fixed version, so the fix cannot be "
-                 "confirmed; pass --force").format(image=proxy.image)
+        return _(
+            "kube-proxy's image {image} has no known loopback-fixed version, so the fix cannot be "
+            "confirmed; pass --force"
+        ).format(image=proxy.image)
     return None
 
 
 # --- ingress-keepalive -----------------------------------------------------------------------------
 
 KEEPALIVE_PREREQUISITES = (
-    N_("prerequisites the API cannot check: a ticket to Tencent Cloud to add the account to the CLB L7 SNAT and "
-       "keep-alive allow-list; the node security group must allow 100.127.0.0/16 (or the CLB must allow traffic "
-       "by default)"),
-    N_("with keep-alive the backends see the CLB's address as the client: read the real client from "
-       "X-Forwarded-For"),
+    N_(
+        "prerequisites the API cannot check: a ticket to Tencent Cloud to add the account to the CLB L7 SNAT and "
+        "keep-alive allow-list; the node security group must allow 100.127.0.0/16 (or the CLB must allow traffic "
+        "by default)"
+    ),
+    N_("with keep-alive the backends see the CLB's address as the client: read the real client from X-Forwarded-For"),
 )
 
 
@@ -329,8 +395,9 @@ def plan_ingress_keepalive(ctx: Context, opts: Options) -> Plan:
         candidates = _named(plan, ctx, "Ingress", ctx.ingresses, opts.names)
         for ing in candidates:
             if not is_clb_ingress(ing):
-                plan.refuse(ing, _("not a CLB Ingress (its class is not qcloud): TKE's CLB controller does not "
-                                   "serve it"))
+                plan.refuse(
+                    ing, _("not a CLB Ingress (its class is not qcloud): TKE's CLB controller does not serve it")
+                )
         candidates = [i for i in candidates if is_clb_ingress(i)]
     else:
         candidates = [i for i in ctx.ingresses if is_internal_ingress(i)]
@@ -342,29 +409,44 @@ def plan_ingress_keepalive(ctx: Context, opts: Options) -> Plan:
         auto = not notes.get(tke.ING_TSC)  # a hand-named config is never created by the controller
         if config_name is None:
             if tke.ING_TSC_AUTO in notes:
-                plan.refuse(ing, _("{auto} is \"{value}\": set it to \"true\" or name a TkeServiceConfig with "
-                                   "{config}").format(auto=tke.ING_TSC_AUTO, value=notes[tke.ING_TSC_AUTO],
-                                                      config=tke.ING_TSC))
+                plan.refuse(
+                    ing,
+                    _('{auto} is "{value}": set it to "true" or name a TkeServiceConfig with {config}').format(
+                        auto=tke.ING_TSC_AUTO, value=notes[tke.ING_TSC_AUTO], config=tke.ING_TSC
+                    ),
+                )
                 continue
             plan.change(ing, _annotated(ing, tke.ING_TSC_AUTO, "true"))
             config_name = f"{name}-auto-ingress-config"
         config = configs.get((ns, config_name))
         listeners = tke.l7_listeners(config)
         if listeners is None:
-            plan.refuse(ing, _("its TkeServiceConfig {name}: spec.loadBalancer.l7Listeners is not a list of "
-                               "listeners; correct it by hand (kubectl -n {ns} edit tkeserviceconfig {name})").format(
-                                   name=config_name, ns=ns))
+            plan.refuse(
+                ing,
+                _(
+                    "its TkeServiceConfig {name}: spec.loadBalancer.l7Listeners is not a list of "
+                    "listeners; correct it by hand (kubectl -n {ns} edit tkeserviceconfig {name})"
+                ).format(name=config_name, ns=ns),
+            )
             continue
         if config is None or not listeners:
             what = _("does not exist") if config is None else _("has no l7Listeners")
             if not auto:
-                plan.refuse(ing, _("its TkeServiceConfig {name} (annotation {config}) {what}; create it with the "
-                                   "Ingress's listeners, or use {auto}: \"true\" instead").format(
-                                       name=config_name, config=tke.ING_TSC, what=what, auto=tke.ING_TSC_AUTO))
+                plan.refuse(
+                    ing,
+                    _(
+                        "its TkeServiceConfig {name} (annotation {config}) {what}; create it with the "
+                        'Ingress\'s listeners, or use {auto}: "true" instead'
+                    ).format(name=config_name, config=tke.ING_TSC, what=what, auto=tke.ING_TSC_AUTO),
+                )
                 continue
             plan.pending.append(f"TkeServiceConfig/{ns}/{config_name}")
-            plan.note(_("TkeServiceConfig {ns}/{name} {what} yet: run this action again once TKE's controller "
-                        "has filled it in (or add --wait 2m to --apply)").format(ns=ns, name=config_name, what=what))
+            plan.note(
+                _(
+                    "TkeServiceConfig {ns}/{name} {what} yet: run this action again once TKE's controller "
+                    "has filled it in (or add --wait 2m to --apply)"
+                ).format(ns=ns, name=config_name, what=what)
+            )
             continue
         assert config is not None
         after = copy.deepcopy(config)
@@ -387,8 +469,12 @@ _MATCH_TYPES = ("exact", "prefix", "suffix", "substring", "regex")
 
 def _valid_domain(host: str) -> bool:
     labels = host.split(".")
-    return (len(host) <= 253 and len(labels) >= 2 and not labels[-1].isdigit()
-            and all(_LABEL.fullmatch(label) for label in labels))
+    return (
+        len(host) <= 253
+        and len(labels) >= 2
+        and not labels[-1].isdigit()
+        and all(_LABEL.fullmatch(label) for label in labels)
+    )
 
 
 def _code(line: str) -> str:
@@ -449,31 +535,36 @@ def rewrite_corefile(corefile: str, host: str, target: str) -> tuple[str | None,
         return None, _("the Corefile's braces do not balance; fix it by hand")
     roots = [(a, b) for a, b in blocks if _ROOT.fullmatch(lines[a])]
     if len(roots) != 1:
-        return None, _("the Corefile has {n} root server blocks (`.:53 {{`), not exactly one; "
-                       "add the rewrite by hand").format(n=len(roots))
+        return None, _(
+            "the Corefile has {n} root server blocks (`.:53 {{`), not exactly one; add the rewrite by hand"
+        ).format(n=len(roots))
     root, root_end = roots[0]
     for start, _end in blocks:
         for zone, port in _zones(lines[start]):
             if zone != "." and port == "53" and (host == zone or host.endswith("." + zone)):
-                return None, _("server block `{block}` serves {host}, so a rewrite in the root block "
-                               "would never see its queries; add the rewrite to that block by hand").format(
-                                   block=lines[start].strip(), host=host)
+                return None, _(
+                    "server block `{block}` serves {host}, so a rewrite in the root block "
+                    "would never see its queries; add the rewrite to that block by hand"
+                ).format(block=lines[start].strip(), host=host)
     begins = [i for i, line in enumerate(lines) if line.strip() == BEGIN]
     ends = [i for i, line in enumerate(lines) if line.strip() == END]
     if begins or ends:
         if not (len(begins) == len(ends) == 1 and root < begins[0] < ends[0] < root_end):
-            return None, _("the managed block markers are damaged (not one BEGIN/END pair inside the root block); "
-                           "fix the Corefile by hand")
+            return None, _(
+                "the managed block markers are damaged (not one BEGIN/END pair inside the root block); "
+                "fix the Corefile by hand"
+            )
         first, last = begins[0], ends[0]
     else:
         first, last = root + 1, root
     for i, line in enumerate(lines):
         if not first <= i <= last and _rewrite_from(line) == host:
-            return None, _("the Corefile already has a rewrite for {host} outside the tke-net managed block "
-                           "(line {line}: `{text}`); remove it or edit it by hand").format(
-                               host=host, line=i + 1, text=line.strip())
+            return None, _(
+                "the Corefile already has a rewrite for {host} outside the tke-net managed block "
+                "(line {line}: `{text}`); remove it or edit it by hand"
+            ).format(host=host, line=i + 1, text=line.strip())
     rule = f"rewrite stop name exact {host} {target}"
-    rules = [line.strip() for line in lines[first + 1:last] if _rewrite_from(line)]
+    rules = [line.strip() for line in lines[first + 1 : last] if _rewrite_from(line)]
     if any(_rewrite_from(r) == host for r in rules):
         rules = [rule if _rewrite_from(r) == host else r for r in rules]
     else:
@@ -481,10 +572,10 @@ def rewrite_corefile(corefile: str, host: str, target: str) -> tuple[str | None,
     if begins:
         indent = _indent(lines[first])
     else:
-        following = next((line for line in lines[root + 1:root_end] if line.strip()), None)
+        following = next((line for line in lines[root + 1 : root_end] if line.strip()), None)
         indent = _indent(following) if following is not None else _indent(lines[root]) + "    "
     block = [indent + line for line in (BEGIN, *rules, END)]
-    return "\n".join(lines[:first] + block + lines[last + 1:]), None
+    return "\n".join(lines[:first] + block + lines[last + 1 :]), None
 
 
 def cluster_domain(corefile: str) -> str:
@@ -505,7 +596,7 @@ def _has_reload(corefile: str) -> bool:
     lines = corefile.split("\n")
     for start, end in _blocks(lines) or []:
         if _ROOT.fullmatch(lines[start]):
-            return any(_code(line).split()[:1] == ["reload"] for line in lines[start:end + 1])
+            return any(_code(line).split()[:1] == ["reload"] for line in lines[start : end + 1])
     return False
 
 
@@ -518,23 +609,35 @@ def plan_coredns_rewrite(ctx: Context, opts: Options) -> Plan:
     cm = ctx.configmaps.get("coredns")
     cm_ref = ("ConfigMap", KUBE_SYSTEM, "coredns")
     if (namespace, service) not in ctx.services_by_key:
-        plan.refuse("Service", _("Service {ns}/{name} does not exist").format(ns=namespace, name=service),
-                    namespace, service)
+        plan.refuse(
+            "Service", _("Service {ns}/{name} does not exist").format(ns=namespace, name=service), namespace, service
+        )
     if not _valid_domain(host):
-        plan.refuse(cm_ref[0], _("--host {host} is not a valid DNS name (letters, digits, '-', at least "
-                                 "two labels)").format(host=repr(opts.host)), *cm_ref[1:])
+        plan.refuse(
+            cm_ref[0],
+            _("--host {host} is not a valid DNS name (letters, digits, '-', at least two labels)").format(
+                host=repr(opts.host)
+            ),
+            *cm_ref[1:],
+        )
     corefile = ((cm or {}).get("data") or {}).get("Corefile")
     if cm is None:
-        plan.refuse(cm_ref[0], _("no ConfigMap kube-system/coredns: CoreDNS is not managed as TKE installs it"),
-                    *cm_ref[1:])
+        plan.refuse(
+            cm_ref[0], _("no ConfigMap kube-system/coredns: CoreDNS is not managed as TKE installs it"), *cm_ref[1:]
+        )
     elif not isinstance(corefile, str):
         plan.refuse(cm_ref[0], _("ConfigMap kube-system/coredns has no Corefile key"), *cm_ref[1:])
     if plan.refused or cm is None or not isinstance(corefile, str):
         return plan.build()
     domain = cluster_domain(corefile)
     if host == domain or host.endswith("." + domain):
-        plan.refuse(cm_ref[0], _("--host {host} is inside the cluster domain {domain}; call the Service by its "
-                                 "cluster name instead").format(host=host, domain=domain), *cm_ref[1:])
+        plan.refuse(
+            cm_ref[0],
+            _(
+                "--host {host} is inside the cluster domain {domain}; call the Service by its cluster name instead"
+            ).format(host=host, domain=domain),
+            *cm_ref[1:],
+        )
         return plan.build()
     target = f"{service}.{namespace}.svc.{domain}"
     new, why = rewrite_corefile(corefile, host, target)
@@ -549,20 +652,32 @@ def plan_coredns_rewrite(ctx: Context, opts: Options) -> Plan:
     elif _has_reload(new):
         plan.note(_("CoreDNS loads the new Corefile within about 2 minutes (reload plugin)"))
     else:
-        plan.note(_("the root server block has no `reload` plugin: after --apply restart CoreDNS with "
-                    "kubectl -n kube-system rollout restart deploy/coredns"))
+        plan.note(
+            _(
+                "the root server block has no `reload` plugin: after --apply restart CoreDNS with "
+                "kubectl -n kube-system rollout restart deploy/coredns"
+            )
+        )
     for ds in ctx.snap.maybe("daemonsets"):
         ds_name = str(meta(ds).get("name", ""))
         if "node-local-dns" in ds_name or "nodelocaldns" in ds_name:
-            plan.note(_("NodeLocal DNSCache (DaemonSet kube-system/{ds}) sends names outside {domain} to the "
-                        "upstream resolvers, not to CoreDNS: Pods using it will not see this rewrite unless its "
-                        "Corefile forwards {host} to CoreDNS").format(ds=ds_name, domain=domain, host=host))
-    plan.note(_("check it: {command}").format(
-        command=f"kubectl run dnstest -it --rm --restart=Never --image=busybox:1.36 -- nslookup {host}"))
+            plan.note(
+                _(
+                    "NodeLocal DNSCache (DaemonSet kube-system/{ds}) sends names outside {domain} to the "
+                    "upstream resolvers, not to CoreDNS: Pods using it will not see this rewrite unless its "
+                    "Corefile forwards {host} to CoreDNS"
+                ).format(ds=ds_name, domain=domain, host=host)
+            )
+    plan.note(
+        _("check it: {command}").format(
+            command=f"kubectl run dnstest -it --rm --restart=Never --image=busybox:1.36 -- nslookup {host}"
+        )
+    )
     return plan.build()
 
 
 # --- rollback --------------------------------------------------------------------------------------
+
 
 def _restored(current: Obj, saved: Obj) -> Obj:
     after = copy.deepcopy(current)
@@ -590,8 +705,9 @@ def plan_rollback(ctx: Context, opts: Options) -> Plan:
             plan.refuse(kind_name or "(no kind)", _("not a kind tke-net changes; restore it by hand"), ns, name)
             continue
         if kind.name not in lists:
-            lists[kind.name] = {(meta(o).get("namespace") or "", meta(o).get("name") or ""): o
-                                for o in ctx.snap.list(kind.name)}
+            lists[kind.name] = {
+                (meta(o).get("namespace") or "", meta(o).get("name") or ""): o for o in ctx.snap.list(kind.name)
+            }
         current = lists[kind.name].get((ns, name))
         if current is None:
             plan.refuse(kind_name, _("no longer exists; tke-net does not recreate objects"), ns, name)

@@ -25,8 +25,15 @@ def check_flags(args: argparse.Namespace) -> float | None:
     """The --probe-timeout in seconds when --probe is given, else None; UsageError for what cannot go together."""
     from kubectl_tke_net.cluster import parse_duration
 
-    given = [flag for dest, flag in (("probe_node", "--probe-node"), ("probe_image", "--probe-image"),
-                                     ("probe_timeout", "--probe-timeout")) if getattr(args, dest, None)]
+    given = [
+        flag
+        for dest, flag in (
+            ("probe_node", "--probe-node"),
+            ("probe_image", "--probe-image"),
+            ("probe_timeout", "--probe-timeout"),
+        )
+        if getattr(args, dest, None)
+    ]
     if not getattr(args, "probe", False):
         if given:
             raise UsageError(_("{flag} needs --probe").format(flag=given[0]))
@@ -35,11 +42,15 @@ def check_flags(args: argparse.Namespace) -> float | None:
     if args.snapshot:
         raise UsageError(_("--probe cannot be used with --snapshot: it runs Pods in the cluster"))
     if args.all_namespaces:
-        raise UsageError(_("--probe cannot be used with --all-namespaces: name one {kind} and its namespace "
-                           "(-n)").format(kind=noun))
+        raise UsageError(
+            _("--probe cannot be used with --all-namespaces: name one {kind} and its namespace (-n)").format(kind=noun)
+        )
     if not args.name:
-        raise UsageError(_("--probe needs a {kind} NAME: kubectl tke-net {command} NAME --probe").format(
-            kind=noun, command=args.command))
+        raise UsageError(
+            _("--probe needs a {kind} NAME: kubectl tke-net {command} NAME --probe").format(
+                kind=noun, command=args.command
+            )
+        )
     try:
         timeout = parse_duration(args.probe_timeout or DEFAULT_TIMEOUT)
     except ValueError as exc:

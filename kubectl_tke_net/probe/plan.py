@@ -102,15 +102,22 @@ def ready_endpoints(ctx: Context, svc: Obj, port: dict[str, Any]) -> list[Endpoi
     found: dict[tuple[str, int], Endpoint] = {}
     if slices:
         for es in slices:
-            numbers = [p.get("port") for p in es.get("ports") or []
-                       if (p.get("name") or "") == (port.get("name") or "") and p.get("port")]
+            numbers = [
+                p.get("port")
+                for p in es.get("ports") or []
+                if (p.get("name") or "") == (port.get("name") or "") and p.get("port")
+            ]
             for ep in es.get("endpoints") or []:
                 ready = (ep.get("conditions") or {}).get("ready")
                 addresses = ep.get("addresses") or []
                 if ready is False or not addresses or not numbers:
                     continue
-                endpoint = Endpoint(str(addresses[0]), int(numbers[0]), str(ep.get("nodeName") or ""),
-                                    str((ep.get("targetRef") or {}).get("name") or ""))
+                endpoint = Endpoint(
+                    str(addresses[0]),
+                    int(numbers[0]),
+                    str(ep.get("nodeName") or ""),
+                    str((ep.get("targetRef") or {}).get("name") or ""),
+                )
                 found.setdefault((endpoint.address, endpoint.port), endpoint)
     else:
         target = _target(port)
@@ -118,11 +125,14 @@ def ready_endpoints(ctx: Context, svc: Obj, port: dict[str, Any]) -> list[Endpoi
             ip = (pod.get("status") or {}).get("podIP")
             if not pod_ready(pod) or not ip:
                 continue
-            number = target if isinstance(target, int) else \
-                (_container_port_for(pod, target) or {}).get("containerPort")
+            number = (
+                target if isinstance(target, int) else (_container_port_for(pod, target) or {}).get("containerPort")
+            )
             if number:
-                found.setdefault((ip, int(number)), Endpoint(ip, int(number), str(_spec(pod).get("nodeName") or ""),
-                                                             str(meta(pod).get("name") or "")))
+                found.setdefault(
+                    (ip, int(number)),
+                    Endpoint(ip, int(number), str(_spec(pod).get("nodeName") or ""), str(meta(pod).get("name") or "")),
+                )
     return sorted(found.values(), key=lambda e: (e.node, e.address, e.port))
 
 
@@ -149,8 +159,11 @@ def node_addresses(ctx: Context) -> dict[str, str]:
             addresses.setdefault(str(node), str(host_ip))
     for node in ctx.snap.maybe("nodes"):
         name = str(meta(node).get("name") or "")
-        internal = [a.get("address") for a in (node.get("status") or {}).get("addresses") or []
-                    if a.get("type") == "InternalIP" and a.get("address")]
+        internal = [
+            a.get("address")
+            for a in (node.get("status") or {}).get("addresses") or []
+            if a.get("type") == "InternalIP" and a.get("address")
+        ]
         if internal:
             addresses[name] = str(internal[0])
         elif _is_ip(name):
@@ -192,8 +205,9 @@ class _Planner:
         ports = [p for p in svc.ports if _tcp(p)]
         others = [f"{_port_label(p)}/{p.get('protocol')}" for p in svc.ports if not _tcp(p)]
         if others:
-            self.note(_("{ref}: {ports} not tested (the probe tests TCP only)").format(
-                ref=svc.ref, ports=", ".join(others)))
+            self.note(
+                _("{ref}: {ports} not tested (the probe tests TCP only)").format(ref=svc.ref, ports=", ".join(others))
+            )
         return ports
 
     def backend_nodes(self, services: list[_Service]) -> set[str]:
@@ -211,35 +225,54 @@ class _Planner:
             label, number = _port_label(port), int(port.get("port") or 0)
             endpoints = ready_endpoints(self.ctx, svc.obj, port)
             if cluster_ip and cluster_ip != "None":
-                yield ProbeTest(f"tcp {cluster_ip} {number}", CLUSTER_IP, svc.ref,
-                                f"ClusterIP {_host(cluster_ip, number)}", label)
+                yield ProbeTest(
+                    f"tcp {cluster_ip} {number}", CLUSTER_IP, svc.ref, f"ClusterIP {_host(cluster_ip, number)}", label
+                )
             node_port = port.get("nodePort")
             if node_port:
                 with_backend = {e.node for e in endpoints}
                 for target in dict.fromkeys(n for n in (node, other) if n):
                     if local and target not in with_backend:
-                        self.note(_("{ref}: externalTrafficPolicy Local: NodePort {port} of {node} not tested "
-                                    "(no ready endpoint there, so it does not answer by design)").format(
-                            ref=svc.ref, port=node_port, node=target))
+                        self.note(
+                            _(
+                                "{ref}: externalTrafficPolicy Local: NodePort {port} of {node} not tested "
+                                "(no ready endpoint there, so it does not answer by design)"
+                            ).format(ref=svc.ref, port=node_port, node=target)
+                        )
                         continue
                     address = self.addresses.get(target)
                     if address is None:
-                        self.note(_("address of node {node} unknown: its NodePorts are not tested").format(
-                            node=target))
+                        self.note(_("address of node {node} unknown: its NodePorts are not tested").format(node=target))
                         continue
-                    yield ProbeTest(f"tcp {address} {node_port}", NODE_PORT, svc.ref,
-                                    _("NodePort {address} (node {node})").format(
-                                        address=_host(address, node_port), node=target), label, target)
+                    yield ProbeTest(
+                        f"tcp {address} {node_port}",
+                        NODE_PORT,
+                        svc.ref,
+                        _("NodePort {address} (node {node})").format(address=_host(address, node_port), node=target),
+                        label,
+                        target,
+                    )
             chosen = _spread(endpoints, MAX_ENDPOINTS)
             if len(endpoints) > len(chosen):
-                self.note(_("{ref}: {n} of the {total} ready endpoints of port {port} tested").format(
-                    ref=svc.ref, n=len(chosen), total=len(endpoints), port=label))
+                self.note(
+                    _("{ref}: {n} of the {total} ready endpoints of port {port} tested").format(
+                        ref=svc.ref, n=len(chosen), total=len(endpoints), port=label
+                    )
+                )
             for e in chosen:
-                where = _(" ({pod} on {node})").format(pod=e.pod, node=e.node) if e.pod and e.node else \
-                    (_(" (on {node})").format(node=e.node) if e.node else "")
-                yield ProbeTest(f"tcp {e.address} {e.port}", ENDPOINT, svc.ref,
-                                _("endpoint {address}{where}").format(address=_host(e.address, e.port), where=where),
-                                label, e.node)
+                where = (
+                    _(" ({pod} on {node})").format(pod=e.pod, node=e.node)
+                    if e.pod and e.node
+                    else (_(" (on {node})").format(node=e.node) if e.node else "")
+                )
+                yield ProbeTest(
+                    f"tcp {e.address} {e.port}",
+                    ENDPOINT,
+                    svc.ref,
+                    _("endpoint {address}{where}").format(address=_host(e.address, e.port), where=where),
+                    label,
+                    e.node,
+                )
 
     def clb_tests(self, svc: _Service) -> Iterator[ProbeTest]:
         """TCP to the internal CLB address of a LoadBalancer Service, on each TCP port."""
@@ -270,14 +303,17 @@ class _Planner:
             firsts["*"] = "/"
         hosts = list(firsts.items())
         if len(hosts) > MAX_HOSTS:
-            self.note(_("{ref}: {n} of its {total} hosts tested").format(ref=ref(ing), n=MAX_HOSTS,
-                                                                        total=len(hosts)))
+            self.note(_("{ref}: {n} of its {total} hosts tested").format(ref=ref(ing), n=MAX_HOSTS, total=len(hosts)))
         for host, path in hosts[:MAX_HOSTS]:
             scheme, port = ("https", 443) if host in tls else ("http", 80)
             vhost = "-" if host == "*" else host
             shown = "" if host == "*" else f" Host {host}"
-            yield ProbeTest(f"{scheme} {address} {port} {vhost} {path}", CLB, ref(ing),
-                            f"CLB {scheme}://{_host(address, port)}{path}{shown}")
+            yield ProbeTest(
+                f"{scheme} {address} {port} {vhost} {path}",
+                CLB,
+                ref(ing),
+                f"CLB {scheme}://{_host(address, port)}{path}{shown}",
+            )
 
 
 def _readable(ctx: Context, kind: str) -> bool:
@@ -303,16 +339,19 @@ def _object(ctx: Context, command: str, name: str, namespace: str) -> Obj:
         if meta(obj).get("name") == name and meta(obj).get("namespace") == namespace:
             return obj
     kind = "Service" if command == "service" else "Ingress"
-    raise UsageError(_("{kind} {namespace}/{name} not found: nothing to probe (kubectl get {resource} -n "
-                       "{namespace})").format(kind=kind, namespace=namespace, name=name,
-                                              resource="svc" if command == "service" else "ingress"))
+    raise UsageError(
+        _("{kind} {namespace}/{name} not found: nothing to probe (kubectl get {resource} -n {namespace})").format(
+            kind=kind, namespace=namespace, name=name, resource="svc" if command == "service" else "ingress"
+        )
+    )
 
 
 def _services(ctx: Context, command: str, obj: Obj) -> list[_Service]:
     if command == "service":
         if _spec(obj).get("type") == "ExternalName":
-            raise UsageError(_("{ref} is an ExternalName Service: it has no data path in the cluster to "
-                               "probe").format(ref=ref(obj)))
+            raise UsageError(
+                _("{ref} is an ExternalName Service: it has no data path in the cluster to probe").format(ref=ref(obj))
+            )
         return [_Service(obj, list(_spec(obj).get("ports") or []))]
     services: dict[tuple[str, str], _Service] = {}
     for backend, svc in _existing(ctx, obj):
@@ -328,8 +367,11 @@ def _services(ctx: Context, command: str, obj: Obj) -> list[_Service]:
 
 def _ready_nodes(ctx: Context) -> list[str]:
     """Ready, schedulable nodes by name (none when nodes cannot be listed)."""
-    return sorted(str(meta(n).get("name")) for n in ctx.snap.maybe("nodes")
-                  if pod_condition(n, "Ready") == "True" and not _spec(n).get("unschedulable"))
+    return sorted(
+        str(meta(n).get("name"))
+        for n in ctx.snap.maybe("nodes")
+        if pod_condition(n, "Ready") == "True" and not _spec(n).get("unschedulable")
+    )
 
 
 def choose_nodes(ctx: Context, backend_nodes: set[str], requested: Iterable[str]) -> list[str]:
@@ -340,8 +382,9 @@ def choose_nodes(ctx: Context, backend_nodes: set[str], requested: Iterable[str]
     if requested:
         unknown = [n for n in requested if nodes and n not in known]
         if unknown:
-            raise UsageError(_("--probe-node: no node named {nodes} (kubectl get nodes)").format(
-                nodes=", ".join(unknown)))
+            raise UsageError(
+                _("--probe-node: no node named {nodes} (kubectl get nodes)").format(nodes=", ".join(unknown))
+            )
         return requested
     ready = _ready_nodes(ctx)
     if not ready:  # nodes cannot be listed, or none is Ready and schedulable: the backends' nodes are known
@@ -351,8 +394,9 @@ def choose_nodes(ctx: Context, backend_nodes: set[str], requested: Iterable[str]
     return [*with_backend[:1], *without[:1]]
 
 
-def make_plan(ctx: Context, command: str, name: str, namespace: str, *, run_id: str,
-              requested_nodes: Iterable[str] = ()) -> Plan:
+def make_plan(
+    ctx: Context, command: str, name: str, namespace: str, *, run_id: str, requested_nodes: Iterable[str] = ()
+) -> Plan:
     """What each probe Pod tests for `svc NAME --probe` (command "service") or `ingress NAME --probe`."""
     planner = _Planner(ctx)
     obj = _object(ctx, command, name, namespace)
@@ -362,8 +406,13 @@ def make_plan(ctx: Context, command: str, name: str, namespace: str, *, run_id: 
     backend_nodes = planner.backend_nodes(services)
     nodes = choose_nodes(ctx, backend_nodes, requested_nodes)
     if not nodes:
-        raise Unavailable("nodes", _("no node to probe from: nodes cannot be listed and no ready endpoint "
-                                     "names its node; name one with --probe-node"))
+        raise Unavailable(
+            "nodes",
+            _(
+                "no node to probe from: nodes cannot be listed and no ready endpoint "
+                "names its node; name one with --probe-node"
+            ),
+        )
     if not _readable(ctx, "nodes") and not requested_nodes:
         planner.note(_("nodes cannot be listed: probing only from the nodes of the backends"))
     pods = []
@@ -381,16 +430,26 @@ def make_plan(ctx: Context, command: str, name: str, namespace: str, *, run_id: 
             tests.extend(planner.ingress_tests(obj))
         tests = _prioritized(tests)
         if len(tests) > MAX_TESTS:
-            planner.note(_("{n} tests left out: a probe Pod reports at most {max}").format(
-                n=len(tests) - MAX_TESTS, max=MAX_TESTS))
+            planner.note(
+                _("{n} tests left out: a probe Pod reports at most {max}").format(
+                    n=len(tests) - MAX_TESTS, max=MAX_TESTS
+                )
+            )
             tests = tests[:MAX_TESTS]
         pods.append(ProbePod(f"tke-net-probe-{run_id}-{i}", node, node in backend_nodes, tuple(tests)))
     kinds = {p.hosts_backend for p in pods}
     if any(t.path == CLB for p in pods for t in p.tests) and kinds != {True, False}:
-        planner.note(_("CLB loopback (TKE124) is told by probing from a node that hosts a backend and from one "
-                       "that does not; this run has only the first kind") if True in kinds else
-                     _("CLB loopback (TKE124) is told by probing from a node that hosts a backend and from one "
-                       "that does not; this run has only the second"))
+        planner.note(
+            _(
+                "CLB loopback (TKE124) is told by probing from a node that hosts a backend and from one "
+                "that does not; this run has only the first kind"
+            )
+            if True in kinds
+            else _(
+                "CLB loopback (TKE124) is told by probing from a node that hosts a backend and from one "
+                "that does not; this run has only the second"
+            )
+        )
     return Plan(namespace, run_id, ref(obj), tuple(pods), tuple(planner.notes))
 
 
@@ -415,8 +474,11 @@ def manifest(plan: Plan, pod: ProbePod, image: str, deadline: int, script: str) 
         "metadata": {
             "name": pod.name,
             "namespace": plan.namespace,
-            "labels": {MANAGED_BY: "kubectl-tke-net", "app.kubernetes.io/name": "tke-net-probe",
-                       RUN_LABEL: plan.run_id},
+            "labels": {
+                MANAGED_BY: "kubectl-tke-net",
+                "app.kubernetes.io/name": "tke-net-probe",
+                RUN_LABEL: plan.run_id,
+            },
             "annotations": {"tke-net.kubectl.io/probe-of": str(plan.target)},
         },
         "spec": {
@@ -427,20 +489,32 @@ def manifest(plan: Plan, pod: ProbePod, image: str, deadline: int, script: str) 
             "enableServiceLinks": False,
             # As `kubectl debug node/...`: the probe must run on the node it was sent to, tainted or not.
             "tolerations": [{"operator": "Exists"}],
-            "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{
-                "name": CONTAINER,
-                "image": image,
-                "imagePullPolicy": "IfNotPresent",
-                "command": ["sh", "-c", script, "tke-net-probe"],
-                "args": [t.arg for t in pod.tests],
-                "resources": {"requests": {"cpu": "10m", "memory": "16Mi"},
-                              "limits": {"cpu": "200m", "memory": "64Mi"}},
-                "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                    "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}},
-                "terminationMessagePath": "/dev/termination-log",
-                "terminationMessagePolicy": "File",
-            }],
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 65534,
+                "runAsGroup": 65534,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": CONTAINER,
+                    "image": image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "command": ["sh", "-c", script, "tke-net-probe"],
+                    "args": [t.arg for t in pod.tests],
+                    "resources": {
+                        "requests": {"cpu": "10m", "memory": "16Mi"},
+                        "limits": {"cpu": "200m", "memory": "64Mi"},
+                    },
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True,
+                        "runAsNonRoot": True,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                    "terminationMessagePath": "/dev/termination-log",
+                    "terminationMessagePolicy": "File",
+                }
+            ],
         },
     }

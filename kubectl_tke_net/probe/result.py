@@ -21,10 +21,13 @@ class Result:
     address: str = ""  # what a DNS name resolved to
 
     def text(self) -> str:
-        """"4 ms", "timeout after 2010 ms", "HTTP 404 in 12 ms"."""
+        """ "4 ms", "timeout after 2010 ms", "HTTP 404 in 12 ms"."""
         if self.ok:
-            return (_("HTTP {status} in {ms} ms").format(status=self.status, ms=self.ms) if self.status
-                    else _("{ms} ms").format(ms=self.ms))
+            return (
+                _("HTTP {status} in {ms} ms").format(status=self.status, ms=self.ms)
+                if self.status
+                else _("{ms} ms").format(ms=self.ms)
+            )
         return _("{error} after {ms} ms").format(error=self.error or _("failed"), ms=self.ms)
 
 
@@ -87,8 +90,13 @@ def parse(message: str) -> tuple[dict[int, Result], bool]:
         try:
             n = int(doc["n"])
             status = doc.get("status")
-            results[n] = Result(doc.get("ok") is True, int(doc.get("ms") or 0), str(doc.get("error") or ""),
-                                int(status) if status is not None else None, str(doc.get("address") or ""))
+            results[n] = Result(
+                doc.get("ok") is True,
+                int(doc.get("ms") or 0),
+                str(doc.get("error") or ""),
+                int(status) if status is not None else None,
+                str(doc.get("address") or ""),
+            )
         except (KeyError, TypeError, ValueError):
             continue
     return results, complete

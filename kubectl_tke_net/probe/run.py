@@ -24,8 +24,14 @@ from kubectl_tke_net.snapshot import Obj, Snapshot
 
 POLL_SECONDS = 1.0
 # Waiting states the kubelet does not get out of by itself within a probe's lifetime.
-_STUCK = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
-          "CreateContainerError", "RunContainerError"}
+_STUCK = {
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "RunContainerError",
+}
 _PULL = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName"}
 
 Log = Callable[[str], None]
@@ -47,15 +53,22 @@ def script() -> str:
     return resources.files("kubectl_tke_net.probe").joinpath("probe.sh").read_text(encoding="utf-8")
 
 
-def probe_context(args: argparse.Namespace, snap: Snapshot, selector: Selector | None, timeout: float,
-                  log: Log | None) -> ProbeContext:
+def probe_context(
+    args: argparse.Namespace, snap: Snapshot, selector: Selector | None, timeout: float, log: Log | None
+) -> ProbeContext:
     """A Context with the probe's results attached (or the reason it could not run, for `skipped`)."""
     say = log or (lambda _line: None)
     ctx = ProbeContext(snap, args.name, selector)
     run_id = secrets.token_hex(3)
     try:
-        plan = make_plan(ctx, args.command, args.name, snap.namespace or "default", run_id=run_id,
-                         requested_nodes=args.probe_node or ())
+        plan = make_plan(
+            ctx,
+            args.command,
+            args.name,
+            snap.namespace or "default",
+            run_id=run_id,
+            requested_nodes=args.probe_node or (),
+        )
     except Unavailable as exc:
         ctx.unavailable = exc.reason
         return ctx
@@ -64,15 +77,15 @@ def probe_context(args: argparse.Namespace, snap: Snapshot, selector: Selector |
     if not isinstance(snap.source, Api):
         raise UsageError(_("--probe needs a cluster to run Pods in"))
     try:
-        ctx.probe = run(snap.source, plan, image=args.probe_image or DEFAULT_IMAGE, timeout=timeout, log=say,
-                        warn=_warn)
+        ctx.probe = run(
+            snap.source, plan, image=args.probe_image or DEFAULT_IMAGE, timeout=timeout, log=say, warn=_warn
+        )
     except Unavailable as exc:
         ctx.unavailable = exc.reason
         return ctx
     if any(o.result is not None for o in ctx.probe.observations):
         for line in ctx.verdict.unexplained:
-            print("note: probe: " + _("{line}; no TKE12x pattern names the cause").format(line=line),
-                  file=sys.stderr)
+            print("note: probe: " + _("{line}; no TKE12x pattern names the cause").format(line=line), file=sys.stderr)
     return ctx
 
 
@@ -80,8 +93,9 @@ def _warn(line: str) -> None:
     print(f"warning: {line}", file=sys.stderr)
 
 
-def run(api: Api, plan: Plan, *, image: str, timeout: float, log: Log, warn: Log,
-        poll: float = POLL_SECONDS) -> ProbeRun:
+def run(
+    api: Api, plan: Plan, *, image: str, timeout: float, log: Log, warn: Log, poll: float = POLL_SECONDS
+) -> ProbeRun:
     """Create the plan's Pods, wait for them up to `timeout` seconds, and delete them whatever happens.
 
     Ctrl-C and SIGTERM end the wait through the same `finally`; while the Pods are deleted both are held
@@ -115,11 +129,11 @@ def _create_error(status: int, body: Any, namespace: str) -> str:
     message = body.get("message") if isinstance(body, dict) else None
     if status == 403:
         # "forbidden: " and the API server's message stay as sent; the rest is ours.
-        return "forbidden: " + _("cannot create the probe Pods: {message} (the probe needs create, list and delete "
-                                 "on pods in namespace {namespace})").format(
-            message=message or _("no right to create pods"), namespace=namespace)
-    return _("cannot create the probe Pods: {status} {message}").format(status=status,
-                                                                        message=message or "").rstrip()
+        return "forbidden: " + _(
+            "cannot create the probe Pods: {message} (the probe needs create, list and delete "
+            "on pods in namespace {namespace})"
+        ).format(message=message or _("no right to create pods"), namespace=namespace)
+    return _("cannot create the probe Pods: {status} {message}").format(status=status, message=message or "").rstrip()
 
 
 def _selector(plan: Plan) -> str:
@@ -139,8 +153,9 @@ def _wait(api: Api, plan: Plan, timeout: float, log: Log, poll: float) -> tuple[
         for name, pod in list(pending.items()):
             obj = found.get(name)
             if obj is None:
-                failures.append(_("probe Pod {name} on node {node} disappeared before it finished").format(
-                    name=name, node=pod.node))
+                failures.append(
+                    _("probe Pod {name} on node {node} disappeared before it finished").format(name=name, node=pod.node)
+                )
                 del pending[name]
                 continue
             last[name] = obj
@@ -151,17 +166,21 @@ def _wait(api: Api, plan: Plan, timeout: float, log: Log, poll: float) -> tuple[
             if message:
                 messages[name] = message
             if problem:
-                failures.append(_("probe Pod {name} on node {node}: {problem}").format(
-                    name=name, node=pod.node, problem=problem))
+                failures.append(
+                    _("probe Pod {name} on node {node}: {problem}").format(name=name, node=pod.node, problem=problem)
+                )
             log(f"probe: Pod {name} finished: {_phase(obj)}")
         if not pending:
             return messages, failures
         left = end - time.monotonic()
         if left <= 0:
             for name, pod in pending.items():
-                failures.append(_("probe Pod {name} on node {node} did not finish within {timeout}s "
-                                  "({phase}); raise --probe-timeout, or check the node").format(
-                    name=name, node=pod.node, timeout=f"{timeout:g}", phase=_phase(last.get(name, {}))))
+                failures.append(
+                    _(
+                        "probe Pod {name} on node {node} did not finish within {timeout}s "
+                        "({phase}); raise --probe-timeout, or check the node"
+                    ).format(name=name, node=pod.node, timeout=f"{timeout:g}", phase=_phase(last.get(name, {})))
+                )
             return messages, failures
         time.sleep(min(poll, left))
 
@@ -192,14 +211,15 @@ def _state(obj: Obj) -> tuple[bool, str | None, str | None]:
             return True, message, None
         why = terminated.get("reason") or status.get("reason") or phase
         extra = f": {status.get('message')}" if status.get("message") else ""
-        return True, message, _("{phase} ({why}) before reporting every test").format(phase=phase,
-                                                                                       why=f"{why}{extra}")
+        return True, message, _("{phase} ({why}) before reporting every test").format(phase=phase, why=f"{why}{extra}")
     waiting = state.get("waiting") or {}
     if waiting.get("reason") in _STUCK:
         problem = f"{waiting['reason']}: " + str(waiting.get("message") or _("no detail"))
         if waiting["reason"] in _PULL:
-            problem += _("; mirror the image to a registry the nodes can reach (e.g. ccr.ccs.tencentyun.com) and "
-                         "pass --probe-image")
+            problem += _(
+                "; mirror the image to a registry the nodes can reach (e.g. ccr.ccs.tencentyun.com) and "
+                "pass --probe-image"
+            )
         return True, None, problem
     return False, None, None
 
@@ -216,10 +236,16 @@ def _delete(api: Api, plan: Plan, names: list[str], log: Log, warn: Log) -> None
                     log(f"probe: Pod {plan.namespace}/{name} deleted ({status})")
                 else:
                     message = body.get("message") if isinstance(body, dict) else ""
-                    warn(_("cannot delete probe Pod {namespace}/{name}: {status} {message}; {command}").format(
-                        namespace=plan.namespace, name=name, status=status, message=message, command=command))
-            left = [str(meta(o).get("name")) for o in api.list_labelled(path, _selector(plan))
-                    if not meta(o).get("deletionTimestamp")]
+                    warn(
+                        _("cannot delete probe Pod {namespace}/{name}: {status} {message}; {command}").format(
+                            namespace=plan.namespace, name=name, status=status, message=message, command=command
+                        )
+                    )
+            left = [
+                str(meta(o).get("name"))
+                for o in api.list_labelled(path, _selector(plan))
+                if not meta(o).get("deletionTimestamp")
+            ]
         except (TkeNetError, Unavailable) as exc:
             warn(_("probe Pods may be left behind ({reason}); {command}").format(reason=exc, command=command))
             return
@@ -267,4 +293,3 @@ def _signals_held() -> Iterator[None]:
             signal.signal(s, handler)
         if caught:
             raise KeyboardInterrupt
-

@@ -141,8 +141,7 @@ def find_binaries(build_timeout: float = 3600) -> Path:
 class ControlPlane:
     """etcd and kube-apiserver; token users `admin` (system:masters) and `viewer` (read-only in team-a)."""
 
-    def __init__(self, bin_dir: Path | str | None = None, startup_timeout: float = 60.0,
-                 client_certs: bool = False):
+    def __init__(self, bin_dir: Path | str | None = None, startup_timeout: float = 60.0, client_certs: bool = False):
         """client_certs: also accept client certificates signed by the CA (--client-ca-file), and make one for
         user `cert-admin` in group system:masters (`client_cert`, `client_key`)."""
         self.bin_dir = Path(bin_dir) if bin_dir else None
@@ -312,9 +311,7 @@ class ControlPlane:
             f"req -x509 {ec} -keyout ca.key -out ca.crt -days 2 -subj /CN=tke-net-e2e-ca"
             " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign",
         )
-        openssl(
-            "serving key", f"req -new {ec} -keyout apiserver.key -out apiserver.csr -subj /CN=kube-apiserver"
-        )
+        openssl("serving key", f"req -new {ec} -keyout apiserver.key -out apiserver.csr -subj /CN=kube-apiserver")
         (d / "apiserver.ext").write_text(
             "basicConstraints=critical,CA:FALSE\n"
             "keyUsage=critical,digitalSignature,keyEncipherment\n"
@@ -329,12 +326,17 @@ class ControlPlane:
             " -extfile apiserver.ext -out apiserver.crt",
         )
         if self.client_certs:
-            openssl("client key", f"req -new {ec} -keyout client.key -out client.csr"
-                                  " -subj /O=system:masters/CN=cert-admin")
-            (d / "client.ext").write_text("basicConstraints=critical,CA:FALSE\n"
-                                          "keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
-            openssl("client certificate", "x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial"
-                                          " -days 2 -extfile client.ext -out client.crt")
+            openssl(
+                "client key", f"req -new {ec} -keyout client.key -out client.csr -subj /O=system:masters/CN=cert-admin"
+            )
+            (d / "client.ext").write_text(
+                "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n"
+            )
+            openssl(
+                "client certificate",
+                "x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial"
+                " -days 2 -extfile client.ext -out client.crt",
+            )
             self.client_cert, self.client_key = d / "client.crt", d / "client.key"
         openssl("service-account key", "genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key")
         openssl("service-account public key", "pkey -in sa.key -pubout -out sa.pub")
@@ -364,8 +366,7 @@ class ControlPlane:
         while True:
             if proc.poll() is not None:
                 raise ControlPlaneError(
-                    f"{name} exited with code {proc.returncode} during startup; "
-                    f"log tail:\n{_tail(self._logs[name])}"
+                    f"{name} exited with code {proc.returncode} during startup; log tail:\n{_tail(self._logs[name])}"
                 )
             try:
                 if ready():

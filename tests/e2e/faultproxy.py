@@ -27,8 +27,15 @@ from controlplane import ControlPlane
 
 KINDS = ("delay", "status", "reset", "drop", "truncate", "cut")
 # Hop-by-hop headers, and Accept-Encoding so that the API server answers uncompressed (truncation is by byte).
-_NOT_FORWARDED = {"host", "connection", "keep-alive", "transfer-encoding", "accept-encoding", "proxy-connection",
-                  "content-length"}
+_NOT_FORWARDED = {
+    "host",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "accept-encoding",
+    "proxy-connection",
+    "content-length",
+}
 
 
 @dataclass
@@ -124,8 +131,7 @@ class FaultProxy:
         self._server = _TLSServer(("127.0.0.1", 0), Handler)
         self._server.tls.load_cert_chain(str(self.cp.serving_cert), str(self.cp.serving_key))
         self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -152,8 +158,11 @@ class FaultProxy:
         """The recorded requests with this method whose path and query contain these patterns."""
         with self._lock:
             records = list(self.records)
-        return [r for r in records if (method is None or r.method == method)
-                and re.search(path, r.path) and re.search(query, r.query)]
+        return [
+            r
+            for r in records
+            if (method is None or r.method == method) and re.search(path, r.path) and re.search(query, r.query)
+        ]
 
     def kubeconfig(self, path: Path, token: str | None = None, namespace: str | None = None) -> Path:
         """A kubeconfig whose one context reaches the API server through this proxy (over TLS, trusting the
@@ -161,13 +170,23 @@ class FaultProxy:
         context: dict[str, Any] = {"cluster": "proxied", "user": "proxied"}
         if namespace:
             context["namespace"] = namespace
-        path.write_text(json.dumps({
-            "apiVersion": "v1", "kind": "Config", "current-context": "proxied",
-            "clusters": [{"name": "proxied", "cluster": {"server": self.url,
-                                                          "certificate-authority": str(self.cp.ca_file)}}],
-            "users": [{"name": "proxied", "user": {"token": token or self.cp.admin_token}}],
-            "contexts": [{"name": "proxied", "context": context}],
-        }))
+        path.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "proxied",
+                    "clusters": [
+                        {
+                            "name": "proxied",
+                            "cluster": {"server": self.url, "certificate-authority": str(self.cp.ca_file)},
+                        }
+                    ],
+                    "users": [{"name": "proxied", "user": {"token": token or self.cp.admin_token}}],
+                    "contexts": [{"name": "proxied", "context": context}],
+                }
+            )
+        )
         path.chmod(0o600)
         return path
 
@@ -184,8 +203,9 @@ class FaultProxy:
         with self._lock:
             self.records.append(record)
 
-    def forward(self, method: str, target: str, headers: dict[str, str],
-                body: bytes | None) -> tuple[int, str, list[tuple[str, str]], bytes]:
+    def forward(
+        self, method: str, target: str, headers: dict[str, str], body: bytes | None
+    ) -> tuple[int, str, list[tuple[str, str]], bytes]:
         conn = http.client.HTTPSConnection(self._host, self._port, context=self._ssl, timeout=120)
         try:
             conn.request(method, target, body=body, headers=headers)
@@ -251,17 +271,40 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True  # the client went away (after a delay past its timeout)
         finally:
-            proxy._record(Record(self.command, split.path, split.query, self.headers.get("Accept", ""),
-                                 self.headers.get("User-Agent", ""), kind, status, time.monotonic(), content_type,
-                                 answer_kind, secret_data))
+            proxy._record(
+                Record(
+                    self.command,
+                    split.path,
+                    split.query,
+                    self.headers.get("Accept", ""),
+                    self.headers.get("User-Agent", ""),
+                    kind,
+                    status,
+                    time.monotonic(),
+                    content_type,
+                    answer_kind,
+                    secret_data,
+                )
+            )
 
     def _status(self, fault: Fault) -> None:
         reasons = {410: "Expired", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}
-        message = ("The provided continue parameter is too old to display a consistent list result."
-                   if fault.status == 410 else f"injected by the fault proxy ({fault.status})")
-        data = json.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                           "message": message, "reason": reasons.get(fault.status, "InternalError"),
-                           "code": fault.status}).encode()
+        message = (
+            "The provided continue parameter is too old to display a consistent list result."
+            if fault.status == 410
+            else f"injected by the fault proxy ({fault.status})"
+        )
+        data = json.dumps(
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "message": message,
+                "reason": reasons.get(fault.status, "InternalError"),
+                "code": fault.status,
+            }
+        ).encode()
         self.send_response(fault.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -270,8 +313,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _answer(self, status: int, reason: str, headers: list[tuple[str, str]], data: bytes,
-                kind: str | None) -> None:
+    def _answer(self, status: int, reason: str, headers: list[tuple[str, str]], data: bytes, kind: str | None) -> None:
         self.send_response(status, reason)
         for key, value in headers:
             if key.lower() not in _NOT_FORWARDED and key.lower() != "date":

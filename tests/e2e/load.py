@@ -53,8 +53,9 @@ def load(cp: ControlPlane, kubectl: str, *paths: Path) -> list[dict[str, Any]]:
     objs = [_for_server(o) for p in paths for o in items(p)]
     namespaces = sorted({o["metadata"]["namespace"] for o in objs if o["metadata"].get("namespace")})
     for ns in namespaces:
-        status, _ = cp.request("POST", "/api/v1/namespaces",
-                               {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        status, _ = cp.request(
+            "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+        )
         if status not in (201, 409):
             raise ControlPlaneError(f"cannot create namespace {ns}: {status}")
     assert cp.tmp is not None
@@ -62,10 +63,14 @@ def load(cp: ControlPlane, kubectl: str, *paths: Path) -> list[dict[str, Any]]:
     # Status is not part of a create (the server drops it); the controllers' part is written below.
     bare = [{k: v for k, v in o.items() if k != "status"} for o in objs]
     manifest.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": bare}))
-    done = subprocess.run([kubectl, "create", "-f", str(manifest)], env=cp.env(), capture_output=True, text=True,
-                          timeout=120, check=False)
-    failed = [line for line in done.stderr.splitlines()
-              if line.strip() and "AlreadyExists" not in line and not line.startswith("Warning:")]
+    done = subprocess.run(
+        [kubectl, "create", "-f", str(manifest)], env=cp.env(), capture_output=True, text=True, timeout=120, check=False
+    )
+    failed = [
+        line
+        for line in done.stderr.splitlines()
+        if line.strip() and "AlreadyExists" not in line and not line.startswith("Warning:")
+    ]
     if failed:
         raise ControlPlaneError("kubectl create failed:\n" + "\n".join(failed[:10]))
     for obj in objs:
@@ -98,8 +103,9 @@ def create_many(cp: ControlPlane, path: str, objs: list[dict[str, Any]], workers
 
 
 @contextlib.contextmanager
-def own_controlplane(kubectl: str, *paths: Path,
-                     setup: Callable[[ControlPlane], None] | None = None) -> Iterator[ControlPlane]:
+def own_controlplane(
+    kubectl: str, *paths: Path, setup: Callable[[ControlPlane], None] | None = None
+) -> Iterator[ControlPlane]:
     """A control plane of a test module's own (it writes, or adds what other modules count); always stopped."""
     cp = ControlPlane()
     try:

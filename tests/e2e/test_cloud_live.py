@@ -36,24 +36,33 @@ def fake() -> Iterator[FakeCloud]:
 
 
 def run(env: dict[str, str], *args: str) -> tuple[int, dict[str, Any], str]:
-    done = subprocess.run([str(PLUGIN), *args, "-o", "json"], env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    done = subprocess.run(
+        [str(PLUGIN), *args, "-o", "json"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode in (0, 1), done.stderr
     return done.returncode, json.loads(done.stdout), done.stderr
 
 
 def keyed(cp: ControlPlane, fake: FakeCloud) -> dict[str, str]:
-    return dict(cp.env(), TENCENTCLOUD_SECRET_ID=fake.secret_id, TENCENTCLOUD_SECRET_KEY=fake.secret_key,
-                TKE_NET_CLOUD_ENDPOINT=fake.url)
+    return dict(
+        cp.env(),
+        TENCENTCLOUD_SECRET_ID=fake.secret_id,
+        TENCENTCLOUD_SECRET_KEY=fake.secret_key,
+        TKE_NET_CLOUD_ENDPOINT=fake.url,
+    )
 
 
 def found(doc: dict[str, Any]) -> set[tuple[str, str]]:
-    return {(f["code"], f"{f['kind']}/{f['namespace'] + '/' if f['namespace'] else ''}{f['name']}")
-            for f in doc["findings"] if f["code"] in CLOUD}
+    return {
+        (f["code"], f"{f['kind']}/{f['namespace'] + '/' if f['namespace'] else ''}{f['name']}")
+        for f in doc["findings"]
+        if f["code"] in CLOUD
+    }
 
 
-def test_keys_in_the_environment_turn_the_checks_on_for_live_runs(cluster: ControlPlane, fake: FakeCloud,
-                                                                   tmp_path: Path) -> None:
+def test_keys_in_the_environment_turn_the_checks_on_for_live_runs(
+    cluster: ControlPlane, fake: FakeCloud, tmp_path: Path
+) -> None:
     status, doc, err = run(keyed(cluster, fake), "svc", "-A", "-v")
     assert status == 1 and found(doc) == SVC
     assert not any(code in CLOUD for skip in doc["skipped"] for code in skip["codes"])
@@ -63,15 +72,17 @@ def test_keys_in_the_environment_turn_the_checks_on_for_live_runs(cluster: Contr
     assert found(doc) == LOOPBACK
     # The same objects dumped, then read offline with --cloud: the same report but for its source.
     dump = tmp_path / "cloud-dump.json"
-    dumped = subprocess.run([str(PLUGIN), "dump", "-A"], env=cluster.env(), capture_output=True, text=True,
-                            timeout=120, check=True)
+    dumped = subprocess.run(
+        [str(PLUGIN), "dump", "-A"], env=cluster.env(), capture_output=True, text=True, timeout=120, check=True
+    )
     dump.write_text(dumped.stdout)
     for command in ("svc", "ingress", "loopback"):
         live = run(keyed(cluster, fake), command, "-A")
         offline = run(keyed(cluster, fake), command, "-A", "--snapshot", str(dump), "--cloud")
         assert live[0] == offline[0], command
-        assert {k: v for k, v in live[1].items() if k != "source"} == \
-            {k: v for k, v in offline[1].items() if k != "source"}, command
+        assert {k: v for k, v in live[1].items() if k != "source"} == {
+            k: v for k, v in offline[1].items() if k != "source"
+        }, command
 
 
 def test_without_keys_or_with_no_cloud_nothing_is_asked(cluster: ControlPlane, fake: FakeCloud) -> None:

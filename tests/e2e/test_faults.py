@@ -18,8 +18,15 @@ PAGED = "paged"  # 1,100 Services: three pages of 500
 PAGED_SERVICES = 1100
 WRITES = "faults-write"
 # Every kind `svc -n app` lists: a fault on the first request of each.
-LISTED = ("/namespaces/app/services$", "/namespaces/app/pods$", "/namespaces/app/endpointslices$",
-          "/namespaces/app/events$", "/nodes$", "/kube-system/daemonsets$", "/kube-system/configmaps$")
+LISTED = (
+    "/namespaces/app/services$",
+    "/namespaces/app/pods$",
+    "/namespaces/app/endpointslices$",
+    "/namespaces/app/events$",
+    "/nodes$",
+    "/kube-system/daemonsets$",
+    "/kube-system/configmaps$",
+)
 TRANSIENT = {
     "500": {"kind": "status", "status": 500},
     "502": {"kind": "status", "status": 502},
@@ -39,9 +46,19 @@ def fresh(kubectl: str) -> Iterator[ControlPlane]:
     def setup(cp: ControlPlane) -> None:
         for ns in (PAGED, WRITES):
             cp.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-        create_many(cp, f"/api/v1/namespaces/{PAGED}/services", [
-            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"s{i:04d}", "namespace": PAGED},
-             "spec": {"selector": {"app": f"a{i}"}, "ports": [{"port": 80}]}} for i in range(PAGED_SERVICES)])
+        create_many(
+            cp,
+            f"/api/v1/namespaces/{PAGED}/services",
+            [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": f"s{i:04d}", "namespace": PAGED},
+                    "spec": {"selector": {"app": f"a{i}"}, "ports": [{"port": 80}]},
+                }
+                for i in range(PAGED_SERVICES)
+            ],
+        )
 
     with own_controlplane(kubectl, FIXTURES / "services.yaml", FIXTURES / "loopback.yaml", setup=setup) as cp:
         yield cp
@@ -82,8 +99,10 @@ def test_retried_reads_give_the_same_report(proxy: FaultProxy, tmp_path: Path, n
 
 
 def test_retry_after_is_honoured(proxy: FaultProxy, tmp_path: Path) -> None:
-    proxy.add(Fault("status", path="/nodes$", status=429, retry_after="2"),
-              Fault("status", path="/kube-system/daemonsets$", status=503, retry_after="1"))
+    proxy.add(
+        Fault("status", path="/nodes$", status=429, retry_after="2"),
+        Fault("status", path="/kube-system/daemonsets$", status=503, retry_after="1"),
+    )
     run = through(proxy, tmp_path, "loopback", "-n", "app", "-o", "json", "-v")
     assert run.status in (0, 1), run.err
     for path, wait in (("/nodes$", 2.0), ("/kube-system/daemonsets$", 1.0)):
@@ -95,7 +114,8 @@ def test_retry_after_is_honoured(proxy: FaultProxy, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("expired", [1, 2])
 def test_expired_continue_token_restarts_the_list_and_covers_every_object(
-        proxy: FaultProxy, tmp_path: Path, expired: int) -> None:
+    proxy: FaultProxy, tmp_path: Path, expired: int
+) -> None:
     path = f"/namespaces/{PAGED}/services$"
     proxy.add(Fault("status", path=path, status=410, query="continue=", times=expired))
     run = through(proxy, tmp_path, "svc", "-n", PAGED, "--select", "TKE101", "-o", "json", "-v")
@@ -115,8 +135,9 @@ def test_a_continue_token_that_keeps_expiring_ends_in_exit_3(proxy: FaultProxy, 
     run = through(proxy, tmp_path, "svc", "-n", PAGED, "--select", "TKE101", "-o", "json")
     assert run.status == 3 and run.out == ""
     assert run.err.count("\n") == 1
-    assert run.err.startswith(f"error: GET /api/v1/namespaces/{PAGED}/services: the continue token expired (410 "
-                              "Gone) 3 times"), run.err
+    assert run.err.startswith(
+        f"error: GET /api/v1/namespaces/{PAGED}/services: the continue token expired (410 Gone) 3 times"
+    ), run.err
 
 
 PERSISTENT = {
@@ -130,8 +151,7 @@ PERSISTENT = {
 
 
 @pytest.mark.parametrize("name", list(PERSISTENT))
-def test_persistent_faults_end_in_exit_3_naming_the_request(proxy: FaultProxy, tmp_path: Path,
-                                                            name: str) -> None:
+def test_persistent_faults_end_in_exit_3_naming_the_request(proxy: FaultProxy, tmp_path: Path, name: str) -> None:
     fault, words = PERSISTENT[name]
     proxy.add(Fault(path="/namespaces/app/pods$", times=0, **fault))
     run = through(proxy, tmp_path, "svc", "-n", "app", "--request-timeout", "10s")
@@ -142,8 +162,7 @@ def test_persistent_faults_end_in_exit_3_naming_the_request(proxy: FaultProxy, t
     assert 2 <= len(proxy.requests("GET", "/namespaces/app/pods$")) <= 5
 
 
-def test_an_answer_later_than_the_request_timeout_ends_in_exit_3_within_it(proxy: FaultProxy,
-                                                                           tmp_path: Path) -> None:
+def test_an_answer_later_than_the_request_timeout_ends_in_exit_3_within_it(proxy: FaultProxy, tmp_path: Path) -> None:
     proxy.add(Fault("delay", path="/namespaces/app/pods$", seconds=6, times=0))
     run = through(proxy, tmp_path, "svc", "-n", "app", "--request-timeout", "2s")
     assert run.status == 3 and run.err.count("\n") == 1
@@ -159,11 +178,19 @@ def test_a_slow_answer_within_the_timeout_is_just_slow(proxy: FaultProxy, tmp_pa
 
 
 def _internal_lb(cp: ControlPlane, name: str) -> str:
-    cp.create(f"/api/v1/namespaces/{WRITES}/services", {
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": name, "namespace": WRITES, "annotations": {
-            "service.kubernetes.io/qcloud-loadbalancer-internal-subnetid": "subnet-1a2b3c4d"}},
-        "spec": {"type": "LoadBalancer", "selector": {"app": name}, "ports": [{"port": 80}]}})
+    cp.create(
+        f"/api/v1/namespaces/{WRITES}/services",
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": name,
+                "namespace": WRITES,
+                "annotations": {"service.kubernetes.io/qcloud-loadbalancer-internal-subnetid": "subnet-1a2b3c4d"},
+            },
+            "spec": {"type": "LoadBalancer", "selector": {"app": name}, "ports": [{"port": 80}]},
+        },
+    )
     return f"/api/v1/namespaces/{WRITES}/services/{name}"
 
 
@@ -188,8 +215,22 @@ def test_a_patch_that_hits_a_fault_is_sent_once(proxy: FaultProxy, tmp_path: Pat
     svc = f"w-{name}"
     path = _internal_lb(proxy.cp, svc)
     proxy.add(Fault(method="PATCH", path=f"/services/{svc}$", without="dryRun", times=0, **fault))
-    run = through(proxy, tmp_path, "fix", "prevent-loopback", svc, "-n", WRITES, "--force", "--apply",
-                  "--backup-dir", str(tmp_path / "backups"), "-o", "json", "-v")
+    run = through(
+        proxy,
+        tmp_path,
+        "fix",
+        "prevent-loopback",
+        svc,
+        "-n",
+        WRITES,
+        "--force",
+        "--apply",
+        "--backup-dir",
+        str(tmp_path / "backups"),
+        "-o",
+        "json",
+        "-v",
+    )
     assert run.status == 1, run.err
     doc = run.json()
     [reason] = [r["reason"] for r in doc["refused"]]
@@ -207,10 +248,25 @@ def test_a_patch_that_hits_a_fault_is_sent_once(proxy: FaultProxy, tmp_path: Pat
 def test_reads_of_a_fix_are_retried_and_its_write_still_goes_once(proxy: FaultProxy, tmp_path: Path) -> None:
     svc = "w-reads"
     path = _internal_lb(proxy.cp, svc)
-    proxy.add(Fault("status", path=f"/namespaces/{WRITES}/services$", status=503),
-              Fault("reset", path="/kube-system/daemonsets$"))
-    run = through(proxy, tmp_path, "fix", "prevent-loopback", svc, "-n", WRITES, "--force", "--apply",
-                  "--backup-dir", str(tmp_path / "backups"), "-o", "json")
+    proxy.add(
+        Fault("status", path=f"/namespaces/{WRITES}/services$", status=503),
+        Fault("reset", path="/kube-system/daemonsets$"),
+    )
+    run = through(
+        proxy,
+        tmp_path,
+        "fix",
+        "prevent-loopback",
+        svc,
+        "-n",
+        WRITES,
+        "--force",
+        "--apply",
+        "--backup-dir",
+        str(tmp_path / "backups"),
+        "-o",
+        "json",
+    )
     assert run.status == 0, run.err
     assert json.loads(run.out)["applied"] is True and _annotated(proxy.cp, path)
     assert len(proxy.requests("PATCH", f"/services/{svc}$", query="^(?!.*dryRun)")) == 1

@@ -29,11 +29,14 @@ def _renamespaced(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-def test_ingress_fixtures_give_the_same_findings_live(controlplane: ControlPlane, kubectl: str,
-                                                      tmp_path: Path) -> None:
+def test_ingress_fixtures_give_the_same_findings_live(controlplane: ControlPlane, kubectl: str, tmp_path: Path) -> None:
     # extensions/v1beta1 Ingresses (kept in a fixture for old snapshots) are no longer served.
-    objs = [_renamespaced(o) for name in FIXTURE_FILES for o in items(FIXTURES / f"{name}.yaml")
-            if o.get("apiVersion") != "extensions/v1beta1"]
+    objs = [
+        _renamespaced(o)
+        for name in FIXTURE_FILES
+        for o in items(FIXTURES / f"{name}.yaml")
+        if o.get("apiVersion") != "extensions/v1beta1"
+    ]
     path = tmp_path / "ingress-fixtures.yaml"
     path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": objs}))
     load(controlplane, kubectl, path)
@@ -53,17 +56,31 @@ def test_ingress_fixtures_give_the_same_findings_live(controlplane: ControlPlane
 def test_user_without_secret_access_gets_tke205_skipped(controlplane: ControlPlane, kubectl: str) -> None:
     ns = PREFIX + "web"
     rbac = "/apis/rbac.authorization.k8s.io/v1"
-    controlplane.create(f"{rbac}/namespaces/{ns}/roles", {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-        "metadata": {"name": "no-secrets", "namespace": ns},
-        "rules": [{"apiGroups": ["", "networking.k8s.io", "discovery.k8s.io", "cloud.tencent.com"],
-                   "resources": ["services", "pods", "events", "endpointslices", "ingresses", "tkeserviceconfigs"],
-                   "verbs": ["get", "list", "watch"]}]})
-    controlplane.create(f"{rbac}/namespaces/{ns}/rolebindings", {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-        "metadata": {"name": "no-secrets", "namespace": ns},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "no-secrets"},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "ops"}]})
+    controlplane.create(
+        f"{rbac}/namespaces/{ns}/roles",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": "no-secrets", "namespace": ns},
+            "rules": [
+                {
+                    "apiGroups": ["", "networking.k8s.io", "discovery.k8s.io", "cloud.tencent.com"],
+                    "resources": ["services", "pods", "events", "endpointslices", "ingresses", "tkeserviceconfigs"],
+                    "verbs": ["get", "list", "watch"],
+                }
+            ],
+        },
+    )
+    controlplane.create(
+        f"{rbac}/namespaces/{ns}/rolebindings",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "no-secrets", "namespace": ns},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "no-secrets"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "ops"}],
+        },
+    )
     admin = plugin(controlplane, "ingress", "-n", ns, "-o", "json").json()
     assert any(f["code"] == "TKE205" for f in admin["findings"]), "the fixture must have a missing Secret"
     doc = plugin(controlplane, "ingress", "-n", ns, "--as", "ops", "-o", "json").json()

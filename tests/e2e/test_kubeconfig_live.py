@@ -38,12 +38,20 @@ def run(cp: ControlPlane, *args: str, kubeconfig: str) -> Run:
     return Run(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
 
-def kubeconfig(path: Path, cluster: dict[str, Any] | None, user: dict[str, Any] | None,
-               context: dict[str, Any] | None = None, current: bool = True) -> Path:
-    doc: dict[str, Any] = {"apiVersion": "v1", "kind": "Config",
-                           "clusters": [{"name": "live", "cluster": cluster}] if cluster is not None else [],
-                           "users": [{"name": "me", "user": user}] if user is not None else [],
-                           "contexts": [{"name": "live", "context": context or {"cluster": "live", "user": "me"}}]}
+def kubeconfig(
+    path: Path,
+    cluster: dict[str, Any] | None,
+    user: dict[str, Any] | None,
+    context: dict[str, Any] | None = None,
+    current: bool = True,
+) -> Path:
+    doc: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "live", "cluster": cluster}] if cluster is not None else [],
+        "users": [{"name": "me", "user": user}] if user is not None else [],
+        "contexts": [{"name": "live", "context": context or {"cluster": "live", "user": "me"}}],
+    }
     if current:
         doc["current-context"] = "live"
     path.write_text(json.dumps(doc))
@@ -60,8 +68,11 @@ def b64(path: Path) -> str:
 
 def users_seen(cp: ControlPlane, before: int) -> set[str]:
     time.sleep(0.5)  # audit events are written after the response
-    return {e["user"]["username"] for e in cp.audit_events()[before:]
-            if str(e.get("userAgent", "")).startswith("kubectl-tke-net") and e.get("stage") == "ResponseComplete"}
+    return {
+        e["user"]["username"]
+        for e in cp.audit_events()[before:]
+        if str(e.get("userAgent", "")).startswith("kubectl-tke-net") and e.get("stage") == "ResponseComplete"
+    }
 
 
 def works(cp: ControlPlane, config: Path, user: str) -> None:
@@ -75,14 +86,20 @@ def works(cp: ControlPlane, config: Path, user: str) -> None:
 
 def test_exec_credential_plugin(certs: ControlPlane, tmp_path: Path) -> None:
     script = tmp_path / "get-token"
-    credential = {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
-                  "status": {"token": certs.admin_token}}
-    script.write_text(f"#!{sys.executable}\nimport json, os\n"
-                      "assert json.loads(os.environ['KUBERNETES_EXEC_INFO'])['kind'] == 'ExecCredential'\n"
-                      f"print(json.dumps({credential!r}))\n")
+    credential = {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "kind": "ExecCredential",
+        "status": {"token": certs.admin_token},
+    }
+    script.write_text(
+        f"#!{sys.executable}\nimport json, os\n"
+        "assert json.loads(os.environ['KUBERNETES_EXEC_INFO'])['kind'] == 'ExecCredential'\n"
+        f"print(json.dumps({credential!r}))\n"
+    )
     script.chmod(0o700)
-    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(script),
-                     "interactiveMode": "Never"}}
+    user = {
+        "exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(script), "interactiveMode": "Never"}
+    }
     works(certs, kubeconfig(tmp_path / "config", verified(certs), user), "admin")
 
 
@@ -90,12 +107,15 @@ def test_exec_plugin_that_fails_exits_3(certs: ControlPlane, tmp_path: Path) -> 
     script = tmp_path / "get-token"
     script.write_text("#!/bin/sh\necho 'please log in first' >&2\nexit 1\n")
     script.chmod(0o700)
-    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(script),
-                     "interactiveMode": "Never"}}
+    user = {
+        "exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(script), "interactiveMode": "Never"}
+    }
     result = run(certs, "svc", kubeconfig=str(kubeconfig(tmp_path / "config", verified(certs), user)))
     assert result.status == 3 and result.err.count("\n") == 1
-    assert result.err.startswith(f'error: user "me": the exec credential plugin "{script}" failed: exec: process '
-                                 "returned 1. please log in first; run it by hand")
+    assert result.err.startswith(
+        f'error: user "me": the exec credential plugin "{script}" failed: exec: process '
+        "returned 1. please log in first; run it by hand"
+    )
 
 
 def test_client_certificate_from_files(certs: ControlPlane, tmp_path: Path) -> None:
@@ -112,16 +132,38 @@ def test_client_certificate_from_data(certs: ControlPlane, tmp_path: Path) -> No
 def test_relative_certificate_paths_are_relative_to_the_kubeconfig(certs: ControlPlane, tmp_path: Path) -> None:
     for source, name in ((certs.ca_file, "ca.crt"), (certs.client_cert, "me.crt"), (certs.client_key, "me.key")):
         (tmp_path / name).write_bytes(source.read_bytes())
-    config = kubeconfig(tmp_path / "config", {"server": certs.url, "certificate-authority": "ca.crt"},
-                        {"client-certificate": "me.crt", "client-key": "me.key"})
+    config = kubeconfig(
+        tmp_path / "config",
+        {"server": certs.url, "certificate-authority": "ca.crt"},
+        {"client-certificate": "me.crt", "client-key": "me.key"},
+    )
     works(certs, config, "cert-admin")
 
 
 def test_a_certificate_the_server_does_not_trust_is_401_exit_3(certs: ControlPlane, tmp_path: Path) -> None:
     key, crt = tmp_path / "self.key", tmp_path / "self.crt"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-keyout", str(key), "-out", str(crt), "-days", "1", "-subj", "/CN=mallory"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(crt),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=mallory",
+        ],
+        check=True,
+        capture_output=True,
+    )
     user = {"client-certificate": str(crt), "client-key": str(key)}
     result = run(certs, "svc", kubeconfig=str(kubeconfig(tmp_path / "config", verified(certs), user)))
     assert result.status == 3 and result.err.count("\n") == 1
@@ -149,20 +191,33 @@ def test_several_files_in_kubeconfig(certs: ControlPlane, tmp_path: Path) -> Non
     clusters = kubeconfig(tmp_path / "a" / "clusters", verified(certs), None, current=False)
     users = kubeconfig(tmp_path / "b" / "users", None, {"token": certs.admin_token}, current=False)
     before = len(certs.audit_events())
-    result = run(certs, "loopback", "-o", "json",
-                 kubeconfig=os.pathsep.join(str(p) for p in (contexts, tmp_path / "missing", clusters, users)))
+    result = run(
+        certs,
+        "loopback",
+        "-o",
+        "json",
+        kubeconfig=os.pathsep.join(str(p) for p in (contexts, tmp_path / "missing", clusters, users)),
+    )
     assert result.status in (0, 1), result.err
     assert users_seen(certs, before) == {"admin"}
 
 
 def test_a_context_pointing_at_a_missing_cluster_or_user(certs: ControlPlane, tmp_path: Path) -> None:
-    config = kubeconfig(tmp_path / "config", verified(certs), {"token": certs.admin_token},
-                        context={"cluster": "elsewhere", "user": "me"})
+    config = kubeconfig(
+        tmp_path / "config",
+        verified(certs),
+        {"token": certs.admin_token},
+        context={"cluster": "elsewhere", "user": "me"},
+    )
     result = run(certs, "svc", kubeconfig=str(config))
     assert (result.status, result.err.count("\n")) == (3, 1)
     assert 'names cluster "elsewhere", which is not in' in result.err
-    config = kubeconfig(tmp_path / "config", verified(certs), {"token": certs.admin_token},
-                        context={"cluster": "live", "user": "nobody"})
+    config = kubeconfig(
+        tmp_path / "config",
+        verified(certs),
+        {"token": certs.admin_token},
+        context={"cluster": "live", "user": "nobody"},
+    )
     result = run(certs, "svc", kubeconfig=str(config))
     assert (result.status, result.err.count("\n")) == (3, 1) and 'names user "nobody"' in result.err
     config = kubeconfig(tmp_path / "config", verified(certs), {"token": certs.admin_token}, current=False)

@@ -35,8 +35,9 @@ class Run:
 
 def plugin(cp: ControlPlane, *args: str, timeout: float = 120) -> Run:
     started = time.monotonic()
-    done = subprocess.run([str(PLUGIN), *args], env=cp.env(), capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    done = subprocess.run(
+        [str(PLUGIN), *args], env=cp.env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
     return Run(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
 
@@ -60,8 +61,7 @@ def _without_source(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("command", ["svc", "loopback"])
-def test_live_report_equals_the_snapshot_of_its_own_dump(cluster: ControlPlane, tmp_path: Path,
-                                                         command: str) -> None:
+def test_live_report_equals_the_snapshot_of_its_own_dump(cluster: ControlPlane, tmp_path: Path, command: str) -> None:
     live = plugin(cluster, command, "-A", "-o", "json")
     assert live.status == 1, live.err
     dump = plugin(cluster, "dump", "-A")
@@ -87,24 +87,42 @@ def test_live_findings_equal_the_fixture_run(cluster: ControlPlane, tmp_path: Pa
 def test_kube_proxy_read_from_the_live_daemonset(cluster: ControlPlane) -> None:
     doc = plugin(cluster, "loopback", "-A", "-o", "json").json()
     assert doc["cluster"]["kubeProxy"] == {
-        "mode": "ipvs", "image": "ccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.20.6-tke.3",
-        "version": "v1.20.6-tke.3", "minFixed": "v1.20.6-tke.12", "loopbackFixed": False}
+        "mode": "ipvs",
+        "image": "ccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.20.6-tke.3",
+        "version": "v1.20.6-tke.3",
+        "minFixed": "v1.20.6-tke.12",
+        "loopbackFixed": False,
+    }
     assert doc["cluster"]["nodes"] == 3
 
 
 def _new_lists(cp: ControlPlane, before: int) -> list[dict[str, Any]]:
     time.sleep(0.5)  # audit events are written after the response
-    return [e for e in cp.audit_events()[before:]
-            if e.get("stage") == "ResponseComplete" and e.get("verb") == "list"
-            and str(e.get("userAgent", "")).startswith("kubectl-tke-net")]
+    return [
+        e
+        for e in cp.audit_events()[before:]
+        if e.get("stage") == "ResponseComplete"
+        and e.get("verb") == "list"
+        and str(e.get("userAgent", "")).startswith("kubectl-tke-net")
+    ]
 
 
 def test_1200_services_paginated_each_kind_listed_once(cluster: ControlPlane) -> None:
     ns = "bulk"
     cluster.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-    create_many(cluster, f"/api/v1/namespaces/{ns}/services", [
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"s{i:04d}", "namespace": ns},
-         "spec": {"selector": {"app": f"a{i}"}, "ports": [{"port": 80}]}} for i in range(1200)])
+    create_many(
+        cluster,
+        f"/api/v1/namespaces/{ns}/services",
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": f"s{i:04d}", "namespace": ns},
+                "spec": {"selector": {"app": f"a{i}"}, "ports": [{"port": 80}]},
+            }
+            for i in range(1200)
+        ],
+    )
     before = len(cluster.audit_events())
     run = plugin(cluster, "svc", "-n", ns, "-o", "json", "--select", "TKE101")
     doc = run.json()
@@ -119,15 +137,23 @@ def test_1200_services_paginated_each_kind_listed_once(cluster: ControlPlane) ->
         if "continue=" not in e["requestURI"]:
             first_pages[e["objectRef"]["resource"]] = first_pages.get(e["objectRef"]["resource"], 0) + 1
     assert first_pages and max(first_pages.values()) == 1, first_pages
-    print(f"svc -n {ns} over 1200 Services: {len(lists)} LIST requests ({len(pages)} pages of services), "
-          f"{run.seconds:.2f}s")
+    print(
+        f"svc -n {ns} over 1200 Services: {len(lists)} LIST requests ({len(pages)} pages of services), "
+        f"{run.seconds:.2f}s"
+    )
 
 
 def test_restricted_user_gets_skipped_not_missing(cluster: ControlPlane, kubectl: str) -> None:
     team = "team-a"
-    cluster.create(f"/api/v1/namespaces/{team}/services", {
-        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": team},
-        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
+    cluster.create(
+        f"/api/v1/namespaces/{team}/services",
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": team},
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+        },
+    )
     run = plugin(cluster, "svc", "--context", "viewer", "-o", "json")
     doc = run.json()
     assert run.status == 1, run.err  # TKE101 on team-a/web: the checks that can run still run
@@ -135,8 +161,10 @@ def test_restricted_user_gets_skipped_not_missing(cluster: ControlPlane, kubectl
     skipped = {code: entry["reason"] for entry in doc["skipped"] for code in entry["codes"]}
     assert set(skipped) == {"TKE110", "TKE302", "TKE304"}
     assert all(reason.startswith("forbidden: ") for reason in skipped.values())
-    assert doc["cluster"] == {"nodes": None, "kubeProxy": {"mode": "unknown", "image": None, "version": None,
-                                                           "minFixed": None, "loopbackFixed": None}}
+    assert doc["cluster"] == {
+        "nodes": None,
+        "kubeProxy": {"mode": "unknown", "image": None, "version": None, "minFixed": None, "loopbackFixed": None},
+    }
     # Outside its namespace the viewer may read nothing: every check is skipped, none reports a problem.
     run = plugin(cluster, "svc", "--context", "viewer", "-n", "app", "-o", "json")
     assert run.status == 0 and run.json()["findings"] == []
@@ -186,18 +214,33 @@ def test_real_kubectl_discovers_and_runs_the_plugin(cluster: ControlPlane, kubec
     bindir = tmp_path / "bin"
     bindir.mkdir()
     shutil.copy(PLUGIN, bindir / "kubectl-tke_net")
-    env = dict(cluster.env(), PATH=f"{bindir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}"
-                                   f"{os.environ.get('PATH', '')}")
-    listed = subprocess.run([kubectl, "plugin", "list"], env=env, capture_output=True, text=True, timeout=60,
-                            check=False)
+    env = dict(
+        cluster.env(), PATH=f"{bindir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    )
+    listed = subprocess.run(
+        [kubectl, "plugin", "list"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     assert str(bindir / "kubectl-tke_net") in listed.stdout
-    run = subprocess.run([kubectl, "tke-net", "svc", "-n", "app", "-o", "json"], env=env, capture_output=True,
-                         text=True, timeout=120, check=False)
+    run = subprocess.run(
+        [kubectl, "tke-net", "svc", "-n", "app", "-o", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert run.returncode == 1, run.stderr
     assert ("TKE101", "Service/app/orphan") in found(json.loads(run.stdout))
-    run = subprocess.run([kubectl, "tke-net", "svc", "-n", "shop", "--select", "TKE101"], env=env,
-                         capture_output=True, text=True, timeout=120, check=False)
+    run = subprocess.run(
+        [kubectl, "tke-net", "svc", "-n", "shop", "--select", "TKE101"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert run.returncode == 0 and "No problems found." in run.stdout
-    run = subprocess.run([kubectl, "tke-net", "svc", "--bogus"], env=env, capture_output=True, text=True,
-                         timeout=60, check=False)
+    run = subprocess.run(
+        [kubectl, "tke-net", "svc", "--bogus"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     assert run.returncode == 2

@@ -40,8 +40,9 @@ Scenario = dict[tuple[str, str], str]
 class Kubelet:
     """Runs each probe Pod's command here and reports it through /status, unless `answer` is off."""
 
-    def __init__(self, cp: ControlPlane, bindir: Path, workdir: Path, dns: Dnsmasq, *,
-                 listeners: dict[str, int], cluster_ip: str) -> None:
+    def __init__(
+        self, cp: ControlPlane, bindir: Path, workdir: Path, dns: Dnsmasq, *, listeners: dict[str, int], cluster_ip: str
+    ) -> None:
         self.cp, self.bindir, self.workdir, self.dns = cp, bindir, workdir, dns
         self.listeners, self.cluster_ip = listeners, cluster_ip
         self.scenario: Scenario = {}
@@ -73,8 +74,17 @@ class Kubelet:
             fails = scenario.get(("dns", node)) == "fail"
             return ["dns", "nxdomain.probe.svc.cluster.local" if fails else words[1]]
         host = words[1]
-        what = ("cip" if host == self.cluster_ip else f"np:{host}" if host in NODES else
-                f"ep:{host}" if host in ENDPOINTS else words[0] if host in CLBS else "?")
+        what = (
+            "cip"
+            if host == self.cluster_ip
+            else f"np:{host}"
+            if host in NODES
+            else f"ep:{host}"
+            if host in ENDPOINTS
+            else words[0]
+            if host in CLBS
+            else "?"
+        )
         assert what != "?", words
         return [words[0], "127.0.0.1", str(self.listeners[scenario.get((what, node), "answer")]), *words[3:]]
 
@@ -94,10 +104,19 @@ class Kubelet:
             container = pod["spec"]["containers"][0]
             node = pod["spec"]["nodeName"]
             started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            base = {"name": container["name"], "image": container["image"], "imageID": "", "restartCount": 0,
-                    "ready": False}
-            running = {"phase": "Running", "hostIP": node, "startTime": started,
-                       "containerStatuses": [{**base, "ready": True, "state": {"running": {"startedAt": started}}}]}
+            base = {
+                "name": container["name"],
+                "image": container["image"],
+                "imageID": "",
+                "restartCount": 0,
+                "ready": False,
+            }
+            running = {
+                "phase": "Running",
+                "hostIP": node,
+                "startTime": started,
+                "containerStatuses": [{**base, "ready": True, "state": {"running": {"startedAt": started}}}],
+            }
             if not self._put_status(pod, running):
                 return
             sh, dash_c, script, name = container["command"]
@@ -107,10 +126,22 @@ class Kubelet:
             out = self.workdir / f"{pod['metadata']['name']}.termination-log"
             done, message = run_script(self.bindir, out, tests, env, script=script)
             finished = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            terminated = {"exitCode": done.returncode, "reason": "Completed", "message": message,
-                          "startedAt": started, "finishedAt": finished}
-            self._put_status(pod, {"phase": "Succeeded", "hostIP": node, "startTime": started,
-                                   "containerStatuses": [{**base, "state": {"terminated": terminated}}]})
+            terminated = {
+                "exitCode": done.returncode,
+                "reason": "Completed",
+                "message": message,
+                "startedAt": started,
+                "finishedAt": finished,
+            }
+            self._put_status(
+                pod,
+                {
+                    "phase": "Succeeded",
+                    "hostIP": node,
+                    "startTime": started,
+                    "containerStatuses": [{**base, "state": {"terminated": terminated}}],
+                },
+            )
         except Exception as exc:  # surfaced by the tests through `errors`
             self.errors.append(repr(exc))
 
@@ -178,10 +209,16 @@ def test_healthy_service_every_path_answers_and_the_pods_are_gone(cp: ControlPla
     doc = run.json()
     assert found(doc) == {("TKE125", f"Service/{NS}/web")}
     message = messages(doc)["TKE125"]
-    assert message.startswith("every probed path answered: from node 10.0.1.10 (hosts a backend): DNS "
-                              f"web.{NS}.svc.cluster.local ")
-    for path in ("ClusterIP ", "CLB 10.0.0.50:80 ", "NodePort 10.0.1.12:30080 (node 10.0.1.12) ",
-                 "endpoint 172.20.1.5:8080 (web-b on 10.0.1.11) ", "; from node 10.0.1.12: "):
+    assert message.startswith(
+        f"every probed path answered: from node 10.0.1.10 (hosts a backend): DNS web.{NS}.svc.cluster.local "
+    )
+    for path in (
+        "ClusterIP ",
+        "CLB 10.0.0.50:80 ",
+        "NodePort 10.0.1.12:30080 (node 10.0.1.12) ",
+        "endpoint 172.20.1.5:8080 (web-b on 10.0.1.11) ",
+        "; from node 10.0.1.12: ",
+    ):
         assert path in message
     assert doc["skipped"] == []
     assert probe_pods(cp) == []
@@ -200,13 +237,17 @@ def test_broken_links_give_their_codes(cp: ControlPlane, helper: Kubelet) -> Non
     doc = run.json()
     assert found(doc) == {(code, f"Service/{NS}/web") for code in ("TKE120", "TKE121", "TKE122", "TKE123", "TKE124")}
     said = messages(doc)
-    assert said["TKE120"].startswith(f"from node 10.0.1.12: DNS web.{NS}.svc.cluster.local does not resolve "
-                                     "(NXDOMAIN after ")
+    assert said["TKE120"].startswith(
+        f"from node 10.0.1.12: DNS web.{NS}.svc.cluster.local does not resolve (NXDOMAIN after "
+    )
     assert said["TKE121"].startswith("from node 10.0.1.10: ClusterIP ") and "(refused after " in said["TKE121"]
-    assert said["TKE122"].startswith("from node 10.0.1.12: 1 of 2 ready endpoints of port http do not answer: "
-                                     "endpoint 172.20.1.5:8080 (web-b on 10.0.1.11) timeout after ")
-    assert said["TKE123"].startswith("from node 10.0.1.10: NodePort 10.0.1.12:30080 (node 10.0.1.12) does not "
-                                     "answer (refused after ")
+    assert said["TKE122"].startswith(
+        "from node 10.0.1.12: 1 of 2 ready endpoints of port http do not answer: "
+        "endpoint 172.20.1.5:8080 (web-b on 10.0.1.11) timeout after "
+    )
+    assert said["TKE123"].startswith(
+        "from node 10.0.1.10: NodePort 10.0.1.12:30080 (node 10.0.1.12) does not answer (refused after "
+    )
     assert said["TKE124"].startswith("CLB 10.0.0.50:80 fails (timeout after ")
     assert "from node 10.0.1.10, which hosts a backend, but answers in " in said["TKE124"]
     assert probe_pods(cp) == []
@@ -233,8 +274,7 @@ def test_probe_with_the_other_checks_and_the_table(cp: ControlPlane, helper: Kub
     assert run.out.endswith("0 errors, 0 warnings, 2 info (0 suppressed); 1 check skipped\n")
 
 
-def test_no_answer_times_out_skips_the_probe_checks_and_deletes_the_pods(cp: ControlPlane,
-                                                                          helper: Kubelet) -> None:
+def test_no_answer_times_out_skips_the_probe_checks_and_deletes_the_pods(cp: ControlPlane, helper: Kubelet) -> None:
     helper.answer = False
     run = plugin(cp, "svc", "web", "-n", NS, "--probe", "--probe-timeout", "3s", "--select", "TKE12", "-o", "json")
     assert run.status == 0, run.err
@@ -250,8 +290,13 @@ def test_no_answer_times_out_skips_the_probe_checks_and_deletes_the_pods(cp: Con
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupted_plugin_deletes_the_pods(cp: ControlPlane, helper: Kubelet, signum: int) -> None:
     helper.answer = False
-    proc = subprocess.Popen([str(PLUGIN), "svc", "web", "-n", NS, "--probe", "--probe-timeout", "60s"],
-                            env=cp.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(PLUGIN), "svc", "web", "-n", NS, "--probe", "--probe-timeout", "60s"],
+        env=cp.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while len(probe_pods(cp)) < 2 and time.monotonic() < deadline:
@@ -268,19 +313,27 @@ def test_interrupted_plugin_deletes_the_pods(cp: ControlPlane, helper: Kubelet, 
 
 
 def test_user_who_may_not_create_pods_gets_the_probe_checks_skipped(cp: ControlPlane, helper: Kubelet) -> None:
-    cp.create(f"/api/v1/namespaces/{VIEWER_NAMESPACE}/services", {
-        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": VIEWER_NAMESPACE},
-        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
+    cp.create(
+        f"/api/v1/namespaces/{VIEWER_NAMESPACE}/services",
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": VIEWER_NAMESPACE},
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
+        },
+    )
     run = plugin(cp, "svc", "web", "--context", "viewer", "--probe", "--probe-node", "10.0.1.10", "-o", "json")
     assert run.status == 1, run.err  # TKE101: the checks that can run still run
     doc = run.json()
     assert found(doc) == {("TKE101", f"Service/{VIEWER_NAMESPACE}/web")}
     probe_skip = [s for s in doc["skipped"] if "TKE120" in s["codes"]]
-    assert probe_skip == [{"codes": ["TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125"],
-                           "reason": probe_skip[0]["reason"]}]
+    assert probe_skip == [
+        {"codes": ["TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125"], "reason": probe_skip[0]["reason"]}
+    ]
     reason = probe_skip[0]["reason"]
-    assert reason.startswith('forbidden: cannot create the probe Pods: pods is forbidden: User "viewer" cannot '
-                             'create resource "pods"')
+    assert reason.startswith(
+        'forbidden: cannot create the probe Pods: pods is forbidden: User "viewer" cannot create resource "pods"'
+    )
     assert reason.endswith(f"(the probe needs create, list and delete on pods in namespace {VIEWER_NAMESPACE})")
     assert probe_pods(cp) == []
 
@@ -290,9 +343,13 @@ def test_watching_is_a_list_never_a_get_per_pod(cp: ControlPlane, helper: Kubele
     run = plugin(cp, "svc", "web", "-n", NS, "--probe", "--select", "TKE12", "-o", "json")
     assert run.status == 0, run.err
     time.sleep(0.5)  # audit events are written after the response
-    calls = [e for e in cp.audit_events()[before:] if e.get("stage") == "ResponseComplete"
-             and str(e.get("userAgent", "")).startswith("kubectl-tke-net")
-             and (e.get("objectRef") or {}).get("resource") == "pods"]
+    calls = [
+        e
+        for e in cp.audit_events()[before:]
+        if e.get("stage") == "ResponseComplete"
+        and str(e.get("userAgent", "")).startswith("kubectl-tke-net")
+        and (e.get("objectRef") or {}).get("resource") == "pods"
+    ]
     verbs: dict[str, int] = {}
     for e in calls:
         verbs[e["verb"]] = verbs.get(e["verb"], 0) + 1
@@ -301,4 +358,3 @@ def test_watching_is_a_list_never_a_get_per_pod(cp: ControlPlane, helper: Kubele
     labelled = [e for e in calls if e["verb"] == "list" and "labelSelector=" in e["requestURI"]]
     assert labelled and all("tke-net.kubectl.io%2Fprobe%3D" in e["requestURI"] for e in labelled)
     assert len(labelled) <= run.seconds + 3  # about one LIST a second
-

@@ -40,27 +40,72 @@ def rbac(kubectl: str) -> Iterator[ControlPlane]:
     cp = ControlPlane()
     try:
         cp.start()
-        load(cp, kubectl, FIXTURES / "fix-cluster.yaml", *(_without_node_ports(cp, FIXTURES / name)
-                                                          for name in ("services.yaml", "ingress-tls.yaml")))
+        load(
+            cp,
+            kubectl,
+            FIXTURES / "fix-cluster.yaml",
+            *(_without_node_ports(cp, FIXTURES / name) for name in ("services.yaml", "ingress-tls.yaml")),
+        )
     except ControlPlaneError as exc:
         cp.stop()
         pytest.fail(f"the e2e control plane could not be started: {exc}", pytrace=False)
     kubectl_run(cp, kubectl, "apply", "-f", str(RBAC))
     for user in ("reader", *(f"fix-{a}" for a in ACTIONS)):
-        kubectl_run(cp, kubectl, "create", "clusterrolebinding", f"{user}-read", "--clusterrole=tke-net-read-only",
-                    f"--user={user}")
-        kubectl_run(cp, kubectl, "create", "rolebinding", f"{user}-read", "-n", "kube-system",
-                    "--role=tke-net-read-kube-system", f"--user={user}")
+        kubectl_run(
+            cp,
+            kubectl,
+            "create",
+            "clusterrolebinding",
+            f"{user}-read",
+            "--clusterrole=tke-net-read-only",
+            f"--user={user}",
+        )
+        kubectl_run(
+            cp,
+            kubectl,
+            "create",
+            "rolebinding",
+            f"{user}-read",
+            "-n",
+            "kube-system",
+            "--role=tke-net-read-kube-system",
+            f"--user={user}",
+        )
     for action in ACTIONS:
         doc = next(d for d in _yaml_docs(RBAC / f"fix-{action}.yaml") if d["kind"] in ("Role", "ClusterRole"))
         if doc["kind"] == "Role":
-            kubectl_run(cp, kubectl, "create", "rolebinding", f"fix-{action}", "-n", doc["metadata"]["namespace"],
-                        f"--role={doc['metadata']['name']}", f"--user=fix-{action}")
+            kubectl_run(
+                cp,
+                kubectl,
+                "create",
+                "rolebinding",
+                f"fix-{action}",
+                "-n",
+                doc["metadata"]["namespace"],
+                f"--role={doc['metadata']['name']}",
+                f"--user=fix-{action}",
+            )
         else:
-            kubectl_run(cp, kubectl, "create", "clusterrolebinding", f"fix-{action}",
-                        f"--clusterrole={doc['metadata']['name']}", f"--user=fix-{action}")
-    kubectl_run(cp, kubectl, "create", "rolebinding", "ns-reader", "-n", NAMESPACE,
-                "--clusterrole=tke-net-read-only", "--user=ns-reader")
+            kubectl_run(
+                cp,
+                kubectl,
+                "create",
+                "clusterrolebinding",
+                f"fix-{action}",
+                f"--clusterrole={doc['metadata']['name']}",
+                f"--user=fix-{action}",
+            )
+    kubectl_run(
+        cp,
+        kubectl,
+        "create",
+        "rolebinding",
+        "ns-reader",
+        "-n",
+        NAMESPACE,
+        "--clusterrole=tke-net-read-only",
+        "--user=ns-reader",
+    )
     yield cp
     cp.stop()
 
@@ -92,9 +137,13 @@ def without_source(doc: dict[str, Any]) -> dict[str, Any]:
 def versions(cp: ControlPlane) -> dict[str, str]:
     """resourceVersion of every object a fix action may change."""
     out = {}
-    for path in ("/api/v1/services", "/apis/networking.k8s.io/v1/ingresses",
-                 "/apis/cloud.tencent.com/v1alpha1/tkeserviceconfigs",
-                 "/apis/apps/v1/namespaces/kube-system/daemonsets", "/api/v1/namespaces/kube-system/configmaps"):
+    for path in (
+        "/api/v1/services",
+        "/apis/networking.k8s.io/v1/ingresses",
+        "/apis/cloud.tencent.com/v1alpha1/tkeserviceconfigs",
+        "/apis/apps/v1/namespaces/kube-system/daemonsets",
+        "/api/v1/namespaces/kube-system/configmaps",
+    ):
         status, body = cp.request("GET", path)
         assert status == 200, body
         for item in body["items"]:
@@ -105,8 +154,9 @@ def versions(cp: ControlPlane) -> dict[str, str]:
 
 def test_the_example_bindings_grant_their_groups(rbac: ControlPlane, kubectl: str) -> None:
     def can(*args: str) -> str:
-        done = subprocess.run([kubectl, "auth", "can-i", *args], env=rbac.env(), capture_output=True, text=True,
-                              timeout=60, check=False)
+        done = subprocess.run(
+            [kubectl, "auth", "can-i", *args], env=rbac.env(), capture_output=True, text=True, timeout=60, check=False
+        )
         return done.stdout.strip()
 
     readers = ("--as=alice", "--as-group=tke-net:readers")
@@ -166,8 +216,7 @@ def test_each_fix_role_allows_exactly_its_action(rbac: ControlPlane, tmp_path: P
             assert run.status == 1 and run.json()["applied"] is False, (other, run.out)
             assert all("forbidden" in r["reason"] for r in run.json()["refused"]), run.json()["refused"]
         assert versions(rbac) == before, other
-    run = plugin(rbac, *ACTIONS[action], "--apply", "--as", user, "--backup-dir", str(tmp_path / action),
-                 "-o", "json")
+    run = plugin(rbac, *ACTIONS[action], "--apply", "--as", user, "--backup-dir", str(tmp_path / action), "-o", "json")
     doc = run.json()
     assert run.status == 0, run.out + run.err
     assert doc["applied"] is True and doc["refused"] == [] and Path(doc["backup"]).is_file()
@@ -185,8 +234,11 @@ def test_namespace_only_access_skips_cluster_checks_and_misreports_nothing(rbac:
     assert skipped, "cluster-scoped checks must be skipped"
     assert all(reason.startswith("forbidden: ") for reason in skipped.values()), skipped
     # TKE303 still runs: it needs no kube-proxy, and the node count only makes it an error on one node.
-    expected_skips = {"svc": {"TKE110", "TKE302", "TKE304"}, "ingress": {"TKE209"},
-                      "loopback": {"TKE301", "TKE302", "TKE304"}}[command]
+    expected_skips = {
+        "svc": {"TKE110", "TKE302", "TKE304"},
+        "ingress": {"TKE209"},
+        "loopback": {"TKE301", "TKE302", "TKE304"},
+    }[command]
     assert expected_skips <= set(skipped), skipped
     assert doc["findings"] == [f for f in admin["findings"] if f["code"] not in skipped]
     assert doc["cluster"]["nodes"] is None and doc["cluster"]["kubeProxy"]["mode"] == "unknown"

@@ -47,10 +47,19 @@ class Release:
     manifest: Path
 
 
-def run(cmd: list[str | Path], env: dict[str, str] | None = None, timeout: float = 120,
-        cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(c) for c in cmd], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, check=False, stdin=subprocess.DEVNULL)
+def run(
+    cmd: list[str | Path], env: dict[str, str] | None = None, timeout: float = 120, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(c) for c in cmd],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def tail(proc: subprocess.CompletedProcess[str], lines: int = 30) -> str:
@@ -98,15 +107,20 @@ def test_binary_help_version_and_snapshot_runs_equal_the_source(release: Release
     bare = {"PATH": SYSTEM_PATH, "HOME": os.environ.get("HOME", "/root")}  # no venv, no PYTHON* variables
     version = run([release.binary, "version"], env=bare)
     assert (version.returncode, version.stdout) == (0, f"kubectl tke-net {__version__}\n"), version.stderr
-    for args in (["--help"], ["svc", "--help"],
-                 ["svc", "-A", "--snapshot", DEMO, "-o", "json"],
-                 ["ingress", "-A", "--snapshot", DEMO],
-                 ["loopback", "-A", "--snapshot", DEMO, "-o", "yaml"],
-                 ["checks", "TKE303"], ["svc", "--bogus"]):
+    for args in (
+        ["--help"],
+        ["svc", "--help"],
+        ["svc", "-A", "--snapshot", DEMO, "-o", "json"],
+        ["ingress", "-A", "--snapshot", DEMO],
+        ["loopback", "-A", "--snapshot", DEMO, "-o", "yaml"],
+        ["checks", "TKE303"],
+        ["svc", "--bogus"],
+    ):
         frozen = run([release.binary, *args], env=dict(bare, NO_COLOR="1"))
         source = run([SOURCE, *args], env=dict(os.environ, NO_COLOR="1"))
-        assert (frozen.returncode, frozen.stdout, frozen.stderr) == (source.returncode, source.stdout,
-                                                                     source.stderr), args
+        assert (frozen.returncode, frozen.stdout, frozen.stderr) == (source.returncode, source.stdout, source.stderr), (
+            args
+        )
     doc = json.loads(run([release.binary, "svc", "-A", "--snapshot", DEMO, "-o", "json"]).stdout)
     assert {f["code"] for f in doc["findings"]} >= {"TKE101", "TKE102", "TKE104", "TKE107"}
 
@@ -117,19 +131,26 @@ def test_binary_speaks_chinese_and_carries_the_tencent_cloud_sdk(release: Releas
     from tests.test_cloud_checks import SVC, account
 
     bare = {"PATH": SYSTEM_PATH, "HOME": os.environ.get("HOME", "/root"), "NO_COLOR": "1"}
-    for args, env in ((["loopback", "-A", "--snapshot", DEMO, "--lang", "zh"], {}),
-                      (["checks", "TKE302"], {"LANG": "zh_CN.UTF-8"}),
-                      (["svc", "--help"], {"LC_ALL": "zh_CN.UTF-8"})):
+    for args, env in (
+        (["loopback", "-A", "--snapshot", DEMO, "--lang", "zh"], {}),
+        (["checks", "TKE302"], {"LANG": "zh_CN.UTF-8"}),
+        (["svc", "--help"], {"LC_ALL": "zh_CN.UTF-8"}),
+    ):
         frozen = run([release.binary, *args], env=dict(bare, **env))
-        source = run([SOURCE, *args], env={**os.environ, "NO_COLOR": "1", "LC_ALL": "", "LC_MESSAGES": "",
-                                           "LANG": "", **env})
-        assert (frozen.returncode, frozen.stdout, frozen.stderr) == (source.returncode, source.stdout,
-                                                                     source.stderr), args
+        source = run(
+            [SOURCE, *args], env={**os.environ, "NO_COLOR": "1", "LC_ALL": "", "LC_MESSAGES": "", "LANG": "", **env}
+        )
+        assert (frozen.returncode, frozen.stdout, frozen.stderr) == (source.returncode, source.stdout, source.stderr), (
+            args
+        )
         assert re.search("[\u4e00-\u9fff]", frozen.stdout), (args, frozen.stdout[:200])
     fake: FakeCloud = account().start()
     try:
-        keys = {"TENCENTCLOUD_SECRET_ID": fake.secret_id, "TENCENTCLOUD_SECRET_KEY": fake.secret_key,
-                "TKE_NET_CLOUD_ENDPOINT": fake.url}
+        keys = {
+            "TENCENTCLOUD_SECRET_ID": fake.secret_id,
+            "TENCENTCLOUD_SECRET_KEY": fake.secret_key,
+            "TKE_NET_CLOUD_ENDPOINT": fake.url,
+        }
         args = ["svc", "-A", "--snapshot", str(ROOT / "tests" / "fixtures" / "cloud.yaml"), "--cloud", "-o", "json"]
         frozen = run([release.binary, *args], env=dict(bare, **keys))
         source = run([SOURCE, *args], env=dict(os.environ, NO_COLOR="1", **keys))
@@ -137,8 +158,11 @@ def test_binary_speaks_chinese_and_carries_the_tencent_cloud_sdk(release: Releas
         fake.stop()
     assert (frozen.returncode, frozen.stdout, frozen.stderr) == (source.returncode, source.stdout, source.stderr)
     doc = json.loads(frozen.stdout)
-    cloud = {(f["code"], f"{f['kind']}/{f['namespace'] + '/' if f['namespace'] else ''}{f['name']}")
-             for f in doc["findings"] if f["code"].startswith("TKE4")}
+    cloud = {
+        (f["code"], f"{f['kind']}/{f['namespace'] + '/' if f['namespace'] else ''}{f['name']}")
+        for f in doc["findings"]
+        if f["code"].startswith("TKE4")
+    }
     assert cloud == SVC and fake.rejected == []
 
 
@@ -148,28 +172,61 @@ def test_binary_carries_the_c_yaml_loader_and_no_test_tools(release: Release) ->
     assert listing.returncode == 0, tail(listing)
     names = {line.strip() for line in listing.stdout.splitlines()}
     assert any(n.startswith("yaml/_yaml.") for n in names), "PyYAML's C loader is not in the executable"
-    assert {"kubectl_tke_net.cluster", "kubectl_tke_net.complete", "kubernetes.config.kube_config",
-            "kubernetes.client.configuration", "tabulate", "packaging.version"} <= names
+    assert {
+        "kubectl_tke_net.cluster",
+        "kubectl_tke_net.complete",
+        "kubernetes.config.kube_config",
+        "kubernetes.client.configuration",
+        "tabulate",
+        "packaging.version",
+    } <= names
     assert not {n for n in names if n.split(".")[0] in ("pytest", "_pytest", "mypy", "ruff", "hypothesis")}
     package = ROOT / "kubectl_tke_net"
-    data = {p.relative_to(ROOT).as_posix() for p in package.rglob("*")
-            if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts}
+    data = {
+        p.relative_to(ROOT).as_posix()
+        for p in package.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    }
     assert data - names == set(), "package data missing from the executable"
 
 
 @pytest.fixture(scope="module")
 def live(controlplane: ControlPlane) -> ControlPlane:
-    controlplane.create("/api/v1/namespaces",
-                        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    controlplane.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
     for name in ("web", "api"):
-        controlplane.create(f"/api/v1/namespaces/{NS}/services", {
-            "apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": NS},
-            "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 80}]}})
-    controlplane.create(f"/apis/networking.k8s.io/v1/namespaces/{NS}/ingresses", {
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "site", "namespace": NS},
-        "spec": {"rules": [{"host": "site.example.com", "http": {"paths": [{
-            "path": "/", "pathType": "Prefix",
-            "backend": {"service": {"name": "gone", "port": {"number": 80}}}}]}}]}})
+        controlplane.create(
+            f"/api/v1/namespaces/{NS}/services",
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": name, "namespace": NS},
+                "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 80}]},
+            },
+        )
+    controlplane.create(
+        f"/apis/networking.k8s.io/v1/namespaces/{NS}/ingresses",
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": "site", "namespace": NS},
+            "spec": {
+                "rules": [
+                    {
+                        "host": "site.example.com",
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/",
+                                    "pathType": "Prefix",
+                                    "backend": {"service": {"name": "gone", "port": {"number": 80}}},
+                                }
+                            ]
+                        },
+                    }
+                ]
+            },
+        },
+    )
     return controlplane
 
 
@@ -177,8 +234,9 @@ def test_binary_live_runs_equal_the_source(release: Release, live: ControlPlane)
     for args in (["svc", "-n", NS, "-o", "json"], ["ingress", "-n", NS, "-o", "json"], ["loopback", "-A"]):
         frozen = run([release.binary, *args], env=live.env())
         source = run([SOURCE, *args], env=live.env())
-        assert (frozen.returncode, frozen.stdout, frozen.stderr) == (source.returncode, source.stdout,
-                                                                     source.stderr), args
+        assert (frozen.returncode, frozen.stdout, frozen.stderr) == (source.returncode, source.stdout, source.stderr), (
+            args
+        )
     doc = json.loads(run([release.binary, "svc", "-n", NS, "-o", "json"], env=live.env()).stdout)
     assert {(f["code"], f["name"]) for f in doc["findings"]} >= {("TKE101", "web"), ("TKE101", "api")}
     assert doc["source"] == {"context": "admin", "cluster": "e2e", "snapshot": None}
@@ -222,14 +280,25 @@ def served_dist(release: Release) -> Iterator[str]:
 
 def render_manifest(out: Path, release: Release, base_url: str) -> Path:
     manifest = out / "tke-net.yaml"  # validate-krew-manifest wants the file named after the plugin
-    done = run([sys.executable, ROOT / "packaging" / "release.py", "manifest", release.archive,
-                "--base-url", base_url, "--output", manifest])
+    done = run(
+        [
+            sys.executable,
+            ROOT / "packaging" / "release.py",
+            "manifest",
+            release.archive,
+            "--base-url",
+            base_url,
+            "--output",
+            manifest,
+        ]
+    )
     assert done.returncode == 0, tail(done)
     return manifest
 
 
-def test_validate_krew_manifest_accepts_the_manifest(release: Release, krew_tools: Path, tools_path: Path,
-                                                     served_dist: str, tmp_path: Path) -> None:
+def test_validate_krew_manifest_accepts_the_manifest(
+    release: Release, krew_tools: Path, tools_path: Path, served_dist: str, tmp_path: Path
+) -> None:
     validate = krew_tools / "validate-krew-manifest"
     # The manifest as released (its URL is not served yet): structure, platforms, selectors.
     done = run([validate, "-manifest", release.manifest, "-skip-install"])
@@ -249,8 +318,9 @@ def test_validate_krew_manifest_accepts_the_manifest(release: Release, krew_tool
     assert done.returncode != 0 and "checksum does not match" in done.stderr, tail(done)
 
 
-def test_five_platform_manifest_installs_on_each_platform(release: Release, krew_tools: Path, tools_path: Path,
-                                                          tmp_path: Path) -> None:
+def test_five_platform_manifest_installs_on_each_platform(
+    release: Release, krew_tools: Path, tools_path: Path, tmp_path: Path
+) -> None:
     """What the release workflow renders: one manifest from five archives (windows: .exe in a zip)."""
     sys.path.insert(0, str(ROOT / "packaging"))
     import release as packer
@@ -258,17 +328,34 @@ def test_five_platform_manifest_installs_on_each_platform(release: Release, krew
     dist = tmp_path / "dist"
     exe = tmp_path / "kubectl-tke_net.exe"
     shutil.copy(release.binary, exe)
-    archives = [packer.make_archive(os_name, arch, exe if os_name == "windows" else release.binary, dist)
-                for os_name, arch in (("linux", "amd64"), ("linux", "arm64"), ("darwin", "amd64"),
-                                      ("darwin", "arm64"), ("windows", "amd64"))]
+    archives = [
+        packer.make_archive(os_name, arch, exe if os_name == "windows" else release.binary, dist)
+        for os_name, arch in (
+            ("linux", "amd64"),
+            ("linux", "arm64"),
+            ("darwin", "amd64"),
+            ("darwin", "arm64"),
+            ("windows", "amd64"),
+        )
+    ]
     assert archives[0].read_bytes() == release.archive.read_bytes()  # same files, same archive, same sha256
     handler = functools.partial(_Quiet, directory=str(dist))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         manifest = tmp_path / "tke-net.yaml"
-        done = run([sys.executable, ROOT / "packaging" / "release.py", "manifest", *archives, "--base-url",
-                    f"http://127.0.0.1:{server.server_address[1]}/", "--output", manifest])
+        done = run(
+            [
+                sys.executable,
+                ROOT / "packaging" / "release.py",
+                "manifest",
+                *archives,
+                "--base-url",
+                f"http://127.0.0.1:{server.server_address[1]}/",
+                "--output",
+                manifest,
+            ]
+        )
         assert done.returncode == 0, tail(done)
         platforms = yaml.safe_load(manifest.read_text())["spec"]["platforms"]
         assert [p["bin"] for p in platforms] == ["kubectl-tke_net"] * 4 + ["kubectl-tke_net.exe"]
@@ -285,8 +372,10 @@ def test_five_platform_manifest_installs_on_each_platform(release: Release, krew
 @pytest.fixture(scope="module")
 def krew_root(release: Release, tools_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("krew-root")
-    done = run(["kubectl", "krew", "install", f"--manifest={release.manifest}", f"--archive={release.archive}"],
-               env=krew_env(root, tools_path))
+    done = run(
+        ["kubectl", "krew", "install", f"--manifest={release.manifest}", f"--archive={release.archive}"],
+        env=krew_env(root, tools_path),
+    )
     assert done.returncode == 0, tail(done)
     assert "Installed plugin: tke-net" in done.stderr
     return root
@@ -307,8 +396,23 @@ def test_kubectl_runs_the_plugin_krew_installed(release: Release, krew_root: Pat
     assert str(krew_root / "bin" / "kubectl-tke_net") in listed.stdout, tail(listed)
     done = run(["kubectl", "tke-net", "version"], env=env)
     assert (done.returncode, done.stdout) == (0, f"kubectl tke-net {__version__}\n"), tail(done)
-    done = run(["kubectl", "tke-net", "ingress", "portal", "-n", "edge", "--snapshot", DEMO,
-                "--select", "TKE201", "-o", "json"], env=env)
+    done = run(
+        [
+            "kubectl",
+            "tke-net",
+            "ingress",
+            "portal",
+            "-n",
+            "edge",
+            "--snapshot",
+            DEMO,
+            "--select",
+            "TKE201",
+            "-o",
+            "json",
+        ],
+        env=env,
+    )
     assert done.returncode == 1 and json.loads(done.stdout)["findings"][0]["code"] == "TKE201", tail(done)
 
 
@@ -345,8 +449,10 @@ def test_kubectl_completes_subcommands_and_flags_through_the_helper(completion: 
     assert complete(env, "svc", "--sel") == (["--selector", "--select"], ":4")
     assert complete(env, "svc", "-o", "") == (list(OUTPUTS), ":4")
     assert complete(env, "svc", "-o", "") == from_source("svc", "-o", "")
-    assert complete(env, "fix", "") == (["kube-proxy", "prevent-loopback", "ingress-keepalive", "coredns-rewrite",
-                                         "rollback"], ":4")
+    assert complete(env, "fix", "") == (
+        ["kube-proxy", "prevent-loopback", "ingress-keepalive", "coredns-rewrite", "rollback"],
+        ":4",
+    )
     assert complete(env, "svc", "--snapshot", "") == ([], ":0")  # file names: the shell's own completion
 
 
@@ -354,6 +460,7 @@ def test_kubectl_completes_names_from_the_cluster(completion: Path, tools_path: 
     env = krew_env(completion, tools_path, base=live.env())
     names, directive = complete(env, "svc", "")  # the context's namespace: default
     assert "kubernetes" in names and directive == ":4"
+
     def ours(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [e for e in events if str(e.get("userAgent", "")).startswith("kubectl-tke-net")]
 
@@ -366,7 +473,11 @@ def test_kubectl_completes_names_from_the_cluster(completion: Path, tools_path: 
     # One LIST a completion, nothing else.
     events = ours(live.wait_for_audit(lambda evs: len(ours(evs)) >= before + 4, verb="list"))[before:]
     assert [(e["objectRef"]["resource"], e["objectRef"].get("namespace")) for e in events] == [
-        ("services", NS), ("ingresses", NS), ("services", NS), ("namespaces", None)]
+        ("services", NS),
+        ("ingresses", NS),
+        ("services", NS),
+        ("namespaces", None),
+    ]
     # An API server that does not answer completes nothing, quietly and soon.
     config = json.loads(live.kubeconfig.read_text())
     config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{free_port()}"
@@ -387,4 +498,9 @@ def test_release_workflow_builds_every_platform() -> None:
     extras = re.search(r"RELEASE_VENV\)/bin/pip install -q -c constraints.txt '\.\[([a-z,]+)\]'", makefile)
     assert extras and f"'.[{extras.group(1)}]'" in install, "release.yml installs other extras than make binary"
     assert {(m["os"], m["arch"]) for m in matrix} == {
-        ("linux", "amd64"), ("linux", "arm64"), ("darwin", "amd64"), ("darwin", "arm64"), ("windows", "amd64")}
+        ("linux", "amd64"),
+        ("linux", "arm64"),
+        ("darwin", "amd64"),
+        ("darwin", "arm64"),
+        ("windows", "amd64"),
+    }

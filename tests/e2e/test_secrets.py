@@ -27,12 +27,20 @@ def secrets_cp(kubectl: str) -> Iterator[ControlPlane]:
 
     def setup(cp: ControlPlane) -> None:
         for ns in ("prod", "web"):
-            cp.create(f"/api/v1/namespaces/{ns}/secrets", {
-                "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-                "metadata": {"name": "sentinel-tls", "namespace": ns},
-                "data": {"tls.crt": base64.b64encode(b"certificate").decode(),
-                         "tls.key": base64.b64encode(SENTINEL.encode()).decode()},
-                "stringData": {"note": SENTINEL}})
+            cp.create(
+                f"/api/v1/namespaces/{ns}/secrets",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "type": "kubernetes.io/tls",
+                    "metadata": {"name": "sentinel-tls", "namespace": ns},
+                    "data": {
+                        "tls.crt": base64.b64encode(b"certificate").decode(),
+                        "tls.key": base64.b64encode(SENTINEL.encode()).decode(),
+                    },
+                    "stringData": {"note": SENTINEL},
+                },
+            )
 
     with own_controlplane(kubectl, FIXTURES / "fix-cluster.yaml", FIXTURES / "ingress-tls.yaml", setup=setup) as cp:
         yield cp
@@ -40,14 +48,31 @@ def secrets_cp(kubectl: str) -> Iterator[ControlPlane]:
 
 def commands(backups: Path) -> list[tuple[str, ...]]:
     return [
-        ("svc", "-A"), ("svc", "server", "-n", "prod", "-o", "wide"), ("ingress", "-A", "-o", "json"),
-        ("ingress", "-n", "web", "-o", "junit"), ("loopback", "-A", "-o", "yaml"),
-        ("dump", "-A"), ("dump", "-A", "-o", "yaml"),
-        ("fix", "kube-proxy"), ("fix", "ingress-keepalive", "-A"), ("fix", "prevent-loopback", "-A", "--force"),
+        ("svc", "-A"),
+        ("svc", "server", "-n", "prod", "-o", "wide"),
+        ("ingress", "-A", "-o", "json"),
+        ("ingress", "-n", "web", "-o", "junit"),
+        ("loopback", "-A", "-o", "yaml"),
+        ("dump", "-A"),
+        ("dump", "-A", "-o", "yaml"),
+        ("fix", "kube-proxy"),
+        ("fix", "ingress-keepalive", "-A"),
+        ("fix", "prevent-loopback", "-A", "--force"),
         ("fix", "kube-proxy", "--dry-run=server", "-o", "json"),
         ("fix", "prevent-loopback", "-A", "--force", "--apply", "--backup-dir", str(backups)),
-        ("fix", "coredns-rewrite", "--host", "roc.example.com", "--service", "server", "-n", "prod", "--apply",
-         "--backup-dir", str(backups)),
+        (
+            "fix",
+            "coredns-rewrite",
+            "--host",
+            "roc.example.com",
+            "--service",
+            "server",
+            "-n",
+            "prod",
+            "--apply",
+            "--backup-dir",
+            str(backups),
+        ),
     ]
 
 
@@ -64,10 +89,15 @@ def assert_nothing_leaks(cp: ControlPlane, texts: list[str], where: str) -> None
 
 def plugin_secret_requests(cp: ControlPlane, before: int, at_least: int) -> list[dict[str, Any]]:
     """The plugin's requests on Secrets in the audit log since event number `before` (waiting for them)."""
+
     def ours() -> list[dict[str, Any]]:
-        return [e for e in cp.audit_events()[before:] if e.get("stage") == "ResponseComplete"
-                and (e.get("objectRef") or {}).get("resource") == "secrets"
-                and str(e.get("userAgent", "")).startswith(AGENT)]
+        return [
+            e
+            for e in cp.audit_events()[before:]
+            if e.get("stage") == "ResponseComplete"
+            and (e.get("objectRef") or {}).get("resource") == "secrets"
+            and str(e.get("userAgent", "")).startswith(AGENT)
+        ]
 
     cp.wait_for_audit(lambda _evs: len(ours()) >= at_least, resource="secrets")
     return ours()
@@ -85,8 +115,18 @@ def test_every_secret_request_asks_for_metadata_only(secrets_cp: ControlPlane, t
             runs.append(run)
         backup_files = sorted(backups.glob("*.yaml"))
         assert len(backup_files) == 2
-        rollback = plugin(secrets_cp, "fix", "rollback", str(backup_files[0]), "--apply", "-v",
-                          "--backup-dir", str(backups), "--kubeconfig", str(config))
+        rollback = plugin(
+            secrets_cp,
+            "fix",
+            "rollback",
+            str(backup_files[0]),
+            "--apply",
+            "-v",
+            "--backup-dir",
+            str(backups),
+            "--kubeconfig",
+            str(config),
+        )
         assert rollback.status == 0, rollback.err
         runs.append(rollback)
         seen = proxy.requests(path="/secrets$")
@@ -125,9 +165,11 @@ def test_dump_never_holds_secret_data(secrets_cp: ControlPlane) -> None:
 def test_token_never_shows_with_v_on_errors_and_retries(secrets_cp: ControlPlane, tmp_path: Path) -> None:
     runs = []
     with FaultProxy(secrets_cp) as proxy:
-        proxy.add(Fault("status", path="/secrets$", status=503, times=2),
-                  Fault("reset", path="/pods$", times=1),
-                  Fault("status", path="/nodes$", status=429, retry_after="0", times=1))
+        proxy.add(
+            Fault("status", path="/secrets$", status=503, times=2),
+            Fault("reset", path="/pods$", times=1),
+            Fault("status", path="/nodes$", status=429, retry_after="0", times=1),
+        )
         config = proxy.kubeconfig(tmp_path / "admin")
         runs.append(plugin(secrets_cp, "ingress", "-A", "-v", "--kubeconfig", str(config)))
         runs.append(plugin(secrets_cp, "svc", "-A", "-v", "--kubeconfig", str(config)))
@@ -138,8 +180,21 @@ def test_token_never_shows_with_v_on_errors_and_retries(secrets_cp: ControlPlane
         assert runs[-1].status == 3
         viewer = proxy.kubeconfig(tmp_path / "viewer", token=secrets_cp.viewer_token)
         runs.append(plugin(secrets_cp, "ingress", "-A", "-v", "--kubeconfig", str(viewer)))
-        runs.append(plugin(secrets_cp, "fix", "prevent-loopback", "-A", "--force", "--apply", "-v",
-                           "--backup-dir", str(tmp_path), "--kubeconfig", str(viewer)))
+        runs.append(
+            plugin(
+                secrets_cp,
+                "fix",
+                "prevent-loopback",
+                "-A",
+                "--force",
+                "--apply",
+                "-v",
+                "--backup-dir",
+                str(tmp_path),
+                "--kubeconfig",
+                str(viewer),
+            )
+        )
         proxy.reset()
         wrong = proxy.kubeconfig(tmp_path / "wrong", token=secrets_cp.admin_token[::-1])
         runs.append(plugin(secrets_cp, "svc", "-v", "--kubeconfig", str(wrong)))

@@ -65,56 +65,80 @@ def test_apply_changes_only_the_image_tag_then_nothing_to_do(fresh: ControlPlane
 
 
 def test_rollback_restores_the_backup(fresh: ControlPlane, tmp_path: Path) -> None:
-    run = plugin(fresh, "fix", "prevent-loopback", "-A", "--force", "--apply", "--backup-dir", str(tmp_path),
-                 "-o", "json")
+    run = plugin(
+        fresh, "fix", "prevent-loopback", "-A", "--force", "--apply", "--backup-dir", str(tmp_path), "-o", "json"
+    )
     assert run.status == 0, run.err
     changed = [(c["namespace"], c["name"]) for c in run.json()["changes"]]
     assert changed
     ns, name = changed[0]
     path = f"/api/v1/namespaces/{ns}/services/{name}"
     assert get(fresh, path)["metadata"]["annotations"]["service.cloud.tencent.com/prevent-loopback"] == "true"
-    back = plugin(fresh, "fix", "rollback", run.json()["backup"], "--apply", "--backup-dir", str(tmp_path),
-                  "-o", "json")
+    back = plugin(
+        fresh, "fix", "rollback", run.json()["backup"], "--apply", "--backup-dir", str(tmp_path), "-o", "json"
+    )
     assert back.status == 0, back.err
     annotations = get(fresh, path)["metadata"].get("annotations") or {}
     assert "service.cloud.tencent.com/prevent-loopback" not in annotations
 
 
 def test_read_only_user_is_refused_and_nothing_is_written(fresh: ControlPlane, tmp_path: Path) -> None:
-    fresh.create("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-        "metadata": {"name": "reader"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "e2e-read-only"},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "reader"}]})
-    rvs = {s["metadata"]["name"]: s["metadata"]["resourceVersion"]
-           for s in get(fresh, "/api/v1/services")["items"]}
-    run = plugin(fresh, "fix", "prevent-loopback", "-A", "--all-lb", "--force", "--apply", "--as", "reader",
-                 "--backup-dir", str(tmp_path), "-o", "json")
+    fresh.create(
+        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "reader"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "e2e-read-only"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "reader"}],
+        },
+    )
+    rvs = {s["metadata"]["name"]: s["metadata"]["resourceVersion"] for s in get(fresh, "/api/v1/services")["items"]}
+    run = plugin(
+        fresh,
+        "fix",
+        "prevent-loopback",
+        "-A",
+        "--all-lb",
+        "--force",
+        "--apply",
+        "--as",
+        "reader",
+        "--backup-dir",
+        str(tmp_path),
+        "-o",
+        "json",
+    )
     assert run.status == 1
     doc = run.json()
     assert doc["applied"] is False and doc["backup"] is None and list(tmp_path.iterdir()) == []
     assert doc["refused"] and all("forbidden" in r["reason"] for r in doc["refused"]), json.dumps(doc["refused"])
-    assert {s["metadata"]["name"]: s["metadata"]["resourceVersion"]
-            for s in get(fresh, "/api/v1/services")["items"]} == rvs
+    assert {
+        s["metadata"]["name"]: s["metadata"]["resourceVersion"] for s in get(fresh, "/api/v1/services")["items"]
+    } == rvs
 
 
 def test_an_edit_between_plan_and_write_is_a_conflict_and_survives(
-        fresh: ControlPlane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    fresh: ControlPlane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Someone edits the Service after the plugin read it: the real server answers 409, their edit stays."""
     from kubectl_tke_net.cli import main
     from kubectl_tke_net.cluster import Cluster
 
-    services = [s for s in get(fresh, "/api/v1/services")["items"]
-                if s["spec"].get("type") == "LoadBalancer"
-                and "service.cloud.tencent.com/prevent-loopback" not in (s["metadata"].get("annotations") or {})]
+    services = [
+        s
+        for s in get(fresh, "/api/v1/services")["items"]
+        if s["spec"].get("type") == "LoadBalancer"
+        and "service.cloud.tencent.com/prevent-loopback" not in (s["metadata"].get("annotations") or {})
+    ]
     assert services, "the fixture needs a LoadBalancer Service without prevent-loopback"
     ns, name = services[0]["metadata"]["namespace"], services[0]["metadata"]["name"]
     path = f"/api/v1/namespaces/{ns}/services/{name}"
     real_patch = Cluster.patch
 
-    def patch_after_someone_else(self: Cluster, target: str, body: dict[str, Any],
-                                 dry_run: bool = False) -> tuple[int, Any]:
+    def patch_after_someone_else(
+        self: Cluster, target: str, body: dict[str, Any], dry_run: bool = False
+    ) -> tuple[int, Any]:
         if not dry_run:  # the concurrent edit lands after the dry run, before the write
             current = get(fresh, path)
             current["metadata"].setdefault("annotations", {})["team.example.com/owner"] = "sre"
@@ -124,8 +148,9 @@ def test_an_edit_between_plan_and_write_is_a_conflict_and_survives(
 
     monkeypatch.setattr(Cluster, "patch", patch_after_someone_else)
     monkeypatch.setenv("KUBECONFIG", str(fresh.kubeconfig))
-    status = main(["fix", "prevent-loopback", name, "-n", ns, "--force", "--apply",
-                   "--backup-dir", str(tmp_path), "-o", "json"])
+    status = main(
+        ["fix", "prevent-loopback", name, "-n", ns, "--force", "--apply", "--backup-dir", str(tmp_path), "-o", "json"]
+    )
     out, err = capsys.readouterr()
     assert status == 1, out + err
     doc = json.loads(out)
@@ -160,26 +185,51 @@ def test_ingress_keepalive_waits_for_the_controllers_config(fresh: ControlPlane,
         while time.monotonic() < deadline:
             ing = get(fresh, "/apis/networking.k8s.io/v1/namespaces/prod/ingresses/admin")
             if (ing["metadata"].get("annotations") or {}).get(
-                    "ingress.cloud.tencent.com/tke-service-config-auto") == "true":
+                "ingress.cloud.tencent.com/tke-service-config-auto"
+            ) == "true":
                 time.sleep(2)
-                fresh.create(tsc, {"apiVersion": "cloud.tencent.com/v1alpha1", "kind": "TkeServiceConfig",
-                                   "metadata": {"name": "admin-auto-ingress-config", "namespace": "prod"},
-                                   "spec": {"loadBalancer": {"l7Listeners": [
-                                       {"protocol": "HTTP", "port": 80, "keepaliveEnable": 0},
-                                       {"protocol": "HTTPS", "port": 443}]}}})
+                fresh.create(
+                    tsc,
+                    {
+                        "apiVersion": "cloud.tencent.com/v1alpha1",
+                        "kind": "TkeServiceConfig",
+                        "metadata": {"name": "admin-auto-ingress-config", "namespace": "prod"},
+                        "spec": {
+                            "loadBalancer": {
+                                "l7Listeners": [
+                                    {"protocol": "HTTP", "port": 80, "keepaliveEnable": 0},
+                                    {"protocol": "HTTPS", "port": 443},
+                                ]
+                            }
+                        },
+                    },
+                )
                 return
             time.sleep(0.3)
 
     thread = threading.Thread(target=controller, daemon=True)
     thread.start()
-    run = plugin(fresh, "fix", "ingress-keepalive", "-n", "prod", "--apply", "--wait", "60s",
-                 "--backup-dir", str(tmp_path), "-o", "json")
+    run = plugin(
+        fresh,
+        "fix",
+        "ingress-keepalive",
+        "-n",
+        "prod",
+        "--apply",
+        "--wait",
+        "60s",
+        "--backup-dir",
+        str(tmp_path),
+        "-o",
+        "json",
+    )
     thread.join(timeout=35)
     assert run.status == 0, run.out + run.err
     for name in ("admin-auto-ingress-config", "myapp-auto-ingress-config"):
         listeners = get(fresh, f"{tsc}/{name}")["spec"]["loadBalancer"]["l7Listeners"]
         assert listeners and all(lst["keepaliveEnable"] == 1 for lst in listeners), (name, listeners)
-    assert {lst["port"] for lst in get(fresh, f"{tsc}/admin-auto-ingress-config")["spec"]["loadBalancer"][
-        "l7Listeners"]} == {80, 443}
+    assert {
+        lst["port"] for lst in get(fresh, f"{tsc}/admin-auto-ingress-config")["spec"]["loadBalancer"]["l7Listeners"]
+    } == {80, 443}
     again = plugin(fresh, "fix", "ingress-keepalive", "-n", "prod", "-o", "json")
     assert again.status == 0 and again.json()["changes"] == []
