@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 from kubectl_tke_net import __version__, i18n
 from kubectl_tke_net.i18n import N_, _
 from kubectl_tke_net.model import Severity, TkeNetError, UsageError
+from kubectl_tke_net.terminal import escape
 
 PROG = "kubectl tke-net"
 OUTPUTS = ("table", "wide", "json", "yaml", "junit")
@@ -318,27 +319,26 @@ def _log(args: argparse.Namespace) -> Callable[[str], None] | None:
 
     def log(line: str) -> None:
         # One write per line: lists run side by side (Snapshot.prefetch), and print() writes the end apart.
-        sys.stderr.write(f"tke-net: {line}\n")
+        sys.stderr.write(f"tke-net: {escape(line)}\n")
 
     return log
 
 
 def open_source(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """A Snapshot for the run's scope and the report's `source`, from --snapshot or the kubeconfig."""
+    from kubectl_tke_net.cluster import Cluster, parse_duration
     from kubectl_tke_net.snapshot import Snapshot, open_snapshot
 
+    try:
+        timeout = parse_duration(args.request_timeout)
+    except ValueError as exc:
+        raise UsageError(f"--request-timeout: {exc}") from exc
     if args.snapshot:
         for flag, value in (("--kubeconfig", args.kubeconfig), ("--context", args.context), ("--as", args.as_user)):
             if value:
                 raise UsageError(_("{flag} cannot be used with --snapshot (no cluster is contacted)").format(flag=flag))
         namespace = None if args.all_namespaces else (args.namespace or "default")
         return open_snapshot(args.snapshot, namespace), {"context": None, "cluster": None, "snapshot": args.snapshot}
-    from kubectl_tke_net.cluster import Cluster, parse_duration
-
-    try:
-        timeout = parse_duration(args.request_timeout)
-    except ValueError as exc:
-        raise UsageError(f"--request-timeout: {exc}") from exc
     cluster = Cluster(args.kubeconfig, args.context, timeout, args.as_user, _log(args))
     namespace = None if args.all_namespaces else (args.namespace or cluster.target.namespace)
     source = {"context": cluster.target.context, "cluster": cluster.target.cluster, "snapshot": None}
@@ -391,6 +391,49 @@ def _cloud(
     return chosen if ctx.cloud is None else chosen + extra
 
 
+_KIND_WORDS = {"service": "service", "ingress": "ingress"}
+
+
+def _examined(ctx: Any, args: argparse.Namespace) -> bool:
+    """Whether the run has objects of its command's kind in scope (SPEC 9.1): a NAME that matches none is a usage
+    error; an empty namespace is said on stderr, and the table then claims nothing. True when the kind cannot be
+    read (its checks are then listed in `skipped`)."""
+    from kubectl_tke_net.model import Unavailable
+
+    kinds = {"service": ("services",), "ingress": ("ingresses",)}.get(args.command, ("services", "ingresses"))
+    try:
+        found = sum(len(ctx.services if kind == "services" else ctx.ingresses) for kind in kinds)
+    except Unavailable:
+        return True
+    if found:
+        return True
+    where = (
+        _("in any namespace") if ctx.snap.namespace is None else _('in namespace "{ns}"').format(ns=ctx.snap.namespace)
+    )
+    if args.selector:
+        where += " " + _("matching -l {selector}").format(selector=args.selector)
+    if args.name:
+        raise UsageError(
+            _('{kind} "{name}" not found {where}').format(kind=_KIND_WORDS[args.command], name=args.name, where=where)
+        )
+    nothing = {
+        "service": _("No Services found {where}."),
+        "ingress": _("No Ingresses found {where}."),
+        "loopback": _("No Services or Ingresses found {where}."),
+    }[args.command]
+    print(escape(nothing.format(where=where)), file=sys.stderr)
+    return False
+
+
+def _nothing_left(args: argparse.Namespace) -> UsageError:
+    flags = " ".join(f"{f} {v}" for f, v in (("--select", args.select), ("--ignore", args.ignore)) if v)
+    return UsageError(
+        _("no check of {command} is left to run after {flags} (see `kubectl tke-net checks`)").format(
+            flags=flags, command=args.command
+        )
+    )
+
+
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from kubectl_tke_net import checks, render, report
     from kubectl_tke_net.checks.context import Context, Selector
@@ -405,6 +448,13 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         from kubectl_tke_net.probe import check_flags
 
         probe_timeout = check_flags(args)
+    possible = checks.selected(args.command, select, ignore) + checks.selected(
+        f"{args.command} --cloud", select, ignore
+    )
+    if probe_timeout is not None:
+        possible += checks.selected("probe", select, ignore)
+    if not possible:  # before any cluster is contacted
+        raise _nothing_left(args)
     snap, source = open_source(args)
     ctx = Context(snap, args.name, selector)
     chosen = checks.selected(args.command, select, ignore)
@@ -414,11 +464,16 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         ctx = probe_context(args, snap, selector, probe_timeout, _log(args))
         chosen += probes
     chosen = _cloud(args, ctx, chosen, select, ignore)
+    if not chosen:  # only Tencent Cloud checks were left, and they are off
+        raise _nothing_left(args)
     snap.prefetch([kind for c in chosen for kind in c.needs] + list(report.FACT_KINDS))
+    examined = _examined(ctx, args)
     result = checks.run(ctx, chosen, suppress=not args.no_suppress)
     doc = report.build(args.command, source, ctx, result)
     if args.output == "junit":
         sys.stdout.write(render.junit(doc, [(c.code, c.title) for c in chosen], args.fail_on))
+    elif args.output in ("table", "wide"):
+        sys.stdout.write(render.table(doc, wide=args.output == "wide", color=_color(args), examined=examined))
     else:
         sys.stdout.write(render.FORMATS[args.output](doc, _color(args)))
     if args.fail_on == "never":
@@ -450,7 +505,8 @@ def cmd_dump(args: argparse.Namespace) -> int:
         try:
             snap.list(name)
         except Unavailable as exc:
-            print("warning: " + _("{name} not dumped: {reason}").format(name=name, reason=exc.reason), file=sys.stderr)
+            warning = _("{name} not dumped: {reason}").format(name=name, reason=exc.reason)
+            print("warning: " + escape(warning), file=sys.stderr)
     fmt = "yaml" if args.output == "yaml" else "json"
     sys.stdout.write(render.FORMATS[fmt](snap.dump(), False))
     return 0
@@ -536,7 +592,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return int(args.func(args))
     except TkeNetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {escape(exc)}", file=sys.stderr)
         return exc.exit_status
     except KeyboardInterrupt:
         print("error: " + _("interrupted"), file=sys.stderr)
@@ -548,11 +604,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if verbose:
             raise
-        print(
-            "error: "
-            + _("internal error: {type}: {reason} (run with -v for details)").format(
-                type=type(exc).__name__, reason=exc
-            ),
-            file=sys.stderr,
+        line = _("internal error: {type}: {reason} (run with -v for details)").format(
+            type=type(exc).__name__, reason=exc
         )
+        print("error: " + escape(line), file=sys.stderr)
         return 1

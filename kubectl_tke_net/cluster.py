@@ -10,7 +10,6 @@ import logging
 import os
 import random
 import re
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from kubectl_tke_net.snapshot import Kind, Obj
 PAGE_SIZE = 500
 _PARTIAL_METADATA = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+MIN_TIMEOUT, MAX_TIMEOUT = 0.001, 24 * 3600.0
 # What an HTTP header value may not hold (urllib3 refuses it with an error that quotes the whole value).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # proxy-url schemes: kubectl's (http, https, socks5), and socks5h, which says outright what kubectl's socks5 does
@@ -54,6 +54,9 @@ def parse_duration(text: str) -> float | None:
             raise ValueError(_("invalid duration {text} (use e.g. 30s, 1m, 0)").format(text=repr(text)))
         scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
         seconds = sum(float(n) * scale[u] for n, u in parts)
+    if seconds and not MIN_TIMEOUT <= seconds <= MAX_TIMEOUT:
+        # Past a day no request is worth waiting for, and far past it the sockets' timers overflow.
+        raise ValueError(_("{text} is out of range (0 for none, else 1ms to 24h)").format(text=repr(text)))
     return seconds or None
 
 
@@ -895,7 +898,3 @@ def _library_config(kc: _Kubeconfig, name: str, cluster: str, user: str | None) 
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
-
-
-def stderr_log(line: str) -> None:
-    print(line, file=sys.stderr)

@@ -11,6 +11,7 @@ import yaml
 from tabulate import tabulate
 
 from kubectl_tke_net.i18n import N_, _, ngettext
+from kubectl_tke_net.terminal import escape, escape_lines
 
 _COLORS = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m"}
 _RESET = "\033[0m"
@@ -43,17 +44,34 @@ def _object(finding: dict[str, Any]) -> str:
     return f"{finding['kind']}/{ns}/{finding['name']}" if ns else f"{finding['kind']}/{finding['name']}"
 
 
-def findings_table(report: dict[str, Any], wide: bool, color: bool) -> str:
+MESSAGE_WIDTH = 400  # characters of a MESSAGE cell in `table`; wide, json and yaml show the whole text
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MESSAGE_WIDTH else text[: MESSAGE_WIDTH - 1] + "…"
+
+
+def findings_table(report: dict[str, Any], wide: bool, color: bool, examined: bool = True) -> str:
+    """The findings as rows, the checks skipped, the summary and a hint for the next step. `examined` False:
+    the scope held no object of the command's kind (said on stderr), so the table claims no success."""
     headers = [_("SEVERITY"), _("CODE"), _("OBJECT"), _("MESSAGE")] + ([_("REMEDIATION")] if wide else [])
     rows = []
     for f in report["findings"]:
         word = _(_SEVERITY_WORDS.get(f["severity"], f["severity"]))
-        row = [_paint(word, f["severity"], color), f["code"], _object(f), f["message"]]
+        row = [_paint(word, f["severity"], color), f["code"], _object(f), f["message"] if wide else _cut(f["message"])]
         rows.append([*row, f["remediation"]] if wide else row)
-    lines = [tabulate(rows, headers, tablefmt="plain")] if rows else [_("No problems found.")]
+    lines = [tabulate(rows, headers, tablefmt="plain")] if rows else [_("No problems found.")] if examined else []
     for entry in report["skipped"]:
         lines.append(_("skipped {codes}: {reason}").format(codes=",".join(entry["codes"]), reason=entry["reason"]))
     lines.append(summary_line(report))
+    if rows:
+        code = report["findings"][0]["code"]
+        hint = (
+            _("hint: kubectl tke-net checks {code} explains a code")
+            if wide
+            else _("hint: -o wide adds the remediation; kubectl tke-net checks {code} explains a code")
+        )
+        lines.append(hint.format(code=code))
     return "\n".join(lines) + "\n"
 
 
@@ -80,9 +98,7 @@ _MITIGATIONS = (
 def loopback_verdict(report: dict[str, Any]) -> str:
     """The opening lines of `loopback`: mode, version, whether it is fixed, and what is exposed."""
     proxy = report["cluster"]["kubeProxy"]
-    codes: dict[str, set[str]] = {}
-    for f in report["findings"]:
-        codes.setdefault(f["code"], set()).add(_object(f))
+    codes = exposure(report["findings"])
     if proxy["mode"] == "unknown":
         kube_proxy = _("kube-proxy: mode unknown (no kube-proxy DaemonSet in kube-system)")
     else:
@@ -100,8 +116,12 @@ def loopback_verdict(report: dict[str, Any]) -> str:
         )
     services = len(codes.get("TKE302", set()) | codes.get("TKE304", set()))
     ingresses = len(codes.get("TKE303", set()))
-    exposed = services or ingresses or "TKE301" in codes
-    verdict = _("EXPOSED to CLB loopback") if exposed else _("no CLB loopback exposure found")
+    state = report.get("loopback") or {"verdict": "exposed" if codes else "not-exposed", "reason": ""}
+    verdict = {
+        "exposed": _("EXPOSED to CLB loopback"),
+        "not-exposed": _("no CLB loopback exposure found"),
+        "unknown": _("UNKNOWN: {reason}").format(reason=state["reason"]),
+    }[state["verdict"]]
     return (
         "\n".join(
             [
@@ -120,6 +140,18 @@ def loopback_verdict(report: dict[str, Any]) -> str:
     )
 
 
+EXPOSURE_CODES = ("TKE301", "TKE302", "TKE303", "TKE304")
+
+
+def exposure(findings: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """The objects of each finding that exposes the cluster to loopback, by code."""
+    codes: dict[str, set[str]] = {}
+    for f in findings:
+        if f["code"] in EXPOSURE_CODES:
+            codes.setdefault(f["code"], set()).add(_object(f))
+    return codes
+
+
 def loopback_footer(report: dict[str, Any]) -> str:
     present = {f["code"] for f in report["findings"]}
     steps = [(cmd, note) for code, cmd, note in _FIXES if code in present]
@@ -132,8 +164,20 @@ def loopback_footer(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def table(report: dict[str, Any], wide: bool, color: bool) -> str:
-    text = findings_table(report, wide, color)
+def escaped(value: Any) -> Any:
+    """The document with every text escaped for a terminal (names, messages and reasons come from the cluster)."""
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, dict):
+        return {key: escaped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [escaped(item) for item in value]
+    return value
+
+
+def table(report: dict[str, Any], wide: bool, color: bool, examined: bool = True) -> str:
+    report = escaped(report)
+    text = findings_table(report, wide, color, examined)
     if report["command"] == "loopback":
         return loopback_verdict(report) + text + loopback_footer(report)
     return text
@@ -161,7 +205,7 @@ def junit(report: dict[str, Any], ran: Sequence[tuple[str, str]] = (), fail_on: 
     import xml.etree.ElementTree as ET
 
     def text(value: object) -> str:
-        return _NOT_XML.sub("\ufffd", str(value))
+        return _NOT_XML.sub("\ufffd", escape_lines(str(value)))
 
     threshold = _FAILS_AT[fail_on]
     titles = dict(ran)

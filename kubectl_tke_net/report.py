@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_tke_net.checks import Result
-from kubectl_tke_net.checks.context import Context
+from kubectl_tke_net.checks.context import Context, is_internal_ingress, is_internal_service
+from kubectl_tke_net.i18n import _, ngettext
 from kubectl_tke_net.model import Severity, Unavailable
 from kubectl_tke_net.tke import UNKNOWN_PROXY, KubeProxy
 
@@ -25,11 +26,75 @@ def cluster_facts(ctx: Context) -> dict[str, Any]:
     return {"nodes": nodes, "kubeProxy": proxy.as_dict()}
 
 
+# The findings that say the cluster is exposed to CLB loopback (kube-proxy unfixed, Services, Ingresses).
+LOOPBACK_CODES = ("TKE301", "TKE302", "TKE303", "TKE304")
+
+
+def _count(objs: list[Any], internal: Any) -> int:
+    return sum(1 for o in objs if internal(o))
+
+
+def loopback_state(ctx: Context, result: Result) -> dict[str, str]:
+    """SPEC 9.1: exposed, not-exposed, or unknown when the proxy mode cannot be known and internal CLB objects
+    exist (whether they loop back depends on it); with the reason, for the `loopback` report and its table."""
+    found: dict[str, set[tuple[str, str]]] = {}
+    for f in result.findings:
+        if f.code in LOOPBACK_CODES:
+            found.setdefault(f.code, set()).add((f.ref.namespace, f.ref.name))
+    try:
+        mode = ctx.kube_proxy.mode
+    except Unavailable:
+        mode = "unknown"
+    try:
+        services = _count(ctx.services, is_internal_service)
+    except Unavailable:
+        services = 0
+    try:
+        ingresses = _count(ctx.ingresses, is_internal_ingress)
+    except Unavailable:
+        ingresses = 0
+    if found:
+        parts = []
+        if "TKE301" in found:
+            parts.append(_("kube-proxy lacks the loopback fix"))
+        exposed = len(found.get("TKE302", set()) | found.get("TKE304", set()))
+        if exposed:
+            parts.append(
+                ngettext(
+                    "{n} internal LoadBalancer Service without a working prevent-loopback",
+                    "{n} internal LoadBalancer Services without a working prevent-loopback",
+                    exposed,
+                ).format(n=exposed)
+            )
+        if "TKE303" in found:
+            n = len(found["TKE303"])
+            parts.append(
+                ngettext(
+                    "{n} internal Ingress without keep-alive", "{n} internal Ingresses without keep-alive", n
+                ).format(n=n)
+            )
+        return {"verdict": "exposed", "reason": "; ".join(parts)}
+    if mode == "unknown" and services + ingresses:
+        return {
+            "verdict": "unknown",
+            "reason": ngettext(
+                "the kube-proxy mode cannot be known (no kube-proxy DaemonSet in kube-system), and {n} internal "
+                "CLB Service or Ingress exists",
+                "the kube-proxy mode cannot be known (no kube-proxy DaemonSet in kube-system), and {n} internal "
+                "CLB Services or Ingresses exist",
+                services + ingresses,
+            ).format(n=services + ingresses),
+        }
+    if not services + ingresses:
+        return {"verdict": "not-exposed", "reason": _("no internal CLB Service or Ingress in scope")}
+    return {"verdict": "not-exposed", "reason": _("no internal CLB Service or Ingress is exposed")}
+
+
 def build(command: str, source: dict[str, Any], ctx: Context, result: Result) -> dict[str, Any]:
     counts = {str(sev): 0 for sev in sorted(Severity, reverse=True)}
     for finding in result.findings:
         counts[str(finding.severity)] += 1
-    return {
+    doc: dict[str, Any] = {
         "apiVersion": "tke-net/v1",
         "kind": "Report",
         "command": command,
@@ -51,3 +116,6 @@ def build(command: str, source: dict[str, Any], ctx: Context, result: Result) ->
         "skipped": [{"codes": list(s.codes), "reason": s.reason} for s in result.skipped],
         "summary": {**counts, "suppressed": result.suppressed},
     }
+    if command == "loopback":
+        doc["loopback"] = loopback_state(ctx, result)
+    return doc

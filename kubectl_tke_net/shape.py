@@ -22,23 +22,31 @@ class _Map:
         self.values = values
 
 
+class _Any:
+    """A subtree kept as it is, with no type demanded (a custom resource whose schema keeps unknown fields)."""
+
+
 STR: Final = str
 INT: Final = int
 BOOL: Final = bool
 INT_OR_STR: Final = (int, str)
 STRINGS: Final = _Map(str)
 TEXTS: Final = [str]
+ANY: Final = _Any()
 
-_LB_STATUS = {"loadBalancer": {"ingress": [{"ip": STR, "hostname": STR}]}}
+_LB_STATUS = {"loadBalancer": {"ingress": [{"ip": STR, "hostname": STR, "ipMode": STR}]}}
 _CONTAINER = {
     "name": STR,
     "image": STR,
     "command": TEXTS,
     "args": TEXTS,
-    "ports": [{"name": STR, "containerPort": INT, "protocol": STR}],
+    "ports": [{"name": STR, "containerPort": INT, "protocol": STR, "hostPort": INT}],
     "volumeMounts": [{"name": STR, "mountPath": STR, "subPath": STR}],
 }
 _POD_SPEC = {
+    "nodeName": STR,
+    "hostNetwork": BOOL,
+    "nodeSelector": STRINGS,
     "containers": [_CONTAINER],
     "initContainers": [_CONTAINER],
     "readinessGates": [{"conditionType": STR}],
@@ -51,7 +59,13 @@ _BACKEND = {
     "servicePort": INT_OR_STR,
 }
 _TIME = STR
+_CONTAINER_STATE = {"reason": STR}
 
+# The one declaration of what the plugin keeps of each kind: the fields the checks, probes and fixes read, with
+# the type the API gives them. Everything else is dropped as soon as an object is read (from a cluster or from
+# a file), so it is never held, printed or dumped (SPEC 9.2): no container env, no Secret data, no
+# last-applied-configuration. A check that reads a field not declared here sees it missing, and the test that
+# runs every fixture with and without this projection fails (tests/test_snapshot.py).
 SHAPES: dict[str, dict[str, Any]] = {
     "Service": {
         "spec": {
@@ -59,6 +73,10 @@ SHAPES: dict[str, dict[str, Any]] = {
             "selector": STRINGS,
             "clusterIP": STR,
             "externalTrafficPolicy": STR,
+            "internalTrafficPolicy": STR,
+            "healthCheckNodePort": INT,
+            "loadBalancerClass": STR,
+            "externalName": STR,
             "ports": [{"name": STR, "port": INT, "targetPort": INT_OR_STR, "protocol": STR, "nodePort": INT}],
         },
         "status": _LB_STATUS,
@@ -67,13 +85,27 @@ SHAPES: dict[str, dict[str, Any]] = {
         "spec": _POD_SPEC,
         "status": {
             "phase": STR,
+            "podIP": STR,
+            "hostIP": STR,
             "conditions": _CONDITIONS,
-            "containerStatuses": [{"name": STR, "ready": BOOL, "state": {"waiting": {"reason": STR}}}],
+            "containerStatuses": [
+                {
+                    "name": STR,
+                    "ready": BOOL,
+                    "state": {"waiting": _CONTAINER_STATE, "terminated": _CONTAINER_STATE},
+                }
+            ],
         },
     },
     "EndpointSlice": {
+        "addressType": STR,
         "endpoints": [
-            {"addresses": TEXTS, "conditions": {"ready": BOOL}, "targetRef": {"kind": STR, "name": STR, "uid": STR}}
+            {
+                "addresses": TEXTS,
+                "conditions": {"ready": BOOL, "serving": BOOL, "terminating": BOOL},
+                "nodeName": STR,
+                "targetRef": {"kind": STR, "name": STR, "namespace": STR, "uid": STR},
+            }
         ],
         "ports": [{"name": STR, "port": INT, "protocol": STR}],
     },
@@ -83,10 +115,14 @@ SHAPES: dict[str, dict[str, Any]] = {
         "type": STR,
         "reason": STR,
         "message": STR,
+        "note": STR,
+        "count": INT,
         "firstTimestamp": _TIME,
         "lastTimestamp": _TIME,
         "eventTime": _TIME,
-        "series": {"lastObservedTime": _TIME},
+        "series": {"lastObservedTime": _TIME, "count": INT},
+        "source": {"component": STR},
+        "reportingController": STR,
     },
     "Ingress": {
         "spec": {
@@ -102,18 +138,24 @@ SHAPES: dict[str, dict[str, Any]] = {
     "Secret": {"type": STR},
     # A custom resource whose schema may keep unknown fields: the API server may hold anything in it, so the
     # checks read it defensively and nothing is required here.
-    "TkeServiceConfig": {},
+    "TkeServiceConfig": {"spec": ANY},
     "DaemonSet": {
         "spec": {"template": {"spec": _POD_SPEC}, "updateStrategy": {"type": STR}},
         "status": {
             "observedGeneration": INT,
+            "currentNumberScheduled": INT,
             "desiredNumberScheduled": INT,
             "updatedNumberScheduled": INT,
+            "numberReady": INT,
             "numberAvailable": INT,
         },
     },
+    # Of kube-system's ConfigMaps only those the checks read, and only their keys: see snapshot.configmap_keys.
     "ConfigMap": {"data": STRINGS},
-    "Node": {"status": {"conditions": _CONDITIONS}},
+    "Node": {
+        "spec": {"providerID": STR, "unschedulable": BOOL, "taints": [{"key": STR, "value": STR, "effect": STR}]},
+        "status": {"conditions": _CONDITIONS, "addresses": [{"type": STR, "address": STR}]},
+    },
 }
 _METADATA = {
     "name": STR,
@@ -124,7 +166,70 @@ _METADATA = {
     "uid": STR,
     "generation": INT,
     "creationTimestamp": _TIME,
+    "deletionTimestamp": _TIME,
+    "ownerReferences": [{"kind": STR, "name": STR, "controller": BOOL}],
 }
+# Annotations kept of every object: the whole map of Services and Ingresses (the checks read TKE's annotations
+# there, misspelt ones included), and elsewhere only the keys under these prefixes. Never
+# kubectl.kubernetes.io/last-applied-configuration: `kubectl apply` writes the whole object into it, a
+# Secret's data included.
+ALL_ANNOTATIONS = frozenset({"Service", "Ingress"})
+ANNOTATION_PREFIXES = (
+    "tke.cloud.tencent.com/",
+    "eks.tke.cloud.tencent.com/",
+    "cloud.tencent.com/",
+    "service.cloud.tencent.com/",
+    "service.kubernetes.io/",
+    "ingress.cloud.tencent.com/",
+    "kubernetes.io/ingress",
+    "ingressclass.kubernetes.io/",
+    "tke-net.kubectl.io/",
+    "deprecated.daemonset.template.generation",
+)
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+# Of a Secret only its name, namespace, type and the plugin's own suppression annotation (SPEC 9.2).
+SECRET_ANNOTATIONS = frozenset({"tke-net.kubectl.io/ignore"})
+
+
+def keep(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object with only the declared fields of its kind (SHAPES), metadata and annotations as above."""
+    kind = str(obj.get("kind") or "")
+    out: dict[str, Any] = {"apiVersion": obj.get("apiVersion"), "kind": kind}
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        kept = _keep(meta, _METADATA)
+        notes = kept.get("annotations")
+        if isinstance(notes, dict):
+            if kind == "Secret":
+                notes = {k: v for k, v in notes.items() if k in SECRET_ANNOTATIONS}
+            elif kind in ALL_ANNOTATIONS:
+                notes = {k: v for k, v in notes.items() if k != LAST_APPLIED}
+            else:
+                notes = {k: v for k, v in notes.items() if k.startswith(ANNOTATION_PREFIXES)}
+            if notes:
+                kept["annotations"] = notes
+            else:
+                kept.pop("annotations")
+        if kind == "Secret":
+            kept = {k: kept[k] for k in ("name", "namespace", "annotations") if k in kept}
+        out["metadata"] = kept
+    elif meta is not None:
+        out["metadata"] = meta  # refused by problem() with its reason
+    body = _keep(obj, SHAPES.get(kind, {}))
+    out.update(body)
+    return out
+
+
+def _keep(value: Any, shape: Any) -> Any:
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return value
+        return {key: _keep(value[key], sub) for key, sub in shape.items() if key in value}
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return value
+        return [_keep(item, shape[0]) for item in value]
+    return value
 
 
 MAX_DEPTH = 64  # Kubernetes objects nest a dozen levels; deeper is junk, and would exhaust Python's stack later
@@ -230,6 +335,8 @@ def problem(obj: dict[str, Any]) -> str | None:
 
 
 def _check(value: Any, shape: Any, where: str) -> str | None:
+    if isinstance(shape, _Any):
+        return None
     if isinstance(shape, dict):
         if not isinstance(value, dict):
             return _not(where, value, _("a mapping"))

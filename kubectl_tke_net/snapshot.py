@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from kubectl_tke_net import shape
+from kubectl_tke_net import shape, tke
 from kubectl_tke_net.i18n import _
 from kubectl_tke_net.model import Unavailable, UsageError
 
@@ -21,6 +22,7 @@ Obj = dict[str, Any]
 KUBE_SYSTEM = "kube-system"
 # Kept in a dump's List metadata so that a snapshot of a restricted user's run skips the same checks.
 UNAVAILABLE_ANNOTATION = "tke-net.kubectl.io/unavailable"
+STDIN = Path("-")  # --snapshot -: the snapshot comes on standard input
 _SAFE_DEPTH = 2000  # far below the nesting at which LibYAML's loader overflows the C stack
 MAX_ALIASED = 1_000_000  # values that YAML aliases may add to a snapshot file by repeating their anchors
 
@@ -71,16 +73,20 @@ class Source(Protocol):
         ...
 
 
+# Tests turn this off to prove that the checks read no field the projection drops (tests/test_snapshot.py).
+PROJECT = True
+
+
 def clean(kind: Kind, obj: Obj) -> Obj:
-    """An object as the checks and dumps keep it: typed, without managedFields, never a Secret's data."""
+    """An object as the checks and dumps keep it: typed, and only the fields of shape.SHAPES (SPEC 9.2)."""
     obj["kind"] = kind.kind
     obj["apiVersion"] = kind.api_version
-    meta = obj.get("metadata") or {}
-    meta.pop("managedFields", None)
-    obj["metadata"] = meta
-    if kind.kind == "Secret":
-        return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": obj.get("type")}
-    return obj
+    if not isinstance(obj.get("metadata"), dict):
+        obj["metadata"] = {}
+    if not PROJECT and kind.kind != "Secret":
+        obj["metadata"].pop("managedFields", None)
+        return obj
+    return shape.keep(obj)
 
 
 def _in_scope(kind: Kind, obj: Obj, namespace: str | None) -> bool:
@@ -101,7 +107,7 @@ def documents(path: Path, cannot_read: str | None = None, malformed: str | None 
     cannot_read = cannot_read or _("cannot read snapshot {path}: {reason}")
     malformed = malformed or _("malformed snapshot {path}: {reason}")
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = sys.stdin.buffer.read().decode("utf-8-sig") if path == STDIN else path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(cannot_read.format(path=path, reason=exc)) from exc
     if text.lstrip().startswith("{"):
@@ -109,6 +115,11 @@ def documents(path: Path, cannot_read: str | None = None, malformed: str | None 
         try:
             yield json.loads(text), False
             return
+        except json.JSONDecodeError as exc:
+            if path.suffix == ".json":
+                where = _("line {line}, column {column}").format(line=exc.lineno, column=exc.colno)
+                reason = _("not valid JSON: {where}: {problem}").format(where=where, problem=exc.msg)
+                raise UsageError(malformed.format(path=path, reason=reason)) from None
         except (ValueError, RecursionError):
             if path.suffix == ".json":
                 raise UsageError(malformed.format(path=path, reason=_("not valid JSON"))) from None
@@ -132,6 +143,10 @@ def documents(path: Path, cannot_read: str | None = None, malformed: str | None 
             yield doc, True
     except (yaml.YAMLError, RecursionError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        if isinstance(exc, yaml.MarkedYAMLError) and mark is not None:
+            where = _("line {line}, column {column}").format(line=mark.line + 1, column=mark.column + 1)
+            first = f"{where}: {exc.problem or exc.context or first}"
         if isinstance(exc, RecursionError):
             first = _("it nests too deeply")
         raise UsageError(malformed.format(path=path, reason=first)) from exc
@@ -199,7 +214,9 @@ class FileSource:
 
     def __init__(self, path: str) -> None:
         root = Path(path)
-        if root.is_dir():
+        if root == STDIN:
+            files = [STDIN]
+        elif root.is_dir():
             files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
         elif root.is_file():
             files = [root]
@@ -207,6 +224,7 @@ class FileSource:
             raise UsageError(_("snapshot {path} does not exist").format(path=path))
         self.objects: dict[str, list[Obj]] = {name: [] for name in KINDS}
         self.unavailable: dict[str, str] = {}
+        self.other_kinds: dict[str, int] = {}  # objects of kinds the checks do not read, by kind
         for file in files:
             try:
                 self._read(file)
@@ -214,6 +232,16 @@ class FileSource:
                 raise UsageError(
                     _("malformed snapshot {path}: {reason}").format(path=file, reason=_("it nests too deeply"))
                 ) from None
+        if not any(self.objects.values()) and not self.unavailable:
+            # SPEC 9.1: a run over nothing would report "No problems found" about objects it never saw.
+            others = ", ".join(f"{kind} ({n})" for kind, n in sorted(self.other_kinds.items()))
+            raise UsageError(
+                _("snapshot {path} holds no object the checks read").format(path=path)
+                + (_(", only objects of other kinds: {kinds}").format(kinds=others) if others else "")
+                + _(" (it needs Services, Ingresses, Pods, ...: `kubectl tke-net dump` writes them)")
+            )
+        system = [d for d in self.objects["daemonsets"] if (d.get("metadata") or {}).get("namespace") == KUBE_SYSTEM]
+        self.objects["configmaps"] = tke.keep_configmaps(self.objects["configmaps"], system)
 
     def _read(self, file: Path) -> None:
         for doc, from_yaml in documents(file):
@@ -222,6 +250,8 @@ class FileSource:
             for found in _items(doc, file):
                 kind = _BY_KIND.get(str(found.get("kind", "")))
                 if kind is None:
+                    other = str(found.get("kind") or "?")
+                    self.other_kinds[other] = self.other_kinds.get(other, 0) + 1
                     continue
                 try:
                     if from_yaml:
@@ -259,6 +289,7 @@ class Snapshot:
         self._lists: dict[str, list[Obj]] = {}
         self._unavailable: dict[str, str] = {}
         self._failed: dict[str, BaseException] = {}
+        self._configmaps_kept = False
 
     def _fetch(self, name: str) -> builtins.list[Obj]:
         kind = KINDS[name]
@@ -276,7 +307,15 @@ class Snapshot:
             except Unavailable as exc:
                 self._unavailable[name] = exc.reason
                 raise
+        if name == "configmaps":
+            self._keep_configmaps()
         return self._lists[name]
+
+    def _keep_configmaps(self) -> None:
+        """Of kube-system's ConfigMaps only those the checks read (which ones depends on kube-proxy's DaemonSet)."""
+        if not self._configmaps_kept and "configmaps" in self._lists:
+            self._configmaps_kept = True
+            self._lists["configmaps"] = tke.keep_configmaps(self._lists["configmaps"], self.maybe("daemonsets"))
 
     def prefetch(self, names: Iterable[str]) -> None:
         """List these kinds now, side by side when the source allows (`parallel_reads`), each still once.
@@ -337,6 +376,7 @@ class Snapshot:
 
     def loaded(self) -> Iterator[Obj]:
         """Every object listed so far."""
+        self._keep_configmaps()
         for name in KINDS:
             yield from self._lists.get(name, [])
 

@@ -35,6 +35,12 @@ SERVICE_CONTROLLER_CONFIG = "tke-service-controller-config"
 GLOBAL_ROUTE_DIRECT_ACCESS = "GlobalRouteDirectAccess"
 # Ours
 IGNORE_ANNOTATION = "tke-net.kubectl.io/ignore"
+# The kube-system ConfigMaps the checks read, and their keys; the kube-proxy --config ConfigMap comes on top
+# (kube_proxy_config). Nothing else of kube-system's ConfigMaps is kept (SPEC 9.2).
+KUBE_SYSTEM_CONFIGMAPS: dict[str, tuple[str, ...]] = {
+    "coredns": ("Corefile",),
+    SERVICE_CONTROLLER_CONFIG: (GLOBAL_ROUTE_DIRECT_ACCESS,),
+}
 
 MAX_SECURITY_GROUPS = 5
 _SG_ID = re.compile(r"sg-[0-9a-z]{8,}")
@@ -159,20 +165,58 @@ def _flag(words: list[str], name: str) -> str | None:
     return None
 
 
-def _config_mode(
-    daemonset: dict[str, Any], container: dict[str, Any], path: str, configmaps: dict[str, dict[str, Any]]
-) -> str | None:
-    """The `mode:` of a --config file mounted from a ConfigMap, if it can be found."""
+def config_sources(daemonset: dict[str, Any], container: dict[str, Any], path: str) -> list[tuple[str, str]]:
+    """The (ConfigMap name, key) pairs that kube-proxy's `--config` file `path` may be mounted from."""
     pod = ((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}
     volumes = {v.get("name"): v for v in pod.get("volumes") or []}
+    found = []
     for mount in container.get("volumeMounts") or []:
         mount_path = str(mount.get("mountPath", "")).rstrip("/")
         if not path.startswith(mount_path + "/") and path != mount_path:
             continue
         cm_name = ((volumes.get(mount.get("name")) or {}).get("configMap") or {}).get("name")
-        data = ((configmaps.get(cm_name or "") or {}).get("data")) or {}
-        key = mount.get("subPath") or path[len(mount_path) + 1 :]
-        text = data.get(key)
+        found.append((str(cm_name or ""), str(mount.get("subPath") or path[len(mount_path) + 1 :])))
+    return found
+
+
+def kube_proxy_config(daemonset: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The (ConfigMap, key) pairs the kube-proxy DaemonSet's --config file may come from."""
+    container = kube_proxy_container(daemonset) if daemonset else None
+    config = _flag(_words(container), "--config") if container else None
+    if not daemonset or not container or not config:
+        return []
+    return config_sources(daemonset, container, config)
+
+
+def configmap_keys(daemonsets: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """The keys of each kube-system ConfigMap that the checks read, given kube-system's DaemonSets."""
+    keys = {name: set(wanted) for name, wanted in KUBE_SYSTEM_CONFIGMAPS.items()}
+    for ds in daemonsets:
+        if (ds.get("metadata") or {}).get("name") == "kube-proxy":
+            for name, key in kube_proxy_config(ds):
+                keys.setdefault(name, set()).add(key)
+    return keys
+
+
+def keep_configmaps(configmaps: list[dict[str, Any]], daemonsets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Of kube-system's ConfigMaps, those the checks read, with only the keys they read."""
+    keys = configmap_keys(daemonsets)
+    kept = []
+    for cm in configmaps:
+        wanted = keys.get(str((cm.get("metadata") or {}).get("name") or ""))
+        if wanted is None:
+            continue
+        data = cm.get("data")
+        kept.append({**cm, "data": {k: v for k, v in data.items() if k in wanted}} if isinstance(data, dict) else cm)
+    return kept
+
+
+def _config_mode(
+    daemonset: dict[str, Any], container: dict[str, Any], path: str, configmaps: dict[str, dict[str, Any]]
+) -> str | None:
+    """The `mode:` of a --config file mounted from a ConfigMap, if it can be found."""
+    for name, key in config_sources(daemonset, container, path):
+        text = ((configmaps.get(name) or {}).get("data") or {}).get(key)
         if text is None:
             continue
         try:

@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ set_hypothesis_home_dir(
     os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY") or os.path.join(tempfile.gettempdir(), "tke-net-hypothesis")
 )
 CORPUS = Path(__file__).parent / "fixtures" / "fuzz"
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")
 SETTINGS = settings(
     max_examples=int(os.environ.get("TKE_NET_FUZZ_EXAMPLES", "100")),
     deadline=None,
@@ -66,6 +68,8 @@ def every_command(path: Path, report_expected: bool) -> None:
     for command in COMMANDS:
         status, out, err = run(path, command)
         assert "internal error" not in err and "Traceback" not in err, (command, err)
+        # Cluster text never reaches the terminal raw (SPEC 9.2): no control byte but newline and tab.
+        assert not CONTROL.search(out + err), (command, CONTROL.findall(out + err)[:5])
         if status == 2 and (not report_expected or "rollback" in command):  # a snapshot is not always a backup
             assert out == "" and err.count("\n") == 1 and err.startswith("error: "), (command, err)
             continue
@@ -104,6 +108,7 @@ NAMES = st.one_of(
     st.sampled_from(
         ["web", "kube-proxy", "coredns", "server", "api", "tke-service-controller-config", "kube-proxy-config"]
     ),
+    st.just("web\x1b]0;owned\x07"),
     DNS,
 )
 ODD_TEXT = st.one_of(
@@ -125,6 +130,10 @@ ODD_TEXT = st.one_of(
             "ipvs",
             "日本語",
             "\x00",
+            # Terminal escapes (OSC title, CSI clear screen, a bell, C1 CSI, bidi override, a lone CR).
+            "\x1b]0;owned\x07",
+            "ok\x1b[2J\x1b[Hdone",
+            "line\r\nnext\x9b31m\u202e",
         ]
     ),
 )
@@ -484,6 +493,8 @@ CLUSTERS = st.tuples(
         for kind in (SERVICE, POD, SLICE, EVENT, INGRESS, INGRESS_CLASS, SECRET, TSC, DAEMONSET, CONFIGMAP, NODE)
     )
 ).map(lambda lists: [o for objs in lists for o in objs])
+# An empty snapshot is a usage error (SPEC 9.1: no success on nothing): a cluster has at least one object.
+CLUSTERS = CLUSTERS.filter(bool)
 
 
 def as_list(items: list[dict[str, Any]]) -> dict[str, Any]:

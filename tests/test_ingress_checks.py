@@ -373,12 +373,18 @@ def test_ignore_annotation_suppresses(cli) -> None:  # type: ignore[no-untyped-d
             },
             id="namespace",
         ),
-        pytest.param(("service", "-A"), set(), id="service-command-runs-no-ingress-check"),
     ],
 )
 def test_scope(cli, args: tuple[str, ...], expected: set[tuple[str, str]]) -> None:  # type: ignore[no-untyped-def]
     run = cli(*args, "--snapshot", fixture("ingress-backends"), "-o", "json", "--select", "TKE2")
     assert found(run) == expected
+
+
+def test_service_command_runs_no_ingress_check(cli) -> None:  # type: ignore[no-untyped-def]
+    """SPEC 9.1: --select that leaves the command no check is a usage error, not a clean report."""
+    run = cli("service", "-A", "--snapshot", fixture("ingress-backends"), "-o", "json", "--select", "TKE2")
+    assert run.status == 2 and run.out == ""
+    assert run.err == "error: no check of service is left to run after --select TKE2 (see `kubectl tke-net checks`)\n"
 
 
 @pytest.mark.parametrize("code", [f"TKE2{n:02d}" for n in range(1, 12)])

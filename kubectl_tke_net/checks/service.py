@@ -359,8 +359,6 @@ def _no_address(svc: Obj) -> bool:
 
 def _event_text(event: Obj) -> str:
     message = " ".join(str(event.get("message") or "").split())
-    if len(message) > 300:
-        message = message[:297] + "..."
     return f"{event.get('reason') or 'Warning'}: {message}"
 
 

@@ -18,6 +18,7 @@ from kubectl_tke_net.fix.plan import ROLLOUT_STATUS, Change, Options, Plan, Refu
 from kubectl_tke_net.i18n import _, ngettext
 from kubectl_tke_net.model import UsageError
 from kubectl_tke_net.snapshot import KINDS, Obj, Snapshot, documents
+from kubectl_tke_net.terminal import escape, escape_lines
 
 OpenSource = Callable[[argparse.Namespace], tuple[Any, dict[str, Any]]]
 _ONLY_FOR = (
@@ -190,7 +191,7 @@ def _progress() -> Callable[[str], None]:
 
     def log(line: str) -> None:
         if line != last[0]:
-            print(f"tke-net: {line}", file=sys.stderr)
+            print(f"tke-net: {escape(line)}", file=sys.stderr)
             last[0] = line
 
     return log
@@ -371,4 +372,4 @@ def _render(args: argparse.Namespace, outcome: Outcome) -> None:
     if args.output in ("json", "yaml"):
         sys.stdout.write(render.FORMATS[args.output](document(outcome), False))
     else:
-        sys.stdout.write(text(outcome, bool(args.snapshot)))
+        sys.stdout.write(escape_lines(text(outcome, bool(args.snapshot))))

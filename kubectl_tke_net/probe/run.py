@@ -21,6 +21,7 @@ from kubectl_tke_net.model import TkeNetError, Unavailable, UsageError
 from kubectl_tke_net.probe.plan import CONTAINER, DEFAULT_IMAGE, RUN_LABEL, Plan, make_plan, manifest
 from kubectl_tke_net.probe.result import Observation, ProbeRun, observe, parse
 from kubectl_tke_net.snapshot import Obj, Snapshot
+from kubectl_tke_net.terminal import escape
 
 POLL_SECONDS = 1.0
 # Waiting states the kubelet does not get out of by itself within a probe's lifetime.
@@ -73,7 +74,7 @@ def probe_context(
         ctx.unavailable = exc.reason
         return ctx
     for note in plan.notes:
-        print(f"note: probe: {note}", file=sys.stderr)
+        print(f"note: probe: {escape(note)}", file=sys.stderr)
     if not isinstance(snap.source, Api):
         raise UsageError(_("--probe needs a cluster to run Pods in"))
     try:
@@ -85,12 +86,13 @@ def probe_context(
         return ctx
     if any(o.result is not None for o in ctx.probe.observations):
         for line in ctx.verdict.unexplained:
-            print("note: probe: " + _("{line}; no TKE12x pattern names the cause").format(line=line), file=sys.stderr)
+            note = _("{line}; no TKE12x pattern names the cause").format(line=line)
+            print("note: probe: " + escape(note), file=sys.stderr)
     return ctx
 
 
 def _warn(line: str) -> None:
-    print(f"warning: {line}", file=sys.stderr)
+    print(f"warning: {escape(line)}", file=sys.stderr)
 
 
 def run(

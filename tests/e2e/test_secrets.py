@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,86 @@ def test_token_never_shows_with_v_on_errors_and_retries(secrets_cp: ControlPlane
         assert runs[-1].status == 3 and "401 Unauthorized" in runs[-1].err
     assert_nothing_leaks(secrets_cp, [r.out for r in runs] + [r.err for r in runs], "the output")
     assert secrets_cp.admin_token[::-1] not in runs[-1].err
+
+
+APPLIED_VALUE = "applied-sentinel-5b4a3c2d"
+ENV_VALUE = "env-sentinel-postgres-p4ss"
+CONFIGMAP_VALUE = "configmap-sentinel-token"
+
+
+def test_kubectl_apply_never_leaks_through_last_applied_env_or_configmaps(
+    secrets_cp: ControlPlane, kubectl: str, tmp_path: Path
+) -> None:
+    """SPEC 9.2 on the real server: `kubectl apply` writes a Secret's whole body, data included, into the
+    last-applied-configuration annotation, which metadata-only reads return; Pod env values and kube-system
+    ConfigMaps that no check reads reach the plugin as well. None of them may come out, in any output."""
+    manifest = tmp_path / "leaky.yaml"
+    manifest.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "List",
+                "items": [
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "metadata": {"name": "applied-secret", "namespace": "prod"},
+                        "stringData": {"password": APPLIED_VALUE},
+                    },
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Pod",
+                        "metadata": {"name": "env-pod", "namespace": "prod", "labels": {"app": "server"}},
+                        "spec": {
+                            "nodeName": "node-a",
+                            "containers": [
+                                {
+                                    "name": "app",
+                                    "image": "busybox",
+                                    "env": [{"name": "DATABASE_URL", "value": ENV_VALUE}],
+                                }
+                            ],
+                        },
+                    },
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "metadata": {"name": "unread-settings", "namespace": "kube-system"},
+                        "data": {"token": CONFIGMAP_VALUE},
+                    },
+                ],
+            }
+        )
+    )
+    applied = subprocess.run(
+        [kubectl, "apply", "-f", str(manifest)], env=secrets_cp.env(), capture_output=True, text=True, check=False
+    )
+    assert applied.returncode == 0, applied.stderr
+    # The server does hand the value out in the annotation: the test would prove nothing otherwise.
+    raw = subprocess.run(
+        [kubectl, "get", "secret", "-n", "prod", "applied-secret", "-o", "jsonpath={.metadata.annotations}"],
+        env=secrets_cp.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert APPLIED_VALUE in raw.stdout
+    values = (APPLIED_VALUE, base64.b64encode(APPLIED_VALUE.encode()).decode(), ENV_VALUE, CONFIGMAP_VALUE)
+    runs = []
+    for args in (
+        ("dump", "-A"),
+        ("dump", "-A", "-o", "yaml"),
+        *(("svc", "-A", "-o", fmt) for fmt in ("table", "wide", "json", "yaml", "junit")),
+        *(("ingress", "-A", "-o", fmt) for fmt in ("table", "wide", "json", "yaml", "junit")),
+        ("loopback", "-A", "-o", "wide"),
+        ("fix", "coredns-rewrite", "--host", "x.example.com", "--service", "server", "-n", "prod"),
+    ):
+        run = plugin(secrets_cp, *args, "-v")
+        assert run.status in (0, 1), (args, run.err)
+        runs.append(run)
+        for value in values:
+            assert value not in run.out + run.err, (args, value)
+    dump = json.loads(runs[0].out)
+    names = {(i["kind"], i["metadata"]["name"]) for i in dump["items"]}
+    assert ("Secret", "applied-secret") in names and ("Pod", "env-pod") in names
+    assert ("ConfigMap", "unread-settings") not in names
