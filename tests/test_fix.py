@@ -16,14 +16,17 @@ from kubectl_tke_net.checks.context import Context
 from kubectl_tke_net.cluster import Cluster, Target
 from kubectl_tke_net.fix import apply as applier
 from kubectl_tke_net.fix.plan import (
+    ABSENT,
     BEGIN,
     END,
     Change,
+    Field,
     Options,
     Plan,
+    changed_fields,
     make_plan,
-    merge_patch,
     object_path,
+    patch_of,
     rewrite_corefile,
 )
 from kubectl_tke_net.snapshot import UNAVAILABLE_ANNOTATION, open_snapshot
@@ -57,8 +60,20 @@ def variant(tmp_path: Path, edit: Callable[[list[Obj]], list[Obj] | None], base:
     return write_list(tmp_path / f"variant-{n}.yaml", objs)
 
 
-def merge(target: Any, patch: Any) -> Any:
-    """RFC 7386: apply a JSON merge patch, as the API server does."""
+def merge(target: Any, patch: Any, strategic: bool = False) -> Any:
+    """RFC 7386: apply a JSON merge patch, as the API server does. With `strategic`, as a strategic merge patch
+    of a built-in kind: a list of named maps (containers) is merged into the elements of the same name."""
+    if strategic and isinstance(patch, list) and isinstance(target, list):
+        named = all(isinstance(i, dict) and "name" in i for i in [*patch, *target])
+        if named:
+            out = [copy.deepcopy(i) for i in target]
+            for item in patch:
+                index = next((n for n, i in enumerate(out) if i["name"] == item["name"]), None)
+                if index is None:
+                    out.append(copy.deepcopy(item))
+                else:
+                    out[index] = merge(out[index], item, strategic)
+            return out
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     out = copy.deepcopy(target) if isinstance(target, dict) else {}
@@ -66,8 +81,13 @@ def merge(target: Any, patch: Any) -> Any:
         if value is None:
             out.pop(key, None)
         else:
-            out[key] = merge(out.get(key), value)
+            out[key] = merge(out.get(key), value, strategic)
     return out
+
+
+def patched(change: Change) -> Obj:
+    """The object the API server makes of `change.before` and the change's patch."""
+    return dict(merge(change.before, change.patch, change.strategic))
 
 
 def plan_of(path: str, action: str, namespace: str | None = "prod", **opts: Any) -> Plan:
@@ -111,22 +131,67 @@ def test_kube_proxy_change_touches_only_the_image_tag() -> None:
     assert undone == before  # nothing else differs
 
 
-def test_the_merge_patch_carries_the_resource_version_and_makes_the_after_object() -> None:
+def test_the_kube_proxy_patch_names_the_container_and_carries_the_resource_version() -> None:
+    """A strategic merge patch of the one image: never the containers list as the snapshot kept it."""
     (change,) = plan_of(CLUSTER, "kube-proxy").changes
-    patch = change.patch
-    assert patch["metadata"] == {"resourceVersion": "1234567"}
-    # The containers list is replaced whole (merge patch): it is the list read, with one image changed.
-    assert patch["spec"] == {
-        "template": {"spec": {"containers": change.after["spec"]["template"]["spec"]["containers"]}}
+    assert change.strategic
+    assert change.patch == {
+        "metadata": {"resourceVersion": "1234567"},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": "kube-proxy", "image": "hkccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.18.4-tke.20"}
+                    ]
+                }
+            }
+        },
     }
-    assert merge(change.before, patch) == change.after
+    assert patched(change) == change.after
 
 
-def test_merge_patch() -> None:
-    before = {"a": 1, "b": {"c": 2, "d": 3}, "l": [1, 2], "gone": "x"}
-    after = {"a": 1, "b": {"c": 2, "d": 4, "e": None}, "l": [1, 2, 3], "new": {"k": "v"}}
-    assert merge_patch(before, after) == {"b": {"d": 4, "e": None}, "l": [1, 2, 3], "new": {"k": "v"}, "gone": None}
-    assert merge_patch(before, before) == {}
+def test_changed_fields_and_their_patch() -> None:
+    before = {
+        "a": 1,
+        "b": {"c": 2, "d": 3},
+        "l": [1, 2],
+        "gone": "x",
+        "items": [{"name": "x", "v": 1, "keep": [1]}, {"name": "y", "v": 1}],
+    }
+    after = {
+        "a": 1,
+        "b": {"c": 2, "d": 4, "e": None},
+        "l": [1, 2, 3],
+        "new": {"k": "v"},
+        "items": [{"name": "x", "v": 2, "keep": [1]}, {"name": "y", "v": 1}],
+    }
+    fields = changed_fields(before, after, by_name=True)
+    assert fields == [
+        Field(("b", "d"), 3, 4),
+        Field(("b", "e"), ABSENT, None),
+        Field(("l",), [1, 2], [1, 2, 3]),
+        Field(("gone",), "x", ABSENT),
+        Field(("items", {"name": "x"}, "v"), 1, 2),
+        Field(("new", "k"), ABSENT, "v"),
+    ]
+    assert [str(f) for f in fields][-2:] == ["items[name=x].v", "new.k"]
+    assert patch_of(fields) == {
+        "b": {"d": 4, "e": None},
+        "l": [1, 2, 3],
+        "gone": None,
+        "items": [{"name": "x", "v": 2}],
+        "new": {"k": "v"},
+    }
+    # Without by_name (a CRD: JSON merge patch) a list that differs is one field, sent whole.
+    assert changed_fields(before, after, by_name=False)[-2:] == [
+        Field(("items",), before["items"], after["items"]),
+        Field(("new", "k"), ABSENT, "v"),
+    ]
+    assert changed_fields(before, before, by_name=True) == []
+    # An annotation added where there were none is that one key, not the whole map.
+    assert changed_fields({"metadata": {}}, {"metadata": {"annotations": {"k": "v"}}}, True) == [
+        Field(("metadata", "annotations", "k"), ABSENT, "v")
+    ]
 
 
 def _kube_proxy(
@@ -483,7 +548,7 @@ def test_second_plan_on_the_fixed_objects_is_empty(tmp_path: Path, action: str, 
     first = plan_of(CLUSTER, action, **args)
     assert first.changes
     for change in first.changes:
-        assert merge(change.before, change.patch) == change.after
+        assert patched(change) == change.after
     second = plan_of(_fixed(tmp_path, CLUSTER, first), action, **args)
     assert second.changes == () and second.refused == ()
 
@@ -551,12 +616,13 @@ def test_a_backup_cannot_blow_up_or_crash_the_reader(cli, tmp_path: Path) -> Non
 
 
 class FakeCluster:
-    """Stands in for cluster.Cluster: objects in memory; PATCH applies the merge patch with the API server's
-    resourceVersion check. Its `patch` is the real Cluster.patch, so the query and content type are real."""
+    """Stands in for cluster.Cluster: objects in memory; PATCH applies the (strategic) merge patch with the API
+    server's resourceVersion check. Its `patch` is the real Cluster.patch, so the query and content type are real."""
 
     patch = Cluster.patch
     FIELD_MANAGER = Cluster.FIELD_MANAGER
     MERGE_PATCH = Cluster.MERGE_PATCH
+    STRATEGIC_MERGE_PATCH = Cluster.STRATEGIC_MERGE_PATCH
 
     def __init__(self, objs: list[Obj], backup_dir: Path) -> None:
         self.objects = {object_path(o): copy.deepcopy(o) for o in objs}
@@ -566,6 +632,7 @@ class FakeCluster:
         self.backup_dir = backup_dir
         self.target = Target("test-ctx", "cls-test", "default")
         self.calls: list[tuple[str, str, Obj, str | None]] = []
+        self.bodies: list[Obj] = []
         self.events: list[str] = []
         self.fail: dict[tuple[str, str], tuple[int, str]] = {}  # (dry|write, name) -> (status, message)
         self.on_list: Callable[[str, int], None] = lambda kind, n: None
@@ -583,6 +650,7 @@ class FakeCluster:
     ) -> tuple[int, Any]:
         assert method == "PATCH"
         self.calls.append((method, path, dict(query or {}), content_type))
+        self.bodies.append(copy.deepcopy(body))
         phase = "dry" if (query or {}).get("dryRun") == "All" else "write"
         if phase == "write" and "backup" not in self.events and any(self.backup_dir.glob("*.yaml")):
             self.events.append("backup")
@@ -595,8 +663,10 @@ class FakeCluster:
             return 404, {"kind": "Status", "message": "not found"}
         if body["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
             return 409, {"kind": "Status", "message": "the object has been modified"}
-        merged = merge(current, body)
+        merged = merge(current, body, strategic=content_type == self.STRATEGIC_MERGE_PATCH)
         merged["metadata"]["resourceVersion"] = str(int(current["metadata"]["resourceVersion"]) + 1)
+        if merged["metadata"].get("annotations") == {}:
+            del merged["metadata"]["annotations"]  # omitempty, as the API server answers
         if merged.get("spec") != current.get("spec"):
             merged["metadata"]["generation"] = current["metadata"]["generation"] + 1
         if phase == "write":
@@ -641,8 +711,12 @@ def test_apply_dry_runs_everything_then_backs_up_then_writes(cli, fake: FakeClus
         "write myapp-auto-ingress-config",
         "write admin",
     ]
-    for method, _path, query, content_type in fake.calls:
-        assert method == "PATCH" and content_type == "application/merge-patch+json"
+    # The TkeServiceConfig is a CRD (JSON merge patch); the Ingress is built in (strategic merge patch).
+    for method, path, query, content_type in fake.calls:
+        crd = "/tkeserviceconfigs/" in path
+        assert method == "PATCH" and content_type == (
+            "application/merge-patch+json" if crd else "application/strategic-merge-patch+json"
+        )
         assert query in ({"dryRun": "All", "fieldManager": "kubectl-tke-net"}, {"fieldManager": "kubectl-tke-net"})
     doc = run.json()
     assert doc["applied"] is True and [c["status"] for c in doc["changes"]] == ["applied", "applied"]
@@ -727,6 +801,24 @@ def test_apply_then_rollback(cli, fake: FakeCluster) -> None:  # type: ignore[no
     image = fake.get("DaemonSet", "kube-proxy")["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == "hkccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.18.4-tke.5"
     assert cli(*live(fake, "rollback", str(backup), "-o", "json")).json()["changes"] == []
+
+
+def test_the_server_answer_is_kept_as_the_snapshot_keeps_objects(  # type: ignore[no-untyped-def]
+    cli, fake: FakeCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kubectl_tke_net.fix import command
+
+    cleaned: list[str] = []
+
+    def clean(kind: Any, obj: Obj) -> Obj:
+        cleaned.append(kind.kind)
+        obj["metadata"]["labels"]["seen-by"] = "clean"
+        return obj
+
+    monkeypatch.setattr(command, "clean", clean)
+    run = cli(*live(fake, "kube-proxy", "--dry-run=server"))
+    assert run.status == 0 and cleaned == ["DaemonSet"]
+    assert "+    seen-by: clean\n" in run.out and "+        image: " in run.out
 
 
 def test_default_backup_dir(cli, fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""The only write path of tke-net: server-side dry run, backup file, then preconditioned merge patches."""
+"""The only write path of tke-net: server-side dry run, backup file, then preconditioned patches."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ _clock: Callable[[], float] = time.monotonic
 class Writer(Protocol):
     """What apply needs of a cluster (`cluster.Cluster`, or a fake in tests)."""
 
-    def patch(self, path: str, body: Obj, dry_run: bool = False) -> tuple[int, Any]: ...
+    def patch(self, path: str, body: Obj, dry_run: bool = False, strategic: bool = False) -> tuple[int, Any]: ...
 
     def list(self, kind: Kind, namespace: str | None) -> list[Obj]: ...
 
@@ -67,7 +67,7 @@ def _send(cluster: Writer, change: Change, dry_run: bool) -> Result:
     if not change.resource_version:
         return Result(change, "failed", _("it was read without a resourceVersion, so it cannot be written safely"))
     try:
-        status, payload = cluster.patch(change.path, change.patch, dry_run=dry_run)
+        status, payload = cluster.patch(change.path, change.patch, dry_run=dry_run, strategic=change.strategic)
     except AccessError as exc:
         if dry_run:
             raise

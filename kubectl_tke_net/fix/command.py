@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import sys
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from kubectl_tke_net.fix.diff import unified
 from kubectl_tke_net.fix.plan import ROLLOUT_STATUS, Change, Options, Plan, Refusal, make_plan
 from kubectl_tke_net.i18n import _, ngettext
 from kubectl_tke_net.model import UsageError
-from kubectl_tke_net.snapshot import KINDS, Obj, Snapshot, documents
+from kubectl_tke_net.snapshot import KINDS, Obj, Snapshot, clean, documents
 
 OpenSource = Callable[[argparse.Namespace], tuple[Any, dict[str, Any]]]
 _ONLY_FOR = (
@@ -247,7 +248,11 @@ def _wait(run: _Run, plan: Plan, done: applier.Outcome, seconds: float, outcome:
 
 
 def _diff(change: Change, result: applier.Result | None) -> str:
-    after = result.answer if result is not None and result.ok and isinstance(result.answer, dict) else change.after
+    after = change.after
+    if result is not None and result.ok and isinstance(result.answer, dict):
+        # The server's answer, kept as the snapshot keeps objects, so that only the change shows.
+        kind = next(k for k in KINDS.values() if k.kind == change.kind)
+        after = clean(kind, copy.deepcopy(result.answer))
     return unified(change.ref, change.before, after)
 
 
@@ -260,6 +265,7 @@ def document(outcome: Outcome) -> Obj:
             "name": change.name,
             "diff": _diff(change, result),
             "patch": change.patch,
+            "patchType": "strategic" if change.strategic else "merge",
             "status": result.status if result else "planned",
         }
         if result is not None and result.message:
@@ -357,8 +363,9 @@ def _would(changes: list[Change], from_snapshot: bool) -> str:
             dir=applier.DEFAULT_BACKUP_DIR
         ),
         _(
-            "  3. merge-patch each one (field manager kubectl-tke-net) on the condition that it still has the\n"
-            "     resourceVersion read, so that a concurrent edit is a conflict, never overwritten:"
+            "  3. patch only the fields that change (strategic merge patch; JSON merge patch for\n"
+            "     TkeServiceConfig), as field manager kubectl-tke-net and on the condition that each object still\n"
+            "     has the resourceVersion read, so that a concurrent edit is a conflict, never overwritten:"
         ),
     ]
     for change in changes:

@@ -137,14 +137,14 @@ def test_an_edit_between_plan_and_write_is_a_conflict_and_survives(
     real_patch = Cluster.patch
 
     def patch_after_someone_else(
-        self: Cluster, target: str, body: dict[str, Any], dry_run: bool = False
+        self: Cluster, target: str, body: dict[str, Any], dry_run: bool = False, strategic: bool = False
     ) -> tuple[int, Any]:
         if not dry_run:  # the concurrent edit lands after the dry run, before the write
             current = get(fresh, path)
             current["metadata"].setdefault("annotations", {})["team.example.com/owner"] = "sre"
             status, answer = fresh.request("PUT", path, current)
             assert status == 200, answer
-        return real_patch(self, target, body, dry_run=dry_run)
+        return real_patch(self, target, body, dry_run=dry_run, strategic=strategic)
 
     monkeypatch.setattr(Cluster, "patch", patch_after_someone_else)
     monkeypatch.setenv("KUBECONFIG", str(fresh.kubeconfig))
