@@ -31,8 +31,9 @@ from kubectl_tke_net.snapshot import KINDS, KUBE_SYSTEM, Obj
 ROLLOUT_STATUS = "kubectl -n kube-system rollout status ds/kube-proxy"
 BEGIN = "# BEGIN kubectl-tke-net managed rewrites (do not edit)"
 END = "# END kubectl-tke-net managed rewrites"
-# What `fix rollback` restores; everything else (status, clusterIP, ...) stays as the server has it now.
-RESTORED = (("metadata", "annotations"), ("metadata", "labels"), ("spec",), ("data",))
+# The only places a backup may restore: what the actions change lies there; status, metadata the server or
+# controllers keep (ownerReferences, resourceVersion, ...) never.
+RESTORABLE = (("metadata", "annotations"), ("metadata", "labels"), ("spec",), ("data",))
 # CRDs: the API server has no strategic merge for them, so they get a JSON merge patch (lists replaced whole).
 JSON_MERGE_KINDS = ("TkeServiceConfig",)
 _BY_KIND = {k.kind: k for k in KINDS.values()}
@@ -57,6 +58,14 @@ class Field:
     path: tuple[Step, ...]
     before: Any = ABSENT
     after: Any = ABSENT
+
+    def saved(self) -> Obj:
+        """As a backup file keeps it (fix.apply.write_backup); a value that was not there is left out."""
+        entry: Obj = {"path": list(self.path)}
+        for key, value in (("before", self.before), ("after", self.after)):
+            if value is not ABSENT:
+                entry[key] = copy.deepcopy(value)
+        return entry
 
     def __str__(self) -> str:
         out = ""
@@ -120,6 +129,27 @@ def patch_of(fields: list[Field]) -> Obj:
         assert isinstance(key, str)
         node[key] = None if f.after is ABSENT else copy.deepcopy(f.after)
     return body
+
+
+def _holder(obj: Obj, path: tuple[Step, ...], create: bool = False) -> Obj | None:
+    """The map that holds the last step of `path` (missing maps made when `create`); None when it is not there."""
+    node: Any = obj
+    for step in path[:-1]:
+        if isinstance(step, dict):
+            items = node if isinstance(node, list) else []
+            node = next((i for i in items if isinstance(i, dict) and i.get("name") == step["name"]), None)
+        elif isinstance(node, dict):
+            if create and node.get(step) is None:
+                node[step] = {}
+            node = node.get(step)
+        else:
+            return None
+    return node if isinstance(node, dict) else None
+
+
+def value_at(obj: Obj, path: tuple[Step, ...]) -> Any:
+    holder = _holder(obj, path)
+    return ABSENT if holder is None else holder.get(str(path[-1]), ABSENT)
 
 
 @dataclass(frozen=True)
@@ -775,30 +805,21 @@ def plan_coredns_rewrite(ctx: Context, opts: Options) -> Plan:
 # --- rollback --------------------------------------------------------------------------------------
 
 
-def _restored(current: Obj, saved: Obj) -> Obj:
-    after = copy.deepcopy(current)
-    for path in RESTORED:
-        src: Any = saved
-        dst: Any = after
-        for part in path[:-1]:
-            src = src.get(part) or {}
-            dst = dst.setdefault(part, {})
-        if path[-1] in src:
-            dst[path[-1]] = copy.deepcopy(src[path[-1]])
-        else:
-            dst.pop(path[-1], None)
-    return after
+def saved_fields(entries: list[Obj]) -> list[Field]:
+    """The fields of one object of a backup file (their form is checked by fix.command.read_backup)."""
+    return [Field(tuple(e["path"]), e.get("before", ABSENT), e.get("after", ABSENT)) for e in entries]
 
 
 def plan_rollback(ctx: Context, opts: Options) -> Plan:
-    """Bring the objects of a backup file back to their saved annotations, labels, spec and data."""
+    """Set the fields a backup names back to their values before the action, where they still have the values
+    the action gave them; every other field (a controller's, anyone's) stays as it is now."""
     plan = _Builder("rollback")
     lists: dict[str, dict[tuple[str, str], Obj]] = {}
     for saved in opts.backup:
-        kind_name, ns, name = _key(saved)
+        kind_name, ns, name = str(saved["kind"]), str(saved.get("namespace") or ""), str(saved["name"])
         kind = _BY_KIND.get(kind_name)
-        if kind is None:
-            plan.refuse(kind_name or "(no kind)", _("not a kind tke-net changes; restore it by hand"), ns, name)
+        if kind is None or kind.api_version != saved.get("apiVersion"):
+            plan.refuse(kind_name, _("not a kind tke-net changes; restore it by hand"), ns, name)
             continue
         if kind.name not in lists:
             lists[kind.name] = {
@@ -808,7 +829,29 @@ def plan_rollback(ctx: Context, opts: Options) -> Plan:
         if current is None:
             plan.refuse(kind_name, _("no longer exists; tke-net does not recreate objects"), ns, name)
             continue
-        plan.change(current, _restored(current, saved))
+        after = copy.deepcopy(current)
+        moved = []
+        for f in saved_fields(saved["fields"]):
+            now = value_at(current, f.path)
+            if now == f.before:
+                continue
+            holder = _holder(after, f.path, create=True) if now == f.after else None
+            if holder is None:
+                moved.append(str(f))
+            elif f.before is ABSENT:
+                del holder[str(f.path[-1])]
+            else:
+                holder[str(f.path[-1])] = copy.deepcopy(f.before)
+        if moved:
+            plan.refuse(
+                current,
+                _(
+                    "{fields} changed after the backup was taken (by a controller or by hand), so the object is "
+                    "left as it is; restore it by hand if needed"
+                ).format(fields=", ".join(moved)),
+            )
+            continue
+        plan.change(current, after)
     if not plan.changes and not plan.refused:
         plan.note(_("every object already matches the backup; nothing to do"))
     return plan.build()
