@@ -177,7 +177,8 @@ def _add_fix(sub: Any) -> None:
             "change with a server-side dry run, saves a backup, then patches each object with its "
             "resourceVersion as a precondition. Actions: kube-proxy [--version vX.Y.Z-tke.N]; "
             "prevent-loopback [NAME...] [--all-lb] [--force]; ingress-keepalive [NAME...]; "
-            "coredns-rewrite --host DOMAIN --service NAME [-n NS]; rollback FILE."
+            "coredns-rewrite --host DOMAIN --service NAME [-n NS]; rollback FILE [--force] (sets back only "
+            "the fields the action changed, and only on the API server the backup was taken from)."
         ),
     )
     p.add_argument("action", choices=ACTIONS, metavar="ACTION", help=", ".join(ACTIONS))
@@ -197,7 +198,14 @@ def _add_fix(sub: Any) -> None:
     g.add_argument(
         "--all-lb", action="store_true", help=_("prevent-loopback: every LoadBalancer Service, not only internal ones")
     )
-    g.add_argument("--force", action="store_true", help=_("prevent-loopback: even while kube-proxy lacks the fix"))
+    g.add_argument(
+        "--force",
+        action="store_true",
+        help=_(
+            "prevent-loopback: even while kube-proxy lacks the fix; rollback: even to another API server than "
+            "the backup's"
+        ),
+    )
     g.add_argument("--host", metavar="DOMAIN", help=_("coredns-rewrite: the domain to resolve to the Service"))
     g.add_argument("--service", metavar="NAME", help=_("coredns-rewrite: the Service (in -n NS)"))
     g.add_argument(

@@ -403,16 +403,19 @@ class Cluster:
 
     FIELD_MANAGER = "kubectl-tke-net"
     MERGE_PATCH = "application/merge-patch+json"
+    STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 
-    def patch(self, path: str, body: Obj, dry_run: bool = False) -> tuple[int, Any]:
-        """A JSON merge patch (RFC 7386) of one object; dry_run asks the server to check it without storing it.
+    def patch(self, path: str, body: Obj, dry_run: bool = False, strategic: bool = False) -> tuple[int, Any]:
+        """A JSON merge patch (RFC 7386) of one object, or with `strategic` a strategic merge patch (built-in
+        kinds only: lists such as containers merge by name); dry_run asks the server to check it without storing it.
 
         Returns (status, the server's object or Status); a resourceVersion in the patch makes a concurrent
         edit a 409 Conflict instead of an overwrite.
         """
         query = {"dryRun": "All"} if dry_run else {}
         query["fieldManager"] = self.FIELD_MANAGER
-        return self.request("PATCH", path, query, body=body, content_type=self.MERGE_PATCH)
+        content_type = self.STRATEGIC_MERGE_PATCH if strategic else self.MERGE_PATCH
+        return self.request("PATCH", path, query, body=body, content_type=content_type)
 
     def create(self, path: str, body: Obj) -> tuple[int, Any]:
         """POST one object (the probe Pods); returns (status, the created object or the server's Status)."""

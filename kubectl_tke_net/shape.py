@@ -224,7 +224,8 @@ def _keep(value: Any, shape: Any) -> Any:
     if isinstance(shape, dict):
         if not isinstance(value, dict):
             return value
-        return {key: _keep(value[key], sub) for key, sub in shape.items() if key in value}
+        # In the object's own order, so that dumps and diffs read as `kubectl get -o yaml` does.
+        return {key: _keep(item, shape[key]) for key, item in value.items() if key in shape}
     if isinstance(shape, list):
         if not isinstance(value, list):
             return value

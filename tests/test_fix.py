@@ -16,14 +16,17 @@ from kubectl_tke_net.checks.context import Context
 from kubectl_tke_net.cluster import Cluster, Target
 from kubectl_tke_net.fix import apply as applier
 from kubectl_tke_net.fix.plan import (
+    ABSENT,
     BEGIN,
     END,
     Change,
+    Field,
     Options,
     Plan,
+    changed_fields,
     make_plan,
-    merge_patch,
     object_path,
+    patch_of,
     rewrite_corefile,
 )
 from kubectl_tke_net.snapshot import UNAVAILABLE_ANNOTATION, open_snapshot
@@ -57,8 +60,20 @@ def variant(tmp_path: Path, edit: Callable[[list[Obj]], list[Obj] | None], base:
     return write_list(tmp_path / f"variant-{n}.yaml", objs)
 
 
-def merge(target: Any, patch: Any) -> Any:
-    """RFC 7386: apply a JSON merge patch, as the API server does."""
+def merge(target: Any, patch: Any, strategic: bool = False) -> Any:
+    """RFC 7386: apply a JSON merge patch, as the API server does. With `strategic`, as a strategic merge patch
+    of a built-in kind: a list of named maps (containers) is merged into the elements of the same name."""
+    if strategic and isinstance(patch, list) and isinstance(target, list):
+        named = all(isinstance(i, dict) and "name" in i for i in [*patch, *target])
+        if named:
+            out = [copy.deepcopy(i) for i in target]
+            for item in patch:
+                index = next((n for n, i in enumerate(out) if i["name"] == item["name"]), None)
+                if index is None:
+                    out.append(copy.deepcopy(item))
+                else:
+                    out[index] = merge(out[index], item, strategic)
+            return out
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     out = copy.deepcopy(target) if isinstance(target, dict) else {}
@@ -66,8 +81,13 @@ def merge(target: Any, patch: Any) -> Any:
         if value is None:
             out.pop(key, None)
         else:
-            out[key] = merge(out.get(key), value)
+            out[key] = merge(out.get(key), value, strategic)
     return out
+
+
+def patched(change: Change) -> Obj:
+    """The object the API server makes of `change.before` and the change's patch."""
+    return dict(merge(change.before, change.patch, change.strategic))
 
 
 def plan_of(path: str, action: str, namespace: str | None = "prod", **opts: Any) -> Plan:
@@ -103,7 +123,7 @@ def test_kube_proxy_change_touches_only_the_image_tag() -> None:
     after_containers = after["spec"]["template"]["spec"]["containers"]
     assert after_containers[0]["image"] == "hkccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.18.4-tke.20"
     assert after_containers[0]["args"] == before_containers[0]["args"]
-    assert after_containers[0]["env"] == before_containers[0]["env"]
+    assert "env" not in before_containers[0]  # never held (SPEC 9.2), so never written either
     assert after_containers[1] == before_containers[1]  # the other container
     assert after["spec"]["template"]["spec"]["initContainers"] == before["spec"]["template"]["spec"]["initContainers"]
     undone = copy.deepcopy(after)
@@ -111,22 +131,67 @@ def test_kube_proxy_change_touches_only_the_image_tag() -> None:
     assert undone == before  # nothing else differs
 
 
-def test_the_merge_patch_carries_the_resource_version_and_makes_the_after_object() -> None:
+def test_the_kube_proxy_patch_names_the_container_and_carries_the_resource_version() -> None:
+    """A strategic merge patch of the one image: never the containers list as the snapshot kept it."""
     (change,) = plan_of(CLUSTER, "kube-proxy").changes
-    patch = change.patch
-    assert patch["metadata"] == {"resourceVersion": "1234567"}
-    # The containers list is replaced whole (merge patch): it is the list read, with one image changed.
-    assert patch["spec"] == {
-        "template": {"spec": {"containers": change.after["spec"]["template"]["spec"]["containers"]}}
+    assert change.strategic
+    assert change.patch == {
+        "metadata": {"resourceVersion": "1234567"},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": "kube-proxy", "image": "hkccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.18.4-tke.20"}
+                    ]
+                }
+            }
+        },
     }
-    assert merge(change.before, patch) == change.after
+    assert patched(change) == change.after
 
 
-def test_merge_patch() -> None:
-    before = {"a": 1, "b": {"c": 2, "d": 3}, "l": [1, 2], "gone": "x"}
-    after = {"a": 1, "b": {"c": 2, "d": 4, "e": None}, "l": [1, 2, 3], "new": {"k": "v"}}
-    assert merge_patch(before, after) == {"b": {"d": 4, "e": None}, "l": [1, 2, 3], "new": {"k": "v"}, "gone": None}
-    assert merge_patch(before, before) == {}
+def test_changed_fields_and_their_patch() -> None:
+    before = {
+        "a": 1,
+        "b": {"c": 2, "d": 3},
+        "l": [1, 2],
+        "gone": "x",
+        "items": [{"name": "x", "v": 1, "keep": [1]}, {"name": "y", "v": 1}],
+    }
+    after = {
+        "a": 1,
+        "b": {"c": 2, "d": 4, "e": None},
+        "l": [1, 2, 3],
+        "new": {"k": "v"},
+        "items": [{"name": "x", "v": 2, "keep": [1]}, {"name": "y", "v": 1}],
+    }
+    fields = changed_fields(before, after, by_name=True)
+    assert fields == [
+        Field(("b", "d"), 3, 4),
+        Field(("b", "e"), ABSENT, None),
+        Field(("l",), [1, 2], [1, 2, 3]),
+        Field(("gone",), "x", ABSENT),
+        Field(("items", {"name": "x"}, "v"), 1, 2),
+        Field(("new", "k"), ABSENT, "v"),
+    ]
+    assert [str(f) for f in fields][-2:] == ["items[name=x].v", "new.k"]
+    assert patch_of(fields) == {
+        "b": {"d": 4, "e": None},
+        "l": [1, 2, 3],
+        "gone": None,
+        "items": [{"name": "x", "v": 2}],
+        "new": {"k": "v"},
+    }
+    # Without by_name (a CRD: JSON merge patch) a list that differs is one field, sent whole.
+    assert changed_fields(before, after, by_name=False)[-2:] == [
+        Field(("items",), before["items"], after["items"]),
+        Field(("new", "k"), ABSENT, "v"),
+    ]
+    assert changed_fields(before, before, by_name=True) == []
+    # An annotation added where there were none is that one key, not the whole map.
+    assert changed_fields({"metadata": {}}, {"metadata": {"annotations": {"k": "v"}}}, True) == [
+        Field(("metadata", "annotations", "k"), ABSENT, "v")
+    ]
 
 
 def _kube_proxy(
@@ -437,34 +502,109 @@ def _fixed(tmp_path: Path, base: str, *plans: Plan) -> str:
     return write_list(tmp_path / f"fixed-{n}.yaml", objs)
 
 
+SERVER = "https://cls-test.example.com:6443"
+
+
+def backup_of(tmp_path: Path, *plans: Plan, server: str = SERVER) -> str:
+    changes = [c for p in plans for c in p.changes]
+    return applier.write_backup(changes, str(tmp_path / "backups"), "test-ctx", server, plans[0].action)
+
+
+def backup_header(objects: Any, server: str = SERVER, **extra: Any) -> Obj:
+    doc = {"apiVersion": "tke-net/v1", "kind": "Backup", "action": "kube-proxy", "context": "test-ctx"}
+    return {**doc, "server": server, "createdAt": "2026-12-01T09:00:00Z", "objects": objects, **extra}
+
+
+def write_yaml(path: Path, *docs: Any) -> str:
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    return str(path)
+
+
 def test_rollback_plan(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     kube_proxy = plan_of(CLUSTER, "kube-proxy")
     lb = plan_of(CLUSTER, "prevent-loopback", force=True)
     fixed = _fixed(tmp_path, CLUSTER, kube_proxy, lb)
-    backup = write_list(tmp_path / "backup.yaml", [c.before for p in (kube_proxy, lb) for c in p.changes])
+    backup = backup_of(tmp_path, kube_proxy, lb)
     run = cli("fix", "rollback", backup, "--snapshot", fixed)
     assert run.status == 0
     golden("fix-rollback.diff", run.out)
     # Rolled back, nothing is left to do; objects gone or of other kinds are refused, not recreated.
     again = cli("fix", "rollback", backup, "--snapshot", CLUSTER, "-o", "json").json()
     assert again["changes"] == [] and again["refused"] == []
-    stray = write_list(
+    fields = [{"path": ["metadata", "annotations", "a"], "after": "b"}]
+    stray = write_yaml(
         tmp_path / "stray.yaml",
-        [
-            {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": "coredns", "namespace": "kube-system"},
-            },
-            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "gone", "namespace": "prod"}},
-        ],
+        backup_header(
+            [
+                {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "kube-system", "name": "coredns"},
+                {"apiVersion": "v1", "kind": "Service", "namespace": "prod", "name": "gone"},
+                {"apiVersion": "v1", "kind": "DaemonSet", "namespace": "kube-system", "name": "kube-proxy"},
+            ]
+        ),
     )
+    doc = yaml.safe_load(Path(stray).read_text())
+    write_yaml(Path(stray), {**doc, "objects": [{**o, "fields": fields} for o in doc["objects"]]})
     run = cli("fix", "rollback", stray, "--snapshot", CLUSTER, "-o", "json")
     assert run.status == 1
     assert [(r["kind"], r["name"], r["reason"].split(";")[0]) for r in run.json()["refused"]] == [
         ("Deployment", "coredns", "not a kind tke-net changes"),
         ("Service", "gone", "no longer exists"),
+        ("DaemonSet", "kube-proxy", "not a kind tke-net changes"),  # of apiVersion v1: not the one tke-net reads
     ]
+
+
+def test_the_backup_holds_exactly_the_changed_fields(tmp_path: Path) -> None:
+    kube_proxy = plan_of(CLUSTER, "kube-proxy")
+    path = Path(backup_of(tmp_path, kube_proxy))
+    text = path.read_text()
+    assert text.startswith("# kubectl tke-net fix kube-proxy: the fields it changes, as they were before, ")
+    assert text.splitlines()[1] == "# restore: kubectl tke-net fix rollback FILE [--apply]"
+    assert "  - path: [spec, template, spec, containers, {name: kube-proxy}, image]\n" in text
+    doc = yaml.safe_load(text)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", doc.pop("createdAt"))
+    assert doc == {
+        "apiVersion": "tke-net/v1",
+        "kind": "Backup",
+        "action": "kube-proxy",
+        "context": "test-ctx",
+        "server": SERVER,
+        "objects": [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "DaemonSet",
+                "namespace": "kube-system",
+                "name": "kube-proxy",
+                "resourceVersion": "1234567",
+                "fields": [
+                    {
+                        "path": ["spec", "template", "spec", "containers", {"name": "kube-proxy"}, "image"],
+                        "before": "hkccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.18.4-tke.5",
+                        "after": "hkccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.18.4-tke.20",
+                    }
+                ],
+            }
+        ],
+    }
+    assert (path.stat().st_mode & 0o777) == 0o600
+    # An annotation the action added had no value before: `before` is left out.
+    lb = yaml.safe_load(Path(backup_of(tmp_path, plan_of(CLUSTER, "prevent-loopback", force=True))).read_text())
+    assert lb["objects"][0]["fields"] == [
+        {"path": ["metadata", "annotations", "service.cloud.tencent.com/prevent-loopback"], "after": "true"}
+    ]
+
+
+def test_rollback_never_sends_a_whole_list_of_a_built_in_kind(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    args = find(items(CLUSTER), "DaemonSet", "kube-proxy")["spec"]["template"]["spec"]["containers"][0]["args"]
+    step = ["spec", "template", "spec", "containers", {"name": "kube-proxy"}, "args"]
+    saved = {"apiVersion": "apps/v1", "kind": "DaemonSet", "namespace": "kube-system", "name": "kube-proxy"}
+    backup = write_yaml(
+        tmp_path / "b.yaml", backup_header([{**saved, "fields": [{"path": step, "before": ["--v=2"], "after": args}]}])
+    )
+    run = cli("fix", "rollback", backup, "--snapshot", CLUSTER, "-o", "json")
+    assert run.status == 1 and run.json()["changes"] == []
+    assert run.json()["refused"][0]["reason"] == (
+        "spec.template.spec.containers[name=kube-proxy].args would have to be sent as a whole list; change it by hand"
+    )
 
 
 # --- idempotence: a plan on the objects already fixed is empty ---------------------------------------
@@ -483,7 +623,7 @@ def test_second_plan_on_the_fixed_objects_is_empty(tmp_path: Path, action: str, 
     first = plan_of(CLUSTER, action, **args)
     assert first.changes
     for change in first.changes:
-        assert merge(change.before, change.patch) == change.after
+        assert patched(change) == change.after
     second = plan_of(_fixed(tmp_path, CLUSTER, first), action, **args)
     assert second.changes == () and second.refused == ()
 
@@ -523,9 +663,54 @@ def test_malformed_backup(cli, tmp_path: Path) -> None:  # type: ignore[no-untyp
     bad = tmp_path / "bad.yaml"
     bad.write_text("items: [unclosed\n")
     assert cli("fix", "rollback", str(bad), "--snapshot", CLUSTER).status == 2
-    bad.write_text("apiVersion: v1\nkind: List\nitems: [{kind: Service}]\n")
+    write_yaml(bad, backup_header([{"kind": "Service", "name": "s", "fields": []}]))
     run = cli("fix", "rollback", str(bad), "--snapshot", CLUSTER)
-    assert run.status == 2 and "metadata.name" in run.err
+    assert run.status == 2 and "needs apiVersion, kind and name" in run.err
+
+
+KUBE_PROXY = {"apiVersion": "apps/v1", "kind": "DaemonSet", "namespace": "kube-system", "name": "kube-proxy"}
+IMAGE = {
+    "path": ["spec", "template", "spec", "containers", {"name": "kube-proxy"}, "image"],
+    "before": "a",
+    "after": "b",
+}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("a plain List (the old backup format)", [{"apiVersion": "v1", "kind": "List", "items": [KUBE_PROXY]}]),
+        ("one object", [KUBE_PROXY]),
+        ("another kind of tke-net/v1", [{"apiVersion": "tke-net/v1", "kind": "FixPlan", "changes": []}]),
+        ("a Backup of another apiVersion", [{**backup_header([KUBE_PROXY]), "apiVersion": "v1"}]),
+        ("a header without objects", [{k: v for k, v in backup_header([]).items() if k != "objects"}]),
+        ("a header with no object", [backup_header([])]),
+        ("a header without server", [{k: v for k, v in backup_header([KUBE_PROXY]).items() if k != "server"}]),
+        ("a header and one more document", [backup_header([{**KUBE_PROXY, "fields": [IMAGE]}]), KUBE_PROXY]),
+        ("an object without fields", [backup_header([KUBE_PROXY])]),
+        ("a field of status", [backup_header([{**KUBE_PROXY, "fields": [{"path": ["status", "x"], "before": 1}]}])]),
+        (
+            "a field that is a whole spec",
+            [backup_header([{**KUBE_PROXY, "fields": [{"path": ["spec"], "before": {}}]}])],
+        ),
+        (
+            "a path that ends in a list element",
+            [backup_header([{**KUBE_PROXY, "fields": [{**IMAGE, "path": IMAGE["path"][:-1]}]}])],
+        ),
+        ("an empty file", []),
+    ],
+)
+def test_rollback_refuses_what_is_not_a_backup_before_contacting_a_cluster(  # type: ignore[no-untyped-def]
+    cli, fake: FakeCluster, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, case: tuple[str, list[Any]]
+) -> None:
+    title, docs = case
+    made: list[Any] = []
+    monkeypatch.setattr("kubectl_tke_net.cluster.Cluster", lambda *a, **k: made.append(a) or fake)
+    path = write_yaml(tmp_path / "file.yaml", *docs)
+    run = cli(*live(fake, "rollback", path, "--apply"))
+    assert (run.status, run.out) == (2, ""), title
+    assert run.err.startswith("error: ") and run.err.count("\n") == 1, run.err
+    assert made == [] and fake.calls == [] and fake.listed == {}
 
 
 def test_a_backup_cannot_blow_up_or_crash_the_reader(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -551,12 +736,14 @@ def test_a_backup_cannot_blow_up_or_crash_the_reader(cli, tmp_path: Path) -> Non
 
 
 class FakeCluster:
-    """Stands in for cluster.Cluster: objects in memory; PATCH applies the merge patch with the API server's
-    resourceVersion check. Its `patch` is the real Cluster.patch, so the query and content type are real."""
+    """Stands in for cluster.Cluster: objects in memory; PATCH applies the (strategic) merge patch with the API
+    server's resourceVersion check. Its `patch` is the real Cluster.patch, so the query and content type are real."""
 
     patch = Cluster.patch
     FIELD_MANAGER = Cluster.FIELD_MANAGER
     MERGE_PATCH = Cluster.MERGE_PATCH
+    STRATEGIC_MERGE_PATCH = Cluster.STRATEGIC_MERGE_PATCH
+    host = SERVER
 
     def __init__(self, objs: list[Obj], backup_dir: Path) -> None:
         self.objects = {object_path(o): copy.deepcopy(o) for o in objs}
@@ -566,6 +753,7 @@ class FakeCluster:
         self.backup_dir = backup_dir
         self.target = Target("test-ctx", "cls-test", "default")
         self.calls: list[tuple[str, str, Obj, str | None]] = []
+        self.bodies: list[Obj] = []
         self.events: list[str] = []
         self.fail: dict[tuple[str, str], tuple[int, str]] = {}  # (dry|write, name) -> (status, message)
         self.on_list: Callable[[str, int], None] = lambda kind, n: None
@@ -583,6 +771,7 @@ class FakeCluster:
     ) -> tuple[int, Any]:
         assert method == "PATCH"
         self.calls.append((method, path, dict(query or {}), content_type))
+        self.bodies.append(copy.deepcopy(body))
         phase = "dry" if (query or {}).get("dryRun") == "All" else "write"
         if phase == "write" and "backup" not in self.events and any(self.backup_dir.glob("*.yaml")):
             self.events.append("backup")
@@ -595,8 +784,10 @@ class FakeCluster:
             return 404, {"kind": "Status", "message": "not found"}
         if body["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
             return 409, {"kind": "Status", "message": "the object has been modified"}
-        merged = merge(current, body)
+        merged = merge(current, body, strategic=content_type == self.STRATEGIC_MERGE_PATCH)
         merged["metadata"]["resourceVersion"] = str(int(current["metadata"]["resourceVersion"]) + 1)
+        if merged["metadata"].get("annotations") == {}:
+            del merged["metadata"]["annotations"]  # omitempty, as the API server answers
         if merged.get("spec") != current.get("spec"):
             merged["metadata"]["generation"] = current["metadata"]["generation"] + 1
         if phase == "write":
@@ -641,19 +832,23 @@ def test_apply_dry_runs_everything_then_backs_up_then_writes(cli, fake: FakeClus
         "write myapp-auto-ingress-config",
         "write admin",
     ]
-    for method, _path, query, content_type in fake.calls:
-        assert method == "PATCH" and content_type == "application/merge-patch+json"
+    # The TkeServiceConfig is a CRD (JSON merge patch); the Ingress is built in (strategic merge patch).
+    for method, path, query, content_type in fake.calls:
+        crd = "/tkeserviceconfigs/" in path
+        assert method == "PATCH" and content_type == (
+            "application/merge-patch+json" if crd else "application/strategic-merge-patch+json"
+        )
         assert query in ({"dryRun": "All", "fieldManager": "kubectl-tke-net"}, {"fieldManager": "kubectl-tke-net"})
     doc = run.json()
     assert doc["applied"] is True and [c["status"] for c in doc["changes"]] == ["applied", "applied"]
     (backup,) = fake.backup_dir.glob("*.yaml")
     assert doc["backup"] == str(backup) and re.fullmatch(r"test-ctx-\d{8}T\d{6}Z\.yaml", backup.name)
     saved = yaml.safe_load(backup.read_text())
-    assert saved["kind"] == "List" and [i["metadata"]["name"] for i in saved["items"]] == [
-        "myapp-auto-ingress-config",
-        "admin",
-    ]
-    assert saved["items"][0]["spec"]["loadBalancer"]["l7Listeners"][0]["keepaliveEnable"] == 0
+    assert (saved["kind"], saved["action"], saved["server"]) == ("Backup", "ingress-keepalive", SERVER)
+    assert [o["name"] for o in saved["objects"]] == ["myapp-auto-ingress-config", "admin"]
+    (listeners,) = saved["objects"][0]["fields"]
+    assert listeners["path"] == ["spec", "loadBalancer", "l7Listeners"]
+    assert [lst["keepaliveEnable"] for lst in listeners["before"]] == [0, 0]
     assert all(
         lst["keepaliveEnable"] == 1
         for lst in fake.get("TkeServiceConfig", "myapp-auto-ingress-config")["spec"]["loadBalancer"]["l7Listeners"]
@@ -727,6 +922,143 @@ def test_apply_then_rollback(cli, fake: FakeCluster) -> None:  # type: ignore[no
     image = fake.get("DaemonSet", "kube-proxy")["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == "hkccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.18.4-tke.5"
     assert cli(*live(fake, "rollback", str(backup), "-o", "json")).json()["changes"] == []
+
+
+def _containers(ds: Obj) -> dict[str, Obj]:
+    return {c["name"]: c for c in ds["spec"]["template"]["spec"]["containers"]}
+
+
+def _controller_edit(fake: FakeCluster, path: str, edit: Callable[[Obj], None]) -> None:
+    """An edit by someone else (the DaemonSet controller, a user) after the backup: a new resourceVersion."""
+    obj = fake.objects[path]
+    edit(obj)
+    obj["metadata"]["resourceVersion"] = str(int(obj["metadata"]["resourceVersion"]) + 1)
+
+
+def test_rollback_restores_only_the_fields_the_action_changed(cli, fake: FakeCluster) -> None:  # type: ignore[no-untyped-def]
+    ds_path = "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy"
+    assert cli(*live(fake, "kube-proxy", "--apply")).status == 0
+    (backup,) = fake.backup_dir.glob("*.yaml")
+
+    def controller(ds: Obj) -> None:
+        ds["metadata"]["annotations"]["deprecated.daemonset.template.generation"] = "4"
+        ds["metadata"]["labels"]["team"] = "sre"
+        containers = _containers(ds)
+        containers["kube-proxy"]["resources"] = {"requests": {"cpu": "200m"}}
+        containers["conntrack-exporter"]["image"] = "ccr.ccs.tencentyun.com/tkeimages/conntrack-exporter:v0.3.2"
+
+    _controller_edit(fake, ds_path, controller)
+    expected = copy.deepcopy(fake.objects[ds_path])
+    _containers(expected)["kube-proxy"]["image"] = "hkccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.18.4-tke.5"
+    rv = fake.objects[ds_path]["metadata"]["resourceVersion"]
+    fake.calls.clear()
+    fake.bodies.clear()
+    run = cli(*live(fake, "rollback", str(backup), "--apply"))
+    assert run.status == 0, run.out
+    ds = fake.get("DaemonSet", "kube-proxy")
+    for key in ("resourceVersion", "generation"):
+        ds["metadata"].pop(key), expected["metadata"].pop(key)
+    assert ds == expected  # the image is back; the controller's annotation, the label, resources stay
+    # Both the dry run and the write sent only the image, by container name, with the resourceVersion read.
+    body = {
+        "metadata": {"resourceVersion": rv},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": "kube-proxy", "image": "hkccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.18.4-tke.5"}
+                    ]
+                }
+            }
+        },
+    }
+    assert fake.bodies == [body, body]
+    assert [c[3] for c in fake.calls] == ["application/strategic-merge-patch+json"] * 2
+    # The rollback saved a backup of its own, of the one field it set back: it can be undone in turn.
+    (second,) = [b for b in fake.backup_dir.glob("*.yaml") if b != backup]
+    doc = yaml.safe_load(second.read_text())
+    assert doc["action"] == "rollback" and [o["name"] for o in doc["objects"]] == ["kube-proxy"]
+    assert doc["objects"][0]["fields"][0]["after"].endswith("tke.5")
+
+
+def test_rollback_leaves_a_field_that_changed_again_since_the_backup(cli, fake: FakeCluster) -> None:  # type: ignore[no-untyped-def]
+    ds_path = "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy"
+    assert cli(*live(fake, "kube-proxy", "--apply")).status == 0
+    (backup,) = fake.backup_dir.glob("*.yaml")
+    newer = "hkccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.18.4-tke.30"
+    _controller_edit(fake, ds_path, lambda ds: _containers(ds)["kube-proxy"].__setitem__("image", newer))
+    fake.calls.clear()
+    run = cli(*live(fake, "rollback", str(backup), "--apply", "-o", "json"))
+    assert run.status == 1 and run.json()["changes"] == [] and fake.calls == []
+    assert run.json()["refused"][0]["reason"].startswith(
+        "spec.template.spec.containers[name=kube-proxy].image changed after the backup was taken"
+    )
+    assert _containers(fake.get("DaemonSet", "kube-proxy"))["kube-proxy"]["image"] == newer
+
+
+def test_a_backup_of_another_api_server_is_refused_unless_force(cli, fake: FakeCluster) -> None:  # type: ignore[no-untyped-def]
+    assert cli(*live(fake, "kube-proxy", "--apply")).status == 0
+    (backup,) = fake.backup_dir.glob("*.yaml")
+    backup.write_text(backup.read_text().replace(f"server: {SERVER}", "server: https://cls-other.example.com"))
+    fake.calls.clear()
+    fake.listed.clear()
+    run = cli(*live(fake, "rollback", str(backup), "--apply"))
+    assert (run.status, run.out) == (2, "")
+    assert run.err == (
+        f"error: backup {backup} was taken from the API server https://cls-other.example.com, but context "
+        f'"test-ctx" is {SERVER}; choose the right --context, or pass --force to restore it there anyway\n'
+    )
+    assert fake.calls == [] and fake.listed == {}  # refused before any request
+    assert _containers(fake.get("DaemonSet", "kube-proxy"))["kube-proxy"]["image"].endswith("tke.20")
+    forced = cli(*live(fake, "rollback", str(backup), "--apply", "--force"))
+    assert forced.status == 0, forced.out + forced.err
+    assert _containers(fake.get("DaemonSet", "kube-proxy"))["kube-proxy"]["image"].endswith("tke.5")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("kube-proxy",),
+        ("prevent-loopback", "-n", "prod", "--all-lb", "--force"),
+        ("ingress-keepalive", "-n", "prod"),
+        ("coredns-rewrite", "--host", "roc.example.com", "--service", "server", "-n", "prod"),
+    ],
+)
+def test_apply_then_rollback_round_trip(cli, fake: FakeCluster, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    def state() -> dict[str, Obj]:
+        out = copy.deepcopy(fake.objects)
+        for obj in out.values():
+            obj["metadata"].pop("resourceVersion"), obj["metadata"].pop("generation")
+        return out
+
+    original = state()
+    run = cli(*live(fake, *args, "--apply", "-o", "json"))
+    assert run.status == 0 and run.json()["applied"], run.out
+    assert state() != original
+    rolled = cli(*live(fake, "rollback", run.json()["backup"], "--apply", "-o", "json"))
+    assert rolled.status == 0, rolled.out
+    assert [c["status"] for c in rolled.json()["changes"]] == ["applied"] * len(run.json()["changes"])
+    assert state() == original
+    again = cli(*live(fake, "rollback", run.json()["backup"], "-o", "json"))
+    assert again.status == 0 and again.json()["changes"] == []
+
+
+def test_the_server_answer_is_kept_as_the_snapshot_keeps_objects(  # type: ignore[no-untyped-def]
+    cli, fake: FakeCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kubectl_tke_net.fix import command
+
+    cleaned: list[str] = []
+
+    def clean(kind: Any, obj: Obj) -> Obj:
+        cleaned.append(kind.kind)
+        obj["metadata"]["labels"]["seen-by"] = "clean"
+        return obj
+
+    monkeypatch.setattr(command, "clean", clean)
+    run = cli(*live(fake, "kube-proxy", "--dry-run=server"))
+    assert run.status == 0 and cleaned == ["DaemonSet"]
+    assert "+    seen-by: clean\n" in run.out and "+        image: " in run.out
 
 
 def test_default_backup_dir(cli, fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,28 @@
-"""The only write path of tke-net: server-side dry run, backup file, then preconditioned merge patches."""
+"""The only write path of tke-net: server-side dry run, backup file, then preconditioned patches.
+
+A backup file is two comment lines, then one YAML header object that holds what the action is about to change:
+
+    apiVersion: tke-net/v1
+    kind: Backup
+    action: kube-proxy                    # the fix action that wrote it
+    context: prod                         # the kubeconfig context, and the URL of its API server
+    server: https://cls-abc.ccs.tencent-cloud.com
+    createdAt: '2026-12-01T09:30:00Z'
+    objects:
+    - apiVersion: apps/v1                 # each object as it was read ...
+      kind: DaemonSet
+      namespace: kube-system
+      name: kube-proxy
+      resourceVersion: '123'
+      fields:                             # ... and exactly the fields its patch sets
+      - path: [spec, template, spec, containers, {name: kube-proxy}, image]
+        before: ccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.18.4-tke.5
+        after: ccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.18.4-tke.20
+
+A path is map keys, and `{name: N}` for the element named N of a list. `before` (or `after`) is left out when
+the field was not there (an annotation the action added). `fix rollback` sets each field back to `before` where
+it still holds `after`; every other field stays as the cluster has it now (`fix.plan.plan_rollback`).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +36,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from kubectl_tke_net.fix.diff import Dumper
 from kubectl_tke_net.fix.plan import Change, Plan
 from kubectl_tke_net.i18n import _
 from kubectl_tke_net.model import AccessError
@@ -28,7 +53,9 @@ _clock: Callable[[], float] = time.monotonic
 class Writer(Protocol):
     """What apply needs of a cluster (`cluster.Cluster`, or a fake in tests)."""
 
-    def patch(self, path: str, body: Obj, dry_run: bool = False) -> tuple[int, Any]: ...
+    host: str  # the API server URL, recorded in backups
+
+    def patch(self, path: str, body: Obj, dry_run: bool = False, strategic: bool = False) -> tuple[int, Any]: ...
 
     def list(self, kind: Kind, namespace: str | None) -> list[Obj]: ...
 
@@ -67,7 +94,7 @@ def _send(cluster: Writer, change: Change, dry_run: bool) -> Result:
     if not change.resource_version:
         return Result(change, "failed", _("it was read without a resourceVersion, so it cannot be written safely"))
     try:
-        status, payload = cluster.patch(change.path, change.patch, dry_run=dry_run)
+        status, payload = cluster.patch(change.path, change.patch, dry_run=dry_run, strategic=change.strategic)
     except AccessError as exc:
         if dry_run:
             raise
@@ -108,22 +135,66 @@ def _backup_name(context: str | None, now: datetime) -> str:
     return f"{safe}-{now.strftime('%Y%m%dT%H%M%SZ')}"
 
 
+class _Path(list[Any]):
+    """A field's path, which a backup shows on one line: [spec, template, spec, containers, {name: x}, image]."""
+
+
+class _Dumper(Dumper):
+    pass
+
+
+_Dumper.add_representer(
+    _Path, lambda dumper, data: dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
+)
+
+
+def backup_document(changes: list[Change], context: str | None, server: str, action: str, now: datetime) -> Obj:
+    """The Backup header object of the changes (the module docstring describes it)."""
+    objects = [
+        {
+            "apiVersion": c.before.get("apiVersion"),
+            "kind": c.kind,
+            "namespace": c.namespace,
+            "name": c.name,
+            "resourceVersion": c.resource_version,
+            "fields": [{**f.saved(), "path": _Path(f.path)} for f in c.fields],
+        }
+        for c in changes
+    ]
+    return {
+        "apiVersion": "tke-net/v1",
+        "kind": "Backup",
+        "action": action,
+        "context": context,
+        "server": server,
+        "createdAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "objects": objects,
+    }
+
+
 def write_backup(
-    objects: list[Obj], directory: str, context: str | None, action: str, now: datetime | None = None
+    changes: list[Change],
+    directory: str,
+    context: str | None,
+    server: str,
+    action: str,
+    *,
+    now: datetime | None = None,
 ) -> str:
-    """Every object about to change, as one v1 List in a new file (mode 0600); returns its path."""
+    """The fields about to change, with their values before and after, in a new file (mode 0600); its path."""
     now = now or datetime.now(UTC)
     directory = os.path.expanduser(directory)
     os.makedirs(directory, mode=0o700, exist_ok=True)
     base = os.path.join(directory, _backup_name(context, now))
-    first = ("apiVersion", "kind", "metadata")
-    items = [{**{k: o[k] for k in first if k in o}, **{k: v for k, v in o.items() if k not in first}} for o in objects]
-    doc = {"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items}
+    doc = backup_document(changes, context, server, action, now)
     header = (
-        f"# kubectl tke-net fix {action}: the objects as they were before, {now.strftime('%Y-%m-%dT%H:%M:%SZ')}"
-        f", context {context or '(in-cluster)'}\n# restore: kubectl tke-net fix rollback FILE [--apply]\n"
+        f"# kubectl tke-net fix {action}: the fields it changes, as they were before, "
+        f"{now.strftime('%Y-%m-%dT%H:%M:%SZ')}, context {context or '(in-cluster)'}\n"
+        "# restore: kubectl tke-net fix rollback FILE [--apply]\n"
     )
-    text = header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    text = header + yaml.dump(
+        doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000
+    )
     for n in range(100):
         path = base + (f"-{n}" if n else "") + ".yaml"
         try:
@@ -147,7 +218,7 @@ def apply(
     if not all(r.ok for r in checked):
         held = _("not written: the server-side dry run of another change failed")
         return Outcome(tuple(r if not r.ok else Result(r.change, "not-run", held) for r in checked))
-    backup = write_backup([c.before for c in plan.changes], backup_dir, context, plan.action)
+    backup = write_backup(list(plan.changes), backup_dir, context, cluster.host, plan.action)
     results: list[Result] = []
     for change in plan.changes:
         if results and not results[-1].ok:

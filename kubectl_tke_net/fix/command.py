@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import sys
 from collections.abc import Callable
@@ -14,17 +15,17 @@ from kubectl_tke_net import render
 from kubectl_tke_net.checks.context import Context, Selector
 from kubectl_tke_net.fix import apply as applier
 from kubectl_tke_net.fix.diff import unified
-from kubectl_tke_net.fix.plan import ROLLOUT_STATUS, Change, Options, Plan, Refusal, make_plan
+from kubectl_tke_net.fix.plan import RESTORABLE, ROLLOUT_STATUS, Change, Options, Plan, Refusal, make_plan
 from kubectl_tke_net.i18n import _, ngettext
 from kubectl_tke_net.model import UsageError
-from kubectl_tke_net.snapshot import KINDS, Obj, Snapshot, documents
+from kubectl_tke_net.snapshot import KINDS, Obj, Snapshot, clean, documents
 from kubectl_tke_net.terminal import escape, escape_lines
 
 OpenSource = Callable[[argparse.Namespace], tuple[Any, dict[str, Any]]]
 _ONLY_FOR = (
     ("target_version", "--version", ("kube-proxy",)),
     ("all_lb", "--all-lb", ("prevent-loopback",)),
-    ("force", "--force", ("prevent-loopback",)),
+    ("force", "--force", ("prevent-loopback", "rollback")),
     ("host", "--host", ("coredns-rewrite",)),
     ("service", "--service", ("coredns-rewrite",)),
     ("wait", "--wait", ("kube-proxy", "ingress-keepalive")),
@@ -99,8 +100,9 @@ def _check_flags(args: argparse.Namespace) -> tuple[str, float | None]:
     return mode, wait
 
 
-def read_backup(path: str) -> tuple[Obj, ...]:
-    """The objects of a backup file written by --apply (a v1 List; any *List or YAML documents are accepted)."""
+def read_backup(path: str) -> Obj:
+    """The Backup header of a file written by --apply (fix.apply describes it). Anything else is a UsageError,
+    raised before any cluster is contacted."""
     # The snapshot reader's guards (nesting, alias bombs) protect this file too: it may come from anyone.
     docs = [
         doc
@@ -109,42 +111,68 @@ def read_backup(path: str) -> tuple[Obj, ...]:
             _("cannot read backup {path}: {reason}"),
             _("malformed backup {path}: {reason}"),
         )
+        if doc is not None
     ]
-    items: list[Any] = []
-    for doc in docs:
-        if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List"):
-            listed = doc.get("items") or []
-            if not isinstance(listed, list):
-                raise UsageError(_("malformed backup {path}: items is not a list").format(path=path))
-            items.extend(listed)
-        elif doc is not None:
-            items.append(doc)
-    for item in items:
-        meta = item.get("metadata") if isinstance(item, dict) else None
-        if not (
-            isinstance(item, dict)
-            and item.get("kind")
-            and isinstance(item["kind"], str)
-            and isinstance(meta, dict)
-            and isinstance(meta.get("name"), str)
-            and meta["name"]
-            and isinstance(meta.get("namespace") or "", str)
-        ):
-            raise UsageError(
-                _(
-                    "malformed backup {path}: every item needs kind and metadata.name (and any "
-                    "metadata.namespace) as text"
-                ).format(path=path)
-            )
-    if not items:
+    doc = docs[0] if len(docs) == 1 else None
+    if not (isinstance(doc, dict) and doc.get("apiVersion") == "tke-net/v1" and doc.get("kind") == "Backup"):
+        raise UsageError(
+            _(
+                "{path} is not a tke-net backup (kind Backup, apiVersion tke-net/v1): fix rollback restores only "
+                "the files that fix --apply writes"
+            ).format(path=path)
+        )
+    if not isinstance(doc.get("server"), str) or not doc["server"]:
+        raise UsageError(_("malformed backup {path}: it names no API server (server)").format(path=path))
+    objects = doc.get("objects")
+    if not isinstance(objects, list) or not objects:
         raise UsageError(_("backup {path} holds no objects").format(path=path))
-    return tuple(items)
+    if not all(_saved_object(o) for o in objects):
+        raise UsageError(
+            _(
+                "malformed backup {path}: every object needs apiVersion, kind and name (and any namespace) as "
+                "text, and fields, each with a path inside metadata.annotations, metadata.labels, spec or data"
+            ).format(path=path)
+        )
+    return doc
+
+
+def _saved_object(obj: Any) -> bool:
+    if not isinstance(obj, dict) or not isinstance(obj.get("namespace") or "", str):
+        return False
+    fields = obj.get("fields")
+    return (
+        all(isinstance(obj.get(key), str) and obj[key] for key in ("apiVersion", "kind", "name"))
+        and isinstance(fields, list)
+        and all(_saved_field(f) for f in fields)
+    )
+
+
+def _saved_field(entry: Any) -> bool:
+    path = entry.get("path") if isinstance(entry, dict) else None
+    if not isinstance(path, list) or not path or not isinstance(path[-1], str):
+        return False
+    steps = all(
+        isinstance(s, str) or (isinstance(s, dict) and list(s) == ["name"] and isinstance(s["name"], str)) for s in path
+    )
+    return steps and any(len(path) > len(p) and tuple(path[: len(p)]) == p for p in RESTORABLE)
+
+
+def _check_server(args: argparse.Namespace, backup: Obj, cluster: Any) -> None:
+    """A backup goes back only to the API server it was taken from, unless --force."""
+    saved, current = str(backup["server"]).rstrip("/"), str(cluster.host).rstrip("/")
+    if saved != current and not args.force:
+        raise UsageError(
+            _(
+                'backup {path} was taken from the API server {saved}, but context "{context}" is {server}; '
+                "choose the right --context, or pass --force to restore it there anyway"
+            ).format(path=args.names[0], saved=saved, context=cluster.target.context or "(in-cluster)", server=current)
+        )
 
 
 def _rollback_scope(args: argparse.Namespace, items: tuple[Obj, ...]) -> None:
     """LIST each kind once: in the backup's one namespace, or in all when it spans several."""
     namespaces = {
-        (i.get("metadata") or {}).get("namespace") or ""
+        i.get("namespace") or ""
         for i in items
         if any(k.kind == i.get("kind") and k.scope == "namespaced" for k in KINDS.values())
     }
@@ -156,10 +184,10 @@ def _rollback_scope(args: argparse.Namespace, items: tuple[Obj, ...]) -> None:
 
 def run(args: argparse.Namespace, open_source: OpenSource) -> int:
     mode, wait = _check_flags(args)
-    backup: tuple[Obj, ...] = ()
+    header: Obj = {}
     if args.action == "rollback":
-        backup = read_backup(args.names[0])
-        _rollback_scope(args, backup)
+        header = read_backup(args.names[0])
+        _rollback_scope(args, tuple(header["objects"]))
     selector = Selector.parse(args.selector) if args.selector else None
     opts = Options(
         names=tuple(args.names) if args.action != "rollback" else (),
@@ -168,9 +196,11 @@ def run(args: argparse.Namespace, open_source: OpenSource) -> int:
         force=args.force,
         host=args.host,
         service=args.service,
-        backup=backup,
+        backup=tuple(header.get("objects") or ()),
     )
     snap, source = open_source(args)
+    if header and not args.snapshot:
+        _check_server(args, header, snap.source)
     plan = make_plan(args.action, Context(snap, None, selector), opts)
     outcome = Outcome(mode, args.action)
     if mode == "client":
@@ -248,7 +278,11 @@ def _wait(run: _Run, plan: Plan, done: applier.Outcome, seconds: float, outcome:
 
 
 def _diff(change: Change, result: applier.Result | None) -> str:
-    after = result.answer if result is not None and result.ok and isinstance(result.answer, dict) else change.after
+    after = change.after
+    if result is not None and result.ok and isinstance(result.answer, dict):
+        # The server's answer, kept as the snapshot keeps objects, so that only the change shows.
+        kind = next(k for k in KINDS.values() if k.kind == change.kind)
+        after = clean(kind, copy.deepcopy(result.answer))
     return unified(change.ref, change.before, after)
 
 
@@ -261,6 +295,7 @@ def document(outcome: Outcome) -> Obj:
             "name": change.name,
             "diff": _diff(change, result),
             "patch": change.patch,
+            "patchType": "strategic" if change.strategic else "merge",
             "status": result.status if result else "planned",
         }
         if result is not None and result.message:
@@ -354,12 +389,14 @@ def _would(changes: list[Change], from_snapshot: bool) -> str:
     lines = [
         _("--apply would:") + (_(" (it needs a cluster, not --snapshot)") if from_snapshot else ""),
         _("  1. send every change to the API server as a dry run (dryRun=All) and stop if any is rejected;"),
-        _("  2. save the objects below to a new backup file in {dir} (--backup-dir);").format(
-            dir=applier.DEFAULT_BACKUP_DIR
-        ),
         _(
-            "  3. merge-patch each one (field manager kubectl-tke-net) on the condition that it still has the\n"
-            "     resourceVersion read, so that a concurrent edit is a conflict, never overwritten:"
+            "  2. save the fields that change, with their values before, to a new backup file in\n"
+            "     {dir} (--backup-dir);"
+        ).format(dir=applier.DEFAULT_BACKUP_DIR),
+        _(
+            "  3. patch only those fields (strategic merge patch; JSON merge patch for TkeServiceConfig), as field\n"
+            "     manager kubectl-tke-net and on the condition that each object still has the resourceVersion\n"
+            "     read, so that a concurrent edit is a conflict, never overwritten:"
         ),
     ]
     for change in changes:

@@ -15,7 +15,7 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _FIRST = ("apiVersion", "kind", "metadata")
 
 
-class _Dumper(yaml.SafeDumper):
+class Dumper(yaml.SafeDumper):
     """Block style, multi-line strings (a Corefile) as literal blocks, no anchors."""
 
     def ignore_aliases(self, data: Any) -> bool:
@@ -27,7 +27,7 @@ def _str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 
-_Dumper.add_representer(str, _str)
+Dumper.add_representer(str, _str)
 
 
 def quiet(obj: Obj) -> Obj:
@@ -48,7 +48,7 @@ def quiet(obj: Obj) -> Obj:
 
 def to_yaml(obj: Obj) -> str:
     return yaml.dump(
-        quiet(obj), Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000
+        quiet(obj), Dumper=Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000
     )
 
 

@@ -1,4 +1,10 @@
-"""What each fix action would change: pure planners from a snapshot to a `Plan` of before/after objects."""
+"""What each fix action would change: pure planners from a snapshot to a `Plan` of before/after objects.
+
+A change is written as a patch of only the fields that differ between before and after (`Field`s): for the
+built-in kinds a strategic merge patch, which names list elements such as containers by their `name`, so that a
+patch never carries a list copied from the object as the snapshot kept it (the snapshot keeps only what the
+checks read); for the TkeServiceConfig CRD, which has no strategic merge, a JSON merge patch (RFC 7386).
+"""
 
 from __future__ import annotations
 
@@ -25,25 +31,125 @@ from kubectl_tke_net.snapshot import KINDS, KUBE_SYSTEM, Obj
 ROLLOUT_STATUS = "kubectl -n kube-system rollout status ds/kube-proxy"
 BEGIN = "# BEGIN kubectl-tke-net managed rewrites (do not edit)"
 END = "# END kubectl-tke-net managed rewrites"
-# What `fix rollback` restores; everything else (status, clusterIP, ...) stays as the server has it now.
-RESTORED = (("metadata", "annotations"), ("metadata", "labels"), ("spec",), ("data",))
+# The only places a backup may restore: what the actions change lies there; status, metadata the server or
+# controllers keep (ownerReferences, resourceVersion, ...) never.
+RESTORABLE = (("metadata", "annotations"), ("metadata", "labels"), ("spec",), ("data",))
+# CRDs: the API server has no strategic merge for them, so they get a JSON merge patch (lists replaced whole).
+JSON_MERGE_KINDS = ("TkeServiceConfig",)
 _BY_KIND = {k.kind: k for k in KINDS.values()}
 
 
-def merge_patch(before: Any, after: Any) -> Any:
-    """The RFC 7386 JSON merge patch that turns `before` into `after` (lists are replaced whole)."""
-    if not isinstance(before, dict) or not isinstance(after, dict):
-        return copy.deepcopy(after)
-    patch: Obj = {}
-    for key, value in after.items():
-        if key not in before:
-            patch[key] = copy.deepcopy(value)
-        elif before[key] != value:
-            patch[key] = merge_patch(before[key], value)
-    for key in before:
-        if key not in after:
-            patch[key] = None
-    return patch
+class _Absent:
+    """A field that does not exist (None is a value: JSON null)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+# A step of a field's path: a map key, or {"name": N}, the element named N of a list (containers).
+Step = str | dict[str, str]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field a change sets: its path, and its value before and after (ABSENT: not there)."""
+
+    path: tuple[Step, ...]
+    before: Any = ABSENT
+    after: Any = ABSENT
+
+    def saved(self) -> Obj:
+        """As a backup file keeps it (fix.apply.write_backup); a value that was not there is left out."""
+        entry: Obj = {"path": list(self.path)}
+        for key, value in (("before", self.before), ("after", self.after)):
+            if value is not ABSENT:
+                entry[key] = copy.deepcopy(value)
+        return entry
+
+    def __str__(self) -> str:
+        out = ""
+        for step in self.path:
+            if isinstance(step, dict):
+                out += f"[name={step['name']}]"
+            elif re.fullmatch(r"[A-Za-z0-9_-]+", step):
+                out += ("." if out else "") + step
+            else:
+                out += f"[{step}]"
+        return out
+
+
+def _by_name(items: Any) -> dict[str, Any] | None:
+    """A list of maps with distinct names, by name; None for any other value."""
+    if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in items):
+        return None
+    named = {i["name"]: i for i in items}
+    return named if len(named) == len(items) else None
+
+
+def changed_fields(before: Any, after: Any, by_name: bool, path: tuple[Step, ...] = ()) -> list[Field]:
+    """The leaves in which `after` differs from `before`. Maps are compared key by key (a missing map counts as
+    empty); with by_name, lists of named maps element by element, as a strategic merge patch merges them."""
+    maps = (dict, type(None), _Absent)
+    if (isinstance(before, dict) or isinstance(after, dict)) and isinstance(before, maps) and isinstance(after, maps):
+        old = before if isinstance(before, dict) else {}
+        new = after if isinstance(after, dict) else {}
+        out: list[Field] = []
+        for key in [*old, *(k for k in new if k not in old)]:
+            out += changed_fields(old.get(key, ABSENT), new.get(key, ABSENT), by_name, (*path, key))
+        return out
+    old_items, new_items = (_by_name(before), _by_name(after)) if by_name else (None, None)
+    if old_items is not None and new_items is not None and old_items.keys() == new_items.keys():
+        out = []
+        for name, item in new_items.items():
+            out += changed_fields(old_items[name], item, by_name, (*path, {"name": name}))
+        return out
+    return [] if before == after else [Field(path, before, after)]
+
+
+def patch_of(fields: list[Field]) -> Obj:
+    """The patch that sets each field to its `after` value (null removes it); a {"name": N} step becomes a list
+    of the one element named N, which a strategic merge patch merges into the element of that name."""
+    body: Obj = {}
+    for f in fields:
+        node: Obj = body
+        for step, following in zip(f.path, f.path[1:], strict=False):
+            if isinstance(step, dict):
+                continue  # entered with the key before it
+            if isinstance(following, dict):
+                items = node.setdefault(step, [])
+                item = next((i for i in items if i["name"] == following["name"]), None)
+                if item is None:
+                    item = {"name": following["name"]}
+                    items.append(item)
+                node = item
+            else:
+                node = node.setdefault(step, {})
+        key = f.path[-1]
+        assert isinstance(key, str)
+        node[key] = None if f.after is ABSENT else copy.deepcopy(f.after)
+    return body
+
+
+def _holder(obj: Obj, path: tuple[Step, ...], create: bool = False) -> Obj | None:
+    """The map that holds the last step of `path` (missing maps made when `create`); None when it is not there."""
+    node: Any = obj
+    for step in path[:-1]:
+        if isinstance(step, dict):
+            items = node if isinstance(node, list) else []
+            node = next((i for i in items if isinstance(i, dict) and i.get("name") == step["name"]), None)
+        elif isinstance(node, dict):
+            if create and node.get(step) is None:
+                node[step] = {}
+            node = node.get(step)
+        else:
+            return None
+    return node if isinstance(node, dict) else None
+
+
+def value_at(obj: Obj, path: tuple[Step, ...]) -> Any:
+    holder = _holder(obj, path)
+    return ABSENT if holder is None else holder.get(str(path[-1]), ABSENT)
 
 
 @dataclass(frozen=True)
@@ -66,9 +172,18 @@ class Change:
         return meta(self.before).get("resourceVersion") or None
 
     @property
+    def strategic(self) -> bool:
+        """A strategic merge patch (built-in kinds), else a JSON merge patch (CRDs)."""
+        return self.kind not in JSON_MERGE_KINDS
+
+    @property
+    def fields(self) -> list[Field]:
+        return changed_fields(self.before, self.after, self.strategic)
+
+    @property
     def patch(self) -> Obj:
-        """Merge patch before -> after, carrying the resourceVersion read: a concurrent edit gives 409."""
-        diff = merge_patch(self.before, self.after)
+        """Only the changed fields, and the resourceVersion read: a concurrent edit gives 409."""
+        diff = patch_of(self.fields)
         body: Obj = {"metadata": diff.pop("metadata", {})}
         if self.resource_version:
             body["metadata"]["resourceVersion"] = self.resource_version
@@ -122,9 +237,20 @@ class _Builder:
     pending: list[str] = field(default_factory=list)
 
     def change(self, before: Obj, after: Obj) -> None:
-        if before != after:
-            kind, ns, name = _key(before)
-            self.changes.append(Change(kind, ns, name, object_path(before), before, after))
+        if before == after:
+            return
+        kind, ns, name = _key(before)
+        change = Change(kind, ns, name, object_path(before), before, after)
+        # A whole list in a strategic merge patch would be the list as the snapshot kept it, which may lack
+        # fields (env, resources, ...) that the server would then drop or replace.
+        whole = [f for f in change.fields if isinstance(f.before, list) or isinstance(f.after, list)]
+        if change.strategic and whole:
+            self.refuse(
+                before,
+                _("{field} would have to be sent as a whole list; change it by hand").format(field=whole[0]),
+            )
+            return
+        self.changes.append(change)
 
     def refuse(self, obj_or_kind: Obj | str, reason: str, namespace: str = "", name: str = "") -> None:
         if isinstance(obj_or_kind, dict):
@@ -679,30 +805,21 @@ def plan_coredns_rewrite(ctx: Context, opts: Options) -> Plan:
 # --- rollback --------------------------------------------------------------------------------------
 
 
-def _restored(current: Obj, saved: Obj) -> Obj:
-    after = copy.deepcopy(current)
-    for path in RESTORED:
-        src: Any = saved
-        dst: Any = after
-        for part in path[:-1]:
-            src = src.get(part) or {}
-            dst = dst.setdefault(part, {})
-        if path[-1] in src:
-            dst[path[-1]] = copy.deepcopy(src[path[-1]])
-        else:
-            dst.pop(path[-1], None)
-    return after
+def saved_fields(entries: list[Obj]) -> list[Field]:
+    """The fields of one object of a backup file (their form is checked by fix.command.read_backup)."""
+    return [Field(tuple(e["path"]), e.get("before", ABSENT), e.get("after", ABSENT)) for e in entries]
 
 
 def plan_rollback(ctx: Context, opts: Options) -> Plan:
-    """Bring the objects of a backup file back to their saved annotations, labels, spec and data."""
+    """Set the fields a backup names back to their values before the action, where they still have the values
+    the action gave them; every other field (a controller's, anyone's) stays as it is now."""
     plan = _Builder("rollback")
     lists: dict[str, dict[tuple[str, str], Obj]] = {}
     for saved in opts.backup:
-        kind_name, ns, name = _key(saved)
+        kind_name, ns, name = str(saved["kind"]), str(saved.get("namespace") or ""), str(saved["name"])
         kind = _BY_KIND.get(kind_name)
-        if kind is None:
-            plan.refuse(kind_name or "(no kind)", _("not a kind tke-net changes; restore it by hand"), ns, name)
+        if kind is None or kind.api_version != saved.get("apiVersion"):
+            plan.refuse(kind_name, _("not a kind tke-net changes; restore it by hand"), ns, name)
             continue
         if kind.name not in lists:
             lists[kind.name] = {
@@ -712,7 +829,29 @@ def plan_rollback(ctx: Context, opts: Options) -> Plan:
         if current is None:
             plan.refuse(kind_name, _("no longer exists; tke-net does not recreate objects"), ns, name)
             continue
-        plan.change(current, _restored(current, saved))
+        after = copy.deepcopy(current)
+        moved = []
+        for f in saved_fields(saved["fields"]):
+            now = value_at(current, f.path)
+            if now == f.before:
+                continue
+            holder = _holder(after, f.path, create=True) if now == f.after else None
+            if holder is None:
+                moved.append(str(f))
+            elif f.before is ABSENT:
+                del holder[str(f.path[-1])]
+            else:
+                holder[str(f.path[-1])] = copy.deepcopy(f.before)
+        if moved:
+            plan.refuse(
+                current,
+                _(
+                    "{fields} changed after the backup was taken (by a controller or by hand), so the object is "
+                    "left as it is; restore it by hand if needed"
+                ).format(fields=", ".join(moved)),
+            )
+            continue
+        plan.change(current, after)
     if not plan.changes and not plan.refused:
         plan.note(_("every object already matches the backup; nothing to do"))
     return plan.build()

@@ -50,7 +50,7 @@ def test_apply_changes_only_the_image_tag_then_nothing_to_do(fresh: ControlPlane
     doc = run.json()
     assert doc["applied"] is True and doc["backup"] and Path(doc["backup"]).is_file()
     backed_up = yaml.safe_load(Path(doc["backup"]).read_text())
-    assert [i["metadata"]["name"] for i in backed_up["items"]] == ["kube-proxy"]
+    assert backed_up["kind"] == "Backup" and [o["name"] for o in backed_up["objects"]] == ["kube-proxy"]
     after = get(fresh, DS)
     old, new = containers(before), containers(after)
     assert len(old) == len(new)
@@ -80,6 +80,96 @@ def test_rollback_restores_the_backup(fresh: ControlPlane, tmp_path: Path) -> No
     assert back.status == 0, back.err
     annotations = get(fresh, path)["metadata"].get("annotations") or {}
     assert "service.cloud.tencent.com/prevent-loopback" not in annotations
+
+
+OLD_IMAGE = "hkccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.18.4-tke.5"
+GENERATION = "deprecated.daemonset.template.generation"
+
+
+def by_name(ds: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in containers(ds)}
+
+
+def put(cp: ControlPlane, path: str, edit: Any) -> dict[str, Any]:
+    """Someone else's read-modify-write of the object (a controller, a user)."""
+    obj = get(cp, path)
+    edit(obj)
+    status, body = cp.request("PUT", path, obj)
+    assert status == 200, body
+    return body  # type: ignore[no-any-return]
+
+
+def test_kube_proxy_rollback_restores_only_the_image(fresh: ControlPlane, tmp_path: Path) -> None:
+    """apply, then edits by others, then rollback: only the image goes back. The API server's own
+    deprecated.daemonset.template.generation, other fields changed in between, env and resources stay."""
+    put(fresh, DS, lambda ds: by_name(ds)["kube-proxy"].update(image=OLD_IMAGE))  # an earlier test applied it
+    before = get(fresh, DS)
+    assert by_name(before)["kube-proxy"]["env"] and by_name(before)["kube-proxy"]["resources"]
+    run = plugin(fresh, "fix", "kube-proxy", "--apply", "--backup-dir", str(tmp_path / "apply"), "-o", "json")
+    assert run.status == 0, run.err
+    applied = get(fresh, DS)
+    assert by_name(applied)["kube-proxy"]["image"] != OLD_IMAGE
+    for name, container in by_name(before).items():
+        assert dict(by_name(applied)[name], image="") == dict(container, image="")  # env, resources, ... untouched
+    backup = yaml.safe_load(Path(run.json()["backup"]).read_text())
+    assert (backup["kind"], backup["server"]) == ("Backup", fresh.url.rstrip("/"))
+    assert [f["path"] for f in backup["objects"][0]["fields"]] == [
+        ["spec", "template", "spec", "containers", {"name": "kube-proxy"}, "image"]
+    ]
+
+    def others(ds: dict[str, Any]) -> None:
+        # The DaemonSet controller's and a user's edits. A template change makes the API server count up
+        # deprecated.daemonset.template.generation (it is spec.templateGeneration, which only it may set).
+        ds["metadata"]["labels"]["team"] = "sre"
+        by_name(ds)["kube-proxy"]["resources"]["limits"] = {"memory": "256Mi"}
+        by_name(ds)["conntrack-exporter"]["image"] = "ccr.ccs.tencentyun.com/tkeimages/conntrack-exporter:v0.3.2"
+
+    edited = put(fresh, DS, others)
+    assert int(edited["metadata"]["annotations"][GENERATION]) > int(before["metadata"]["annotations"][GENERATION])
+    back = plugin(
+        fresh, "fix", "rollback", run.json()["backup"], "--apply", "--backup-dir", str(tmp_path / "back"), "-o", "json"
+    )
+    assert back.status == 0, back.out + back.err
+    (change,) = back.json()["changes"]
+    assert change["status"] == "applied" and change["patchType"] == "strategic"
+    assert change["patch"] == {
+        "metadata": {"resourceVersion": edited["metadata"]["resourceVersion"]},
+        "spec": {"template": {"spec": {"containers": [{"name": "kube-proxy", "image": OLD_IMAGE}]}}},
+    }
+    after = get(fresh, DS)
+    assert by_name(after)["kube-proxy"]["image"] == OLD_IMAGE
+    for name, container in by_name(edited).items():
+        assert dict(by_name(after)[name], image="") == dict(container, image="")
+    assert by_name(after)["conntrack-exporter"]["image"].endswith("v0.3.2")
+    assert after["metadata"]["labels"]["team"] == "sre"
+    # The API server counted up once more for the rollback's template change; the backup's value was never sent.
+    generation = int(after["metadata"]["annotations"][GENERATION])
+    assert generation == int(edited["metadata"]["annotations"][GENERATION]) + 1
+    again = plugin(fresh, "fix", "rollback", run.json()["backup"], "-o", "json")
+    assert again.status == 0 and again.json()["changes"] == []
+
+
+def test_rollback_refuses_a_foreign_backup_and_a_plain_list(fresh: ControlPlane, tmp_path: Path) -> None:
+    """Refused with exit 2 and nothing written: a backup of another API server (unless --force), and a plain
+    List of objects, which is not a backup at all."""
+    put(fresh, DS, lambda ds: by_name(ds)["kube-proxy"].update(image=OLD_IMAGE))
+    run = plugin(fresh, "fix", "kube-proxy", "--apply", "--backup-dir", str(tmp_path), "-o", "json")
+    assert run.status == 0, run.err
+    mine = Path(run.json()["backup"])
+    foreign = tmp_path / "foreign.yaml"
+    foreign.write_text(mine.read_text().replace(f"server: {fresh.url.rstrip('/')}", "server: https://cls-other:443"))
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [get(fresh, DS)]}))
+    rv = get(fresh, DS)["metadata"]["resourceVersion"]
+    for path, says in ((foreign, "was taken from the API server https://cls-other:443"), (plain, "is not a tke-net")):
+        refused = plugin(fresh, "fix", "rollback", str(path), "--apply", "--backup-dir", str(tmp_path / "x"))
+        assert (refused.status, refused.out) == (2, ""), refused.err
+        assert refused.err.startswith("error: ") and says in refused.err and refused.err.count("\n") == 1
+    assert get(fresh, DS)["metadata"]["resourceVersion"] == rv
+    assert not (tmp_path / "x").exists()
+    forced = plugin(fresh, "fix", "rollback", str(foreign), "--apply", "--force", "--backup-dir", str(tmp_path / "f"))
+    assert forced.status == 0, forced.out + forced.err
+    assert by_name(get(fresh, DS))["kube-proxy"]["image"] == OLD_IMAGE
 
 
 def test_read_only_user_is_refused_and_nothing_is_written(fresh: ControlPlane, tmp_path: Path) -> None:
@@ -137,14 +227,14 @@ def test_an_edit_between_plan_and_write_is_a_conflict_and_survives(
     real_patch = Cluster.patch
 
     def patch_after_someone_else(
-        self: Cluster, target: str, body: dict[str, Any], dry_run: bool = False
+        self: Cluster, target: str, body: dict[str, Any], dry_run: bool = False, strategic: bool = False
     ) -> tuple[int, Any]:
         if not dry_run:  # the concurrent edit lands after the dry run, before the write
             current = get(fresh, path)
             current["metadata"].setdefault("annotations", {})["team.example.com/owner"] = "sre"
             status, answer = fresh.request("PUT", path, current)
             assert status == 200, answer
-        return real_patch(self, target, body, dry_run=dry_run)
+        return real_patch(self, target, body, dry_run=dry_run, strategic=strategic)
 
     monkeypatch.setattr(Cluster, "patch", patch_after_someone_else)
     monkeypatch.setenv("KUBECONFIG", str(fresh.kubeconfig))
