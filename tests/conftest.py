@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from kubectl_tke_net.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = Path(__file__).parent / "golden"
+GOLDEN_DIFF_LINES = 40  # of a failing golden's diff, shown in the failure; the .new file has all of it
 
 
 @dataclass(frozen=True)
@@ -65,3 +67,33 @@ def found(run: Run) -> set[tuple[str, str]]:
         (f["code"], f"{f['kind']}/{f['namespace']}/{f['name']}" if f["namespace"] else f"{f['kind']}/{f['name']}")
         for f in doc["findings"]
     }
+
+
+def golden(name: str, text: str) -> None:
+    """Compare `text` with tests/golden/NAME. When it differs, write it to tests/golden/NAME.new and fail with
+    a short diff: a person reads the diff and accepts the new text with `mv`; nothing rewrites a golden file."""
+    path = GOLDEN / name
+    new = path.with_name(path.name + ".new")
+    expected = path.read_text(encoding="utf-8") if path.exists() else None
+    if text == expected:
+        new.unlink(missing_ok=True)  # left by an earlier failing run
+        return
+    new.write_text(text, encoding="utf-8")
+    diff = list(
+        difflib.unified_diff(
+            (expected or "").splitlines(keepends=True), text.splitlines(keepends=True), str(path), str(new)
+        )
+    )
+    shown = "".join(line if line.endswith("\n") else line + "\n" for line in diff[:GOLDEN_DIFF_LINES])
+    if len(diff) > GOLDEN_DIFF_LINES:
+        shown += f"... and {len(diff) - GOLDEN_DIFF_LINES} more lines: diff {_shown(path)} {_shown(new)}\n"
+    what = "differs from" if expected is not None else "has no golden file"
+    pytest.fail(
+        f"{name} {what} {_shown(path)}; if the new text is right: mv {_shown(new)} {_shown(path)}\n{shown}",
+        pytrace=False,
+    )
+
+
+def _shown(path: Path) -> str:
+    """A path as the person who ran pytest can paste it: relative to the current folder when under it."""
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)

@@ -8,15 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import GOLDEN, fixture
+from tests.conftest import fixture, golden
 
-
-def golden(name: str, text: str) -> None:
-    """Compare with tests/golden/NAME; UPDATE_GOLDEN=1 rewrites it."""
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8")
+# tests/test_fix.py still imports golden from here; it moves to tests.conftest when that file switches.
+__all__ = ["golden"]
 
 
 @pytest.mark.parametrize("fmt", ["table", "wide", "json", "yaml"])
@@ -31,6 +26,19 @@ def test_json_and_yaml_are_the_same_document(cli) -> None:  # type: ignore[no-un
     as_yaml = yaml.safe_load(cli("svc", "-A", "--snapshot", fixture("services"), "-o", "yaml").out)
     assert as_json == as_yaml
     assert list(as_json) == ["apiVersion", "kind", "command", "source", "cluster", "findings", "skipped", "summary"]
+
+
+def test_a_golden_that_differs_writes_new_and_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tests.conftest.GOLDEN", tmp_path)
+    (tmp_path / "x.txt").write_text("one\ntwo\n", encoding="utf-8")
+    with pytest.raises(pytest.fail.Exception) as failed:
+        golden("x.txt", "one\nthree\n")
+    assert (tmp_path / "x.txt").read_text(encoding="utf-8") == "one\ntwo\n"
+    assert (tmp_path / "x.txt.new").read_text(encoding="utf-8") == "one\nthree\n"
+    assert f"mv {tmp_path}/x.txt.new {tmp_path}/x.txt" in str(failed.value)
+    assert "-two\n+three\n" in str(failed.value)
+    golden("x.txt", "one\ntwo\n")
+    assert not (tmp_path / "x.txt.new").exists()
 
 
 @pytest.mark.parametrize(("fail_on", "status"), [("error", 1), ("warning", 1), ("info", 1), ("never", 0)])

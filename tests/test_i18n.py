@@ -11,8 +11,7 @@ import pytest
 from wcwidth import wcswidth
 
 from kubectl_tke_net import i18n, i18n_catalog
-from tests.conftest import fixture
-from tests.test_cli import golden
+from tests.conftest import fixture, golden
 
 PO = i18n_catalog.LOCALE_DIR / "zh" / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
 

@@ -6,8 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.conftest import fixture
-from tests.test_cli import golden
+from tests.conftest import fixture, golden
 
 
 def cases(xml: str) -> list[ET.Element]:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import fixture, found
+from tests.conftest import fixture, found, golden
 
 LOOPBACK = {
     ("TKE301", "DaemonSet/kube-system/kube-proxy"),
@@ -117,8 +117,6 @@ def test_tkeserviceconfig_crd_absent_is_skipped(cli, tmp_path: Path) -> None:  #
 
 
 def test_loopback_table_opens_with_the_verdict_and_ends_with_the_fixes(cli) -> None:  # type: ignore[no-untyped-def]
-    from tests.test_cli import golden
-
     run = cli("loopback", "-A", "--snapshot", fixture("loopback"))
     assert run.status == 1
     golden("loopback.table", run.out)
