@@ -6,6 +6,7 @@ import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 
@@ -42,8 +43,14 @@ def no_cloud_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyte
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
 
 
+class CLI(Protocol):
+    """The type of the `cli` fixture."""
+
+    def __call__(self, *args: str) -> Run: ...
+
+
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> CLI:
     """cli("svc", "-A", ...) runs the plugin in-process and returns its exit status and output."""
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
@@ -60,13 +67,19 @@ def fixture(name: str) -> str:
     return str(FIXTURES / f"{name}.yaml")
 
 
+def ref(kind: str, namespace: str | None, name: str) -> str:
+    """How the tests name an object: "Kind/ns/name", or "Kind/name" when it has no namespace."""
+    return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
+
+
+def finding_ref(finding: dict[str, Any]) -> str:
+    """The object of a finding of a JSON report, named as `ref` names it."""
+    return ref(finding["kind"], finding["namespace"], finding["name"])
+
+
 def found(run: Run) -> set[tuple[str, str]]:
     """{(code, "Kind/ns/name")} of a JSON report."""
-    doc = run.json()
-    return {
-        (f["code"], f"{f['kind']}/{f['namespace']}/{f['name']}" if f["namespace"] else f"{f['kind']}/{f['name']}")
-        for f in doc["findings"]
-    }
+    return {(f["code"], finding_ref(f)) for f in run.json()["findings"]}
 
 
 def golden(name: str, text: str) -> None:
