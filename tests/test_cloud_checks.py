@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import fixture, found
+from tests.conftest import fixture, found, variant
 from tests.tcfake import FakeCloud
 
 CLUSTER = fixture("cloud")
@@ -409,13 +410,12 @@ SVC_CODES = {code for code, _obj in SVC}
 
 
 def test_malformed_l7_listeners_do_not_crash_tke404(cli, fake: FakeCloud, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    import yaml
+    def strings(doc: dict[str, Any]) -> None:
+        config = next(i for i in doc["items"] if i["metadata"]["name"] == "ka-ing-auto-ingress-config")
+        config["spec"]["loadBalancer"]["l7Listeners"] = ["HTTP:80"]
 
-    doc = yaml.safe_load(Path(CLUSTER).read_text())
-    config = next(i for i in doc["items"] if i["metadata"]["name"] == "ka-ing-auto-ingress-config")
-    config["spec"]["loadBalancer"]["l7Listeners"] = ["HTTP:80"]
-    path = tmp_path / "cloud.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    run = cli("ingress", "-A", "--snapshot", str(path), "-o", "json", "--cloud", "--select", "TKE4")
+    run = cli(
+        "ingress", "-A", "--snapshot", variant(tmp_path, "cloud", strings), "-o", "json", "--cloud", "--select", "TKE4"
+    )
     assert "Traceback" not in run.err and run.err == ""
     assert found(run) == ING - {("TKE404", "Ingress/shop/ka-ing")}  # keep-alive not on: nothing to judge

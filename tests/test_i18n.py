@@ -11,7 +11,7 @@ import pytest
 from wcwidth import wcswidth
 
 from kubectl_tke_net import i18n, i18n_catalog
-from tests.conftest import fixture, golden
+from tests.conftest import fixture, golden, kubeconfig
 
 PO = i18n_catalog.LOCALE_DIR / "zh" / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
 
@@ -340,30 +340,9 @@ def test_build_hook_compiles_into_the_build_dir(tmp_path: Path) -> None:
 # --- errors and notes tke-net writes itself --------------------------------------------------------------
 
 
-def _kubeconfig(tmp_path: Path, server: str = "https://127.0.0.1:1", ca: str | None = None) -> Path:
-    import yaml
-
-    path = tmp_path / "config"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "dev",
-                "clusters": [
-                    {"name": "c", "cluster": {"server": server, **({"certificate-authority": ca} if ca else {})}}
-                ],
-                "users": [{"name": "u", "user": {"token": "t0ken"}}],
-                "contexts": [{"name": "dev", "context": {"cluster": "c", "user": "u"}}],
-            }
-        )
-    )
-    return path
-
-
 def test_kubeconfig_error_in_chinese(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """One line, exit 3, the context name and the path unchanged inside the Chinese text; English as before."""
-    path = _kubeconfig(tmp_path)
+    path = kubeconfig(tmp_path)
     zh = cli("svc", "--kubeconfig", str(path), "--context", "prod", "--lang", "zh")
     assert (zh.status, zh.out, zh.err) == (3, "", f'error: 在 {path} 中找不到上下文 "prod"\n')
     en = cli("svc", "--kubeconfig", str(path), "--context", "prod", "--lang", "en")
@@ -394,12 +373,12 @@ def test_forbidden_keeps_the_servers_message_in_chinese(cli, tmp_path: Path) -> 
 
     message = 'services is forbidden: User "u" cannot list resource "services"'
     with serve(default=Answer(403, {"kind": "Status", "code": 403, "message": message})) as stub:
-        path = _kubeconfig(tmp_path, stub.url, stub.ca)
+        path = stub.kubeconfig(tmp_path / "config")
         doc = cli("svc", "-A", "--kubeconfig", str(path), "-o", "json", "--lang", "zh").json()
     reasons = {s["reason"] for s in doc["skipped"]}
     assert f"forbidden: {message}" in reasons
     with serve(default=Answer(403, {"kind": "Status", "code": 403})) as stub:  # no message: ours, translated
-        path = _kubeconfig(tmp_path, stub.url, stub.ca)
+        path = stub.kubeconfig(tmp_path / "config")
         doc = cli("svc", "-A", "--kubeconfig", str(path), "-o", "json", "--lang", "zh").json()
     assert "forbidden: 无法列出 services" in {s["reason"] for s in doc["skipped"]}
 

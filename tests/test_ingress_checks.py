@@ -6,20 +6,11 @@ import pytest
 
 from kubectl_tke_net import checks
 from kubectl_tke_net.model import Severity
-from tests.conftest import fixture, found
+from tests.conftest import finding, fixture, found
 
 
 def report(cli, name: str, *flags: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
     return cli("ingress", "-A", "--snapshot", fixture(name), "-o", "json", *flags).json()  # type: ignore[no-any-return]
-
-
-def finding(doc: dict, code: str, obj: str) -> dict:  # type: ignore[type-arg]
-    kind, ns, name = obj.split("/")
-    matches = [
-        f for f in doc["findings"] if (f["code"], f["kind"], f["namespace"], f["name"]) == (code, kind, ns, name)
-    ]
-    assert len(matches) == 1, f"{code} on {obj}: {matches}"
-    return matches[0]  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize(

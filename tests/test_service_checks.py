@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import fixture, found
+from tests.conftest import fixture, found, messages, variant
 
 SERVICES = {
     ("TKE101", "Service/app/orphan"),
@@ -40,12 +40,8 @@ def test_healthy_cluster_has_no_finding(cli, command: str) -> None:  # type: ign
     assert (run.status, run.json()["findings"], run.json()["skipped"]) == (0, [], [])
 
 
-def _messages(run) -> dict[tuple[str, str], str]:  # type: ignore[no-untyped-def]
-    return {(f["code"], f["name"]): f["message"] for f in run.json()["findings"]}
-
-
 def test_messages_explain_the_cause(cli) -> None:  # type: ignore[no-untyped-def]
-    msgs = _messages(cli("svc", "-A", "--snapshot", fixture("services"), "-o", "json"))
+    msgs = messages(cli("svc", "-A", "--snapshot", fixture("services"), "-o", "json"))
     assert "exist in namespace other" in msgs[("TKE101", "orphan")]
     assert "only 1 terminated Pod: batch-done" in msgs[("TKE101", "batch")]
     assert "down-1 (CrashLoopBackOff)" in msgs[("TKE102", "down")]
@@ -97,14 +93,11 @@ def test_select_and_ignore_by_code_and_prefix(cli) -> None:  # type: ignore[no-u
 
 
 def test_pods_without_endpointslices_use_pod_readiness(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import yaml
+    def without_slices(doc: dict[str, Any]) -> None:
+        doc["items"] = [i for i in doc["items"] if i["kind"] != "EndpointSlice"]
+        for item in doc["items"]:
+            if item["kind"] == "Pod" and item["metadata"]["name"] == "web-7d9f8-fghij":
+                item["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
 
-    doc = yaml.safe_load(Path(fixture("healthy")).read_text())
-    doc["items"] = [i for i in doc["items"] if i["kind"] != "EndpointSlice"]
-    for item in doc["items"]:
-        if item["kind"] == "Pod" and item["metadata"]["name"] == "web-7d9f8-fghij":
-            item["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
-    path = tmp_path / "noslices.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    run = cli("svc", "-A", "--snapshot", str(path), "-o", "json")
+    run = cli("svc", "-A", "--snapshot", variant(tmp_path, "healthy", without_slices), "-o", "json")
     assert found(run) == {("TKE103", "Service/shop/web")}

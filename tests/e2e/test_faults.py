@@ -12,7 +12,9 @@ import pytest
 from controlplane import ControlPlane
 from faultproxy import Fault, FaultProxy
 from load import create_many, own_controlplane
-from test_plugin import FIXTURES, plugin
+from test_plugin import plugin
+
+from tests.conftest import FIXTURES, without_source
 
 PAGED = "paged"  # 1,100 Services: three pages of 500
 PAGED_SERVICES = 1100
@@ -77,7 +79,7 @@ def through(proxy: FaultProxy, tmp_path: Path, *args: str, timeout: float = 120)
 
 def report(run: Any) -> dict[str, Any]:
     assert run.status in (0, 1), run.err
-    return {k: v for k, v in run.json().items() if k != "source"}
+    return without_source(run.json())
 
 
 @pytest.mark.parametrize("name", list(TRANSIENT))

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 from controlplane import ControlPlane, ControlPlaneError
-from test_plugin import PLUGIN, Run
+
+from tests.conftest import Run, run_plugin
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +33,7 @@ def certs() -> Iterator[ControlPlane]:
 
 
 def run(cp: ControlPlane, *args: str, kubeconfig: str) -> Run:
-    env = dict(cp.env(), KUBECONFIG=kubeconfig)
-    started = time.monotonic()
-    done = subprocess.run([str(PLUGIN), *args], env=env, capture_output=True, text=True, timeout=120, check=False)
-    return Run(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+    return run_plugin(*args, env=dict(cp.env(), KUBECONFIG=kubeconfig))
 
 
 def kubeconfig(
