@@ -8,20 +8,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import fixture, golden, kubeconfig, without_source
+from tests.conftest import CLI, fixture, golden, kubeconfig, without_source
 
 # tests/test_fix.py still imports golden from here; it moves to tests.conftest when that file switches.
 __all__ = ["golden"]
 
 
 @pytest.mark.parametrize("fmt", ["table", "wide", "json", "yaml"])
-def test_renderings(cli, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def test_renderings(cli: CLI, fmt: str) -> None:
     run = cli("svc", "-A", "--snapshot", "tests/fixtures/services.yaml", "-o", fmt)
     assert run.status == 1 and run.err == ""
     golden(f"services.{fmt}", run.out)
 
 
-def test_json_and_yaml_are_the_same_document(cli) -> None:  # type: ignore[no-untyped-def]
+def test_json_and_yaml_are_the_same_document(cli: CLI) -> None:
     as_json = cli("svc", "-A", "--snapshot", fixture("services"), "-o", "json").json()
     as_yaml = yaml.safe_load(cli("svc", "-A", "--snapshot", fixture("services"), "-o", "yaml").out)
     assert as_json == as_yaml
@@ -42,11 +42,11 @@ def test_a_golden_that_differs_writes_new_and_fails(tmp_path: Path, monkeypatch:
 
 
 @pytest.mark.parametrize(("fail_on", "status"), [("error", 1), ("warning", 1), ("info", 1), ("never", 0)])
-def test_fail_on(cli, fail_on: str, status: int) -> None:  # type: ignore[no-untyped-def]
+def test_fail_on(cli: CLI, fail_on: str, status: int) -> None:
     assert cli("svc", "-A", "--snapshot", fixture("services"), "--fail-on", fail_on).status == status
 
 
-def test_fail_on_threshold_above_the_worst_finding(cli) -> None:  # type: ignore[no-untyped-def]
+def test_fail_on_threshold_above_the_worst_finding(cli: CLI) -> None:
     # Only TKE113 (info) remains: exit 0 by default, 1 with --fail-on info.
     args = ("svc", "-A", "--snapshot", fixture("services"), "--select", "TKE113")
     assert cli(*args).status == 0
@@ -68,20 +68,20 @@ def test_fail_on_threshold_above_the_worst_finding(cli) -> None:  # type: ignore
         ("nonsense",),
     ],
 )
-def test_usage_errors_exit_2_with_one_line(cli, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+def test_usage_errors_exit_2_with_one_line(cli: CLI, args: tuple[str, ...]) -> None:
     run = cli(*args)
     assert run.status == 2
     assert run.out == "" and run.err.count("\n") == 1 and run.err.startswith("error: ")
 
 
-def test_malformed_snapshot(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_snapshot(cli: CLI, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("items: [unclosed\n")
     run = cli("svc", "--snapshot", str(bad))
     assert run.status == 2 and "malformed snapshot" in run.err and "Traceback" not in run.err
 
 
-def test_access_errors_exit_3(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_access_errors_exit_3(cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     run = cli("svc")
@@ -96,7 +96,7 @@ def test_access_errors_exit_3(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert "s3cr3t" not in run.err + run.out
 
 
-def test_kubeconfig_list_is_merged(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_kubeconfig_list_is_merged(cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = kubeconfig(tmp_path)
     other = tmp_path / "other"
     prod = {"name": "prod", "context": {"cluster": "cls-abc123", "user": "u"}}
@@ -109,12 +109,12 @@ def test_kubeconfig_list_is_merged(cli, tmp_path: Path, monkeypatch: pytest.Monk
     assert run.status == 3 and "cannot reach the API server at https://127.0.0.1:1" in run.err
 
 
-def test_color(cli) -> None:  # type: ignore[no-untyped-def]
+def test_color(cli: CLI) -> None:
     assert "\033[31mERROR" in cli("svc", "-A", "--snapshot", fixture("services"), "--color", "always").out
     assert "\033[" not in cli("svc", "-A", "--snapshot", fixture("services")).out
 
 
-def test_checks_catalogue_and_page(cli) -> None:  # type: ignore[no-untyped-def]
+def test_checks_catalogue_and_page(cli: CLI) -> None:
     run = cli("checks")
     assert run.status == 0 and run.out.splitlines()[0].split() == ["CODE", "SEVERITY", "COMMANDS", "TITLE"]
     page = cli("checks", "tke302").out
@@ -122,13 +122,13 @@ def test_checks_catalogue_and_page(cli) -> None:  # type: ignore[no-untyped-def]
     assert "## Why it breaks traffic" in page and page.endswith("/docs/checks/TKE302.md\n")
 
 
-def test_version(cli) -> None:  # type: ignore[no-untyped-def]
+def test_version(cli: CLI) -> None:
     from kubectl_tke_net import __version__
 
     assert cli("version").out == f"kubectl tke-net {__version__}\n"
 
 
-def test_dump_then_snapshot_gives_the_same_report(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_dump_then_snapshot_gives_the_same_report(cli: CLI, tmp_path: Path) -> None:
     dumped = cli("dump", "-A", "--snapshot", fixture("services"))
     assert dumped.status == 0
     path = tmp_path / "dump.yaml"
@@ -138,7 +138,7 @@ def test_dump_then_snapshot_gives_the_same_report(cli, tmp_path: Path) -> None: 
     assert without_source(first) == without_source(second)
 
 
-def test_dump_never_keeps_secret_data(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_dump_never_keeps_secret_data(cli: CLI, tmp_path: Path) -> None:
     path = tmp_path / "secret.yaml"
     path.write_text(
         yaml.safe_dump(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import finding, fixture, found, golden, messages, severities, variant
+from tests.conftest import CLI, finding, fixture, found, golden, messages, severities, variant
 
 LOOPBACK = {
     ("TKE301", "DaemonSet/kube-system/kube-proxy"),
@@ -25,7 +25,7 @@ def proxy(doc: dict[str, Any]) -> dict[str, Any]:
     return ds["spec"]["template"]["spec"]["containers"][0]  # type: ignore[no-any-return]
 
 
-def test_old_ipvs_cluster(cli) -> None:  # type: ignore[no-untyped-def]
+def test_old_ipvs_cluster(cli: CLI) -> None:
     run = cli("loopback", "-A", "--snapshot", fixture("loopback"), "-o", "json")
     assert found(run) == LOOPBACK
     assert run.json()["cluster"]["kubeProxy"]["loopbackFixed"] is False
@@ -38,14 +38,14 @@ def test_old_ipvs_cluster(cli) -> None:  # type: ignore[no-untyped-def]
     assert "v1.20.6-tke.3" in msgs[("TKE301", "kube-proxy")] and "v1.20.6-tke.12" in msgs[("TKE301", "kube-proxy")]
 
 
-def test_svc_and_ingress_run_their_loopback_checks(cli) -> None:  # type: ignore[no-untyped-def]
+def test_svc_and_ingress_run_their_loopback_checks(cli: CLI) -> None:
     svc = found(cli("svc", "-A", "--snapshot", fixture("loopback"), "-o", "json", "--select", "TKE3"))
     assert svc == {("TKE302", "Service/shop/internal"), ("TKE304", "Service/shop/internal-annotated")}
     ing = found(cli("ingress", "-A", "--snapshot", fixture("loopback"), "-o", "json", "--select", "TKE3"))
     assert ing == {f for f in LOOPBACK if f[0] == "TKE303"}
 
 
-def test_single_ready_node_escalates_to_error(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_single_ready_node_escalates_to_error(cli: CLI, tmp_path: Path) -> None:
     path = variant(tmp_path, "loopback", lambda doc: doc["items"].pop(0))
     sev = severities(cli("loopback", "-A", "--snapshot", path, "-o", "json"))
     assert sev[("TKE302", "internal")] == "error"
@@ -53,7 +53,7 @@ def test_single_ready_node_escalates_to_error(cli, tmp_path: Path) -> None:  # t
     assert sev[("TKE304", "internal-annotated")] == "warning"
 
 
-def test_fixed_kube_proxy(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_fixed_kube_proxy(cli: CLI, tmp_path: Path) -> None:
     def upgrade(doc: dict[str, Any]) -> None:
         proxy(doc)["image"] = "ccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.20.6-tke.12"
 
@@ -61,7 +61,7 @@ def test_fixed_kube_proxy(cli, tmp_path: Path) -> None:  # type: ignore[no-untyp
     assert found(run) == {f for f in LOOPBACK if f[0] in ("TKE302", "TKE303")}
 
 
-def test_iptables_mode_keeps_only_the_l7_problem(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_iptables_mode_keeps_only_the_l7_problem(cli: CLI, tmp_path: Path) -> None:
     def iptables(doc: dict[str, Any]) -> None:
         proxy(doc)["args"] = ["--kubeconfig=/var/lib/kube-proxy/config"]
 
@@ -71,7 +71,7 @@ def test_iptables_mode_keeps_only_the_l7_problem(cli, tmp_path: Path) -> None:  
     assert run.json()["cluster"]["kubeProxy"]["mode"] == "iptables"
 
 
-def test_no_kube_proxy_daemonset(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_no_kube_proxy_daemonset(cli: CLI, tmp_path: Path) -> None:
     def remove(doc: dict[str, Any]) -> None:
         doc["items"] = [i for i in doc["items"] if i["kind"] != "DaemonSet"]
 
@@ -81,7 +81,7 @@ def test_no_kube_proxy_daemonset(cli, tmp_path: Path) -> None:  # type: ignore[n
     assert run.json()["cluster"]["kubeProxy"]["mode"] == "unknown"
 
 
-def test_tag_that_is_not_tke(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_tag_that_is_not_tke(cli: CLI, tmp_path: Path) -> None:
     def upstream(doc: dict[str, Any]) -> None:
         proxy(doc)["image"] = "registry.k8s.io/kube-proxy:v1.28.3"
 
@@ -92,7 +92,7 @@ def test_tag_that_is_not_tke(cli, tmp_path: Path) -> None:  # type: ignore[no-un
     assert run.json()["cluster"]["kubeProxy"]["version"] == "v1.28.3"
 
 
-def test_tkeserviceconfig_crd_absent_is_skipped(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_tkeserviceconfig_crd_absent_is_skipped(cli: CLI, tmp_path: Path) -> None:
     def no_crd(doc: dict[str, Any]) -> None:
         doc["metadata"] = {
             "annotations": {"tke-net.kubectl.io/unavailable": '{"tkeserviceconfigs": "the API is not served"}'}
@@ -103,7 +103,7 @@ def test_tkeserviceconfig_crd_absent_is_skipped(cli, tmp_path: Path) -> None:  #
     assert {"codes": ["TKE303"], "reason": "the API is not served"} in run.json()["skipped"]
 
 
-def test_loopback_table_opens_with_the_verdict_and_ends_with_the_fixes(cli) -> None:  # type: ignore[no-untyped-def]
+def test_loopback_table_opens_with_the_verdict_and_ends_with_the_fixes(cli: CLI) -> None:
     run = cli("loopback", "-A", "--snapshot", fixture("loopback"))
     assert run.status == 1
     golden("loopback.table", run.out)
@@ -116,8 +116,8 @@ def test_loopback_table_opens_with_the_verdict_and_ends_with_the_fixes(cli) -> N
 
 @pytest.mark.parametrize("listeners", [["HTTP:80"], {"protocol": "HTTP"}, [{"port": 80}, "x"]])
 def test_malformed_l7_listeners_are_reported_not_a_crash(
-    cli,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    cli: CLI,
+    tmp_path: Path,
     listeners: Any,
 ) -> None:
     """A hand-edited TkeServiceConfig: TKE303 says keep-alive cannot be confirmed; fix refuses to guess."""
