@@ -115,6 +115,19 @@ def kubeconfig(tmp_path: Path, server: str = "https://127.0.0.1:1") -> Path:
     return path
 
 
+def self_signed(cert: Path, key: Path, subject: str, days: int = 1, san: str | None = None) -> None:
+    """Write a self-signed EC certificate for `subject` (a CN, with subjectAltName `san` if given) and its key."""
+    extension = ["-addext", f"subjectAltName={san}"] if san else []
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"),
+            *("-days", str(days), "-subj", f"/CN={subject}", *extension, "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
 def ref(kind: str, namespace: str | None, name: str) -> str:
     """How the tests name an object: "Kind/ns/name", or "Kind/name" when it has no namespace."""
     return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"

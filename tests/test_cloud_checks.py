@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CLI, Run, fixture, found, variant
+from tests.conftest import CLI, Run, fixture, found, self_signed, variant
 from tests.tcfake import FakeCloud
 
 CLUSTER = fixture("cloud")
@@ -345,33 +345,10 @@ def test_cloud_and_no_cloud_together_is_a_usage_error(cli: CLI, fake: FakeCloud)
 
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    import subprocess
-
     folder = tmp_path_factory.mktemp("tls")
-    cert, key = str(folder / "api.crt"), str(folder / "api.key")
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            key,
-            "-out",
-            cert,
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
+    cert, key = folder / "api.crt", folder / "api.key"
+    self_signed(cert, key, "127.0.0.1", san="IP:127.0.0.1")
+    return str(cert), str(key)
 
 
 def test_https_as_in_production_trusting_the_ca_the_environment_names(
