@@ -47,10 +47,10 @@ system-deps: ## Debian packages the probe script's tests run under: busybox and 
 test: $(STAMP) $(MO) system-deps ## unit and CLI tests (no network, no cluster)
 	$(BIN)/pytest -q tests --ignore=tests/e2e
 
-lint: $(STAMP) ## ruff (lint and format), and mypy --strict on the package
+lint: $(STAMP) ## ruff (lint and format), and mypy --strict on the package and the tests
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy kubectl_tke_net
+	$(BIN)/mypy kubectl_tke_net tests
 
 e2e: $(STAMP) $(MO) system-deps ## end to end against a real kube-apiserver and etcd (built once, cached outside the repo)
 	$(BIN)/pytest -q tests/e2e

@@ -14,7 +14,6 @@ import shutil
 import socket
 import ssl
 import struct
-import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tests.conftest import self_signed
 
 
 @dataclass(frozen=True)
@@ -72,30 +73,7 @@ def tls_files() -> tuple[str, str]:
     folder = Path(tempfile.mkdtemp(prefix="tke-net-stub-tls-"))
     atexit.register(shutil.rmtree, folder, True)
     cert, key = folder / "stub.crt", folder / "stub.key"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    self_signed(cert, key, "127.0.0.1", days=2, san="IP:127.0.0.1,DNS:localhost")
     return str(cert), str(key)
 
 

@@ -214,7 +214,7 @@ class FakeCloud:
         ids = params.get(key)
         if ids is not None and len(ids) > most:
             raise _Invalid("InvalidParameterValue.LimitExceeded", f"{key} takes at most {most} values")
-        return ids  # type: ignore[no-any-return]
+        return ids
 
     def _filter(self, params: dict[str, Any], name: str) -> list[str] | None:
         for f in params.get("Filters") or []:

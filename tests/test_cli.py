@@ -8,37 +8,45 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import GOLDEN, fixture
+from tests.conftest import CLI, fixture, golden, kubeconfig, without_source
 
-
-def golden(name: str, text: str) -> None:
-    """Compare with tests/golden/NAME; UPDATE_GOLDEN=1 rewrites it."""
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8")
+# tests/test_fix.py still imports golden from here; it moves to tests.conftest when that file switches.
+__all__ = ["golden"]
 
 
 @pytest.mark.parametrize("fmt", ["table", "wide", "json", "yaml"])
-def test_renderings(cli, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def test_renderings(cli: CLI, fmt: str) -> None:
     run = cli("svc", "-A", "--snapshot", "tests/fixtures/services.yaml", "-o", fmt)
     assert run.status == 1 and run.err == ""
     golden(f"services.{fmt}", run.out)
 
 
-def test_json_and_yaml_are_the_same_document(cli) -> None:  # type: ignore[no-untyped-def]
+def test_json_and_yaml_are_the_same_document(cli: CLI) -> None:
     as_json = cli("svc", "-A", "--snapshot", fixture("services"), "-o", "json").json()
     as_yaml = yaml.safe_load(cli("svc", "-A", "--snapshot", fixture("services"), "-o", "yaml").out)
     assert as_json == as_yaml
     assert list(as_json) == ["apiVersion", "kind", "command", "source", "cluster", "findings", "skipped", "summary"]
 
 
+def test_a_golden_that_differs_writes_new_and_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tests.conftest.GOLDEN", tmp_path)
+    (tmp_path / "x.txt").write_text("one\ntwo\n", encoding="utf-8")
+    with pytest.raises(pytest.fail.Exception) as failed:
+        golden("x.txt", "one\nthree\n")
+    assert (tmp_path / "x.txt").read_text(encoding="utf-8") == "one\ntwo\n"
+    assert (tmp_path / "x.txt.new").read_text(encoding="utf-8") == "one\nthree\n"
+    assert f"mv {tmp_path}/x.txt.new {tmp_path}/x.txt" in str(failed.value)
+    assert "-two\n+three\n" in str(failed.value)
+    golden("x.txt", "one\ntwo\n")
+    assert not (tmp_path / "x.txt.new").exists()
+
+
 @pytest.mark.parametrize(("fail_on", "status"), [("error", 1), ("warning", 1), ("info", 1), ("never", 0)])
-def test_fail_on(cli, fail_on: str, status: int) -> None:  # type: ignore[no-untyped-def]
+def test_fail_on(cli: CLI, fail_on: str, status: int) -> None:
     assert cli("svc", "-A", "--snapshot", fixture("services"), "--fail-on", fail_on).status == status
 
 
-def test_fail_on_threshold_above_the_worst_finding(cli) -> None:  # type: ignore[no-untyped-def]
+def test_fail_on_threshold_above_the_worst_finding(cli: CLI) -> None:
     # Only TKE113 (info) remains: exit 0 by default, 1 with --fail-on info.
     args = ("svc", "-A", "--snapshot", fixture("services"), "--select", "TKE113")
     assert cli(*args).status == 0
@@ -60,37 +68,20 @@ def test_fail_on_threshold_above_the_worst_finding(cli) -> None:  # type: ignore
         ("nonsense",),
     ],
 )
-def test_usage_errors_exit_2_with_one_line(cli, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+def test_usage_errors_exit_2_with_one_line(cli: CLI, args: tuple[str, ...]) -> None:
     run = cli(*args)
     assert run.status == 2
     assert run.out == "" and run.err.count("\n") == 1 and run.err.startswith("error: ")
 
 
-def test_malformed_snapshot(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_snapshot(cli: CLI, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("items: [unclosed\n")
     run = cli("svc", "--snapshot", str(bad))
     assert run.status == 2 and "malformed snapshot" in run.err and "Traceback" not in run.err
 
 
-def kubeconfig(tmp_path: Path, server: str = "https://127.0.0.1:1") -> Path:
-    path = tmp_path / "config"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "dev",
-                "clusters": [{"name": "cls-abc123", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
-                "users": [{"name": "u", "user": {"token": "s3cr3t-token-value"}}],
-                "contexts": [{"name": "dev", "context": {"cluster": "cls-abc123", "user": "u", "namespace": "shop"}}],
-            }
-        )
-    )
-    return path
-
-
-def test_access_errors_exit_3(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_access_errors_exit_3(cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     run = cli("svc")
@@ -105,7 +96,7 @@ def test_access_errors_exit_3(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert "s3cr3t" not in run.err + run.out
 
 
-def test_kubeconfig_list_is_merged(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_kubeconfig_list_is_merged(cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = kubeconfig(tmp_path)
     other = tmp_path / "other"
     prod = {"name": "prod", "context": {"cluster": "cls-abc123", "user": "u"}}
@@ -118,12 +109,12 @@ def test_kubeconfig_list_is_merged(cli, tmp_path: Path, monkeypatch: pytest.Monk
     assert run.status == 3 and "cannot reach the API server at https://127.0.0.1:1" in run.err
 
 
-def test_color(cli) -> None:  # type: ignore[no-untyped-def]
+def test_color(cli: CLI) -> None:
     assert "\033[31mERROR" in cli("svc", "-A", "--snapshot", fixture("services"), "--color", "always").out
     assert "\033[" not in cli("svc", "-A", "--snapshot", fixture("services")).out
 
 
-def test_checks_catalogue_and_page(cli) -> None:  # type: ignore[no-untyped-def]
+def test_checks_catalogue_and_page(cli: CLI) -> None:
     run = cli("checks")
     assert run.status == 0 and run.out.splitlines()[0].split() == ["CODE", "SEVERITY", "COMMANDS", "TITLE"]
     page = cli("checks", "tke302").out
@@ -131,25 +122,23 @@ def test_checks_catalogue_and_page(cli) -> None:  # type: ignore[no-untyped-def]
     assert "## Why it breaks traffic" in page and page.endswith("/docs/checks/TKE302.md\n")
 
 
-def test_version(cli) -> None:  # type: ignore[no-untyped-def]
+def test_version(cli: CLI) -> None:
     from kubectl_tke_net import __version__
 
     assert cli("version").out == f"kubectl tke-net {__version__}\n"
 
 
-def test_dump_then_snapshot_gives_the_same_report(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_dump_then_snapshot_gives_the_same_report(cli: CLI, tmp_path: Path) -> None:
     dumped = cli("dump", "-A", "--snapshot", fixture("services"))
     assert dumped.status == 0
     path = tmp_path / "dump.yaml"
     path.write_text(dumped.out)
     first = cli("svc", "-A", "--snapshot", fixture("services"), "-o", "json").json()
     second = cli("svc", "-A", "--snapshot", str(path), "-o", "json").json()
-    first.pop("source")
-    second.pop("source")
-    assert first == second
+    assert without_source(first) == without_source(second)
 
 
-def test_dump_never_keeps_secret_data(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_dump_never_keeps_secret_data(cli: CLI, tmp_path: Path) -> None:
     path = tmp_path / "secret.yaml"
     path.write_text(
         yaml.safe_dump(

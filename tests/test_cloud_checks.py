@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import fixture, found
+from tests.conftest import CLI, Run, fixture, found, self_signed, variant
 from tests.tcfake import FakeCloud
 
 CLUSTER = fixture("cloud")
@@ -83,18 +84,18 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloud]:
     cloud.stop()
 
 
-def diagnose(cli, command: str, *extra: str):  # type: ignore[no-untyped-def]
+def diagnose(cli: CLI, command: str, *extra: str) -> Run:
     return cli(command, "-A", "--snapshot", CLUSTER, "-o", "json", "--cloud", "--select", "TKE4", *extra)
 
 
-def by_code(run) -> dict[str, list[dict]]:  # type: ignore[no-untyped-def,type-arg]
-    out: dict[str, list[dict]] = {}  # type: ignore[type-arg]
+def by_code(run: Run) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
     for f in run.json()["findings"]:
         out.setdefault(f["code"], []).append(f)
     return out
 
 
-def test_each_command_finds_its_cloud_faults(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
+def test_each_command_finds_its_cloud_faults(cli: CLI, fake: FakeCloud) -> None:
     svc = diagnose(cli, "svc")
     assert (svc.status, found(svc), svc.json()["skipped"]) == (1, SVC, [])
     assert found(diagnose(cli, "ingress")) == ING
@@ -104,7 +105,7 @@ def test_each_command_finds_its_cloud_faults(cli, fake: FakeCloud) -> None:  # t
     assert fake.rejected == [] and {c.region for c in fake.calls} == {"ap-guangzhou"}
 
 
-def test_messages_and_remediation_name_the_group_and_the_rule(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
+def test_messages_and_remediation_name_the_group_and_the_rule(cli: CLI, fake: FakeCloud) -> None:
     codes = by_code(diagnose(cli, "svc"))
     node1 = next(f for f in codes["TKE401"] if f["name"] == "10.0.0.11")
     assert "ins-aaaa1111 (sg-node0001, sg-common1)" in node1["message"]
@@ -127,7 +128,7 @@ def test_messages_and_remediation_name_the_group_and_the_rule(cli, fake: FakeClo
     assert "TCP 30080" in ing["TKE404"][0]["message"] and "100.127.0.0/16" in ing["TKE404"][0]["message"]
 
 
-def test_calls_are_batched_per_kind(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
+def test_calls_are_batched_per_kind(cli: CLI, fake: FakeCloud) -> None:
     diagnose(cli, "loopback")
     actions = fake.actions()
     # Two nodes are CVMs: one DescribeInstances; one policy read per security group (the API takes one);
@@ -143,7 +144,7 @@ def test_calls_are_batched_per_kind(cli, fake: FakeCloud) -> None:  # type: igno
     assert sorted(lbs) == ["lb-ing00001", "lb-int00001", "lb-ka000001", "lb-web00001"]
 
 
-def test_pages_are_followed(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
+def test_pages_are_followed(cli: CLI, fake: FakeCloud) -> None:
     fake.max_page = 1
     assert found(diagnose(cli, "loopback")) == LOOPBACK
     offsets = [c.params["Offset"] for c in fake.calls if c.action == "DescribeLoadBalancers"]
@@ -155,25 +156,25 @@ def _top(fake: FakeCloud, sg: str, **rule: object) -> None:
     fake.policies[sg].insert(0, dict(rule))
 
 
-def test_tke401_negative_when_the_range_is_open(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
+def test_tke401_negative_when_the_range_is_open(cli: CLI, fake: FakeCloud) -> None:
     _top(fake, "sg-node0001", Protocol="TCP", Port="30080,30443", CidrBlock="0.0.0.0/0")
     assert {f for f in found(diagnose(cli, "svc")) if f[0] == "TKE401"} == {("TKE401", "Node/10.0.0.12")}
     _top(fake, "sg-common1", Protocol="TCP", Port="30000-32768", CidrBlock="0.0.0.0/0")
     assert not {f for f in found(diagnose(cli, "svc")) if f[0] == "TKE401"}
 
 
-def test_tke401_drop_before_accept_in_an_earlier_group(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
+def test_tke401_drop_before_accept_in_an_earlier_group(cli: CLI, fake: FakeCloud) -> None:
     _top(fake, "sg-common1", Protocol="TCP", Port="30000-32768", CidrBlock="0.0.0.0/0")
     _top(fake, "sg-node0001", Protocol="TCP", Port="30080", CidrBlock="0.0.0.0/0", Action="DROP")
     assert {f for f in found(diagnose(cli, "svc")) if f[0] == "TKE401"} == {("TKE401", "Node/10.0.0.11")}
 
 
-def test_tke401_negative_with_pass_to_target(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
+def test_tke401_negative_with_pass_to_target(cli: CLI, fake: FakeCloud) -> None:
     fake.load_balancers["lb-web00001"]["pass_to_target"] = True
     assert not {f for f in found(diagnose(cli, "svc")) if f[0] == "TKE401"}
 
 
-def test_tke401_udp_needs_udp(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
+def test_tke401_udp_needs_udp(cli: CLI, fake: FakeCloud) -> None:
     fake.policies["sg-common1"][0] = {"Protocol": "TCP", "Port": "ALL", "CidrBlock": "10.0.0.0/8"}
     fake.policies["sg-node0001"] = []
     _top(fake, "sg-common1", Protocol="TCP", Port="30000-32768", CidrBlock="0.0.0.0/0")
@@ -183,7 +184,7 @@ def test_tke401_udp_needs_udp(cli, fake: FakeCloud) -> None:  # type: ignore[no-
     assert "ACCEPT UDP 30000-32768 from 10.0.0.0/8" in codes["TKE401"][0]["remediation"]
 
 
-def test_tke402_negative_when_443_is_open(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
+def test_tke402_negative_when_443_is_open(cli: CLI, fake: FakeCloud) -> None:
     _top(fake, "sg-clb00001", Protocol="TCP", Port="80,443", CidrBlock="0.0.0.0/0")
     assert ("TKE402", "Ingress/shop/tls-ing") not in found(diagnose(cli, "ingress"))
     fake.load_balancers["lb-ing00001"]["security_groups"] = []
@@ -191,7 +192,7 @@ def test_tke402_negative_when_443_is_open(cli, fake: FakeCloud) -> None:  # type
     assert ("TKE402", "Ingress/shop/tls-ing") not in found(diagnose(cli, "ingress"))
 
 
-def test_tke403_negative_on_a_standard_account(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
+def test_tke403_negative_on_a_standard_account(cli: CLI, fake: FakeCloud) -> None:
     fake.account_type = "STANDARD"
     assert not {f for f in found(diagnose(cli, "svc")) if f[0] == "TKE403"}
     fake.account_type = "LEGACY"
@@ -199,23 +200,23 @@ def test_tke403_negative_on_a_standard_account(cli, fake: FakeCloud) -> None:  #
     assert not {f for f in found(diagnose(cli, "svc")) if f[0] == "TKE403"}
 
 
-def test_tke404_negative_when_the_snat_range_is_allowed(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
+def test_tke404_negative_when_the_snat_range_is_allowed(cli: CLI, fake: FakeCloud) -> None:
     for sg in ("sg-node0001", "sg-common1"):
         _top(fake, sg, Protocol="TCP", Port="ALL", AddressTemplate={"AddressId": "ipm-snat0001"})
     assert ("TKE404", "Ingress/shop/ka-ing") not in found(diagnose(cli, "ingress"))
 
 
-def test_tke404_only_part_of_the_range_is_not_enough(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
+def test_tke404_only_part_of_the_range_is_not_enough(cli: CLI, fake: FakeCloud) -> None:
     _top(fake, "sg-common1", Protocol="TCP", Port="30080", CidrBlock="100.127.0.0/17")
     assert ("TKE404", "Ingress/shop/ka-ing") in found(diagnose(cli, "ingress"))
 
 
-def test_tke405_negative_when_health_checks_are_allowed(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
+def test_tke405_negative_when_health_checks_are_allowed(cli: CLI, fake: FakeCloud) -> None:
     _top(fake, "sg-common1", Protocol="TCP", Port="30090", CidrBlock="100.64.0.0/10")
     assert found(diagnose(cli, "loopback")) == {("TKE404", "Ingress/shop/ka-ing")}
 
 
-def test_a_security_group_source_means_no_verdict(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
+def test_a_security_group_source_means_no_verdict(cli: CLI, fake: FakeCloud) -> None:
     _top(fake, "sg-common1", Protocol="TCP", Port="30090", SecurityGroupId="sg-clb00001")
     assert ("TKE405", "Service/shop/internal") not in found(diagnose(cli, "loopback"))
 
@@ -232,10 +233,10 @@ def test_a_security_group_source_means_no_verdict(cli, fake: FakeCloud) -> None:
     ],
 )
 def test_api_errors_skip_the_checks_that_needed_the_data(
-    cli,
+    cli: CLI,
     fake: FakeCloud,
     action: str,
-    code: str,  # type: ignore[no-untyped-def]
+    code: str,
     words: str,
 ) -> None:
     fake.fail[action] = code
@@ -253,7 +254,7 @@ def test_api_errors_skip_the_checks_that_needed_the_data(
     assert run.status == base.status
 
 
-def test_a_timeout_is_a_skip(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
+def test_a_timeout_is_a_skip(cli: CLI, fake: FakeCloud) -> None:
     fake.slow.add("DescribeNetworkAccountType")
     run = diagnose(cli, "svc", "--request-timeout", "1s")
     skips = run.json()["skipped"]
@@ -262,7 +263,7 @@ def test_a_timeout_is_a_skip(cli, fake: FakeCloud) -> None:  # type: ignore[no-u
     assert found(run) == {f for f in SVC if f[0] != "TKE403"}
 
 
-def test_a_wrong_key_gets_the_signature_error(cli, fake: FakeCloud, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_wrong_key_gets_the_signature_error(cli: CLI, fake: FakeCloud, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", "wrongSecretKey000000000000000000000")
     run = diagnose(cli, "svc", "-v")
     assert found(run) == set()
@@ -272,7 +273,7 @@ def test_a_wrong_key_gets_the_signature_error(cli, fake: FakeCloud, monkeypatch:
     assert "wrongSecretKey" not in run.out + run.err
 
 
-def test_secret_keys_are_never_printed(cli, fake: FakeCloud, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_secret_keys_are_never_printed(cli: CLI, fake: FakeCloud, monkeypatch: pytest.MonkeyPatch) -> None:
     fake.token = "sessionToken0000000000000000000000000000"
     monkeypatch.setenv("TENCENTCLOUD_SESSION_TOKEN", fake.token)
     fake.fail["DescribeInstances"] = "UnauthorizedOperation"
@@ -284,9 +285,9 @@ def test_secret_keys_are_never_printed(cli, fake: FakeCloud, monkeypatch: pytest
 
 
 def test_tccli_credentials_and_region_flag(
-    cli,
+    cli: CLI,
     fake: FakeCloud,
-    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     monkeypatch.delenv("TENCENTCLOUD_SECRET_ID")
@@ -300,7 +301,7 @@ def test_tccli_credentials_and_region_flag(
     assert {c.region for c in fake.calls} == {"ap-shanghai"}
 
 
-def test_without_credentials_nothing_changes(cli, fake: FakeCloud, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_without_credentials_nothing_changes(cli: CLI, fake: FakeCloud, monkeypatch: pytest.MonkeyPatch) -> None:
     plain = cli("svc", "-A", "--snapshot", CLUSTER)
     # A snapshot run is offline unless --cloud asks: credentials in the environment change nothing.
     assert cli("svc", "-A", "--snapshot", CLUSTER) == plain
@@ -315,7 +316,7 @@ def test_without_credentials_nothing_changes(cli, fake: FakeCloud, monkeypatch: 
     assert fake.calls == [] and fake.rejected == []
 
 
-def test_cloud_without_credentials_is_a_skip(cli, fake: FakeCloud, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_cloud_without_credentials_is_a_skip(cli: CLI, fake: FakeCloud, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TENCENTCLOUD_SECRET_ID")
     run = diagnose(cli, "svc")
     assert run.status == 0 and found(run) == set()
@@ -324,7 +325,7 @@ def test_cloud_without_credentials_is_a_skip(cli, fake: FakeCloud, monkeypatch: 
     assert skip["reason"].startswith("no Tencent Cloud credentials: set TENCENTCLOUD_SECRET_ID")
 
 
-def test_region_unknown_is_a_skip(cli, fake: FakeCloud, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_region_unknown_is_a_skip(cli: CLI, fake: FakeCloud, tmp_path: Path) -> None:
     text = (
         Path(CLUSTER)
         .read_text()
@@ -337,44 +338,21 @@ def test_region_unknown_is_a_skip(cli, fake: FakeCloud, tmp_path: Path) -> None:
     assert "region unknown: pass --region" in run.json()["skipped"][0]["reason"]
 
 
-def test_cloud_and_no_cloud_together_is_a_usage_error(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
+def test_cloud_and_no_cloud_together_is_a_usage_error(cli: CLI, fake: FakeCloud) -> None:
     run = cli("svc", "-A", "--snapshot", CLUSTER, "--cloud", "--no-cloud")
     assert run.status == 2 and run.err.startswith("error: argument --no-cloud: not allowed with argument --cloud")
 
 
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    import subprocess
-
     folder = tmp_path_factory.mktemp("tls")
-    cert, key = str(folder / "api.crt"), str(folder / "api.key")
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            key,
-            "-out",
-            cert,
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
+    cert, key = folder / "api.crt", folder / "api.key"
+    self_signed(cert, key, "127.0.0.1", san="IP:127.0.0.1")
+    return str(cert), str(key)
 
 
-def test_https_as_in_production_trusting_the_ca_the_environment_names(  # type: ignore[no-untyped-def]
-    cli, fake: FakeCloud, tls_files: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+def test_https_as_in_production_trusting_the_ca_the_environment_names(
+    cli: CLI, fake: FakeCloud, tls_files: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The real API is HTTPS: the SDK's TLS path, verified; REQUESTS_CA_BUNDLE (or SSL_CERT_FILE) names the CA
     to trust instead of certifi's, as behind a TLS-inspecting proxy; an untrusted server is a skip, not a crash."""
@@ -408,14 +386,13 @@ def test_https_as_in_production_trusting_the_ca_the_environment_names(  # type: 
 SVC_CODES = {code for code, _obj in SVC}
 
 
-def test_malformed_l7_listeners_do_not_crash_tke404(cli, fake: FakeCloud, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    import yaml
+def test_malformed_l7_listeners_do_not_crash_tke404(cli: CLI, fake: FakeCloud, tmp_path: Path) -> None:
+    def strings(doc: dict[str, Any]) -> None:
+        config = next(i for i in doc["items"] if i["metadata"]["name"] == "ka-ing-auto-ingress-config")
+        config["spec"]["loadBalancer"]["l7Listeners"] = ["HTTP:80"]
 
-    doc = yaml.safe_load(Path(CLUSTER).read_text())
-    config = next(i for i in doc["items"] if i["metadata"]["name"] == "ka-ing-auto-ingress-config")
-    config["spec"]["loadBalancer"]["l7Listeners"] = ["HTTP:80"]
-    path = tmp_path / "cloud.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    run = cli("ingress", "-A", "--snapshot", str(path), "-o", "json", "--cloud", "--select", "TKE4")
+    run = cli(
+        "ingress", "-A", "--snapshot", variant(tmp_path, "cloud", strings), "-o", "json", "--cloud", "--select", "TKE4"
+    )
     assert "Traceback" not in run.err and run.err == ""
     assert found(run) == ING - {("TKE404", "Ingress/shop/ka-ing")}  # keep-alive not on: nothing to judge

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -226,7 +227,7 @@ def test_region_and_instance_of_nodes() -> None:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloud]:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     cloud = FakeCloud().start()

@@ -11,6 +11,7 @@ import pytest
 
 from kubectl_tke_net.cli import OUTPUTS, main
 from kubectl_tke_net.complete import complete
+from tests.conftest import kubeconfig
 
 DEMO = str(Path(__file__).resolve().parents[1] / "examples" / "demo-cluster.yaml")
 
@@ -97,20 +98,7 @@ def test_unreachable_cluster_completes_nothing_quietly(
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = tmp_path / "config"
-    config.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "c",
-                "clusters": [{"name": "c", "cluster": {"server": f"https://127.0.0.1:{port}"}}],
-                "users": [{"name": "u", "user": {"token": "t"}}],
-                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-            }
-        )
-    )
-    monkeypatch.setenv("KUBECONFIG", str(config))
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig(tmp_path, f"https://127.0.0.1:{port}")))
     started = time.monotonic()
     assert main(["__complete", "svc", ""]) == 0
     assert main(["__complete", "svc", "-n", ""]) == 0

@@ -524,7 +524,9 @@ SEEDS = [
 def thinned(draw: st.DrawFn) -> list[dict[str, Any]]:
     """Objects of the fixture clusters with optional parts taken away: keys dropped, values null, lists
     emptied; some lists made huge (hundreds of ports) and some names Unicode."""
-    items = json.loads(json.dumps(draw(st.lists(st.sampled_from(SEEDS), min_size=1, max_size=25))))
+    items: list[dict[str, Any]] = json.loads(
+        json.dumps(draw(st.lists(st.sampled_from(SEEDS), min_size=1, max_size=25)))
+    )
     for _ in range(draw(st.integers(1, 8))):
         target: Any = draw(st.sampled_from(items))
         path: list[Any] = []

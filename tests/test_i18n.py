@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from wcwidth import wcswidth
 
 from kubectl_tke_net import i18n, i18n_catalog
-from tests.conftest import fixture
-from tests.test_cli import golden
+from tests.conftest import CLI, fixture, golden, kubeconfig
+
+if TYPE_CHECKING:
+    from babel.messages.catalog import Catalog
 
 PO = i18n_catalog.LOCALE_DIR / "zh" / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
 
@@ -46,12 +49,12 @@ def test_extraction_finds_messages_docstrings_and_plurals() -> None:
     assert "no ready endpoint; {detail}" in found
 
 
-def _mutated(tmp_path: Path, edit: object) -> list[str]:
+def _mutated(tmp_path: Path, edit: Callable[[Catalog], object]) -> list[str]:
     from babel.messages.pofile import read_po, write_po
 
     with PO.open("rb") as f:
         catalog = read_po(f)
-    edit(catalog)  # type: ignore[operator]
+    edit(catalog)
     path = tmp_path / PO.name
     with path.open("wb") as f:
         write_po(f, catalog)
@@ -59,19 +62,19 @@ def _mutated(tmp_path: Path, edit: object) -> list[str]:
 
 
 def test_the_completeness_check_can_fail(tmp_path: Path) -> None:
-    def missing(c) -> None:  # type: ignore[no-untyped-def]
+    def missing(c: Catalog) -> None:
         c.delete("no ready endpoint; {detail}")
 
-    def empty(c) -> None:  # type: ignore[no-untyped-def]
+    def empty(c: Catalog) -> None:
         c["Nothing to change."].string = ""
 
-    def fuzzy(c) -> None:  # type: ignore[no-untyped-def]
+    def fuzzy(c: Catalog) -> None:
         c["No problems found."].flags.add("fuzzy")
 
-    def stale(c) -> None:  # type: ignore[no-untyped-def]
+    def stale(c: Catalog) -> None:
         c.add("a message no code uses any more", "不再使用的消息")
 
-    def placeholder(c) -> None:  # type: ignore[no-untyped-def]
+    def placeholder(c: Catalog) -> None:
         c["Verdict: {verdict}"].string = "结论：{result}"
 
     assert any("missing" in p and "no ready endpoint" in p for p in _mutated(tmp_path, missing))
@@ -93,7 +96,7 @@ def test_compiled_catalogue_is_current(tmp_path: Path) -> None:
     assert [p.read_bytes() for p in built] == [installed.read_bytes()]
 
 
-def test_a_missing_catalogue_fails_loudly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_catalogue_fails_loudly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: CLI) -> None:
     monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
     with pytest.raises(i18n.CatalogMissing, match=r"kubectl-tke-net\.mo"):
         i18n.set_language("zh")
@@ -138,12 +141,12 @@ def test_flag_beats_environment(argv: list[str], env: dict[str, str], expected: 
     assert i18n.resolve(argv, env) == expected
 
 
-def test_unknown_language_is_a_usage_error(cli) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_language_is_a_usage_error(cli: CLI) -> None:
     run = cli("svc", "--lang", "fr", "--snapshot", fixture("healthy"))
     assert run.status == 2 and run.out == "" and run.err.startswith("error: ") and "--lang" in run.err
 
 
-def test_environment_chooses_chinese(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_environment_chooses_chinese(cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LANG", "zh_CN.UTF-8")
     assert "未发现问题。" in cli("svc", "-A", "--snapshot", fixture("healthy")).out
     assert "No problems found." in cli("svc", "-A", "--snapshot", fixture("healthy"), "--lang", "en").out
@@ -163,7 +166,7 @@ def test_help_text_in_chinese(capsys: pytest.CaptureFixture[str]) -> None:
     assert "usage:" in out and "every namespace" in out and "所有" not in out
 
 
-def test_usage_error_in_chinese(cli) -> None:  # type: ignore[no-untyped-def]
+def test_usage_error_in_chinese(cli: CLI) -> None:
     run = cli("svc", "--bogus", "--lang", "zh")
     assert run.status == 2 and run.err.startswith("error: 无法识别的参数：--bogus")
     assert run.err.count("\n") == 1
@@ -180,25 +183,25 @@ def test_usage_error_in_chinese(cli) -> None:  # type: ignore[no-untyped-def]
         ("services", ("svc", "-A", "--snapshot", "tests/fixtures/services.yaml")),
     ],
 )
-def test_table_golden(cli, lang: str, name: str, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+def test_table_golden(cli: CLI, lang: str, name: str, args: tuple[str, ...]) -> None:
     run = cli(*args, "--lang", lang)
     assert run.status == 1 and run.err == ""
     golden(f"{name}.table" if lang == "en" else f"{name}.{lang}.table", run.out)
 
 
-def test_wide_golden_in_chinese(cli) -> None:  # type: ignore[no-untyped-def]
+def test_wide_golden_in_chinese(cli: CLI) -> None:
     run = cli("svc", "-A", "--snapshot", "tests/fixtures/services.yaml", "-o", "wide", "--lang", "zh")
     golden("services.zh.wide", run.out)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_checks_code_golden(cli, lang: str) -> None:  # type: ignore[no-untyped-def]
+def test_checks_code_golden(cli: CLI, lang: str) -> None:
     run = cli("checks", "TKE302", "--lang", lang)
     assert run.status == 0
     golden(f"checks-TKE302.{lang}.txt", run.out)
 
 
-def test_checks_list_in_chinese(cli) -> None:  # type: ignore[no-untyped-def]
+def test_checks_list_in_chinese(cli: CLI) -> None:
     out = cli("checks", "--lang", "zh").out
     assert "TKE302" in out and "内网 LoadBalancer Service 未设置 prevent-loopback" in out
     assert "warning" in out  # the severity column of the catalogue is the enum value
@@ -230,7 +233,7 @@ def _without_text(value: object) -> object:
     ],
 )
 @pytest.mark.parametrize("fmt", ["json", "yaml"])
-def test_documents_identical_in_both_languages(cli, args: tuple[str, ...], fmt: str) -> None:  # type: ignore[no-untyped-def]
+def test_documents_identical_in_both_languages(cli: CLI, args: tuple[str, ...], fmt: str) -> None:
     import yaml
 
     en = yaml.safe_load(cli(*args, "-o", fmt, "--lang", "en").out)
@@ -239,7 +242,7 @@ def test_documents_identical_in_both_languages(cli, args: tuple[str, ...], fmt: 
     assert en != zh  # the texts themselves are translated
 
 
-def test_json_keeps_codes_severities_and_keys(cli) -> None:  # type: ignore[no-untyped-def]
+def test_json_keeps_codes_severities_and_keys(cli: CLI) -> None:
     doc = cli("svc", "-A", "--snapshot", fixture("services"), "-o", "json", "--lang", "zh").json()
     assert {f["severity"] for f in doc["findings"]} <= {"error", "warning", "info"}
     assert all(re.fullmatch(r"TKE\d{3}", f["code"]) for f in doc["findings"])
@@ -247,7 +250,7 @@ def test_json_keeps_codes_severities_and_keys(cli) -> None:  # type: ignore[no-u
     assert any("就绪" in f["message"] for f in doc["findings"])
 
 
-def test_junit_keeps_english_attributes(cli) -> None:  # type: ignore[no-untyped-def]
+def test_junit_keeps_english_attributes(cli: CLI) -> None:
     out = cli("svc", "-A", "--snapshot", fixture("services"), "-o", "junit", "--lang", "zh").out
     assert 'type="error"' in out and 'classname="tke-net.service.TKE101"' in out and "选择器" in out
 
@@ -273,15 +276,15 @@ def _cell_starts(line: str, starts: list[int]) -> bool:
         at[col] = i
         col += wcswidth(ch)
     for start in starts[1:]:
-        i = at.get(start)
-        if i is None or line[i] == " " or line[i - 2 : i] != "  ":
+        pos = at.get(start)
+        if pos is None or line[pos] == " " or line[pos - 2 : pos] != "  ":
             return False
     return True
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("wide", [False, True])
-def test_columns_align_by_display_width(cli, lang: str, wide: bool) -> None:  # type: ignore[no-untyped-def]
+def test_columns_align_by_display_width(cli: CLI, lang: str, wide: bool) -> None:
     fmt = "wide" if wide else "table"
     out = cli("loopback", "-A", "--snapshot", fixture("loopback"), "-o", fmt, "--lang", lang).out
     lines = out.splitlines()
@@ -341,37 +344,16 @@ def test_build_hook_compiles_into_the_build_dir(tmp_path: Path) -> None:
 # --- errors and notes tke-net writes itself --------------------------------------------------------------
 
 
-def _kubeconfig(tmp_path: Path, server: str = "https://127.0.0.1:1", ca: str | None = None) -> Path:
-    import yaml
-
-    path = tmp_path / "config"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "dev",
-                "clusters": [
-                    {"name": "c", "cluster": {"server": server, **({"certificate-authority": ca} if ca else {})}}
-                ],
-                "users": [{"name": "u", "user": {"token": "t0ken"}}],
-                "contexts": [{"name": "dev", "context": {"cluster": "c", "user": "u"}}],
-            }
-        )
-    )
-    return path
-
-
-def test_kubeconfig_error_in_chinese(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_kubeconfig_error_in_chinese(cli: CLI, tmp_path: Path) -> None:
     """One line, exit 3, the context name and the path unchanged inside the Chinese text; English as before."""
-    path = _kubeconfig(tmp_path)
+    path = kubeconfig(tmp_path)
     zh = cli("svc", "--kubeconfig", str(path), "--context", "prod", "--lang", "zh")
     assert (zh.status, zh.out, zh.err) == (3, "", f'error: 在 {path} 中找不到上下文 "prod"\n')
     en = cli("svc", "--kubeconfig", str(path), "--context", "prod", "--lang", "en")
     assert (en.status, en.err) == (3, f'error: context "prod" not found in {path}\n')
 
 
-def test_malformed_snapshot_in_chinese(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_snapshot_in_chinese(cli: CLI, tmp_path: Path) -> None:
     """The snapshot error and the shape problem inside it are both translated; paths and fields are not."""
     path = tmp_path / "bad.yaml"
     path.write_text("kind: Service\nmetadata: {name: web, namespace: app, labels: {app: 3}}\nspec: {ports: []}\n")
@@ -389,18 +371,18 @@ def test_malformed_snapshot_in_chinese(cli, tmp_path: Path) -> None:  # type: ig
     assert (missing.status, missing.err) == (2, f"error: 快照 {tmp_path / 'nope'} 不存在\n")
 
 
-def test_forbidden_keeps_the_servers_message_in_chinese(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_forbidden_keeps_the_servers_message_in_chinese(cli: CLI, tmp_path: Path) -> None:
     """skipped[].reason: "forbidden: " and the API server's own message stay as sent, whatever the language."""
     from tests.stubserver import Answer, serve
 
     message = 'services is forbidden: User "u" cannot list resource "services"'
     with serve(default=Answer(403, {"kind": "Status", "code": 403, "message": message})) as stub:
-        path = _kubeconfig(tmp_path, stub.url, stub.ca)
+        path = stub.kubeconfig(tmp_path / "config")
         doc = cli("svc", "-A", "--kubeconfig", str(path), "-o", "json", "--lang", "zh").json()
     reasons = {s["reason"] for s in doc["skipped"]}
     assert f"forbidden: {message}" in reasons
     with serve(default=Answer(403, {"kind": "Status", "code": 403})) as stub:  # no message: ours, translated
-        path = _kubeconfig(tmp_path, stub.url, stub.ca)
+        path = stub.kubeconfig(tmp_path / "config")
         doc = cli("svc", "-A", "--kubeconfig", str(path), "-o", "json", "--lang", "zh").json()
     assert "forbidden: 无法列出 services" in {s["reason"] for s in doc["skipped"]}
 
@@ -479,7 +461,7 @@ def test_chinese_output_survives_a_non_utf8_stdout(encoding: str) -> None:
     assert "结论" in done.stdout.decode("utf-8") and done.stderr == b""
 
 
-def test_an_abbreviated_lang_flag_is_refused_not_ignored(cli) -> None:  # type: ignore[no-untyped-def]
+def test_an_abbreviated_lang_flag_is_refused_not_ignored(cli: CLI) -> None:
     """`--lan zh` used to be taken by argparse for --lang after the language was already chosen (English)."""
     run = cli("checks", "TKE101", "--lan", "zh")
     assert (run.status, run.out) == (2, "") and "--lan" in run.err

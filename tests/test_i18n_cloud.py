@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from kubectl_tke_net import i18n
-from tests.conftest import found
+from tests.conftest import CLI, found
 from tests.tcfake import FakeCloud
 from tests.test_cloud_checks import SVC, account, by_code, diagnose, use
 
@@ -24,7 +24,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloud]:
     i18n.set_language("en")
 
 
-def test_cloud_finding_in_chinese_names_the_group_and_the_rule(cli, fake: FakeCloud) -> None:  # type: ignore[no-untyped-def]
+def test_cloud_finding_in_chinese_names_the_group_and_the_rule(cli: CLI, fake: FakeCloud) -> None:
     """Message and remediation translated; codes, objects, IDs, the rule's values and the tccli command unchanged."""
     zh = diagnose(cli, "svc", "--lang", "zh")
     en = diagnose(cli, "svc", "--lang", "en")

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from kubectl_tke_net import checks
 from kubectl_tke_net.model import Severity
-from tests.conftest import fixture, found
+from tests.conftest import CLI, finding, fixture, found
 
 
-def report(cli, name: str, *flags: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    return cli("ingress", "-A", "--snapshot", fixture(name), "-o", "json", *flags).json()  # type: ignore[no-any-return]
-
-
-def finding(doc: dict, code: str, obj: str) -> dict:  # type: ignore[type-arg]
-    kind, ns, name = obj.split("/")
-    matches = [
-        f for f in doc["findings"] if (f["code"], f["kind"], f["namespace"], f["name"]) == (code, kind, ns, name)
-    ]
-    assert len(matches) == 1, f"{code} on {obj}: {matches}"
-    return matches[0]  # type: ignore[no-any-return]
+def report(cli: CLI, name: str, *flags: str) -> dict[str, Any]:
+    return cli("ingress", "-A", "--snapshot", fixture(name), "-o", "json", *flags).json()
 
 
 @pytest.mark.parametrize(
@@ -78,7 +71,7 @@ def finding(doc: dict, code: str, obj: str) -> dict:  # type: ignore[type-arg]
         pytest.param("ingress-restricted", set(), id="restricted"),
     ],
 )
-def test_findings(cli, name: str, expected: set[tuple[str, str]]) -> None:  # type: ignore[no-untyped-def]
+def test_findings(cli: CLI, name: str, expected: set[tuple[str, str]]) -> None:
     assert found(cli("ingress", "-A", "--snapshot", fixture(name), "-o", "json")) == expected
 
 
@@ -248,11 +241,11 @@ def test_findings(cli, name: str, expected: set[tuple[str, str]]) -> None:  # ty
     ],
 )
 def test_messages(
-    cli,
+    cli: CLI,
     name: str,
     code: str,
     obj: str,
-    *,  # type: ignore[no-untyped-def]
+    *,
     says: list[str],
     not_says: list[str],
 ) -> None:
@@ -303,11 +296,11 @@ def test_messages(
         ),
     ],
 )
-def test_remediation(cli, name: str, code: str, obj: str, says: str) -> None:  # type: ignore[no-untyped-def]
+def test_remediation(cli: CLI, name: str, code: str, obj: str, says: str) -> None:
     assert says in finding(report(cli, name), code, obj)["remediation"]
 
 
-def test_unreadable_kinds_are_skipped_not_missing(cli) -> None:  # type: ignore[no-untyped-def]
+def test_unreadable_kinds_are_skipped_not_missing(cli: CLI) -> None:
     doc = report(cli, "ingress-restricted")
     assert doc["findings"] == []
     assert sorted((s["codes"], s["reason"]) for s in doc["skipped"]) == [
@@ -320,7 +313,7 @@ def test_unreadable_kinds_are_skipped_not_missing(cli) -> None:  # type: ignore[
     ]
 
 
-def test_severities_follow_spec(cli) -> None:  # type: ignore[no-untyped-def]
+def test_severities_follow_spec(cli: CLI) -> None:
     severities = {
         (f["code"], f["severity"])
         for name in ("ingress-backends", "ingress-tls", "ingress-class", "ingress-rules")
@@ -341,7 +334,7 @@ def test_severities_follow_spec(cli) -> None:  # type: ignore[no-untyped-def]
     }
 
 
-def test_ignore_annotation_suppresses(cli) -> None:  # type: ignore[no-untyped-def]
+def test_ignore_annotation_suppresses(cli: CLI) -> None:
     assert report(cli, "ingress-rules")["summary"]["suppressed"] == 1
     unsuppressed = cli("ingress", "-A", "--snapshot", fixture("ingress-rules"), "-o", "json", "--no-suppress")
     assert ("TKE207", "Ingress/docs/quiet") in found(unsuppressed)
@@ -375,7 +368,7 @@ def test_ignore_annotation_suppresses(cli) -> None:  # type: ignore[no-untyped-d
         ),
     ],
 )
-def test_scope(cli, args: tuple[str, ...], expected: set[tuple[str, str]]) -> None:  # type: ignore[no-untyped-def]
+def test_scope(cli: CLI, args: tuple[str, ...], expected: set[tuple[str, str]]) -> None:
     run = cli(*args, "--snapshot", fixture("ingress-backends"), "-o", "json", "--select", "TKE2")
     assert found(run) == expected
 

@@ -6,28 +6,27 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.conftest import fixture
-from tests.test_cli import golden
+from tests.conftest import CLI, fixture, golden
 
 
 def cases(xml: str) -> list[ET.Element]:
     return list(ET.fromstring(xml).iter("testcase"))
 
 
-def test_golden_with_failures_and_passing_findings(cli) -> None:  # type: ignore[no-untyped-def]
+def test_golden_with_failures_and_passing_findings(cli: CLI) -> None:
     run = cli("svc", "-A", "--snapshot", "tests/fixtures/services.yaml", "-o", "junit", "--fail-on", "warning")
     assert run.status == 1 and run.err == ""
     golden("services.junit", run.out)
 
 
-def test_golden_with_skipped_checks(cli) -> None:  # type: ignore[no-untyped-def]
+def test_golden_with_skipped_checks(cli: CLI) -> None:
     run = cli("ingress", "-A", "--snapshot", "tests/fixtures/ingress-restricted.yaml", "-o", "junit")
     assert run.status == 0 and run.err == ""
     golden("ingress-restricted.junit", run.out)
 
 
 @pytest.mark.parametrize("fail_on", ["error", "warning", "info", "never"])
-def test_one_case_per_check_and_object_failing_at_or_above_fail_on(cli, fail_on: str) -> None:  # type: ignore[no-untyped-def]
+def test_one_case_per_check_and_object_failing_at_or_above_fail_on(cli: CLI, fail_on: str) -> None:
     args = ("svc", "-A", "--snapshot", fixture("services"), "--fail-on", fail_on)
     doc = cli(*args, "-o", "json").json()
     xml = cli(*args, "-o", "junit")
@@ -58,7 +57,7 @@ def test_one_case_per_check_and_object_failing_at_or_above_fail_on(cli, fail_on:
     assert root.get("failures") == str(sum(per_object.values()))
 
 
-def test_select_limits_the_cases(cli) -> None:  # type: ignore[no-untyped-def]
+def test_select_limits_the_cases(cli: CLI) -> None:
     run = cli("svc", "-A", "--snapshot", fixture("healthy"), "-o", "junit", "--select", "TKE101,TKE102")
     assert run.status == 0
     assert [(c.get("classname"), c.find("failure")) for c in cases(run.out)] == [
@@ -96,6 +95,6 @@ def test_characters_xml_cannot_carry_are_replaced() -> None:
 
 
 @pytest.mark.parametrize("args", [("fix", "kube-proxy"), ("dump", "-A")])
-def test_junit_is_for_diagnoses_only(cli, args: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+def test_junit_is_for_diagnoses_only(cli: CLI, args: tuple[str, ...]) -> None:
     run = cli(*args, "--snapshot", fixture("services"), "-o", "junit")
     assert run.status == 2 and run.out == "" and run.err.startswith("error: -o junit is for svc, ingress and loopback")

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.conftest import CLI
 from tests.stubserver import Answer, Stub, serve
 
 TOKEN = "s3cr3t-token-value-0123456789"
@@ -79,8 +80,8 @@ def credential(token: str) -> str:
 
 
 def test_several_files_in_kubeconfig_are_merged_first_one_wins(
-    cli,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    cli: CLI,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with serve(default=EMPTY) as stub:
@@ -125,7 +126,7 @@ def test_several_files_in_kubeconfig_are_merged_first_one_wins(
     assert any(path.startswith("/api/v1/namespaces/shop/services") for _, path, _ in stub.seen)
 
 
-def test_an_exec_credential_plugin_gives_the_token(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_exec_credential_plugin_gives_the_token(cli: CLI, tmp_path: Path) -> None:
     script = exec_plugin(tmp_path, credential("from-the-plugin"))
     with serve(default=EMPTY) as stub:
         path = write(tmp_path / "config", config(stub, user=exec_user(script)))
@@ -134,14 +135,14 @@ def test_an_exec_credential_plugin_gives_the_token(cli, tmp_path: Path) -> None:
     assert {bearer(h) for _, _, h in stub.seen} == {"Bearer from-the-plugin"}
 
 
-def test_a_context_without_user_is_anonymous(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_context_without_user_is_anonymous(cli: CLI, tmp_path: Path) -> None:
     with serve(default=EMPTY) as stub:
         path = write(tmp_path / "config", config(stub, context={"cluster": "c"}))
         run = cli("svc", "--kubeconfig", str(path), "-o", "json")
     assert run.status == 0 and {bearer(h) for _, _, h in stub.seen} == {None}
 
 
-def test_token_file_is_read(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_token_file_is_read(cli: CLI, tmp_path: Path) -> None:
     (tmp_path / "token").write_text("from-a-file\n")
     with serve(default=EMPTY) as stub:
         path = write(tmp_path / "config", config(stub, user={"tokenFile": str(tmp_path / "token")}))
@@ -149,7 +150,7 @@ def test_token_file_is_read(cli, tmp_path: Path) -> None:  # type: ignore[no-unt
     assert run.status == 0 and {bearer(h) for _, _, h in stub.seen} == {"Bearer from-a-file"}
 
 
-def test_an_unreadable_token_file_gives_way_to_the_inline_token(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_unreadable_token_file_gives_way_to_the_inline_token(cli: CLI, tmp_path: Path) -> None:
     """As client-go: with both, the tokenFile wins while it can be read, and the inline token stands in when not."""
     token_file = tmp_path / "token"
     with serve(default=EMPTY) as stub:
@@ -163,7 +164,7 @@ def test_an_unreadable_token_file_gives_way_to_the_inline_token(cli, tmp_path: P
     assert {bearer(h) for _, _, h in stub.seen[sent:]} == {"Bearer from-the-file"}
 
 
-HTTP_USERS = {
+HTTP_USERS: dict[str, dict[str, Any]] = {
     "token": {"token": TOKEN},
     "basic auth": {"username": "admin", "password": TOKEN},
     "missing token file": {"tokenFile": "/nope/token"},
@@ -175,7 +176,7 @@ HTTP_USERS = {
 
 
 @pytest.mark.parametrize("user", list(HTTP_USERS))
-def test_no_credentials_are_sent_to_an_http_server(cli, tmp_path: Path, user: str) -> None:  # type: ignore[no-untyped-def]
+def test_no_credentials_are_sent_to_an_http_server(cli: CLI, tmp_path: Path, user: str) -> None:
     """kubectl reads a user's credentials only when the server is https: over http:// it sends none (so it
     reads no tokenFile, client certificate or exec plugin either), and the server answers as it does to anyone."""
     with serve(default=EMPTY, tls=False) as stub:
@@ -250,7 +251,7 @@ def socks5_proxy() -> Iterator[tuple[int, list[tuple[str, int]]]]:
 
 
 @pytest.mark.parametrize("scheme", ["socks5", "socks5h"])
-def test_a_socks5_proxy_url_is_used(cli, tmp_path: Path, scheme: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_socks5_proxy_url_is_used(cli: CLI, tmp_path: Path, scheme: str) -> None:
     """The proxy resolves the server's name, as with kubectl (Go's SOCKS5 dialer sends the name)."""
     with serve(default=EMPTY) as stub, socks5_proxy() as (proxy_port, asked):
         port = int(stub.url.rsplit(":", 1)[1])
@@ -276,7 +277,7 @@ CONTROL_CHARACTERS = {
 
 
 @pytest.mark.parametrize("case", list(CONTROL_CHARACTERS))
-def test_a_credential_that_cannot_be_sent_is_named_not_shown(cli, tmp_path: Path, case: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_credential_that_cannot_be_sent_is_named_not_shown(cli: CLI, tmp_path: Path, case: str) -> None:
     user, words = CONTROL_CHARACTERS[case]
     (tmp_path / "two-lines").write_text(f"{TOKEN}\nSECRETB\n")
     if "exec-token" in user:
@@ -405,7 +406,7 @@ CASES = list(_cases(Path("/tmp")))
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_unusable_kubeconfigs_exit_3_with_what_to_fix(cli, tmp_path: Path, case: str) -> None:  # type: ignore[no-untyped-def]
+def test_unusable_kubeconfigs_exit_3_with_what_to_fix(cli: CLI, tmp_path: Path, case: str) -> None:
     doc, expected = _cases(tmp_path)[case]
     path = write(tmp_path / "config", doc)
     run = cli("svc", "--kubeconfig", str(path), "--request-timeout", "1s")
@@ -415,7 +416,7 @@ def test_unusable_kubeconfigs_exit_3_with_what_to_fix(cli, tmp_path: Path, case:
     assert TOKEN not in run.err
 
 
-def test_a_kubeconfig_that_is_not_yaml(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_kubeconfig_that_is_not_yaml(cli: CLI, tmp_path: Path) -> None:
     path = tmp_path / "config"
     path.write_text(f"users:\n- name: u\n  user: {{token: {TOKEN}\n  oops: [\n")
     run = cli("svc", "--kubeconfig", str(path))
@@ -423,7 +424,7 @@ def test_a_kubeconfig_that_is_not_yaml(cli, tmp_path: Path) -> None:  # type: ig
     assert run.err.count("\n") == 1 and TOKEN not in run.err
 
 
-def test_a_missing_kubeconfig_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_kubeconfig_file(cli: CLI, tmp_path: Path) -> None:
     run = cli("svc", "--kubeconfig", str(tmp_path / "nope"))
     assert (run.status, run.err) == (3, f"error: kubeconfig {tmp_path / 'nope'} does not exist\n")
 
@@ -453,9 +454,9 @@ SERVER_ANSWERS = {
     ],
 )
 def test_the_token_never_leaks_through_output_or_errors(
-    cli,
+    cli: CLI,
     tmp_path: Path,
-    answer: str,  # type: ignore[no-untyped-def]
+    answer: str,
     command: tuple[str, ...],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

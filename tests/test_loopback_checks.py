@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.conftest import fixture, found
+from tests.conftest import CLI, finding, fixture, found, golden, messages, severities, variant
 
 LOOPBACK = {
     ("TKE301", "DaemonSet/kube-system/kube-proxy"),
@@ -20,105 +19,91 @@ LOOPBACK = {
 }
 
 
-def variant(tmp_path: Path, change: Any) -> str:
-    doc = yaml.safe_load(Path(fixture("loopback")).read_text())
-    change(doc["items"])
-    path = tmp_path / "variant.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return str(path)
-
-
-def proxy(items: list[dict[str, Any]]) -> dict[str, Any]:
-    ds = next(i for i in items if i["kind"] == "DaemonSet")
+def proxy(doc: dict[str, Any]) -> dict[str, Any]:
+    """The kube-proxy container of a List."""
+    ds = next(i for i in doc["items"] if i["kind"] == "DaemonSet")
     return ds["spec"]["template"]["spec"]["containers"][0]  # type: ignore[no-any-return]
 
 
-def severities(run) -> dict[tuple[str, str], str]:  # type: ignore[no-untyped-def]
-    return {(f["code"], f["name"]): f["severity"] for f in run.json()["findings"]}
-
-
-def test_old_ipvs_cluster(cli) -> None:  # type: ignore[no-untyped-def]
+def test_old_ipvs_cluster(cli: CLI) -> None:
     run = cli("loopback", "-A", "--snapshot", fixture("loopback"), "-o", "json")
     assert found(run) == LOOPBACK
     assert run.json()["cluster"]["kubeProxy"]["loopbackFixed"] is False
     sev = severities(run)
     # Two Ready nodes (the third is NotReady): no escalation.
     assert sev[("TKE302", "internal")] == "warning" and sev[("TKE303", "bare")] == "warning"
-    msgs = {(f["code"], f["name"]): f["message"] for f in run.json()["findings"]}
+    msgs = messages(run)
     assert "lacks keepaliveEnable: 1 on listener HTTPS:443" in msgs[("TKE303", "auto-partial")]
     assert "TkeServiceConfig shop-l7 does not exist" in msgs[("TKE303", "named-missing")]
     assert "v1.20.6-tke.3" in msgs[("TKE301", "kube-proxy")] and "v1.20.6-tke.12" in msgs[("TKE301", "kube-proxy")]
 
 
-def test_svc_and_ingress_run_their_loopback_checks(cli) -> None:  # type: ignore[no-untyped-def]
+def test_svc_and_ingress_run_their_loopback_checks(cli: CLI) -> None:
     svc = found(cli("svc", "-A", "--snapshot", fixture("loopback"), "-o", "json", "--select", "TKE3"))
     assert svc == {("TKE302", "Service/shop/internal"), ("TKE304", "Service/shop/internal-annotated")}
     ing = found(cli("ingress", "-A", "--snapshot", fixture("loopback"), "-o", "json", "--select", "TKE3"))
     assert ing == {f for f in LOOPBACK if f[0] == "TKE303"}
 
 
-def test_single_ready_node_escalates_to_error(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    path = variant(tmp_path, lambda items: items.pop(0))
+def test_single_ready_node_escalates_to_error(cli: CLI, tmp_path: Path) -> None:
+    path = variant(tmp_path, "loopback", lambda doc: doc["items"].pop(0))
     sev = severities(cli("loopback", "-A", "--snapshot", path, "-o", "json"))
     assert sev[("TKE302", "internal")] == "error"
     assert sev[("TKE303", "bare")] == "error"
     assert sev[("TKE304", "internal-annotated")] == "warning"
 
 
-def test_fixed_kube_proxy(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    def upgrade(items: list[dict[str, Any]]) -> None:
-        proxy(items)["image"] = "ccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.20.6-tke.12"
+def test_fixed_kube_proxy(cli: CLI, tmp_path: Path) -> None:
+    def upgrade(doc: dict[str, Any]) -> None:
+        proxy(doc)["image"] = "ccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.20.6-tke.12"
 
-    run = cli("loopback", "-A", "--snapshot", variant(tmp_path, upgrade), "-o", "json")
+    run = cli("loopback", "-A", "--snapshot", variant(tmp_path, "loopback", upgrade), "-o", "json")
     assert found(run) == {f for f in LOOPBACK if f[0] in ("TKE302", "TKE303")}
 
 
-def test_iptables_mode_keeps_only_the_l7_problem(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    def iptables(items: list[dict[str, Any]]) -> None:
-        proxy(items)["args"] = ["--kubeconfig=/var/lib/kube-proxy/config"]
+def test_iptables_mode_keeps_only_the_l7_problem(cli: CLI, tmp_path: Path) -> None:
+    def iptables(doc: dict[str, Any]) -> None:
+        proxy(doc)["args"] = ["--kubeconfig=/var/lib/kube-proxy/config"]
 
-    run = cli("loopback", "-A", "--snapshot", variant(tmp_path, iptables), "-o", "json")
+    run = cli("loopback", "-A", "--snapshot", variant(tmp_path, "loopback", iptables), "-o", "json")
     # TKE304 still fires: the annotation needs the fixed kube-proxy whatever the mode.
     assert found(run) == {f for f in LOOPBACK if f[0] in ("TKE303", "TKE304")}
     assert run.json()["cluster"]["kubeProxy"]["mode"] == "iptables"
 
 
-def test_no_kube_proxy_daemonset(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    def remove(items: list[dict[str, Any]]) -> None:
-        items[:] = [i for i in items if i["kind"] != "DaemonSet"]
+def test_no_kube_proxy_daemonset(cli: CLI, tmp_path: Path) -> None:
+    def remove(doc: dict[str, Any]) -> None:
+        doc["items"] = [i for i in doc["items"] if i["kind"] != "DaemonSet"]
 
-    run = cli("loopback", "-A", "--snapshot", variant(tmp_path, remove), "-o", "json")
+    run = cli("loopback", "-A", "--snapshot", variant(tmp_path, "loopback", remove), "-o", "json")
     assert found(run) == {("TKE305", "DaemonSet/kube-system/kube-proxy")} | {f for f in LOOPBACK if f[0] == "TKE303"}
     assert [s["codes"] for s in run.json()["skipped"]] == [["TKE302"]]
     assert run.json()["cluster"]["kubeProxy"]["mode"] == "unknown"
 
 
-def test_tag_that_is_not_tke(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    def upstream(items: list[dict[str, Any]]) -> None:
-        proxy(items)["image"] = "registry.k8s.io/kube-proxy:v1.28.3"
+def test_tag_that_is_not_tke(cli: CLI, tmp_path: Path) -> None:
+    def upstream(doc: dict[str, Any]) -> None:
+        proxy(doc)["image"] = "registry.k8s.io/kube-proxy:v1.28.3"
 
-    run = cli("loopback", "-A", "--snapshot", variant(tmp_path, upstream), "-o", "json")
+    run = cli("loopback", "-A", "--snapshot", variant(tmp_path, "loopback", upstream), "-o", "json")
     assert found(run) == {("TKE306", "DaemonSet/kube-system/kube-proxy")} | {
         f for f in LOOPBACK if f[0] in ("TKE302", "TKE303")
     }
     assert run.json()["cluster"]["kubeProxy"]["version"] == "v1.28.3"
 
 
-def test_tkeserviceconfig_crd_absent_is_skipped(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    doc = yaml.safe_load(Path(fixture("loopback")).read_text())
-    doc["metadata"] = {
-        "annotations": {"tke-net.kubectl.io/unavailable": '{"tkeserviceconfigs": "the API is not served"}'}
-    }
-    path = tmp_path / "nocrd.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    run = cli("loopback", "-A", "--snapshot", str(path), "-o", "json")
+def test_tkeserviceconfig_crd_absent_is_skipped(cli: CLI, tmp_path: Path) -> None:
+    def no_crd(doc: dict[str, Any]) -> None:
+        doc["metadata"] = {
+            "annotations": {"tke-net.kubectl.io/unavailable": '{"tkeserviceconfigs": "the API is not served"}'}
+        }
+
+    run = cli("loopback", "-A", "--snapshot", variant(tmp_path, "loopback", no_crd), "-o", "json")
     assert not any(code == "TKE303" for code, _ in found(run))
     assert {"codes": ["TKE303"], "reason": "the API is not served"} in run.json()["skipped"]
 
 
-def test_loopback_table_opens_with_the_verdict_and_ends_with_the_fixes(cli) -> None:  # type: ignore[no-untyped-def]
-    from tests.test_cli import golden
-
+def test_loopback_table_opens_with_the_verdict_and_ends_with_the_fixes(cli: CLI) -> None:
     run = cli("loopback", "-A", "--snapshot", fixture("loopback"))
     assert run.status == 1
     golden("loopback.table", run.out)
@@ -131,21 +116,20 @@ def test_loopback_table_opens_with_the_verdict_and_ends_with_the_fixes(cli) -> N
 
 @pytest.mark.parametrize("listeners", [["HTTP:80"], {"protocol": "HTTP"}, [{"port": 80}, "x"]])
 def test_malformed_l7_listeners_are_reported_not_a_crash(
-    cli,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    cli: CLI,
+    tmp_path: Path,
     listeners: Any,
 ) -> None:
     """A hand-edited TkeServiceConfig: TKE303 says keep-alive cannot be confirmed; fix refuses to guess."""
 
-    def change(items: list[dict[str, Any]]) -> None:
-        config = next(i for i in items if i["metadata"]["name"] == "auto-partial-auto-ingress-config")
+    def change(doc: dict[str, Any]) -> None:
+        config = next(i for i in doc["items"] if i["metadata"]["name"] == "auto-partial-auto-ingress-config")
         config["spec"]["loadBalancer"]["l7Listeners"] = listeners
 
-    path = variant(tmp_path, change)
+    path = variant(tmp_path, "loopback", change)
     run = cli("loopback", "-A", "--snapshot", path, "-o", "json")
     assert run.status == 1 and "Traceback" not in run.err and run.err == "", run.err
-    (finding,) = [f for f in run.json()["findings"] if (f["code"], f["name"]) == ("TKE303", "auto-partial")]
-    assert "l7Listeners is not a list of listeners" in finding["message"]
+    assert "l7Listeners is not a list of listeners" in finding(run, "TKE303", "Ingress/shop/auto-partial")["message"]
     run = cli("fix", "ingress-keepalive", "auto-partial", "-n", "shop", "--snapshot", path, "-o", "json")
     assert run.status == 1 and "Traceback" not in run.err
     assert "l7Listeners is not a list of listeners" in run.out

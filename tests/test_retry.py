@@ -23,7 +23,12 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """No real sleeping, no chance: every backoff is the middle of its range, and the clock moves by it."""
     slept: list[float] = []
     now = [1000.0]
-    monkeypatch.setattr(cluster, "_sleep", lambda s: (slept.append(s), now.__setitem__(0, now[0] + s)))
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    monkeypatch.setattr(cluster, "_sleep", sleep)
     monkeypatch.setattr(cluster, "_clock", lambda: now[0])
     monkeypatch.setattr(cluster, "_jitter", lambda: 0.5)
     return slept

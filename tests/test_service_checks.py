@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import fixture, found
+from tests.conftest import CLI, fixture, found, messages, variant
 
 SERVICES = {
     ("TKE101", "Service/app/orphan"),
@@ -28,24 +29,20 @@ SERVICES = {
 }
 
 
-def test_every_service_problem_on_its_object(cli) -> None:  # type: ignore[no-untyped-def]
+def test_every_service_problem_on_its_object(cli: CLI) -> None:
     run = cli("svc", "-A", "--snapshot", fixture("services"), "-o", "json")
     assert run.status == 1
     assert found(run) == SERVICES
 
 
 @pytest.mark.parametrize("command", ["svc", "ingress", "loopback"])
-def test_healthy_cluster_has_no_finding(cli, command: str) -> None:  # type: ignore[no-untyped-def]
+def test_healthy_cluster_has_no_finding(cli: CLI, command: str) -> None:
     run = cli(command, "-A", "--snapshot", fixture("healthy"), "-o", "json")
     assert (run.status, run.json()["findings"], run.json()["skipped"]) == (0, [], [])
 
 
-def _messages(run) -> dict[tuple[str, str], str]:  # type: ignore[no-untyped-def]
-    return {(f["code"], f["name"]): f["message"] for f in run.json()["findings"]}
-
-
-def test_messages_explain_the_cause(cli) -> None:  # type: ignore[no-untyped-def]
-    msgs = _messages(cli("svc", "-A", "--snapshot", fixture("services"), "-o", "json"))
+def test_messages_explain_the_cause(cli: CLI) -> None:
+    msgs = messages(cli("svc", "-A", "--snapshot", fixture("services"), "-o", "json"))
     assert "exist in namespace other" in msgs[("TKE101", "orphan")]
     assert "only 1 terminated Pod: batch-done" in msgs[("TKE101", "batch")]
     assert "down-1 (CrashLoopBackOff)" in msgs[("TKE102", "down")]
@@ -64,7 +61,7 @@ def test_messages_explain_the_cause(cli) -> None:  # type: ignore[no-untyped-def
     assert "'sg-bad'" in msgs[("TKE112", "direct")]
 
 
-def test_suppression_annotation_and_no_suppress(cli) -> None:  # type: ignore[no-untyped-def]
+def test_suppression_annotation_and_no_suppress(cli: CLI) -> None:
     run = cli("svc", "-A", "--snapshot", fixture("services"), "-o", "json")
     assert run.json()["summary"]["suppressed"] == 1
     run = cli("svc", "-A", "--snapshot", fixture("services"), "-o", "json", "--no-suppress")
@@ -72,14 +69,14 @@ def test_suppression_annotation_and_no_suppress(cli) -> None:  # type: ignore[no
     assert run.json()["summary"]["suppressed"] == 0
 
 
-def test_name_namespace_and_selector_scope(cli) -> None:  # type: ignore[no-untyped-def]
+def test_name_namespace_and_selector_scope(cli: CLI) -> None:
     run = cli("svc", "named", "-n", "app", "--snapshot", fixture("services"), "-o", "json")
     assert found(run) == {("TKE104", "Service/app/named"), ("TKE105", "Service/app/named")}
     run = cli("svc", "-n", "other", "--snapshot", fixture("services"), "-o", "json")
     assert found(run) == set()
 
 
-def test_select_and_ignore_by_code_and_prefix(cli) -> None:  # type: ignore[no-untyped-def]
+def test_select_and_ignore_by_code_and_prefix(cli: CLI) -> None:
     run = cli("svc", "-A", "--snapshot", fixture("services"), "-o", "json", "--select", "TKE10")
     assert {c for c, _ in found(run)} == {
         "TKE101",
@@ -97,15 +94,12 @@ def test_select_and_ignore_by_code_and_prefix(cli) -> None:  # type: ignore[no-u
     assert run.status == 2 and run.out == "" and "is left to run" in run.err
 
 
-def test_pods_without_endpointslices_use_pod_readiness(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import yaml
+def test_pods_without_endpointslices_use_pod_readiness(cli: CLI, tmp_path: Path) -> None:
+    def without_slices(doc: dict[str, Any]) -> None:
+        doc["items"] = [i for i in doc["items"] if i["kind"] != "EndpointSlice"]
+        for item in doc["items"]:
+            if item["kind"] == "Pod" and item["metadata"]["name"] == "web-7d9f8-fghij":
+                item["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
 
-    doc = yaml.safe_load(Path(fixture("healthy")).read_text())
-    doc["items"] = [i for i in doc["items"] if i["kind"] != "EndpointSlice"]
-    for item in doc["items"]:
-        if item["kind"] == "Pod" and item["metadata"]["name"] == "web-7d9f8-fghij":
-            item["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
-    path = tmp_path / "noslices.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    run = cli("svc", "-A", "--snapshot", str(path), "-o", "json")
+    run = cli("svc", "-A", "--snapshot", variant(tmp_path, "healthy", without_slices), "-o", "json")
     assert found(run) == {("TKE103", "Service/shop/web")}

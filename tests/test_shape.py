@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from kubectl_tke_net import shape
+from tests.conftest import CLI
 
 
 def test_plain_turns_yaml_values_into_json_ones_and_drops_nulls() -> None:
@@ -92,7 +93,7 @@ def test_a_custom_resource_may_hold_anything() -> None:
     assert shape.problem({"kind": "TkeServiceConfig", "metadata": {"name": "c"}, "spec": [1, {"a": None}]}) is None
 
 
-def test_the_snapshot_error_names_file_object_and_field(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_snapshot_error_names_file_object_and_field(cli: CLI, tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(
         "kind: List\napiVersion: v1\nitems:\n- kind: Service\n  apiVersion: v1\n  metadata:\n"
@@ -107,7 +108,7 @@ def test_the_snapshot_error_names_file_object_and_field(cli, tmp_path: Path) -> 
     )
 
 
-def test_yaml_aliases_within_reason_are_read(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_yaml_aliases_within_reason_are_read(cli: CLI, tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(
         "kind: List\napiVersion: v1\nitems:\n"

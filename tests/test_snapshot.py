@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kubectl_tke_net.checks import Context, run, selected
+from kubectl_tke_net.checks import run, selected
+from kubectl_tke_net.checks.context import Context
 from kubectl_tke_net.cluster import Cluster, parse_duration
 from kubectl_tke_net.model import AccessError, Unavailable
 from kubectl_tke_net.snapshot import KINDS, FileSource, Kind, Snapshot
-from tests.conftest import fixture
+from tests.conftest import fixture, kubeconfig
 
 
 class Counting:
@@ -199,19 +199,7 @@ def test_ctrl_c_ends_a_run_whose_lists_never_answer(tmp_path: Path) -> None:
             arrived.release()
 
     threading.Thread(target=accept, daemon=True).start()
-    config = tmp_path / "config"
-    config.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "c",
-                "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{server.getsockname()[1]}"}}],
-                "contexts": [{"name": "c", "context": {"cluster": "c"}}],
-                "users": [],
-            }
-        )
-    )
+    config = kubeconfig(tmp_path, f"http://127.0.0.1:{server.getsockname()[1]}")
     proc = subprocess.Popen(
         [sys.executable, "-m", "kubectl_tke_net", "svc", "--kubeconfig", str(config), "--request-timeout", "0"],
         stdout=subprocess.PIPE,

@@ -4,7 +4,6 @@ plugin's own dump with --cloud, as every other check's does."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +12,8 @@ from typing import Any
 import pytest
 from controlplane import ControlPlane
 from load import own_controlplane
-from test_plugin import FIXTURES, PLUGIN
 
+from tests.conftest import FIXTURES, PLUGIN, found, run_plugin
 from tests.tcfake import FakeCloud
 from tests.test_cloud_checks import LOOPBACK, SVC, account
 
@@ -36,11 +35,9 @@ def fake() -> Iterator[FakeCloud]:
 
 
 def run(env: dict[str, str], *args: str) -> tuple[int, dict[str, Any], str]:
-    done = subprocess.run(
-        [str(PLUGIN), *args, "-o", "json"], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode in (0, 1), done.stderr
-    return done.returncode, json.loads(done.stdout), done.stderr
+    done = run_plugin(*args, "-o", "json", env=env)
+    assert done.status in (0, 1), done.err
+    return done.status, done.json(), done.err
 
 
 def keyed(cp: ControlPlane, fake: FakeCloud) -> dict[str, str]:
@@ -52,24 +49,20 @@ def keyed(cp: ControlPlane, fake: FakeCloud) -> dict[str, str]:
     )
 
 
-def found(doc: dict[str, Any]) -> set[tuple[str, str]]:
-    return {
-        (f["code"], f"{f['kind']}/{f['namespace'] + '/' if f['namespace'] else ''}{f['name']}")
-        for f in doc["findings"]
-        if f["code"] in CLOUD
-    }
+def cloud_found(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(code, obj) for code, obj in found(doc) if code in CLOUD}
 
 
 def test_keys_in_the_environment_turn_the_checks_on_for_live_runs(
     cluster: ControlPlane, fake: FakeCloud, tmp_path: Path
 ) -> None:
     status, doc, err = run(keyed(cluster, fake), "svc", "-A", "-v")
-    assert status == 1 and found(doc) == SVC
+    assert status == 1 and cloud_found(doc) == SVC
     assert not any(code in CLOUD for skip in doc["skipped"] for code in skip["codes"])
     assert fake.rejected == [] and {c.region for c in fake.calls} == {"ap-guangzhou"}  # from the nodes' labels
     assert fake.secret_key not in err and "credentials from environment" in err
     _status, doc, _err = run(keyed(cluster, fake), "loopback", "-A")
-    assert found(doc) == LOOPBACK
+    assert cloud_found(doc) == LOOPBACK
     # The same objects dumped, then read offline with --cloud: the same report but for its source.
     dump = tmp_path / "cloud-dump.json"
     dumped = subprocess.run(
@@ -88,6 +81,6 @@ def test_keys_in_the_environment_turn_the_checks_on_for_live_runs(
 def test_without_keys_or_with_no_cloud_nothing_is_asked(cluster: ControlPlane, fake: FakeCloud) -> None:
     _status, plain, _err = run(cluster.env(), "svc", "-A")
     _status, refused, _err = run(keyed(cluster, fake), "svc", "-A", "--no-cloud")
-    assert plain == refused and found(plain) == set()
+    assert plain == refused and cloud_found(plain) == set()
     assert not any(code in CLOUD for skip in plain["skipped"] for code in skip["codes"])
     assert fake.calls == []

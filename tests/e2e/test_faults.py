@@ -12,7 +12,9 @@ import pytest
 from controlplane import ControlPlane
 from faultproxy import Fault, FaultProxy
 from load import create_many, own_controlplane
-from test_plugin import FIXTURES, plugin
+from test_plugin import plugin
+
+from tests.conftest import FIXTURES, without_source
 
 PAGED = "paged"  # 1,100 Services: three pages of 500
 PAGED_SERVICES = 1100
@@ -27,7 +29,7 @@ LISTED = (
     "/kube-system/daemonsets$",
     "/kube-system/configmaps$",
 )
-TRANSIENT = {
+TRANSIENT: dict[str, dict[str, Any]] = {
     "500": {"kind": "status", "status": 500},
     "502": {"kind": "status", "status": 502},
     "503": {"kind": "status", "status": 503},
@@ -77,7 +79,7 @@ def through(proxy: FaultProxy, tmp_path: Path, *args: str, timeout: float = 120)
 
 def report(run: Any) -> dict[str, Any]:
     assert run.status in (0, 1), run.err
-    return {k: v for k, v in run.json().items() if k != "source"}
+    return without_source(run.json())
 
 
 @pytest.mark.parametrize("name", list(TRANSIENT))
@@ -140,7 +142,7 @@ def test_a_continue_token_that_keeps_expiring_ends_in_exit_3(proxy: FaultProxy, 
     ), run.err
 
 
-PERSISTENT = {
+PERSISTENT: dict[str, tuple[dict[str, Any], str]] = {
     "500": ({"kind": "status", "status": 500}, "500 Internal Server Error"),
     "503": ({"kind": "status", "status": 503}, "503 Service Unavailable"),
     "429": ({"kind": "status", "status": 429, "retry_after": "1"}, "429 Too Many Requests"),
@@ -200,7 +202,7 @@ def _annotated(cp: ControlPlane, path: str) -> bool:
     return "service.cloud.tencent.com/prevent-loopback" in (svc["metadata"].get("annotations") or {})
 
 
-WRITE_FAULTS = {
+WRITE_FAULTS: dict[str, tuple[dict[str, Any], bool, str]] = {
     # (fault, does the write reach the server, words of the report)
     "503": ({"kind": "status", "status": 503}, False, "the API server refused the change (503)"),
     "reset": ({"kind": "reset"}, False, "may or may not have been applied"),

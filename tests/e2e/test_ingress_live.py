@@ -8,7 +8,9 @@ from typing import Any
 import yaml
 from controlplane import ControlPlane
 from load import items, load
-from test_plugin import FIXTURES, found, offline, plugin
+from test_plugin import offline, plugin
+
+from tests.conftest import FIXTURES, found
 
 PREFIX = "ing-"
 FIXTURE_FILES = ("ingress-backends", "ingress-class", "ingress-rules", "ingress-tls")

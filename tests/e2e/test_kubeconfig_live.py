@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -15,7 +14,8 @@ from typing import Any
 
 import pytest
 from controlplane import ControlPlane, ControlPlaneError
-from test_plugin import PLUGIN, Run
+
+from tests.conftest import Run, run_plugin, self_signed
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +32,7 @@ def certs() -> Iterator[ControlPlane]:
 
 
 def run(cp: ControlPlane, *args: str, kubeconfig: str) -> Run:
-    env = dict(cp.env(), KUBECONFIG=kubeconfig)
-    started = time.monotonic()
-    done = subprocess.run([str(PLUGIN), *args], env=env, capture_output=True, text=True, timeout=120, check=False)
-    return Run(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+    return run_plugin(*args, env=dict(cp.env(), KUBECONFIG=kubeconfig))
 
 
 def kubeconfig(
@@ -142,28 +139,7 @@ def test_relative_certificate_paths_are_relative_to_the_kubeconfig(certs: Contro
 
 def test_a_certificate_the_server_does_not_trust_is_401_exit_3(certs: ControlPlane, tmp_path: Path) -> None:
     key, crt = tmp_path / "self.key", tmp_path / "self.crt"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(crt),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=mallory",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    self_signed(crt, key, "mallory")
     user = {"client-certificate": str(crt), "client-key": str(key)}
     result = run(certs, "svc", kubeconfig=str(kubeconfig(tmp_path / "config", verified(certs), user)))
     assert result.status == 3 and result.err.count("\n") == 1

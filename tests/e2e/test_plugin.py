@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,47 +16,27 @@ import pytest
 from controlplane import ControlPlane, free_port
 from load import create_many, load
 
+from tests.conftest import FIXTURES, PLUGIN, Run, found, run_plugin, without_source
+
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "tests" / "fixtures"
-PLUGIN = Path(sys.executable).parent / "kubectl-tke_net"
-
-
-@dataclass(frozen=True)
-class Run:
-    status: int
-    out: str
-    err: str
-    seconds: float
-
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.out)  # type: ignore[no-any-return]
+# What the other e2e modules import from here (tests/e2e/test_writes.py among them).
+__all__ = ["FIXTURES", "PLUGIN", "ROOT", "Run", "found", "offline", "plugin"]
 
 
 def plugin(cp: ControlPlane, *args: str, timeout: float = 120) -> Run:
-    started = time.monotonic()
-    done = subprocess.run(
-        [str(PLUGIN), *args], env=cp.env(), capture_output=True, text=True, timeout=timeout, check=False
-    )
-    return Run(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
-
-
-def found(doc: dict[str, Any]) -> set[tuple[str, str]]:
-    return {(f["code"], f"{f['kind']}/{f['namespace']}/{f['name']}") for f in doc["findings"]}
+    """The installed plugin against a control plane (the e2e modules, tests/e2e/test_writes.py among them)."""
+    return run_plugin(*args, env=cp.env(), timeout=timeout)
 
 
 def offline(*args: str) -> dict[str, Any]:
-    done = subprocess.run([str(PLUGIN), *args], capture_output=True, text=True, timeout=60, check=False)
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+    """The JSON report of a run that reaches no cluster (--snapshot)."""
+    return run_plugin(*args, timeout=60).json()
 
 
 @pytest.fixture(scope="module")
 def cluster(controlplane: ControlPlane, kubectl: str) -> Iterator[ControlPlane]:
     load(controlplane, kubectl, FIXTURES / "services.yaml", FIXTURES / "loopback.yaml")
     yield controlplane
-
-
-def _without_source(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k != "source"}
 
 
 @pytest.mark.parametrize("command", ["svc", "loopback"])
@@ -68,7 +47,7 @@ def test_live_report_equals_the_snapshot_of_its_own_dump(cluster: ControlPlane, 
     assert dump.status == 0, dump.err
     (tmp_path / "dump.yaml").write_text(dump.out)
     snap = offline(command, "-A", "-o", "json", "--snapshot", str(tmp_path / "dump.yaml"))
-    assert _without_source(live.json()) == _without_source(snap)
+    assert without_source(live.json()) == without_source(snap)
     assert live.json()["source"] == {"context": "admin", "cluster": "e2e", "snapshot": None}
 
 

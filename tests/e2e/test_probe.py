@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 from controlplane import VIEWER_NAMESPACE, ControlPlane
 from load import own_controlplane
-from test_plugin import FIXTURES, PLUGIN, found, plugin
+from test_plugin import plugin
 
+from tests.conftest import FIXTURES, PLUGIN, found
 from tests.probe_tools import SCRIPT, Dnsmasq, Full, Http, busybox_bin, free_port, run_script
 
 NS = "probe"

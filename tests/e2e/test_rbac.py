@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from controlplane import ControlPlane, ControlPlaneError, describe_events
 from load import items, load
-from test_plugin import FIXTURES, ROOT, plugin
+from test_plugin import ROOT, plugin
+
+from tests.conftest import FIXTURES, without_source
 
 RBAC = ROOT / "deploy" / "rbac"
 ACTIONS: dict[str, tuple[str, ...]] = {
@@ -128,10 +130,6 @@ def _yaml_docs(path: Path) -> list[dict[str, Any]]:
     import yaml
 
     return [d for d in yaml.safe_load_all(path.read_text()) if d]
-
-
-def without_source(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k != "source"}
 
 
 def versions(cp: ControlPlane) -> dict[str, str]:

@@ -15,7 +15,9 @@ import pytest
 from controlplane import ControlPlane, describe_events
 from faultproxy import Fault, FaultProxy
 from load import own_controlplane
-from test_plugin import FIXTURES, plugin
+from test_plugin import plugin
+
+from tests.conftest import FIXTURES
 
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 SENTINEL = "PRIVATE-KEY-sentinel-9f8e7d6c"
