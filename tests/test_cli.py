@@ -10,9 +10,6 @@ import yaml
 
 from tests.conftest import CLI, fixture, golden, kubeconfig, without_source
 
-# tests/test_fix.py still imports golden from here; it moves to tests.conftest when that file switches.
-__all__ = ["golden"]
-
 
 @pytest.mark.parametrize("fmt", ["table", "wide", "json", "yaml"])
 def test_renderings(cli: CLI, fmt: str) -> None:

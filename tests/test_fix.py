@@ -30,8 +30,7 @@ from kubectl_tke_net.fix.plan import (
     rewrite_corefile,
 )
 from kubectl_tke_net.snapshot import UNAVAILABLE_ANNOTATION, open_snapshot
-from tests.conftest import fixture
-from tests.test_cli import golden
+from tests.conftest import fixture, golden
 
 Obj = dict[str, Any]
 CLUSTER = fixture("fix-cluster")
@@ -66,17 +65,17 @@ def merge(target: Any, patch: Any, strategic: bool = False) -> Any:
     if strategic and isinstance(patch, list) and isinstance(target, list):
         named = all(isinstance(i, dict) and "name" in i for i in [*patch, *target])
         if named:
-            out = [copy.deepcopy(i) for i in target]
+            merged = [copy.deepcopy(i) for i in target]
             for item in patch:
-                index = next((n for n, i in enumerate(out) if i["name"] == item["name"]), None)
+                index = next((n for n, i in enumerate(merged) if i["name"] == item["name"]), None)
                 if index is None:
-                    out.append(copy.deepcopy(item))
+                    merged.append(copy.deepcopy(item))
                 else:
-                    out[index] = merge(out[index], item, strategic)
-            return out
+                    merged[index] = merge(merged[index], item, strategic)
+            return merged
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
-    out = copy.deepcopy(target) if isinstance(target, dict) else {}
+    out: dict[str, Any] = copy.deepcopy(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             out.pop(key, None)
@@ -705,7 +704,12 @@ def test_rollback_refuses_what_is_not_a_backup_before_contacting_a_cluster(  # t
 ) -> None:
     title, docs = case
     made: list[Any] = []
-    monkeypatch.setattr("kubectl_tke_net.cluster.Cluster", lambda *a, **k: made.append(a) or fake)
+
+    def cluster(*a: Any, **_k: Any) -> FakeCluster:
+        made.append(a)
+        return fake
+
+    monkeypatch.setattr("kubectl_tke_net.cluster.Cluster", cluster)
     path = write_yaml(tmp_path / "file.yaml", *docs)
     run = cli(*live(fake, "rollback", path, "--apply"))
     assert (run.status, run.out) == (2, ""), title

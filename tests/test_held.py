@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from kubectl_tke_net import snapshot
-from tests.conftest import FIXTURES, Run, fixture
+from tests.conftest import CLI, FIXTURES, Run, fixture
 
 ROOT = Path(__file__).parent.parent
 SCENARIOS = [*sorted(FIXTURES.glob("*.yaml")), ROOT / "examples" / "demo-cluster.yaml"]
@@ -23,7 +22,7 @@ OUTPUTS = ("table", "wide", "json", "yaml", "junit")
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 @pytest.mark.parametrize("command", ["svc", "ingress", "loopback"])
 def test_the_checks_read_no_field_the_projection_drops(
-    cli: Any, monkeypatch: pytest.MonkeyPatch, path: Path, command: str
+    cli: CLI, monkeypatch: pytest.MonkeyPatch, path: Path, command: str
 ) -> None:
     """Every scenario gives the same report from whole objects as from the declared fields (shape.SHAPES): a
     check that reads an undeclared field fails here."""
@@ -110,7 +109,7 @@ def _leaky(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("output", OUTPUTS)
 @pytest.mark.parametrize("command", ["svc", "ingress", "loopback"])
 def test_no_secret_env_or_unread_configmap_value_in_any_output(
-    cli: Any, tmp_path: Path, command: str, output: str
+    cli: CLI, tmp_path: Path, command: str, output: str
 ) -> None:
     path = _leaky(tmp_path)
     run: Run = cli(command, "-A", "--snapshot", str(path), "-o", output, "-v", "--fail-on", "never")
@@ -119,7 +118,7 @@ def test_no_secret_env_or_unread_configmap_value_in_any_output(
 
 
 @pytest.mark.parametrize("output", ["json", "yaml"])
-def test_dump_keeps_only_the_declared_fields(cli: Any, tmp_path: Path, output: str) -> None:
+def test_dump_keeps_only_the_declared_fields(cli: CLI, tmp_path: Path, output: str) -> None:
     path = _leaky(tmp_path)
     run: Run = cli("dump", "-A", "--snapshot", str(path), "-o", output, "-v")
     assert run.status == 0, run.err
@@ -139,7 +138,7 @@ def test_dump_keeps_only_the_declared_fields(cli: Any, tmp_path: Path, output: s
     ]
 
 
-def test_the_kube_proxy_config_map_is_kept_with_its_config_key_only(cli: Any) -> None:
+def test_the_kube_proxy_config_map_is_kept_with_its_config_key_only(cli: CLI) -> None:
     """The ConfigMap kube-proxy's --config comes from is read for the mode: kept, but only that key."""
     run: Run = cli("dump", "-A", "--snapshot", fixture("loopback"))
     assert run.status == 0, run.err

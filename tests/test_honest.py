@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import Run, fixture
+from tests.conftest import CLI, Run, fixture
 
 ESCAPES = "\x1b]0;owned\x07\x1b[2J\x1b[31mred\r\x9b1m"
 
@@ -49,7 +49,7 @@ def _event(message: str, involved: str = "web") -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("output", ["table", "wide", "junit"])
-def test_event_escape_sequences_never_reach_the_terminal(cli: Any, tmp_path: Path, output: str) -> None:
+def test_event_escape_sequences_never_reach_the_terminal(cli: CLI, tmp_path: Path, output: str) -> None:
     lb = _service(type="LoadBalancer")
     path = _write(tmp_path, [lb, _event("quota exceeded " + ESCAPES)])
     run: Run = cli("svc", "-n", "app", "--snapshot", path, "-o", output, "-v")
@@ -60,7 +60,7 @@ def test_event_escape_sequences_never_reach_the_terminal(cli: Any, tmp_path: Pat
     assert "quota exceeded ^[]0;owned\\x07^[[2J^[[31mred \\x9b1m" in run.out
 
 
-def test_names_with_escapes_are_escaped_in_errors_and_fix_diffs(cli: Any, tmp_path: Path) -> None:
+def test_names_with_escapes_are_escaped_in_errors_and_fix_diffs(cli: CLI, tmp_path: Path) -> None:
     name = "web\x1b]0;owned\x07"
     path = _write(tmp_path, [_service()])
     run: Run = cli("svc", name, "-n", "app", "--snapshot", path)
@@ -73,7 +73,7 @@ def test_names_with_escapes_are_escaped_in_errors_and_fix_diffs(cli: Any, tmp_pa
     assert "web^[]0;owned\\x07" in run.out
 
 
-def test_json_and_yaml_carry_the_text_as_it_is(cli: Any, tmp_path: Path) -> None:
+def test_json_and_yaml_carry_the_text_as_it_is(cli: CLI, tmp_path: Path) -> None:
     """Machine formats escape control characters by their own rules, so a script gets the real text back."""
     path = _write(tmp_path, [_service(type="LoadBalancer"), _event("bad " + ESCAPES)])
     for output in ("json", "yaml"):
@@ -98,7 +98,7 @@ def test_json_and_yaml_carry_the_text_as_it_is(cli: Any, tmp_path: Path) -> None
         ),
     ],
 )
-def test_a_name_that_matches_nothing_is_an_error(cli: Any, tmp_path: Path, args: tuple[str, ...], line: str) -> None:
+def test_a_name_that_matches_nothing_is_an_error(cli: CLI, tmp_path: Path, args: tuple[str, ...], line: str) -> None:
     path = _write(tmp_path, [_service()])
     run: Run = cli(*args, "--snapshot", path)
     assert (run.status, run.out, run.err) == (2, "", line)
@@ -114,7 +114,7 @@ def test_a_name_that_matches_nothing_is_an_error(cli: Any, tmp_path: Path, args:
     ],
 )
 def test_an_empty_scope_is_said_and_never_called_fine(
-    cli: Any, tmp_path: Path, args: tuple[str, ...], line: str
+    cli: CLI, tmp_path: Path, args: tuple[str, ...], line: str
 ) -> None:
     path = _write(tmp_path, [_service()])
     for output in ("table", "wide"):
@@ -137,7 +137,7 @@ def test_an_empty_scope_is_said_and_never_called_fine(
     ],
 )
 def test_a_snapshot_without_objects_is_a_usage_error(
-    cli: Any, tmp_path: Path, items: list[dict[str, Any]], line: str
+    cli: CLI, tmp_path: Path, items: list[dict[str, Any]], line: str
 ) -> None:
     path = _write(tmp_path, items)
     for command in ("svc", "ingress", "loopback", "dump"):
@@ -156,13 +156,13 @@ def test_a_snapshot_without_objects_is_a_usage_error(
         ("svc", "--select", "TKE12"),  # probe codes without --probe
     ],
 )
-def test_select_and_ignore_that_leave_nothing_are_usage_errors(cli: Any, args: tuple[str, ...]) -> None:
+def test_select_and_ignore_that_leave_nothing_are_usage_errors(cli: CLI, args: tuple[str, ...]) -> None:
     run: Run = cli(*args, "-A", "--snapshot", fixture("services"))
     assert run.status == 2 and run.out == "" and "is left to run after" in run.err
 
 
 @pytest.mark.parametrize("value", ["99999999999h", "25h", "0.0001s"])
-def test_request_timeout_out_of_range(cli: Any, value: str) -> None:
+def test_request_timeout_out_of_range(cli: CLI, value: str) -> None:
     run: Run = cli("svc", "--request-timeout", value, "--snapshot", fixture("services"))
     assert run.status == 2 and "out of range" in run.err and "internal error" not in run.err
     assert cli("svc", "-A", "--request-timeout", "24h", "--snapshot", fixture("services")).status == 1
@@ -201,7 +201,7 @@ def _loopback_cluster(tmp_path: Path, daemonset: bool, internal: bool) -> str:
     ("daemonset", "internal", "verdict"),
     [(False, True, "unknown"), (False, False, "not-exposed"), (True, True, "exposed"), (True, False, "not-exposed")],
 )
-def test_loopback_verdict(cli: Any, tmp_path: Path, daemonset: bool, internal: bool, verdict: str) -> None:
+def test_loopback_verdict(cli: CLI, tmp_path: Path, daemonset: bool, internal: bool, verdict: str) -> None:
     path = _loopback_cluster(tmp_path, daemonset, internal)
     doc = cli("loopback", "-A", "--snapshot", path, "-o", "json").json()
     assert doc["loopback"]["verdict"] == verdict and doc["loopback"]["reason"]
@@ -223,7 +223,7 @@ def test_loopback_verdict(cli: Any, tmp_path: Path, daemonset: bool, internal: b
 # --- errors a person can act on ---------------------------------------------------------------------------
 
 
-def test_yaml_and_json_parse_errors_name_line_and_column(cli: Any, tmp_path: Path) -> None:
+def test_yaml_and_json_parse_errors_name_line_and_column(cli: CLI, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("apiVersion: v1\nkind: List\nitems:\n- kind: Service\n  metadata: {name: a\n  bad: [\n")
     run: Run = cli("svc", "--snapshot", str(bad))
@@ -237,7 +237,7 @@ def test_yaml_and_json_parse_errors_name_line_and_column(cli: Any, tmp_path: Pat
     assert run.err == f"error: malformed snapshot {bad}: not valid JSON: line 2, column 14: Expecting ',' delimiter\n"
 
 
-def test_snapshot_from_stdin(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_snapshot_from_stdin(cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
     text = Path(fixture("services")).read_bytes()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text)))
     piped: Run = cli("svc", "-A", "--snapshot", "-", "-o", "json")
@@ -245,7 +245,7 @@ def test_snapshot_from_stdin(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     assert piped.status == 1 and piped.json()["findings"] == from_file.json()["findings"]
 
 
-def test_json_keeps_the_whole_event_and_the_table_cuts_it(cli: Any, tmp_path: Path) -> None:
+def test_json_keeps_the_whole_event_and_the_table_cuts_it(cli: CLI, tmp_path: Path) -> None:
     long = "CreateLoadBalancer failed: " + "x" * 1000 + " RequestId=end-of-message"
     path = _write(tmp_path, [_service(type="LoadBalancer"), _event(long)])
     doc = cli("svc", "-n", "app", "--snapshot", path, "-o", "json").json()
@@ -256,7 +256,7 @@ def test_json_keeps_the_whole_event_and_the_table_cuts_it(cli: Any, tmp_path: Pa
     assert "RequestId=end-of-message" not in table.out and "…" in table.out
 
 
-def test_the_table_ends_with_a_hint_when_there_are_findings(cli: Any, tmp_path: Path) -> None:
+def test_the_table_ends_with_a_hint_when_there_are_findings(cli: CLI, tmp_path: Path) -> None:
     run: Run = cli("svc", "-A", "--snapshot", fixture("services"))
     assert (
         run.out.splitlines()[-1] == "hint: -o wide adds the remediation; kubectl tke-net checks TKE101 explains a code"
