@@ -67,6 +67,13 @@ KINDS: dict[str, Kind] = {
 _BY_KIND = {k.kind: k for k in KINDS.values()}
 
 
+# Facts that are not Kubernetes objects but belong to a snapshot all the same, as items of its List under
+# apiVersion tke-net/v1: what the Tencent Cloud source read (CloudFacts) and what the probe measured
+# (ProbeResult). `dump` writes them, so --snapshot of a dump reproduces cloud and probe findings offline.
+FACTS_API = "tke-net/v1"
+FACT_KINDS = ("CloudFacts", "ProbeResult")
+
+
 class Source(Protocol):
     def list(self, kind: Kind, namespace: str | None) -> list[Obj]:
         """Every object of `kind` in `namespace` (None: all); raises Unavailable."""
@@ -225,6 +232,7 @@ class FileSource:
         self.objects: dict[str, list[Obj]] = {name: [] for name in KINDS}
         self.unavailable: dict[str, str] = {}
         self.other_kinds: dict[str, int] = {}  # objects of kinds the checks do not read, by kind
+        self.facts: dict[str, list[Obj]] = {kind: [] for kind in FACT_KINDS}
         for file in files:
             try:
                 self._read(file)
@@ -232,7 +240,7 @@ class FileSource:
                 raise UsageError(
                     _("malformed snapshot {path}: {reason}").format(path=file, reason=_("it nests too deeply"))
                 ) from None
-        if not any(self.objects.values()) and not self.unavailable:
+        if not any(self.objects.values()) and not any(self.facts.values()) and not self.unavailable:
             # SPEC 9.1: a run over nothing would report "No problems found" about objects it never saw.
             others = ", ".join(f"{kind} ({n})" for kind, n in sorted(self.other_kinds.items()))
             raise UsageError(
@@ -248,6 +256,9 @@ class FileSource:
             if isinstance(doc, dict):
                 self.unavailable.update(_unavailable(doc, file))
             for found in _items(doc, file):
+                if found.get("apiVersion") == FACTS_API and found.get("kind") in FACT_KINDS:
+                    self.facts[str(found["kind"])].append(shape.plain(found) if from_yaml else found)
+                    continue
                 kind = _BY_KIND.get(str(found.get("kind", "")))
                 if kind is None:
                     other = str(found.get("kind") or "?")
@@ -290,6 +301,9 @@ class Snapshot:
         self._unavailable: dict[str, str] = {}
         self._failed: dict[str, BaseException] = {}
         self._configmaps_kept = False
+        self._facts: dict[str, list[Obj]] = {
+            kind: list((getattr(source, "facts", None) or {}).get(kind, [])) for kind in FACT_KINDS
+        }
 
     def _fetch(self, name: str) -> builtins.list[Obj]:
         kind = KINDS[name]
@@ -374,6 +388,14 @@ class Snapshot:
         except Unavailable:
             return []
 
+    def facts(self, kind: str) -> builtins.list[Obj]:
+        """The tke-net/v1 items of a kind (FACT_KINDS): from the snapshot file, or added by this run's sources."""
+        return self._facts[kind]
+
+    def add_facts(self, obj: Obj) -> None:
+        """Keep what a source measured or read beside the Kubernetes objects (and in `dump`)."""
+        self._facts[str(obj["kind"])].append(obj)
+
     def loaded(self) -> Iterator[Obj]:
         """Every object listed so far."""
         self._keep_configmaps()
@@ -382,7 +404,7 @@ class Snapshot:
 
     def dump(self) -> Obj:
         """Everything read so far as one v1 List, the --snapshot format."""
-        items = list(self.loaded())
+        items = [*self.loaded(), *(fact for kind in FACT_KINDS for fact in self._facts[kind])]
         doc: Obj = {"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items}
         if self._unavailable:
             doc["metadata"]["annotations"] = {UNAVAILABLE_ANNOTATION: json.dumps(self._unavailable, sort_keys=True)}

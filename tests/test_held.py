@@ -144,3 +144,13 @@ def test_the_kube_proxy_config_map_is_kept_with_its_config_key_only(cli: CLI) ->
     assert run.status == 0, run.err
     maps = {o["metadata"]["name"]: o.get("data") for o in json.loads(run.out)["items"] if o["kind"] == "ConfigMap"}
     assert set(maps) <= {"coredns", "tke-service-controller-config", "kube-proxy", "kube-proxy-config"}
+
+
+def test_tke_net_facts_items_are_kept_and_dumped(cli: CLI, tmp_path: Path) -> None:
+    """tke-net/v1 items (cloud facts, probe results) travel with a snapshot: read from a file, written by dump."""
+    fact = {"apiVersion": "tke-net/v1", "kind": "ProbeResult", "metadata": {"name": "web"}, "observations": []}
+    path = tmp_path / "facts.yaml"
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [fact]}))
+    run: Run = cli("dump", "-A", "--snapshot", str(path))
+    assert run.status == 0, run.err
+    assert json.loads(run.out)["items"] == [fact]
