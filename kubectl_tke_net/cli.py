@@ -444,7 +444,8 @@ def _nothing_left(args: argparse.Namespace) -> UsageError:
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from kubectl_tke_net import checks, render, report
-    from kubectl_tke_net.checks.context import Context, Selector
+    from kubectl_tke_net.facts import Context
+    from kubectl_tke_net.k8s import Selector
 
     select = checks.parse_codes(args.select, "--select") if args.select else ()
     ignore = checks.parse_codes(args.ignore, "--ignore") if args.ignore else ()

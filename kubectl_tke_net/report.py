@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from kubectl_tke_net.checks import Result
-from kubectl_tke_net.checks.context import Context, is_internal_ingress, is_internal_service
+from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import _, ngettext
+from kubectl_tke_net.k8s import is_internal_ingress, is_internal_service
 from kubectl_tke_net.model import Severity, Unavailable
 from kubectl_tke_net.tke import UNKNOWN_PROXY, KubeProxy
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kubectl_tke_net.checks.context import Context
 from kubectl_tke_net.cluster import Cluster, Target
+from kubectl_tke_net.facts import Context
 from kubectl_tke_net.fix import apply as applier
 from kubectl_tke_net.fix.plan import (
     ABSENT,

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from kubectl_tke_net.checks import run, selected
-from kubectl_tke_net.checks.context import Context
 from kubectl_tke_net.cluster import Cluster, parse_duration
+from kubectl_tke_net.facts import Context
 from kubectl_tke_net.model import AccessError, Unavailable
 from kubectl_tke_net.snapshot import KINDS, FileSource, Kind, Snapshot
 from tests.conftest import fixture, kubeconfig

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from kubectl_tke_net import i18n
-from kubectl_tke_net.checks.context import Context, annotations_of, ref
+from kubectl_tke_net.facts import Context
+from kubectl_tke_net.k8s import annotations_of, ref
 from kubectl_tke_net.model import Finding, Ref, Severity, Skip, Unavailable, UsageError
 from kubectl_tke_net.tke import IGNORE_ANNOTATION
 

@@ -10,16 +10,6 @@ from dataclasses import dataclass
 
 from kubectl_tke_net import tke
 from kubectl_tke_net.checks import Hit, check
-from kubectl_tke_net.checks.context import (
-    Context,
-    annotations_of,
-    is_clb_ingress,
-    is_internal_ingress,
-    is_internal_service,
-    meta,
-    ref,
-)
-from kubectl_tke_net.checks.ingress import backends
 from kubectl_tke_net.cloud import (
     CLB_SNAT,
     HEALTH_CHECKS,
@@ -34,7 +24,17 @@ from kubectl_tke_net.cloud import (
     evaluate,
     instance_id,
 )
+from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import N_, _, ngettext
+from kubectl_tke_net.k8s import (
+    annotations_of,
+    backends,
+    is_clb_ingress,
+    is_internal_ingress,
+    is_internal_service,
+    meta,
+    ref,
+)
 from kubectl_tke_net.model import Severity, Unavailable
 from kubectl_tke_net.snapshot import Obj
 

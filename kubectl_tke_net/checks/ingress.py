@@ -5,40 +5,38 @@ from __future__ import annotations
 import difflib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from kubectl_tke_net import tke
 from kubectl_tke_net.checks import Hit, check
-from kubectl_tke_net.checks.context import (
-    Context,
-    annotations_of,
-    failing_gates,
-    is_clb_ingress,
-    meta,
-    pod_ready,
-    ref,
-)
 from kubectl_tke_net.checks.service import (
     _selector_text,
     _why_not_ready,
     has_backends,
     no_address_message,
 )
+from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import N_, _, ngettext
+from kubectl_tke_net.k8s import (
+    Backend,
+    annotations_of,
+    backends,
+    default_backend,
+    failing_gates,
+    is_clb_ingress,
+    meta,
+    pod_ready,
+    port_value,
+    ref,
+    rule_paths,
+    rule_text,
+    service_port_matches,
+    service_ref,
+)
 from kubectl_tke_net.model import Severity
 from kubectl_tke_net.snapshot import Obj
 
 ING = ("ingress",)
-
-
-@dataclass(frozen=True)
-class Backend:
-    """One place an Ingress sends traffic: a rule's path or the default backend, to a Service port."""
-
-    where: str  # "default backend" or "rule shop.example.com/api (Prefix)"
-    service: str
-    port: int | str | None
 
 
 def _spec(obj: Obj) -> dict[str, Any]:
@@ -49,62 +47,12 @@ def _ns_name(obj: Obj) -> tuple[str, str]:
     return meta(obj).get("namespace", ""), meta(obj).get("name", "")
 
 
-def _port(value: object) -> int | str | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, int):
-        return value
-    text = str(value)
-    return int(text) if text.isdigit() else text
-
-
-def _service_ref(backend: dict[str, Any]) -> tuple[str, int | str | None] | None:
-    """(Service name, port) of a backend; None for a `resource` backend, which names no Service."""
-    service = backend.get("service")
-    if service:
-        port = service.get("port") or {}
-        return str(service.get("name") or ""), _port(port.get("number") or port.get("name"))
-    # extensions/v1beta1 shape, as in snapshots taken from clusters older than 1.19.
-    if backend.get("serviceName"):
-        return str(backend["serviceName"]), _port(backend.get("servicePort"))
-    return None
-
-
-def _paths(ing: Obj) -> Iterator[tuple[str, str, str | None, dict[str, Any]]]:
-    """(host, path, pathType, backend) of every rule path; host "*" when the rule matches any host."""
-    for rule in _spec(ing).get("rules") or []:
-        host = str(rule.get("host") or "*").lower()
-        for path in (rule.get("http") or {}).get("paths") or []:
-            yield host, str(path.get("path") or "/"), path.get("pathType"), path.get("backend") or {}
-
-
 def _target_text(backend: dict[str, Any]) -> str:
-    target = _service_ref(backend)
+    target = service_ref(backend)
     if target is None:
         return _("(resource backend)")
     service, port = target
     return service if port is None else f"{service}:{port}"
-
-
-def _rule_text(host: str, path: str, path_type: str | None) -> str:
-    return f"{host}{path}" + (f" ({path_type})" if path_type else "")
-
-
-def _default_backend(ing: Obj) -> dict[str, Any] | None:
-    spec = _spec(ing)
-    return spec.get("defaultBackend") or spec.get("backend") or None
-
-
-def backends(ing: Obj) -> list[Backend]:
-    """The Service backends of an Ingress, default backend first, in the order traffic is routed."""
-    found = []
-    default = _default_backend(ing)
-    if default and (target := _service_ref(default)):
-        found.append(Backend(_("default backend"), *target))
-    for host, path, path_type, backend in _paths(ing):
-        if target := _service_ref(backend):
-            found.append(Backend(_("rule {rule}").format(rule=_rule_text(host, path, path_type)), *target))
-    return found
 
 
 def _used_by(items: Iterable[Backend], limit: int = 3) -> str:
@@ -118,15 +66,6 @@ def _by_service(items: Iterable[Backend]) -> dict[str, list[Backend]]:
     for backend in items:
         grouped[backend.service].append(backend)
     return grouped
-
-
-def _existing(ctx: Context, ing: Obj) -> Iterator[tuple[Backend, Obj]]:
-    """Each backend whose Service exists in the Ingress's namespace, with that Service."""
-    ns, _name = _ns_name(ing)
-    for backend in backends(ing):
-        svc = ctx.services_by_key.get((ns, backend.service))
-        if svc is not None:
-            yield backend, svc
 
 
 def _only_in(name: str, ns: str, keys: Iterable[tuple[str, str]]) -> str:
@@ -149,18 +88,12 @@ def _ports_text(svc: Obj) -> str:
     return ", ".join(ports) if ports else _("none")
 
 
-def _port_matches(svc: Obj, port: int | str) -> bool:
-    """A name matches spec.ports[].name, a number spec.ports[].port (never targetPort or nodePort)."""
-    key = "name" if isinstance(port, str) else "port"
-    return any(p.get(key) == port for p in _spec(svc).get("ports") or [])
-
-
 def _target_port_hint(svc: Obj, port: int | str) -> str:
     """The usual mistake behind a wrong port number: the container port (targetPort) was given."""
     if isinstance(port, str):
         return ""
     for p in _spec(svc).get("ports") or []:
-        if _port(p.get("targetPort")) == port:
+        if port_value(p.get("targetPort")) == port:
             return _("; {port} is the targetPort of port {service_port}, and a backend names the Service port").format(
                 port=port, service_port=p.get("port")
             )
@@ -260,9 +193,9 @@ def backend_port_not_in_service(ctx: Context) -> Iterator[Hit]:
         ns, name = _ns_name(ing)
         bad: dict[tuple[str, int | str], list[Backend]] = defaultdict(list)
         services: dict[str, Obj] = {}
-        for backend, svc in _existing(ctx, ing):
+        for backend, svc in ctx.existing_backends(ing):
             port = backend.port
-            if port is None or _port_matches(svc, port):
+            if port is None or service_port_matches(svc, port):
                 continue
             if isinstance(port, int) and _svc_type(svc) == "ExternalName":
                 continue
@@ -320,7 +253,7 @@ def clb_backend_cluster_ip(ctx: Context) -> Iterator[Hit]:
         if not is_clb_ingress(ing) or tke.is_true(annotations_of(ing).get(tke.ING_DIRECT_ACCESS)):
             continue
         ns, _name = _ns_name(ing)
-        cluster_ip = _by_service(b for b, svc in _existing(ctx, ing) if _svc_type(svc) == "ClusterIP")
+        cluster_ip = _by_service(b for b, svc in ctx.existing_backends(ing) if _svc_type(svc) == "ClusterIP")
         if not cluster_ip:
             continue
         problems = [
@@ -368,7 +301,9 @@ def backend_without_ready_endpoint(ctx: Context) -> Iterator[Hit]:
     """
     for ing in ctx.ingresses:
         ns, _name = _ns_name(ing)
-        without = _by_service(b for b, svc in _existing(ctx, ing) if has_backends(svc) and not ctx.endpoints(svc).ready)
+        without = _by_service(
+            b for b, svc in ctx.existing_backends(ing) if has_backends(svc) and not ctx.endpoints(svc).ready
+        )
         if not without:
             continue
         problems = []
@@ -492,11 +427,11 @@ def no_default_backend(ctx: Context) -> Iterator[Hit]:
     `spec.defaultBackend: {service: {name: NAME, port: {number: PORT}}}`.
     """
     for ing in ctx.ingresses:
-        if _default_backend(ing):
+        if default_backend(ing):
             continue
         rules = [
-            f"{_rule_text(host, path, path_type)} -> {_target_text(backend)}"
-            for host, path, path_type, backend in _paths(ing)
+            f"{rule_text(host, path, path_type)} -> {_target_text(backend)}"
+            for host, path, path_type, backend in rule_paths(ing)
         ]
         limit = 10
         listed = "; ".join(rules[:limit]) + (
@@ -534,7 +469,7 @@ def duplicate_host_path(ctx: Context) -> Iterator[Hit]:
     """
     for ing in ctx.ingresses:
         seen: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for host, path, _path_type, backend in _paths(ing):
+        for host, path, _path_type, backend in rule_paths(ing):
             seen[(host, path)].append(_target_text(backend))
         dups = [(key, targets) for key, targets in seen.items() if len(targets) > 1]
         if not dups:

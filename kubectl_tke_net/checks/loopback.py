@@ -6,15 +6,16 @@ from collections.abc import Iterator
 
 from kubectl_tke_net import tke
 from kubectl_tke_net.checks import Hit, check
-from kubectl_tke_net.checks.context import (
-    Context,
+from kubectl_tke_net.facts import Context
+from kubectl_tke_net.i18n import N_, _, ngettext
+from kubectl_tke_net.k8s import (
     annotations_of,
     is_internal_ingress,
     is_internal_service,
     meta,
     ref,
+    tke_service_config_name,
 )
-from kubectl_tke_net.i18n import N_, _, ngettext
 from kubectl_tke_net.model import Ref, Severity, Unavailable
 from kubectl_tke_net.snapshot import KUBE_SYSTEM, Obj
 
@@ -155,17 +156,8 @@ def internal_lb_without_prevent_loopback(ctx: Context) -> Iterator[Hit]:
             )
 
 
-def _tke_service_config_name(ing: Obj) -> str | None:
-    notes = annotations_of(ing)
-    if notes.get(tke.ING_TSC):
-        return str(notes[tke.ING_TSC])
-    if tke.is_true(notes.get(tke.ING_TSC_AUTO)):
-        return f"{meta(ing).get('name')}-auto-ingress-config"
-    return None
-
-
 def _keepalive_problem(ctx: Context, ing: Obj) -> str | None:
-    name = _tke_service_config_name(ing)
+    name = tke_service_config_name(ing)
     if name is None:
         return _("neither {config} nor {auto} is set, so CLB keep-alive is off").format(
             config=tke.ING_TSC, auto=tke.ING_TSC_AUTO

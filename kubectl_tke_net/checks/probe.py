@@ -8,7 +8,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from kubectl_tke_net.checks import Hit, check
-from kubectl_tke_net.checks.context import Context
+from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import N_, _
 from kubectl_tke_net.model import Ref, Severity, Unavailable
 from kubectl_tke_net.probe import CLB, CLUSTER_IP, DNS, ENDPOINT, NODE_PORT, SLOW_MS

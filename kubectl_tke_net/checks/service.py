@@ -7,17 +7,18 @@ from typing import Any
 
 from kubectl_tke_net import tke
 from kubectl_tke_net.checks import Hit, check
-from kubectl_tke_net.checks.context import (
-    Context,
+from kubectl_tke_net.facts import Context
+from kubectl_tke_net.i18n import N_, _, ngettext
+from kubectl_tke_net.k8s import (
     annotations_of,
+    container_port_for,
     failing_gates,
     meta,
     not_ready_reason,
-    pod_containers,
     pod_ready,
     ref,
+    target_port,
 )
-from kubectl_tke_net.i18n import N_, _, ngettext
 from kubectl_tke_net.model import Severity
 from kubectl_tke_net.snapshot import Obj
 
@@ -57,28 +58,6 @@ def _why_not_ready(pods: list[Obj], limit: int = 3) -> str:
 
 def _port_label(port: dict[str, Any]) -> str:
     return str(port.get("name") or port.get("port"))
-
-
-def _target(port: dict[str, Any]) -> int | str:
-    target = port.get("targetPort")
-    if target is None or target == "":
-        return int(port.get("port") or 0)
-    if isinstance(target, str) and target.isdigit():
-        return int(target)
-    return target  # type: ignore[no-any-return]
-
-
-def _container_ports(pod: Obj) -> list[dict[str, Any]]:
-    return [p for c in pod_containers(pod) for p in c.get("ports") or []]
-
-
-def _container_port_for(pod: Obj, target: int | str, protocol: str | None = None) -> dict[str, Any] | None:
-    """The container port a Service port targets; one of the given protocol first (DNS declares 53 twice)."""
-    key = "name" if isinstance(target, str) else "containerPort"
-    matches = [c for c in _container_ports(pod) if c.get(key) == target]
-    same = [c for c in matches if str(c.get("protocol") or "TCP") == protocol]
-    found = same or matches
-    return found[0] if found else None
 
 
 def services_with_pods(ctx: Context) -> Iterator[tuple[Obj, list[Obj]]]:
@@ -233,9 +212,9 @@ def named_target_port_missing(ctx: Context) -> Iterator[Hit]:
             continue
         problems = []
         for port in _spec(svc).get("ports") or []:
-            target = _target(port)
+            target = target_port(port)
             if isinstance(target, str):
-                missing = [p for p in pods if _container_port_for(p, target) is None]
+                missing = [p for p in pods if container_port_for(p, target) is None]
                 if missing:
                     problems.append(
                         _(
@@ -281,9 +260,9 @@ def numeric_target_port_undeclared(ctx: Context) -> Iterator[Hit]:
             continue
         problems = []
         for port in _spec(svc).get("ports") or []:
-            target = _target(port)
+            target = target_port(port)
             if isinstance(target, int):
-                missing = [p for p in pods if _container_port_for(p, target) is None]
+                missing = [p for p in pods if container_port_for(p, target) is None]
                 if missing:
                     problems.append(
                         _(
@@ -323,12 +302,12 @@ def protocol_mismatch(ctx: Context) -> Iterator[Hit]:
         problems = []
         for port in _spec(svc).get("ports") or []:
             proto = str(port.get("protocol") or "TCP")
-            target = _target(port)
+            target = target_port(port)
             mismatched = sorted(
                 {
                     str(cport.get("protocol") or "TCP")
                     for p in pods
-                    if (cport := _container_port_for(p, target, proto)) is not None
+                    if (cport := container_port_for(p, target, proto)) is not None
                     and str(cport.get("protocol") or "TCP") != proto
                 }
             )

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from kubectl_tke_net import render
-from kubectl_tke_net.checks.context import Context, Selector
+from kubectl_tke_net.facts import Context
 from kubectl_tke_net.fix import apply as applier
 from kubectl_tke_net.fix.diff import unified
 from kubectl_tke_net.fix.plan import RESTORABLE, ROLLOUT_STATUS, Change, Options, Plan, Refusal, make_plan
 from kubectl_tke_net.i18n import _, ngettext
+from kubectl_tke_net.k8s import Selector
 from kubectl_tke_net.model import UsageError
 from kubectl_tke_net.snapshot import KINDS, Obj, Snapshot, clean, documents
 from kubectl_tke_net.terminal import escape, escape_lines

@@ -15,16 +15,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_tke_net import tke
-from kubectl_tke_net.checks.context import (
-    Context,
+from kubectl_tke_net.facts import Context
+from kubectl_tke_net.i18n import N_, _, ngettext
+from kubectl_tke_net.k8s import (
     annotations_of,
+    cluster_domain,
+    corefile_code,
     is_clb_ingress,
     is_internal_ingress,
     is_internal_service,
     meta,
+    tke_service_config_name,
 )
-from kubectl_tke_net.checks.loopback import _tke_service_config_name
-from kubectl_tke_net.i18n import N_, _, ngettext
 from kubectl_tke_net.model import Unavailable
 from kubectl_tke_net.snapshot import KINDS, KUBE_SYSTEM, Obj
 
@@ -531,7 +533,7 @@ def plan_ingress_keepalive(ctx: Context, opts: Options) -> Plan:
     for ing in candidates:
         ns, name = meta(ing).get("namespace", ""), meta(ing).get("name", "")
         notes = annotations_of(ing)
-        config_name = _tke_service_config_name(ing)
+        config_name = tke_service_config_name(ing)
         auto = not notes.get(tke.ING_TSC)  # a hand-named config is never created by the controller
         if config_name is None:
             if tke.ING_TSC_AUTO in notes:
@@ -603,16 +605,12 @@ def _valid_domain(host: str) -> bool:
     )
 
 
-def _code(line: str) -> str:
-    return line.split("#", 1)[0]
-
-
 def _blocks(lines: list[str]) -> list[tuple[int, int]] | None:
     """(first, last) line of every top-level server block; None when the braces do not balance."""
     blocks: list[tuple[int, int]] = []
     depth, start = 0, 0
     for i, line in enumerate(lines):
-        code = _code(line)
+        code = corefile_code(line)
         opened, closed = code.count("{"), code.count("}")
         if depth == 0 and opened:
             start = i
@@ -626,7 +624,7 @@ def _blocks(lines: list[str]) -> list[tuple[int, int]] | None:
 
 def _rewrite_from(line: str) -> str | None:
     """The name a `rewrite ... name [type] FROM TO` line matches, lower-cased, or None."""
-    words = _code(line).split()
+    words = corefile_code(line).split()
     if not words or words[0] != "rewrite":
         return None
     words = words[1:]
@@ -643,7 +641,7 @@ def _rewrite_from(line: str) -> str | None:
 def _zones(line: str) -> list[tuple[str, str]]:
     """(zone, port) of a server block's opening line."""
     zones = []
-    for word in _code(line).split("{", 1)[0].split():
+    for word in corefile_code(line).split("{", 1)[0].split():
         zone, _colon, port = word.split("://", 1)[-1].partition(":")
         zones.append((zone.lower().rstrip(".") or ".", port or "53"))
     return zones
@@ -704,25 +702,11 @@ def rewrite_corefile(corefile: str, host: str, target: str) -> tuple[str | None,
     return "\n".join(lines[:first] + block + lines[last + 1 :]), None
 
 
-def cluster_domain(corefile: str) -> str:
-    """The first zone of the `kubernetes` plugin (default cluster.local)."""
-    for line in corefile.split("\n"):
-        words = _code(line).split()
-        if words and words[0] == "kubernetes":
-            for word in words[1:]:
-                if word == "{":
-                    break
-                zone = word.lower().rstrip(".")
-                if not zone.endswith(("in-addr.arpa", "ip6.arpa")):
-                    return zone
-    return "cluster.local"
-
-
 def _has_reload(corefile: str) -> bool:
     lines = corefile.split("\n")
     for start, end in _blocks(lines) or []:
         if _ROOT.fullmatch(lines[start]):
-            return any(_code(line).split()[:1] == ["reload"] for line in lines[start : end + 1])
+            return any(corefile_code(line).split()[:1] == ["reload"] for line in lines[start : end + 1])
     return False
 
 

@@ -7,19 +7,21 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from kubectl_tke_net.checks.context import (
-    Context,
+from kubectl_tke_net.facts import Context
+from kubectl_tke_net.i18n import _
+from kubectl_tke_net.k8s import (
+    cluster_domain,
+    container_port_for,
     is_internal_ingress,
     is_internal_service,
     meta,
     pod_condition,
     pod_ready,
     ref,
+    rule_paths,
+    service_port_matches,
+    target_port,
 )
-from kubectl_tke_net.checks.ingress import _existing, _paths, _port_matches
-from kubectl_tke_net.checks.service import _container_port_for, _target
-from kubectl_tke_net.fix.plan import cluster_domain
-from kubectl_tke_net.i18n import _
 from kubectl_tke_net.model import Ref, Unavailable, UsageError
 from kubectl_tke_net.probe import CLB, CLUSTER_IP, DNS, ENDPOINT, NODE_PORT
 from kubectl_tke_net.snapshot import Obj
@@ -120,14 +122,12 @@ def ready_endpoints(ctx: Context, svc: Obj, port: dict[str, Any]) -> list[Endpoi
                 )
                 found.setdefault((endpoint.address, endpoint.port), endpoint)
     else:
-        target = _target(port)
+        target = target_port(port)
         for pod in ctx.selected_pods(svc):
             ip = (pod.get("status") or {}).get("podIP")
             if not pod_ready(pod) or not ip:
                 continue
-            number = (
-                target if isinstance(target, int) else (_container_port_for(pod, target) or {}).get("containerPort")
-            )
+            number = target if isinstance(target, int) else (container_port_for(pod, target) or {}).get("containerPort")
             if number:
                 found.setdefault(
                     (ip, int(number)),
@@ -297,7 +297,7 @@ class _Planner:
             return
         tls = {str(h).lower() for t in _spec(ing).get("tls") or [] for h in t.get("hosts") or []}
         firsts: dict[str, str] = {}
-        for host, path, _type, _backend in _paths(ing):
+        for host, path, _type, _backend in rule_paths(ing):
             firsts.setdefault(host, path)
         if not firsts:
             firsts["*"] = "/"
@@ -354,8 +354,12 @@ def _services(ctx: Context, command: str, obj: Obj) -> list[_Service]:
             )
         return [_Service(obj, list(_spec(obj).get("ports") or []))]
     services: dict[tuple[str, str], _Service] = {}
-    for backend, svc in _existing(ctx, obj):
-        if _spec(svc).get("type") == "ExternalName" or backend.port is None or not _port_matches(svc, backend.port):
+    for backend, svc in ctx.existing_backends(obj):
+        if (
+            _spec(svc).get("type") == "ExternalName"
+            or backend.port is None
+            or not service_port_matches(svc, backend.port)
+        ):
             continue
         key = "name" if isinstance(backend.port, str) else "port"
         port = next(p for p in _spec(svc).get("ports") or [] if p.get(key) == backend.port)

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any, Protocol, runtime_checkable
 
-from kubectl_tke_net.checks.context import Selector, meta
 from kubectl_tke_net.checks.probe import ProbeContext
 from kubectl_tke_net.i18n import _
+from kubectl_tke_net.k8s import Selector, meta
 from kubectl_tke_net.model import TkeNetError, Unavailable, UsageError
 from kubectl_tke_net.probe.plan import CONTAINER, DEFAULT_IMAGE, RUN_LABEL, Plan, make_plan, manifest
 from kubectl_tke_net.probe.result import Observation, ProbeRun, observe, parse

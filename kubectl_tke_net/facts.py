@@ -1,166 +1,42 @@
-"""What the checks derive from a snapshot: the objects examined, indexes, and the Service->Pod data path."""
+"""Facts: a read-only view of one snapshot for the checks, fixes and probes of a run: the objects examined,
+indexes, and the Service->Pod data path."""
 
 from __future__ import annotations
 
-import re
 import typing
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
 
 from kubectl_tke_net import tke
-from kubectl_tke_net.i18n import _
-from kubectl_tke_net.model import Ref, UsageError
+from kubectl_tke_net.k8s import (
+    TERMINATED_PHASES,
+    Backend,
+    Selector,
+    backends,
+    event_time,
+    labels,
+    meta,
+    pod_condition,
+    pod_ready,
+    ref,
+    selector_matches,
+)
+from kubectl_tke_net.model import Ref
 from kubectl_tke_net.snapshot import KUBE_SYSTEM, Obj, Snapshot
 
 if typing.TYPE_CHECKING:  # kubectl_tke_net.cloud loads only for runs with the Tencent Cloud checks
     from kubectl_tke_net.cloud import CloudFacts
 
-_TERMINATED = ("Succeeded", "Failed")
-_EPOCH = datetime.min.replace(tzinfo=UTC)
-
-
-def meta(obj: Obj) -> dict[str, Any]:
-    return obj.get("metadata") or {}
-
-
-def annotations_of(obj: Obj) -> dict[str, str]:
-    return meta(obj).get("annotations") or {}
-
-
-def labels(obj: Obj) -> dict[str, str]:
-    return meta(obj).get("labels") or {}
-
-
-def ref(obj: Obj) -> Ref:
-    m = meta(obj)
-    return Ref(str(obj.get("kind", "")), m.get("namespace") or "", m.get("name") or "")
-
 
 # --- label selectors (kubectl's -l syntax, and Service selectors) -----------------------------------
-
-_REQUIREMENT = re.compile(
-    r"\s*(?:(?P<not>!)\s*(?P<nkey>[\w./-]+)"
-    r"|(?P<key>[\w./-]+)\s*(?:(?P<op>==|=|!=)\s*(?P<value>[\w.-]*)"
-    r"|\s+(?P<setop>in|notin)\s*\((?P<values>[^)]*)\))?)\s*(?:,|$)"
-)
-
-
-@dataclass(frozen=True)
-class Selector:
-    requirements: tuple[tuple[str, str, tuple[str, ...]], ...]
-
-    @classmethod
-    def parse(cls, text: str) -> Selector:
-        reqs: list[tuple[str, str, tuple[str, ...]]] = []
-        pos = 0
-        text = text.strip()
-        while pos < len(text):
-            match = _REQUIREMENT.match(text, pos)
-            if not match or match.end() == pos:
-                raise UsageError(_("invalid label selector {selector}").format(selector=repr(text)))
-            pos = match.end()
-            if match["nkey"]:
-                reqs.append((match["nkey"], "!exists", ()))
-            elif match["op"]:
-                op = "!=" if match["op"] == "!=" else "="
-                reqs.append((match["key"], op, (match["value"],)))
-            elif match["setop"]:
-                values = tuple(v.strip() for v in match["values"].split(",") if v.strip())
-                reqs.append((match["key"], match["setop"], values))
-            else:
-                reqs.append((match["key"], "exists", ()))
-        return cls(tuple(reqs))
-
-    def matches(self, obj_labels: dict[str, str]) -> bool:
-        for key, op, values in self.requirements:
-            present = key in obj_labels
-            value = obj_labels.get(key)
-            ok = {
-                "=": present and value == values[0],
-                "!=": not present or value != values[0],
-                "in": present and value in values,
-                "notin": not present or value not in values,
-                "exists": present,
-                "!exists": not present,
-            }[op]
-            if not ok:
-                return False
-        return True
-
-
-def selector_matches(selector: dict[str, str], obj_labels: dict[str, str]) -> bool:
-    return all(obj_labels.get(k) == v for k, v in selector.items())
 
 
 # --- time ----------------------------------------------------------------------------------------------
 
 
-def parse_time(value: object) -> datetime:
-    if not value:
-        return _EPOCH
-    try:
-        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return _EPOCH
-    # A time without a zone (hand-written, e.g. a bare date) is taken as UTC: naive and aware do not compare.
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def event_time(event: Obj) -> datetime:
-    series = event.get("series") or {}
-    return max(
-        parse_time(series.get("lastObservedTime")),
-        parse_time(event.get("lastTimestamp")),
-        parse_time(event.get("eventTime")),
-        parse_time(event.get("firstTimestamp")),
-        parse_time(meta(event).get("creationTimestamp")),
-    )
-
-
 # --- Pods -------------------------------------------------------------------------------------------
-
-
-def pod_condition(pod: Obj, ctype: str) -> str | None:
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == ctype:
-            return str(cond.get("status"))
-    return None
-
-
-def pod_ready(pod: Obj) -> bool:
-    return pod_condition(pod, "Ready") == "True"
-
-
-def pod_containers(pod: Obj) -> list[dict[str, Any]]:
-    return list((pod.get("spec") or {}).get("containers") or [])
-
-
-def failing_gates(pod: Obj) -> list[str]:
-    """Readiness gates of the Pod whose condition is not True."""
-    gates = [g.get("conditionType") for g in (pod.get("spec") or {}).get("readinessGates") or []]
-    return [g for g in gates if g and pod_condition(pod, g) != "True"]
-
-
-def not_ready_reason(pod: Obj) -> str:
-    """A short reason a Pod is not ready, in the words `kubectl describe` would show."""
-    phase = (pod.get("status") or {}).get("phase") or "Unknown"
-    if phase != "Running":
-        return phase
-    gates = failing_gates(pod)
-    if gates:
-        return _("readiness gate {gate} is not True").format(gate=gates[0])
-    waiting = [
-        (cs.get("state") or {}).get("waiting", {}).get("reason")
-        for cs in (pod.get("status") or {}).get("containerStatuses") or []
-        if not cs.get("ready")
-    ]
-    waiting = [w for w in waiting if w]
-    if waiting:
-        return str(waiting[0])
-    return _("containers not ready")
 
 
 @dataclass(frozen=True)
@@ -229,7 +105,7 @@ class Context:
         if key not in self._selected:
             pods = self.matching_pods((svc.get("spec") or {}).get("selector") or {}, key[0])
             if not include_terminated:
-                pods = [p for p in pods if (p.get("status") or {}).get("phase") not in _TERMINATED]
+                pods = [p for p in pods if (p.get("status") or {}).get("phase") not in TERMINATED_PHASES]
             self._selected[key] = pods
         return self._selected[key]
 
@@ -310,21 +186,10 @@ class Context:
         """TkeServiceConfigs by (namespace, name)."""
         return {(meta(c).get("namespace", ""), meta(c).get("name", "")): c for c in self.snap.list("tkeserviceconfigs")}
 
-
-def ingress_class(ing: Obj) -> str | None:
-    """The class an Ingress names, by annotation or by spec.ingressClassName (the annotation wins, as in TKE)."""
-    return annotations_of(ing).get(tke.ING_CLASS) or (ing.get("spec") or {}).get("ingressClassName") or None
-
-
-def is_clb_ingress(ing: Obj) -> bool:
-    """TKE's controller serves class `qcloud` and Ingresses without any class (SPEC §7)."""
-    cls = ingress_class(ing)
-    return cls is None or cls == tke.QCLOUD_CLASS
-
-
-def is_internal_ingress(ing: Obj) -> bool:
-    return is_clb_ingress(ing) and tke.ING_SUBNET in annotations_of(ing)
-
-
-def is_internal_service(svc: Obj) -> bool:
-    return (svc.get("spec") or {}).get("type") == "LoadBalancer" and tke.SVC_INTERNAL_SUBNET in annotations_of(svc)
+    def existing_backends(self, ing: Obj) -> Iterator[tuple[Backend, Obj]]:
+        """Each backend of the Ingress whose Service exists in the Ingress's namespace, with that Service."""
+        ns = meta(ing).get("namespace", "")
+        for backend in backends(ing):
+            svc = self.services_by_key.get((ns, backend.service))
+            if svc is not None:
+                yield backend, svc
