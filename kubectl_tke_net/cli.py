@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 
 from kubectl_tke_net import __version__, i18n
 from kubectl_tke_net.i18n import N_, _
-from kubectl_tke_net.model import Severity, TkeNetError, UsageError
+from kubectl_tke_net.model import Output, Severity, TkeNetError, UsageError
 from kubectl_tke_net.terminal import escape
 
 PROG = "kubectl tke-net"
@@ -324,12 +324,9 @@ ARGPARSE_MESSAGES = (
 def _log(args: argparse.Namespace) -> Callable[[str], None] | None:
     if not args.verbose:
         return None
+    from kubectl_tke_net import render
 
-    def log(line: str) -> None:
-        # One write per line: lists run side by side (Snapshot.prefetch), and print() writes the end apart.
-        sys.stderr.write(f"tke-net: {escape(line)}\n")
-
-    return log
+    return render.progress(repeats=True)
 
 
 def open_source(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
@@ -366,7 +363,8 @@ def _cloud(
 ) -> list[Any]:
     """Add the Tencent Cloud checks (TKE4xx, registered for "<command> --cloud") with the facts they read, when
     they are on; otherwise the run is exactly what it was without them."""
-    from kubectl_tke_net import checks, cloud
+    from kubectl_tke_net import cloud
+    from kubectl_tke_net.checks import catalog as checks
 
     extra = checks.selected(f"{args.command} --cloud", select, ignore)
     if not extra:
@@ -402,19 +400,19 @@ def _cloud(
 _KIND_WORDS = {"service": "service", "ingress": "ingress"}
 
 
-def _examined(ctx: Any, args: argparse.Namespace) -> bool:
+def _examined(ctx: Any, args: argparse.Namespace) -> str | None:
     """Whether the run has objects of its command's kind in scope (SPEC 9.1): a NAME that matches none is a usage
-    error; an empty namespace is said on stderr, and the table then claims nothing. True when the kind cannot be
-    read (its checks are then listed in `skipped`)."""
+    error; an empty namespace gives the note to say on stderr (the table then claims nothing). None when there
+    are objects, or when the kind cannot be read (its checks are then listed in `skipped`)."""
     from kubectl_tke_net.model import Unavailable
 
     kinds = {"service": ("services",), "ingress": ("ingresses",)}.get(args.command, ("services", "ingresses"))
     try:
         found = sum(len(ctx.services if kind == "services" else ctx.ingresses) for kind in kinds)
     except Unavailable:
-        return True
+        return None
     if found:
-        return True
+        return None
     where = (
         _("in any namespace") if ctx.snap.namespace is None else _('in namespace "{ns}"').format(ns=ctx.snap.namespace)
     )
@@ -429,8 +427,7 @@ def _examined(ctx: Any, args: argparse.Namespace) -> bool:
         "ingress": _("No Ingresses found {where}."),
         "loopback": _("No Services or Ingresses found {where}."),
     }[args.command]
-    print(escape(nothing.format(where=where)), file=sys.stderr)
-    return False
+    return nothing.format(where=where)
 
 
 def _nothing_left(args: argparse.Namespace) -> UsageError:
@@ -442,8 +439,9 @@ def _nothing_left(args: argparse.Namespace) -> UsageError:
     )
 
 
-def cmd_diagnose(args: argparse.Namespace) -> int:
-    from kubectl_tke_net import checks, render, report
+def cmd_diagnose(args: argparse.Namespace) -> Output:
+    from kubectl_tke_net import render, report
+    from kubectl_tke_net.checks import catalog as checks
     from kubectl_tke_net.facts import Context
     from kubectl_tke_net.k8s import Selector
 
@@ -476,30 +474,108 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     if not chosen:  # only Tencent Cloud checks were left, and they are off
         raise _nothing_left(args)
     snap.prefetch([kind for c in chosen for kind in c.needs] + list(report.FACT_KINDS))
-    examined = _examined(ctx, args)
+    empty = _examined(ctx, args)
     result = checks.run(ctx, chosen, suppress=not args.no_suppress)
     doc = report.build(args.command, source, ctx, result)
     if args.output == "junit":
-        sys.stdout.write(render.junit(doc, [(c.code, c.title) for c in chosen], args.fail_on))
+        text = render.junit(doc, [(c.code, c.title) for c in chosen], args.fail_on)
     elif args.output in ("table", "wide"):
-        sys.stdout.write(render.table(doc, wide=args.output == "wide", color=_color(args), examined=examined))
+        text = render.table(doc, wide=args.output == "wide", color=_color(args), examined=empty is None)
     else:
-        sys.stdout.write(render.FORMATS[args.output](doc, _color(args)))
-    if args.fail_on == "never":
-        return 0
-    threshold = Severity.parse(args.fail_on)
-    return 1 if any(f.severity >= threshold for f in result.findings) else 0
+        text = render.FORMATS[args.output](doc, _color(args))
+    failing = args.fail_on != "never" and any(f.severity >= Severity.parse(args.fail_on) for f in result.findings)
+    return Output(text, 1 if failing else 0, (empty,) if empty else ())
 
 
-def cmd_fix(args: argparse.Namespace) -> int:
+_ONLY_FOR = (
+    ("target_version", "--version", ("kube-proxy",)),
+    ("all_lb", "--all-lb", ("prevent-loopback",)),
+    ("force", "--force", ("prevent-loopback", "rollback")),
+    ("host", "--host", ("coredns-rewrite",)),
+    ("service", "--service", ("coredns-rewrite",)),
+    ("wait", "--wait", ("kube-proxy", "ingress-keepalive")),
+)
+
+
+def _fix_request(args: argparse.Namespace) -> Any:
+    """The checked `fix` request; UsageError for what cannot go together."""
+    from kubectl_tke_net.cluster import parse_duration
+    from kubectl_tke_net.fix.command import FixRequest
+
+    action = args.action
+    for dest, flag, actions in _ONLY_FOR:
+        if getattr(args, dest) and action not in actions:
+            raise UsageError(
+                _("{flag} is for fix {actions}, not fix {action}").format(
+                    flag=flag, actions=" and ".join(actions), action=action
+                )
+            )
+    if action == "rollback" and len(args.names) != 1:
+        raise UsageError(_("fix rollback takes one backup FILE"))
+    if action in ("kube-proxy", "coredns-rewrite") and args.names:
+        raise UsageError(_("fix {action} takes no NAME ({names})").format(action=action, names=" ".join(args.names)))
+    if args.all_lb and args.names:
+        raise UsageError(_("--all-lb and Service NAMEs cannot be used together"))
+    if action == "coredns-rewrite" and not (args.host and args.service):
+        raise UsageError(_("fix coredns-rewrite needs --host DOMAIN and --service NAME"))
+    if args.all_namespaces and args.namespace:
+        raise UsageError(_("--namespace and --all-namespaces cannot be used together"))
+    if args.all_namespaces and action in ("coredns-rewrite", "rollback"):
+        raise UsageError(_("fix {action} cannot be used with --all-namespaces").format(action=action))
+    if action == "rollback" and args.namespace:
+        raise UsageError(_("fix rollback restores the objects of FILE in their own namespaces; drop --namespace"))
+    if args.apply and args.dry_run == "server":
+        raise UsageError(_("--apply already sends every change as a server-side dry run first; drop --dry-run=server"))
+    if args.snapshot and (args.apply or args.dry_run == "server"):
+        flag = "--apply" if args.apply else "--dry-run=server"
+        raise UsageError(_("{flag} needs a cluster; with --snapshot the plan is only shown").format(flag=flag))
+    wait = None
+    if args.wait:
+        if not args.apply:
+            raise UsageError(_("--wait waits for what --apply changed; add --apply"))
+        try:
+            wait = parse_duration(args.wait)
+        except ValueError as exc:
+            raise UsageError(f"--wait: {exc}") from exc
+    return FixRequest(
+        action=action,
+        mode="apply" if args.apply else "server" if args.dry_run == "server" else "client",
+        names=tuple(args.names),
+        version=args.target_version,
+        all_lb=args.all_lb,
+        force=args.force,
+        host=args.host,
+        service=args.service,
+        wait=wait,
+        wait_text=args.wait,
+        backup_dir=args.backup_dir,
+        selector=args.selector,
+        snapshot=bool(args.snapshot),
+    )
+
+
+def cmd_fix(args: argparse.Namespace) -> Output:
+    from kubectl_tke_net import render
     from kubectl_tke_net.fix import command
 
     if args.output == "junit":
         raise UsageError(_("-o junit is for svc, ingress and loopback; fix prints table, wide, json or yaml"))
-    return command.run(args, open_source)
+    request = _fix_request(args)
+
+    def open_scope(scope: str | bool | None) -> tuple[Any, dict[str, Any]]:
+        if scope is None:
+            return open_source(args)
+        return open_source(
+            argparse.Namespace(
+                **{**vars(args), "namespace": None if scope is True else scope, "all_namespaces": scope is True}
+            )
+        )
+
+    outcome = command.run(request, open_scope, render.progress())
+    return Output(render.fix_output(outcome, args.output), 1 if outcome.failed else 0)
 
 
-def cmd_dump(args: argparse.Namespace) -> int:
+def cmd_dump(args: argparse.Namespace) -> Output:
     from kubectl_tke_net import render
     from kubectl_tke_net.model import Unavailable
     from kubectl_tke_net.snapshot import KINDS
@@ -510,19 +586,19 @@ def cmd_dump(args: argparse.Namespace) -> int:
         raise UsageError(_("-o junit is for svc, ingress and loopback; dump writes yaml or json"))
     snap, _source = open_source(args)
     snap.prefetch(KINDS)
+    warnings = []
     for name in KINDS:
         try:
             snap.list(name)
         except Unavailable as exc:
-            warning = _("{name} not dumped: {reason}").format(name=name, reason=exc.reason)
-            print("warning: " + escape(warning), file=sys.stderr)
+            warnings.append("warning: " + _("{name} not dumped: {reason}").format(name=name, reason=exc.reason))
     fmt = "yaml" if args.output == "yaml" else "json"
-    sys.stdout.write(render.FORMATS[fmt](snap.dump(), False))
-    return 0
+    return Output(render.FORMATS[fmt](snap.dump(), False), 0, tuple(warnings))
 
 
-def cmd_checks(args: argparse.Namespace) -> int:
-    from kubectl_tke_net import checks, render
+def cmd_checks(args: argparse.Namespace) -> Output:
+    from kubectl_tke_net import render
+    from kubectl_tke_net.checks import catalog as checks
 
     checks.load_all()
     if args.code:
@@ -530,44 +606,29 @@ def cmd_checks(args: argparse.Namespace) -> int:
         if code not in checks.CHECKS:
             raise UsageError(_("unknown check code {code} (see `kubectl tke-net checks`)").format(code=repr(args.code)))
         chk = checks.CHECKS[code]
-        if args.output == "table":
-            sys.stdout.write(
-                f"{code} ({chk.severity}): {_(chk.title)}\n\n{_(chk.doc)}\n\n"
-                + _("docs: {url}").format(url=checks.docs_url(code, i18n.language()))
-                + "\n"
-            )
-        else:
-            doc = {
-                "code": code,
-                "severity": str(chk.severity),
-                "title": _(chk.title),
-                "commands": sorted(chk.commands),
-                "doc": _(chk.doc),
-                "docs": checks.docs_url(code, i18n.language()),
-            }
-            sys.stdout.write(render.FORMATS[args.output](doc, False))
-        return 0
-    rows = [(c.code, str(c.severity), ",".join(sorted(c.commands)), _(c.title)) for c in checks.CHECKS.values()]
-    rows.sort()
+        doc = {
+            "code": code,
+            "severity": str(chk.severity),
+            "title": _(chk.title),
+            "commands": sorted(chk.commands),
+            "doc": _(chk.doc),
+            "fix": chk.fix,
+            "docs": checks.docs_url(code, i18n.language()),
+        }
+        return Output(render.check_page(doc, args.output))
+    items = [
+        {"code": c.code, "severity": str(c.severity), "commands": sorted(c.commands), "title": _(c.title)}
+        for c in sorted(checks.CHECKS.values(), key=lambda c: c.code)
+    ]
+    return Output(render.catalogue(items, args.output))
+
+
+def cmd_version(args: argparse.Namespace) -> Output:
     if args.output == "table":
-        from tabulate import tabulate
+        return Output(f"{PROG} {__version__}\n")
+    from kubectl_tke_net import render
 
-        headers = [_("CODE"), _("SEVERITY"), _("COMMANDS"), _("TITLE")]
-        sys.stdout.write(tabulate(rows, headers, tablefmt="plain") + "\n")
-    else:
-        items = [{"code": r[0], "severity": r[1], "commands": r[2].split(","), "title": r[3]} for r in rows]
-        sys.stdout.write(render.FORMATS[args.output]({"checks": items}, False))
-    return 0
-
-
-def cmd_version(args: argparse.Namespace) -> int:
-    if args.output == "table":
-        print(f"{PROG} {__version__}")
-    else:
-        from kubectl_tke_net import render
-
-        sys.stdout.write(render.FORMATS[args.output]({"version": __version__}, False))
-    return 0
+    return Output(render.FORMATS[args.output]({"version": __version__}, False))
 
 
 def _utf8_output() -> None:
@@ -599,7 +660,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not hasattr(args, "func"):
             build_parser().print_help(sys.stderr)
             return 2
-        return int(args.func(args))
+        out: Output = args.func(args)
+        for note in out.notes:
+            print(escape(note), file=sys.stderr)
+        sys.stdout.write(out.text)
+        return out.status
     except TkeNetError as exc:
         print(f"error: {escape(exc)}", file=sys.stderr)
         return exc.exit_status

@@ -166,7 +166,7 @@ def _positional(line: Line, word: str) -> Candidates:
     if command in OBJECT_ARGS and not given:
         return _matching("", word, _objects(line, OBJECT_ARGS[command])), NO_FILE
     if command == "checks" and not given:
-        from kubectl_tke_net import checks
+        from kubectl_tke_net.checks import catalog as checks
 
         checks.load_all()
         return [_entry(c, checks.CHECKS[c].title) for c in _codes() if c.startswith(word.upper())], NO_FILE
@@ -188,7 +188,7 @@ def _matching(prefix: str, partial: str, names: list[str]) -> list[str]:
 
 
 def _codes() -> list[str]:
-    from kubectl_tke_net import checks
+    from kubectl_tke_net.checks import catalog as checks
 
     checks.load_all()
     return sorted(checks.CHECKS)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from kubectl_tke_net import checks, i18n
+from kubectl_tke_net import i18n
+from kubectl_tke_net.checks import catalog as checks
 from kubectl_tke_net.i18n import _
 
 BEGIN, END = "<!-- checks:begin -->", "<!-- checks:end -->"

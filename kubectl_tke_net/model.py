@@ -54,6 +54,16 @@ class Skip:
     reason: str
 
 
+@dataclass(frozen=True)
+class Output:
+    """What a command gives back to main, the one place that writes: its text for stdout (already rendered),
+    lines for stderr (notes such as an empty scope), and the exit status."""
+
+    text: str
+    status: int = 0
+    notes: tuple[str, ...] = ()
+
+
 class TkeNetError(Exception):
     """An error that ends the run with one line on stderr and `exit_status`."""
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from tabulate import tabulate
@@ -75,19 +76,6 @@ def findings_table(report: dict[str, Any], wide: bool, color: bool, examined: bo
     return "\n".join(lines) + "\n"
 
 
-_FIXES = (
-    (
-        "TKE301",
-        "kubectl tke-net fix kube-proxy --apply",
-        N_("then: kubectl -n kube-system rollout status ds/kube-proxy"),
-    ),
-    ("TKE302", "kubectl tke-net fix prevent-loopback [-n NS | -A] --apply", N_("needs the fixed kube-proxy")),
-    (
-        "TKE303",
-        "kubectl tke-net fix ingress-keepalive [-n NS | -A] --apply",
-        N_("needs the CLB L7 SNAT/keep-alive ticket and 100.127.0.0/16 allowed in the node security group"),
-    ),
-)
 _MITIGATIONS = (
     N_("call Services by DNS name from inside the cluster (NAME.NS.svc.cluster.local), never by CLB address"),
     N_("kubectl tke-net fix coredns-rewrite --host DOMAIN --service NAME -n NS: resolve a fixed domain to the Service"),
@@ -153,8 +141,11 @@ def exposure(findings: list[dict[str, Any]]) -> dict[str, set[str]]:
 
 
 def loopback_footer(report: dict[str, Any]) -> str:
+    from kubectl_tke_net import fix
+    from kubectl_tke_net.checks.registry import CHECKS
+
     present = {f["code"] for f in report["findings"]}
-    steps = [(cmd, note) for code, cmd, note in _FIXES if code in present]
+    steps = fix.steps({CHECKS[code].fix or "" for code in present if code in CHECKS})
     lines = []
     if steps:
         lines.append("\n" + _("Fix, in this order:"))
@@ -162,6 +153,40 @@ def loopback_footer(report: dict[str, Any]) -> str:
     lines.append("\n" + _("Mitigations that need no fix:"))
     lines += [f"  - {_(m)}" for m in _MITIGATIONS]
     return "\n".join(lines) + "\n"
+
+
+def check_page(doc: dict[str, Any], fmt: str) -> str:
+    """`checks CODE`: what it means, why, how to fix (with the fix action that repairs it), and its docs page."""
+    if fmt != "table":
+        return FORMATS[fmt](doc, False)
+    from kubectl_tke_net import fix
+
+    lines = [f"{doc['code']} ({doc['severity']}): {doc['title']}", "", doc["doc"], ""]
+    for command, note in fix.steps({doc["fix"]} if doc.get("fix") else set()):
+        lines.append(_("fix: {command}  ({note})").format(command=command, note=_(note)))
+    lines.append(_("docs: {url}").format(url=doc["docs"]))
+    return "\n".join(lines) + "\n"
+
+
+def catalogue(items: list[dict[str, Any]], fmt: str) -> str:
+    """`checks`: every code with its severity, commands and title."""
+    if fmt != "table":
+        return FORMATS[fmt]({"checks": items}, False)
+    rows = [(i["code"], i["severity"], ",".join(i["commands"]), i["title"]) for i in items]
+    return tabulate(rows, [_("CODE"), _("SEVERITY"), _("COMMANDS"), _("TITLE")], tablefmt="plain") + "\n"
+
+
+def progress(prefix: str = "tke-net: ", repeats: bool = False) -> Callable[[str], None]:
+    """The one writer of progress lines (-v, fix --wait, probe): stderr, one write per line (lists run side by
+    side), escaped; a line that repeats the last one is left out unless `repeats` (-v shows every request)."""
+    last = [""]
+
+    def log(line: str) -> None:
+        if repeats or line != last[0]:
+            sys.stderr.write(f"{prefix}{escape(line)}\n")
+            last[0] = line
+
+    return log
 
 
 def escaped(value: Any) -> Any:
@@ -265,3 +290,105 @@ FORMATS: dict[str, Renderer] = {
     # The CLI calls junit() itself, with the checks that ran and --fail-on; this is the plain form.
     "junit": lambda doc, _color: junit(doc),
 }
+
+
+# --- fix ------------------------------------------------------------------------------------------------
+
+if TYPE_CHECKING:  # the fix modules load only for `fix`
+    from kubectl_tke_net.fix.command import Outcome
+    from kubectl_tke_net.fix.plan import Change
+
+
+def fix_output(outcome: Outcome, fmt: str) -> str:
+    """A fix run: its FixPlan document (json, yaml) or the text a person reads, escaped for a terminal."""
+    from kubectl_tke_net.fix.command import document
+
+    if fmt in ("json", "yaml"):
+        return FORMATS[fmt](document(outcome), False)
+    return escape_lines(fix_text(outcome))
+
+
+def fix_text(outcome: Outcome) -> str:
+    """What `fix` prints: the diffs, refusals, notes, and what was (or --apply would be) done."""
+    from kubectl_tke_net.fix.command import diff_of
+    from kubectl_tke_net.fix.plan import ROLLOUT_STATUS
+
+    from_snapshot = outcome.from_snapshot
+    out: list[str] = [diff_of(c, r) for c, r in outcome.entries]
+    if outcome.entries:
+        out.append("\n")
+    for refusal in outcome.refused:
+        out.append(_("refused: {ref}: {reason}").format(ref=refusal.ref, reason=refusal.reason) + "\n")
+    for change, result in outcome.entries:
+        if result is not None and not result.ok:
+            out.append(f"{result.status}: {change.ref}: {result.message}\n")
+    for failure in outcome.failures:
+        out.append(_("failed: {ref}: {reason}").format(ref=failure.ref, reason=failure.reason) + "\n")
+    for note in outcome.notes:
+        out.append(_("note: {note}").format(note=note) + "\n")
+    changes = [c for c, _result in outcome.entries]
+    if outcome.mode == "client":
+        if not changes:
+            out.append(_("Nothing to change.") + "\n")
+        else:
+            out.append(
+                ngettext(
+                    "{n} change planned; nothing was written (client-side dry run).",
+                    "{n} changes planned; nothing was written (client-side dry run).",
+                    len(changes),
+                ).format(n=len(changes))
+                + "\n"
+            )
+            out.append(_would(changes, from_snapshot))
+    elif outcome.mode == "server":
+        accepted = sum(1 for _change, r in outcome.entries if r is not None and r.ok)
+        out.append(
+            ngettext(
+                "{accepted} of {n} change accepted by the API server's dry run (dryRun=All); nothing was written.",
+                "{accepted} of {n} changes accepted by the API server's dry run (dryRun=All); nothing was written.",
+                len(changes),
+            ).format(accepted=accepted, n=len(changes))
+            + "\n"
+            if changes
+            else _("Nothing to change.") + "\n"
+        )
+    else:
+        for path in outcome.backups:
+            out.append(_("backup: {path}").format(path=path) + "\n")
+        written = [c for c, r in outcome.entries if r is not None and r.status == "applied"]
+        if not changes:
+            out.append(_("Nothing to change.") + "\n")
+        else:
+            out.append(
+                ngettext("{written} of {n} change applied.", "{written} of {n} changes applied.", len(changes)).format(
+                    written=len(written), n=len(changes)
+                )
+                + "\n"
+            )
+        for path in outcome.backups:
+            out.append(_("undo: {command}").format(command=f"kubectl tke-net fix rollback {path} --apply") + "\n")
+        if outcome.action == "kube-proxy" and written:
+            out.append(_("watch the rollout: {command}").format(command=ROLLOUT_STATUS) + "\n")
+    return "".join(out)
+
+
+def _would(changes: list[Change], from_snapshot: bool) -> str:
+    from kubectl_tke_net.fix.apply import DEFAULT_BACKUP_DIR
+
+    lines = [
+        _("--apply would:") + (_(" (it needs a cluster, not --snapshot)") if from_snapshot else ""),
+        _("  1. send every change to the API server as a dry run (dryRun=All) and stop if any is rejected;"),
+        _(
+            "  2. save the fields that change, with their values before, to a new backup file in\n"
+            "     {dir} (--backup-dir);"
+        ).format(dir=DEFAULT_BACKUP_DIR),
+        _(
+            "  3. patch only those fields (strategic merge patch; JSON merge patch for TkeServiceConfig), as field\n"
+            "     manager kubectl-tke-net and on the condition that each object still has the resourceVersion\n"
+            "     read, so that a concurrent edit is a conflict, never overwritten:"
+        ),
+    ]
+    for change in changes:
+        rv = change.resource_version or _("(none in the snapshot)")
+        lines.append(f"     PATCH {change.ref} resourceVersion {rv}")
+    return "\n".join(lines) + "\n"

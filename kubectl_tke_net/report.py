@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubectl_tke_net.checks import Result
+from kubectl_tke_net.checks.catalog import Result
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import _, ngettext
 from kubectl_tke_net.k8s import is_internal_ingress, is_internal_service

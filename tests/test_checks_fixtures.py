@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kubectl_tke_net import checks
+from kubectl_tke_net.checks import catalog as checks
 from tests.conftest import CLI, finding_ref, ref
 
 CHECK_FIXTURES = Path(__file__).parent / "checks"

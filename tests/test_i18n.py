@@ -39,7 +39,7 @@ def test_every_message_has_a_chinese_translation() -> None:
 
 
 def test_extraction_finds_messages_docstrings_and_plurals() -> None:
-    from kubectl_tke_net import checks
+    from kubectl_tke_net.checks import catalog as checks
 
     checks.load_all()
     found = {m for m, _rel, _line in i18n_catalog.extract()}
@@ -306,7 +306,7 @@ def test_alignment_check_detects_misalignment() -> None:
 
 
 def test_docs_pages_exist_in_chinese() -> None:
-    from kubectl_tke_net import checks
+    from kubectl_tke_net.checks import catalog as checks
 
     checks.load_all()
     root = Path(__file__).resolve().parents[1] / "docs" / "checks" / "zh"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kubectl_tke_net import checks
+from kubectl_tke_net.checks import catalog as checks
 from kubectl_tke_net.model import Severity
 from tests.conftest import CLI, finding, fixture, found
 

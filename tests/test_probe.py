@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kubectl_tke_net import checks
+from kubectl_tke_net.checks import catalog as checks
 from kubectl_tke_net.checks.probe import ProbeContext, judge
 from kubectl_tke_net.model import Ref, Unavailable, UsageError
 from kubectl_tke_net.probe import CLB, CLUSTER_IP, DNS, ENDPOINT, NODE_PORT

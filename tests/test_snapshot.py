@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kubectl_tke_net.checks import run, selected
+from kubectl_tke_net.checks.catalog import run, selected
 from kubectl_tke_net.cluster import Cluster, parse_duration
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.model import AccessError, Unavailable

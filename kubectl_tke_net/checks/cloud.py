@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from kubectl_tke_net import tke
-from kubectl_tke_net.checks import Hit, check
+from kubectl_tke_net.checks.registry import Hit, check
 from kubectl_tke_net.cloud import (
     CLB_SNAT,
     HEALTH_CHECKS,

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from kubectl_tke_net import tke
-from kubectl_tke_net.checks import Hit, check
+from kubectl_tke_net.checks.registry import Hit, check
 from kubectl_tke_net.checks.service import (
     _selector_text,
     _why_not_ready,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kubectl_tke_net import tke
-from kubectl_tke_net.checks import Hit, check
+from kubectl_tke_net.checks.registry import Hit, check
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import N_, _, ngettext
 from kubectl_tke_net.k8s import (
@@ -45,6 +45,7 @@ def _rollout(target: str | None) -> str:
     N_("IPVS kube-proxy without the loopback fix"),
     needs=("daemonsets",),
     commands=("loopback",),
+    fix="kube-proxy",
 )
 def ipvs_kube_proxy_below_fixed_version(ctx: Context) -> Iterator[Hit]:
     """
@@ -99,6 +100,7 @@ def ipvs_kube_proxy_below_fixed_version(ctx: Context) -> Iterator[Hit]:
     N_("internal LoadBalancer Service without prevent-loopback"),
     needs=("services", "daemonsets"),
     commands=("loopback", "service"),
+    fix="prevent-loopback",
 )
 def internal_lb_without_prevent_loopback(ctx: Context) -> Iterator[Hit]:
     """
@@ -193,6 +195,7 @@ def _keepalive_problem(ctx: Context, ing: Obj) -> str | None:
     N_("internal CLB Ingress without keep-alive"),
     needs=("ingresses", "tkeserviceconfigs"),
     commands=("loopback", "ingress"),
+    fix="ingress-keepalive",
 )
 def internal_ingress_without_keepalive(ctx: Context) -> Iterator[Hit]:
     """
@@ -245,6 +248,7 @@ def internal_ingress_without_keepalive(ctx: Context) -> Iterator[Hit]:
     N_("prevent-loopback without effect"),
     needs=("services", "daemonsets"),
     commands=("loopback", "service"),
+    fix="kube-proxy",
 )
 def prevent_loopback_without_effect(ctx: Context) -> Iterator[Hit]:
     """

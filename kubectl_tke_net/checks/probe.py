@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from kubectl_tke_net.checks import Hit, check
+from kubectl_tke_net.checks.registry import Hit, check
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import N_, _
 from kubectl_tke_net.model import Ref, Severity, Unavailable

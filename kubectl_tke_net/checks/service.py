@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubectl_tke_net import tke
-from kubectl_tke_net.checks import Hit, check
+from kubectl_tke_net.checks.registry import Hit, check
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import N_, _, ngettext
 from kubectl_tke_net.k8s import (

@@ -1,0 +1,73 @@
+"""The check registry: `CHECKS`, filled by `@check` in each check module, and what a check returns (`Hit`).
+
+Check modules import this module only; `catalog` imports them (load_all): no ring."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from kubectl_tke_net import i18n
+from kubectl_tke_net.facts import Context
+from kubectl_tke_net.model import Ref, Severity
+
+HOMEPAGE = "https://github.com/tke-net/kubectl-tke-net"
+
+
+def docs_url(code: str, lang: str | None = None) -> str:
+    """The docs page of a code, in the run's language (docs/checks/zh/CODE.md for zh) unless `lang` is given."""
+    lang = lang or i18n.language()
+    return f"{HOMEPAGE}/blob/main/docs/checks/{'' if lang == 'en' else lang + '/'}{code}.md"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a check reports about one object; the registry adds code, default severity and docs."""
+
+    ref: Ref
+    message: str
+    remediation: str
+    severity: Severity | None = None
+
+
+CheckFunc = Callable[[Context], Iterable[Hit]]
+
+
+@dataclass(frozen=True)
+class Check:
+    code: str
+    severity: Severity
+    title: str
+    needs: tuple[str, ...]
+    commands: frozenset[str]
+    func: CheckFunc
+    fix: str | None = None  # the `kubectl tke-net fix` action that repairs what it finds
+
+    @property
+    def doc(self) -> str:
+        """The check's user documentation: its function's docstring."""
+        return inspect.cleandoc(self.func.__doc__ or "")
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def check(
+    code: str,
+    severity: Severity,
+    title: str,
+    needs: tuple[str, ...],
+    commands: tuple[str, ...],
+    *,
+    fix: str | None = None,
+) -> Callable[[CheckFunc], CheckFunc]:
+    """Register a check: `needs` are the kinds it cannot run without; `commands` run it; `fix` is the fix action
+    that repairs it (the loopback screen's steps, `checks CODE` and the docs say so)."""
+
+    def register(func: CheckFunc) -> CheckFunc:
+        assert code not in CHECKS, f"duplicate check code {code}"
+        CHECKS[code] = Check(code, severity, title, needs, frozenset(commands), func, fix)
+        return func
+
+    return register
