@@ -272,7 +272,10 @@ def test_probe_with_the_other_checks_and_the_table(cp: ControlPlane, helper: Kub
     assert run.status == 0, run.err
     assert "TKE125" in run.out and "every probed path answered" in run.out
     assert "TKE113" in run.out  # the static checks run as well
-    assert run.out.endswith("0 errors, 0 warnings, 2 info (0 suppressed); 1 check skipped\n")
+    assert run.out.endswith(
+        "0 errors, 0 warnings, 2 info (0 suppressed); 1 check skipped\n"
+        "hint: -o wide adds the remediation; kubectl tke-net checks TKE113 explains a code\n"
+    )
 
 
 def test_no_answer_times_out_skips_the_probe_checks_and_deletes_the_pods(cp: ControlPlane, helper: Kubelet) -> None:
