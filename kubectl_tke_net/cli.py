@@ -642,10 +642,6 @@ def _utf8_output() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["__complete"]:  # hidden: what kubectl_complete-tke_net runs (see complete.py)
-        from kubectl_tke_net.complete import main as complete
-
-        return complete(argv[1:])
     verbose = "-v" in argv or "--verbose" in argv
     _utf8_output()
     try:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from kubectl_tke_net.cli import OUTPUTS, main
+from kubectl_tke_net.cli import OUTPUTS
 from kubectl_tke_net.complete import complete
+from kubectl_tke_net.entry import main
 from tests.conftest import kubeconfig
 
 DEMO = str(Path(__file__).resolve().parents[1] / "examples" / "demo-cluster.yaml")
