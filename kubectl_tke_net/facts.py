@@ -168,7 +168,8 @@ class Context:
     @cached_property
     def kube_proxy(self) -> tke.KubeProxy:
         configmaps = {meta(c).get("name", ""): c for c in self.snap.maybe("configmaps")}
-        return tke.detect_kube_proxy(self.kube_proxy_daemonset, configmaps)
+        nodes = [labels(n) for n in self.snap.maybe("nodes")]
+        return tke.detect_kube_proxy(self.kube_proxy_daemonset, configmaps, nodes or None)
 
     @cached_property
     def ready_nodes(self) -> int:

@@ -89,6 +89,8 @@ def loopback_verdict(report: dict[str, Any]) -> str:
     codes = exposure(report["findings"])
     if proxy["mode"] == "unknown":
         kube_proxy = _("kube-proxy: mode unknown (no kube-proxy DaemonSet in kube-system)")
+    elif proxy["mode"] == "cilium":
+        kube_proxy = _("kube-proxy: replaced by Cilium (ConfigMap kube-system/cilium-config)")
     else:
         fixed = {True: _("has the loopback fix"), False: _("LACKS the loopback fix"), None: _("loopback fix unknown")}
         target = (

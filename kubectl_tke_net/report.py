@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubectl_tke_net import tke
 from kubectl_tke_net.checks.catalog import Result
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import _, ngettext
@@ -43,9 +44,9 @@ def loopback_state(ctx: Context, result: Result) -> dict[str, str]:
         if f.code in LOOPBACK_CODES:
             found.setdefault(f.code, set()).add((f.ref.namespace, f.ref.name))
     try:
-        mode = ctx.kube_proxy.mode
+        proxy = ctx.kube_proxy
     except Unavailable:
-        mode = "unknown"
+        proxy = UNKNOWN_PROXY
     try:
         services = _count(ctx.services, is_internal_service)
     except Unavailable:
@@ -75,7 +76,9 @@ def loopback_state(ctx: Context, result: Result) -> dict[str, str]:
                 ).format(n=n)
             )
         return {"verdict": "exposed", "reason": "; ".join(parts)}
-    if mode == "unknown" and services + ingresses:
+    if not proxy.running and services + ingresses:
+        if proxy.why != tke.NO_DAEMONSET:
+            return {"verdict": "unknown", "reason": tke.unknown_reason(proxy)}
         return {
             "verdict": "unknown",
             "reason": ngettext(

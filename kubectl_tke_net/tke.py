@@ -39,6 +39,7 @@ IGNORE_ANNOTATION = "tke-net.kubectl.io/ignore"
 # (kube_proxy_config). Nothing else of kube-system's ConfigMaps is kept (SPEC 9.2).
 KUBE_SYSTEM_CONFIGMAPS: dict[str, tuple[str, ...]] = {
     "coredns": ("Corefile",),
+    "cilium-config": ("kube-proxy-replacement",),
     SERVICE_CONTROLLER_CONFIG: (GLOBAL_ROUTE_DIRECT_ACCESS,),
 }
 
@@ -46,17 +47,26 @@ MAX_SECURITY_GROUPS = 5
 _SG_ID = re.compile(r"sg-[0-9a-z]{8,}")
 NODEPORT_RANGE = (30000, 32768)  # what TKE's node security-group guidance opens
 
-# Minimum kube-proxy tag per minor that binds the LB address to kube-ipvs0 (SPEC §7, TKE-FACTS §3.4).
-MIN_LOOPBACK_FIXED = {
-    (1, 12): "v1.12.4-tke.30",
-    (1, 14): "v1.14.3-tke.24",
-    (1, 16): "v1.16.3-tke.25",
-    (1, 18): "v1.18.4-tke.20",
-    (1, 20): "v1.20.6-tke.12",
-    (1, 22): "v1.22.5-tke.13",
-    (1, 24): "v1.24.4-tke.6",
-    (1, 28): "v1.28.3-tke.3",
+# Minimum kube-proxy tag per minor that binds the LB address to kube-ipvs0, with what says so (TKE-FACTS-2 §4.2):
+# "seed" is Tencent's troubleshooting page the checks come from (Service & Ingress 网络无法访问排障处理), "history"
+# TKE's kube-proxy revision history. 1.26 is UNKNOWN: no source confirms a fix and the 1.28 line shows that early
+# builds of a minor shipped without it, so its builds are reported as loopbackFixed: null (TKE306-like), not as
+# fixed. 1.30 and later: the seed says "later versions include it" (no revision line found). Kubernetes 1.35
+# deprecates IPVS mode upstream (KEP-5495); TKE clusters cannot leave IPVS in place.
+MIN_LOOPBACK_FIXED_SOURCES: dict[tuple[int, int], tuple[str, str]] = {
+    (1, 12): ("v1.12.4-tke.30", "seed"),
+    (1, 14): ("v1.14.3-tke.24", "seed"),
+    (1, 16): ("v1.16.3-tke.25", "seed"),
+    (1, 18): ("v1.18.4-tke.20", "seed; history 2022-01-20 (支持把 LB 地址绑定到 ipvs 网卡)"),
+    (1, 20): ("v1.20.6-tke.12", "seed; history 2022-01-20"),
+    (1, 22): ("v1.22.5-tke.13", "seed only (history stops at v1.22.5-tke.9)"),
+    (1, 24): ("v1.24.4-tke.6", "seed only (history stops at v1.24.4-tke.3)"),
+    (1, 28): ("v1.28.3-tke.3", "history 2024-04-24 (lb vip binding issue fixed)"),
 }
+MIN_LOOPBACK_FIXED = {minor: tag for minor, (tag, _source) in MIN_LOOPBACK_FIXED_SOURCES.items()}
+EVERY_BUILD_FIXED_FROM = (1, 30)  # seed: later versions include the fix
+NEVER_FIXED_BELOW = (1, 12)
+
 _TAG = re.compile(r"v(\d+)\.(\d+)\.(\d+)-tke\.(\d+)(?:-rc(\d+))?")
 
 
@@ -98,9 +108,9 @@ def min_fixed(version: TkeVersion) -> tuple[str | None, bool | None]:
         target = TkeVersion.parse(MIN_LOOPBACK_FIXED[minor])
         assert target is not None
         return target.tag, target <= version
-    if minor == (1, 26) or minor >= (1, 30):
+    if minor >= EVERY_BUILD_FIXED_FROM:
         return None, True
-    if minor < (1, 12):
+    if minor < NEVER_FIXED_BELOW:
         return None, False
     return None, None
 
@@ -119,12 +129,19 @@ def split_image(image: str) -> tuple[str, str | None]:
 class KubeProxy:
     """What the report's `cluster.kubeProxy` says."""
 
-    mode: str  # ipvs | iptables | unknown
+    mode: str  # ipvs | iptables | nftables | cilium (kube-proxy replaced) | unknown
     image: str | None = None
     version: str | None = None
     min_fixed: str | None = None
     loopback_fixed: bool | None = None
     container: str | None = None
+    # Why the mode is unknown or not kube-proxy's: no DaemonSet, a DaemonSet scheduled on no node, Cilium.
+    why: str | None = None
+
+    @property
+    def running(self) -> bool:
+        """A kube-proxy DaemonSet that runs somewhere: the only one whose version and mode the checks judge."""
+        return self.mode in ("ipvs", "iptables", "nftables")
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -136,7 +153,28 @@ class KubeProxy:
         }
 
 
-UNKNOWN_PROXY = KubeProxy("unknown")
+NO_DAEMONSET = "no-daemonset"
+SCHEDULED_NOWHERE = "scheduled-nowhere"
+CILIUM = "cilium"
+UNKNOWN_PROXY = KubeProxy("unknown", why=NO_DAEMONSET)
+CILIUM_CONFIG = "cilium-config"  # kube-system ConfigMap of Cilium (DataPlaneV2, or installed by the user)
+
+
+def unknown_reason(proxy: KubeProxy) -> str:
+    """Why the loopback checks cannot judge kube-proxy: no DaemonSet, one scheduled on no node, or Cilium."""
+    if proxy.why == CILIUM:
+        return _(
+            "kube-proxy is replaced by Cilium (ConfigMap kube-system/cilium-config: DataPlaneV2 or a Cilium "
+            "install), so the IPVS loopback analysis does not apply"
+        )
+    if proxy.why == SCHEDULED_NOWHERE:
+        return _(
+            "the kube-proxy DaemonSet is scheduled on no node (a nodeSelector no node has, or "
+            "desiredNumberScheduled 0), so it is not what proxies Services; the mode and version are unknown"
+        )
+    return _(
+        "no kube-proxy DaemonSet in kube-system: kube-proxy runs on the nodes, so its mode and version are unknown"
+    )
 
 
 def kube_proxy_container(daemonset: dict[str, Any]) -> dict[str, Any] | None:
@@ -227,10 +265,29 @@ def _config_mode(
     return None
 
 
-def detect_kube_proxy(daemonset: dict[str, Any] | None, configmaps: dict[str, dict[str, Any]]) -> KubeProxy:
-    """Mode and version of the kube-proxy DaemonSet; unknown without one (kube-proxy runs on the nodes)."""
+def scheduled_nowhere(daemonset: dict[str, Any], node_labels: list[dict[str, str]] | None) -> bool:
+    """A DaemonSet kept but scheduled on no node, as Cilium guides leave kube-proxy (a nodeSelector no node
+    has, e.g. label-not-exist: node-not-exist), or whose status counts no node to run on."""
+    selector = (((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}).get("nodeSelector") or {}
+    if node_labels and selector and not any(all(n.get(k) == v for k, v in selector.items()) for n in node_labels):
+        return True
+    status = daemonset.get("status") or {}
+    return bool(node_labels) and "desiredNumberScheduled" in status and status["desiredNumberScheduled"] == 0
+
+
+def detect_kube_proxy(
+    daemonset: dict[str, Any] | None,
+    configmaps: dict[str, dict[str, Any]],
+    node_labels: list[dict[str, str]] | None = None,
+) -> KubeProxy:
+    """Mode and version of the kube-proxy DaemonSet. `cilium` when Cilium replaces it (DataPlaneV2 creates no
+    kube-proxy DaemonSet; a self-installed Cilium leaves one scheduled nowhere); unknown when there is no running
+    DaemonSet (kube-proxy runs on the nodes)."""
+    cilium = CILIUM_CONFIG in configmaps
     if daemonset is None:
-        return UNKNOWN_PROXY
+        return KubeProxy(CILIUM, why=CILIUM) if cilium else UNKNOWN_PROXY
+    if scheduled_nowhere(daemonset, node_labels):
+        return KubeProxy(CILIUM, why=CILIUM) if cilium else KubeProxy("unknown", why=SCHEDULED_NOWHERE)
     container = kube_proxy_container(daemonset)
     if container is None:
         return UNKNOWN_PROXY
@@ -243,7 +300,9 @@ def detect_kube_proxy(daemonset: dict[str, Any] | None, configmaps: dict[str, di
     tag = split_image(image)[1] if image else None
     version = TkeVersion.parse(tag) if tag else None
     target, fixed = min_fixed(version) if version else (None, None)
-    return KubeProxy("ipvs" if mode == "ipvs" else "iptables", image, tag, target, fixed, container.get("name"))
+    # nftables is a mode of its own since Kubernetes 1.29; any other value (or none) is iptables, the default.
+    known = mode if mode in ("ipvs", "nftables") else "iptables"
+    return KubeProxy(known, image, tag, target, fixed, container.get("name"))
 
 
 def security_group_problem(value: str) -> str | None:

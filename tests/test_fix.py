@@ -223,9 +223,10 @@ def test_kube_proxy_refusals_and_nothing_to_do(cli, tmp_path: Path) -> None:  # 
         ("--version of another minor", _kube_proxy(), ("--version", "v1.20.6-tke.12")),
         ("1.10: no fixed build exists", _kube_proxy(image=f"{repo}:v1.10.5-tke.20"), ()),
         ("1.13: no fixed build known", _kube_proxy(image=f"{repo}:v1.13.1-tke.2"), ()),
+        # No source confirms a loopback fix in any 1.26 build (TKE-FACTS-2 §4.2): unknown, not fixed.
+        ("1.26: no fixed build known", _kube_proxy(image=f"{repo}:v1.26.1-tke.1"), ()),
         ("already at the fixed build", _kube_proxy(image=f"{repo}:v1.18.4-tke.20"), ()),
         ("above the fixed build", _kube_proxy(image=f"{repo}:v1.18.4-tke.49-rc1"), ()),
-        ("1.26: every build is fixed", _kube_proxy(image=f"{repo}:v1.26.1-tke.1"), ()),
         ("--version equal to the current tag", _kube_proxy(), ("--version", "v1.18.4-tke.5")),
         ("-rc of the fixed build is below it", _kube_proxy(image=f"{repo}:v1.18.4-tke.20-rc1"), ()),
         ("--version above current, still unfixed", _kube_proxy(), ("--version", "v1.18.4-tke.9")),
@@ -235,7 +236,7 @@ def test_kube_proxy_refusals_and_nothing_to_do(cli, tmp_path: Path) -> None:  # 
     text = cases_text(cli, runs)
     golden("fix-kube-proxy-cases.txt", text)
     statuses = re.findall(r"^## (.*) \(exit (\d)\)$", text, re.M)
-    assert [s for _, s in statuses] == ["1"] * 8 + ["0"] * 7
+    assert [s for _, s in statuses] == ["1"] * 9 + ["0"] * 6
 
 
 # --- prevent-loopback ------------------------------------------------------------------------------

@@ -34,6 +34,12 @@ def _escalated(ctx: Context) -> Severity | None:
     return Severity.ERROR if _single_node(ctx) else None
 
 
+def is_proxy_ip_mode(svc: Obj) -> bool:
+    """The Service's status says ipMode: Proxy for one of its addresses (KEP-1860)."""
+    ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    return any(isinstance(i, dict) and i.get("ipMode") == "Proxy" for i in ingress)
+
+
 def _rollout(target: str | None) -> str:
     version = f" --version {target}" if target else ""
     return f"kubectl tke-net fix kube-proxy{version} --apply"
@@ -54,7 +60,9 @@ def ipvs_kube_proxy_below_fixed_version(ctx: Context) -> Iterator[Hit]:
     below the first TKE build of its minor version that can bind CLB addresses to `kube-ipvs0`:
     1.12 `v1.12.4-tke.30`, 1.14 `v1.14.3-tke.24`, 1.16 `v1.16.3-tke.25`, 1.18 `v1.18.4-tke.20`,
     1.20 `v1.20.6-tke.12`, 1.22 `v1.22.5-tke.13`, 1.24 `v1.24.4-tke.6`, 1.28 `v1.28.3-tke.3`
-    (every build of 1.26 and of 1.30 and later is fixed; nothing older than 1.12 is).
+    (every build of 1.30 and later is fixed; nothing older than 1.12 is; for 1.26 no source confirms a
+    fixed build, so it is reported as unknown, `loopbackFixed: null`). A DaemonSet scheduled on no
+    node, or one that Cilium replaces, is not judged (TKE305).
 
     ## Why it breaks traffic
     Upstream kube-proxy in IPVS mode binds a LoadBalancer's EXTERNAL-IP to the dummy interface
@@ -109,7 +117,11 @@ def internal_lb_without_prevent_loopback(ctx: Context) -> Iterator[Hit]:
     `service.kubernetes.io/qcloud-loadbalancer-internal-subnetid`) lacks
     `service.cloud.tencent.com/prevent-loopback: "true"`. Severity rises to error when the cluster has
     exactly one Ready node. Public CLBs never get it. When the proxy mode cannot be known (kube-proxy
-    runs on the nodes, not as a DaemonSet) the check is listed in `skipped`.
+    runs on the nodes, not as a DaemonSet; a DaemonSet scheduled on no node; Cilium) the check is listed
+    in `skipped`. In iptables or nftables mode it fires for an internal Service whose status reports
+    `ipMode: Proxy` (KEP-1860): kube-proxy then sends in-cluster traffic for the CLB address to the CLB
+    in every mode, and the remediation is the DNS name (prevent-loopback is a feature of TKE's IPVS
+    kube-proxy).
 
     ## Why it breaks traffic
     In TKE's IPVS mode, a Pod that connects to the internal CLB's address leaves its node, and the CLB
@@ -128,7 +140,7 @@ def internal_lb_without_prevent_loopback(ctx: Context) -> Iterator[Hit]:
     Source: Tencent Cloud, "Service & Ingress 网络无法访问排障处理" (避免四层回环问题).
     """
     proxy = ctx.kube_proxy
-    if proxy.mode == "unknown":
+    if not proxy.running and proxy.why == tke.NO_DAEMONSET:
         raise Unavailable(
             "daemonsets",
             _(
@@ -136,13 +148,35 @@ def internal_lb_without_prevent_loopback(ctx: Context) -> Iterator[Hit]:
                 "(kube-proxy runs on the nodes), see TKE305"
             ),
         )
-    if proxy.mode != "ipvs":
-        return
+    if not proxy.running:
+        raise Unavailable("daemonsets", tke.unknown_reason(proxy) + _(", see TKE305"))
     severity = _escalated(ctx)
     single = _(" on a single-node cluster, where every such connection fails") if severity else ""
     for svc in ctx.services:
-        if is_internal_service(svc) and not tke.is_true(annotations_of(svc).get(tke.SVC_PREVENT_LOOPBACK)):
-            ns, name = meta(svc).get("namespace", ""), meta(svc).get("name", "")
+        if not is_internal_service(svc):
+            continue
+        ns, name = meta(svc).get("namespace", ""), meta(svc).get("name", "")
+        if proxy.mode != "ipvs":
+            # KEP-1860: with ipMode Proxy kube-proxy (iptables and nftables too) no longer answers the CLB
+            # address inside the node, so in-cluster traffic to it goes to the CLB and can come back.
+            if is_proxy_ip_mode(svc):
+                yield Hit(
+                    ref(svc),
+                    _(
+                        "internal CLB Service whose status reports ipMode: Proxy while kube-proxy is in {mode} "
+                        "mode: in-cluster clients of its CLB address go out to the CLB and can loop back to "
+                        "their own node{single}"
+                    ).format(mode=proxy.mode, single=single),
+                    _(
+                        "call it as {name}.{ns}.svc.cluster.local instead of its CLB address (prevent-loopback "
+                        "is a feature of TKE's IPVS kube-proxy), or kubectl tke-net fix coredns-rewrite for a "
+                        "fixed domain, or externalTrafficPolicy: Local with anti-affinity between clients and "
+                        "servers"
+                    ).format(name=name, ns=ns),
+                    severity,
+                )
+            continue
+        if not tke.is_true(annotations_of(svc).get(tke.SVC_PREVENT_LOOPBACK)):
             yield Hit(
                 ref(svc),
                 _(
@@ -285,26 +319,40 @@ def prevent_loopback_without_effect(ctx: Context) -> Iterator[Hit]:
 def kube_proxy_mode_unknown(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
-    Fires when kube-system has no `kube-proxy` DaemonSet: kube-proxy runs as a binary on the nodes
-    (older TKE clusters), so its proxy mode and version cannot be read through the Kubernetes API.
-    TKE302 is then listed in `skipped`.
+    Fires when no running kube-proxy DaemonSet can be read: kube-system has none (kube-proxy runs as a
+    binary on the nodes, older TKE clusters), or it is kept but scheduled on no node (a `nodeSelector`
+    no node has, `desiredNumberScheduled: 0`, as Cilium installs leave it), or Cilium replaces kube-proxy
+    (ConfigMap `kube-system/cilium-config`: DataPlaneV2 clusters have no kube-proxy DaemonSet at all;
+    the report's `kubeProxy.mode` is then `cilium`, and the finding appears only when internal CLB
+    Services or Ingresses exist). The message says which. TKE302 is then listed in `skipped`.
 
     ## Why it matters
-    The L4 loopback problem depends on IPVS mode and the kube-proxy version; neither can be judged.
+    The L4 loopback problem depends on IPVS mode and the kube-proxy version; neither can be judged. A
+    DaemonSet scheduled nowhere does not proxy anything, so its image and flags say nothing about the
+    cluster. How Cilium serves internal CLB addresses on TKE is not documented.
 
     ## How to fix it
     Check on a node: `ps -ef | grep kube-proxy` (look for `--proxy-mode=ipvs`) and `kube-proxy
-    --version`; the cluster's basic information page in the TKE console shows whether IPVS is on.
+    --version`; the cluster's basic information page in the TKE console shows whether IPVS is on. With
+    Cilium: `kubectl -n kube-system get cm cilium-config -o yaml` (`kube-proxy-replacement`), and call
+    Services by DNS name from inside the cluster.
     """
-    if ctx.kube_proxy_daemonset is None:
-        yield Hit(
-            KUBE_PROXY,
-            _(
-                "no kube-proxy DaemonSet in kube-system: kube-proxy runs on the nodes, so its mode "
-                "and version are unknown"
-            ),
-            _("On a node: ps -ef | grep kube-proxy (look for --proxy-mode=ipvs) and kube-proxy --version."),
+    proxy = ctx.kube_proxy
+    if proxy.running:
+        return
+    if proxy.why == tke.CILIUM:
+        # A Cilium cluster is a known shape, not a gap: it is worth a line only where internal CLBs exist.
+        internal = [svc for svc in ctx.services if is_internal_service(svc)]
+        if not internal and not [ing for ing in ctx.snap.maybe("ingresses") if is_internal_ingress(ing)]:
+            return
+        remediation = _(
+            "Cilium replaces kube-proxy: check how it serves internal CLB addresses "
+            "(kubectl -n kube-system get cm cilium-config -o yaml: kube-proxy-replacement, bpf-lb-*); call "
+            "Services by DNS name from inside the cluster to stay clear of the CLB path."
         )
+    else:
+        remediation = _("On a node: ps -ef | grep kube-proxy (look for --proxy-mode=ipvs) and kube-proxy --version.")
+    yield Hit(KUBE_PROXY, tke.unknown_reason(proxy), remediation)
 
 
 @check(
