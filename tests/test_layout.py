@@ -206,3 +206,17 @@ def test_io_imports_outside_sources_fail_the_lint() -> None:
         )
         assert done.returncode == expected, (where, done.stdout)
         assert ("TID251" in done.stdout) == bool(expected)
+
+
+def test_build_tools_are_not_installed() -> None:
+    """tools/ (docs and catalogue generation) stays in the repository: the wheel's packages are the plugin's only."""
+    import tomllib
+
+    from setuptools import find_namespace_packages
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    include = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = find_namespace_packages(where=str(ROOT), include=include)
+    assert PACKAGE in packages
+    assert all(p == PACKAGE or p.startswith(PACKAGE + ".") for p in packages), packages
+    assert not (ROOT / PACKAGE / "docsgen.py").exists() and not (ROOT / PACKAGE / "i18n_catalog.py").exists()
