@@ -7,7 +7,7 @@ PLUGIN := $(BIN)/kubectl-tke_net
 DEMO := examples/demo-cluster.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps demo test lint e2e bench docs i18n lock clean
+.PHONY: help install system-deps lint-deps demo test lint e2e bench docs i18n lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,13 +44,22 @@ system-deps: ## Debian packages the probe script's tests run under: busybox and 
 	  else echo "make: the tests need busybox and dnsmasq: sudo apt-get install busybox dnsmasq-base" >&2; exit 1; fi; \
 	fi
 
+lint-deps: ## Debian package the workflow lint needs: shellcheck, for the run: scripts (installed if root)
+	@if ! command -v shellcheck >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends shellcheck >/dev/null; \
+	  else echo "make: the workflow lint needs shellcheck: sudo apt-get install shellcheck" >&2; exit 1; fi; \
+	fi
+
 test: $(STAMP) $(MO) system-deps ## unit and CLI tests (no network, no cluster)
 	$(BIN)/pytest -q tests --ignore=tests/e2e
 
-lint: $(STAMP) ## ruff (lint and format), and mypy --strict on the package, the tests and tools/
+lint: $(STAMP) lint-deps ## ruff, mypy --strict (package, tests, tools/), actionlint with shellcheck on the workflows
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy kubectl_tke_net tests tools
+	shellcheck -x tools/actionlint.sh
+	bash tools/actionlint.sh
 
 e2e: $(STAMP) $(MO) system-deps ## end to end against a real kube-apiserver and etcd (built once, cached outside the repo)
 	$(BIN)/pytest -q tests/e2e
