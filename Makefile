@@ -7,7 +7,7 @@ PLUGIN := $(BIN)/kubectl-tke_net
 DEMO := examples/demo-cluster.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps demo test lint e2e bench docs i18n lock clean
+.PHONY: help install system-deps lint-deps demo test lint e2e bench docs i18n lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -18,11 +18,11 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $@
 
 # Message catalogues (--lang zh): the .po files are the source, the .mo files build output (also made by the
-# editable install's build hook, setup.py, and by packaging/build_binary.py).
+# editable install's build hook, setup.py, and by packaging/build_binary.py, all with tools/i18n_catalog.py).
 PO := $(wildcard kubectl_tke_net/locale/*/LC_MESSAGES/kubectl-tke-net.po)
 MO := $(PO:.po=.mo)
-$(MO): %.mo: %.po $(STAMP)
-	$(BIN)/python -m kubectl_tke_net.i18n_catalog compile
+$(MO): %.mo: %.po tools/i18n_catalog.py $(STAMP)
+	$(BIN)/python -m tools.i18n_catalog compile
 	touch $(MO)
 
 install: $(STAMP) $(MO) ## install the plugin and its test tools into .venv
@@ -44,13 +44,22 @@ system-deps: ## Debian packages the probe script's tests run under: busybox and 
 	  else echo "make: the tests need busybox and dnsmasq: sudo apt-get install busybox dnsmasq-base" >&2; exit 1; fi; \
 	fi
 
+lint-deps: ## Debian package the workflow lint needs: shellcheck, for the run: scripts (installed if root)
+	@if ! command -v shellcheck >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends shellcheck >/dev/null; \
+	  else echo "make: the workflow lint needs shellcheck: sudo apt-get install shellcheck" >&2; exit 1; fi; \
+	fi
+
 test: $(STAMP) $(MO) system-deps ## unit and CLI tests (no network, no cluster)
 	$(BIN)/pytest -q tests --ignore=tests/e2e
 
-lint: $(STAMP) ## ruff (lint and format), and mypy --strict on the package and the tests
+lint: $(STAMP) lint-deps ## ruff, mypy --strict (package, tests, tools/), actionlint with shellcheck on the workflows
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy kubectl_tke_net tests
+	$(BIN)/mypy kubectl_tke_net tests tools
+	shellcheck -x tools/actionlint.sh
+	bash tools/actionlint.sh
 
 e2e: $(STAMP) $(MO) system-deps ## end to end against a real kube-apiserver and etcd (built once, cached outside the repo)
 	$(BIN)/pytest -q tests/e2e
@@ -59,11 +68,11 @@ bench: $(STAMP) ## the plugin against kubectl on synthetic clusters of N=1,000 a
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 
 docs: $(STAMP) ## regenerate docs/checks/*.md and the README's checks table from the check docstrings
-	$(BIN)/python -m kubectl_tke_net.docsgen
+	$(BIN)/python -m tools.docsgen
 
 i18n: $(STAMP) ## re-extract the messages into the .po files; then translate the entries it lists as missing
-	$(BIN)/python -m kubectl_tke_net.i18n_catalog update
-	@$(BIN)/python -m kubectl_tke_net.i18n_catalog check || echo "make i18n: translate these in $(PO), then make install" >&2
+	$(BIN)/python -m tools.i18n_catalog update
+	@$(BIN)/python -m tools.i18n_catalog check || echo "make i18n: translate these in $(PO), then make install" >&2
 
 lock: ## re-pin constraints.txt from a fresh install of the ranges in pyproject.toml
 	rm -rf /tmp/tke-net-lock && $(PY) -m venv /tmp/tke-net-lock
@@ -85,7 +94,7 @@ $(RELEASE_STAMP): pyproject.toml constraints.txt
 	$(RELEASE_VENV)/bin/pip uninstall -q -y kubectl-tke-net  # frozen from the source tree, never a stale copy
 	touch $@
 
-$(BINARY): $(RELEASE_STAMP) $(PLUGIN_SOURCES) packaging/build_binary.py
+$(BINARY): $(RELEASE_STAMP) $(PLUGIN_SOURCES) packaging/build_binary.py tools/i18n_catalog.py
 	$(RELEASE_VENV)/bin/python packaging/build_binary.py
 
 binary: $(BINARY) ## single-file executable dist/kubectl-tke_net (PyInstaller); runs without Python

@@ -15,14 +15,15 @@ HERE = Path(__file__).resolve().parent
 
 
 class BuildPyWithCatalogs(build_py):
-    """build_py, then kubectl_tke_net.i18n_catalog.compile_all: beside the .po for an editable install (the
-    package runs from the source tree), else into the build directory that becomes the wheel."""
+    """build_py, then tools.i18n_catalog.compile_all (tools/ is in the repository and the sdist, never installed):
+    beside the .po for an editable install (the package runs from the source tree), else into the build directory
+    that becomes the wheel."""
 
     def run(self) -> None:
         super().run()
         sys.path.insert(0, str(HERE))
         try:
-            from kubectl_tke_net.i18n_catalog import compile_all
+            from tools.i18n_catalog import compile_all
         finally:
             sys.path.remove(str(HERE))
         if getattr(self, "editable_mode", False):

@@ -4,7 +4,7 @@ Every user-visible string goes through `_()` (or `N_()` where it is defined befo
 translated where it is used; `ngettext()` where English needs a plural). Codes, JSON/YAML keys, flag names and
 enum values are never translated. Only the standard library is imported here: start-up must stay cheap. The
 `.mo` files are compiled at build time (`make install`, the wheel's build_py, packaging/build_binary.py) by
-kubectl_tke_net.i18n_catalog, which alone needs Babel.
+tools/i18n_catalog.py (in the repository, not installed), which alone needs Babel.
 """
 
 from __future__ import annotations

@@ -289,8 +289,6 @@ FORMATS: dict[str, Renderer] = {
     "wide": lambda doc, color: table(doc, wide=True, color=color),
     "json": lambda doc, _color: render_json(doc),
     "yaml": lambda doc, _color: render_yaml(doc),
-    # The CLI calls junit() itself, with the checks that ran and --fail-on; this is the plain form.
-    "junit": lambda doc, _color: junit(doc),
 }
 
 

@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     distpath = opts.distpath or (ROOT / "dist" / "onedir" if opts.onedir else ROOT / "dist")
     started = time.monotonic()
     # The message catalogues (--lang zh) are build output: compile them so --collect-data bundles the .mo.
-    subprocess.run([sys.executable, "-m", "kubectl_tke_net.i18n_catalog", "compile"], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-m", "tools.i18n_catalog", "compile"], cwd=ROOT, check=True)
     cmd = [sys.executable, "-m", "PyInstaller", *pyinstaller_args(opts.onedir, distpath)]
     done = subprocess.run(cmd, cwd=ROOT, check=False)
     if done.returncode != 0:

@@ -154,7 +154,7 @@ def test_dump_never_keeps_secret_data(cli: CLI, tmp_path: Path) -> None:
 
 
 def test_docs_are_generated_from_the_checks() -> None:
-    from kubectl_tke_net import docsgen
+    from tools import docsgen
 
     stale = [
         str(p)

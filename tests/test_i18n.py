@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 import pytest
 from wcwidth import wcswidth
 
-from kubectl_tke_net import i18n, i18n_catalog
+from kubectl_tke_net import i18n
 from tests.conftest import CLI, fixture, golden, kubeconfig
+from tools import i18n_catalog
 
 if TYPE_CHECKING:
     from babel.messages.catalog import Catalog
@@ -322,7 +323,7 @@ def test_no_babel_at_run_time() -> None:
 
     code = (
         "import sys; from kubectl_tke_net.cli import main; main(['version', '--lang', 'zh']); "
-        "print('babel' in sys.modules, 'kubectl_tke_net.i18n_catalog' in sys.modules)"
+        "print('babel' in sys.modules, 'tools.i18n_catalog' in sys.modules)"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],

@@ -1,11 +1,12 @@
-"""Build-time tooling for the message catalogues: extract, update, check and compile (needs Babel; never imported
-at run time, where kubectl_tke_net.i18n reads the compiled .mo with the standard library's gettext).
+"""Build-time tooling for the message catalogues: extract, update, check and compile (needs Babel; not part of the
+installed package: at run time kubectl_tke_net.i18n reads the compiled .mo with the standard library's gettext).
 
-    python -m kubectl_tke_net.i18n_catalog update    # `make i18n`: re-extract, merge into every .po
-    python -m kubectl_tke_net.i18n_catalog check     # what tests/test_i18n.py asserts: complete and not stale
-    python -m kubectl_tke_net.i18n_catalog compile [BUILD_LIB]   # .po -> .mo (in place, or under BUILD_LIB)
+    python -m tools.i18n_catalog update    # `make i18n`: re-extract, merge into every .po
+    python -m tools.i18n_catalog check     # what tests/test_i18n.py asserts: complete and not stale
+    python -m tools.i18n_catalog compile [BUILD_LIB]   # .po -> .mo (in place, or under BUILD_LIB)
 
-Messages are the arguments of `_()`, `N_()` and `ngettext()` in the package, and the docstring of every check
+Messages are the arguments of `_()`, `N_()` and `ngettext()` in the package and in tools/docsgen.py (the docs
+pages' Chinese header), and the docstring of every check
 (a function decorated with `@check(...)`), taken whole and cleaned as `inspect.cleandoc` does, since that is the
 text `kubectl tke-net checks CODE` looks up.
 """
@@ -20,12 +21,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-PACKAGE = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "kubectl_tke_net"
 DOMAIN = "kubectl-tke-net"
 LOCALE_DIR = PACKAGE / "locale"
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
-# Build-time tooling and the runtime module that defines _() are not user-visible text.
-SKIP = {"i18n.py", "i18n_catalog.py"}
+# The runtime module that defines _() is not user-visible text.
+SKIP = {PACKAGE / "i18n.py"}
 # str.format fields and, for argparse's own messages, %-format fields.
 _PLACEHOLDER = re.compile(r"\{[^{}\s]*\}|%\(\w+\)[a-z]|%[sdr]")
 
@@ -48,14 +50,14 @@ def _check_docstrings(tree: ast.AST) -> Iterator[tuple[int, str]]:
 
 
 def extract() -> list[tuple[Message, str, int]]:
-    """(message, file relative to the repository, line) for every translatable string of the package."""
+    """(message, file relative to the repository, line) for every translatable string of the package and the docs."""
     from babel.messages.extract import extract_python
 
     found: list[tuple[Message, str, int]] = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        if path.name in SKIP:
+    for path in [*sorted(PACKAGE.rglob("*.py")), ROOT / "tools" / "docsgen.py"]:
+        if path in SKIP:
             continue
-        rel = path.relative_to(PACKAGE.parent).as_posix()
+        rel = path.relative_to(ROOT).as_posix()
         source = path.read_bytes()
         for lineno, func, message, _comments in extract_python(io.BytesIO(source), KEYWORDS, [], {}):
             if func == "ngettext" and isinstance(message, tuple):
@@ -163,7 +165,7 @@ def main(argv: list[str]) -> int:
     command = argv[0] if argv else ""
     if command == "update":
         for path in update():
-            print(f"updated {path.relative_to(PACKAGE.parent)}")
+            print(f"updated {path.relative_to(ROOT)}")
         return 0
     if command == "check":
         found = [p for path in po_files() for p in problems(path)]

@@ -1,4 +1,4 @@
-"""Generates docs/checks/CODE.md and the README's checks table from the registry (`make docs`)."""
+"""Generates docs/checks/CODE.md and the README's checks table from the registry (`make docs`; not installed)."""
 
 from __future__ import annotations
 
