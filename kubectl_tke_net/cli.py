@@ -252,6 +252,7 @@ def _add_dump(sub: Any) -> None:
         ),
     )
     _cluster_flags(p)
+    _cloud_flags(p)
     p.set_defaults(func=cmd_dump, command="dump", output="json")
 
 
@@ -361,40 +362,53 @@ def _color(args: argparse.Namespace) -> bool:
 def _cloud(
     args: argparse.Namespace, ctx: Any, chosen: list[Any], select: tuple[str, ...], ignore: tuple[str, ...]
 ) -> list[Any]:
-    """Add the Tencent Cloud checks (TKE4xx, registered for "<command> --cloud") with the facts they read, when
-    they are on; otherwise the run is exactly what it was without them."""
-    from kubectl_tke_net import cloud
+    """Add the Tencent Cloud checks (TKE4xx, registered for "<command> --cloud") with the CloudFacts they read,
+    when they are on: the snapshot's own (no credentials, no network), else read up front from the API and added
+    to the snapshot (`dump` writes them); otherwise the run is exactly what it was without them."""
     from kubectl_tke_net.checks import catalog as checks
 
-    extra = checks.selected(f"{args.command} --cloud", select, ignore)
-    if not extra:
+    commands = ("service", "ingress", "loopback") if args.command == "dump" else (args.command,)
+    extra = [c for command in commands for c in checks.selected(f"{command} --cloud", select, ignore)]
+    extra = list({c.code: c for c in extra}.values())
+    if not extra or args.cloud is False:
         return chosen
-    from kubectl_tke_net.cluster import parse_duration
+    from kubectl_tke_net.checks.cloud import wants
+    from kubectl_tke_net.cloudrules import KIND, CloudView, pick
     from kubectl_tke_net.model import Unavailable
 
-    try:
-        timeout = parse_duration(args.request_timeout)
-    except ValueError as exc:
-        raise UsageError(f"--request-timeout: {exc}") from exc
-
-    def nodes() -> list[Any]:
-        try:
-            return list(ctx.snap.list("nodes"))
-        except Unavailable:
-            return []
-
     scope = {"service": ("services",), "ingress": ("ingresses",)}.get(args.command, ("services", "ingresses"))
-    ctx.cloud = cloud.open_facts(
-        cloud_flag=args.cloud,
-        region_flag=args.region,
-        snapshot=bool(args.snapshot),
-        select=select,
-        nodes=nodes,
-        timeout=timeout,
-        scope=scope,
-        log=_log(args),
-    )
-    return chosen if ctx.cloud is None else chosen + extra
+    doc = pick(ctx.snap.facts(KIND), args.region)
+    if doc is None:
+        from kubectl_tke_net.cluster import parse_duration
+        from kubectl_tke_net.sources import cloud
+
+        try:
+            timeout = parse_duration(args.request_timeout)
+        except ValueError as exc:
+            raise UsageError(f"--request-timeout: {exc}") from exc
+
+        def nodes() -> list[Any]:
+            try:
+                return list(ctx.snap.list("nodes"))
+            except Unavailable:
+                return []
+
+        reader = cloud.open_reader(
+            cloud_flag=args.cloud,
+            region_flag=args.region,
+            snapshot=bool(args.snapshot),
+            select=select,
+            nodes=nodes,
+            timeout=timeout,
+            log=_log(args),
+        )
+        if reader is None:
+            return chosen
+        ctx.snap.prefetch([kind for c in chosen + extra for kind in c.needs])
+        doc = reader.fill(lambda view: wants(ctx, extra, view))
+        ctx.snap.add_facts(doc)
+    ctx.cloud = CloudView(doc, scope)
+    return chosen + extra
 
 
 _KIND_WORDS = {"service": "service", "ingress": "ingress"}
@@ -586,6 +600,9 @@ def cmd_dump(args: argparse.Namespace) -> Output:
         raise UsageError(_("-o junit is for svc, ingress and loopback; dump writes yaml or json"))
     snap, _source = open_source(args)
     snap.prefetch(KINDS)
+    from kubectl_tke_net.facts import Context
+
+    _cloud(args, Context(snap), [], (), ())  # with the cloud on, the Tencent Cloud facts of every command's checks
     warnings = []
     for name in KINDS:
         try:

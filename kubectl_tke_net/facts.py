@@ -26,8 +26,8 @@ from kubectl_tke_net.k8s import (
 from kubectl_tke_net.model import Ref
 from kubectl_tke_net.snapshot import KUBE_SYSTEM, Obj, Snapshot
 
-if typing.TYPE_CHECKING:  # kubectl_tke_net.cloud loads only for runs with the Tencent Cloud checks
-    from kubectl_tke_net.cloud import CloudFacts
+if typing.TYPE_CHECKING:  # kubectl_tke_net.cloudrules loads only for runs with the Tencent Cloud checks
+    from kubectl_tke_net.cloudrules import CloudView
 
 
 # --- label selectors (kubectl's -l syntax, and Service selectors) -----------------------------------
@@ -51,7 +51,7 @@ class Endpoints:
 class Context:
     """A read-only view of one snapshot for the checks of one run."""
 
-    cloud: CloudFacts | None = None  # what the cloud checks (TKE4xx) read; None when they are off
+    cloud: CloudView | None = None  # the CloudFacts the cloud checks (TKE4xx) read; None when they are off
 
     def __init__(self, snapshot: Snapshot, name: str | None = None, selector: Selector | None = None) -> None:
         self.snap = snapshot

@@ -396,3 +396,126 @@ def test_malformed_l7_listeners_do_not_crash_tke404(cli: CLI, fake: FakeCloud, t
     )
     assert "Traceback" not in run.err and run.err == ""
     assert found(run) == ING - {("TKE404", "Ingress/shop/ka-ing")}  # keep-alive not on: nothing to judge
+
+
+# --- CloudFacts: read up front, dumped, and read back offline --------------------------------------------------
+
+
+COMMANDS = ("svc", "ingress", "loopback")
+
+
+def dump_with_cloud(cli: CLI, tmp_path: Path, *extra: str) -> Path:
+    run = cli("dump", "-A", "--snapshot", CLUSTER, "--cloud", *extra)
+    assert run.status == 0, run.err
+    path = tmp_path / "dump.json"
+    path.write_text(run.out)
+    return path
+
+
+def offline(cli: CLI, monkeypatch: pytest.MonkeyPatch, command: str, snapshot: Path, *extra: str) -> Run:
+    """A run of the dump with no credentials and no Tencent Cloud API to reach."""
+    for name in ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY", "TKE_NET_CLOUD_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    return cli(command, "-A", "--snapshot", str(snapshot), "-o", "json", *extra)
+
+
+def same_report(live: Run, off: Run) -> None:
+    assert live.status == off.status
+    assert {k: v for k, v in live.json().items() if k != "source"} == {
+        k: v for k, v in off.json().items() if k != "source"
+    }
+
+
+def test_dump_writes_the_cloud_facts_and_a_snapshot_of_it_gives_the_same_findings(
+    cli: CLI, fake: FakeCloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = dump_with_cloud(cli, tmp_path)
+    [facts] = [i for i in json.loads(path.read_text())["items"] if i["kind"] == "CloudFacts"]
+    assert (facts["apiVersion"], facts["metadata"], facts["region"]) == (
+        "tke-net/v1",
+        {"name": "ap-guangzhou"},
+        "ap-guangzhou",
+    )
+    assert set(facts["instances"]) == {"ins-aaaa1111", "ins-bbbb2222"} and facts["networkAccountType"] == "LEGACY"
+    assert set(facts["securityGroups"]) == {"sg-node0001", "sg-common1", "sg-clb00001"} and facts["errors"] == {}
+    live = {
+        command: cli(command, "-A", "--snapshot", CLUSTER, "-o", "json", "--cloud")
+        for command in ("svc", "ingress", "loopback")
+    }
+    asked = len(fake.calls)
+    for command, run in live.items():
+        off = offline(cli, monkeypatch, command, path)
+        same_report(run, off)
+        # On when the snapshot holds CloudFacts, with or without --cloud; --no-cloud turns them off.
+        same_report(run, offline(cli, monkeypatch, command, path, "--cloud"))
+        assert not any(
+            f["code"].startswith("TKE4")
+            for f in offline(cli, monkeypatch, command, path, "--no-cloud").json()["findings"]
+        )
+    assert found(live["svc"]) >= SVC and found(live["ingress"]) >= ING and found(live["loopback"]) >= LOOPBACK
+    assert len(fake.calls) == asked and fake.rejected == []  # offline: not one call
+
+
+def test_a_dump_holds_no_credential(cli: CLI, fake: FakeCloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.token = "sessionToken0000000000000000000000000000"
+    monkeypatch.setenv("TENCENTCLOUD_SESSION_TOKEN", fake.token)
+    fake.fail["DescribeInstances"] = "UnauthorizedOperation"
+    for output in ("json", "yaml"):
+        text = dump_with_cloud(cli, tmp_path, "-o", output).read_text()
+        assert "CloudFacts" in text and "cvm:DescribeInstances" in text
+        for secret in (fake.secret_id, fake.secret_key, fake.token):
+            assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("action", "code"),
+    [
+        ("DescribeSecurityGroupPolicies", "UnauthorizedOperation"),
+        ("DescribeInstances", "RequestLimitExceeded"),
+        ("DescribeLoadBalancers", "AuthFailure.SecretIdNotFound"),
+        ("DescribeNetworkAccountType", "UnauthorizedOperation"),
+    ],
+)
+def test_a_snapshot_skips_what_the_live_run_could_not_read(
+    cli: CLI, fake: FakeCloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, action: str, code: str
+) -> None:
+    fake.fail[action] = code
+    path = dump_with_cloud(cli, tmp_path)
+    [facts] = [i for i in json.loads(path.read_text())["items"] if i["kind"] == "CloudFacts"]
+    assert code in json.dumps(facts["errors"])
+    live = {command: cli(command, "-A", "--snapshot", CLUSTER, "-o", "json", "--cloud") for command in COMMANDS}
+    assert all(run.json()["skipped"] for run in live.values())
+    for command, run in live.items():
+        same_report(run, offline(cli, monkeypatch, command, path))
+
+
+def test_no_credentials_is_kept_as_a_skip(
+    cli: CLI, fake: FakeCloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TENCENTCLOUD_SECRET_ID")
+    path = dump_with_cloud(cli, tmp_path)
+    live = diagnose(cli, "svc")
+    off = offline(cli, monkeypatch, "svc", path, "--select", "TKE4")
+    same_report(live, off)
+    assert off.json()["skipped"][0]["reason"].startswith("no Tencent Cloud credentials")
+    assert fake.calls == []
+
+
+def test_without_the_cloud_a_dump_is_what_it_was(cli: CLI, fake: FakeCloud) -> None:
+    for args in (("--no-cloud",), ()):  # a --snapshot run is offline unless --cloud asks
+        run = cli("dump", "-A", "--snapshot", CLUSTER, *args)
+        assert run.status == 0 and "CloudFacts" not in run.out
+    assert fake.calls == []
+
+
+def test_facts_a_snapshot_lacks_are_a_skip_not_a_guess(
+    cli: CLI, fake: FakeCloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = dump_with_cloud(cli, tmp_path)
+    doc = json.loads(path.read_text())
+    [facts] = [i for i in doc["items"] if i["kind"] == "CloudFacts"]
+    del facts["instances"]["ins-bbbb2222"]
+    path.write_text(json.dumps(doc))
+    run = offline(cli, monkeypatch, "svc", path, "--select", "TKE401")
+    [skip] = run.json()["skipped"]
+    assert skip["codes"] == ["TKE401"] and "do not hold ins-bbbb2222" in skip["reason"]

@@ -1,5 +1,5 @@
 """Security-group evaluation (first match wins, groups in bound order), credentials, region, and batching of the
-Tencent Cloud reads in kubectl_tke_net.cloud."""
+Tencent Cloud reads in kubectl_tke_net.sources.cloud."""
 
 from __future__ import annotations
 
@@ -12,22 +12,18 @@ from typing import Any
 
 import pytest
 
-from kubectl_tke_net.cloud import (
+from kubectl_tke_net.cloudrules import (
     HEALTH_CHECKS,
     INTERNET,
     Addresses,
-    CloudFacts,
-    Credentials,
-    SdkApi,
     SecurityGroup,
     evaluate,
-    find_credentials,
     instance_id,
     parse_ports,
     parse_rule,
-    region_of_nodes,
 )
 from kubectl_tke_net.model import Unavailable
+from kubectl_tke_net.sources.cloud import CloudReader, Credentials, SdkApi, find_credentials, region_of_nodes
 from tests.tcfake import FakeCloud
 
 A = Addresses.parse
@@ -235,9 +231,9 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloud]:
     cloud.stop()
 
 
-def facts_for(fake: FakeCloud, key: str | None = None) -> CloudFacts:
+def facts_for(fake: FakeCloud, key: str | None = None) -> CloudReader:
     creds = Credentials(fake.secret_id, key or fake.secret_key)
-    return CloudFacts(SdkApi(creds, "ap-guangzhou", 10, fake.url), "ap-guangzhou")
+    return CloudReader(SdkApi(creds, "ap-guangzhou", 10, fake.url), "ap-guangzhou")
 
 
 def test_instances_are_read_a_hundred_at_a_time(fake: FakeCloud) -> None:

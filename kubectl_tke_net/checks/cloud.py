@@ -1,6 +1,7 @@
 """Tencent Cloud checks TKE401-TKE405: node and CLB security groups, account type and bandwidth (pure: they
-read the CloudFacts that kubectl_tke_net.cloud fetched). They are registered for "<command> --cloud": the CLI
-adds them to svc, ingress and loopback only when the cloud checks are on."""
+read the snapshot's CloudView, which kubectl_tke_net.sources.cloud reads up front, or a snapshot file holds).
+They are registered for "<command> --cloud": the CLI adds them to svc, ingress and loopback only when the cloud
+checks are on. `wants` tells the source what they will read."""
 
 from __future__ import annotations
 
@@ -9,18 +10,19 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from kubectl_tke_net import tke
-from kubectl_tke_net.checks.registry import Hit, check
-from kubectl_tke_net.cloud import (
+from kubectl_tke_net.checks.registry import Check, Hit, check
+from kubectl_tke_net.cloudrules import (
     CLB_SNAT,
     HEALTH_CHECKS,
     INTERNET,
     PRIVATE,
     Addresses,
-    CloudFacts,
+    CloudView,
     Instance,
     LoadBalancer,
     SecurityGroup,
     Verdict,
+    Wants,
     evaluate,
     instance_id,
 )
@@ -42,7 +44,24 @@ ING_PASS_TO_TARGET = "ingress.cloud.tencent.com/pass-to-target"
 NODEPORTS = tke.NODEPORT_RANGE
 
 
-def facts_of(ctx: Context) -> CloudFacts:
+def wants(ctx: Context, chosen: Iterable[Check], view: CloudView) -> Wants:
+    """What the checks `chosen` read that `view` (a planning view: CloudView(..., wants=Wants())) does not hold:
+    they are run on it, and each stops at its first such question (or at a kind it cannot read)."""
+    saved, ctx.cloud = ctx.cloud, view
+    try:
+        for chk in chosen:
+            try:
+                for name in chk.needs:
+                    ctx.snap.list(name)
+                list(chk.func(ctx))
+            except Unavailable:
+                continue
+    finally:
+        ctx.cloud = saved
+    return view.wants or Wants()
+
+
+def facts_of(ctx: Context) -> CloudView:
     facts = ctx.cloud
     if facts is None:
         raise Unavailable("cloud", _("Tencent Cloud checks are off (use --cloud)"))
@@ -74,7 +93,7 @@ class NodeChain:
         return str(meta(self.node).get("name", ""))
 
 
-def node_chains(ctx: Context, facts: CloudFacts) -> list[NodeChain]:
+def node_chains(ctx: Context, facts: CloudView) -> list[NodeChain]:
     """Each node that is a CVM with security groups, with its groups in bound order."""
     nodes = [(n, instance_id(n)) for n in ctx.snap.list("nodes")]
     instances = facts.instances(i for _n, i in nodes if i)
@@ -94,7 +113,7 @@ def _lb_id(obj: Obj) -> str | None:
     return str(value) if value else None
 
 
-def _load_balancers(ctx: Context, facts: CloudFacts, objs: Iterable[Obj]) -> dict[str, LoadBalancer]:
+def _load_balancers(ctx: Context, facts: CloudView, objs: Iterable[Obj]) -> dict[str, LoadBalancer]:
     """The CLBs of `objs`, read together with those of every object the run examines (one batched call)."""
     ids = {i for o in objs if (i := _lb_id(o))}
     if not ids:
@@ -418,7 +437,7 @@ def _keepalive_on(ctx: Context, ing: Obj) -> bool:
     return any(str(lst.get("keepaliveEnable")) == "1" for lst in tke.l7_listeners(config) or [])
 
 
-def _range_blocked(ctx: Context, facts: CloudFacts, needs: list[Need]) -> dict[str, list[NodeChain]]:
+def _range_blocked(ctx: Context, facts: CloudView, needs: list[Need]) -> dict[str, list[NodeChain]]:
     """For each Need's port text, the nodes whose groups do not let the whole source through."""
     out: dict[str, list[NodeChain]] = defaultdict(list)
     for chain in node_chains(ctx, facts):
@@ -428,7 +447,7 @@ def _range_blocked(ctx: Context, facts: CloudFacts, needs: list[Need]) -> dict[s
     return out
 
 
-def _range_hit(ctx: Context, facts: CloudFacts, obj: Obj, needs: list[Need], message: str) -> Hit | None:
+def _range_hit(ctx: Context, facts: CloudView, obj: Obj, needs: list[Need], message: str) -> Hit | None:
     """A Hit on `obj` when some node's groups keep part of the needed source out (TKE404, TKE405); `message`
     (translated) names them with {nodes} and the blocked ports with {ports}."""
     blocked = _range_blocked(ctx, facts, needs)

@@ -84,3 +84,30 @@ def test_without_keys_or_with_no_cloud_nothing_is_asked(cluster: ControlPlane, f
     assert plain == refused and cloud_found(plain) == set()
     assert not any(code in CLOUD for skip in plain["skipped"] for code in skip["codes"])
     assert fake.calls == []
+
+
+def test_a_live_dump_carries_the_cloud_facts_and_reproduces_the_findings_offline(
+    cluster: ControlPlane, fake: FakeCloud, tmp_path: Path
+) -> None:
+    """dump with the keys writes the CloudFacts it read up front; --snapshot of it, without keys and without the
+    API, gives the live run's report."""
+    done = run_plugin("dump", "-A", env=keyed(cluster, fake))
+    assert done.status == 0, done.err
+    items = done.json()["items"]
+    [facts] = [i for i in items if i["kind"] == "CloudFacts"]
+    assert facts["apiVersion"] == "tke-net/v1" and facts["region"] == "ap-guangzhou" and facts["errors"] == {}
+    assert fake.secret_id not in done.out and fake.secret_key not in done.out
+    dump = tmp_path / "cloud-facts-dump.json"
+    dump.write_text(done.out)
+    live = {command: run(keyed(cluster, fake), command, "-A") for command in ("svc", "ingress", "loopback")}
+    asked = len(fake.calls)
+    for command, (status, doc, _err) in live.items():
+        off_status, off_doc, _off_err = run(
+            {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, command, "-A", "--snapshot", str(dump)
+        )
+        assert status == off_status, command
+        assert {k: v for k, v in doc.items() if k != "source"} == {k: v for k, v in off_doc.items() if k != "source"}, (
+            command
+        )
+    assert cloud_found(live["svc"][1]) == SVC and cloud_found(live["loopback"][1]) == LOOPBACK
+    assert len(fake.calls) == asked  # offline: no call
