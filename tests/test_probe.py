@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -483,6 +484,18 @@ def test_a_malformed_probe_result_is_a_usage_error(cli: Any, tmp_path: Any) -> N
     done = cli("svc", "-A", "--snapshot", str(path), "--select", "TKE12")
     assert done.status == 2 and done.out == ""
     assert done.err.endswith("error: malformed snapshot: ProbeResult probe/tke-net-probe-r1: no field path\n")
+
+
+def test_a_snapshot_runs_the_probe_checks_only_for_the_probes_of_its_command_and_scope(cli: Any) -> None:
+    """`svc` judges the probes of Services in its scope; other namespaces, names and `ingress` do not see them."""
+    path = str(Path(__file__).parent / "checks" / "TKE124.yaml")
+    done = cli("svc", "web", "-n", "probe", "--snapshot", path, "--select", "TKE12", "-o", "json")
+    assert [(f["code"], f["name"]) for f in done.json()["findings"]] == [("TKE124", "web")]
+    done = cli("svc", "api", "-n", "probe", "--snapshot", path, "--select", "TKE12", "-o", "json")
+    assert (done.status, done.json()["findings"], done.json()["skipped"]) == (0, [], [])
+    for args in (("svc", "-n", "other"), ("ingress", "-A")):
+        done = cli(*args, "--snapshot", path, "--select", "TKE124", "-o", "json")
+        assert done.status == 2 and "is left to run after --select TKE124" in done.err, (args, done.err)
 
 
 # --- results and the Pod lifecycle ------------------------------------------------------------------------
