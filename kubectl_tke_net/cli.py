@@ -77,16 +77,17 @@ def _cluster_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("-v", "--verbose", action="store_true", help=_("progress and API calls on stderr"))
 
 
-def _probe_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group(_("probe (TKE120-TKE125)"))
-    g.add_argument(
-        "--probe",
-        action="store_true",
-        help=_(
-            "also test the data path from inside the cluster with short-lived Pods (needs NAME, "
-            "and create, list and delete on pods); they are deleted when done"
-        ),
-    )
+def _probe_flags(p: argparse.ArgumentParser | Any, with_probe: bool = True) -> None:
+    g = p.add_argument_group(_("probe (TKE120-TKE125)")) if with_probe else p
+    if with_probe:
+        g.add_argument(
+            "--probe",
+            action="store_true",
+            help=_(
+                "also test the data path from inside the cluster with short-lived Pods (needs NAME, "
+                "and create, list and delete on pods); they are deleted when done"
+            ),
+        )
     g.add_argument(
         "--probe-node",
         action="append",
@@ -255,6 +256,16 @@ def _add_dump(sub: Any) -> None:
         ),
     )
     _cluster_flags(p)
+    g = p.add_argument_group(_("probe (TKE120-TKE125)"))
+    g.add_argument(
+        "--probe",
+        metavar="TYPE/NAME",
+        help=_(
+            "also probe svc/NAME or ingress/NAME as `svc NAME --probe` does and write its ProbeResult, so that "
+            "--snapshot of the dump gives its TKE120-TKE125 (runs short-lived Pods)"
+        ),
+    )
+    _probe_flags(g, with_probe=False)
     p.set_defaults(func=cmd_dump, command="dump", output="json")
 
 
@@ -501,6 +512,22 @@ def _probe(args: argparse.Namespace, snap: Any, command: str, name: str, options
         note(line)
 
 
+_PROBE_TYPES = {"svc": "service", "service": "service", "services": "service"} | {
+    "ing": "ingress",
+    "ingress": "ingress",
+    "ingresses": "ingress",
+}
+
+
+def _probe_target(text: str) -> tuple[str, str]:
+    """`dump --probe TYPE/NAME`: the command whose probe to run ("service" or "ingress") and the NAME."""
+    kind, slash, name = text.partition("/")
+    command = _PROBE_TYPES.get(kind.lower())
+    if not slash or command is None or not name or "/" in name:
+        raise UsageError(_("--probe takes svc/NAME or ingress/NAME, not {value}").format(value=repr(text)))
+    return command, name
+
+
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from kubectl_tke_net import checks, render, report
     from kubectl_tke_net.checks.context import Context, Selector
@@ -568,7 +595,11 @@ def cmd_dump(args: argparse.Namespace) -> int:
         raise UsageError(_("--namespace and --all-namespaces cannot be used together"))
     if args.output == "junit":
         raise UsageError(_("-o junit is for svc, ingress and loopback; dump writes yaml or json"))
+    command, name = _probe_target(args.probe) if args.probe is not None else ("service", None)
+    probe = _probe_options(args, command, name, on=args.probe is not None)
     snap, _source = open_source(args)
+    if probe is not None and name is not None:
+        _probe(args, snap, command, name, probe)
     snap.prefetch(KINDS)
     for name in KINDS:
         try:

@@ -684,6 +684,11 @@ def test_a_pod_that_cannot_be_deleted_is_named_with_the_command() -> None:
         (["ingress", "shop", "--probe", "-A"], "--probe cannot be used with --all-namespaces"),
         (["svc", "web", "--probe", "--probe-timeout", "soon"], "--probe-timeout: invalid duration 'soon'"),
         (["svc", "web", "--probe", "--probe-timeout", "0"], "--probe-timeout must be more than 0"),
+        (["dump", "--probe", "web"], "--probe takes svc/NAME or ingress/NAME, not 'web'"),
+        (["dump", "--probe", "deploy/web"], "--probe takes svc/NAME or ingress/NAME, not 'deploy/web'"),
+        (["dump", "--probe", "ing/shop", "--snapshot", fixture("probe")], "--probe cannot be used with --snapshot"),
+        (["dump", "--probe", "svc/web", "-A"], "--probe cannot be used with --all-namespaces"),
+        (["dump", "--probe-timeout", "5s"], "--probe-timeout needs --probe"),
     ],
 )
 def test_probe_flag_misuse_is_a_usage_error(cli: Any, args: list[str], message: str) -> None:
