@@ -6,12 +6,15 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from kubectl_tke_net import __version__, i18n
 from kubectl_tke_net.i18n import N_, _
 from kubectl_tke_net.model import Output, Severity, TkeNetError, UsageError
 from kubectl_tke_net.terminal import escape
+
+if TYPE_CHECKING:
+    from kubectl_tke_net.probe import ProbeOptions
 
 PROG = "kubectl tke-net"
 OUTPUTS = ("table", "wide", "json", "yaml", "junit")
@@ -74,16 +77,17 @@ def _cluster_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("-v", "--verbose", action="store_true", help=_("progress and API calls on stderr"))
 
 
-def _probe_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group(_("probe (TKE120-TKE125)"))
-    g.add_argument(
-        "--probe",
-        action="store_true",
-        help=_(
-            "also test the data path from inside the cluster with short-lived Pods (needs NAME, "
-            "and create, list and delete on pods); they are deleted when done"
-        ),
-    )
+def _probe_flags(p: argparse.ArgumentParser | Any, with_probe: bool = True) -> None:
+    g = p.add_argument_group(_("probe (TKE120-TKE125)")) if with_probe else p
+    if with_probe:
+        g.add_argument(
+            "--probe",
+            action="store_true",
+            help=_(
+                "also test the data path from inside the cluster with short-lived Pods (needs NAME, "
+                "and create, list and delete on pods); they are deleted when done"
+            ),
+        )
     g.add_argument(
         "--probe-node",
         action="append",
@@ -253,6 +257,16 @@ def _add_dump(sub: Any) -> None:
     )
     _cluster_flags(p)
     _cloud_flags(p)
+    g = p.add_argument_group(_("probe (TKE120-TKE125)"))
+    g.add_argument(
+        "--probe",
+        metavar="TYPE/NAME",
+        help=_(
+            "also probe svc/NAME or ingress/NAME as `svc NAME --probe` does and write its ProbeResult, so that "
+            "--snapshot of the dump gives its TKE120-TKE125 (runs short-lived Pods)"
+        ),
+    )
+    _probe_flags(g, with_probe=False)
     p.set_defaults(func=cmd_dump, command="dump", output="json")
 
 
@@ -453,6 +467,76 @@ def _nothing_left(args: argparse.Namespace) -> UsageError:
     )
 
 
+def _probe_options(args: argparse.Namespace, command: str, name: str | None, on: bool) -> ProbeOptions | None:
+    """The probe's options when `on` (--probe), else None; UsageError for flags that cannot go together."""
+    from kubectl_tke_net.cluster import parse_duration
+    from kubectl_tke_net.probe import DEFAULT_IMAGE, DEFAULT_TIMEOUT, ProbeOptions
+
+    given = [
+        flag
+        for dest, flag in (
+            ("probe_node", "--probe-node"),
+            ("probe_image", "--probe-image"),
+            ("probe_timeout", "--probe-timeout"),
+        )
+        if getattr(args, dest, None)
+    ]
+    if not on:
+        if given:
+            raise UsageError(_("{flag} needs --probe").format(flag=given[0]))
+        return None
+    noun = "Service" if command == "service" else "Ingress"
+    if args.snapshot:
+        raise UsageError(_("--probe cannot be used with --snapshot: it runs Pods in the cluster"))
+    if args.all_namespaces:
+        raise UsageError(
+            _("--probe cannot be used with --all-namespaces: name one {kind} and its namespace (-n)").format(kind=noun)
+        )
+    if not name:
+        raise UsageError(
+            _("--probe needs a {kind} NAME: kubectl tke-net {command} NAME --probe").format(kind=noun, command=command)
+        )
+    try:
+        timeout = parse_duration(args.probe_timeout or DEFAULT_TIMEOUT)
+    except ValueError as exc:
+        raise UsageError(f"--probe-timeout: {exc}") from exc
+    if timeout is None:
+        raise UsageError(_("--probe-timeout must be more than 0"))
+    if args.probe_image is not None and not args.probe_image.strip():
+        raise UsageError(_("--probe-image must name an image"))
+    return ProbeOptions(tuple(args.probe_node or ()), args.probe_image or DEFAULT_IMAGE, timeout)
+
+
+def _probe(args: argparse.Namespace, snap: Any, command: str, name: str, options: ProbeOptions) -> None:
+    """Run the probe; its ProbeResult goes into the snapshot. Notes and warnings on stderr as it goes."""
+    from kubectl_tke_net import render
+    from kubectl_tke_net.checks.probe import unexplained
+    from kubectl_tke_net.sources.probe import probe
+
+    note = render.progress("note: probe: ", repeats=True)
+    warn = render.progress("warning: ", repeats=True)
+
+    fact = probe(snap, command, name, options, log=_log(args) or (lambda _line: None), note=note, warn=warn)
+    for line in unexplained(fact):
+        note(line)
+
+
+_PROBE_TYPES = {"svc": "service", "service": "service", "services": "service"} | {
+    "ing": "ingress",
+    "ingress": "ingress",
+    "ingresses": "ingress",
+}
+
+
+def _probe_target(text: str) -> tuple[str, str]:
+    """`dump --probe TYPE/NAME`: the command whose probe to run ("service" or "ingress") and the NAME."""
+    kind, slash, name = text.partition("/")
+    command = _PROBE_TYPES.get(kind.lower())
+    if not slash or command is None or not name or "/" in name:
+        raise UsageError(_("--probe takes svc/NAME or ingress/NAME, not {value}").format(value=repr(text)))
+    return command, name
+
+
 def cmd_diagnose(args: argparse.Namespace) -> Output:
     from kubectl_tke_net import render, report
     from kubectl_tke_net.checks import catalog as checks
@@ -464,26 +548,28 @@ def cmd_diagnose(args: argparse.Namespace) -> Output:
     selector = Selector.parse(args.selector) if args.selector else None
     if args.all_namespaces and args.namespace:
         raise UsageError(_("--namespace and --all-namespaces cannot be used together"))
-    probe_timeout = None
+    probe = None
     if args.command != "loopback":
-        from kubectl_tke_net.probe import check_flags
-
-        probe_timeout = check_flags(args)
+        probe = _probe_options(args, args.command, args.name, on=args.probe)
     possible = checks.selected(args.command, select, ignore) + checks.selected(
         f"{args.command} --cloud", select, ignore
     )
-    if probe_timeout is not None:
+    if args.command != "loopback" and (probe is not None or args.snapshot):  # a snapshot may hold ProbeResults
         possible += checks.selected("probe", select, ignore)
     if not possible:  # before any cluster is contacted
         raise _nothing_left(args)
     snap, source = open_source(args)
     ctx = Context(snap, args.name, selector)
     chosen = checks.selected(args.command, select, ignore)
-    if probe_timeout is not None and (probes := checks.selected("probe", select, ignore)):
-        from kubectl_tke_net.probe.run import probe_context
+    if args.command != "loopback" and (probes := checks.selected("probe", select, ignore)):
+        from kubectl_tke_net.checks.probe import ProbeContext, probe_results
 
-        ctx = probe_context(args, snap, selector, probe_timeout, _log(args))
-        chosen += probes
+        if probe is not None:
+            _probe(args, snap, args.command, args.name, probe)
+        kind = "Service" if args.command == "service" else "Ingress"
+        if probe_results(snap, kind, args.name):  # this run's probe, or the ProbeResults of a --snapshot
+            ctx = ProbeContext(snap, args.name, selector, kind)
+            chosen += probes
     chosen = _cloud(args, ctx, chosen, select, ignore)
     if not chosen:  # only Tencent Cloud checks were left, and they are off
         raise _nothing_left(args)
@@ -598,7 +684,11 @@ def cmd_dump(args: argparse.Namespace) -> Output:
         raise UsageError(_("--namespace and --all-namespaces cannot be used together"))
     if args.output == "junit":
         raise UsageError(_("-o junit is for svc, ingress and loopback; dump writes yaml or json"))
+    command, name = _probe_target(args.probe) if args.probe is not None else ("service", None)
+    probe = _probe_options(args, command, name, on=args.probe is not None)
     snap, _source = open_source(args)
+    if probe is not None and name is not None:
+        _probe(args, snap, command, name, probe)
     snap.prefetch(KINDS)
     from kubectl_tke_net.facts import Context
 

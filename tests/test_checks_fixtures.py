@@ -16,11 +16,14 @@ from tests.conftest import CLI, finding_ref, ref
 
 CHECK_FIXTURES = Path(__file__).parent / "checks"
 
-# These codes read facts that are not in a snapshot yet: probe results (TKE120-TKE125, filled in after a probe
-# Pod ran). Issue 17's redesign puts them into the snapshot, as it did the Tencent Cloud facts of TKE401-TKE405
-# (CloudFacts items); then each gets its fixture and leaves this set, which the tests below keep honest: a code
-# here that gets a fixture, or is no longer registered, fails.
-WAITING_FOR_FACTS = frozenset({"TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125"})
+# Codes that read facts a snapshot cannot hold would be listed here with the reason. None since issue 17: the
+# snapshot holds probe results (ProbeResult items, TKE120-TKE125) and Tencent Cloud facts (CloudFacts items,
+# TKE401-TKE405). The tests below keep the set honest: a code here that gets a fixture, or is no longer
+# registered, fails.
+WAITING_FOR_FACTS: frozenset[str] = frozenset()
+# The command whose --probe records a ProbeResult of an object of this kind (its `probed`); `--snapshot` of the
+# ProbeResult gives the probe's findings under that command.
+PROBED_BY = {"Service": "service", "Ingress": "ingress"}
 
 
 def registered() -> set[str]:
@@ -45,9 +48,15 @@ def load(code: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def commands(code: str) -> list[str]:
     """The commands that run a code (`service`, `ingress`, `loopback`; the Tencent Cloud codes with the cloud
-    checks on, as a snapshot holding CloudFacts turns them on); the fixture must hold for each."""
+    checks on, as a snapshot holding CloudFacts turns them on); the fixture must hold for each. A probe code runs
+    under the commands that probed the fixture's ProbeResults."""
     checks.load_all()
-    return sorted({c.removesuffix(" --cloud") for c in checks.CHECKS[code].commands})
+    found = {c.removesuffix(" --cloud") for c in checks.CHECKS[code].commands}
+    if "probe" in found:
+        found.remove("probe")
+        _header, objects = load(code)
+        found |= {PROBED_BY[o["probed"]["kind"]] for o in objects["items"] if o["kind"] == "ProbeResult"}
+    return sorted(found)
 
 
 def test_every_code_has_a_fixture_or_waits_for_its_facts() -> None:

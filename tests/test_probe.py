@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +15,9 @@ from kubectl_tke_net.checks.probe import ProbeContext, judge
 from kubectl_tke_net.model import Ref, Unavailable, UsageError
 from kubectl_tke_net.probe import CLB, CLUSTER_IP, DNS, ENDPOINT, NODE_PORT
 from kubectl_tke_net.probe.plan import MAX_TESTS, Plan, ProbePod, ProbeTest, make_plan, manifest
-from kubectl_tke_net.probe.result import Observation, ProbeRun, Result, parse
-from kubectl_tke_net.probe.run import run
+from kubectl_tke_net.probe.result import Observation, ProbeRun, Result, from_fact, parse, to_fact
 from kubectl_tke_net.snapshot import Obj, open_snapshot
+from kubectl_tke_net.sources.probe import run
 from tests.conftest import fixture
 
 SVC = Ref("Service", "probe", "web")
@@ -422,7 +423,7 @@ def _run_checks(ctx: ProbeContext) -> checks.Result:
 
 def test_a_probe_that_could_not_run_skips_every_probe_check() -> None:
     ctx = ctx_for()
-    ctx.unavailable = "forbidden: cannot create the probe Pods"
+    ctx.snap.add_facts(to_fact(SVC, "r1", unavailable="forbidden: cannot create the probe Pods"))
     result = _run_checks(ctx)
     assert result.findings == []
     assert [(s.codes, s.reason) for s in result.skipped] == [
@@ -432,17 +433,69 @@ def test_a_probe_that_could_not_run_skips_every_probe_check() -> None:
 
 def test_a_probe_pod_without_results_skips_every_path_answered_only() -> None:
     ctx = ctx_for()
-    ctx.probe = probe_run(failures=("probe Pod p-1 on node node-c: ImagePullBackOff",), a=h(cip="timeout"))
+    ctx.snap.add_facts(
+        to_fact(
+            SVC, "r1", run=probe_run(failures=("probe Pod p-1 on node node-c: ImagePullBackOff",), a=h(cip="timeout"))
+        )
+    )
     result = _run_checks(ctx)
     assert [(f.code, str(f.ref)) for f in result.findings] == [("TKE121", "Service/probe/web")]
     assert [(s.codes, s.reason) for s in result.skipped] == [
         (("TKE125",), "probe Pod p-1 on node node-c: ImagePullBackOff")
     ]
     nothing = ctx_for()
-    nothing.probe = probe_run(failures=("all gone",), a={"dns": "none"})
+    nothing.snap.add_facts(to_fact(SVC, "r1", run=probe_run(failures=("all gone",), a={"dns": "none"})))
     assert [s.codes for s in _run_checks(nothing).skipped] == [
         ("TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125")
     ]
+
+
+def _said(verdict: Any) -> list[tuple[str, Ref, str, str]]:
+    return sorted((code, hit.ref, hit.message, hit.remediation) for code, hits in verdict.hits.items() for hit in hits)
+
+
+@pytest.mark.parametrize(("name", "probed"), [(v[0], v[1]) for v in VERDICTS], ids=[v[0] for v in VERDICTS])
+def test_a_probe_result_item_gives_the_verdict_of_the_run_it_records(name: str, probed: ProbeRun) -> None:
+    """What `--snapshot` of a ProbeResult reads back is judged exactly as the live run was."""
+    fact = json.loads(json.dumps(to_fact(probed.plan.target, "r1", run=probed)))  # as a file holds it
+    assert (fact["apiVersion"], fact["kind"], fact["metadata"]) == (
+        "tke-net/v1",
+        "ProbeResult",
+        {"name": "tke-net-probe-r1", "namespace": "probe"},
+    )
+    target, again, unavailable = from_fact(fact)
+    assert (target, unavailable) == (probed.plan.target, None) and again is not None
+    assert again.failures == probed.failures and again.plan.pods == probed.plan.pods
+    assert _said(judge(again)) == _said(judge(probed)), name
+    assert judge(again).unexplained == judge(probed).unexplained
+
+
+def test_a_probe_that_could_not_run_is_recorded_with_its_reason() -> None:
+    fact = to_fact(SVC, "r1", unavailable="no node to probe from")
+    assert fact["probed"] == {"kind": "Service", "namespace": "probe", "name": "web"}
+    assert from_fact(fact) == (SVC, None, "no node to probe from")
+
+
+def test_a_malformed_probe_result_is_a_usage_error(cli: Any, tmp_path: Any) -> None:
+    fact = to_fact(SVC, "r1", run=probe_run(a=HEALTHY))
+    del fact["observations"][0]["path"]
+    path = tmp_path / "probe.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [fact]}))
+    done = cli("svc", "-A", "--snapshot", str(path), "--select", "TKE12")
+    assert done.status == 2 and done.out == ""
+    assert done.err.endswith("error: malformed snapshot: ProbeResult probe/tke-net-probe-r1: no field path\n")
+
+
+def test_a_snapshot_runs_the_probe_checks_only_for_the_probes_of_its_command_and_scope(cli: Any) -> None:
+    """`svc` judges the probes of Services in its scope; other namespaces, names and `ingress` do not see them."""
+    path = str(Path(__file__).parent / "checks" / "TKE124.yaml")
+    done = cli("svc", "web", "-n", "probe", "--snapshot", path, "--select", "TKE12", "-o", "json")
+    assert [(f["code"], f["name"]) for f in done.json()["findings"]] == [("TKE124", "web")]
+    done = cli("svc", "api", "-n", "probe", "--snapshot", path, "--select", "TKE12", "-o", "json")
+    assert (done.status, done.json()["findings"], done.json()["skipped"]) == (0, [], [])
+    for args in (("svc", "-n", "other"), ("ingress", "-A")):
+        done = cli(*args, "--snapshot", path, "--select", "TKE124", "-o", "json")
+        assert done.status == 2 and "is left to run after --select TKE124" in done.err, (args, done.err)
 
 
 # --- results and the Pod lifecycle ------------------------------------------------------------------------
@@ -631,6 +684,11 @@ def test_a_pod_that_cannot_be_deleted_is_named_with_the_command() -> None:
         (["ingress", "shop", "--probe", "-A"], "--probe cannot be used with --all-namespaces"),
         (["svc", "web", "--probe", "--probe-timeout", "soon"], "--probe-timeout: invalid duration 'soon'"),
         (["svc", "web", "--probe", "--probe-timeout", "0"], "--probe-timeout must be more than 0"),
+        (["dump", "--probe", "web"], "--probe takes svc/NAME or ingress/NAME, not 'web'"),
+        (["dump", "--probe", "deploy/web"], "--probe takes svc/NAME or ingress/NAME, not 'deploy/web'"),
+        (["dump", "--probe", "ing/shop", "--snapshot", fixture("probe")], "--probe cannot be used with --snapshot"),
+        (["dump", "--probe", "svc/web", "-A"], "--probe cannot be used with --all-namespaces"),
+        (["dump", "--probe-timeout", "5s"], "--probe-timeout needs --probe"),
     ],
 )
 def test_probe_flag_misuse_is_a_usage_error(cli: Any, args: list[str], message: str) -> None:

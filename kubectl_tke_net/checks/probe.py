@@ -1,40 +1,99 @@
-"""Probe checks TKE120-TKE125: which link of the data path the probe Pods found broken (pure: they read results)."""
+"""Probe checks TKE120-TKE125: which link of the data path the probe Pods found broken (pure: they read the
+snapshot's ProbeResult items, from this run's probe or from a snapshot file)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kubectl_tke_net.checks.registry import Hit, check
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import N_, _
+from kubectl_tke_net.k8s import Selector
 from kubectl_tke_net.model import Ref, Severity, Unavailable
 from kubectl_tke_net.probe import CLB, CLUSTER_IP, DNS, ENDPOINT, NODE_PORT, SLOW_MS
+from kubectl_tke_net.snapshot import Obj, Snapshot
 
-if TYPE_CHECKING:  # the probe's modules load only when --probe is given
+if TYPE_CHECKING:  # the probe's modules load only when the run has probe results
     from kubectl_tke_net.probe.plan import ProbePod
     from kubectl_tke_net.probe.result import Observation, ProbeRun
 
 PROBE = ("probe",)
+PROBE_RESULT = "ProbeResult"
+NOT_PROBED = N_("not probed: run `svc NAME --probe` or `ingress NAME --probe`")
 
 
 class ProbeContext(Context):
-    """A Context that also carries what the probe Pods reported, or why they could not run."""
+    """A Context for a run whose checks include the probe's: `probed` is the kind of object its command probes
+    (Service for `svc`, Ingress for `ingress`), whose ProbeResults in the snapshot it judges."""
 
-    probe: ProbeRun | None = None
-    unavailable: str | None = None
+    def __init__(
+        self, snapshot: Snapshot, name: str | None = None, selector: Selector | None = None, probed: str | None = None
+    ) -> None:
+        super().__init__(snapshot, name, selector)
+        self.probed = probed
 
     @cached_property
-    def verdict(self) -> Verdict:
-        if self.unavailable is not None:
-            raise Unavailable("probe", self.unavailable)
-        if self.probe is None:
-            raise Unavailable("probe", _("not probed: run `svc NAME --probe` or `ingress NAME --probe`"))
-        if not any(o.result is not None for o in self.probe.observations):
-            raise Unavailable("probe", "; ".join(self.probe.failures) or _("the probe Pods reported no result"))
-        return judge(self.probe)
+    def probe_results(self) -> list[Obj]:
+        """The snapshot's ProbeResults of objects in this run's scope: its kind, namespace and NAME."""
+        return probe_results(self.snap, self.probed, self.name)
+
+    @cached_property
+    def verdicts(self) -> list[tuple[ProbeRun, Verdict]]:
+        """Each ProbeResult in scope that has results, judged; Unavailable when none has."""
+        from kubectl_tke_net.probe.result import from_fact
+
+        found: list[tuple[ProbeRun, Verdict]] = []
+        reasons: list[str] = []
+        for fact in self.probe_results:
+            _target, run, unavailable = from_fact(fact)
+            if run is None:
+                reasons.append(unavailable or _(NOT_PROBED))
+            elif not any(o.result is not None for o in run.observations):
+                reasons.append("; ".join(run.failures) or _("the probe Pods reported no result"))
+            else:
+                found.append((run, judge(run)))
+        if not found:
+            raise Unavailable("probe", reasons[0] if reasons else _(NOT_PROBED))
+        return found
+
+    def hits(self, code: str) -> list[Hit]:
+        """The code's hits over every run judged, one per object (several runs of one object: joined)."""
+        merged: dict[Ref, Hit] = {}
+        for _run, verdict in self.verdicts:
+            for hit in verdict.hits.get(code, []):
+                before = merged.get(hit.ref)
+                merged[hit.ref] = hit if before is None else replace(before, message=f"{before.message}; {hit.message}")
+        return list(merged.values())
+
+
+def probe_results(snap: Snapshot, probed: str | None, name: str | None) -> list[Obj]:
+    """The ProbeResults of `probed` objects (any kind when None) in the snapshot's namespace (all when it has
+    none), of NAME when given."""
+    found = []
+    for fact in snap.facts(PROBE_RESULT):
+        probed_doc = fact.get("probed")
+        target: dict[str, Any] = probed_doc if isinstance(probed_doc, dict) else {}
+        if (
+            (probed is None or target.get("kind") == probed)
+            and (snap.namespace is None or target.get("namespace") == snap.namespace)
+            and (name is None or target.get("name") == name)
+        ):
+            found.append(fact)
+    return found
+
+
+def unexplained(fact: Obj) -> list[str]:
+    """What failed in a probe run that no TKE12x pattern explains, for a note on stderr."""
+    from kubectl_tke_net.probe.result import from_fact
+
+    _target, run, _unavailable = from_fact(fact)
+    if run is None or not any(o.result is not None for o in run.observations):
+        return []
+    return [_("{line}; no TKE12x pattern names the cause").format(line=line) for line in judge(run).unexplained]
 
 
 class Verdict:
@@ -243,10 +302,10 @@ def _remedy(code: str, ref: Ref) -> str:
     return _(text).format(name=ref.name, ns=ref.namespace)
 
 
-def _verdict(ctx: Context) -> Verdict:
+def _hits(ctx: Context, code: str) -> list[Hit]:
     if not isinstance(ctx, ProbeContext):
-        raise Unavailable("probe", _("not probed: run `svc NAME --probe` or `ingress NAME --probe`"))
-    return ctx.verdict
+        raise Unavailable("probe", _(NOT_PROBED))
+    return ctx.hits(code)
 
 
 @check("TKE120", Severity.ERROR, N_("Service DNS name does not resolve, ClusterIP answers"), needs=(), commands=PROBE)
@@ -270,7 +329,7 @@ def service_dns_name_fails(ctx: Context) -> Iterator[Hit]:
     (a `rewrite` or `forward` that swallows the cluster domain); allow UDP and TCP 53 from Pods to
     CoreDNS in NetworkPolicies and node security groups.
     """
-    yield from _verdict(ctx).hits.get("TKE120", [])
+    yield from _hits(ctx, "TKE120")
 
 
 @check("TKE121", Severity.ERROR, N_("ClusterIP does not answer, endpoints do"), needs=(), commands=PROBE)
@@ -291,7 +350,7 @@ def cluster_ip_fails_endpoints_answer(ctx: Context) -> Iterator[Hit]:
     its logs, and on the node `iptables-save | grep NAME` or `ipvsadm -Ln`. Restarting the node's
     kube-proxy Pod rebuilds the rules.
     """
-    yield from _verdict(ctx).hits.get("TKE121", [])
+    yield from _hits(ctx, "TKE121")
 
 
 @check("TKE122", Severity.ERROR, N_("ready endpoints do not answer"), needs=(), commands=PROBE)
@@ -315,7 +374,7 @@ def endpoints_do_not_answer(ctx: Context) -> Iterator[Hit]:
     table (GlobalRouter) or the Pod's ENI (VPC-CNI), following Tencent's "集群中不同节点上的容器（Pod）无法互访"
     guide. Refused: make the Service's `targetPort` the port the application listens on.
     """
-    yield from _verdict(ctx).hits.get("TKE122", [])
+    yield from _hits(ctx, "TKE122")
 
 
 @check("TKE123", Severity.ERROR, N_("NodeIP:NodePort does not answer"), needs=(), commands=PROBE)
@@ -340,7 +399,7 @@ def node_port_does_not_answer(ctx: Context) -> Iterator[Hit]:
     Another node: allow TCP 30000-32768 from the VPC and Pod CIDRs in its security group (TKE113 lists
     the NodePorts in use), then check its kube-proxy.
     """
-    yield from _verdict(ctx).hits.get("TKE123", [])
+    yield from _hits(ctx, "TKE123")
 
 
 @check("TKE124", Severity.ERROR, N_("CLB loopback confirmed"), needs=(), commands=PROBE)
@@ -366,7 +425,7 @@ def clb_loopback_confirmed(ctx: Context) -> Iterator[Hit]:
     keep-alive ticket). Either way, clients in the cluster can call the Service by its DNS name instead of
     the CLB address (`kubectl tke-net fix coredns-rewrite` for a fixed domain).
     """
-    yield from _verdict(ctx).hits.get("TKE124", [])
+    yield from _hits(ctx, "TKE124")
 
 
 @check("TKE125", Severity.INFO, N_("every probed path answered"), needs=(), commands=PROBE)
@@ -386,8 +445,9 @@ def every_probed_path_answered(ctx: Context) -> Iterator[Hit]:
     ## How to fix it
     Nothing to fix on the paths probed.
     """
-    verdict = _verdict(ctx)
-    assert isinstance(ctx, ProbeContext) and ctx.probe is not None
-    if ctx.probe.failures:
-        raise Unavailable("probe", "; ".join(ctx.probe.failures))
-    yield from verdict.hits.get("TKE125", [])
+    hits = _hits(ctx, "TKE125")
+    assert isinstance(ctx, ProbeContext)
+    failures = [f for run, _verdict in ctx.verdicts for f in run.failures]
+    if not hits and failures:  # a probe Pod reported nothing: not every path is known to answer
+        raise Unavailable("probe", "; ".join(failures))
+    yield from hits

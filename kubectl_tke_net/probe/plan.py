@@ -26,7 +26,6 @@ from kubectl_tke_net.model import Ref, Unavailable, UsageError
 from kubectl_tke_net.probe import CLB, CLUSTER_IP, DNS, ENDPOINT, NODE_PORT
 from kubectl_tke_net.snapshot import Obj
 
-DEFAULT_IMAGE = "busybox:1.36"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 RUN_LABEL = "tke-net.kubectl.io/probe"
 CONTAINER = "probe"

@@ -1,13 +1,17 @@
-"""What the probe Pods reported (pure): the script's JSON lines read back into results per test."""
+"""What the probe Pods reported (pure): the script's JSON lines read back into results per test, and the
+ProbeResult item (tke-net/v1) that keeps a run in the snapshot."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from kubectl_tke_net.i18n import _
-from kubectl_tke_net.probe import SLOW_MS
+from kubectl_tke_net.model import Ref, UsageError
+from kubectl_tke_net.probe import PATHS, SLOW_MS
 from kubectl_tke_net.probe.plan import Plan, ProbePod, ProbeTest
+from kubectl_tke_net.snapshot import FACTS_API, Obj
 
 
 @dataclass(frozen=True)
@@ -106,3 +110,136 @@ def observe(pod: ProbePod, message: str | None) -> tuple[Observation, ...]:
     """Every test of the Pod with its result; None for each the message does not answer."""
     results, _complete = parse(message or "")
     return tuple(Observation(pod, test, results.get(i)) for i, test in enumerate(pod.tests, 1))
+
+
+# --- the ProbeResult item: what a probe run measured, as the snapshot keeps and `dump` writes it -------------
+
+KIND = "ProbeResult"
+
+
+def _ref_doc(ref: Ref) -> dict[str, str]:
+    return {"kind": ref.kind, "namespace": ref.namespace, "name": ref.name}
+
+
+def _observation_doc(o: Observation) -> Obj:
+    doc: Obj = {
+        "pod": o.pod.name,
+        "node": o.pod.node,
+        "path": o.test.path,
+        "object": _ref_doc(o.test.ref),
+        "test": o.test.arg,
+        "target": o.test.what,
+    }
+    if o.test.port:
+        doc["port"] = o.test.port
+    if o.test.node:
+        doc["targetNode"] = o.test.node
+    r = o.result
+    doc["ok"] = None if r is None else r.ok
+    if r is not None:
+        doc["ms"] = r.ms
+        if r.error:
+            doc["error"] = r.error
+        if r.status is not None:
+            doc["status"] = r.status
+        if r.address:
+            doc["address"] = r.address
+    return doc
+
+
+def to_fact(target: Ref, run_id: str, *, run: ProbeRun | None = None, unavailable: str | None = None) -> Obj:
+    """The ProbeResult of a run of the probe of `target`: its plan, every observation, and the Pods that reported
+    nothing (`failures`); or, when the probe could not run at all, why (`unavailable`)."""
+    doc: Obj = {
+        "apiVersion": FACTS_API,
+        "kind": KIND,
+        "metadata": {"name": f"tke-net-probe-{run_id}", "namespace": target.namespace},
+        "probed": _ref_doc(target),
+    }
+    if run is not None:
+        doc["pods"] = [{"name": p.name, "node": p.node, "hostsBackend": p.hosts_backend} for p in run.plan.pods]
+        doc["notes"] = list(run.plan.notes)
+        doc["observations"] = [_observation_doc(o) for o in run.observations]
+        doc["failures"] = list(run.failures)
+    if unavailable is not None:
+        doc["unavailable"] = unavailable
+    return doc
+
+
+def _ref(doc: Any) -> Ref:
+    if not isinstance(doc, dict):
+        raise ValueError(_("an object reference must be a map of kind, namespace and name"))
+    return Ref(str(doc["kind"]), str(doc.get("namespace") or ""), str(doc["name"]))
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _decode(doc: Obj) -> tuple[Ref, ProbeRun | None, str | None]:
+    target = _ref(doc["probed"])
+    unavailable = doc.get("unavailable")
+    if unavailable is not None:
+        return target, None, str(unavailable)
+    pods = {
+        str(p["name"]): ProbePod(str(p["name"]), str(p["node"]), p.get("hostsBackend") is True, ())
+        for p in doc.get("pods") or []
+    }
+    tests: dict[str, list[ProbeTest]] = {name: [] for name in pods}
+    found: list[tuple[str, ProbeTest, Result | None]] = []
+    for o in doc.get("observations") or []:
+        pod = str(o["pod"])
+        if pod not in pods:
+            raise ValueError(_("observation of probe Pod {pod}, which is not among its pods").format(pod=pod))
+        path = str(o["path"])
+        if path not in PATHS:
+            raise ValueError(_("unknown path {path}").format(path=repr(path)))
+        test = ProbeTest(
+            _text(o.get("test")),
+            path,
+            _ref(o["object"]),
+            _text(o.get("target")),
+            _text(o.get("port")),
+            _text(o.get("targetNode")),
+        )
+        ok = o.get("ok")
+        status = o.get("status")
+        result = (
+            None
+            if ok is None
+            else Result(
+                ok is True,
+                int(o.get("ms") or 0),
+                _text(o.get("error")),
+                int(status) if status is not None else None,
+                _text(o.get("address")),
+            )
+        )
+        tests[pod].append(test)
+        found.append((pod, test, result))
+    full = {name: replace(pod, tests=tuple(tests[name])) for name, pod in pods.items()}
+    plan = Plan(
+        target.namespace,
+        str((doc.get("metadata") or {}).get("name") or ""),
+        target,
+        tuple(full.values()),
+        tuple(str(n) for n in doc.get("notes") or []),
+    )
+    observations = tuple(Observation(full[pod], test, result) for pod, test, result in found)
+    return target, ProbeRun(plan, observations, tuple(str(f) for f in doc.get("failures") or [])), None
+
+
+def from_fact(doc: Obj) -> tuple[Ref, ProbeRun | None, str | None]:
+    """A ProbeResult read back: (the object probed, the run or None, why it could not run or None).
+
+    A snapshot file may hold one written by hand: what does not fit is a UsageError that names it."""
+    try:
+        return _decode(doc)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        found = doc.get("metadata")
+        meta: dict[str, Any] = found if isinstance(found, dict) else {}
+        name = "/".join(str(meta[k]) for k in ("namespace", "name") if meta.get(k)) or _("(no name)")
+        reason = _("no field {field}").format(field=exc.args[0]) if isinstance(exc, KeyError) else str(exc)
+        raise UsageError(
+            _("malformed snapshot: ProbeResult {name}: {reason}").format(name=name, reason=reason)
+        ) from None

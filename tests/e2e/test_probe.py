@@ -9,6 +9,8 @@ busybox dnsmasq-base).
 
 from __future__ import annotations
 
+import json
+import re
 import signal
 import subprocess
 import threading
@@ -23,7 +25,7 @@ from controlplane import VIEWER_NAMESPACE, ControlPlane
 from load import own_controlplane
 from test_plugin import plugin
 
-from tests.conftest import FIXTURES, PLUGIN, found
+from tests.conftest import FIXTURES, PLUGIN, found, run_plugin
 from tests.probe_tools import SCRIPT, Dnsmasq, Full, Http, busybox_bin, free_port, run_script
 
 NS = "probe"
@@ -362,3 +364,39 @@ def test_watching_is_a_list_never_a_get_per_pod(cp: ControlPlane, helper: Kubele
     labelled = [e for e in calls if e["verb"] == "list" and "labelSelector=" in e["requestURI"]]
     assert labelled and all("tke-net.kubectl.io%2Fprobe%3D" in e["requestURI"] for e in labelled)
     assert len(labelled) <= run.seconds + 3  # about one LIST a second
+
+
+def _timeless(doc: dict[str, Any]) -> dict[str, Any]:
+    """A report without its source and its timings (each probe measures anew), for comparing two runs."""
+    text = re.sub(r"\b\d+ ms\b", "N ms", json.dumps({k: v for k, v in doc.items() if k != "source"}))
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(("command", "name"), [("svc", "web"), ("ingress", "shop")])
+def test_snapshot_of_a_probe_dump_gives_the_findings_of_the_live_probe(
+    cp: ControlPlane, helper: Kubelet, tmp_path: Path, command: str, name: str
+) -> None:
+    """`dump --probe TYPE/NAME` records the objects and the ProbeResult; `--snapshot` of it, with no cluster and no
+    --probe, gives the report of the live `--probe` run (TKE120-TKE125 included), its timings apart."""
+    helper.scenario = {
+        ("dns", "10.0.1.12"): "fail",
+        ("cip", "10.0.1.10"): "refuse",
+        ("ep:172.20.1.5", "10.0.1.12"): "full",
+        ("np:10.0.1.12", "10.0.1.10"): "refuse",
+        ("clb", "10.0.1.10"): "full",
+        ("http", "10.0.1.10"): "slow",
+    }
+    live = plugin(cp, command, name, "-n", NS, "--probe", "-o", "json")
+    assert live.status == 1, live.err
+    dump = plugin(cp, "dump", "-n", NS, "--probe", f"{command}/{name}")
+    assert dump.status == 0, dump.err
+    assert probe_pods(cp) == []
+    (tmp_path / "dump.json").write_text(dump.out)
+    (fact,) = [o for o in json.loads(dump.out)["items"] if o["kind"] == "ProbeResult"]
+    kind = "Service" if command == "svc" else "Ingress"
+    assert fact["probed"] == {"kind": kind, "namespace": NS, "name": name}
+    assert {o["path"] for o in fact["observations"]} >= {"dns", "cluster-ip", "endpoint", "node-port", "clb"}
+    replay = run_plugin(command, name, "-n", NS, "--snapshot", str(tmp_path / "dump.json"), "-o", "json")
+    assert replay.status == live.status and replay.err == "", replay.err
+    assert {f["code"] for f in replay.json()["findings"]} >= {"TKE122", "TKE124"}
+    assert _timeless(replay.json()) == _timeless(live.json())

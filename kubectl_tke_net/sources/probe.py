@@ -1,27 +1,26 @@
-"""Runs the probe: creates the probe Pods, watches them by LIST, reads their results, and always deletes them."""
+"""The probe's I/O: creates the probe Pods, watches them by LIST, reads their results, always deletes them, and
+adds what they reported to the snapshot as a ProbeResult item before any check runs."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import math
 import secrets
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any, Protocol, runtime_checkable
 
-from kubectl_tke_net.checks.probe import ProbeContext
+from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import _
-from kubectl_tke_net.k8s import Selector, meta
-from kubectl_tke_net.model import TkeNetError, Unavailable, UsageError
-from kubectl_tke_net.probe.plan import CONTAINER, DEFAULT_IMAGE, RUN_LABEL, Plan, make_plan, manifest
-from kubectl_tke_net.probe.result import Observation, ProbeRun, observe, parse
+from kubectl_tke_net.k8s import meta
+from kubectl_tke_net.model import Ref, TkeNetError, Unavailable, UsageError
+from kubectl_tke_net.probe import ProbeOptions
+from kubectl_tke_net.probe.plan import CONTAINER, RUN_LABEL, Plan, make_plan, manifest
+from kubectl_tke_net.probe.result import Observation, ProbeRun, observe, parse, to_fact
 from kubectl_tke_net.snapshot import Obj, Snapshot
-from kubectl_tke_net.terminal import escape
 
 POLL_SECONDS = 1.0
 # Waiting states the kubelet does not get out of by itself within a probe's lifetime.
@@ -54,45 +53,33 @@ def script() -> str:
     return resources.files("kubectl_tke_net.probe").joinpath("probe.sh").read_text(encoding="utf-8")
 
 
-def probe_context(
-    args: argparse.Namespace, snap: Snapshot, selector: Selector | None, timeout: float, log: Log | None
-) -> ProbeContext:
-    """A Context with the probe's results attached (or the reason it could not run, for `skipped`)."""
-    say = log or (lambda _line: None)
-    ctx = ProbeContext(snap, args.name, selector)
+def probe(snap: Snapshot, command: str, name: str, options: ProbeOptions, *, log: Log, note: Log, warn: Log) -> Obj:
+    """Probe `command` NAME ("service" or "ingress") in the snapshot's namespace and add the ProbeResult to the
+    snapshot (also when the probe cannot run: it then says why, and the probe checks are skipped with that).
+
+    `note` gets the plan's notes as soon as the plan is made (what is not tested, and why), before the Pods run.
+    """
+    namespace = snap.namespace or "default"
     run_id = secrets.token_hex(3)
+    target = Ref("Service" if command == "service" else "Ingress", namespace, name)
     try:
-        plan = make_plan(
-            ctx,
-            args.command,
-            args.name,
-            snap.namespace or "default",
-            run_id=run_id,
-            requested_nodes=args.probe_node or (),
-        )
+        plan = make_plan(Context(snap), command, name, namespace, run_id=run_id, requested_nodes=options.nodes)
     except Unavailable as exc:
-        ctx.unavailable = exc.reason
-        return ctx
-    for note in plan.notes:
-        print(f"note: probe: {escape(note)}", file=sys.stderr)
+        return _record(snap, to_fact(target, run_id, unavailable=exc.reason))
+    for line in plan.notes:
+        note(line)
     if not isinstance(snap.source, Api):
         raise UsageError(_("--probe needs a cluster to run Pods in"))
     try:
-        ctx.probe = run(
-            snap.source, plan, image=args.probe_image or DEFAULT_IMAGE, timeout=timeout, log=say, warn=_warn
-        )
+        probed = run(snap.source, plan, image=options.image, timeout=options.timeout, log=log, warn=warn)
     except Unavailable as exc:
-        ctx.unavailable = exc.reason
-        return ctx
-    if any(o.result is not None for o in ctx.probe.observations):
-        for line in ctx.verdict.unexplained:
-            note = _("{line}; no TKE12x pattern names the cause").format(line=line)
-            print("note: probe: " + escape(note), file=sys.stderr)
-    return ctx
+        return _record(snap, to_fact(plan.target, run_id, unavailable=exc.reason))
+    return _record(snap, to_fact(plan.target, run_id, run=probed))
 
 
-def _warn(line: str) -> None:
-    print(f"warning: {escape(line)}", file=sys.stderr)
+def _record(snap: Snapshot, fact: Obj) -> Obj:
+    snap.add_facts(fact)
+    return fact
 
 
 def run(
