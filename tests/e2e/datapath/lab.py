@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -240,8 +241,23 @@ class Lab:
         if self.tmp != Path() and self.tmp.exists():
             attempt("files", lambda: shutil.rmtree(self.tmp))
         self.times["teardown"] = time.monotonic() - t
+        errors.extend(self.leftovers())
         if errors:
             raise LabError("teardown left something behind:\n" + "\n".join(errors))
+
+    def leftovers(self) -> list[str]:
+        """What of the lab is still on the machine: its namespaces, processes, cgroups and files."""
+        found = []
+        names = run(["ip", "netns", "list"], check=False).split()
+        found += [f"network namespace {n}" for n in names if n.startswith(f"tke-net-e2e-{self.id}-")]
+        if self.tmp != Path():
+            found += [f"process {pid}" for pid in _pids_with(str(self.tmp))]
+            if self.tmp.exists():
+                found.append(f"folder {self.tmp}")
+        for node in self.nodes:
+            if node.cgroup_root:
+                found += [f"cgroup {d}" for d in CGROUP.glob(f"*/{node.cgroup_root.lstrip('/')}")]
+        return found
 
     # network -----------------------------------------------------------------------------------------
 
@@ -673,6 +689,18 @@ state = "{d}/containerd/state"
         self.set_l4(self.nodes[0].name)
         self.wait_endpoints("web", 1)
         self.wait_endpoints("kube-dns", 1, namespace="kube-system")
+        self.wait_rules()
+
+    def wait_rules(self) -> None:
+        """Until every running kube-proxy has rules for every Service's ClusterIP."""
+        status, body = self.cp.request("GET", "/api/v1/services")
+        if status != 200:
+            raise LabError(f"GET /api/v1/services -> {status}")
+        ips = [s["spec"]["clusterIP"] for s in body["items"] if s["spec"].get("clusterIP") not in (None, "None")]
+        for node in self.nodes:
+            if node.procs.get("kube-proxy") is not None:
+                self._wait(f"kube-proxy rules on {node.name} for every Service", lambda n=node: all(
+                    ip in self.rules(n) for ip in ips), 30, node.dir / "kube-proxy.log")  # fmt: skip
 
     def _put_status(self, path: str, status: dict[str, Any]) -> None:
         code, current = self.cp.request("GET", path)
@@ -699,7 +727,7 @@ state = "{d}/containerd/state"
         """The node's kube-proxy rules as its mode keeps them."""
         if self.mode == "nftables":
             return self.in_ns(node.netns, "nft", "list", "table", "ip", "kube-proxy", check=False)
-        return self.in_ns(node.netns, "iptables-save", "-t", "nat")
+        return self.in_ns(node.netns, "iptables-save")
 
     def create_pod(self, pod: dict[str, Any], wait: bool = True, timeout: float = 60) -> dict[str, Any]:
         ns = pod["metadata"].get("namespace", NS)
@@ -819,6 +847,7 @@ state = "{d}/containerd/state"
         self.set_ip_mode("Proxy")
         self.set_l7([n.name for n in self.nodes])
         self.set_l4(self.nodes[0].name)
+        self.wait_rules()
 
     # for people ---------------------------------------------------------------------------------------
 
@@ -964,12 +993,20 @@ def _rmdir(d: Path) -> None:
 def lab_cluster(mode: str = "iptables", log: Callable[[str], None] | None = None) -> Iterator[Lab]:
     """A control plane of its own (Service range 198.18.128.0/20) and the lab on it; everything stopped after."""
     cp = ControlPlane(service_cidr=SERVICE_CIDR)
-    cp.start()
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (a CI timeout) goes through the same teardown as Ctrl-C
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, interrupt) if main else None
     try:
+        cp.start()
         with Lab(cp, mode, log) as lab:
             yield lab
     finally:
         cp.stop()
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def main() -> int:
@@ -992,12 +1029,12 @@ def main() -> int:
         nonlocal stop
         stop = True
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     started = time.monotonic()
     print("make lab: building or reusing the binaries, then starting the lab ...", flush=True)
     try:
         with lab_cluster(args.mode) as lab:
+            signal.signal(signal.SIGTERM, on_signal)  # from here on: leave the wait loop, then tear down
+            signal.signal(signal.SIGINT, on_signal)
             client = lab.nodes[0]
             lab.create_pod(watcher_pod("client", client.name))
             logs = sorted((client.dir / "pod-logs").glob(f"{NS}_client_*/client/*.log"))
