@@ -7,7 +7,7 @@ PLUGIN := $(BIN)/kubectl-tke_net
 DEMO := examples/demo-cluster.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps lint-deps demo test lint e2e bench docs i18n lock clean
+.PHONY: help install system-deps lint-deps datapath-deps lab demo test lint e2e bench docs i18n lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,27 @@ lint-deps: ## Debian package the workflow lint needs: shellcheck, for the run: s
 	  else echo "make: the workflow lint needs shellcheck: sudo apt-get install shellcheck" >&2; exit 1; fi; \
 	fi
 
+# The real data path of tests/e2e/datapath and `make lab`: containerd, runc, the CNI plugins and the netfilter tools,
+# pinned to what they were proven with (Debian 12); if Debian no longer serves a pinned version, its current one.
+# (busybox-static is not installed: it would remove busybox; tests/e2e/datapath/image.py downloads and unpacks it.)
+DATAPATH_DEBS := containerd=1.6.20~ds1-1+deb12u3 runc=1.1.5+ds1-1+deb12u1 \
+	containernetworking-plugins=1.1.1+ds1-3+b5 iptables=1.8.9-2 nftables=1.0.6-2+deb12u2 conntrack=1:1.4.7-1+b2
+DATAPATH_PKGS := $(foreach p,$(DATAPATH_DEBS),$(firstword $(subst =, ,$(p))))
+datapath-deps: ## Debian packages of the real data path tests: containerd, runc, CNI plugins, iptables, nftables, conntrack (if root)
+	@if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "make: not root on Debian: the real data path tests (tests/e2e/datapath) will be skipped" >&2; \
+	elif [ -x /usr/lib/cni/ptp ] && apt-cache show busybox-static >/dev/null 2>&1 \
+	    && [ "$$(dpkg-query -W -f='$${Status}\n' $(DATAPATH_PKGS) 2>/dev/null | grep -c 'install ok installed')" = $(words $(DATAPATH_PKGS)) ]; then :; \
+	else \
+	  apt-get update -qq && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DATAPATH_DEBS) >/dev/null \
+	    || { echo "make: pinned versions unavailable; installing Debian's current ones" >&2; \
+	         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DATAPATH_PKGS) >/dev/null; }; }; \
+	fi
+
+lab: $(STAMP) $(MO) datapath-deps ## a two-node lab with a real kubelet, kube-proxy, CoreDNS and a looping CLB (root, Linux; Ctrl-C stops it)
+	$(BIN)/python tests/e2e/datapath/lab.py $(LAB_ARGS)
+
 test: $(STAMP) $(MO) system-deps ## unit and CLI tests (no network, no cluster)
 	$(BIN)/pytest -q tests --ignore=tests/e2e
 
@@ -61,7 +82,7 @@ lint: $(STAMP) lint-deps ## ruff, mypy --strict (package, tests, tools/), action
 	shellcheck -x tools/actionlint.sh
 	bash tools/actionlint.sh
 
-e2e: $(STAMP) $(MO) system-deps ## end to end against a real kube-apiserver and etcd (built once, cached outside the repo)
+e2e: $(STAMP) $(MO) system-deps datapath-deps ## end to end: real kube-apiserver and etcd; kubelet, kube-proxy, CoreDNS (built once, cached outside the repo)
 	$(BIN)/pytest -q tests/e2e
 
 bench: $(STAMP) ## the plugin against kubectl on synthetic clusters of N=1,000 and 10,000 Services (real control plane)

@@ -141,10 +141,18 @@ def find_binaries(build_timeout: float = 3600) -> Path:
 class ControlPlane:
     """etcd and kube-apiserver; token users `admin` (system:masters) and `viewer` (read-only in team-a)."""
 
-    def __init__(self, bin_dir: Path | str | None = None, startup_timeout: float = 60.0, client_certs: bool = False):
+    def __init__(
+        self,
+        bin_dir: Path | str | None = None,
+        startup_timeout: float = 60.0,
+        client_certs: bool = False,
+        service_cidr: str = "10.0.0.0/16",
+    ):
         """client_certs: also accept client certificates signed by the CA (--client-ca-file), and make one for
-        user `cert-admin` in group system:masters (`client_cert`, `client_key`)."""
+        user `cert-admin` in group system:masters (`client_cert`, `client_key`). service_cidr: the Services'
+        ClusterIP range (--service-cluster-ip-range)."""
         self.bin_dir = Path(bin_dir) if bin_dir else None
+        self.service_cidr = service_cidr
         self.client_certs = client_certs
         self.client_cert = Path()
         self.client_key = Path()
@@ -430,7 +438,7 @@ class ControlPlane:
                 f"--secure-port={port}",
                 "--bind-address=127.0.0.1",
                 "--advertise-address=127.0.0.1",
-                "--service-cluster-ip-range=10.0.0.0/16",
+                f"--service-cluster-ip-range={self.service_cidr}",
                 # Wider than the default 30000-32767, as a TKE cluster may be: lets TKE108 be tested live.
                 "--service-node-port-range=30000-32999",
                 "--allow-privileged=true",

@@ -1,0 +1,58 @@
+"""The real data path lab (lab.py) as a fixture: one per kube-proxy mode this kernel has, for the module's tests.
+
+Skipped, saying why, only on a machine without root or network namespaces; missing Debian packages fail the run
+(`make datapath-deps` installs them).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from controlplane import ControlPlaneError
+from lab import Lab, LabError, lab_cluster, missing_packages, missing_prerequisites
+
+# IPVS is not built into this kernel (CONFIG_IP_VS unset): its behaviour stays covered by the parsing tests.
+MODES = ["iptables", "nftables"]
+TIMES: dict[str, dict[str, float]] = {}
+
+
+@pytest.fixture(scope="module", params=MODES)
+def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
+    why = missing_prerequisites()
+    if why:
+        pytest.skip(f"{why}: the real data path tests need it")
+    missing = missing_packages()
+    if missing:
+        pytest.fail(f"the data path tests need the Debian packages {' '.join(missing)}: make datapath-deps", False)
+    started = time.monotonic()
+    error = None
+    try:
+        with lab_cluster(request.param) as running:
+            TIMES[request.param] = running.times
+            yield running
+            started = time.monotonic()
+    except (LabError, ControlPlaneError) as e:
+        error = str(e)
+    if error is not None:
+        pytest.fail(f"the data path lab ({request.param}) failed: {error}", False)
+    TIMES[request.param]["teardown+control plane"] = time.monotonic() - started
+
+
+@pytest.fixture
+def healthy(lab: Lab) -> Iterator[Lab]:
+    """The lab as healthy as it starts, whatever the test before it broke."""
+    lab.reset()
+    yield lab
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for mode, times in TIMES.items():
+        shown = ", ".join(f"{k} {v:.1f}s" for k, v in times.items())
+        terminalreporter.write_line(f"data path lab ({mode}): {shown}")
