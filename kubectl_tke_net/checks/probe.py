@@ -13,6 +13,7 @@ from kubectl_tke_net.checks.registry import Hit, check
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import N_, _
 from kubectl_tke_net.k8s import Selector
+from kubectl_tke_net.k8s import ref as ref_of
 from kubectl_tke_net.model import Ref, Severity, Unavailable
 from kubectl_tke_net.probe import CLB, CLUSTER_IP, DNS, ENDPOINT, NODE_PORT, SLOW_MS
 from kubectl_tke_net.snapshot import Obj, Snapshot
@@ -42,6 +43,15 @@ class ProbeContext(Context):
         return probe_results(self.snap, self.probed, self.name)
 
     @cached_property
+    def local_services(self) -> frozenset[Ref]:
+        """Services with externalTrafficPolicy Local (their CLB uses only nodes with a backend)."""
+        return frozenset(
+            ref_of(svc)
+            for svc in self.snap.maybe("services")
+            if (svc.get("spec") or {}).get("externalTrafficPolicy") == "Local"
+        )
+
+    @cached_property
     def verdicts(self) -> list[tuple[ProbeRun, Verdict]]:
         """Each ProbeResult in scope that has results, judged; Unavailable when none has."""
         from kubectl_tke_net.probe.result import from_fact
@@ -55,7 +65,7 @@ class ProbeContext(Context):
             elif not any(o.result is not None for o in run.observations):
                 reasons.append("; ".join(run.failures) or _("the probe Pods reported no result"))
             else:
-                found.append((run, judge(run)))
+                found.append((run, judge(run, self.local_services)))
         if not found:
             raise Unavailable("probe", reasons[0] if reasons else _(NOT_PROBED))
         return found
@@ -129,8 +139,9 @@ def _by_port(observations: list[Observation], path: str) -> dict[str, list[Obser
     return ports
 
 
-def judge(run: ProbeRun) -> Verdict:
-    """SPEC §7's probe table over the observations of every probe Pod: one Hit per (code, object)."""
+def judge(run: ProbeRun, local: frozenset[Ref] = frozenset()) -> Verdict:
+    """SPEC §7's probe table over the observations of every probe Pod: one Hit per (code, object). `local`: the
+    Services with externalTrafficPolicy Local, whose CLB sends only to nodes that host a backend."""
     verdict = Verdict()
     lines: dict[tuple[str, Ref], list[str]] = defaultdict(list)
 
@@ -211,20 +222,48 @@ def judge(run: ProbeRun) -> Verdict:
         if o.test.path == CLB:
             clbs[(o.test.ref, o.test.arg)].append(o)
     for (ref, _arg), obs in clbs.items():
-        bad = [o for o in obs if o.pod.hosts_backend and o.result is not None and not o.fast]
-        good = [o for o in obs if not o.pod.hosts_backend and o.fast]
+        slow = [o for o in obs if o.result is not None and not o.fast]
+        fast = [o for o in obs if o.fast]
+        if ref in local:
+            # externalTrafficPolicy Local: the CLB sends only to nodes that host a backend, so only a client
+            # there can be looped back.
+            bad = [o for o in slow if o.pod.hosts_backend]
+            good = [o for o in fast if not o.pod.hosts_backend]
+        else:
+            # Cluster: the CLB sends to any node, and loops back whichever client sits on the node it picks,
+            # with or without a backend there (seen on the real data path, tests/e2e/datapath).
+            bad, good = slow, fast
         if bad and good:
             fails = "; ".join(
-                _("{result} from {node}, which hosts a backend").format(result=_slow_text(o), node=_node(o.pod))
+                (
+                    _("{result} from {node}, which hosts a backend")
+                    if o.pod.hosts_backend
+                    else _("{result} from {node}, which hosts no backend")
+                ).format(result=_slow_text(o), node=_node(o.pod))
                 for o in bad
+            )
+            answer = (
+                _("{target} {fails}, but answers in {ms} ms from {node}, which does not")
+                if all(o.pod.hosts_backend for o in bad) and not good[0].pod.hosts_backend
+                else _("{target} {fails}, but answers in {ms} ms from {node}")
             )
             hit(
                 "TKE124",
                 ref,
-                _("{target} {fails}, but answers in {ms} ms from {node}, which does not").format(
-                    target=obs[0].test.what, fails=fails, ms=good[0].ms, node=_node(good[0].pod)
-                ),
+                answer.format(target=obs[0].test.what, fails=fails, ms=good[0].ms, node=_node(good[0].pod)),
                 *bad,
+            )
+        elif slow and not fast:
+            hit(
+                "TKE126",
+                ref,
+                _("{target} fails from every probed node: {fails}").format(
+                    target=obs[0].test.what,
+                    fails="; ".join(
+                        _("{result} from {node}").format(result=_slow_text(o), node=_node(o.pod)) for o in slow
+                    ),
+                ),
+                *slow,
             )
 
     for (code, ref), found in lines.items():
@@ -288,6 +327,11 @@ _REMEDIES = {
     "TKE124": N_(
         "kubectl tke-net fix prevent-loopback {name} -n {ns} --apply, with a loopback-fixed kube-proxy "
         "(TKE301); or call {name}.{ns}.svc instead of the CLB address."
+    ),
+    "TKE126": N_(
+        "The CLB does not answer from any probed node: check its listeners and health checks (CLB console), "
+        "the security groups (TKE401, TKE402) and the CLB's events (TKE107, TKE109); for an internal CLB, probe "
+        "from a node it does not forward to as well (--probe-node), since loopback fails on every node it picks."
     ),
     "TKE124/Ingress": N_(
         "kubectl tke-net fix ingress-keepalive {name} -n {ns} --apply (needs the CLB L7 SNAT/"
@@ -406,8 +450,12 @@ def node_port_does_not_answer(ctx: Context) -> Iterator[Hit]:
 def clb_loopback_confirmed(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
-    With `--probe`: fires when the internal CLB address fails or takes over 3 s from a probe Pod on a
-    node that hosts a backend Pod, and answers within 3 s from a probe Pod on a node that does not. For
+    With `--probe`: fires when the internal CLB address fails or takes over 3 s from a probe Pod on one
+    node and answers within 3 s from a probe Pod on another. With `externalTrafficPolicy: Cluster` (the
+    default) the CLB forwards to any node, so the client that loops back is whichever sits on the node
+    the CLB picks, with or without a backend there (the real data path of the e2e suite shows it); with
+    `Local` the CLB uses only nodes that host a backend, so only a probe there counts. When it fails
+    from every probed node, that is TKE126. For
     an internal LoadBalancer Service the test is a TCP connection to each port of the CLB address; for an
     internal CLB Ingress it is an HTTP request with each rule's host (HTTPS for hosts in `spec.tls`).
     The probe runs from one node of each kind by default; the message gives both timings.
@@ -426,6 +474,28 @@ def clb_loopback_confirmed(ctx: Context) -> Iterator[Hit]:
     the CLB address (`kubectl tke-net fix coredns-rewrite` for a fixed domain).
     """
     yield from _hits(ctx, "TKE124")
+
+
+@check("TKE126", Severity.ERROR, N_("CLB address fails from every probed node"), needs=(), commands=PROBE)
+def clb_fails_from_every_node(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    With `--probe`: fires when the CLB address of the Service or Ingress probed fails, or takes over
+    3 s, from every probe Pod, while nothing else explains it (the CLB tests only; DNS, ClusterIP,
+    endpoints and NodePorts have their own codes).
+
+    ## Why it breaks traffic
+    No client reaches the CLB from inside the cluster: the CLB itself (listeners, health checks, an
+    isolated or blocked CLB), the security groups between the nodes and the CLB, or loopback on every
+    node probed (an internal CLB that happens to forward each probe back to its own node). Unlike
+    TKE124 there is no node from which it works, so loopback alone cannot be told apart.
+
+    ## How to fix it
+    Look at the CLB's listeners and health checks in the CLB console, the security groups (TKE401,
+    TKE402) and the object's events (TKE107, TKE109). For an internal CLB, probe from more nodes
+    (`--probe-node`, repeat it): a node from which it answers turns this into TKE124.
+    """
+    yield from _hits(ctx, "TKE126")
 
 
 @check("TKE125", Severity.INFO, N_("every probed path answered"), needs=(), commands=PROBE)
