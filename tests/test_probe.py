@@ -379,7 +379,8 @@ VERDICTS: list[tuple[str, ProbeRun, set[tuple[str, Ref]], list[str]]] = [
         probe_run(a=HEALTHY, c=h(clb="timeout")),
         {("TKE124", SVC)},
         [
-            "fails (timeout after 2010 ms) from node node-c, which hosts no backend, but answers in 3 ms from node node-a"
+            "fails (timeout after 2010 ms) from node node-c, which hosts no backend, "
+            "but answers in 3 ms from node node-a"
         ],
     ),
     ("CLB fails from a single backend node: TKE126", probe_run(a=h(clb="timeout")), {("TKE126", SVC)}, []),
@@ -418,15 +419,10 @@ def test_loopback_remedies_fit_the_object() -> None:
 
 
 def test_failures_nobody_explains_are_told() -> None:
-    verdict = judge(probe_run(a=h(np_other="none", cip="timeout"), c=h(cip="timeout")))
-    assert (
-        verdict.unexplained
-        == [
-            "from node node-a: ClusterIP 172.16.255.20:80: fails (timeout after 2010 ms)",
-            "from node node-c: ClusterIP 172.16.255.20:80: fails (timeout after 2010 ms)",
-        ]
-        or verdict.unexplained == []
-    )
+    # The name fails, and so does the ClusterIP (TKE121 explains that): nothing witnesses the name, so no code
+    # explains the DNS failure, and it is told.
+    verdict = judge(probe_run(a=h(dns="NXDOMAIN", cip="timeout")))
+    assert verdict.unexplained == ["from node node-a: DNS web.probe.svc.cluster.local: fails (NXDOMAIN after 12 ms)"]
     assert judge(probe_run(a=h(clb="timeout"), c=h(clb="timeout"))).unexplained == []  # TKE126 explains it
     assert judge(probe_run(a=h(cip="timeout"))).unexplained == []
 
