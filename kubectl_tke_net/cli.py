@@ -334,8 +334,8 @@ def _log(args: argparse.Namespace) -> Callable[[str], None] | None:
 
 def open_source(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """A Snapshot for the run's scope and the report's `source`, from --snapshot or the kubeconfig."""
-    from kubectl_tke_net.cluster import Cluster, parse_duration
     from kubectl_tke_net.snapshot import Snapshot, open_snapshot
+    from kubectl_tke_net.sources.cluster import Cluster, parse_duration
 
     try:
         timeout = parse_duration(args.request_timeout)
@@ -371,8 +371,8 @@ def _cloud(
     extra = checks.selected(f"{args.command} --cloud", select, ignore)
     if not extra:
         return chosen
-    from kubectl_tke_net.cluster import parse_duration
     from kubectl_tke_net.model import Unavailable
+    from kubectl_tke_net.sources.cluster import parse_duration
 
     try:
         timeout = parse_duration(args.request_timeout)

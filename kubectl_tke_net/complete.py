@@ -243,7 +243,7 @@ def _objects(line: Line, kind: str) -> list[str]:
 
 def _list_names(line: Line, path: str | Callable[[str], str]) -> list[str]:
     """Names from one LIST request (metadata only); [] on any answer but 200."""
-    from kubectl_tke_net.cluster import Cluster
+    from kubectl_tke_net.sources.cluster import Cluster
 
     cluster = Cluster(line.values.get("kubeconfig"), line.values.get("context"), TIMEOUT, line.values.get("as_user"))
     url = path if isinstance(path, str) else path(cluster.target.namespace)

@@ -2,7 +2,7 @@
 
 Usage: python packaging/build_binary.py [--onedir] [--distpath DIR]
 The executable needs no Python on the target machine; it carries the interpreter, the package, PyYAML with its
-C loader, tabulate, packaging, the parts of the kubernetes client that cluster.py imports, and the Tencent Cloud
+C loader, tabulate, packaging, the parts of the kubernetes client that sources/cluster.py imports, and the Tencent Cloud
 SDK (common, cvm, vpc, clb) for the cloud checks.
 """
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NAME = "kubectl-tke_net"
 ENTRY = ROOT / "kubectl_tke_net" / "__main__.py"
 
-# cluster.py and cli.py import these inside functions, after argument parsing (so that --help and version do
+# sources/cluster.py and cli.py import these inside functions, after argument parsing (so that --help and version do
 # not pay for them); PyInstaller's analysis finds most such imports, these are declared so that it cannot miss
 # the ones a live run needs.
 HIDDEN_IMPORTS = (
@@ -34,7 +34,7 @@ HIDDEN_IMPORTS = (
     "yaml",
     "tabulate",
     "packaging.version",
-    "kubectl_tke_net.cluster",
+    "kubectl_tke_net.sources.cluster",
     "kubectl_tke_net.complete",
     # The Tencent Cloud SDK, which kubectl_tke_net.cloud imports only for runs with the cloud checks (TKE4xx).
     "kubectl_tke_net.cloud",

@@ -460,7 +460,7 @@ def test_the_token_never_leaks_through_output_or_errors(
     command: tuple[str, ...],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from kubectl_tke_net import cluster
+    from kubectl_tke_net.sources import cluster
 
     monkeypatch.setattr(cluster, "_sleep", lambda _s: None)
     with serve(default=SERVER_ANSWERS[answer]) as stub:
@@ -475,7 +475,7 @@ def test_the_token_never_leaks_through_output_or_errors(
 
 
 def test_the_token_is_not_in_the_cluster_object_repr(tmp_path: Path) -> None:
-    from kubectl_tke_net.cluster import Cluster
+    from kubectl_tke_net.sources.cluster import Cluster
 
     path = write(tmp_path / "config", config("http://127.0.0.1:1"))
     c = Cluster(str(path), None, 1)
@@ -516,7 +516,7 @@ def test_plain_kubeconfigs_do_not_import_the_kubernetes_library(tmp_path: Path) 
 
 
 def test_inline_certificate_data_wins_over_a_file_and_is_private(tmp_path: Path) -> None:
-    from kubectl_tke_net import cluster
+    from kubectl_tke_net.sources import cluster
 
     pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
     kc = cluster._Kubeconfig(

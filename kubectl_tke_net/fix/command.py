@@ -59,7 +59,7 @@ class Outcome:
 
 def _check_flags(args: argparse.Namespace) -> tuple[str, float | None]:
     """The mode (client, server, apply) and the --wait seconds; UsageError for what cannot go together."""
-    from kubectl_tke_net.cluster import parse_duration
+    from kubectl_tke_net.sources.cluster import parse_duration
 
     action = args.action
     for dest, flag, actions in _ONLY_FOR:

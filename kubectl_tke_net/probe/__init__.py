@@ -23,7 +23,7 @@ SLOW_MS = 3000  # SPEC TKE124: a CLB path that takes longer than this counts as 
 
 def check_flags(args: argparse.Namespace) -> float | None:
     """The --probe-timeout in seconds when --probe is given, else None; UsageError for what cannot go together."""
-    from kubectl_tke_net.cluster import parse_duration
+    from kubectl_tke_net.sources.cluster import parse_duration
 
     given = [
         flag

@@ -173,7 +173,7 @@ def test_binary_carries_the_c_yaml_loader_and_no_test_tools(release: Release) ->
     names = {line.strip() for line in listing.stdout.splitlines()}
     assert any(n.startswith("yaml/_yaml.") for n in names), "PyYAML's C loader is not in the executable"
     assert {
-        "kubectl_tke_net.cluster",
+        "kubectl_tke_net.sources.cluster",
         "kubectl_tke_net.complete",
         "kubernetes.config.kube_config",
         "kubernetes.client.configuration",

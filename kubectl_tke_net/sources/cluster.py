@@ -1,4 +1,4 @@
-"""The only module that talks to a cluster: kubeconfig as kubectl reads it, paginated LISTs, and writes."""
+"""The cluster as the plugin reaches it: kubeconfig as kubectl reads it, HTTP with retries, paginated LISTs, writes."""
 
 from __future__ import annotations
 
