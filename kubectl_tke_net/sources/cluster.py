@@ -551,12 +551,6 @@ def _merged(paths: list[str]) -> _Kubeconfig:
     return merged
 
 
-def _contexts(paths: list[str]) -> tuple[str | None, dict[str, dict[str, Any]]]:
-    """The current context and the contexts of a kubeconfig list, merged as kubectl does: first one wins."""
-    merged = _merged(paths)
-    return merged.current, merged.contexts
-
-
 def _check_context(kc: _Kubeconfig, name: str) -> tuple[str, str | None]:
     """The context's cluster and user names, once they are known to be usable; else what to fix."""
     ctx = kc.contexts[name]
