@@ -29,7 +29,8 @@ from kubectl_tke_net.fix.plan import (
     rewrite_corefile,
 )
 from kubectl_tke_net.snapshot import UNAVAILABLE_ANNOTATION, open_snapshot
-from kubectl_tke_net.sources.cluster import Cluster, Target
+from kubectl_tke_net.sources.cluster import Cluster
+from kubectl_tke_net.sources.kubeconfig import Target
 from tests.conftest import fixture, golden
 
 Obj = dict[str, Any]
