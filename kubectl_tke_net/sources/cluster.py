@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import builtins
+import functools
 import json
 import random
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,7 +27,7 @@ MIN_TIMEOUT, MAX_TIMEOUT = 0.001, 24 * 3600.0
 # What an HTTP header value may not hold (urllib3 refuses it with an error that quotes the whole value).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-# Reads are sent again on these answers, and on connections reset or bodies cut off; writes never are.
+# Reads are sent again (urllib3's Retry) on these answers, and on connections reset or bodies cut off; writes never are.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = 0.25  # seconds before the second attempt (on average 3/4 of it); doubles each time
@@ -167,103 +169,99 @@ class Cluster:
         if method != "GET":
             return self._write(what, url, data, headers)
         started = _clock()
-        deadline = started + self.timeout if self.timeout else None
-        attempt = 0
+        budget = _Budget(what, url, started, started + self.timeout if self.timeout else None, self.log)
         while True:
-            attempt += 1
+            # urllib3's Retry sends it again on 429/5xx and broken connections; what comes back is an answer.
+            resp = self._send(budget, url, headers)
+            if resp.status in RETRY_STATUSES:
+                raise self._gave_up(budget)  # Retry gave up: attempts or time ran out
             try:
-                status, payload, retry_after = self._send(what, url, None, headers, deadline)
-            except _Transient as exc:
-                why, retry_after = exc.reason, None
+                payload = json.loads(resp.data) if resp.data else None
+            except (ValueError, RecursionError):
+                if not 200 <= resp.status < 300:
+                    return resp.status, {"message": resp.data[:200].decode("utf-8", "replace")}
+                budget.why = _("the answer was cut off or is not JSON ({n} bytes)").format(n=len(resp.data))
             else:
-                if status not in RETRY_STATUSES:
-                    return status, payload
-                why = _status_text(status, payload)
-            delay = _backoff(attempt) if retry_after is None else retry_after
-            spent = _clock() - started
-            if attempt >= MAX_ATTEMPTS or (deadline is not None and _clock() + delay >= deadline):
-                tries = ngettext("{n} attempt in {seconds}s", "{n} attempts in {seconds}s", attempt).format(
-                    n=attempt, seconds=f"{spent:.1f}"
-                )
-                if retry_after is not None and deadline is not None and _clock() + delay >= deadline:
-                    tries += _(" (the server asked to retry after {seconds}s, past the request timeout)").format(
-                        seconds=f"{retry_after:g}"
-                    )
-                raise AccessError(
-                    _(
-                        "{what}: {why}, {tries}; the API server is unhealthy, overloaded or "
-                        "unreachable: try again later, or raise --request-timeout"
-                    ).format(what=what, why=why, tries=tries)
-                )
-            self.log(f"retry {attempt} of {MAX_ATTEMPTS - 1}: {what} in {delay:.2f}s ({why})")
+                if not 200 <= resp.status < 300 or isinstance(payload, dict):
+                    return resp.status, payload
+                budget.why = _("the answer is not a JSON object")
+            # A body that arrived whole but is not a JSON object: urllib3 cannot see that, so it is resent here.
+            budget.tries += 1
+            delay = _backoff(budget.tries)
+            if budget.tries >= MAX_ATTEMPTS or (budget.deadline is not None and _clock() + delay >= budget.deadline):
+                raise self._gave_up(budget)
+            self.log(f"retry {budget.tries} of {MAX_ATTEMPTS - 1}: {what} in {delay:.2f}s ({budget.why})")
             _sleep(delay)
 
-    def _send(
-        self, what: str, url: str, data: bytes | None, headers: dict[str, str], deadline: float | None
-    ) -> tuple[int, Any, float | None]:
-        """One HTTP exchange of a read: (status, JSON, Retry-After seconds); _Transient when worth resending."""
+    def _gave_up(self, budget: _Budget) -> AccessError:
+        tries = ngettext("{n} attempt in {seconds}s", "{n} attempts in {seconds}s", budget.tries).format(
+            n=budget.tries, seconds=f"{_clock() - budget.started:.1f}"
+        )
+        if budget.retry_after is not None:
+            tries += _(" (the server asked to retry after {seconds}s, past the request timeout)").format(
+                seconds=f"{budget.retry_after:g}"
+            )
+        return AccessError(
+            _(
+                "{what}: {why}, {tries}; the API server is unhealthy, overloaded or "
+                "unreachable: try again later, or raise --request-timeout"
+            ).format(what=budget.what, why=budget.why, tries=tries)
+        )
+
+    def _send(self, budget: _Budget, url: str, headers: dict[str, str]) -> Any:
+        """A read, with urllib3's retries inside the budget; the answer, else AccessError naming the cause."""
         exc_types = self._urllib3.exceptions
-        timeout = None
-        if deadline is not None:
-            timeout = self._urllib3.Timeout(total=max(deadline - _clock(), 0.001))
-        method = what.split(" ", 1)[0]
-        started = time.monotonic()
+        retries = _retry(budget)
+        timeout = _until(budget.deadline) if budget.deadline is not None else None
+        budget.sent = time.monotonic()
         try:
             resp = self.http.request(
-                method, url, body=data, headers=headers, timeout=timeout, retries=False, preload_content=True
+                "GET", url, headers=headers, timeout=timeout, retries=retries, redirect=False, preload_content=True
             )
-        except exc_types.NewConnectionError as exc:
+        except exc_types.MaxRetryError as exc:
+            reason: Exception = exc.reason or exc
+        except exc_types.HTTPError as exc:
+            reason = exc
+        else:
+            if resp.status not in RETRY_STATUSES:  # an answer Retry gave up on was logged when it came
+                budget.log_answer(resp.status)
+            if resp.status == 401:
+                raise AccessError(
+                    _(
+                        "authentication to {host} failed (401 Unauthorized); your credentials may have "
+                        "expired: refresh the kubeconfig"
+                    ).format(host=self.host)
+                )
+            return resp
+        if isinstance(reason, exc_types.NewConnectionError):
             # Checked first: urllib3 makes NewConnectionError a subclass of its TimeoutError.
             raise AccessError(
                 _(
                     "cannot reach the API server at {host}: {reason}; check the kubeconfig context and your network"
-                ).format(host=self.host, reason=short(exc))
-            ) from exc
-        except exc_types.TimeoutError as exc:
+                ).format(host=self.host, reason=short(reason))
+            ) from reason
+        if isinstance(reason, exc_types.TimeoutError):
             raise AccessError(
                 _(
                     "{what}: the API server at {host} did not answer within the request timeout "
                     "({timeout}s); raise it with --request-timeout"
-                ).format(what=what, host=self.host, timeout=f"{self.timeout:g}")
-            ) from exc
-        except exc_types.SSLError as exc:
+                ).format(what=budget.what, host=self.host, timeout=f"{self.timeout:g}")
+            ) from reason
+        if isinstance(reason, exc_types.SSLError):
             raise AccessError(
                 _(
                     "TLS connection to {host} failed: {reason}; check certificate-authority (or "
                     "certificate-authority-data) of the cluster in the kubeconfig"
-                ).format(host=self.host, reason=short(exc))
-            ) from exc
-        except exc_types.ProtocolError as exc:
-            raise _Transient(_("the connection broke off ({reason})").format(reason=short(exc))) from exc
-        except exc_types.HTTPError as exc:
-            reason = getattr(exc, "reason", None) or exc
-            raise AccessError(
-                _(
-                    "cannot reach the API server at {host}: {reason}; check the kubeconfig context and your network"
                 ).format(host=self.host, reason=short(reason))
-            ) from exc
-        self.log(
-            f"{what}{'?' + url.split('?', 1)[1] if '?' in url else ''} -> {resp.status} "
-            f"({(time.monotonic() - started) * 1000:.0f} ms)"
-        )
-        if resp.status == 401:
-            raise AccessError(
-                _(
-                    "authentication to {host} failed (401 Unauthorized); your credentials may have "
-                    "expired: refresh the kubeconfig"
-                ).format(host=self.host)
+            ) from reason
+        if isinstance(reason, exc_types.ProtocolError):
+            raise self._gave_up(budget) from reason  # broke off on every attempt the budget allowed
+        reason = getattr(reason, "reason", None) or reason
+        raise AccessError(
+            _("cannot reach the API server at {host}: {reason}; check the kubeconfig context and your network").format(
+                host=self.host, reason=short(reason)
             )
-        try:
-            payload = json.loads(resp.data) if resp.data else None
-        except (ValueError, RecursionError):
-            if 200 <= resp.status < 300:
-                raise _Transient(
-                    _("the answer was cut off or is not JSON ({n} bytes)").format(n=len(resp.data))
-                ) from None
-            payload = {"message": resp.data[:200].decode("utf-8", "replace")}
-        if 200 <= resp.status < 300 and not isinstance(payload, dict):
-            raise _Transient(_("the answer is not a JSON object"))
-        return resp.status, payload, _retry_after(resp.headers.get("Retry-After"), resp.status)
+        ) from reason
 
     def _write(self, what: str, url: str, data: bytes | None, headers: dict[str, str]) -> tuple[int, Any]:
         """A write, sent exactly once: when it breaks off nobody knows whether the server applied it."""
@@ -416,12 +414,111 @@ class Cluster:
         return [i for i in payload.get("items") or [] if isinstance(i, dict)]
 
 
-class _Transient(Exception):
-    """A read that failed in a way that sending it again may cure."""
+@dataclass
+class _Budget:
+    """What one read may spend, across urllib3's retries and the ones made here: attempts, time, and why."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    what: str
+    url: str
+    started: float
+    deadline: float | None
+    log: Callable[[str], None]
+    tries: int = 0  # attempts that failed so far
+    why: str = ""  # how the last one failed
+    retry_after: float | None = None  # a Retry-After that would have gone past the deadline
+    sent: float = 0.0
+
+    def log_answer(self, status: int) -> None:
+        query = "?" + self.url.split("?", 1)[1] if "?" in self.url else ""
+        self.log(f"{self.what}{query} -> {status} ({(time.monotonic() - self.sent) * 1000:.0f} ms)")
+
+
+def _retry(budget: _Budget) -> Any:
+    """urllib3's Retry for one read: 429/5xx (Retry-After honoured) and broken connections, within the budget."""
+    return _retry_type()(
+        total=MAX_ATTEMPTS - 1 - budget.tries,
+        connect=0,  # a refused connection is a wrong address or a server that is down: said at once, as kubectl does
+        other=0,  # TLS failures and the like: sending again cannot cure them
+        redirect=0,
+        raise_on_redirect=False,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=frozenset({"GET"}),
+        raise_on_status=False,  # when it gives up on a status, the answer comes back and is reported
+        budget=budget,
+    )
+
+
+@functools.cache
+def _retry_type() -> type[Any]:
+    """Retry with the plugin's budget: equal-jitter backoff, one deadline for all attempts, each retry logged.
+
+    Made on first use, so that runs that never reach a cluster (--snapshot, --help) do not import urllib3.
+    """
+    from urllib3.exceptions import MaxRetryError, ResponseError
+    from urllib3.util.retry import Retry
+
+    class BudgetRetry(Retry):
+        RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
+
+        def __init__(self, *args: Any, budget: _Budget, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.budget = budget
+            self.delay = 0.0
+
+        def new(self, **kw: Any) -> BudgetRetry:
+            kw.setdefault("budget", self.budget)
+            return super().new(**kw)
+
+        def get_backoff_time(self) -> float:
+            return _backoff(self.budget.tries)
+
+        def increment(
+            self,
+            method: str | None = None,
+            url: str | None = None,
+            response: Any = None,
+            error: Exception | None = None,
+            _pool: Any = None,
+            _stacktrace: Any = None,
+        ) -> BudgetRetry:
+            budget = self.budget
+            budget.tries += 1
+            retry_after = None
+            if error is None and response is not None:
+                budget.log_answer(response.status)
+                try:
+                    payload = json.loads(response.data) if response.data else None
+                except (ValueError, RecursionError):
+                    payload = None
+                budget.why = _status_text(response.status, payload)
+                retry_after = _retry_after(response.headers.get("Retry-After"), response.status)
+            elif error is not None:
+                budget.why = _("the connection broke off ({reason})").format(reason=short(error))
+            new = super().increment(method, url, response, error, _pool, _stacktrace)
+            assert isinstance(new, BudgetRetry)
+            new.delay = self.get_backoff_time() if retry_after is None else retry_after
+            if budget.deadline is not None and _clock() + new.delay >= budget.deadline:
+                budget.retry_after = retry_after
+                raise MaxRetryError(_pool, url or "", error or ResponseError(budget.why))
+            budget.log(f"retry {budget.tries} of {MAX_ATTEMPTS - 1}: {budget.what} in {new.delay:.2f}s ({budget.why})")
+            return new
+
+        def sleep(self, response: Any = None) -> None:
+            _sleep(self.delay)
+            self.budget.sent = time.monotonic()
+
+    return BudgetRetry
+
+
+def _until(deadline: float) -> Any:
+    """A timeout of what is left until the deadline, for each attempt: urllib3 clones it before each one."""
+    from urllib3 import Timeout
+
+    class Until(Timeout):
+        def clone(self) -> Timeout:
+            return Until(total=max(deadline - _clock(), 0.001))
+
+    return Until(total=max(deadline - _clock(), 0.001))
 
 
 def _backoff(attempt: int) -> float:
@@ -431,23 +528,18 @@ def _backoff(attempt: int) -> float:
 
 
 def _retry_after(value: str | None, status: int) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP-date) of a 429/503; None if absent or bad."""
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date) of a 429/503, at most MAX_RETRY_AFTER;
+    None if absent or bad."""
     if not value or status not in (429, 503):
         return None
-    value = value.strip()
-    if value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER)
+    from urllib3.exceptions import InvalidHeader
+    from urllib3.util.retry import Retry
+
     try:
-        from email.utils import parsedate_to_datetime
-
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        seconds = Retry().parse_retry_after(value.strip())
+    except (InvalidHeader, ValueError, OverflowError):
         return None
-    if when.tzinfo is None:
-        return None
-    from datetime import UTC, datetime
-
-    return min(max((when - datetime.now(UTC)).total_seconds(), 0.0), MAX_RETRY_AFTER)
+    return min(seconds, MAX_RETRY_AFTER)
 
 
 def _status_text(status: int, payload: Any) -> str:
