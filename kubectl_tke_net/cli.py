@@ -346,8 +346,8 @@ def _log(args: argparse.Namespace) -> Callable[[str], None] | None:
 
 def open_source(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """A Snapshot for the run's scope and the report's `source`, from --snapshot or the kubeconfig."""
-    from kubectl_tke_net.cluster import Cluster, parse_duration
     from kubectl_tke_net.snapshot import Snapshot, open_snapshot
+    from kubectl_tke_net.sources.cluster import Cluster, parse_duration
 
     try:
         timeout = parse_duration(args.request_timeout)
@@ -389,12 +389,13 @@ def _cloud(
     from kubectl_tke_net.checks.cloud import wants
     from kubectl_tke_net.cloudrules import KIND, CloudView, pick
     from kubectl_tke_net.model import Unavailable
+    from kubectl_tke_net.sources.cluster import parse_duration
 
     scope = {"service": ("services",), "ingress": ("ingresses",)}.get(args.command, ("services", "ingresses"))
     doc = pick(ctx.snap.facts(KIND), args.region)
     if doc is None:
-        from kubectl_tke_net.cluster import parse_duration
         from kubectl_tke_net.sources import cloud
+        from kubectl_tke_net.sources.cluster import parse_duration
 
         try:
             timeout = parse_duration(args.request_timeout)
@@ -469,8 +470,8 @@ def _nothing_left(args: argparse.Namespace) -> UsageError:
 
 def _probe_options(args: argparse.Namespace, command: str, name: str | None, on: bool) -> ProbeOptions | None:
     """The probe's options when `on` (--probe), else None; UsageError for flags that cannot go together."""
-    from kubectl_tke_net.cluster import parse_duration
     from kubectl_tke_net.probe import DEFAULT_IMAGE, DEFAULT_TIMEOUT, ProbeOptions
+    from kubectl_tke_net.sources.cluster import parse_duration
 
     given = [
         flag
@@ -599,8 +600,8 @@ _ONLY_FOR = (
 
 def _fix_request(args: argparse.Namespace) -> Any:
     """The checked `fix` request; UsageError for what cannot go together."""
-    from kubectl_tke_net.cluster import parse_duration
     from kubectl_tke_net.fix.command import FixRequest
+    from kubectl_tke_net.sources.cluster import parse_duration
 
     action = args.action
     for dest, flag, actions in _ONLY_FOR:

@@ -11,7 +11,6 @@ ever printed on stderr: a failed look-up completes nothing.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -243,7 +242,7 @@ def _objects(line: Line, kind: str) -> list[str]:
 
 def _list_names(line: Line, path: str | Callable[[str], str]) -> list[str]:
     """Names from one LIST request (metadata only); [] on any answer but 200."""
-    from kubectl_tke_net.cluster import Cluster
+    from kubectl_tke_net.sources.cluster import Cluster
 
     cluster = Cluster(line.values.get("kubeconfig"), line.values.get("context"), TIMEOUT, line.values.get("as_user"))
     url = path if isinstance(path, str) else path(cluster.target.namespace)
@@ -255,25 +254,9 @@ def _list_names(line: Line, path: str | Callable[[str], str]) -> list[str]:
 
 def _contexts(kubeconfig: str | None) -> list[str]:
     """Context names of the kubeconfig (no request): --kubeconfig, else $KUBECONFIG, else ~/.kube/config."""
+    from kubectl_tke_net.sources.kubeconfig import context_names
 
-    def read() -> list[str]:
-        import yaml
-
-        if kubeconfig:
-            paths = [kubeconfig]
-        else:
-            paths = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p] or ["~/.kube/config"]
-        names: set[str] = set()
-        for path in paths:
-            try:
-                with open(os.path.expanduser(path), encoding="utf-8") as fh:
-                    doc = yaml.safe_load(fh) or {}
-            except OSError:
-                continue
-            names |= {str(c["name"]) for c in doc.get("contexts") or [] if isinstance(c, dict) and c.get("name")}
-        return sorted(names)
-
-    return _quietly(read)
+    return _quietly(lambda: context_names(kubeconfig))
 
 
 def main(words: Sequence[str]) -> int:

@@ -2,7 +2,7 @@
 
 Usage: python packaging/build_binary.py [--onedir] [--distpath DIR]
 The executable needs no Python on the target machine; it carries the interpreter, the package, PyYAML with its
-C loader, tabulate, packaging, the parts of the kubernetes client that cluster.py imports, and the Tencent Cloud
+C loader, tabulate, packaging, urllib3 (with PySocks), and the Tencent Cloud
 SDK (common, cvm, vpc, clb) for the cloud checks.
 """
 
@@ -19,22 +19,19 @@ ROOT = Path(__file__).resolve().parents[1]
 NAME = "kubectl-tke_net"
 ENTRY = ROOT / "kubectl_tke_net" / "__main__.py"
 
-# cluster.py and cli.py import these inside functions, after argument parsing (so that --help and version do
+# sources/cluster.py and cli.py import these inside functions, after argument parsing (so that --help and version do
 # not pay for them); PyInstaller's analysis finds most such imports, these are declared so that it cannot miss
 # the ones a live run needs.
 HIDDEN_IMPORTS = (
-    "kubernetes.config",
-    "kubernetes.config.kube_config",
-    "kubernetes.config.incluster_config",
-    "kubernetes.config.config_exception",
-    "kubernetes.client.configuration",
     "urllib3",
+    "urllib3.util.retry",
     "urllib3.contrib.socks",  # a socks5:// proxy-url; it imports PySocks (`socks`)
     "socks",
     "yaml",
     "tabulate",
     "packaging.version",
-    "kubectl_tke_net.cluster",
+    "kubectl_tke_net.sources.cluster",
+    "kubectl_tke_net.sources.kubeconfig",
     "kubectl_tke_net.complete",
     # The Tencent Cloud SDK, which kubectl_tke_net.cloud imports only for runs with the cloud checks (TKE4xx).
     "kubectl_tke_net.cloud",

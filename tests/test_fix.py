@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import yaml
 
-from kubectl_tke_net.cluster import Cluster, Target
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.fix import apply as applier
 from kubectl_tke_net.fix.plan import (
@@ -30,6 +29,8 @@ from kubectl_tke_net.fix.plan import (
     rewrite_corefile,
 )
 from kubectl_tke_net.snapshot import UNAVAILABLE_ANNOTATION, open_snapshot
+from kubectl_tke_net.sources.cluster import Cluster
+from kubectl_tke_net.sources.kubeconfig import Target
 from tests.conftest import fixture, golden
 
 Obj = dict[str, Any]
@@ -710,7 +711,7 @@ def test_rollback_refuses_what_is_not_a_backup_before_contacting_a_cluster(  # t
         made.append(a)
         return fake
 
-    monkeypatch.setattr("kubectl_tke_net.cluster.Cluster", cluster)
+    monkeypatch.setattr("kubectl_tke_net.sources.cluster.Cluster", cluster)
     path = write_yaml(tmp_path / "file.yaml", *docs)
     run = cli(*live(fake, "rollback", path, "--apply"))
     assert (run.status, run.out) == (2, ""), title
@@ -816,7 +817,7 @@ class FakeCluster:
 @pytest.fixture
 def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeCluster:
     cluster = FakeCluster(items(CLUSTER), tmp_path / "backups")
-    monkeypatch.setattr("kubectl_tke_net.cluster.Cluster", lambda *a, **k: cluster)
+    monkeypatch.setattr("kubectl_tke_net.sources.cluster.Cluster", lambda *a, **k: cluster)
     clock = [0.0]
     monkeypatch.setattr(applier, "_clock", lambda: clock[0])
     monkeypatch.setattr(applier, "_sleep", lambda s: clock.__setitem__(0, clock[0] + s))

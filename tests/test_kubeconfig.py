@@ -460,7 +460,7 @@ def test_the_token_never_leaks_through_output_or_errors(
     command: tuple[str, ...],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from kubectl_tke_net import cluster
+    from kubectl_tke_net.sources import cluster
 
     monkeypatch.setattr(cluster, "_sleep", lambda _s: None)
     with serve(default=SERVER_ANSWERS[answer]) as stub:
@@ -475,14 +475,14 @@ def test_the_token_never_leaks_through_output_or_errors(
 
 
 def test_the_token_is_not_in_the_cluster_object_repr(tmp_path: Path) -> None:
-    from kubectl_tke_net.cluster import Cluster
+    from kubectl_tke_net.sources.cluster import Cluster
 
     path = write(tmp_path / "config", config("http://127.0.0.1:1"))
     c = Cluster(str(path), None, 1)
     assert TOKEN not in repr(c) and TOKEN not in str(c.target) and TOKEN not in repr(c.headers)
 
 
-# --- a plain kubeconfig is read without the kubernetes library (start-up cost) -------------------------
+# --- no kubeconfig needs the kubernetes library (start-up cost) ---------------------------------------------
 
 
 def _imports_kubernetes(path: Path) -> tuple[int, bool]:
@@ -502,24 +502,25 @@ def _imports_kubernetes(path: Path) -> tuple[int, bool]:
     return done.returncode, done.stderr.strip().endswith("True")
 
 
-def test_plain_kubeconfigs_do_not_import_the_kubernetes_library(tmp_path: Path) -> None:
+def test_no_kubeconfig_imports_the_kubernetes_library(tmp_path: Path) -> None:
+    """Plain and exec-plugin kubeconfigs alike are read by the plugin's own reader."""
     with serve(default=EMPTY) as stub:
         (tmp_path / "token").write_text("from-a-file\n")
         plain = write(tmp_path / "plain", config(stub, user={"tokenFile": "token"}))  # relative: next to it
         assert _imports_kubernetes(plain) == (0, False)
         script = exec_plugin(tmp_path, credential("from-a-plugin"))
         with_exec = write(tmp_path / "exec", config(stub, user=exec_user(script)))
-        assert _imports_kubernetes(with_exec) == (0, True)
+        assert _imports_kubernetes(with_exec) == (0, False)
     seen = [bearer(h) for _, _, h in stub.seen]
     files = seen.count("Bearer from-a-file")
     assert files and seen == ["Bearer from-a-file"] * files + ["Bearer from-a-plugin"] * (len(seen) - files)
 
 
 def test_inline_certificate_data_wins_over_a_file_and_is_private(tmp_path: Path) -> None:
-    from kubectl_tke_net import cluster
+    from kubectl_tke_net.sources import kubeconfig
 
     pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-    kc = cluster._Kubeconfig(
+    kc = kubeconfig._Kubeconfig(
         [str(tmp_path / "config")],
         clusters={
             "c": {
@@ -529,10 +530,241 @@ def test_inline_certificate_data_wins_over_a_file_and_is_private(tmp_path: Path)
             }
         },
     )
-    cfg = cluster._plain_config(kc, "c", None)
-    assert cfg is not None and cfg.ssl_ca_cert and Path(cfg.ssl_ca_cert).read_bytes() == pem
-    assert stat.S_IMODE(os.stat(cfg.ssl_ca_cert).st_mode) == 0o600
-    with_provider = cluster._Kubeconfig(
-        [], clusters={"c": {"server": "https://x"}}, users={"u": {"auth-provider": {"name": "oidc"}}}
+    cfg = kubeconfig._settings(kc, "c", None)
+    assert cfg.ca_file and Path(cfg.ca_file).read_bytes() == pem
+    assert stat.S_IMODE(os.stat(cfg.ca_file).st_mode) == 0o600
+
+
+# --- exec plugins, auth providers and the in-cluster service account, read natively -----------------------
+
+
+def test_exec_plugin_gets_its_args_env_and_exec_info(cli: CLI, tmp_path: Path) -> None:
+    """v1beta1 too; args and env as given; KUBERNETES_EXEC_INFO with the cluster when provideClusterInfo."""
+    script = tmp_path / "plugin"
+    script.write_text(
+        f"#!{sys.executable}\nimport json, os, sys\n"
+        "info = json.loads(os.environ['KUBERNETES_EXEC_INFO'])\n"
+        "seen = [info['apiVersion'][-7:], sys.argv[1], os.environ['PLUGIN_ENV'], str(info['spec']['interactive']),\n"
+        "        info['spec']['cluster']['server'].split(':')[0], str(bool(info['spec']['cluster'].get('config')))]\n"
+        "print(json.dumps({'apiVersion': info['apiVersion'], 'kind': 'ExecCredential',\n"
+        "                  'status': {'token': '-'.join(seen)}}))\n"
     )
-    assert cluster._plain_config(with_provider, "c", "u") is None
+    script.chmod(0o700)
+    user = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": str(script),
+            "args": ["an-arg"],
+            "env": [{"name": "PLUGIN_ENV", "value": "from-env"}],
+            "provideClusterInfo": True,
+        }
+    }
+    with serve(default=EMPTY) as stub:
+        cluster = {
+            **stub.cluster(),
+            "extensions": [{"name": "client.authentication.k8s.io/exec", "extension": {"audience": "x"}}],
+        }
+        path = write(tmp_path / "config", config(cluster=cluster, user=user))
+        run = cli("svc", "--kubeconfig", str(path), "-o", "json")
+    assert run.status == 0, run.err
+    assert {bearer(h) for _, _, h in stub.seen} == {"Bearer v1beta1-an-arg-from-env-False-https-True"}
+
+
+def test_exec_plugin_relative_command_is_relative_to_the_kubeconfig(cli: CLI, tmp_path: Path) -> None:
+    (tmp_path / "bin").mkdir()
+    exec_plugin(tmp_path / "bin", credential("relative"))
+    with serve(default=EMPTY) as stub:
+        user = exec_user(Path("bin/credential-plugin"))
+        path = write(tmp_path / "config", config(stub, user=user))
+        run = cli("svc", "--kubeconfig", str(path), "-o", "json")
+    assert run.status == 0, run.err
+    assert {bearer(h) for _, _, h in stub.seen} == {"Bearer relative"}
+
+
+def test_an_expired_exec_token_is_fetched_again(cli: CLI, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    script = tmp_path / "plugin"
+    script.write_text(
+        f"#!{sys.executable}\nimport json\n"
+        f"with open({str(runs)!r}, 'a') as fh: fh.write('x')\n"
+        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': 'ExecCredential',\n"
+        "  'status': {'token': 'short-lived', 'expirationTimestamp': '2020-01-01T00:00:00Z'}}))\n"
+    )
+    script.chmod(0o700)
+    with serve(default=EMPTY) as stub:
+        path = write(tmp_path / "config", config(stub, user=exec_user(script)))
+        run = cli("svc", "--kubeconfig", str(path), "-o", "json")
+    assert run.status == 0, run.err
+    assert len(runs.read_text()) > 1 and {bearer(h) for _, _, h in stub.seen} == {"Bearer short-lived"}
+
+
+def test_exec_plugin_client_certificate_is_kept_in_private_files(tmp_path: Path) -> None:
+    from kubectl_tke_net.sources import kubeconfig
+
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    out = {
+        "apiVersion": "client.authentication.k8s.io/v1",
+        "kind": "ExecCredential",
+        "status": {"clientCertificateData": pem, "clientKeyData": "KEY " + TOKEN},
+    }
+    script = exec_plugin(tmp_path, json.dumps(out))
+    kc = kubeconfig._Kubeconfig(
+        [str(tmp_path / "config")], clusters={"c": {"server": "https://x"}}, users={"u": exec_user(script)}
+    )
+    cfg = kubeconfig._settings(kc, "c", "u")
+    assert cfg.token is None and cfg.cert_file and cfg.key_file
+    assert Path(cfg.cert_file).read_text() == pem and Path(cfg.key_file).read_text() == "KEY " + TOKEN
+    assert stat.S_IMODE(os.stat(cfg.key_file).st_mode) == 0o600
+    assert TOKEN not in repr(cfg)
+
+
+def _exec_cases(tmp_path: Path) -> dict[str, tuple[dict[str, Any], str]]:
+    missing = str(tmp_path / "no-such-plugin")
+    wrong_version = exec_plugin(tmp_path, credential("x").replace("/v1", "/v1beta1"))
+    return {
+        "install hint": (
+            {
+                "exec": {
+                    "apiVersion": "client.authentication.k8s.io/v1",
+                    "command": missing,
+                    "installHint": "install it with\n  brew install the-plugin",
+                    "interactiveMode": "Never",
+                }
+            },
+            f'error: user "u": the exec credential plugin "{missing}" failed: exec: executable {missing} not '
+            "found; install it with brew install the-plugin",
+        ),
+        "interactive only": (
+            {"exec": {**exec_user(wrong_version)["exec"], "interactiveMode": "Always"}},
+            "the plugin asks for a terminal (interactiveMode: Always) and stdin is not one",
+        ),
+        "old api version": (
+            {"exec": {**exec_user(wrong_version)["exec"], "apiVersion": "client.authentication.k8s.io/v1alpha1"}},
+            "exec: apiVersion 'client.authentication.k8s.io/v1alpha1' is not supported",
+        ),
+        "answer of another version": (
+            exec_user(wrong_version),
+            "exec: plugin api version client.authentication.k8s.io/v1beta1 does not match "
+            "client.authentication.k8s.io/v1",
+        ),
+    }
+
+
+EXEC_CASES = list(_exec_cases(Path("/tmp")))
+
+
+@pytest.mark.parametrize("case", EXEC_CASES)
+def test_exec_plugins_that_cannot_be_used(cli: CLI, tmp_path: Path, case: str) -> None:
+    user, words = _exec_cases(tmp_path)[case]
+    path = write(tmp_path / "config", config(user=user))
+    run = cli("svc", "--kubeconfig", str(path))
+    assert run.status == 3 and run.out == "" and run.err.count("\n") == 1, run.err
+    assert run.err.startswith("error: ") and words in run.err, run.err
+
+
+def jwt(claims: dict[str, Any]) -> str:
+    def part(doc: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'RS256'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+def test_an_oidc_id_token_is_sent_while_it_is_valid(cli: CLI, tmp_path: Path) -> None:
+    import time
+
+    token = jwt({"iss": "https://issuer", "exp": int(time.time()) + 3600})
+    user = {"auth-provider": {"name": "oidc", "config": {"id-token": token, "refresh-token": "r"}}}
+    with serve(default=EMPTY) as stub:
+        path = write(tmp_path / "config", config(stub, user=user))
+        run = cli("svc", "--kubeconfig", str(path), "-o", "json")
+    assert run.status == 0, run.err
+    assert {bearer(h) for _, _, h in stub.seen} == {f"Bearer {token}"}
+
+
+AUTH_PROVIDERS = {
+    "oidc expired": (
+        {"name": "oidc", "config": {"id-token": jwt({"exp": 1_600_000_000}), "refresh-token": TOKEN}},
+        'error: user "u": its oidc id-token is missing or has expired, and the plugin does not refresh it',
+    ),
+    "oidc without id-token": (
+        {"name": "oidc", "config": {"refresh-token": TOKEN}},
+        'error: user "u": its oidc id-token is missing or has expired',
+    ),
+    "gcp": (
+        {"name": "gcp", "config": {"access-token": TOKEN}},
+        'error: user "u": the gcp auth provider was removed in kubectl 1.26; use its exec credential plugin '
+        "instead: gke-gcloud-auth-plugin",
+    ),
+    "azure": (
+        {"name": "azure", "config": {"access-token": TOKEN}},
+        'error: user "u": the azure auth provider was removed in kubectl 1.26; use its exec credential plugin '
+        "instead: kubelogin",
+    ),
+    "unknown": ({"name": "openstack"}, 'error: user "u": auth provider "openstack" is not one kubectl has'),
+}
+
+
+@pytest.mark.parametrize("case", list(AUTH_PROVIDERS))
+def test_auth_providers_that_cannot_be_used(cli: CLI, tmp_path: Path, case: str) -> None:
+    provider, expected = AUTH_PROVIDERS[case]
+    path = write(tmp_path / "config", config(user={"auth-provider": provider}))
+    run = cli("svc", "--kubeconfig", str(path), "-v")
+    assert run.status == 3 and run.out == "" and run.err.count("\n") == 1, run.err
+    assert run.err.startswith(expected), run.err
+    assert TOKEN not in run.err
+
+
+def service_account(tmp_path: Path, stub: Stub | None = None, token: str = "sa-token\n") -> Path:
+    folder = tmp_path / "serviceaccount"
+    folder.mkdir(exist_ok=True)
+    (folder / "token").write_text(token)
+    if stub is not None and stub.ca:
+        (folder / "ca.crt").write_text(Path(stub.ca).read_text())
+    (folder / "namespace").write_text("team-a\n")
+    return folder
+
+
+def test_in_cluster_config_without_a_kubeconfig(cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubectl_tke_net.sources import kubeconfig
+
+    with serve(default=EMPTY) as stub:
+        monkeypatch.setattr(kubeconfig, "SERVICE_ACCOUNT", str(service_account(tmp_path, stub)))
+        monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", stub.url.rsplit(":", 1)[1])
+        run = cli("svc", "-o", "json")
+    assert run.status == 0, run.err
+    assert run.json()["source"] == {"context": None, "cluster": None, "snapshot": None}
+    assert {bearer(h) for _, _, h in stub.seen} == {"Bearer sa-token"}
+    assert any(p.startswith("/api/v1/namespaces/team-a/services") for _, p, _ in stub.seen)
+
+
+@pytest.mark.parametrize(
+    ("broken", "words"),
+    [
+        ("no port", "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must both be set"),
+        ("no token", "cannot read {folder}/token: No such file or directory"),
+        ("empty token", "{folder}/token is empty"),
+        ("no CA", "{folder}/ca.crt does not exist"),
+    ],
+)
+def test_in_cluster_config_that_cannot_be_used(
+    cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: str, words: str
+) -> None:
+    from kubectl_tke_net.sources import kubeconfig
+
+    folder = service_account(tmp_path, token="" if broken == "empty token" else TOKEN)
+    if broken != "no CA":
+        (folder / "ca.crt").write_text("not read: the token fails first\n")
+    if broken == "no token":
+        (folder / "token").unlink()
+    monkeypatch.setattr(kubeconfig, "SERVICE_ACCOUNT", str(folder))
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    if broken == "no port":
+        monkeypatch.delenv("KUBERNETES_SERVICE_PORT", raising=False)
+    else:
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "1")
+    run = cli("svc")
+    assert run.status == 3 and run.err.count("\n") == 1, run.err
+    assert run.err == f"error: in-cluster configuration failed: {words.format(folder=folder)}\n"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kubectl_tke_net import cluster
-from kubectl_tke_net.cluster import Cluster
 from kubectl_tke_net.model import AccessError
 from kubectl_tke_net.snapshot import KINDS
+from kubectl_tke_net.sources import cluster
+from kubectl_tke_net.sources.cluster import Cluster
 from tests.stubserver import Answer, serve
 
 TOKEN = "s3cr3t-stub-token"

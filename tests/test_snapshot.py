@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from kubectl_tke_net.checks.catalog import run, selected
-from kubectl_tke_net.cluster import Cluster, parse_duration
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.model import AccessError, Unavailable
 from kubectl_tke_net.snapshot import KINDS, FileSource, Kind, Snapshot
+from kubectl_tke_net.sources.cluster import Cluster, parse_duration
 from tests.conftest import fixture, kubeconfig
 
 

@@ -173,14 +173,16 @@ def test_binary_carries_the_c_yaml_loader_and_no_test_tools(release: Release) ->
     names = {line.strip() for line in listing.stdout.splitlines()}
     assert any(n.startswith("yaml/_yaml.") for n in names), "PyYAML's C loader is not in the executable"
     assert {
-        "kubectl_tke_net.cluster",
+        "kubectl_tke_net.sources.cluster",
+        "kubectl_tke_net.sources.kubeconfig",
         "kubectl_tke_net.complete",
-        "kubernetes.config.kube_config",
-        "kubernetes.client.configuration",
+        "urllib3.util.retry",
         "tabulate",
         "packaging.version",
     } <= names
-    assert not {n for n in names if n.split(".")[0] in ("pytest", "_pytest", "mypy", "ruff", "hypothesis")}
+    assert not {
+        n for n in names if n.split(".")[0] in ("pytest", "_pytest", "mypy", "ruff", "hypothesis", "kubernetes")
+    }
     package = ROOT / "kubectl_tke_net"
     data = {
         p.relative_to(ROOT).as_posix()

@@ -213,7 +213,7 @@ def test_an_edit_between_plan_and_write_is_a_conflict_and_survives(
 ) -> None:
     """Someone edits the Service after the plugin read it: the real server answers 409, their edit stays."""
     from kubectl_tke_net.cli import main
-    from kubectl_tke_net.cluster import Cluster
+    from kubectl_tke_net.sources.cluster import Cluster
 
     services = [
         s
