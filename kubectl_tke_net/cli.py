@@ -678,8 +678,8 @@ def cmd_fix(args: argparse.Namespace) -> Output:
 
 def cmd_dump(args: argparse.Namespace) -> Output:
     from kubectl_tke_net import render
+    from kubectl_tke_net.kinds import KINDS
     from kubectl_tke_net.model import Unavailable
-    from kubectl_tke_net.snapshot import KINDS
 
     if args.all_namespaces and args.namespace:
         raise UsageError(_("--namespace and --all-namespaces cannot be used together"))

@@ -231,7 +231,7 @@ def _objects(line: Line, kind: str) -> list[str]:
         return _quietly(from_snapshot)
 
     def path(cluster_namespace: str) -> str:
-        from kubectl_tke_net.snapshot import KINDS
+        from kubectl_tke_net.kinds import KINDS
 
         if line.values.get("all_namespaces"):
             return KINDS[kind].path(None)

@@ -23,8 +23,9 @@ from kubectl_tke_net.k8s import (
     ref,
     selector_matches,
 )
+from kubectl_tke_net.kinds import KUBE_SYSTEM, Obj
 from kubectl_tke_net.model import Ref
-from kubectl_tke_net.snapshot import KUBE_SYSTEM, Obj, Snapshot
+from kubectl_tke_net.snapshot import Snapshot
 
 if typing.TYPE_CHECKING:  # kubectl_tke_net.cloudrules loads only for runs with the Tencent Cloud checks
     from kubectl_tke_net.cloudrules import CloudView

@@ -28,7 +28,8 @@ from kubectl_tke_net.fix.plan import (
     patch_of,
     rewrite_corefile,
 )
-from kubectl_tke_net.snapshot import UNAVAILABLE_ANNOTATION, open_snapshot
+from kubectl_tke_net.kinds import UNAVAILABLE_ANNOTATION
+from kubectl_tke_net.snapshot import open_snapshot
 from kubectl_tke_net.sources.cluster import Cluster
 from kubectl_tke_net.sources.kubeconfig import Target
 from tests.conftest import fixture, golden

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubectl_tke_net import snapshot
+from kubectl_tke_net import kinds
 from tests.conftest import CLI, FIXTURES, Run, fixture
 
 ROOT = Path(__file__).parent.parent
@@ -27,7 +27,7 @@ def test_the_checks_read_no_field_the_projection_drops(
     """Every scenario gives the same report from whole objects as from the declared fields (shape.SHAPES): a
     check that reads an undeclared field fails here."""
     projected: Run = cli(command, "-A", "--snapshot", str(path), "-o", "json", "--fail-on", "never")
-    monkeypatch.setattr(snapshot, "PROJECT", False)
+    monkeypatch.setattr(kinds, "PROJECT", False)
     whole: Run = cli(command, "-A", "--snapshot", str(path), "-o", "json", "--fail-on", "never")
     assert projected.status == whole.status == 0, projected.err + whole.err
     assert projected.json() == whole.json()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from kubectl_tke_net.kinds import KINDS
 from kubectl_tke_net.model import AccessError
-from kubectl_tke_net.snapshot import KINDS
 from kubectl_tke_net.sources import cluster
 from kubectl_tke_net.sources.cluster import Cluster
 from tests.stubserver import Answer, serve

@@ -9,9 +9,11 @@ import pytest
 
 from kubectl_tke_net.checks.catalog import run, selected
 from kubectl_tke_net.facts import Context
+from kubectl_tke_net.kinds import KINDS, Kind
 from kubectl_tke_net.model import AccessError, Unavailable
-from kubectl_tke_net.snapshot import KINDS, FileSource, Kind, Snapshot
+from kubectl_tke_net.snapshot import Snapshot
 from kubectl_tke_net.sources.cluster import Cluster, parse_duration
+from kubectl_tke_net.sources.files import FileSource
 from tests.conftest import fixture, kubeconfig
 
 

@@ -37,8 +37,8 @@ from kubectl_tke_net.k8s import (
     meta,
     ref,
 )
+from kubectl_tke_net.kinds import Obj
 from kubectl_tke_net.model import Severity, Unavailable
-from kubectl_tke_net.snapshot import Obj
 
 ING_PASS_TO_TARGET = "ingress.cloud.tencent.com/pass-to-target"
 NODEPORTS = tke.NODEPORT_RANGE

@@ -33,8 +33,8 @@ from kubectl_tke_net.k8s import (
     service_port_matches,
     service_ref,
 )
+from kubectl_tke_net.kinds import Obj
 from kubectl_tke_net.model import Severity
-from kubectl_tke_net.snapshot import Obj
 
 ING = ("ingress",)
 

@@ -16,8 +16,8 @@ from kubectl_tke_net.k8s import (
     ref,
     tke_service_config_name,
 )
+from kubectl_tke_net.kinds import KUBE_SYSTEM, Obj
 from kubectl_tke_net.model import Ref, Severity, Unavailable
-from kubectl_tke_net.snapshot import KUBE_SYSTEM, Obj
 
 KUBE_PROXY = Ref("DaemonSet", KUBE_SYSTEM, "kube-proxy")
 

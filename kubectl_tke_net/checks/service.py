@@ -19,8 +19,8 @@ from kubectl_tke_net.k8s import (
     ref,
     target_port,
 )
+from kubectl_tke_net.kinds import Obj
 from kubectl_tke_net.model import Severity
-from kubectl_tke_net.snapshot import Obj
 
 SVC = ("service",)
 

@@ -26,8 +26,6 @@ it still holds `after`; every other field stays as the cluster has it now (`fix.
 
 from __future__ import annotations
 
-import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,8 +37,9 @@ import yaml
 from kubectl_tke_net.fix.diff import Dumper
 from kubectl_tke_net.fix.plan import Change, Plan
 from kubectl_tke_net.i18n import _
+from kubectl_tke_net.kinds import KINDS, KUBE_SYSTEM, Kind, Obj
 from kubectl_tke_net.model import AccessError
-from kubectl_tke_net.snapshot import KINDS, KUBE_SYSTEM, Kind, Obj
+from kubectl_tke_net.sources.files import save_backup
 
 DEFAULT_BACKUP_DIR = "~/.kube/tke-net/backups"
 POLL_INTERVAL = 2.0
@@ -130,11 +129,6 @@ def _send(cluster: Writer, change: Change, dry_run: bool) -> Result:
     )
 
 
-def _backup_name(context: str | None, now: datetime) -> str:
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", context or "in-cluster")
-    return f"{safe}-{now.strftime('%Y%m%dT%H%M%SZ')}"
-
-
 class _Path(list[Any]):
     """A field's path, which a backup shows on one line: [spec, template, spec, containers, {name: x}, image]."""
 
@@ -146,6 +140,29 @@ class _Dumper(Dumper):
 _Dumper.add_representer(
     _Path, lambda dumper, data: dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
 )
+
+
+def write_backup(
+    changes: list[Change],
+    directory: str,
+    context: str | None,
+    server: str,
+    action: str,
+    *,
+    now: datetime | None = None,
+) -> str:
+    """The fields about to change, with their values before and after, in a new file (mode 0600); its path."""
+    now = now or datetime.now(UTC)
+    doc = backup_document(changes, context, server, action, now)
+    header = (
+        f"# kubectl tke-net fix {action}: the fields it changes, as they were before, "
+        f"{now.strftime('%Y-%m-%dT%H:%M:%SZ')}, context {context or '(in-cluster)'}\n"
+        "# restore: kubectl tke-net fix rollback FILE [--apply]\n"
+    )
+    text = header + yaml.dump(
+        doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000
+    )
+    return save_backup(text, directory, context, now)
 
 
 def backup_document(changes: list[Change], context: str | None, server: str, action: str, now: datetime) -> Obj:
@@ -170,41 +187,6 @@ def backup_document(changes: list[Change], context: str | None, server: str, act
         "createdAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "objects": objects,
     }
-
-
-def write_backup(
-    changes: list[Change],
-    directory: str,
-    context: str | None,
-    server: str,
-    action: str,
-    *,
-    now: datetime | None = None,
-) -> str:
-    """The fields about to change, with their values before and after, in a new file (mode 0600); its path."""
-    now = now or datetime.now(UTC)
-    directory = os.path.expanduser(directory)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    base = os.path.join(directory, _backup_name(context, now))
-    doc = backup_document(changes, context, server, action, now)
-    header = (
-        f"# kubectl tke-net fix {action}: the fields it changes, as they were before, "
-        f"{now.strftime('%Y-%m-%dT%H:%M:%SZ')}, context {context or '(in-cluster)'}\n"
-        "# restore: kubectl tke-net fix rollback FILE [--apply]\n"
-    )
-    text = header + yaml.dump(
-        doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000
-    )
-    for n in range(100):
-        path = base + (f"-{n}" if n else "") + ".yaml"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            continue
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        return path
-    raise OSError(_("cannot create a new backup file beside {path}").format(path=f"{base}.yaml"))
 
 
 def apply(

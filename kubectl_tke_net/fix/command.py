@@ -15,8 +15,10 @@ from kubectl_tke_net.fix.diff import unified
 from kubectl_tke_net.fix.plan import RESTORABLE, Change, Options, Plan, Refusal, make_plan
 from kubectl_tke_net.i18n import _
 from kubectl_tke_net.k8s import Selector
+from kubectl_tke_net.kinds import KINDS, Obj, clean
 from kubectl_tke_net.model import UsageError
-from kubectl_tke_net.snapshot import KINDS, Obj, Snapshot, clean, documents
+from kubectl_tke_net.snapshot import Snapshot
+from kubectl_tke_net.sources.files import documents
 
 # Opens the run's snapshot: in the scope of the flags, or (rollback) in the namespace a backup names, or in
 # every namespace (True).

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from kubectl_tke_net.snapshot import Obj
+from kubectl_tke_net.kinds import Obj
 
 NOISY_METADATA = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp")
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"

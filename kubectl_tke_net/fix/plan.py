@@ -27,8 +27,8 @@ from kubectl_tke_net.k8s import (
     meta,
     tke_service_config_name,
 )
+from kubectl_tke_net.kinds import KINDS, KUBE_SYSTEM, Obj
 from kubectl_tke_net.model import Unavailable
-from kubectl_tke_net.snapshot import KINDS, KUBE_SYSTEM, Obj
 
 ROLLOUT_STATUS = "kubectl -n kube-system rollout status ds/kube-proxy"
 BEGIN = "# BEGIN kubectl-tke-net managed rewrites (do not edit)"

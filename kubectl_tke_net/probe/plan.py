@@ -22,9 +22,9 @@ from kubectl_tke_net.k8s import (
     service_port_matches,
     target_port,
 )
+from kubectl_tke_net.kinds import Obj
 from kubectl_tke_net.model import Ref, Unavailable, UsageError
 from kubectl_tke_net.probe import CLB, CLUSTER_IP, DNS, ENDPOINT, NODE_PORT
-from kubectl_tke_net.snapshot import Obj
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 RUN_LABEL = "tke-net.kubectl.io/probe"

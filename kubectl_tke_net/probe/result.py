@@ -8,10 +8,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kubectl_tke_net.i18n import _
+from kubectl_tke_net.kinds import FACTS_API, Obj
 from kubectl_tke_net.model import Ref, UsageError
 from kubectl_tke_net.probe import PATHS, SLOW_MS
 from kubectl_tke_net.probe.plan import Plan, ProbePod, ProbeTest
-from kubectl_tke_net.snapshot import FACTS_API, Obj
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from kubectl_tke_net.i18n import _, ngettext
+from kubectl_tke_net.kinds import Kind, Obj
 from kubectl_tke_net.model import AccessError, Unavailable
-from kubectl_tke_net.snapshot import Kind, Obj
 from kubectl_tke_net.sources import kubeconfig as kubeconfig_source
 from kubectl_tke_net.sources.kubeconfig import short
 

@@ -16,11 +16,12 @@ from typing import Any, Protocol, runtime_checkable
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import _
 from kubectl_tke_net.k8s import meta
+from kubectl_tke_net.kinds import Obj
 from kubectl_tke_net.model import Ref, TkeNetError, Unavailable, UsageError
 from kubectl_tke_net.probe import ProbeOptions
 from kubectl_tke_net.probe.plan import CONTAINER, RUN_LABEL, Plan, make_plan, manifest
 from kubectl_tke_net.probe.result import Observation, ProbeRun, observe, parse, to_fact
-from kubectl_tke_net.snapshot import Obj, Snapshot
+from kubectl_tke_net.snapshot import Snapshot
 
 POLL_SECONDS = 1.0
 # Waiting states the kubelet does not get out of by itself within a probe's lifetime.

@@ -1,0 +1,259 @@
+"""Snapshot and backup files: the plugin's only file I/O. Reads JSON or YAML (one object, a *List, several
+documents, standard input) with guards against deep nesting and YAML alias bombs; writes backup files (0600)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kubectl_tke_net import shape, tke
+from kubectl_tke_net.i18n import _
+from kubectl_tke_net.kinds import (
+    BY_KIND,
+    FACT_KINDS,
+    FACTS_API,
+    KINDS,
+    KUBE_SYSTEM,
+    UNAVAILABLE_ANNOTATION,
+    Kind,
+    Obj,
+    clean,
+)
+from kubectl_tke_net.model import Unavailable, UsageError
+
+STDIN = Path("-")  # --snapshot -: the snapshot comes on standard input
+
+
+_SAFE_DEPTH = 2000  # far below the nesting at which LibYAML's loader overflows the C stack
+
+
+MAX_ALIASED = 1_000_000  # values that YAML aliases may add to a snapshot file by repeating their anchors
+
+
+def _in_scope(kind: Kind, obj: Obj, namespace: str | None) -> bool:
+    ns = (obj.get("metadata") or {}).get("namespace", "")
+    if kind.scope == KUBE_SYSTEM:
+        return bool(ns == KUBE_SYSTEM)
+    if kind.scope == "namespaced" and namespace is not None:
+        return bool(ns == namespace)
+    return True
+
+
+def documents(path: Path, cannot_read: str | None = None, malformed: str | None = None) -> Iterator[tuple[Any, bool]]:
+    """Each document of a JSON or YAML file, and whether it came from YAML (which has values JSON has not).
+
+    What cannot be read or parsed, nests too deeply or hides an alias bomb is a UsageError whose text is
+    `cannot_read` or `malformed` (translated templates with {path} and {reason}; a snapshot's by default).
+    """
+    cannot_read = cannot_read or _("cannot read snapshot {path}: {reason}")
+    malformed = malformed or _("malformed snapshot {path}: {reason}")
+    try:
+        text = sys.stdin.buffer.read().decode("utf-8-sig") if path == STDIN else path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(cannot_read.format(path=path, reason=exc)) from exc
+    if text.lstrip().startswith("{"):
+        # JSON parses about a hundred times faster than YAML; a YAML flow mapping falls through below.
+        try:
+            yield json.loads(text), False
+            return
+        except json.JSONDecodeError as exc:
+            if path.suffix == ".json":
+                where = _("line {line}, column {column}").format(line=exc.lineno, column=exc.colno)
+                reason = _("not valid JSON: {where}: {problem}").format(where=where, problem=exc.msg)
+                raise UsageError(malformed.format(path=path, reason=reason)) from None
+        except (ValueError, RecursionError):
+            if path.suffix == ".json":
+                raise UsageError(malformed.format(path=path, reason=_("not valid JSON"))) from None
+    try:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        if _too_deep(text, loader):
+            raise UsageError(malformed.format(path=path, reason=shape.too_deep()))
+        aliases = "*" in text and "&" in text
+        for doc in yaml.load_all(text, Loader=loader):
+            # An alias repeats what its anchor holds (PyYAML writes them for shared values); nine of nine of
+            # nine... is a billion values, which would take every check and renderer forever.
+            if aliases and not shape.expanded_size(doc, len(text) + MAX_ALIASED):
+                raise UsageError(
+                    malformed.format(
+                        path=path,
+                        reason=_(
+                            "its YAML aliases (*name) stand for more than {n} values; write the objects out in full"
+                        ).format(n=f"{MAX_ALIASED:,}"),
+                    )
+                )
+            yield doc, True
+    except (yaml.YAMLError, RecursionError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        if isinstance(exc, yaml.MarkedYAMLError) and mark is not None:
+            where = _("line {line}, column {column}").format(line=mark.line + 1, column=mark.column + 1)
+            first = f"{where}: {exc.problem or exc.context or first}"
+        if isinstance(exc, RecursionError):
+            first = _("it nests too deeply")
+        raise UsageError(malformed.format(path=path, reason=first)) from exc
+
+
+def _too_deep(text: str, loader: Any) -> bool:
+    """Whether the YAML nests deeper than shape.MAX_DEPTH, found out before loading it when it could crash:
+    LibYAML's loader recurses in C once per level and kills the process (no exception) some ten thousand
+    levels down. Each level takes a flow bracket, or an indentation column, or an inline "- " or ": ", so the
+    cheap bound below clears every ordinary file; the others are read as a stream of events, which does not
+    recurse. Shallower junk is loaded, and refused by shape.plain."""
+    longest = max((len(line) for line in text.splitlines()), default=0)
+    if len(text) < _SAFE_DEPTH or 2 * longest + text.count("[") + text.count("{") <= _SAFE_DEPTH:
+        return False
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > shape.MAX_DEPTH:
+                return True
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+    return False
+
+
+def _items(doc: Any, path: Path) -> Iterator[Obj]:
+    if doc is None:
+        return
+    if not isinstance(doc, dict):
+        raise UsageError(
+            _("malformed snapshot {path}: expected Kubernetes objects, found {type}").format(
+                path=path, type=type(doc).__name__
+            )
+        )
+    if str(doc.get("kind", "")).endswith("List") and isinstance(doc.get("items"), list):
+        for item in doc["items"]:
+            yield from _items(item, path)
+    else:
+        yield doc
+
+
+def _unavailable(doc: Obj, path: Path) -> dict[str, str]:
+    """The kinds a dump could not read (the annotation `dump` writes on its List), so they stay skipped."""
+    meta = doc.get("metadata")
+    notes = (meta.get("annotations") if isinstance(meta, dict) else None) or {}
+    text = notes.get(UNAVAILABLE_ANNOTATION) if isinstance(notes, dict) else None
+    if not text:
+        return {}
+    try:
+        found = json.loads(str(text))
+    except ValueError:
+        found = None
+    if not isinstance(found, dict) or not all(k in KINDS and isinstance(v, str) for k, v in found.items()):
+        raise UsageError(
+            _(
+                "malformed snapshot {path}: annotation {annotation} is not a JSON map of kinds (nodes, "
+                "secrets, ...) to reasons"
+            ).format(path=path, annotation=UNAVAILABLE_ANNOTATION)
+        )
+    return found
+
+
+class FileSource:
+    """Objects read from files: one object, a *List, or several YAML documents per file."""
+
+    def __init__(self, path: str) -> None:
+        root = Path(path)
+        if root == STDIN:
+            files = [STDIN]
+        elif root.is_dir():
+            files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
+        elif root.is_file():
+            files = [root]
+        else:
+            raise UsageError(_("snapshot {path} does not exist").format(path=path))
+        self.objects: dict[str, list[Obj]] = {name: [] for name in KINDS}
+        self.unavailable: dict[str, str] = {}
+        self.other_kinds: dict[str, int] = {}  # objects of kinds the checks do not read, by kind
+        self.facts: dict[str, list[Obj]] = {kind: [] for kind in FACT_KINDS}
+        for file in files:
+            try:
+                self._read(file)
+            except RecursionError:
+                raise UsageError(
+                    _("malformed snapshot {path}: {reason}").format(path=file, reason=_("it nests too deeply"))
+                ) from None
+        if not any(self.objects.values()) and not any(self.facts.values()) and not self.unavailable:
+            # SPEC 9.1: a run over nothing would report "No problems found" about objects it never saw.
+            others = ", ".join(f"{kind} ({n})" for kind, n in sorted(self.other_kinds.items()))
+            raise UsageError(
+                _("snapshot {path} holds no object the checks read").format(path=path)
+                + (_(", only objects of other kinds: {kinds}").format(kinds=others) if others else "")
+                + _(" (it needs Services, Ingresses, Pods, ...: `kubectl tke-net dump` writes them)")
+            )
+        system = [d for d in self.objects["daemonsets"] if (d.get("metadata") or {}).get("namespace") == KUBE_SYSTEM]
+        self.objects["configmaps"] = tke.keep_configmaps(self.objects["configmaps"], system)
+
+    def _read(self, file: Path) -> None:
+        for doc, from_yaml in documents(file):
+            if isinstance(doc, dict):
+                self.unavailable.update(_unavailable(doc, file))
+            for found in _items(doc, file):
+                if found.get("apiVersion") == FACTS_API and found.get("kind") in FACT_KINDS:
+                    self.facts[str(found["kind"])].append(shape.plain(found) if from_yaml else found)
+                    continue
+                kind = BY_KIND.get(str(found.get("kind", "")))
+                if kind is None:
+                    other = str(found.get("kind") or "?")
+                    self.other_kinds[other] = self.other_kinds.get(other, 0) + 1
+                    continue
+                try:
+                    if from_yaml:
+                        obj = shape.plain(found)
+                    else:
+                        shape.prune(found)
+                        obj = found
+                except shape.TooDeep as exc:
+                    raise UsageError(
+                        _("malformed snapshot {path}: a {kind} {reason}").format(path=file, kind=kind.kind, reason=exc)
+                    ) from None
+                why = shape.problem(obj)
+                if why:
+                    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+                    name = "/".join(str(meta[k]) for k in ("namespace", "name") if meta.get(k))
+                    raise UsageError(
+                        _("malformed snapshot {path}: {kind} {name}: {reason}").format(
+                            path=file, kind=kind.kind, name=name or _("(no name)"), reason=why
+                        )
+                    )
+                self.objects[kind.name].append(clean(kind, obj))
+
+    def list(self, kind: Kind, namespace: str | None) -> list[Obj]:
+        if kind.name in self.unavailable:
+            raise Unavailable(kind.name, self.unavailable[kind.name])
+        return [o for o in self.objects[kind.name] if _in_scope(kind, o, namespace)]
+
+
+# --- backups ---
+
+
+def _backup_name(context: str | None, now: datetime) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", context or "in-cluster")
+    return f"{safe}-{now.strftime('%Y%m%dT%H%M%SZ')}"
+
+
+def save_backup(text: str, directory: str, context: str | None, now: datetime) -> str:
+    """Write a backup's text to a new file (mode 0600, in a folder of mode 0700) named after the context and
+    the time; its path."""
+    directory = os.path.expanduser(directory)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    base = os.path.join(directory, _backup_name(context, now))
+    for n in range(100):
+        path = base + (f"-{n}" if n else "") + ".yaml"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return path
+    raise OSError(_("cannot create a new backup file beside {path}").format(path=f"{base}.yaml"))
