@@ -271,8 +271,15 @@ def scheduled_nowhere(daemonset: dict[str, Any], node_labels: list[dict[str, str
     selector = (((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}).get("nodeSelector") or {}
     if node_labels and selector and not any(all(n.get(k) == v for k, v in selector.items()) for n in node_labels):
         return True
+    # The status counts only once the DaemonSet controller has seen the object (observedGeneration set): a status
+    # the API server defaulted to zeros says nothing.
     status = daemonset.get("status") or {}
-    return bool(node_labels) and "desiredNumberScheduled" in status and status["desiredNumberScheduled"] == 0
+    return (
+        bool(node_labels)
+        and bool(status.get("observedGeneration"))
+        and "desiredNumberScheduled" in status
+        and status["desiredNumberScheduled"] == 0
+    )
 
 
 def detect_kube_proxy(

@@ -93,7 +93,7 @@ def test_a_neutered_kube_proxy_next_to_cilium_is_not_judged(cli: CLI, tmp_path: 
 
 
 def test_a_kube_proxy_scheduled_on_no_node_without_cilium_is_unknown(cli: CLI, tmp_path: Path) -> None:
-    idle = {**_kube_proxy(), "status": {"desiredNumberScheduled": 0, "numberAvailable": 0}}
+    idle = {**_kube_proxy(), "status": {"observedGeneration": 1, "desiredNumberScheduled": 0, "numberAvailable": 0}}
     doc = _report(cli, _cluster(tmp_path, idle))
     assert doc["cluster"]["kubeProxy"]["mode"] == "unknown"
     assert _codes(doc) == {"TKE305"} and "scheduled on no node" in doc["findings"][0]["message"]
@@ -101,9 +101,17 @@ def test_a_kube_proxy_scheduled_on_no_node_without_cilium_is_unknown(cli: CLI, t
 
 
 def test_the_same_kube_proxy_scheduled_somewhere_is_judged(cli: CLI, tmp_path: Path) -> None:
-    running = {**_kube_proxy(), "status": {"desiredNumberScheduled": 2, "numberAvailable": 2}}
+    running = {**_kube_proxy(), "status": {"observedGeneration": 1, "desiredNumberScheduled": 2, "numberAvailable": 2}}
     doc = _report(cli, _cluster(tmp_path, running))
     assert {"TKE301", "TKE302"} <= _codes(doc) and doc["loopback"]["verdict"] == "exposed"
+
+
+def test_a_status_the_controller_never_wrote_says_nothing(cli: CLI, tmp_path: Path) -> None:
+    """An API server defaults a new DaemonSet's status to zeros: without observedGeneration it is not 'scheduled
+    nowhere' (the e2e control plane, which runs no DaemonSet controller, showed it)."""
+    fresh = {**_kube_proxy(), "status": {"desiredNumberScheduled": 0, "numberAvailable": 0}}
+    doc = _report(cli, _cluster(tmp_path, fresh))
+    assert doc["cluster"]["kubeProxy"]["mode"] == "ipvs" and "TKE301" in _codes(doc)
 
 
 def test_a_healthy_cilium_cluster_without_internal_clbs_gives_nothing(cli: CLI, tmp_path: Path) -> None:
