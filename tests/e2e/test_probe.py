@@ -287,7 +287,7 @@ def test_no_answer_times_out_skips_the_probe_checks_and_deletes_the_pods(cp: Con
     doc = run.json()
     assert doc["findings"] == []
     (skipped,) = doc["skipped"]
-    assert skipped["codes"] == ["TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125"]
+    assert skipped["codes"] == ["TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125", "TKE126"]
     assert "did not finish within 3s (Pending); raise --probe-timeout, or check the node" in skipped["reason"]
     assert run.seconds < 30
     assert probe_pods(cp) == []
@@ -334,7 +334,10 @@ def test_user_who_may_not_create_pods_gets_the_probe_checks_skipped(cp: ControlP
     assert found(doc) == {("TKE101", f"Service/{VIEWER_NAMESPACE}/web")}
     probe_skip = [s for s in doc["skipped"] if "TKE120" in s["codes"]]
     assert probe_skip == [
-        {"codes": ["TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125"], "reason": probe_skip[0]["reason"]}
+        {
+            "codes": ["TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125", "TKE126"],
+            "reason": probe_skip[0]["reason"],
+        }
     ]
     reason = probe_skip[0]["reason"]
     assert reason.startswith(
