@@ -596,13 +596,36 @@ def cmd_dump(args: argparse.Namespace) -> Output:
     return Output(render.FORMATS[fmt](snap.dump(), False), 0, tuple(warnings))
 
 
+def _error_code_doc(code: str) -> dict[str, Any]:
+    """`checks E4009`: the controller code's entry for each kind it is defined for, in the run's language."""
+    from kubectl_tke_net import tke_errors
+
+    rows = tke_errors.entries(code)
+    if not rows:
+        raise UsageError(
+            _("unknown TKE controller error code {code} (not in the catalogue of TKE's documented codes)").format(
+                code=repr(code)
+            )
+        )
+    lang = 1 if i18n.language() == "zh" else 0
+    return {
+        "code": code,
+        "entries": [
+            {"kind": r.kind, "meaning": r.meaning[lang], "fix": r.fix[lang], "source": tke_errors.SOURCES[r.source]}
+            for r in rows
+        ],
+    }
+
+
 def cmd_checks(args: argparse.Namespace) -> Output:
-    from kubectl_tke_net import render
+    from kubectl_tke_net import render, tke_errors
     from kubectl_tke_net.checks import catalog as checks
 
     checks.load_all()
     if args.code:
         code = args.code.upper()
+        if tke_errors.is_code(code):
+            return Output(render.error_code_page(_error_code_doc(code), args.output))
         if code not in checks.CHECKS:
             raise UsageError(_("unknown check code {code} (see `kubectl tke-net checks`)").format(code=repr(args.code)))
         chk = checks.CHECKS[code]
