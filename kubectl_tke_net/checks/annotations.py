@@ -1,4 +1,4 @@
-"""Annotation checks TKE114-TKE115 (Services) and TKE213-TKE215 (Ingresses): what TKE's controllers will
+"""Annotation checks TKE114-TKE116 (Services) and TKE213-TKE216 (Ingresses): what TKE's controllers will
 reject or silently misread, judged offline from the annotation catalogue (tke_annotations) before they sync."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from kubectl_tke_net import i18n, tke_annotations, tke_errors
+from kubectl_tke_net import i18n, tke, tke_annotations, tke_errors
 from kubectl_tke_net.checks.registry import Hit, check
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import N_, _
@@ -315,4 +315,128 @@ def ingress_rule_rejected(ctx: Context) -> Iterator[Hit]:
                 ref(ing),
                 "; ".join(problems),
                 _("Fix the rules and tls entries: kubectl edit ingress -n {ns} {name}").format(ns=ns, name=name),
+            )
+
+
+# --- combinations -----------------------------------------------------------------------------------------------
+
+AUTO_SUFFIXES = ("-auto-service-config", "-auto-ingress-config")
+
+
+def _set(kind: str, key: str, value: str) -> bool:
+    """An annotation counts as set when present, and for a boolean when "true" (an explicit "false" is off)."""
+    note = tke_annotations.BY_KEY.get((kind, key))
+    return note is None or note.type != "boolean" or tke.is_true(value)
+
+
+def _combination_problems(kind: str, obj: Obj) -> list[str]:
+    """The documented combination rules (tke_annotations.COMBINATIONS) an object breaks, and a custom
+    TkeServiceConfig name the controller reserves for its own (E4051)."""
+    notes = annotations_of(obj)
+    problems = []
+    for rule in tke_annotations.COMBINATIONS:
+        if rule.kind != kind or rule.key not in notes or (rule.only_true and not tke.is_true(notes[rule.key])):
+            continue
+        if rule.needs and not tke.is_true(notes.get(rule.needs)):
+            problems.append(_('{key} needs {needs}: "true"').format(key=rule.key, needs=rule.needs))
+        clashes = [c for c in rule.conflicts if c in notes and _set(kind, c, notes[c])]
+        if clashes:
+            problems.append(_("{key} cannot be combined with {others}").format(key=rule.key, others=", ".join(clashes)))
+    prefix = "service.cloud.tencent.com/" if kind == tke_annotations.SERVICE else "ingress.cloud.tencent.com/"
+    name = notes.get(prefix + "tke-service-config")
+    if name and name.endswith(AUTO_SUFFIXES):
+        problems.append(
+            _("the TkeServiceConfig name {name} ends in a suffix the controller keeps for its own (E4051)").format(
+                name=repr(name)
+            )
+        )
+    return problems
+
+
+@check("TKE116", Severity.WARNING, N_("TKE annotations that do not go together"), needs=("services",), commands=SVC)
+def service_annotation_combination(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when a Service's TKE annotations break a documented rule:
+    `service.cloud.tencent.com/local-svc-weighted-balance` without
+    `service.kubernetes.io/local-svc-only-bind-node-with-pod: "true"`; the latter without
+    `externalTrafficPolicy: Local`; `enable-grace-shutdown` or `enable-grace-shutdown-tkex` without
+    `direct-access`; both `tke-service-config` and `tke-service-config-auto`; a custom TkeServiceConfig
+    name ending in `-auto-service-config` or `-auto-ingress-config`. Error when another Service carries the
+    same `service.cloud.tencent.com/client-token`: it was copied with a manifest.
+
+    ## Why it breaks traffic
+    The controller applies what it can and ignores the rest: weighted balancing without binding only nodes
+    with Pods, or graceful shutdown without direct access, silently does nothing. A `client-token` is the
+    controller's idempotency token for creating the CLB: a Service created from another's YAML with the
+    token still in it reuses the old token, and the controller does not create the new CLB it should.
+    Warning, not error, for the rest: the Service still works, just not as its annotations say.
+
+    ## How to fix it
+    Add the annotation the rule needs or remove the one that cannot be combined; rename a custom
+    TkeServiceConfig; delete `service.cloud.tencent.com/client-token` from a copied Service
+    (`kubectl annotate service -n NS NAME service.cloud.tencent.com/client-token-`).
+    """
+    token_key = "service.cloud.tencent.com/client-token"
+    owners: dict[str, list[Obj]] = {}
+    for svc in ctx.snap.list("services"):
+        token = annotations_of(svc).get(token_key)
+        if token:
+            owners.setdefault(token, []).append(svc)
+    for svc in ctx.services:
+        notes = annotations_of(svc)
+        problems = _combination_problems(tke_annotations.SERVICE, svc)
+        only_pods = "service.kubernetes.io/local-svc-only-bind-node-with-pod"
+        if tke.is_true(notes.get(only_pods)) and (svc.get("spec") or {}).get("externalTrafficPolicy") != "Local":
+            problems.append(_("{key} needs externalTrafficPolicy: Local").format(key=only_pods))
+        severity = Severity.WARNING
+        others = [o for o in owners.get(notes.get(token_key, ""), []) if o is not svc]
+        if others:
+            severity = Severity.ERROR
+            problems.append(
+                _("{key} is the same as on Service {others}: copied with a manifest").format(
+                    key=token_key, others=", ".join("/".join(_ns_name(o)) for o in others)
+                )
+            )
+        if problems:
+            ns, name = _ns_name(svc)
+            yield Hit(
+                ref(svc),
+                "; ".join(problems),
+                _("Make the annotations agree: kubectl edit service -n {ns} {name}").format(ns=ns, name=name),
+                severity,
+            )
+
+
+@check("TKE216", Severity.ERROR, N_("TKE annotations that do not go together"), needs=("ingresses",), commands=ING)
+def ingress_annotation_combination(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when a CLB Ingress's annotations break a documented rule: both
+    `ingress.cloud.tencent.com/tke-service-config` and `tke-service-config-auto`;
+    `kubernetes.io/ingress.rule-mix-both` with `rule-mix`, `rewrite-support` or `auto-rewrite`;
+    `ingress.cloud.tencent.com/certificate` together with `spec.tls` (the annotation replaces `spec.tls`); a
+    custom TkeServiceConfig name ending in `-auto-ingress-config` or `-auto-service-config` (`E4051`).
+
+    ## Why it breaks traffic
+    TKE documents these as combinations that cannot be used together; the controller rejects them or
+    applies only one side, so listeners, redirects, certificates or the CLB configuration are not what the
+    Ingress says.
+
+    ## How to fix it
+    Keep one side: a custom or an automatic TkeServiceConfig; `rule-mix-both` alone; certificates either in
+    the annotation or in `spec.tls`; rename a custom TkeServiceConfig.
+    """
+    for ing in ctx.ingresses:
+        if not is_clb_ingress(ing):
+            continue
+        problems = _combination_problems(tke_annotations.INGRESS, ing)
+        if "ingress.cloud.tencent.com/certificate" in annotations_of(ing) and (ing.get("spec") or {}).get("tls"):
+            problems.append(_("ingress.cloud.tencent.com/certificate replaces spec.tls and cannot be used with it"))
+        if problems:
+            ns, name = _ns_name(ing)
+            yield Hit(
+                ref(ing),
+                "; ".join(problems),
+                _("Make the annotations agree: kubectl edit ingress -n {ns} {name}").format(ns=ns, name=name),
             )

@@ -26,6 +26,7 @@ from kubectl_tke_net.k8s import (
     failing_gates,
     is_clb_ingress,
     meta,
+    mixed_rules,
     pod_ready,
     port_value,
     ref,
@@ -136,7 +137,9 @@ def backend_service_missing(ctx: Context) -> Iterator[Hit]:
     ## What it does
     Fires when a backend of an Ingress (a rule's path or the default backend) names a Service that does
     not exist in the Ingress's namespace. The message names each missing Service and the rules that use
-    it, and suggests a Service with a similar name when there is one.
+    it, and suggests a Service with a similar name when there is one. The backends named in TKE's mixed
+    HTTP/HTTPS rules (`kubernetes.io/ingress.http-rules`, `https-rules`) count too, here and in
+    TKE202-TKE204, TKE207 and TKE208.
 
     ## Why it breaks traffic
     An Ingress can only send traffic to Services of its own namespace. For a missing Service TKE's
@@ -437,6 +440,9 @@ def no_default_backend(ctx: Context) -> Iterator[Hit]:
         rules = [
             f"{rule_text(host, path, path_type)} -> {_target_text(backend)}"
             for host, path, path_type, backend in rule_paths(ing)
+        ] + [
+            f"{protocol} {rule_text(host, path, None)} -> {_target_text(backend)}"
+            for protocol, host, path, backend in mixed_rules(ing)
         ]
         limit = 10
         listed = "; ".join(rules[:limit]) + (
@@ -473,18 +479,21 @@ def duplicate_host_path(ctx: Context) -> Iterator[Hit]:
     (`kubectl edit ingress -n NS NAME`).
     """
     for ing in ctx.ingresses:
-        seen: dict[tuple[str, str], list[str]] = defaultdict(list)
+        # The mixed-rules annotations list spec rules again, per protocol: duplicates count within each list.
+        seen: dict[tuple[str, str, str], list[str]] = defaultdict(list)
         for host, path, _path_type, backend in rule_paths(ing):
-            seen[(host, path)].append(_target_text(backend))
+            seen[("", host, path)].append(_target_text(backend))
+        for protocol, host, path, backend in mixed_rules(ing):
+            seen[(protocol, host, path)].append(_target_text(backend))
         dups = [(key, targets) for key, targets in seen.items() if len(targets) > 1]
         if not dups:
             continue
         ns, name = _ns_name(ing)
         problems = [
             _("{rule} appears {n} times (-> {targets})").format(
-                rule=f"{host}{path}", n=len(targets), targets=", ".join(targets)
+                rule=(f"{protocol} " if protocol else "") + f"{host}{path}", n=len(targets), targets=", ".join(targets)
             )
-            for (host, path), targets in dups
+            for (protocol, host, path), targets in dups
         ]
         yield Hit(
             ref(ing),
