@@ -261,7 +261,12 @@ def _add_checks(sub: Any) -> None:
         help=_("the check catalogue; with CODE: what it means and how to fix it"),
         description=_("List the checks, or explain one."),
     )
-    p.add_argument("code", nargs="?", metavar="CODE")
+    p.add_argument(
+        "code",
+        nargs="?",
+        metavar="CODE",
+        help=_("a check code (TKE302), or an error code of TKE's controllers (E4009) to explain what an event said"),
+    )
     p.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table", metavar="FMT")
     p.set_defaults(func=cmd_checks, command="checks")
 

@@ -75,3 +75,8 @@ def test_select_takes_only_tke_codes(cli: CLI) -> None:
 
     run = cli("svc", "-A", "--snapshot", fixture("services"), "--select", "E4009")
     assert run.status == 2 and "unknown check code" in run.err
+
+
+def test_checks_prints_an_error_code_in_chinese(cli: CLI) -> None:
+    run = cli("checks", "E4009", "--lang", "zh")
+    assert run.out.splitlines()[:2] == ["E4009（Service）：账号欠费", "  处理：为账号充值"]
