@@ -77,6 +77,11 @@ ANNOTATIONS: tuple[Annotation, ...] = (
     Annotation("service.kubernetes.io/loadbalance-id", _S, "read-only", "S5"),
     Annotation("service.kubernetes.io/loadbalance-nat-ipv6", _S, "read-only", "S5"),
     Annotation("service.cloud.tencent.com/client-token", _S, "read-only", "S10"),
+    # Written by the service controller on every synced Service (seen on real objects, e.g. the default
+    # kubernetes-intranet Service, in a public TKE debugging write-up); undocumented, so read-only here.
+    Annotation("service.cloud.tencent.com/sync-begin-time", _S, "read-only", "real objects"),
+    Annotation("service.cloud.tencent.com/sync-end-time", _S, "read-only", "real objects"),
+    Annotation("service.cloud.tencent.com/loadbalancer-source-endpoints", _S, "read-only", "real objects"),
     Annotation("service.cloud.tencent.com/direct-access", _S, "boolean", "S9"),
     Annotation("service.cloud.tencent.com/tke-service-config", _S, "string", "S5"),
     Annotation("service.cloud.tencent.com/tke-service-config-auto", _S, "boolean", "S5"),

@@ -35,7 +35,7 @@ from kubectl_tke_net.checks.annotations import rule_problems
         ("Ingress", "ingress.cloud.tencent.com/subnetId", "kubernetes.io/ingress.subnetId"),
         ("Ingress", "kubernetes.io/ingress.existedLbId", "kubernetes.io/ingress.existLbId"),
         ("Ingress", "kubernetes.io/ingress.allow-http", None),
-        ("Service", "service.cloud.tencent.com/sync-begin-time", None),
+        ("Service", "service.cloud.tencent.com/sync-begin-tim", "service.cloud.tencent.com/sync-begin-time"),
     ],
 )
 def test_did_you_mean(kind: str, key: str, near: str | None) -> None:
