@@ -353,6 +353,25 @@ def _combination_problems(kind: str, obj: Obj) -> list[str]:
     return problems
 
 
+REUSE_KEY = "service.kubernetes.io/tke-existed-lbid"
+
+
+def _listeners(svc: Obj) -> set[str]:
+    return {f"{p.get('protocol') or 'TCP'} {p.get('port')}" for p in (svc.get("spec") or {}).get("ports") or []}
+
+
+def _shared_clb_ports(svc: Obj, reusers: dict[str, list[Obj]]) -> dict[str, str]:
+    """The other Services that reuse this Service's existing CLB and listen on one of its ports and protocols,
+    with the listener they share: one CLB listener per port and protocol (E4014)."""
+    clb = annotations_of(svc).get(REUSE_KEY)
+    mine = _listeners(svc)
+    found = {}
+    for other in reusers.get(clb or "", []):
+        if other is not svc and (shared := mine & _listeners(other)):
+            found["/".join(_ns_name(other))] = ", ".join(sorted(shared))
+    return found
+
+
 @check("TKE116", Severity.WARNING, N_("TKE annotations that do not go together"), needs=("services",), commands=SVC)
 def service_annotation_combination(ctx: Context) -> Iterator[Hit]:
     """
@@ -363,19 +382,22 @@ def service_annotation_combination(ctx: Context) -> Iterator[Hit]:
     `externalTrafficPolicy: Local`; `enable-grace-shutdown` or `enable-grace-shutdown-tkex` without
     `direct-access`; both `tke-service-config` and `tke-service-config-auto`; a custom TkeServiceConfig
     name ending in `-auto-service-config` or `-auto-ingress-config`. Error when another Service carries the
-    same `service.cloud.tencent.com/client-token`: it was copied with a manifest.
+    same `service.cloud.tencent.com/client-token` (it was copied with a manifest), or reuses the same existing
+    CLB (`service.kubernetes.io/tke-existed-lbid`) on the same port and protocol (`E4014`).
 
     ## Why it breaks traffic
     The controller applies what it can and ignores the rest: weighted balancing without binding only nodes
     with Pods, or graceful shutdown without direct access, silently does nothing. A `client-token` is the
     controller's idempotency token for creating the CLB: a Service created from another's YAML with the
     token still in it reuses the old token, and the controller does not create the new CLB it should.
-    Warning, not error, for the rest: the Service still works, just not as its annotations say.
+    Two Services cannot share one listener of a reused CLB: the second one's sync fails. Warning, not error,
+    for the rest: the Service still works, just not as its annotations say.
 
     ## How to fix it
     Add the annotation the rule needs or remove the one that cannot be combined; rename a custom
     TkeServiceConfig; delete `service.cloud.tencent.com/client-token` from a copied Service
-    (`kubectl annotate service -n NS NAME service.cloud.tencent.com/client-token-`).
+    (`kubectl annotate service -n NS NAME service.cloud.tencent.com/client-token-`); give each Service on a
+    reused CLB its own ports.
     """
     token_key = "service.cloud.tencent.com/client-token"
     owners: dict[str, list[Obj]] = {}
@@ -383,6 +405,10 @@ def service_annotation_combination(ctx: Context) -> Iterator[Hit]:
         token = annotations_of(svc).get(token_key)
         if token:
             owners.setdefault(token, []).append(svc)
+    reusers: dict[str, list[Obj]] = {}
+    for svc in ctx.snap.list("services"):
+        if annotations_of(svc).get(REUSE_KEY):
+            reusers.setdefault(annotations_of(svc)[REUSE_KEY], []).append(svc)
     for svc in ctx.services:
         notes = annotations_of(svc)
         problems = _combination_problems(tke_annotations.SERVICE, svc)
@@ -396,6 +422,14 @@ def service_annotation_combination(ctx: Context) -> Iterator[Hit]:
             problems.append(
                 _("{key} is the same as on Service {others}: copied with a manifest").format(
                     key=token_key, others=", ".join("/".join(_ns_name(o)) for o in others)
+                )
+            )
+        clashes = _shared_clb_ports(svc, reusers)
+        if clashes:
+            severity = Severity.ERROR
+            problems.append(
+                _("reuses CLB {clb} with Service {others} on the same port and protocol {ports} (E4014)").format(
+                    clb=notes[REUSE_KEY], others=", ".join(sorted(clashes)), ports=", ".join(sorted(clashes.values()))
                 )
             )
         if problems:
