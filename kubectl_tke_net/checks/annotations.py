@@ -442,6 +442,10 @@ def service_annotation_combination(ctx: Context) -> Iterator[Hit]:
             )
 
 
+EXIST_LB_KEY = "kubernetes.io/ingress.existLbId"
+GROUP_KEY = "ingress.cloud.tencent.com/enable-group"
+
+
 @check("TKE216", Severity.ERROR, N_("TKE annotations that do not go together"), needs=("ingresses",), commands=ING)
 def ingress_annotation_combination(ctx: Context) -> Iterator[Hit]:
     """
@@ -450,7 +454,9 @@ def ingress_annotation_combination(ctx: Context) -> Iterator[Hit]:
     `ingress.cloud.tencent.com/tke-service-config` and `tke-service-config-auto`;
     `kubernetes.io/ingress.rule-mix-both` with `rule-mix`, `rewrite-support` or `auto-rewrite`;
     `ingress.cloud.tencent.com/certificate` together with `spec.tls` (the annotation replaces `spec.tls`); a
-    custom TkeServiceConfig name ending in `-auto-ingress-config` or `-auto-service-config` (`E4051`).
+    custom TkeServiceConfig name ending in `-auto-ingress-config` or `-auto-service-config` (`E4051`); two
+    CLB Ingresses on one existing CLB (`kubernetes.io/ingress.existLbId`) unless all of them have
+    `ingress.cloud.tencent.com/enable-group: "true"` (`E4020`).
 
     ## Why it breaks traffic
     TKE documents these as combinations that cannot be used together; the controller rejects them or
@@ -461,10 +467,22 @@ def ingress_annotation_combination(ctx: Context) -> Iterator[Hit]:
     Keep one side: a custom or an automatic TkeServiceConfig; `rule-mix-both` alone; certificates either in
     the annotation or in `spec.tls`; rename a custom TkeServiceConfig.
     """
+    sharing: dict[str, list[Obj]] = {}
+    for ing in ctx.snap.list("ingresses"):
+        if is_clb_ingress(ing) and annotations_of(ing).get(EXIST_LB_KEY):
+            sharing.setdefault(annotations_of(ing)[EXIST_LB_KEY], []).append(ing)
     for ing in ctx.ingresses:
         if not is_clb_ingress(ing):
             continue
         problems = _combination_problems(tke_annotations.INGRESS, ing)
+        notes = annotations_of(ing)
+        others = [o for o in sharing.get(notes.get(EXIST_LB_KEY, ""), []) if o is not ing]
+        if others and not all(tke.is_true(annotations_of(i).get(GROUP_KEY)) for i in [ing, *others]):
+            problems.append(
+                _('uses CLB {clb} with Ingress {others}, and not every one has {group}: "true" (E4020)').format(
+                    clb=notes[EXIST_LB_KEY], others=", ".join("/".join(_ns_name(o)) for o in others), group=GROUP_KEY
+                )
+            )
         if "ingress.cloud.tencent.com/certificate" in annotations_of(ing) and (ing.get("spec") or {}).get("tls"):
             problems.append(_("ingress.cloud.tencent.com/certificate replaces spec.tls and cannot be used with it"))
         if problems:
