@@ -54,6 +54,8 @@ class Annotation:
 _S, _I, _B = (SERVICE,), (INGRESS,), (SERVICE, INGRESS)
 SUBNET = r"subnet-[0-9a-z]{8}"
 LB = r"lb-[0-9a-z]{8}"
+# Region IDs: ap-guangzhou, but also na-siliconvalley, eu-frankfurt, sa-saopaulo.
+REGION = r"[a-z]{2}-[a-z]+(-[a-z0-9]+)*"
 CHARGE_TYPES = ("TRAFFIC_POSTPAID_BY_HOUR", "BANDWIDTH_POSTPAID_BY_HOUR")
 
 HTTP_RULES_SHAPE: Shape = (
@@ -112,7 +114,7 @@ ANNOTATIONS: tuple[Annotation, ...] = (
     Annotation("service.kubernetes.io/qcloud-loadbalancer-backends-label", _S, "string", "S12"),
     Annotation("service.cloud.tencent.com/enable-grace-shutdown", _S, "boolean", "S5"),
     Annotation("service.cloud.tencent.com/enable-grace-shutdown-tkex", _S, "boolean", "S5"),
-    Annotation("service.cloud.tencent.com/cross-region-id", _S, "id", "S5", pattern=r"ap-[a-z0-9-]+", code="E4075"),
+    Annotation("service.cloud.tencent.com/cross-region-id", _S, "id", "S5", pattern=REGION, code="E4075"),
     Annotation("service.cloud.tencent.com/cross-vpc-id", _S, "id", "S5", pattern=r"vpc-[0-9a-z]{8}"),
     Annotation("service.cloud.tencent.com/mode", _S, "enum", "S5", min_version="v2.10.0", values=("skip",)),
     Annotation("service.cloud.tencent.com/discard-loadbalancer-ip", _S, "boolean", "S14"),
@@ -206,7 +208,7 @@ ANNOTATIONS: tuple[Annotation, ...] = (
     Annotation("ingress.cloud.tencent.com/loadbalance-retain", _I, "boolean", "S6b"),
     Annotation("ingress.cloud.tencent.com/enable-group", _I, "boolean", "S6b"),
     Annotation("ingress.cloud.tencent.com/mode", _I, "enum", "S6b", values=("skip",)),
-    Annotation("ingress.cloud.tencent.com/cross-region-id", _I, "id", "S6", pattern=r"ap-[a-z0-9-]+"),
+    Annotation("ingress.cloud.tencent.com/cross-region-id", _I, "id", "S6", pattern=REGION),
     Annotation("ingress.cloud.tencent.com/cross-vpc-id", _I, "id", "S6", pattern=r"vpc-[0-9a-z]{8}"),
     Annotation("ingress.cloud.tencent.com/hybrid-type", _I, "string", "S6b"),
     Annotation("ingress.cloud.tencent.com/snat-pro-info", _I, "json", "S6b", shape="json"),

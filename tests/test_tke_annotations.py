@@ -117,3 +117,9 @@ def test_rules_wildcard_certificates_cover_one_label() -> None:
     assert rule_problems(ing) == [
         "under TLS, host a.b.example.com, example.com has no certificate: no spec.tls entry covers it (E4040)"
     ]
+
+
+@pytest.mark.parametrize("region", ["ap-guangzhou", "na-siliconvalley", "eu-frankfurt", "ap-shanghai-fsi"])
+def test_region_ids_outside_asia_pacific_are_region_ids(region: str) -> None:
+    assert _problem("Ingress", "ingress.cloud.tencent.com/cross-region-id", region) is None
+    assert _problem("Service", "service.cloud.tencent.com/cross-region-id", region) is None
