@@ -3,6 +3,7 @@ reject or silently misread, judged offline from the annotation catalogue (tke_an
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -229,6 +230,15 @@ def _covers(tls_host: str, host: str) -> bool:
     return tls_host.startswith("*.") and host.endswith(tls_host[1:]) and "." not in host[: -len(tls_host) + 1]
 
 
+def _ipv6(ing: Obj) -> bool:
+    """The Ingress asks for an IPv6 CLB (AddressIPVersion IPV6 or IPv6FullChain in its extensiveParameters)."""
+    try:
+        params = json.loads(annotations_of(ing).get("kubernetes.io/ingress.extensiveParameters") or "{}")
+    except ValueError:
+        return False
+    return isinstance(params, dict) and str(params.get("AddressIPVersion") or "").upper().startswith("IPV6")
+
+
 def rule_problems(ing: Obj) -> list[str]:
     """What the TKE ingress controller rejects in spec.rules and spec.tls, each with its code."""
     spec: dict[str, Any] = ing.get("spec") or {}
@@ -252,6 +262,8 @@ def rule_problems(ing: Obj) -> list[str]:
                         "a-z A-Z 0-9 . - / = ? and no regular expression (E4031)"
                     ).format(path=repr(value))
                 )
+    if _ipv6(ing) and any(not rule.get("host") for rule in spec.get("rules") or []):
+        problems.append(_("an IPv6 CLB needs a host on every rule, and a rule has none (E4034)"))
     tls = spec.get("tls") or []
     defaults = 0
     seen: dict[str, int] = {}
@@ -290,7 +302,8 @@ def ingress_rule_rejected(ctx: Context) -> Iterator[Hit]:
     Fires when a CLB Ingress has rules or TLS entries TKE's ingress controller rejects: a host that is not a
     lower-case domain with at least one dot (`E4052`), a path that does not start with `/`, is longer than
     120 characters, or uses characters other than `a-z A-Z 0-9 . - / = ?` (regular expressions are not
-    supported, `E4031`), a rule with a host but no `http` paths (`E4013`), a `spec.tls` entry without
+    supported, `E4031`), a rule with a host but no `http` paths (`E4013`), a rule without a host on an
+    IPv6 CLB (`AddressIPVersion` in `kubernetes.io/ingress.extensiveParameters`, `E4034`), a `spec.tls` entry without
     `secretName` (`E4009`), more than one `spec.tls` entry without hosts (several default certificates,
     `E4048`), a host in several `spec.tls` entries (`E4049`), and, with TLS and no default certificate, a rule
     host that no `spec.tls` entry covers (`E4040`; not judged when `http-rules`/`https-rules` decide which
