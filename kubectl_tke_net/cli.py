@@ -276,7 +276,12 @@ def _add_checks(sub: Any) -> None:
         help=_("the check catalogue; with CODE: what it means and how to fix it"),
         description=_("List the checks, or explain one."),
     )
-    p.add_argument("code", nargs="?", metavar="CODE")
+    p.add_argument(
+        "code",
+        nargs="?",
+        metavar="CODE",
+        help=_("a check code (TKE302), or an error code of TKE's controllers (E4009) to explain what an event said"),
+    )
     p.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table", metavar="FMT")
     p.set_defaults(func=cmd_checks, command="checks")
 
@@ -704,13 +709,36 @@ def cmd_dump(args: argparse.Namespace) -> Output:
     return Output(render.FORMATS[fmt](snap.dump(), False), 0, tuple(warnings))
 
 
+def _error_code_doc(code: str) -> dict[str, Any]:
+    """`checks E4009`: the controller code's entry for each kind it is defined for, in the run's language."""
+    from kubectl_tke_net import tke_errors
+
+    rows = tke_errors.entries(code)
+    if not rows:
+        raise UsageError(
+            _("unknown TKE controller error code {code} (not in the catalogue of TKE's documented codes)").format(
+                code=repr(code)
+            )
+        )
+    lang = 1 if i18n.language() == "zh" else 0
+    return {
+        "code": code,
+        "entries": [
+            {"kind": r.kind, "meaning": r.meaning[lang], "fix": r.fix[lang], "source": tke_errors.SOURCES[r.source]}
+            for r in rows
+        ],
+    }
+
+
 def cmd_checks(args: argparse.Namespace) -> Output:
-    from kubectl_tke_net import render
+    from kubectl_tke_net import render, tke_errors
     from kubectl_tke_net.checks import catalog as checks
 
     checks.load_all()
     if args.code:
         code = args.code.upper()
+        if tke_errors.is_code(code):
+            return Output(render.error_code_page(_error_code_doc(code), args.output))
         if code not in checks.CHECKS:
             raise UsageError(_("unknown check code {code} (see `kubectl tke-net checks`)").format(code=repr(args.code)))
         chk = checks.CHECKS[code]

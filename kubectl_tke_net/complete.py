@@ -165,6 +165,8 @@ def _positional(line: Line, word: str) -> Candidates:
     if command in OBJECT_ARGS and not given:
         return _matching("", word, _objects(line, OBJECT_ARGS[command])), NO_FILE
     if command == "checks" and not given:
+        if word[:1].upper() in ("E", "W"):
+            return _error_codes(word.upper()), NO_FILE
         from kubectl_tke_net.checks import catalog as checks
 
         checks.load_all()
@@ -180,6 +182,17 @@ def _positional(line: Line, word: str) -> Candidates:
             names = [n for n in _objects(line, FIX_OBJECTS[given[0]]) if n not in given[1:]]
             return _matching("", word, names), NO_FILE
     return [], NO_FILE
+
+
+def _error_codes(partial: str) -> list[str]:
+    """`checks E40<TAB>`: the TKE controller codes, each with its meaning (both kinds' when they differ)."""
+    from kubectl_tke_net import i18n, tke_errors
+
+    lang = 1 if i18n.language() == "zh" else 0
+    codes = sorted({code for _kind, code in tke_errors.CATALOGUE if code.startswith(partial)})
+    return [
+        _entry(code, " / ".join(dict.fromkeys(r.meaning[lang] for r in tke_errors.entries(code)))) for code in codes
+    ]
 
 
 def _matching(prefix: str, partial: str, names: list[str]) -> list[str]:

@@ -5,6 +5,7 @@ cluster domain. Pure functions of plain objects; no I/O.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -240,6 +241,27 @@ def rule_paths(ing: Obj) -> Iterator[tuple[str, str, str | None, dict[str, Any]]
             yield host, str(path.get("path") or "/"), path.get("pathType"), path.get("backend") or {}
 
 
+# TKE's mixed HTTP/HTTPS rules: with them, the CLB serves each listed rule on that protocol only [S15].
+MIXED_RULES = (("HTTP", "kubernetes.io/ingress.http-rules"), ("HTTPS", "kubernetes.io/ingress.https-rules"))
+
+
+def mixed_rules(ing: Obj) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    """(protocol, host, path, backend) of each entry of `kubernetes.io/ingress.http-rules` / `https-rules`; host
+    "*" when absent. A value that is not a JSON array gives nothing (TKE214 reports it); so does an entry that
+    is not an object."""
+    notes = annotations_of(ing)
+    for protocol, key in MIXED_RULES:
+        try:
+            entries = json.loads(notes[key]) if key in notes else []
+        except ValueError:
+            continue
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict):
+                backend = entry.get("backend")
+                host = str(entry.get("host") or "*").lower()
+                yield protocol, host, str(entry.get("path") or "/"), backend if isinstance(backend, dict) else {}
+
+
 def rule_text(host: str, path: str, path_type: str | None) -> str:
     return f"{host}{path}" + (f" ({path_type})" if path_type else "")
 
@@ -250,7 +272,8 @@ def default_backend(ing: Obj) -> dict[str, Any] | None:
 
 
 def backends(ing: Obj) -> list[Backend]:
-    """The Service backends of an Ingress, default backend first, in the order traffic is routed."""
+    """The Service backends of an Ingress, default backend first, in the order traffic is routed, then those of
+    the mixed HTTP/HTTPS rules annotations (the CLB binds them just the same)."""
     found = []
     default = default_backend(ing)
     if default and (target := service_ref(default)):
@@ -258,6 +281,10 @@ def backends(ing: Obj) -> list[Backend]:
     for host, path, path_type, backend in rule_paths(ing):
         if target := service_ref(backend):
             found.append(Backend(_("rule {rule}").format(rule=rule_text(host, path, path_type)), *target))
+    for protocol, host, path, backend in mixed_rules(ing):
+        if target := service_ref(backend):
+            where = _("{protocol} rule {rule}").format(protocol=protocol, rule=rule_text(host, path, None))
+            found.append(Backend(where, *target))
     return found
 
 

@@ -170,6 +170,20 @@ def check_page(doc: dict[str, Any], fmt: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def error_code_page(doc: dict[str, Any], fmt: str) -> str:
+    """`checks E4009`: what a TKE controller code means for each kind of object, what to do, and the source."""
+    if fmt != "table":
+        return FORMATS[fmt](doc, False)
+    lines = []
+    for entry in doc["entries"]:
+        lines += [
+            _("{code} ({kind}): {meaning}").format(code=doc["code"], kind=entry["kind"], meaning=entry["meaning"]),
+            _("  what to do: {fix}").format(fix=entry["fix"]),
+            _("  source: {source}").format(source=entry["source"]),
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def catalogue(items: list[dict[str, Any]], fmt: str) -> str:
     """`checks`: every code with its severity, commands and title."""
     if fmt != "table":

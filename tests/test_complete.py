@@ -70,6 +70,9 @@ def test_positionals() -> None:
     assert names("checks", "TKE30") == ([f"TKE30{i}" for i in range(1, 7)], 4)
     candidates, _ = complete(["checks", "tke101"])
     assert candidates == ["TKE101\tselector matches no Pod"]
+    assert names("checks", "e400")[0] == [f"E400{i}" for i in (0, 1, 3, 4, 5, 6, 7, 8, 9)]
+    candidates, _ = complete(["checks", "E4009"])
+    assert candidates == ["E4009\tthe account is in arrears / a spec.tls entry has no secretName"]
     assert names("version", "") == ([], 4)
 
 

@@ -1,4 +1,4 @@
-"""Ingress checks TKE201-TKE211: from the CLB rule to the Service, its port and its Pods."""
+"""Ingress checks TKE201-TKE212: from the CLB rule to the Service, its port and its Pods."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from kubectl_tke_net.checks.service import (
     _why_not_ready,
     has_backends,
     no_address_message,
+    warning_events_message,
 )
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import N_, _, ngettext
@@ -25,6 +26,7 @@ from kubectl_tke_net.k8s import (
     failing_gates,
     is_clb_ingress,
     meta,
+    mixed_rules,
     pod_ready,
     port_value,
     ref,
@@ -104,6 +106,10 @@ def _svc_type(svc: Obj) -> str:
     return str(_spec(svc).get("type") or "ClusterIP")
 
 
+def _without_address(ing: Obj) -> bool:
+    return is_clb_ingress(ing) and not ((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress")
+
+
 def _no_endpoint_reason(ctx: Context, svc: Obj) -> str:
     """Why a Service with a selector has no ready endpoint, as TKE101/TKE102/TKE111 would explain it."""
     ns, _name = _ns_name(svc)
@@ -131,7 +137,9 @@ def backend_service_missing(ctx: Context) -> Iterator[Hit]:
     ## What it does
     Fires when a backend of an Ingress (a rule's path or the default backend) names a Service that does
     not exist in the Ingress's namespace. The message names each missing Service and the rules that use
-    it, and suggests a Service with a similar name when there is one.
+    it, and suggests a Service with a similar name when there is one. The backends named in TKE's mixed
+    HTTP/HTTPS rules (`kubernetes.io/ingress.http-rules`, `https-rules`) count too, here and in
+    TKE202-TKE204, TKE207 and TKE208.
 
     ## Why it breaks traffic
     An Ingress can only send traffic to Services of its own namespace. For a missing Service TKE's
@@ -394,7 +402,7 @@ def clb_ingress_without_address(ctx: Context) -> Iterator[Hit]:
     `kubectl -n kube-system get cm tke-ingress-controller-config -o jsonpath='{.data.VERSION}'`.
     """
     for ing in ctx.ingresses:
-        if not is_clb_ingress(ing) or ((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
+        if not _without_address(ing):
             continue
         message = no_address_message(ctx, ing, _("CLB Ingress without a CLB address"))
         ns, name = _ns_name(ing)
@@ -432,6 +440,9 @@ def no_default_backend(ctx: Context) -> Iterator[Hit]:
         rules = [
             f"{rule_text(host, path, path_type)} -> {_target_text(backend)}"
             for host, path, path_type, backend in rule_paths(ing)
+        ] + [
+            f"{protocol} {rule_text(host, path, None)} -> {_target_text(backend)}"
+            for protocol, host, path, backend in mixed_rules(ing)
         ]
         limit = 10
         listed = "; ".join(rules[:limit]) + (
@@ -468,18 +479,21 @@ def duplicate_host_path(ctx: Context) -> Iterator[Hit]:
     (`kubectl edit ingress -n NS NAME`).
     """
     for ing in ctx.ingresses:
-        seen: dict[tuple[str, str], list[str]] = defaultdict(list)
+        # The mixed-rules annotations list spec rules again, per protocol: duplicates count within each list.
+        seen: dict[tuple[str, str, str], list[str]] = defaultdict(list)
         for host, path, _path_type, backend in rule_paths(ing):
-            seen[(host, path)].append(_target_text(backend))
+            seen[("", host, path)].append(_target_text(backend))
+        for protocol, host, path, backend in mixed_rules(ing):
+            seen[(protocol, host, path)].append(_target_text(backend))
         dups = [(key, targets) for key, targets in seen.items() if len(targets) > 1]
         if not dups:
             continue
         ns, name = _ns_name(ing)
         problems = [
             _("{rule} appears {n} times (-> {targets})").format(
-                rule=f"{host}{path}", n=len(targets), targets=", ".join(targets)
+                rule=(f"{protocol} " if protocol else "") + f"{host}{path}", n=len(targets), targets=", ".join(targets)
             )
-            for (host, path), targets in dups
+            for (protocol, host, path), targets in dups
         ]
         yield Hit(
             ref(ing),
@@ -595,3 +609,35 @@ def clb_tls_needs_443(ctx: Context) -> Iterator[Hit]:
             ).format(hosts=for_hosts, clb=clb),
             _("Check that {where} allow inbound TCP 443 (CLB console, Security Groups tab).").format(where=where),
         )
+
+
+@check("TKE212", Severity.WARNING, N_("Warning events on the Ingress"), needs=("ingresses", "events"), commands=ING)
+def ingress_warning_events(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires when an Ingress has Warning events, listing each distinct reason once with its newest message,
+    and saying what the TKE ingress controller's error code in it (`E4xxx`, `E5xxx`, `E6xxx`, `W1xxx`)
+    means and what to do. The event that TKE206 already quotes (a CLB Ingress without address) is left out;
+    an Ingress that has an address is not: this is the check that shows its errors.
+
+    ## Why it breaks traffic
+    TKE's ingress controller syncs an Ingress as one unit and reports what fails as a Warning event on it.
+    Since the controller's "error protection" change it skips the part it cannot apply and keeps the rest:
+    an Ingress can have its CLB address and still carry a blocking error, such as a missing TLS Secret
+    (`E4010`) that leaves the CLB without its HTTPS listener, or a backend it cannot bind (`E4041`,
+    `E4042`, `E4047`). The events are the only trace of it, and are kept about an hour.
+
+    ## How to fix it
+    Read the events (`kubectl describe ingress -n NS NAME`) and fix what they name;
+    `kubectl tke-net checks E4010` explains a code. The events stop once the controller's next sync
+    succeeds.
+    """
+    for ing in ctx.ingresses:
+        message = warning_events_message(ctx, ing, _without_address(ing))
+        if message:
+            ns, name = _ns_name(ing)
+            yield Hit(
+                ref(ing),
+                message,
+                _("kubectl describe ingress -n {ns} {name} and fix what the events name.").format(ns=ns, name=name),
+            )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from kubectl_tke_net import tke
+from kubectl_tke_net import i18n, tke, tke_errors
 from kubectl_tke_net.checks.registry import Hit, check
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import N_, _, ngettext
@@ -336,9 +336,23 @@ def _no_address(svc: Obj) -> bool:
     return _is_lb(svc) and not ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress")
 
 
+def explain_codes(kind: str, text: str) -> str:
+    """What the TKE controller codes in an event message mean and what to do, in the run's language: the
+    numbers are per controller, so the kind of the event's object picks the entry. Unknown codes get nothing:
+    the message already quotes them as they are."""
+    lang = 1 if i18n.language() == "zh" else 0
+    notes = [
+        _("{code} means {meaning}; what to do: {fix}").format(code=code, meaning=row.meaning[lang], fix=row.fix[lang])
+        for code in tke_errors.codes_in(text)
+        if (row := tke_errors.lookup(kind, code)) is not None
+    ]
+    return _(" ({notes})").format(notes="; ".join(notes)) if notes else ""
+
+
 def _event_text(event: Obj) -> str:
     message = " ".join(str(event.get("message") or "").split())
-    return f"{event.get('reason') or 'Warning'}: {message}"
+    kind = str((event.get("involvedObject") or event.get("regarding") or {}).get("kind") or "")
+    return f"{event.get('reason') or 'Warning'}: {message}{explain_codes(kind, message)}"
 
 
 def quoted_event(ctx: Context, obj: Obj, no_address: bool) -> Obj | None:
@@ -445,24 +459,33 @@ def service_warning_events(ctx: Context) -> Iterator[Hit]:
     controller's next sync succeeds.
     """
     for svc in ctx.services:
-        quoted = quoted_event(ctx, svc, _no_address(svc))
-        seen: dict[str, Obj] = {}
-        for event in ctx.warnings(svc):
-            if quoted is not None and event.get("reason") == quoted.get("reason"):
-                continue
-            seen.setdefault(str(event.get("reason") or "Warning"), event)
-        if seen:
-            texts = "; ".join(_event_text(e) for e in seen.values())
-            count = len(seen)
+        message = warning_events_message(ctx, svc, _no_address(svc))
+        if message:
             yield Hit(
                 ref(svc),
-                ngettext("{n} Warning event reason: {events}", "{n} Warning event reasons: {events}", count).format(
-                    n=count, events=texts
-                ),
+                message,
                 _("kubectl describe service -n {ns} {name} and fix what the events name.").format(
                     ns=_ns_name(svc)[0], name=_ns_name(svc)[1]
                 ),
             )
+
+
+def warning_events_message(ctx: Context, obj: Obj, no_address: bool) -> str | None:
+    """What TKE109 and TKE212 say: each distinct Warning reason once, newest message, with its codes explained;
+    the reason that TKE107/TKE206 quote (when the object has no address) is left out."""
+    quoted = quoted_event(ctx, obj, no_address)
+    seen: dict[str, Obj] = {}
+    for event in ctx.warnings(obj):
+        if quoted is not None and event.get("reason") == quoted.get("reason"):
+            continue
+        seen.setdefault(str(event.get("reason") or "Warning"), event)
+    if not seen:
+        return None
+    texts = "; ".join(_event_text(e) for e in seen.values())
+    count = len(seen)
+    return ngettext("{n} Warning event reason: {events}", "{n} Warning event reasons: {events}", count).format(
+        n=count, events=texts
+    )
 
 
 @check(
