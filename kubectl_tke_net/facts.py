@@ -16,6 +16,7 @@ from kubectl_tke_net.k8s import (
     Selector,
     backends,
     event_time,
+    is_super_node,
     labels,
     meta,
     pod_condition,
@@ -171,6 +172,11 @@ class Context:
         configmaps = {meta(c).get("name", ""): c for c in self.snap.maybe("configmaps")}
         nodes = [labels(n) for n in self.snap.maybe("nodes")]
         return tke.detect_kube_proxy(self.kube_proxy_daemonset, configmaps, nodes or None)
+
+    @cached_property
+    def super_nodes(self) -> frozenset[str]:
+        """Names of the super nodes (eklet) among the nodes, when they can be read."""
+        return frozenset(str(meta(n).get("name", "")) for n in self.snap.maybe("nodes") if is_super_node(n))
 
     @cached_property
     def ready_nodes(self) -> int:

@@ -319,3 +319,22 @@ def cluster_domain(corefile: str) -> str:
                 if not zone.endswith(("in-addr.arpa", "ip6.arpa")):
                     return zone
     return "cluster.local"
+
+
+def is_super_node(node: Obj) -> bool:
+    """A TKE super node (eklet): label node.kubernetes.io/instance-type: eklet, or an eklet-* name."""
+    return labels(node).get(tke.INSTANCE_TYPE_LABEL) == tke.EKLET or str(meta(node).get("name", "")).startswith(
+        "eklet-"
+    )
+
+
+def is_super_node_pod(pod: Obj, super_nodes: frozenset[str] = frozenset()) -> bool:
+    """A Pod on a super node: its pod-type annotation, its node, or its own VM's address (hostIP == podIP,
+    which a hostNetwork Pod shares with CVM nodes, so not for those)."""
+    status = pod.get("status") or {}
+    spec = _spec(pod)
+    return (
+        annotations_of(pod).get(tke.POD_TYPE) == tke.EKLET
+        or str(spec.get("nodeName") or "") in super_nodes
+        or (not spec.get("hostNetwork") and bool(status.get("podIP")) and status.get("hostIP") == status.get("podIP"))
+    )

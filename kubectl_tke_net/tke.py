@@ -30,6 +30,10 @@ ING_LB_ID = "kubernetes.io/ingress.qcloud-loadbalance-id"
 QCLOUD_CLASS = "qcloud"
 # Pods and cluster configuration
 POD_NETWORKS = "tke.cloud.tencent.com/networks"
+# Super nodes (eklet): each Pod is its own VM with a VPC address (TKE-FACTS-2 §3.1)
+POD_TYPE = "tke.cloud.tencent.com/pod-type"
+EKLET = "eklet"
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 BACKENDGROUP_GATE = "cloud.tencent.com/load-balancer-backendgroup-ready"
 SERVICE_CONTROLLER_CONFIG = "tke-service-controller-config"
 GLOBAL_ROUTE_DIRECT_ACCESS = "GlobalRouteDirectAccess"

@@ -13,6 +13,7 @@ from kubectl_tke_net.k8s import (
     annotations_of,
     container_port_for,
     failing_gates,
+    is_super_node_pod,
     meta,
     not_ready_reason,
     pod_ready,
@@ -501,32 +502,54 @@ def direct_access_without_vpc_cni(ctx: Context) -> Iterator[Hit]:
     Fires when a Service has `service.cloud.tencent.com/direct-access: "true"` but some selected Pod is
     not a VPC-CNI Pod (no `tke.cloud.tencent.com/networks` annotation) and the cluster has not enabled
     direct access for GlobalRouter Pods (`GlobalRouteDirectAccess: "true"` in ConfigMap
-    `kube-system/tke-service-controller-config`).
+    `kube-system/tke-service-controller-config`), or some selected Pod uses the host network, which no
+    switch makes a direct backend (controller error E4033). Pods on super nodes (eklet: annotation
+    `tke.cloud.tencent.com/pod-type: eklet`, a node labelled `node.kubernetes.io/instance-type: eklet`,
+    or `hostIP == podIP`) have VPC addresses of their own and are direct-bindable.
 
     ## Why it breaks traffic
     In direct-access mode the CLB binds the Pod IPs themselves as backends. GlobalRouter Pod IPs are
     not VPC addresses the CLB can reach unless the cluster switch is on, so those Pods are never bound
-    or never healthy.
+    or never healthy; a hostNetwork Pod has the node's address, which the controller refuses to bind.
 
     ## How to fix it
-    Run the workload on VPC-CNI (annotation `tke.cloud.tencent.com/networks: tke-route-eni`), or enable
-    `GlobalRouteDirectAccess` for the cluster (TKE docs: LoadBalancer direct-to-Pod mode), or remove the
-    `direct-access` annotation so the CLB uses NodePorts.
+    Run the workload on VPC-CNI (annotation `tke.cloud.tencent.com/networks: tke-route-eni`) or on super
+    nodes, or enable `GlobalRouteDirectAccess` for the cluster (TKE docs: LoadBalancer direct-to-Pod
+    mode), or remove the `direct-access` annotation so the CLB uses NodePorts. hostNetwork Pods: remove
+    `hostNetwork` or the `direct-access` annotation.
     """
     config = ctx.configmaps.get(tke.SERVICE_CONTROLLER_CONFIG) or {}
-    if tke.is_true((config.get("data") or {}).get(tke.GLOBAL_ROUTE_DIRECT_ACCESS)):
-        return
+    switch_on = tke.is_true((config.get("data") or {}).get(tke.GLOBAL_ROUTE_DIRECT_ACCESS))
     for svc, pods in services_with_pods(ctx):
         if not tke.is_true(annotations_of(svc).get(tke.SVC_DIRECT_ACCESS)):
             continue
-        gr = [p for p in pods if not annotations_of(p).get(tke.POD_NETWORKS)]
-        if gr:
-            yield Hit(
-                ref(svc),
+        host = [p for p in pods if (p.get("spec") or {}).get("hostNetwork")]
+        gr = [
+            p
+            for p in pods
+            if p not in host
+            and not annotations_of(p).get(tke.POD_NETWORKS)
+            and not is_super_node_pod(p, ctx.super_nodes)
+        ]
+        problems = []
+        if gr and not switch_on:
+            problems.append(
                 _(
                     "direct-access is on but {n} of {total} Pods are not VPC-CNI Pods ({pods}) and "
                     "GlobalRouteDirectAccess is not enabled"
-                ).format(n=len(gr), total=len(pods), pods=_names(gr)),
+                ).format(n=len(gr), total=len(pods), pods=_names(gr))
+            )
+        if host:
+            problems.append(
+                _(
+                    "direct-access is on but {n} of {total} Pods use the host network ({pods}), which the CLB "
+                    "cannot bind directly (E4033)"
+                ).format(n=len(host), total=len(pods), pods=_names(host))
+            )
+        if problems:
+            yield Hit(
+                ref(svc),
+                "; ".join(problems),
                 _(
                     "Run the Pods on VPC-CNI (tke.cloud.tencent.com/networks), enable GlobalRouteDirectAccess "
                     "in kube-system/tke-service-controller-config, or remove the direct-access annotation."
