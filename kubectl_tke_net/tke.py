@@ -19,6 +19,7 @@ SVC_PASS_TO_TARGET = "service.cloud.tencent.com/pass-to-target"
 SVC_SECURITY_GROUPS = "service.cloud.tencent.com/security-groups"
 SVC_PREVENT_LOOPBACK = "service.cloud.tencent.com/prevent-loopback"
 SVC_LB_ID = "service.kubernetes.io/loadbalance-id"
+SVC_SPECIFY_PROTOCOL = "service.cloud.tencent.com/specify-protocol"
 # Ingresses (TKE-FACTS §1.2)
 ING_CLASS = "kubernetes.io/ingress.class"
 ING_SUBNET = "kubernetes.io/ingress.subnetId"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -283,12 +284,32 @@ def numeric_target_port_undeclared(ctx: Context) -> Iterator[Hit]:
             )
 
 
+# The transport each CLB listener protocol of specify-protocol runs on.
+_LISTENER_TRANSPORT = {"TCP": "TCP", "UDP": "UDP", "TCP_SSL": "TCP", "HTTP": "TCP", "HTTPS": "TCP", "QUIC": "UDP"}
+
+
+def _specified_protocols(svc: Obj) -> dict[str, set[str]]:
+    """Service port -> the transports service.cloud.tencent.com/specify-protocol gives its CLB listeners
+    (`{"80": {"protocol": ["TCP", "UDP"]}}`); nothing when absent or malformed (TKE115 reports that)."""
+    try:
+        value = json.loads(annotations_of(svc).get(tke.SVC_SPECIFY_PROTOCOL) or "{}")
+    except ValueError:
+        return {}
+    found: dict[str, set[str]] = {}
+    for port, entry in value.items() if isinstance(value, dict) else ():
+        protocols = entry.get("protocol") if isinstance(entry, dict) else None
+        if isinstance(protocols, list):
+            found[str(port)] = {_LISTENER_TRANSPORT.get(str(p).upper(), str(p).upper()) for p in protocols}
+    return found
+
+
 @check("TKE106", Severity.WARNING, N_("protocol mismatch"), needs=("services", "pods"), commands=SVC)
 def protocol_mismatch(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
     Fires when a Service port's protocol (TCP, UDP, SCTP; TCP when unset) differs from the protocol of
-    the container port it targets.
+    the container port it targets, unless `service.cloud.tencent.com/specify-protocol` gives that port's
+    CLB listener the container port's protocol (`{"53": {"protocol": ["TCP", "UDP"]}}`).
 
     ## Why it breaks traffic
     kube-proxy and the CLB listener forward the Service port's protocol. A UDP Service in front of a
@@ -301,15 +322,19 @@ def protocol_mismatch(ctx: Context) -> Iterator[Hit]:
     """
     for svc, pods in services_with_pods(ctx):
         problems = []
+        specified = _specified_protocols(svc)
         for port in _spec(svc).get("ports") or []:
             proto = str(port.get("protocol") or "TCP")
             target = target_port(port)
+            # specify-protocol sets the CLB listener's protocols for a port: a TCP Service port may be UDP at the
+            # CLB (in direct mode the CLB then reaches the container's UDP port itself).
+            accepted = {proto} | specified.get(str(port.get("port")), set())
             mismatched = sorted(
                 {
                     str(cport.get("protocol") or "TCP")
                     for p in pods
                     if (cport := container_port_for(p, target, proto)) is not None
-                    and str(cport.get("protocol") or "TCP") != proto
+                    and str(cport.get("protocol") or "TCP") not in accepted
                 }
             )
             if mismatched:
