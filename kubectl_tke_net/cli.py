@@ -606,6 +606,7 @@ _ONLY_FOR = (
 def _fix_request(args: argparse.Namespace) -> Any:
     """The checked `fix` request; UsageError for what cannot go together."""
     from kubectl_tke_net.fix.command import FixRequest
+    from kubectl_tke_net.fix.plan import Options
     from kubectl_tke_net.sources.cluster import parse_duration
 
     action = args.action
@@ -643,15 +644,18 @@ def _fix_request(args: argparse.Namespace) -> Any:
             wait = parse_duration(args.wait)
         except ValueError as exc:
             raise UsageError(f"--wait: {exc}") from exc
-    return FixRequest(
-        action=action,
-        mode="apply" if args.apply else "server" if args.dry_run == "server" else "client",
+    options = Options(
         names=tuple(args.names),
         version=args.target_version,
         all_lb=args.all_lb,
         force=args.force,
         host=args.host,
         service=args.service,
+    )
+    return FixRequest(
+        action=action,
+        mode="apply" if args.apply else "server" if args.dry_run == "server" else "client",
+        options=options,
         wait=wait,
         wait_text=args.wait,
         backup_dir=args.backup_dir,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +31,8 @@ class FixRequest:
 
     action: str
     mode: str  # client | server | apply
-    names: tuple[str, ...] = ()
-    version: str | None = None
-    all_lb: bool = False
-    force: bool = False
-    host: str | None = None
-    service: str | None = None
+    # What the planner takes: names, --version, --all-lb, --force, --host, --service.
+    options: Options = field(default_factory=Options)
     wait: float | None = None
     wait_text: str | None = None
     backup_dir: str = applier.DEFAULT_BACKUP_DIR
@@ -130,13 +126,16 @@ def _saved_field(entry: Any) -> bool:
 def _check_server(request: FixRequest, backup: Obj, cluster: Any) -> None:
     """A backup goes back only to the API server it was taken from, unless --force."""
     saved, current = str(backup["server"]).rstrip("/"), str(cluster.host).rstrip("/")
-    if saved != current and not request.force:
+    if saved != current and not request.options.force:
         raise UsageError(
             _(
                 'backup {path} was taken from the API server {saved}, but context "{context}" is {server}; '
                 "choose the right --context, or pass --force to restore it there anyway"
             ).format(
-                path=request.names[0], saved=saved, context=cluster.target.context or "(in-cluster)", server=current
+                path=request.options.names[0],
+                saved=saved,
+                context=cluster.target.context or "(in-cluster)",
+                server=current,
             )
         )
 
@@ -158,18 +157,12 @@ def run(request: FixRequest, open_source: OpenSource, log: Callable[[str], None]
     header: Obj = {}
     scope: str | bool | None = None
     if request.action == "rollback":
-        header = read_backup(request.names[0])
+        header = read_backup(request.options.names[0])
         scope = _rollback_scope(tuple(header["objects"]))
     selector = Selector.parse(request.selector) if request.selector else None
-    opts = Options(
-        names=request.names if request.action != "rollback" else (),
-        version=request.version,
-        all_lb=request.all_lb,
-        force=request.force,
-        host=request.host,
-        service=request.service,
-        backup=tuple(header.get("objects") or ()),
-    )
+    opts = request.options
+    if header:  # rollback: FILE is no object name; the planner restores what the backup holds
+        opts = replace(opts, names=(), backup=tuple(header["objects"]))
     snap, source = open_source(scope)
     if header and not request.snapshot:
         _check_server(request, header, snap.source)
