@@ -61,7 +61,7 @@ def wants(ctx: Context, chosen: Iterable[Check], view: CloudView) -> Wants:
     try:
         for chk in chosen:
             try:
-                for name in chk.needs:
+                for name in chk.kinds(ctx.command):
                     ctx.snap.list(name)
                 list(chk.func(ctx))
             except Unavailable:
