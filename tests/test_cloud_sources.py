@@ -222,3 +222,24 @@ def test_a_dump_gives_the_same_findings_offline(
         assert strip == {k: v for k, v in off.json().items() if k != "source"}
         assert any(f["code"] == "TKE401" for f in off.json()["findings"])
     assert len(fake.calls) == asked
+
+
+def test_in_chinese(cli: CLI, fake: FakeCloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--lang zh: the new sources, the super-node Pod's group and what cannot be judged are translated."""
+    from kubectl_tke_net import i18n
+
+    for name in (*i18n.LOCALE_VARIABLES, "LANGUAGE"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        zh = diagnose(cli, "svc", "--select", "TKE401", "--lang", "zh")
+    finally:
+        i18n.set_language("en")
+    pod = finding(zh, "TKE401", "Pod/shop/eks-1")
+    assert pod["message"].startswith("超级节点 Pod eks-1 的安全组（sg-pod00001）没有放通 TCP 8080")
+    unknown = finding(zh, "TKE401", "Service/shop/cni-direct")
+    assert unknown["message"].startswith(
+        "无法判断其直连 Pod 的安全组（VPC-CNI Pod cni-1：插件不读取其弹性网卡（ENI）的安全组"
+    )
+    assert unknown["remediation"].startswith("请确认这些 Pod 绑定的安全组放通：")
+    node = finding(zh, "TKE401", "Node/10.0.1.1")
+    assert "CLB 和客户端无法访问该节点上的这些端口" in node["message"]
