@@ -424,7 +424,7 @@ def _cloud(
         )
         if reader is None:
             return chosen
-        ctx.snap.prefetch([kind for c in chosen + extra for kind in c.needs])
+        ctx.snap.prefetch([kind for c in chosen + extra for kind in c.kinds(ctx.command)])
         doc = reader.fill(lambda view: wants(ctx, extra, view))
         ctx.snap.add_facts(doc)
     ctx.cloud = CloudView(doc, scope)
@@ -576,10 +576,11 @@ def cmd_diagnose(args: argparse.Namespace) -> Output:
         if probe_results(snap, kind, args.name):  # this run's probe, or the ProbeResults of a --snapshot
             ctx = ProbeContext(snap, args.name, selector, kind)
             chosen += probes
+    ctx.command = args.command
     chosen = _cloud(args, ctx, chosen, select, ignore)
     if not chosen:  # only Tencent Cloud checks were left, and they are off
         raise _nothing_left(args)
-    snap.prefetch([kind for c in chosen for kind in c.needs] + list(report.FACT_KINDS))
+    snap.prefetch([kind for c in chosen for kind in c.kinds(args.command)] + list(report.FACT_KINDS))
     empty = _examined(ctx, args)
     result = checks.run(ctx, chosen, suppress=not args.no_suppress)
     doc = report.build(args.command, source, ctx, result)

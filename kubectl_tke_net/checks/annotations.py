@@ -268,9 +268,7 @@ def rule_problems(ing: Obj) -> list[str]:
     tls = spec.get("tls") or []
     defaults = 0
     seen: dict[str, int] = {}
-    for entry in tls:
-        if not entry.get("secretName"):
-            problems.append(_("a spec.tls entry has no secretName (E4009)"))
+    for entry in tls:  # an entry without secretName (E4009) is TKE205's
         entry_hosts = [str(h) for h in entry.get("hosts") or []]
         if not entry_hosts:
             defaults += 1
@@ -304,11 +302,11 @@ def ingress_rule_rejected(ctx: Context) -> Iterator[Hit]:
     lower-case domain with at least one dot (`E4052`), a path that does not start with `/`, is longer than
     120 characters, or uses characters other than `a-z A-Z 0-9 . - / = ?` (regular expressions are not
     supported, `E4031`), a rule with a host but no `http` paths (`E4013`), a rule without a host on an
-    IPv6 CLB (`AddressIPVersion` in `kubernetes.io/ingress.extensiveParameters`, `E4034`), a `spec.tls` entry without
-    `secretName` (`E4009`), more than one `spec.tls` entry without hosts (several default certificates,
-    `E4048`), a host in several `spec.tls` entries (`E4049`), and, with TLS and no default certificate, a rule
-    host that no `spec.tls` entry covers (`E4040`; not judged when `http-rules`/`https-rules` decide which
-    rules are HTTPS).
+    IPv6 CLB (`AddressIPVersion` in `kubernetes.io/ingress.extensiveParameters`, `E4034`), more than one
+    `spec.tls` entry without hosts (several default certificates, `E4048`), a host in several `spec.tls`
+    entries (`E4049`), and, with TLS and no default certificate, a rule host that no `spec.tls` entry
+    covers (`E4040`; not judged when `http-rules`/`https-rules` decide which rules are HTTPS). A `spec.tls`
+    entry without `secretName` (`E4009`) is TKE205's.
 
     ## Why it breaks traffic
     The controller syncs the Ingress as one unit: one rejected rule stops the sync of all of them, so a new
@@ -316,7 +314,7 @@ def ingress_rule_rejected(ctx: Context) -> Iterator[Hit]:
 
     ## How to fix it
     Write hosts in lower case with their domain (`shop.example.com`, `*.example.com`), paths as plain
-    prefixes (`/api`), give each tls entry a `secretName`, keep one default certificate and each host in one
+    prefixes (`/api`), keep one default certificate and each host in one
     tls entry, and list every HTTPS host in a tls entry.
     """
     for ing in ctx.ingresses:
