@@ -721,7 +721,8 @@ def cmd_lint(args: argparse.Namespace) -> Output:
     examined = found.examined() > 0
     if not examined:
         notes.append(_("No Services or Ingresses found in the manifests."))
-    text = _render(args, doc, chosen, examined)
+    listed = chosen + [checks.CHECKS[code] for skip in skipped for code in skip.codes]  # JUnit and SARIF name them
+    text = _render(args, doc, listed, examined)
     failing = args.fail_on != "never" and any(f.severity >= Severity.parse(args.fail_on) for f in findings)
     return Output(text, 1 if failing else 0, tuple(notes))
 

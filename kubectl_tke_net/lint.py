@@ -165,9 +165,8 @@ def replaced_pod(pod: Obj, workloads: set[Ref]) -> bool:
         kind, name = str(owner.get("kind", "")), str(owner.get("name", ""))
         if Ref(kind, ns, name) in workloads:
             return True
-        if kind == "ReplicaSet" and Ref("Deployment", ns, _RS_HASH.sub("", name)) in workloads:
-            return True
-        if kind == "Job" and Ref("CronJob", ns, _JOB_TIME.sub("", name)) in workloads:
+        above = {"ReplicaSet": ("Deployment", _RS_HASH), "Job": ("CronJob", _JOB_TIME)}.get(kind)
+        if above and above[1].search(name) and Ref(above[0], ns, above[1].sub("", name)) in workloads:
             return True
     return False
 

@@ -278,7 +278,8 @@ def junit(report: dict[str, Any], ran: Sequence[tuple[str, str]] = (), fail_on: 
     if source:
         props = ET.SubElement(suite, "properties")
         for key, value in source.items():
-            ET.SubElement(props, "property", name=key, value=text(value))
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else value  # lint's manifests
+            ET.SubElement(props, "property", name=key, value=text(shown))
     counts = {"tests": 0, "failures": 0, "skipped": 0}
     for code in codes:
         classname = f"tke-net.{command}.{code}"
