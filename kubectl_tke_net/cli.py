@@ -287,9 +287,12 @@ def _add_lint(sub: Any) -> None:
         "--filename",
         dest="filenames",
         action="append",
-        required=True,
+        default=[],
         metavar="PATH",
         help=_("a manifest file, a folder (read recursively) or - for standard input; repeatable"),
+    )
+    p.add_argument(
+        "paths", nargs="*", metavar="PATH", help=_("more manifests, as with -f (how pre-commit passes the files)")
     )
     g = p.add_argument_group(_("cluster and output"))
     g.add_argument(
@@ -692,10 +695,13 @@ def cmd_lint(args: argparse.Namespace) -> Output:
         for flag, value in (("--kubeconfig", args.kubeconfig), ("--context", args.context), ("--as", args.as_user)):
             if value:
                 raise UsageError(_("{flag} needs --cluster: lint reads no cluster without it").format(flag=flag))
+    paths = [*args.filenames, *args.paths]
+    if not paths:
+        raise UsageError(_("lint needs the manifests: -f PATH (a file, a folder, or - for standard input)"))
     chosen, skipped = lint.plan(select, ignore, with_cluster=bool(args.cluster or args.snapshot))
     if not chosen:
         raise _nothing_left(args)
-    found = reader.read(args.filenames, args.namespace or "default")  # before any cluster is contacted
+    found = reader.read(paths, args.namespace or "default")  # before any cluster is contacted
     source: dict[str, Any] = {"context": None, "cluster": None, "snapshot": args.snapshot, "manifests": found.paths}
     base: Any = lint.ManifestSource(found)
     if args.snapshot:

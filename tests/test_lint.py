@@ -169,7 +169,7 @@ def test_helm_output_on_stdin(cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_default_namespace_and_folders_and_json(cli: CLI, tmp_path: Path) -> None:
-    write(tmp_path / "chart" / "svc.yaml", HELM.split("---\n# Source: web/templates/empty.yaml")[0])
+    write(tmp_path / "chart" / "svc.yaml", HELM.split("---\n# Source: web/templates/empty.yaml", maxsplit=1)[0])
     write(
         tmp_path / "chart" / "sub" / "deploy.json",
         json.dumps(
@@ -200,7 +200,7 @@ def test_default_namespace_and_folders_and_json(cli: CLI, tmp_path: Path) -> Non
     assert doc["findings"] == [], doc["findings"]  # the JSON Deployment's template declares http
     assert doc["manifests"]["objects"] == 2
     # The Service is in `default`: no namespace and no -n.
-    broken = write(tmp_path / "one" / "svc.yaml", HELM.split("---\n# Source: web/templates/empty.yaml")[0])
+    broken = write(tmp_path / "one" / "svc.yaml", HELM.split("---\n# Source: web/templates/empty.yaml", maxsplit=1)[0])
     [f] = cli("lint", "-f", broken, "-o", "json").json()["findings"]
     assert f["namespace"] == "default" and f["code"] == "TKE101"
 
@@ -228,7 +228,10 @@ def test_positions_come_from_the_parser(cli: CLI, tmp_path: Path) -> None:
 
 
 def test_duplicates_are_reported_once_with_both_places(cli: CLI, tmp_path: Path) -> None:
-    svc = "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: shop}\nspec: {selector: {app: %s}, ports: [{port: 80}]}\n"
+    svc = (
+        "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: shop}\n"
+        "spec: {selector: {app: %s}, ports: [{port: 80}]}\n"
+    )
     first = write(tmp_path / "a.yaml", "# first\n" + svc % "old")
     second = write(tmp_path / "b.yaml", "---\n" + svc % "new")
     run = cli("lint", "-f", first, "-f", second, "-o", "json")
@@ -288,9 +291,11 @@ def test_host_network_and_readiness_gates_reach_the_checks(cli: CLI, tmp_path: P
     # TKE110 judges hostNetwork templates against the cluster's switch: with a dump.
     manifest = write(
         tmp_path / "m.yaml",
-        "apiVersion: v1\nkind: Service\nmetadata:\n  name: d\n  annotations: {service.cloud.tencent.com/direct-access: 'true'}\n"
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: d\n"
+        "  annotations: {service.cloud.tencent.com/direct-access: 'true'}\n"
         "spec: {type: LoadBalancer, selector: {app: d}, ports: [{port: 80}]}\n---\n"
-        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: d}\nspec:\n  template:\n    metadata: {labels: {app: d}}\n"
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: d}\nspec:\n  template:\n"
+        "    metadata: {labels: {app: d}}\n"
         "    spec: {hostNetwork: true, containers: [{name: c, image: x, ports: [{containerPort: 80}]}]}\n",
     )
     snapshot = dump(tmp_path / "dump.yaml", [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}])
@@ -501,7 +506,8 @@ def test_errors_are_one_line_and_exit_2(cli: CLI, tmp_path: Path) -> None:
     assert run.status == 2 and f"malformed manifest {typed}:3: Service: spec.ports[0].port is text" in run.err
     template = write(
         tmp_path / "tpl.yaml",
-        "kind: Deployment\nmetadata: {name: d}\nspec: {template: {spec: {containers: [{ports: [{containerPort: '80'}]}]}}}\n",
+        "kind: Deployment\nmetadata: {name: d}\n"
+        "spec: {template: {spec: {containers: [{ports: [{containerPort: '80'}]}]}}}\n",
     )
     run = cli("lint", "-f", template)
     assert run.status == 2 and f"{template}:1: Deployment d: its Pod template: spec.containers[0]" in run.err
@@ -649,3 +655,31 @@ def test_sarif_passes_the_multitool(cli: CLI, tmp_path: Path, args: tuple[str, .
     log = tmp_path / "out.sarif"
     log.write_text(cli(*args, "-o", "sarif").out, encoding="utf-8")
     assert validate(tool, log) == []
+
+
+def test_readme_shows_a_real_run(cli: CLI) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = "$ kubectl tke-net lint -f examples/lint/shop.yaml -n shop\n"
+    shown = readme.split(command, 1)[1].split("```", 1)[0]
+    assert shown == cli("lint", "-f", EXAMPLE, "-n", "shop").out
+    assert "helm template shop ./charts/shop -n shop -f values-prod.yaml | kubectl tke-net lint -f - -n shop" in readme
+
+
+def test_paths_as_arguments_and_the_pre_commit_hook(cli: CLI) -> None:
+    both = cli("lint", GOOD, "-f", EXAMPLE, "-n", "shop", "-o", "json").json()
+    assert both["manifests"]["paths"] == [EXAMPLE, GOOD]
+    assert cli("lint").status == 2
+    [hook] = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert hook["id"] == "tke-net-lint" and hook["language"] == "python"
+    program, command = hook["entry"].split()
+    scripts = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert f'{program} = "' in scripts and command == "lint"  # a console script of the package, then its files
+
+
+def test_the_workflow_example_lints_the_example(cli: CLI) -> None:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "lint-example.yml").read_text(encoding="utf-8"))
+    steps = workflow["jobs"]["tke-net-lint"]["steps"]
+    runs = [step.get("run", "") for step in steps]
+    assert any("cp examples/lint/shop.yaml rendered.yaml" in r for r in runs)
+    assert any("-o sarif" in r for r in runs)
+    assert any(str(step.get("uses", "")).startswith("github/codeql-action/upload-sarif@") for step in steps)
