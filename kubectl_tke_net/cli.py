@@ -810,6 +810,8 @@ def cmd_fix(args: argparse.Namespace) -> Output:
 
     if args.output == "junit":
         raise UsageError(_("-o junit is for svc, ingress and loopback; fix prints table, wide, json or yaml"))
+    if args.output == "sarif":
+        raise UsageError(_("-o sarif is for svc, ingress, loopback and lint; fix prints table, wide, json or yaml"))
     request = _fix_request(args)
 
     def open_scope(scope: str | bool | None) -> tuple[Any, dict[str, Any]]:
@@ -834,6 +836,8 @@ def cmd_dump(args: argparse.Namespace) -> Output:
         raise UsageError(_("--namespace and --all-namespaces cannot be used together"))
     if args.output == "junit":
         raise UsageError(_("-o junit is for svc, ingress and loopback; dump writes yaml or json"))
+    if args.output == "sarif":
+        raise UsageError(_("-o sarif is for svc, ingress, loopback and lint; dump writes yaml or json"))
     command, name = _probe_target(args.probe) if args.probe is not None else ("service", None)
     probe = _probe_options(args, command, name, on=args.probe is not None)
     snap, _source = open_source(args)

@@ -683,3 +683,24 @@ def test_the_workflow_example_lints_the_example(cli: CLI) -> None:
     assert any("cp examples/lint/shop.yaml rendered.yaml" in r for r in runs)
     assert any("-o sarif" in r for r in runs)
     assert any(str(step.get("uses", "")).startswith("github/codeql-action/upload-sarif@") for step in steps)
+
+
+def test_sarif_is_refused_where_there_is_no_report(cli: CLI) -> None:
+    for command in (["fix", "kube-proxy"], ["dump"]):
+        run = cli(*command, "--snapshot", "tests/fixtures/services.yaml", "-o", "sarif")
+        assert run.status == 2 and "-o sarif is for svc, ingress, loopback and lint" in run.err
+
+
+def test_a_kube_proxy_upgrade_manifest_is_judged_over_a_dump(cli: CLI, tmp_path: Path) -> None:
+    old = write(tmp_path / "kube-proxy.yaml", yaml.safe_dump(KUBE_PROXY))
+    snapshot = dump(tmp_path / "d.yaml", cluster_items()[:2])
+    doc = cli("lint", "-f", old, "--snapshot", snapshot, "--select", "TKE3", "-o", "json").json()
+    assert codes(doc) == {("TKE301", "kube-proxy")}
+    assert doc["findings"][0]["source"] == {"file": old, "line": 1}
+    fixed = json.loads(json.dumps(KUBE_PROXY))
+    fixed["spec"]["template"]["spec"]["containers"][0]["image"] = (
+        "ccr.ccs.tencentyun.com/tkeimages/hyperkube:v1.20.6-tke.12"
+    )
+    new = write(tmp_path / "fixed.yaml", yaml.safe_dump(fixed))
+    run = cli("lint", "-f", new, "--snapshot", snapshot, "--select", "TKE3", "-o", "json")
+    assert run.status == 0 and run.json()["findings"] == []
