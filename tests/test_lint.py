@@ -511,6 +511,9 @@ def test_errors_are_one_line_and_exit_2(cli: CLI, tmp_path: Path) -> None:
     )
     run = cli("lint", "-f", template)
     assert run.status == 2 and f"{template}:1: Deployment d: its Pod template: spec.containers[0]" in run.err
+    listed = write(tmp_path / "listed.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: a}\n---\n- a\n")
+    run = cli("lint", "-f", listed)
+    assert run.status == 2 and f"malformed manifest {listed}:5: a document: not a Kubernetes object (list)" in run.err
     empty = write(tmp_path / "empty.yaml", "# nothing\n---\n")
     run = cli("lint", "-f", empty)
     assert run.status == 2 and "hold no Kubernetes object" in run.err

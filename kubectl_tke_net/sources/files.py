@@ -127,6 +127,8 @@ def _load_all(text: str, loader: Any, lines: dict[int, int] | None) -> Iterator[
 
 def _locate(node: Any, data: Any, lines: dict[int, int]) -> None:
     """Where the mapping `data` (composed from `node`) starts, and so on for the items of a *List."""
+    if isinstance(node, yaml.SequenceNode) and isinstance(data, list):
+        lines[id(data)] = node.start_mark.line + 1  # not an object: for the error that says so
     if not isinstance(node, yaml.MappingNode) or not isinstance(data, dict):
         return
     lines[id(data)] = node.start_mark.line + 1
