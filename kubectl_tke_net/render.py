@@ -333,7 +333,9 @@ def _uri(path: str) -> str:
 
 def _sentence(text: str) -> str:
     text = text.strip()
-    return text if text.endswith((".", "?", "!", "。")) else text + "."
+    if text.endswith((".", "?", "!", "。", "？", "！")):
+        return text
+    return text + ("。" if re.search("[\u3000-\u9fff\uff00-\uffef]", text) else ".")  # a Chinese sentence
 
 
 def sarif(report: dict[str, Any], ran: Sequence[Any] = ()) -> str:

@@ -652,7 +652,16 @@ def test_the_multitool_finds_a_broken_log(tmp_path: Path) -> None:
     assert any(p.startswith("SARIF1") or "JSON" in p for p in problems), problems
 
 
-@pytest.mark.parametrize("args", [("lint", "-f", BROKEN), ("lint", "-f", EXAMPLE, "-n", "shop"), ("lint", "-f", GOOD)])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("lint", "-f", BROKEN),
+        ("lint", "-f", EXAMPLE, "-n", "shop"),
+        ("lint", "-f", EXAMPLE, "-n", "shop", "--lang", "zh"),
+        ("lint", "-f", GOOD),
+        ("svc", "-A", "--snapshot", "tests/fixtures/services.yaml"),
+    ],
+)
 def test_sarif_passes_the_multitool(cli: CLI, tmp_path: Path, args: tuple[str, ...]) -> None:
     tool = multitool()
     log = tmp_path / "out.sarif"
