@@ -265,6 +265,11 @@ WITH_CLUSTER: dict[str, str] = {
         "--snapshot DUMP to look them up"
     ),
     "TKE209": N_("needs the cluster's IngressClasses: give --cluster or --snapshot DUMP"),
+    # On main since this branch began (an annotation newer than the running ingress controller).
+    "TKE217": N_(
+        "needs the version of the cluster's ingress controller (kube-system/tke-ingress-controller-config): "
+        "give --cluster or --snapshot DUMP"
+    ),
     "TKE301": _KUBE_PROXY,
     "TKE302": _KUBE_PROXY,
     "TKE303": N_(
