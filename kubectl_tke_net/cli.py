@@ -159,6 +159,21 @@ def _add_ingress(sub: Any) -> None:
     p.set_defaults(func=cmd_diagnose, command="ingress")
 
 
+def _add_gateway(sub: Any) -> None:
+    p = sub.add_parser(
+        "gateway",
+        aliases=["gw"],
+        help=_("diagnose Gateway API Gateways and their routes (TKE5xx)"),
+        description=_(
+            "Diagnose Gateways (gateway.networking.k8s.io/v1): class, CLB address, listeners, HTTPRoutes and "
+            "GRPCRoutes, backends, ReferenceGrants, and the loopback and NodePorts of the Gateway's CLB."
+        ),
+    )
+    p.add_argument("name", nargs="?", metavar="NAME", help=_("only this Gateway (and the routes attached to it)"))
+    _cluster_flags(p)
+    p.set_defaults(func=cmd_diagnose, command="gateway", cloud=False)
+
+
 def _add_loopback(sub: Any) -> None:
     p = sub.add_parser(
         "loopback",
@@ -382,7 +397,17 @@ def build_parser() -> Parser:
         "--version", action="version", version=f"{PROG} {__version__}", help=_("show program's version number and exit")
     )
     sub = parser.add_subparsers(metavar="COMMAND", parser_class=Parser)
-    for add in (_add_service, _add_ingress, _add_loopback, _add_fix, _add_lint, _add_dump, _add_checks, _add_version):
+    for add in (
+        _add_service,
+        _add_ingress,
+        _add_gateway,
+        _add_loopback,
+        _add_fix,
+        _add_lint,
+        _add_dump,
+        _add_checks,
+        _add_version,
+    ):
         add(sub)
     # --lang on every parser; main() reads it from argv before building them, so that the help is translated.
     for p in (parser, *dict.fromkeys(sub.choices.values())):
@@ -508,7 +533,9 @@ def _cloud(
     return chosen + extra
 
 
-_KIND_WORDS = {"service": "service", "ingress": "ingress"}
+_KIND_WORDS = {"service": "service", "ingress": "ingress", "gateway": "gateway"}
+# The kinds whose objects a command examines (SPEC 9.1: a run that examines none says so).
+_EXAMINED = {"service": ("services",), "ingress": ("ingresses",), "gateway": ("gateways",)}
 
 
 def _examined(ctx: Any, args: argparse.Namespace) -> str | None:
@@ -517,9 +544,9 @@ def _examined(ctx: Any, args: argparse.Namespace) -> str | None:
     are objects, or when the kind cannot be read (its checks are then listed in `skipped`)."""
     from kubectl_tke_net.model import Unavailable
 
-    kinds = {"service": ("services",), "ingress": ("ingresses",)}.get(args.command, ("services", "ingresses"))
+    kinds = _EXAMINED.get(args.command, ("services", "ingresses"))
     try:
-        found = sum(len(ctx.services if kind == "services" else ctx.ingresses) for kind in kinds)
+        found = sum(len(getattr(ctx, kind)) for kind in kinds)
     except Unavailable:
         return None
     if found:
@@ -536,6 +563,7 @@ def _examined(ctx: Any, args: argparse.Namespace) -> str | None:
     nothing = {
         "service": _("No Services found {where}."),
         "ingress": _("No Ingresses found {where}."),
+        "gateway": _("No Gateways found {where}."),
         "loopback": _("No Services or Ingresses found {where}."),
     }[args.command]
     return nothing.format(where=where)
@@ -632,19 +660,21 @@ def cmd_diagnose(args: argparse.Namespace) -> Output:
     if args.all_namespaces and args.namespace:
         raise UsageError(_("--namespace and --all-namespaces cannot be used together"))
     probe = None
-    if args.command != "loopback":
+    if args.command in ("service", "ingress"):
         probe = _probe_options(args, args.command, args.name, on=args.probe)
     possible = checks.selected(args.command, select, ignore) + checks.selected(
         f"{args.command} --cloud", select, ignore
     )
-    if args.command != "loopback" and (probe is not None or args.snapshot):  # a snapshot may hold ProbeResults
+    if args.command in ("service", "ingress") and (
+        probe is not None or args.snapshot
+    ):  # a snapshot may hold ProbeResults
         possible += checks.selected("probe", select, ignore)
     if not possible:  # before any cluster is contacted
         raise _nothing_left(args)
     snap, source = open_source(args)
     ctx = Context(snap, args.name, selector)
     chosen = checks.selected(args.command, select, ignore)
-    if args.command != "loopback" and (probes := checks.selected("probe", select, ignore)):
+    if args.command in ("service", "ingress") and (probes := checks.selected("probe", select, ignore)):
         from kubectl_tke_net.checks.probe import ProbeContext, probe_results
 
         if probe is not None:
