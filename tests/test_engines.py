@@ -232,3 +232,37 @@ def test_write_role_grants_only_the_report_kinds() -> None:
     groups = {g for rule in role["rules"] for g in rule["apiGroups"]}
     assert groups == {"wgpolicyk8s.io", "openreports.io"}
     assert json.dumps(role).count('"get"') == 0  # it lists, applies and deletes; never reads another's report
+
+
+def test_fleet_writes_each_clusters_reports_into_that_cluster(cli: CLI, tmp_path: Path) -> None:
+    from tests.test_fleet import fleet_kubeconfig
+
+    def cluster(snapshot: Path) -> Any:
+        objects = cluster_route(snapshot)
+
+        def route(method: str, path: str) -> Answer | None:
+            if "/wgpolicyk8s.io/" in path:
+                return Answer(200, {"kind": "PolicyReportList", "metadata": {}, "items": []})
+            return objects(method, path)  # type: ignore[no-any-return]
+
+        return route
+
+    with (
+        serve(route=cluster(EXAMPLES / "demo-cluster.yaml")) as demo,
+        serve(route=cluster(FIXTURES / "healthy.yaml")) as healthy,
+    ):
+        config = fleet_kubeconfig(tmp_path / "config", {"demo": demo, "healthy": healthy})
+        run = cli("svc", "-A", "--kubeconfig", str(config), "--all-contexts", "--write-reports", "-o", "json")
+        applied = {
+            name: sorted(urlsplit(p).path for m, p, _h in stub.seen if m == "PATCH")
+            for name, stub in (("demo", demo), ("healthy", healthy))
+        }
+    assert run.status == 1, run.err
+    demo_namespaces = {f["namespace"] for f in run.json()["clusters"][0]["report"]["findings"] if f["namespace"]}
+    assert len(applied["demo"]) == len(demo_namespaces) + 1
+    # The healthy cluster has no finding: only its (empty) ClusterPolicyReport, never the demo cluster's reports.
+    assert applied["healthy"] == ["/apis/wgpolicyk8s.io/v1alpha2/clusterpolicyreports/tke-net-service"]
+    assert (
+        "demo: reports: applied" in run.err
+        and "healthy: reports: applied ClusterPolicyReport/tke-net-service" in run.err
+    )

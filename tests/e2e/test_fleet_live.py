@@ -213,3 +213,32 @@ def test_prometheus_of_the_live_cluster(live: ControlPlane, tmp_path: Path) -> N
         (f["code"], f["name"]) for f in report["findings"]
     }
     assert families["tke_net_run_timestamp_seconds"].samples[0].value > 0
+
+
+def test_cronjob_is_accepted_and_its_service_account_can_run_it(
+    live: ControlPlane, kubectl: str, tmp_path: Path
+) -> None:
+    """deploy/cronjob/ on the real API server: applied with the real kubectl, its Job created from the CronJob's
+    template as `kubectl create job --from=cronjob/...` does (this control plane has no kube-controller-manager to
+    start it on schedule, nor a kubelet to run it: tests/e2e/datapath has those), and the CronJob's own arguments
+    run as its service account (impersonated) with exactly the roles deploy/cronjob binds."""
+    import subprocess
+
+    def kubectl_ok(*args: str) -> str:
+        done = subprocess.run([kubectl, *args], env=live.env(), capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    kubectl_ok("apply", "-f", str(ROOT / "deploy" / "cronjob"))
+    kubectl_ok("create", "job", "-n", "tke-net", "--from=cronjob/tke-net", "tke-net-now")
+    job = json.loads(kubectl_ok("get", "job", "-n", "tke-net", "tke-net-now", "-o", "json"))
+    pod = job["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "tke-net"
+    (container,) = pod["containers"]
+    args = [str(tmp_path / "tke-net.prom") if a == "/textfile/tke-net.prom" else a for a in container["args"]]
+    run = plugin(live, *args, "--as=system:serviceaccount:tke-net:tke-net")
+    assert run.status == 0, run.err
+    assert "reports: applied" in run.err
+    assert text_string_to_metric_families((tmp_path / "tke-net.prom").read_text())
+    reports = _reports(live, "/apis/wgpolicyk8s.io/v1alpha2/policyreports")
+    assert reports and all(r["metadata"]["name"] == "tke-net-service" for r in reports)
