@@ -130,9 +130,10 @@ $(BINARY): $(RELEASE_STAMP) $(PLUGIN_SOURCES) packaging/build_binary.py tools/i1
 
 binary: $(BINARY) ## single-file executable dist/kubectl-tke_net (PyInstaller); runs without Python
 
-krew: $(BINARY) ## release archive dist/kubectl-tke_net_<version>_<os>_<arch>.tar.gz and krew/tke-net.yaml
+krew: $(BINARY) ## release archive dist/kubectl-tke_net_<version>_<os>_<arch>.tar.gz, krew/tke-net.yaml, dist/krew-index
 	$(PY) packaging/release.py archive
 	$(PY) packaging/release.py manifest
+	$(PY) packaging/release.py index
 
 bench-binary: $(RELEASE_STAMP) $(STAMP) ## build one-file and one-folder executables; compare size and start time
 	$(RELEASE_VENV)/bin/python packaging/measure_binary.py

@@ -6,18 +6,21 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from kubectl_tke_net import __version__, i18n
 from kubectl_tke_net.i18n import N_, _
-from kubectl_tke_net.model import Output, Severity, TkeNetError, UsageError
+from kubectl_tke_net.model import AccessError, Output, Severity, TkeNetError, UsageError
 from kubectl_tke_net.terminal import escape
 
 if TYPE_CHECKING:
     from kubectl_tke_net.probe import ProbeOptions
 
 PROG = "kubectl tke-net"
-OUTPUTS = ("table", "wide", "json", "yaml", "junit", "sarif")
+OUTPUTS = ("table", "wide", "json", "yaml", "junit", "sarif", "policyreport", "prometheus")
+# The outputs for the engines a cluster already runs (SPEC 9.5): svc, ingress and loopback only.
+ENGINE_OUTPUTS = ("policyreport", "prometheus")
 
 
 class Parser(argparse.ArgumentParser):
@@ -32,10 +35,62 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(_("{message} (see '{prog} --help')").format(message=message, prog=self.prog))
 
 
+class _ContextAction(argparse.Action):
+    """--context NAME, repeatable and comma-separated (SPEC 9.6): every name in `contexts`, the first in `context`."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: Any, values: Any, option: Any = None) -> None:
+        from kubectl_tke_net.fleet import split_contexts
+
+        names = split_contexts([*(namespace.contexts or []), str(values)])
+        namespace.contexts = names
+        namespace.context = names[0]
+
+
+def _fleet_flags(p: argparse.ArgumentParser) -> None:
+    """svc, ingress, loopback: many clusters, and the engines the reports go to (SPEC 9.5, 9.6)."""
+    g = p.add_argument_group(_("many clusters and report engines"))
+    g.add_argument(
+        "--all-contexts",
+        action="store_true",
+        help=_("every context of the kubeconfig, read side by side (a FleetReport)"),
+    )
+    g.add_argument(
+        "--write-reports",
+        action="store_true",
+        help=_(
+            "create or update the PolicyReports in the cluster (server-side apply, one per namespace and a "
+            "ClusterPolicyReport; needs deploy/rbac/write-reports.yaml)"
+        ),
+    )
+    g.add_argument(
+        "--report-api",
+        choices=("wgpolicyk8s", "openreports"),
+        default="wgpolicyk8s",
+        metavar="API",
+        help=_(
+            "wgpolicyk8s (default): wgpolicyk8s.io/v1alpha2 PolicyReport; openreports: openreports.io/v1alpha1 Report"
+        ),
+    )
+    g.add_argument(
+        "--metrics-file",
+        metavar="PATH",
+        help=_("also write the Prometheus metrics to PATH, atomically (node-exporter's textfile collector)"),
+    )
+
+
 def _cluster_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group(_("cluster and output"))
     g.add_argument("--kubeconfig", metavar="PATH", help=_("kubeconfig file (default $KUBECONFIG, else ~/.kube/config)"))
-    g.add_argument("--context", metavar="NAME", help=_("kubeconfig context (default: the current context)"))
+    g.add_argument(
+        "--context",
+        action=_ContextAction,
+        metavar="NAME",
+        help=_(
+            "kubeconfig context (default: the current context); svc, ingress and loopback take several "
+            "(--context A --context B, or --context A,B) and read the clusters side by side"
+        ),
+    )
+    p.set_defaults(contexts=[])
     g.add_argument("-n", "--namespace", metavar="NS", help=_("namespace (default: the context's namespace)"))
     g.add_argument("-A", "--all-namespaces", action="store_true", help=_("every namespace"))
     g.add_argument("-l", "--selector", metavar="SEL", help=_("label selector on the objects examined"))
@@ -45,7 +100,7 @@ def _cluster_flags(p: argparse.ArgumentParser) -> None:
         choices=OUTPUTS,
         default="table",
         metavar="FMT",
-        help=_("table (default), wide, json, yaml, or junit and sarif (svc, ingress, loopback)"),
+        help=_("table (default), wide, json, yaml, or junit, sarif, policyreport, prometheus (svc, ingress, loopback)"),
     )
     g.add_argument("--snapshot", metavar="PATH", help=_("read objects from a file or folder; no cluster is contacted"))
     g.add_argument(
@@ -142,6 +197,7 @@ def _add_service(sub: Any) -> None:
     _cluster_flags(p)
     _probe_flags(p)
     _cloud_flags(p)
+    _fleet_flags(p)
     p.set_defaults(func=cmd_diagnose, command="service")
 
 
@@ -156,6 +212,7 @@ def _add_ingress(sub: Any) -> None:
     _cluster_flags(p)
     _probe_flags(p)
     _cloud_flags(p)
+    _fleet_flags(p)
     p.set_defaults(func=cmd_diagnose, command="ingress")
 
 
@@ -171,6 +228,7 @@ def _add_gateway(sub: Any) -> None:
     )
     p.add_argument("name", nargs="?", metavar="NAME", help=_("only this Gateway (and the routes attached to it)"))
     _cluster_flags(p)
+    _fleet_flags(p)
     p.set_defaults(func=cmd_diagnose, command="gateway", cloud=False)
 
 
@@ -182,6 +240,7 @@ def _add_loopback(sub: Any) -> None:
     )
     _cluster_flags(p)
     _cloud_flags(p)
+    _fleet_flags(p)
     p.set_defaults(func=cmd_diagnose, command="loopback", name=None)
 
 
@@ -448,13 +507,21 @@ def _log(args: argparse.Namespace) -> Callable[[str], None] | None:
         return None
     from kubectl_tke_net import render
 
-    return render.progress(repeats=True)
+    return render.progress(getattr(args, "log_prefix", "tke-net: "), repeats=True)
 
 
-def open_source(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
-    """A Snapshot for the run's scope and the report's `source`, from --snapshot or the kubeconfig."""
+def open_source(args: argparse.Namespace, fail_fast: bool = False) -> tuple[Any, dict[str, Any]]:
+    """A Snapshot for the run's scope and the report's `source`, from --snapshot or the kubeconfig. fail_fast
+    (a fleet's cluster): after the first read the server could not answer, the others fail at once."""
     from kubectl_tke_net.snapshot import Snapshot, open_snapshot
     from kubectl_tke_net.sources.cluster import Cluster, parse_duration
+
+    if len(getattr(args, "contexts", None) or ()) > 1:
+        raise UsageError(
+            _("several --context values are for svc, ingress and loopback; {command} reads one cluster").format(
+                command=args.command
+            )
+        )
 
     try:
         timeout = parse_duration(args.request_timeout)
@@ -467,6 +534,7 @@ def open_source(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         namespace = None if args.all_namespaces else (args.namespace or "default")
         return open_snapshot(args.snapshot, namespace), {"context": None, "cluster": None, "snapshot": args.snapshot}
     cluster = Cluster(args.kubeconfig, args.context, timeout, args.as_user, _log(args))
+    cluster.fail_fast = fail_fast
     namespace = None if args.all_namespaces else (args.namespace or cluster.target.namespace)
     source = {"context": cluster.target.context, "cluster": cluster.target.cluster, "snapshot": None}
     return Snapshot(cluster, namespace), source
@@ -648,10 +716,21 @@ def _probe_target(text: str) -> tuple[str, str]:
     return command, name
 
 
-def cmd_diagnose(args: argparse.Namespace) -> Output:
-    from kubectl_tke_net import report
+@dataclass
+class _Diagnosis:
+    """One cluster's (or snapshot's) run of svc, ingress or loopback: the report and what its renderers need."""
+
+    doc: dict[str, Any]
+    chosen: list[Any]
+    empty: str | None  # the note that the scope held no object of the command's kind
+    failing: bool
+    ctx: Any
+
+
+def _diagnose_request(args: argparse.Namespace) -> tuple[tuple[str, ...], tuple[str, ...], Any, Any]:
+    """The checked flags of svc, ingress, loopback: (select, ignore, selector, probe options); UsageError first,
+    before any cluster is contacted."""
     from kubectl_tke_net.checks import catalog as checks
-    from kubectl_tke_net.facts import Context
     from kubectl_tke_net.k8s import Selector
 
     select = checks.parse_codes(args.select, "--select") if args.select else ()
@@ -671,7 +750,16 @@ def cmd_diagnose(args: argparse.Namespace) -> Output:
         possible += checks.selected("probe", select, ignore)
     if not possible:  # before any cluster is contacted
         raise _nothing_left(args)
-    snap, source = open_source(args)
+    return select, ignore, selector, probe
+
+
+def _diagnose(args: argparse.Namespace, request: tuple[Any, ...], fail_fast: bool = False) -> _Diagnosis:
+    from kubectl_tke_net import report
+    from kubectl_tke_net.checks import catalog as checks
+    from kubectl_tke_net.facts import Context
+
+    select, ignore, selector, probe = request
+    snap, source = open_source(args, fail_fast=fail_fast)
     ctx = Context(snap, args.name, selector)
     chosen = checks.selected(args.command, select, ignore)
     if args.command in ("service", "ingress") and (probes := checks.selected("probe", select, ignore)):
@@ -691,9 +779,196 @@ def cmd_diagnose(args: argparse.Namespace) -> Output:
     empty = _examined(ctx, args)
     result = checks.run(ctx, chosen, suppress=not args.no_suppress)
     doc = report.build(args.command, source, ctx, result)
-    text = _render(args, doc, chosen, empty is None)
     failing = args.fail_on != "never" and any(f.severity >= Severity.parse(args.fail_on) for f in result.findings)
-    return Output(text, 1 if failing else 0, (empty,) if empty else ())
+    return _Diagnosis(doc, chosen, empty, failing, ctx)
+
+
+def cmd_diagnose(args: argparse.Namespace) -> Output:
+    request = _diagnose_request(args)
+    _engine_flags_check(args)
+    contexts = _fleet_contexts(args)
+    if contexts is not None:
+        return _cmd_fleet(args, request, contexts)
+    run = _diagnose(args, request)
+    doc, chosen, empty = run.doc, run.chosen, run.empty
+    notes = (empty,) if empty else ()
+    written = _engines(args, doc, run.ctx)
+    text = _engine_output(args, doc) if args.output in ENGINE_OUTPUTS else _render(args, doc, chosen, empty is None)
+    return Output(text, 1 if run.failing else 0, notes + written)
+
+
+def _engine_flags_check(args: argparse.Namespace) -> None:
+    """--write-reports, --report-api, --metrics-file: what cannot go together, before any cluster is contacted."""
+    if args.write_reports and args.snapshot:
+        raise UsageError(_("--write-reports needs a cluster; with --snapshot use -o policyreport"))
+    if args.report_api != "wgpolicyk8s" and not (args.write_reports or args.output == "policyreport"):
+        raise UsageError(_("--report-api is for -o policyreport and --write-reports"))
+
+
+def _policy_reports(args: argparse.Namespace, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    import time
+
+    from kubectl_tke_net import policyreport
+
+    return policyreport.build(doc, policyreport.APIS[args.report_api], time.time())
+
+
+def _write_reports(args: argparse.Namespace, doc: dict[str, Any], ctx: Any) -> str:
+    """--write-reports for one cluster; the line that says what was written (stderr)."""
+    from kubectl_tke_net import policyreport
+    from kubectl_tke_net.sources import reports
+
+    api = policyreport.APIS[args.report_api]
+    done = reports.write(ctx.snap.source, _policy_reports(args, doc), api, args.command, ctx.snap.namespace)
+    line = _("reports: applied {applied}").format(applied=", ".join(done.applied))
+    if done.removed:
+        line += "; " + _("removed {removed} (no finding there now)").format(removed=", ".join(done.removed))
+    return line
+
+
+def _scans(runs: list[Any]) -> list[Any]:
+    """The metrics' clusters: the `cluster` label is the kubeconfig's cluster name, or the context's where two
+    contexts of the run name the same cluster (their series would be one otherwise)."""
+    from kubectl_tke_net.metrics import Scan, cluster_label
+
+    labels = [cluster_label({"cluster": r.cluster, "context": r.context}) for r in runs]
+    scans = []
+    for run, label in zip(runs, labels, strict=True):
+        name = run.context if labels.count(label) > 1 else label
+        scans.append(Scan(name, run.status == "ok" and run.report is not None, run.report))
+    return scans
+
+
+def _metrics(args: argparse.Namespace, scans: list[Any]) -> str:
+    import time
+
+    from kubectl_tke_net import metrics
+
+    return metrics.exposition(scans, time.time())
+
+
+def _single_scans(doc: dict[str, Any]) -> list[Any]:
+    from kubectl_tke_net.metrics import Scan, cluster_label
+
+    return [Scan(cluster_label(doc["source"]), True, doc)]
+
+
+def _engines(args: argparse.Namespace, doc: dict[str, Any], ctx: Any) -> tuple[str, ...]:
+    """One cluster's (or snapshot's) reports to the engines: --write-reports, then --metrics-file."""
+    notes = []
+    if args.write_reports:
+        notes.append(_write_reports(args, doc, ctx))
+    if args.metrics_file:
+        from kubectl_tke_net.sources.files import write_atomic
+
+        write_atomic(args.metrics_file, _metrics(args, _single_scans(doc)))
+    return tuple(notes)
+
+
+def _engine_output(args: argparse.Namespace, doc: dict[str, Any]) -> str:
+    """-o policyreport (a v1 List of the reports, YAML) or -o prometheus, of one cluster's report."""
+    from kubectl_tke_net import policyreport, render
+
+    if args.output == "policyreport":
+        return render.render_yaml(policyreport.as_list(_policy_reports(args, doc)))
+    return _metrics(args, _single_scans(doc))
+
+
+def _fleet_contexts(args: argparse.Namespace) -> list[str] | None:
+    """The contexts of a fleet run (several --context, or --all-contexts), else None; UsageError or AccessError
+    (an unknown context) before any cluster is contacted."""
+    from kubectl_tke_net.sources import kubeconfig
+
+    contexts = list(args.contexts or ())
+    if not args.all_contexts and len(contexts) < 2:
+        return None
+    if args.all_contexts and contexts:
+        raise UsageError(_("--context and --all-contexts cannot be used together"))
+    if args.snapshot:
+        raise UsageError(_("several contexts cannot be used with --snapshot (no cluster is contacted)"))
+    if getattr(args, "probe", False):
+        raise UsageError(_("--probe tests one {kind} in one cluster; name one --context").format(kind=args.command))
+    if args.output == "junit":
+        raise UsageError(_("-o junit reports one cluster; with several contexts use -o json (a FleetReport)"))
+    if args.output == "policyreport":
+        raise UsageError(_("-o policyreport prints one cluster's reports; with several contexts use --write-reports"))
+    known = kubeconfig.context_names(args.kubeconfig)
+    if args.all_contexts:
+        if not known:
+            raise AccessError(
+                _("--all-contexts: no context in {paths}").format(
+                    paths=os.pathsep.join(kubeconfig.paths(args.kubeconfig))
+                )
+            )
+        return known
+    for name in contexts:
+        if name not in known:
+            raise AccessError(
+                _('context "{name}" not found in {where}').format(
+                    name=name, where=os.pathsep.join(kubeconfig.paths(args.kubeconfig))
+                )
+            )
+    return contexts
+
+
+# The kinds a command examines: a cluster whose credentials cannot list them is `forbidden` in a fleet.
+_OWN_KINDS = {"service": ("services",), "ingress": ("ingresses",), "loopback": ("services", "ingresses")}
+
+
+def _cmd_fleet(args: argparse.Namespace, request: tuple[Any, ...], contexts: list[str]) -> Output:
+    """SPEC 9.6: every context read side by side, each with its own client (its own kubeconfig credentials,
+    connection pool and fail-fast state), so that a hung cluster costs its own --request-timeout only."""
+    from kubectl_tke_net import fleet, render
+    from kubectl_tke_net.model import Unavailable
+    from kubectl_tke_net.sources import kubeconfig
+
+    def one(context: str) -> fleet.ClusterRun:
+        sub = argparse.Namespace(
+            **{**vars(args), "context": context, "contexts": [context], "log_prefix": f"tke-net [{context}]: "}
+        )
+        try:
+            run = _diagnose(sub, request, fail_fast=True)
+        except TkeNetError as exc:
+            return fleet.failed(context, kubeconfig.context_cluster(args.kubeconfig, context), exc)
+        done = fleet.ClusterRun(
+            context,
+            run.doc["source"]["cluster"],
+            report=run.doc,
+            exit=1 if run.failing else 0,
+            notes=(run.empty,) if run.empty else (),
+            extra={"chosen": run.chosen, "examined": run.empty is None, "ctx": run.ctx},
+        )
+        for kind in _OWN_KINDS[args.command]:
+            try:
+                run.ctx.snap.list(kind)
+            except Unavailable as exc:
+                if exc.reason.startswith("forbidden"):
+                    return fleet.forbidden(done, exc.reason)
+        if args.write_reports:
+            try:
+                done.notes += (_write_reports(sub, run.doc, run.ctx),)
+            except TkeNetError as exc:  # read, but the reports could not be written: said, and counted
+                done.error, done.exit = escape(exc), max(done.exit, exc.exit_status)
+        return done
+
+    runs = fleet.run_all(contexts, one)
+    notes = tuple(f"{r.context}: {note}" for r in runs for note in r.notes)
+    if args.metrics_file:
+        from kubectl_tke_net.sources.files import write_atomic
+
+        write_atomic(args.metrics_file, _metrics(args, _scans(runs)))
+    if args.output in ("table", "wide"):
+        text = render.fleet_table(
+            fleet.document(runs),
+            wide=args.output == "wide",
+            color=_color(args),
+            examined={r.context: bool(r.extra.get("examined", True)) for r in runs},
+        )
+    elif args.output == "prometheus":
+        text = _metrics(args, _scans(runs))
+    else:
+        text = render.FORMATS[args.output](fleet.document(runs), _color(args))
+    return Output(text, fleet.exit_status(runs), notes)
 
 
 def _render(args: argparse.Namespace, doc: dict[str, Any], chosen: list[Any], examined: bool) -> str:
@@ -843,6 +1118,8 @@ def cmd_fix(args: argparse.Namespace) -> Output:
         raise UsageError(_("-o junit is for svc, ingress and loopback; fix prints table, wide, json or yaml"))
     if args.output == "sarif":
         raise UsageError(_("-o sarif is for svc, ingress, loopback and lint; fix prints table, wide, json or yaml"))
+    if args.output in ENGINE_OUTPUTS:
+        raise UsageError(_("-o {fmt} is for svc, ingress and loopback").format(fmt=args.output))
     request = _fix_request(args)
 
     def open_scope(scope: str | bool | None) -> tuple[Any, dict[str, Any]]:
@@ -869,6 +1146,8 @@ def cmd_dump(args: argparse.Namespace) -> Output:
         raise UsageError(_("-o junit is for svc, ingress and loopback; dump writes yaml or json"))
     if args.output == "sarif":
         raise UsageError(_("-o sarif is for svc, ingress, loopback and lint; dump writes yaml or json"))
+    if args.output in ENGINE_OUTPUTS:
+        raise UsageError(_("-o {fmt} is for svc, ingress and loopback").format(fmt=args.output))
     command, name = _probe_target(args.probe) if args.probe is not None else ("service", None)
     probe = _probe_options(args, command, name, on=args.probe is not None)
     snap, _source = open_source(args)

@@ -78,6 +78,10 @@ class AccessError(TkeNetError):
     exit_status = 3
 
 
+class AuthFailed(AccessError):
+    """The API server refused the credentials (401): reached, but not readable with them (a fleet's `forbidden`)."""
+
+
 class Unavailable(Exception):
     """A kind that cannot be read (forbidden, or its API is not served); its checks are skipped."""
 

@@ -241,6 +241,45 @@ def table(report: dict[str, Any], wide: bool, color: bool, examined: bool = True
     return text
 
 
+_STATUS_WORDS = {"ok": N_("ok"), "unreachable": N_("unreachable"), "forbidden": N_("forbidden")}
+
+
+def fleet_table(doc: dict[str, Any], wide: bool, color: bool, examined: dict[str, bool]) -> str:
+    """A FleetReport for a person (SPEC 9.6): one section per cluster (its own table, or the error that kept it
+    from being read), then a summary row per cluster."""
+    doc = escaped(doc)
+    parts = []
+    rows = []
+    for entry in doc["clusters"]:
+        status = _(_STATUS_WORDS.get(entry["status"], entry["status"]))
+        heading = _("=== context {context} (cluster {cluster}): {status} ===").format(
+            context=entry["context"], cluster=entry["cluster"] or "-", status=status
+        )
+        report = entry["report"]
+        body = ""
+        if entry["error"]:
+            body = "error: " + entry["error"] + "\n"
+        if report is not None and entry["status"] == "ok":
+            body += table(report, wide, color, examined.get(entry["context"], True))
+        parts.append(f"{heading}\n{body}")
+        s = report["summary"] if report is not None else None
+        detail = entry["error"] or ((report.get("loopback") or {}).get("verdict", "") if report else "")
+        rows.append(
+            (
+                entry["context"],
+                entry["cluster"] or "-",
+                status,
+                s["error"] if s else "-",
+                s["warning"] if s else "-",
+                s["info"] if s else "-",
+                _cut(detail) if not wide else detail,
+            )
+        )
+    headers = [_("CONTEXT"), _("CLUSTER"), _("STATUS"), _("ERRORS"), _("WARNINGS"), _("INFO"), _("DETAIL")]
+    summary = tabulate(rows, headers, tablefmt="plain")
+    return "\n".join(parts) + "\n" + _("Summary:") + "\n" + summary + "\n"
+
+
 def render_json(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 

@@ -16,7 +16,8 @@ import ssl
 import struct
 import tempfile
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +38,7 @@ class Answer:
     headers: tuple[tuple[str, str], ...] = ()
     reset: bool = False
     raw: bytes | None = None
+    delay: float = 0.0  # seconds to wait before answering (a hung or slow API server)
 
 
 @dataclass
@@ -93,7 +95,13 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def serve(*answers: Answer, default: Answer | None = None, tls: bool = True) -> Iterator[Stub]:
+def serve(
+    *answers: Answer,
+    default: Answer | None = None,
+    tls: bool = True,
+    route: Callable[[str, str], Answer | None] | None = None,
+) -> Iterator[Stub]:
+    """`route(method, path)`, when given, answers first (None: the scripted answers, then the default)."""
     stub = Stub(list(answers))
     if default is not None:
         stub.default = default
@@ -111,7 +119,10 @@ def serve(*answers: Answer, default: Answer | None = None, tls: bool = True) -> 
                 self.rfile.read(length)
             with lock:
                 stub.seen.append((self.command, self.path, dict(self.headers.items())))
-                answer = stub.answers.pop(0) if stub.answers else stub.default
+                routed = route(self.command, self.path) if route is not None else None
+                answer = routed or (stub.answers.pop(0) if stub.answers else stub.default)
+            if answer.delay:
+                time.sleep(answer.delay)
             if answer.reset:
                 self.close_connection = True
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -126,7 +137,7 @@ def serve(*answers: Answer, default: Answer | None = None, tls: bool = True) -> 
             self.end_headers()
             self.wfile.write(data)
 
-        do_PATCH = do_POST = do_GET
+        do_PATCH = do_POST = do_DELETE = do_GET
 
     server = _Server(("127.0.0.1", 0), Handler)
     if tls:

@@ -43,7 +43,7 @@ def test_subcommands_and_aliases() -> None:
 
 def test_flags_of_the_subcommand_not_yet_given() -> None:
     assert names("svc", "--sel") == (["--selector", "--select"], 4)
-    assert names("svc", "-A", "--all") == ([], 4)
+    assert names("svc", "-A", "--all") == (["--all-contexts"], 4)  # --all-namespaces is given
     assert "-n" in names("ingress", "-")[0] and "--namespace" in names("ingress", "-")[0]
     assert all(flag.startswith("--") for flag in names("loopback", "--")[0])
     assert names("fix", "--app") == (["--apply"], 4)

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from kubectl_tke_net.i18n import _, ngettext
 from kubectl_tke_net.kinds import Kind, Obj
-from kubectl_tke_net.model import AccessError, Unavailable
+from kubectl_tke_net.model import AccessError, AuthFailed, Unavailable
 from kubectl_tke_net.sources import kubeconfig as kubeconfig_source
 from kubectl_tke_net.sources.kubeconfig import short
 
@@ -72,6 +72,10 @@ class Cluster:
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.timeout = request_timeout
+        # fail_fast (fleet runs): once a read found the server unreachable, hung or refusing the credentials, every
+        # later read of the run says so at once, so that one bad cluster costs one request timeout, not one per kind.
+        self.fail_fast = False
+        self._broken: AccessError | None = None
         # -v diagnostics (self.log) stay in English, like kubectl's own -v output; only errors are translated.
         self.log = log or (lambda _msg: None)
         self.config, self.target = kubeconfig_source.load(kubeconfig, context)
@@ -168,6 +172,16 @@ class Cluster:
         what = f"{method} {path}"
         if method != "GET":
             return self._write(what, url, data, headers)
+        if self._broken is not None:  # fail_fast: the server already failed to answer a read of this run
+            raise type(self._broken)(str(self._broken))
+        try:
+            return self._read(what, url, headers)
+        except AccessError as exc:
+            if self.fail_fast and self._broken is None:
+                self._broken = exc
+            raise
+
+    def _read(self, what: str, url: str, headers: dict[str, str]) -> tuple[int, Any]:
         started = _clock()
         budget = _Budget(what, url, started, started + self.timeout if self.timeout else None, self.log)
         while True:
@@ -226,7 +240,7 @@ class Cluster:
             if resp.status not in RETRY_STATUSES:  # an answer Retry gave up on was logged when it came
                 budget.log_answer(resp.status)
             if resp.status == 401:
-                raise AccessError(
+                raise AuthFailed(
                     _(
                         "authentication to {host} failed (401 Unauthorized); your credentials may have "
                         "expired: refresh the kubeconfig"
@@ -303,7 +317,7 @@ class Cluster:
             f"({(time.monotonic() - started) * 1000:.0f} ms)"
         )
         if resp.status == 401:
-            raise AccessError(
+            raise AuthFailed(
                 _(
                     "authentication to {host} failed (401 Unauthorized); your credentials may have "
                     "expired: refresh the kubeconfig"
@@ -391,6 +405,19 @@ class Cluster:
         query["fieldManager"] = self.FIELD_MANAGER
         content_type = self.STRATEGIC_MERGE_PATCH if strategic else self.MERGE_PATCH
         return self.request("PATCH", path, query, body=body, content_type=content_type)
+
+    APPLY_PATCH = "application/apply-patch+yaml"
+
+    def apply(self, path: str, body: Obj) -> tuple[int, Any]:
+        """Server-side apply of one object the plugin owns (its PolicyReports): created or replaced whole as
+        field manager kubectl-tke-net, forcing conflicts (no one else is meant to write them). JSON is YAML."""
+        return self.request(
+            "PATCH",
+            path,
+            {"fieldManager": self.FIELD_MANAGER, "force": "true"},
+            body=body,
+            content_type=self.APPLY_PATCH,
+        )
 
     def create(self, path: str, body: Obj) -> tuple[int, Any]:
         """POST one object (the probe Pods); returns (status, the created object or the server's Status)."""

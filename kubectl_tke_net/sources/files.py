@@ -3,6 +3,7 @@ documents, standard input) with guards against deep nesting and YAML alias bombs
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -305,3 +306,32 @@ def save_backup(text: str, directory: str, context: str | None, now: datetime) -
             fh.write(text)
         return path
     raise OSError(_("cannot create a new backup file beside {path}").format(path=f"{base}.yaml"))
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write `text` to `path` so that a reader sees the old file or the new one, never half of either: a
+    temporary file beside it (a dot name without the .prom suffix, which node-exporter's textfile collector
+    skips), flushed to disk, then renamed over it. The file is readable by all (the collector runs as another
+    user), as a metrics file is no secret."""
+    import tempfile
+
+    from kubectl_tke_net.model import TkeNetError
+
+    target = os.path.expanduser(path)
+    folder = os.path.dirname(os.path.abspath(target))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise UsageError(_("--metrics-file {path}: {reason}").format(path=path, reason=exc.strerror or exc)) from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        error = TkeNetError(_("--metrics-file {path}: {reason}").format(path=path, reason=exc.strerror or exc))
+        raise error from exc

@@ -84,6 +84,16 @@ def context_names(explicit: str | None) -> list[str]:
     return sorted(_merged(existing).contexts) if existing else []
 
 
+def context_cluster(explicit: str | None, name: str) -> str | None:
+    """The cluster name a context names (a fleet's row for a context that could not be read); None if unknown."""
+    existing = [p for p in paths(explicit) if os.path.isfile(p)]
+    try:
+        ctx = _merged(existing).contexts.get(name) if existing else None
+    except AccessError:
+        return None
+    return str(ctx["cluster"]) if ctx and ctx.get("cluster") else None
+
+
 def load(kubeconfig: str | None, context: str | None) -> tuple[Config, Target]:
     """The context's connection settings with its credentials at hand; AccessError says what to fix."""
     candidates = paths(kubeconfig)

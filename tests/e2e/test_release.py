@@ -506,3 +506,31 @@ def test_release_workflow_builds_every_platform() -> None:
         ("darwin", "arm64"),
         ("windows", "amd64"),
     }
+
+
+def test_custom_index_installs_with_the_real_krew(
+    release: Release, tools_path: Path, served_dist: str, tmp_path: Path
+) -> None:
+    """The custom Krew index the release generates (packaging/release.py index): a git repository on disk with
+    plugins/tke-net.yaml, added with `kubectl krew index add` and installed from with the real krew."""
+    manifest = render_manifest(tmp_path, release, served_dist)
+    index = tmp_path / "krew-index"
+    done = run(
+        [sys.executable, ROOT / "packaging" / "release.py", "index", "--manifest", manifest, "--output", index, "--git"]
+    )
+    assert done.returncode == 0, tail(done)
+    assert sorted(p.name for p in (index / "plugins").iterdir()) == ["tke-net.yaml"]
+    assert (index / "plugins" / "tke-net.yaml").read_text() == manifest.read_text()
+    root = tmp_path / "krew-root"
+    env = krew_env(root, tools_path)
+    done = run(["kubectl", "krew", "index", "add", "tke-net", index], env=env)
+    assert done.returncode == 0, tail(done)
+    listed = run(["kubectl", "krew", "index", "list"], env=env)
+    assert listed.returncode == 0 and listed.stdout.split()[2:] == ["tke-net", str(index)], tail(listed)
+    done = run(["kubectl", "krew", "install", "tke-net/tke-net"], env=env, timeout=300)
+    assert done.returncode == 0 and "Installed plugin: tke-net" in done.stderr, tail(done)
+    assert "default" not in run(["kubectl", "krew", "index", "list"], env=env).stdout  # no other index was added
+    done = run(["kubectl", "tke-net", "version"], env=env)
+    assert (done.returncode, done.stdout) == (0, f"kubectl tke-net {__version__}\n"), tail(done)
+    installed = run(["kubectl", "krew", "list"], env=env)
+    assert "tke-net/tke-net" in installed.stdout, tail(installed)
