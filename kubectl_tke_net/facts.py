@@ -15,6 +15,7 @@ from kubectl_tke_net.k8s import (
     TERMINATED_PHASES,
     Backend,
     Selector,
+    annotations_of,
     backends,
     event_time,
     is_super_node,
@@ -181,6 +182,32 @@ class Context:
     def super_nodes(self) -> frozenset[str]:
         """Names of the super nodes (eklet) among the nodes, when they can be read."""
         return frozenset(str(meta(n).get("name", "")) for n in self.snap.maybe("nodes") if is_super_node(n))
+
+    @cached_property
+    def eks_pod_defaults(self) -> dict[str, str]:
+        """The annotations ConfigMap kube-system/eks-config gives every super-node Pod (a Pod's own win)."""
+        config = self.configmaps.get(tke.EKS_CONFIG) or {}
+        return tke.eks_pod_defaults((config.get("data") or {}).get(tke.EKS_POD_ANNOTATIONS))
+
+    def super_node_setting(self, pod: Obj, key: str) -> tuple[str | None, str | None]:
+        """(value, where from) of a per-Pod super-node setting: the Pod's annotation, else eks-config's
+        default; (None, None) when neither sets it."""
+        own = annotations_of(pod).get(key)
+        if own is not None:
+            return own, "pod"
+        default = self.eks_pod_defaults.get(key)
+        return (default, "eks-config") if default is not None else (None, None)
+
+    @cached_property
+    def global_router(self) -> bool:
+        """A GlobalRouter cluster: kube-system runs DaemonSet tke-bridge-agent (on some node)."""
+        nodes = [labels(n) for n in self.snap.maybe("nodes")] or None
+        return any(
+            meta(ds).get("name") == tke.GLOBAL_ROUTER_DAEMONSET
+            and meta(ds).get("namespace") == KUBE_SYSTEM
+            and not tke.scheduled_nowhere(ds, nodes)
+            for ds in self.snap.list("daemonsets")
+        )
 
     @cached_property
     def ready_nodes(self) -> int:

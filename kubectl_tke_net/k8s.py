@@ -90,6 +90,39 @@ class Selector:
         return True
 
 
+# Label keys and values as the API server validates them: a name of at most 63 characters (alphanumeric at
+# both ends; '-', '_', '.' inside), with an optional DNS-subdomain prefix before a '/' for keys.
+_LABEL_NAME = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def _label_key_ok(key: str) -> bool:
+    prefix, slash, name = key.rpartition("/")
+    if slash and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+        return False
+    return bool(_LABEL_NAME.fullmatch(name))
+
+
+def selector_problem(text: str) -> str | None:
+    """Why `text` is not a label selector Kubernetes would parse (key=value, key!=value, key in (a,b),
+    key notin (a,b), key, !key, comma-separated; keys and values as labels allow), or None."""
+    try:
+        requirements = Selector.parse(text).requirements
+    except UsageError:
+        return _("{value} is not a label selector (key=value, key!=value, key in (a,b), key, !key)").format(
+            value=repr(text)
+        )
+    for key, op, values in requirements:
+        if not _label_key_ok(key):
+            return _("{key} is not a valid label key").format(key=repr(key))
+        if op in ("in", "notin") and not values:
+            return _("{key} {op} () lists no value").format(key=key, op=op)
+        for value in values:
+            if value and not _LABEL_NAME.fullmatch(value):
+                return _("{value} is not a valid label value").format(value=repr(value))
+    return None
+
+
 def selector_matches(selector: dict[str, str], obj_labels: dict[str, str]) -> bool:
     return all(obj_labels.get(k) == v for k, v in selector.items())
 

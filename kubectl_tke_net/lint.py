@@ -254,6 +254,7 @@ _EVENTS = N_("needs the events of applied objects")
 _PROBE = N_("needs probe Pods in a running cluster (svc NAME --probe, ingress NAME --probe)")
 _CLOUD = N_("needs Tencent Cloud API reads (security groups, CLBs): svc or ingress --cloud once applied")
 _KUBE_PROXY = N_("needs the cluster's kube-proxy (kube-system): give --cluster or --snapshot DUMP")
+_SCHEDULED = N_("needs the nodes the Pods run on (super nodes), which exist only once the manifests run")
 _GATEWAY_STATUS = N_("needs the status the Gateway API controller writes on applied objects")
 _GATEWAY_SERVICE = N_("needs the LoadBalancer Service the Gateway API controller creates for an applied Gateway")
 # Judged only from what a running cluster has: never on manifests.
@@ -266,6 +267,9 @@ RUNTIME: dict[str, str] = {
     "TKE206": _ADDRESS,
     "TKE109": _EVENTS,
     "TKE212": _EVENTS,
+    "TKE117": _ENDPOINTS,
+    "TKE119": _SCHEDULED,
+    "TKE605": _SCHEDULED,
     "TKE502": _GATEWAY_STATUS,
     "TKE503": _GATEWAY_STATUS,
     "TKE504": _GATEWAY_STATUS,
@@ -290,6 +294,7 @@ WITH_CLUSTER: dict[str, str] = {
         "needs the version of the cluster's ingress controller (kube-system/tke-ingress-controller-config): "
         "give --cluster or --snapshot DUMP"
     ),
+    "TKE118": N_("needs the cluster's nodes and their labels: give --cluster or --snapshot DUMP"),
     "TKE501": N_("GatewayClasses come with the controller, seldom in manifests: give --cluster or --snapshot DUMP"),
     "TKE515": N_(
         "needs the cluster's kube-proxy and the LoadBalancer Service the Gateway API controller creates: give "

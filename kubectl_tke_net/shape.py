@@ -46,6 +46,7 @@ _CONTAINER = {
 _POD_SPEC = {
     "nodeName": STR,
     "hostNetwork": BOOL,
+    "dnsPolicy": STR,
     "nodeSelector": STRINGS,
     "containers": [_CONTAINER],
     "initContainers": [_CONTAINER],

@@ -20,6 +20,8 @@ SVC_SECURITY_GROUPS = "service.cloud.tencent.com/security-groups"
 SVC_PREVENT_LOOPBACK = "service.cloud.tencent.com/prevent-loopback"
 SVC_LB_ID = "service.kubernetes.io/loadbalance-id"
 SVC_SPECIFY_PROTOCOL = "service.cloud.tencent.com/specify-protocol"
+# A label selector of the nodes the CLB binds; selecting none removes every backend (TKE-FACTS-2 §2.1 [S12])
+SVC_BACKENDS_LABEL = "service.kubernetes.io/qcloud-loadbalancer-backends-label"
 # Ingresses (TKE-FACTS §1.2)
 ING_CLASS = "kubernetes.io/ingress.class"
 ING_SUBNET = "kubernetes.io/ingress.subnetId"
@@ -35,6 +37,19 @@ POD_NETWORKS = "tke.cloud.tencent.com/networks"
 POD_TYPE = "tke.cloud.tencent.com/pod-type"
 EKLET = "eklet"
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
+# Per-Pod super-node settings (TKE-FACTS-2 §3.2 [S14]); kube-system/eks-config `pod.annotations` gives their
+# defaults for every super-node Pod, and an annotation on the Pod wins over it.
+CLUSTER_IP_SWITCH = "eks.tke.cloud.tencent.com/cluster-ip-switch"  # 'disable': no Service rules in the Pod's VM
+METRICS_PORT = "eks.tke.cloud.tencent.com/metrics-port"  # where the super node serves the Pod's metrics
+DEFAULT_METRICS_PORT = 9100
+EKS_CONFIG = "eks-config"
+EKS_POD_ANNOTATIONS = "pod.annotations"
+# Of eks-config's pod.annotations only these are kept (the others are not read: SPEC 9.2).
+EKS_DEFAULTS_READ = (CLUSTER_IP_SWITCH, METRICS_PORT)
+# GlobalRouter clusters run this DaemonSet in kube-system (TKE-FACTS §4.2); VPC-CNI ones tke-eni-agent.
+GLOBAL_ROUTER_DAEMONSET = "tke-bridge-agent"
+# Nodes TKE's service controller never binds as CLB backends, besides NotReady and unschedulable ones [S12].
+CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/master", "node-role.kubernetes.io/control-plane")
 BACKENDGROUP_GATE = "cloud.tencent.com/load-balancer-backendgroup-ready"
 SERVICE_CONTROLLER_CONFIG = "tke-service-controller-config"
 INGRESS_CONTROLLER_CONFIG = "tke-ingress-controller-config"
@@ -47,6 +62,7 @@ IGNORE_ANNOTATION = "tke-net.kubectl.io/ignore"
 KUBE_SYSTEM_CONFIGMAPS: dict[str, tuple[str, ...]] = {
     "coredns": ("Corefile",),
     "cilium-config": ("kube-proxy-replacement",),
+    EKS_CONFIG: (EKS_POD_ANNOTATIONS,),
     SERVICE_CONTROLLER_CONFIG: (GLOBAL_ROUTE_DIRECT_ACCESS, CONTROLLER_VERSION),
     INGRESS_CONTROLLER_CONFIG: (CONTROLLER_VERSION,),
 }
@@ -253,8 +269,33 @@ def keep_configmaps(configmaps: list[dict[str, Any]], daemonsets: list[dict[str,
         if wanted is None:
             continue
         data = cm.get("data")
-        kept.append({**cm, "data": {k: v for k, v in data.items() if k in wanted}} if isinstance(data, dict) else cm)
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k in wanted}
+            if (cm.get("metadata") or {}).get("name") == EKS_CONFIG and isinstance(data.get(EKS_POD_ANNOTATIONS), str):
+                data[EKS_POD_ANNOTATIONS] = _eks_defaults_text(data[EKS_POD_ANNOTATIONS])
+            kept.append({**cm, "data": data})
+        else:
+            kept.append(cm)
     return kept
+
+
+def eks_pod_defaults(text: str | None) -> dict[str, str]:
+    """The annotations that kube-system/eks-config `pod.annotations` (a YAML mapping, [S14]) gives every
+    super-node Pod; nothing when it is absent or is not such a mapping."""
+    try:
+        doc = yaml.safe_load(text or "")
+    except yaml.YAMLError:
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    return {str(k): str(v) for k, v in doc.items() if isinstance(v, (str, int)) and not isinstance(v, bool)}
+
+
+def _eks_defaults_text(text: str) -> str:
+    """pod.annotations with only the keys the checks read, as YAML again ("" when it has none of them); a dump
+    read back gives the same text."""
+    read = {k: v for k, v in eks_pod_defaults(text).items() if k in EKS_DEFAULTS_READ}
+    return yaml.safe_dump(read, default_flow_style=False, sort_keys=True) if read else ""
 
 
 def _config_mode(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubectl_tke_net.i18n import _
+from kubectl_tke_net.k8s import selector_problem
 
 SERVICE = "Service"
 INGRESS = "Ingress"
@@ -40,7 +41,7 @@ Shape = Any
 class Annotation:
     key: str
     kinds: tuple[str, ...]  # SERVICE, INGRESS
-    type: str  # string, boolean, integer, enum, json, id, read-only
+    type: str  # string, boolean, integer, enum, json, id, selector (a label selector), read-only
     source: str
     min_version: str | None = None  # of the controller (tke-service-controller / tke-ingress-controller)
     values: tuple[str, ...] = ()  # enum values
@@ -111,7 +112,8 @@ ANNOTATIONS: tuple[Annotation, ...] = (
     Annotation("kubernetes.io/service.internetMaxBandwidthOut", _S, "integer", "S5", range=(1, 2048)),
     Annotation("service.kubernetes.io/local-svc-only-bind-node-with-pod", _S, "boolean", "S12"),
     Annotation("service.cloud.tencent.com/local-svc-weighted-balance", _S, "boolean", "S12"),
-    Annotation("service.kubernetes.io/qcloud-loadbalancer-backends-label", _S, "string", "S12"),
+    # A label selector of the nodes to bind; TKE118 reports one that selects no node the controller binds.
+    Annotation("service.kubernetes.io/qcloud-loadbalancer-backends-label", _S, "selector", "S12"),
     Annotation("service.cloud.tencent.com/enable-grace-shutdown", _S, "boolean", "S5"),
     Annotation("service.cloud.tencent.com/enable-grace-shutdown-tkex", _S, "boolean", "S5"),
     Annotation("service.cloud.tencent.com/cross-region-id", _S, "id", "S5", pattern=REGION, code="E4075"),
@@ -347,6 +349,8 @@ def value_problem(note: Annotation, value: str) -> str | None:
         if re.fullmatch(note.pattern, value):
             return None
         return _("{value} does not look like {pattern}").format(value=shown, pattern=note.pattern)
+    if note.type == "selector":
+        return selector_problem(value)
     if note.type == "json":
         error = json_error(value)
         if error:

@@ -54,7 +54,7 @@ def test_every_code_named_by_an_annotation_is_in_the_error_catalogue() -> None:
     for a in notes.ANNOTATIONS:
         if a.code:
             assert all(tke_errors.lookup(kind, a.code) for kind in a.kinds), a.key
-        assert a.type in ("string", "boolean", "integer", "enum", "json", "id", "read-only"), a.key
+        assert a.type in ("string", "boolean", "integer", "enum", "json", "id", "selector", "read-only"), a.key
         assert not a.strict or a.code, f"{a.key}: a strict boolean names the code the controller gives"
 
 

@@ -151,8 +151,10 @@ def service_invalid_annotation_value(ctx: Context) -> Iterator[Hit]:
     (`service.kubernetes.io/service.extensiveParameters` is an object, `service.cloud.tencent.com/specify-protocol`
     an object keyed by port whose entries have a `protocol` list), a value outside its enum
     (`...-internet-charge-type`, `loadbalance-type`, `mode`) or its range (bandwidth 1-2048), or an ID that
-    does not look like one (`subnet-`, `lb-`, `vpc-`, region (`ap-guangzhou`)). Error for JSON and for values the
-    controller rejects with a code; warning for an ID format, which only the controller can confirm.
+    does not look like one (`subnet-`, `lb-`, `vpc-`, region (`ap-guangzhou`)), or a
+    `service.kubernetes.io/qcloud-loadbalancer-backends-label` that is not a label selector (`group=access-layer`;
+    one that selects no node is TKE118). Error for JSON and for values the controller rejects with a code;
+    warning for an ID format or a selector, whose effect only the controller can confirm.
 
     ## Why it breaks traffic
     The service controller syncs the Service as one unit: a malformed `extensiveParameters` fails the CLB

@@ -80,7 +80,12 @@ def ipvs_kube_proxy_below_fixed_version(ctx: Context) -> Iterator[Hit]:
     `kubectl tke-net fix kube-proxy` shows the image change (tag only; registry and repository kept),
     `--apply` makes it; then `kubectl -n kube-system rollout status ds/kube-proxy`. Then annotate
     the internal LoadBalancer Services: `kubectl tke-net fix prevent-loopback`.
-    Source: Tencent Cloud, "Service & Ingress 网络无法访问排障处理" (CLB 回环问题).
+    Kubernetes 1.35 deprecates kube-proxy's IPVS mode (KEP-5495: a warning from 1.35; the plan is a
+    `KubeProxyIPVS` feature gate in 1.37, off by default in 1.40, the mode removed in 1.43). A TKE cluster
+    cannot leave IPVS mode in place: plan a cluster without it (iptables mode, or DataPlaneV2) before a TKE
+    minor drops the mode.
+    Source: Tencent Cloud, "Service & Ingress 网络无法访问排障处理" (CLB 回环问题); kubernetes/enhancements
+    `keps/sig-network/5495-deprecate-ipvs-mode-in-kube-proxy`.
     """
     proxy = ctx.kube_proxy
     if ctx.kube_proxy_daemonset is None or proxy.mode != "ipvs" or proxy.loopback_fixed is not False:
@@ -119,10 +124,10 @@ def internal_lb_without_prevent_loopback(ctx: Context) -> Iterator[Hit]:
     `service.cloud.tencent.com/prevent-loopback: "true"`. Severity rises to error when the cluster has
     exactly one Ready node. Public CLBs never get it. When the proxy mode cannot be known (kube-proxy
     runs on the nodes, not as a DaemonSet; a DaemonSet scheduled on no node; Cilium) the check is listed
-    in `skipped`. In iptables or nftables mode it fires for an internal Service whose status reports
-    `ipMode: Proxy` (KEP-1860): kube-proxy then sends in-cluster traffic for the CLB address to the CLB
-    in every mode, and the remediation is the DNS name (prevent-loopback is a feature of TKE's IPVS
-    kube-proxy).
+    in `skipped` (with Cilium, only when internal LoadBalancer Services exist). In iptables or nftables
+    mode it fires for an internal Service whose status reports `ipMode: Proxy` (KEP-1860): kube-proxy
+    then sends in-cluster traffic for the CLB address to the CLB in every mode, and the remediation is
+    the DNS name (prevent-loopback is a feature of TKE's IPVS kube-proxy).
 
     ## Why it breaks traffic
     In TKE's IPVS mode, a Pod that connects to the internal CLB's address leaves its node, and the CLB
@@ -137,7 +142,8 @@ def internal_lb_without_prevent_loopback(ctx: Context) -> Iterator[Hit]:
     Upgrade kube-proxy first if TKE301 fires, then `kubectl tke-net fix prevent-loopback` (add
     `--apply`). Without changing the Service: call it by its DNS name `NAME.NS.svc.cluster.local`
     instead of the CLB address, or use `kubectl tke-net fix coredns-rewrite` for a fixed domain, or set
-    `externalTrafficPolicy: Local` with anti-affinity between clients and servers.
+    `externalTrafficPolicy: Local` with anti-affinity between clients and servers. IPVS mode is deprecated
+    from Kubernetes 1.35 (KEP-5495, see TKE301).
     Source: Tencent Cloud, "Service & Ingress 网络无法访问排障处理" (避免四层回环问题).
     """
     proxy = ctx.kube_proxy
@@ -149,6 +155,8 @@ def internal_lb_without_prevent_loopback(ctx: Context) -> Iterator[Hit]:
                 "(kube-proxy runs on the nodes), see TKE305"
             ),
         )
+    if not proxy.running and proxy.why == tke.CILIUM and not any(is_internal_service(s) for s in ctx.services):
+        return  # a Cilium cluster is a known shape: without internal CLB Services there is nothing to judge
     if not proxy.running:
         raise Unavailable("daemonsets", tke.unknown_reason(proxy) + _(", see TKE305"))
     severity = _escalated(ctx)

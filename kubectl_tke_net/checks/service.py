@@ -1,4 +1,5 @@
-"""Service checks TKE101-TKE113: from the Service to its Pods, ports, CLB and node security group."""
+"""Service checks TKE101-TKE113 and TKE118: from the Service to its Pods, ports, CLB, the nodes it binds and
+the node security group."""
 
 from __future__ import annotations
 
@@ -11,14 +12,19 @@ from kubectl_tke_net.checks.registry import Hit, check
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import N_, _, ngettext
 from kubectl_tke_net.k8s import (
+    Selector,
     annotations_of,
     container_port_for,
     failing_gates,
+    is_super_node,
     is_super_node_pod,
+    labels,
     meta,
     not_ready_reason,
+    pod_condition,
     pod_ready,
     ref,
+    selector_problem,
     target_port,
 )
 from kubectl_tke_net.kinds import Obj
@@ -684,3 +690,83 @@ def node_ports_need_security_group(ctx: Context) -> Iterator[Hit]:
                     '{annotation}: "true".'
                 ).format(annotation=tke.SVC_PASS_TO_TARGET),
             )
+
+
+def _node_unbound_reason(node: Obj) -> str | None:
+    """Why TKE's service controller binds no NodePort of this node ([S12]: not Ready, unschedulable, a master),
+    or None when it binds it. A super node has no NodePort at all."""
+    if is_super_node(node):
+        return _("super node, no NodePort")
+    if pod_condition(node, "Ready") != "True":
+        return _("not Ready")
+    if (node.get("spec") or {}).get("unschedulable"):
+        return _("unschedulable")
+    if any(key in labels(node) for key in tke.CONTROL_PLANE_LABELS):
+        return _("master")
+    return None
+
+
+@check(
+    "TKE118",
+    Severity.ERROR,
+    N_("backends-label selects no node the CLB can bind"),
+    needs=("services", "nodes"),
+    commands=SVC,
+)
+def backends_label_selects_no_node(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Fires for a LoadBalancer Service without `service.cloud.tencent.com/direct-access` whose
+    `service.kubernetes.io/qcloud-loadbalancer-backends-label` (a label selector of the nodes the CLB binds,
+    e.g. `group=access-layer`) selects no node that TKE's service controller binds: none at all, or only
+    nodes that are not Ready, unschedulable, masters, or super nodes (which have no NodePort). The message
+    lists the selected nodes and why each is left out. A value that is not a label selector is TKE115's.
+
+    ## Why it breaks traffic
+    The controller keeps the CLB's backends in step with the selector: when it selects no node, it removes
+    every backend, and the Service is down for every client of the CLB. TKE's documentation warns that the
+    backends are then drained; it happens silently when the labelled nodes are replaced by a node pool
+    whose nodes lack the label, or when the label is removed.
+
+    ## How to fix it
+    Label the nodes that should carry the traffic (`kubectl label node NODE group=access-layer`, or the
+    node pool's labels so that new nodes get it), or correct the annotation, or remove it to bind every
+    node again.
+    Source: TKE, Service 后端选择 (指定接入层后端).
+    """
+    nodes = ctx.snap.list("nodes")
+    for svc in ctx.services:
+        notes = annotations_of(svc)
+        value = notes.get(tke.SVC_BACKENDS_LABEL)
+        if (
+            value is None
+            or _spec(svc).get("type") != "LoadBalancer"
+            or tke.is_true(notes.get(tke.SVC_DIRECT_ACCESS))
+            or selector_problem(value) is not None
+        ):
+            continue
+        selector = Selector.parse(value)
+        chosen = [n for n in nodes if selector.matches(labels(n))]
+        reasons = {str(meta(n).get("name", "")): _node_unbound_reason(n) for n in chosen}
+        if any(reason is None for reason in reasons.values()):
+            continue
+        if not chosen:
+            detail = _("selects no node")
+        else:
+            shown = sorted(f"{name} ({reason})" for name, reason in reasons.items())
+            more = _(" and {n} more").format(n=len(shown) - 5) if len(shown) > 5 else ""
+            detail = ngettext(
+                "selects {n} node, which the CLB cannot bind: {nodes}",
+                "selects {n} nodes, none of which the CLB can bind: {nodes}",
+                len(shown),
+            ).format(n=len(shown), nodes=", ".join(shown[:5]) + more)
+        yield Hit(
+            ref(svc),
+            _("{annotation} {value} {detail}: the controller removes every CLB backend").format(
+                annotation=tke.SVC_BACKENDS_LABEL, value=repr(value), detail=detail
+            ),
+            _(
+                "Label the Ready nodes that should carry the traffic (kubectl label node NODE KEY=VALUE, or the "
+                "node pool's labels), correct the annotation, or remove it to bind every node."
+            ),
+        )
