@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from kubectl_tke_net import i18n
 from kubectl_tke_net.i18n import N_, _
 from kubectl_tke_net.render import _SEVERITY_WORDS, _object, _paint, escaped, render_json, summary_line
 from kubectl_tke_net.terminal import escape
@@ -43,9 +44,9 @@ def _hop_lines(hop: dict[str, Any]) -> list[str]:
 
 
 def _heading(doc: dict[str, Any]) -> str:
-    t = doc["trace"]["target"]
+    t, word = doc["trace"]["target"], STATE_WORDS[doc["trace"]["state"]]
     return _("{kind} {namespace}/{name}: path {state}").format(
-        kind=t["kind"], namespace=t["namespace"], name=t["name"], state=_(STATE_WORDS[doc["trace"]["state"]])
+        kind=t["kind"], namespace=t["namespace"], name=t["name"], state=_(word)
     )
 
 
@@ -322,7 +323,7 @@ def page(doc: dict[str, Any], _color: bool = False) -> str:
         for s in doc["skipped"]
     )
     state = doc["trace"]["state"]
-    lang = "zh-CN" if _("ok") != "ok" else "en"
+    lang = "zh-CN" if i18n.language() == "zh" else "en"
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="{lang}"><head><meta charset="utf-8">\n'
