@@ -158,7 +158,7 @@ def mermaid(doc: dict[str, Any], _color: bool = False) -> str:
 # --- html ------------------------------------------------------------------------------------------------
 
 BOX_W, LINE_H, PAD, GAP_X, GAP_Y = 320, 16, 10, 28, 46
-BOX_CHARS = 46  # a line of a box, in narrow-character widths
+BOX_CHARS = 41  # a line of a box, in narrow-character widths (12px DejaVu Sans Mono: 7.2px each)
 BOX_LINES = 6
 _FILL = {"ok": "#e6f4ea", "failing": "#fce8e6", "unknown": "#fef7e0"}
 _STROKE = {"ok": "#1e8e3e", "failing": "#d93025", "unknown": "#e37400"}
@@ -274,15 +274,17 @@ def svg(doc: dict[str, Any]) -> str:
 
 
 _CSS = """
-body{font:14px/1.45 -apple-system,"Segoe UI","Noto Sans","Noto Sans CJK SC","PingFang SC","Microsoft YaHei",
-"DejaVu Sans",sans-serif;margin:24px;color:#202124;background:#fff}
+body{font:14px/1.45 -apple-system,"Segoe UI","Noto Sans","DejaVu Sans","Noto Sans CJK SC","PingFang SC",
+"Microsoft YaHei","WenQuanYi Micro Hei",sans-serif;margin:24px;color:#202124;background:#fff}
 h1{font-size:20px;margin:0 0 4px} .meta{color:#5f6368;margin:0 0 16px}
 .state-ok{color:#1e8e3e}.state-failing{color:#d93025}.state-unknown{color:#e37400}
 .drawing{overflow-x:auto;border:1px solid #dadce0;border-radius:8px;padding:8px;margin-bottom:20px}
-svg text{font-family:"DejaVu Sans Mono","Noto Sans Mono CJK SC",Menlo,Consolas,monospace;font-size:12px;fill:#202124}
+svg.path{max-width:100%;height:auto}
+svg text{font-family:"DejaVu Sans Mono",Menlo,Consolas,"Noto Sans Mono CJK SC","WenQuanYi Micro Hei Mono",monospace;font-size:12px;fill:#202124}
 svg text.title{font-weight:bold;font-size:12.5px} svg text.state{font-weight:bold}
 table{border-collapse:collapse;width:100%} th,td{border-bottom:1px solid #dadce0;padding:6px 8px;text-align:left;
 vertical-align:top} th{background:#f1f3f4}
+th,td.sev-error,td.sev-warning,td.sev-info{white-space:nowrap}
 .sev-error{color:#d93025;font-weight:bold}.sev-warning{color:#b06000;font-weight:bold}.sev-info{color:#1967d2}
 code{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace}
 """
@@ -316,10 +318,10 @@ def page(doc: dict[str, Any], _color: bool = False) -> str:
         + "\n".join(rows)
         + "</tbody></table>"
         if rows
-        else f"<p>{e(_('No finding on this path.'))}</p>"
+        else "<p>" + e(_("No finding on this path.")) + "</p>"
     )
     skipped = "".join(
-        f"<li>{e(_('skipped {codes}: {reason}').format(codes=','.join(s['codes']), reason=s['reason']))}</li>"
+        "<li>" + e(_("skipped {codes}: {reason}").format(codes=",".join(s["codes"]), reason=s["reason"])) + "</li>"
         for s in doc["skipped"]
     )
     state = doc["trace"]["state"]
@@ -333,7 +335,11 @@ def page(doc: dict[str, Any], _color: bool = False) -> str:
         f'<h1 class="state-{state}">{e(_heading(doc))}</h1>\n'
         f'<p class="meta">kubectl tke-net trace · {e(where)} · {e(summary_line(doc))}</p>\n'
         f'<div class="drawing">\n{svg(doc)}\n</div>\n'
-        f"<h2>{e(_('Findings'))}</h2>\n{findings}\n" + (f"<ul>{skipped}</ul>\n" if skipped else "") + "</body></html>\n"
+        + "<h2>"
+        + e(_("Findings"))
+        + f"</h2>\n{findings}\n"
+        + (f"<ul>{skipped}</ul>\n" if skipped else "")
+        + "</body></html>\n"
     )
 
 
