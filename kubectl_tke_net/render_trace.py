@@ -280,7 +280,8 @@ h1{font-size:20px;margin:0 0 4px} .meta{color:#5f6368;margin:0 0 16px}
 .state-ok{color:#1e8e3e}.state-failing{color:#d93025}.state-unknown{color:#e37400}
 .drawing{overflow-x:auto;border:1px solid #dadce0;border-radius:8px;padding:8px;margin-bottom:20px}
 svg.path{max-width:100%;height:auto}
-svg text{font-family:"DejaVu Sans Mono",Menlo,Consolas,"Noto Sans Mono CJK SC","WenQuanYi Micro Hei Mono",monospace;font-size:12px;fill:#202124}
+svg text{font-family:"DejaVu Sans Mono",Menlo,Consolas,"Noto Sans Mono CJK SC","WenQuanYi Micro Hei Mono",
+monospace;font-size:12px;fill:#202124}
 svg text.title{font-weight:bold;font-size:12.5px} svg text.state{font-weight:bold}
 table{border-collapse:collapse;width:100%} th,td{border-bottom:1px solid #dadce0;padding:6px 8px;text-align:left;
 vertical-align:top} th{background:#f1f3f4}

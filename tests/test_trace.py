@@ -202,7 +202,9 @@ def _on_a_tty(*args: str, env: dict[str, str]) -> str:
     """The installed plugin with its stdout on a pseudo-terminal, as a person runs it."""
     leader, follower = pty.openpty()
     try:
-        proc = subprocess.run([str(PLUGIN), *args], stdout=follower, stderr=subprocess.PIPE, env=env, timeout=60)
+        proc = subprocess.run(
+            [str(PLUGIN), *args], stdout=follower, stderr=subprocess.PIPE, env=env, timeout=60, check=False
+        )
         os.close(follower)
         follower = -1
         chunks = []
