@@ -36,6 +36,9 @@ demo: $(STAMP) $(MO) ## run the plugin on the bundled example cluster snapshot
 	@echo
 	@echo '$$ kubectl tke-net loopback -A --snapshot $(DEMO)'
 	@$(PLUGIN) loopback -A --snapshot $(DEMO) --fail-on never
+	@echo
+	@echo '$$ kubectl tke-net trace ing/portal -n edge --snapshot $(DEMO)'
+	@$(PLUGIN) trace ing/portal -n edge --snapshot $(DEMO) --fail-on never
 
 system-deps: ## Debian packages the probe script's tests run under: busybox and dnsmasq (installed if root)
 	@if ! command -v busybox >/dev/null || ! command -v dnsmasq >/dev/null; then \
