@@ -336,7 +336,7 @@ def build_parser() -> Parser:
         "--version", action="version", version=f"{PROG} {__version__}", help=_("show program's version number and exit")
     )
     sub = parser.add_subparsers(metavar="COMMAND", parser_class=Parser)
-    for add in (_add_service, _add_ingress, _add_loopback, _add_trace, _add_fix, _add_dump, _add_checks, _add_version):
+    for add in (_add_service, _add_ingress, _add_loopback, _add_fix, _add_dump, _add_checks, _add_version, _add_trace):
         add(sub)
     # --lang on every parser; main() reads it from argv before building them, so that the help is translated.
     for p in (parser, *dict.fromkeys(sub.choices.values())):
