@@ -245,7 +245,14 @@ class _Builder:
                 protocol=_protocol(port),
                 target=target,
             )
-            details = [_("ClusterIP {ip}").format(ip=spec.get("clusterIP"))] if spec.get("clusterIP") else []
+            cluster_ip = spec.get("clusterIP")
+            details = (
+                [_("headless: no ClusterIP, DNS answers with the endpoints")]
+                if cluster_ip == "None"
+                else [_("ClusterIP {ip}").format(ip=cluster_ip)]
+                if cluster_ip
+                else []
+            )
             hop = self.add(SERVICE_PORT, sref, (SERVICE_PORT, sref, _port_label(port)), title, details)
             hop.about = (_port_label(port), target, port.get("nodePort"), self._undeclared(svc, target))
             heads.append(hop)
@@ -301,6 +308,7 @@ class _Builder:
             hop = self.add(SLICES, sref, key, title)
             if not own and not selector:
                 hop.details.append(_("the Service has no selector and nobody wrote EndpointSlices for it"))
+                self.failing(hop, _("no endpoint: traffic to the Service goes nowhere"))
             elif not own:
                 hop.details.append(_("no EndpointSlice read: the Pods' Ready condition stands for the endpoints"))
             if own and not ready:

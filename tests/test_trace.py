@@ -177,6 +177,19 @@ def test_exit_status_as_for_svc(cli: CLI) -> None:
     assert cli("trace", "svc/api", "-n", "shop", "--snapshot", DEMO, "--fail-on", "warning").status == 1
 
 
+def test_services_without_pods_in_the_path(cli: CLI) -> None:
+    services = fixture("services")
+    doc = trace(cli, "svc/external", "-n", "app", "--snapshot", services)
+    assert [(h["stage"], h["title"]) for h in hops(doc)] == [
+        ("service-port", "Service external: ExternalName db.example.com")
+    ]
+    doc = trace(cli, "svc/headless-manual", "-n", "app", "--snapshot", services)
+    (slices,) = hops(doc, "endpointslices")
+    assert slices["state"] == "failing" and not hops(doc, "pods")  # no selector, no EndpointSlice: nowhere to go
+    (port,) = hops(doc, "service-port")
+    assert port["details"] == ["headless: no ClusterIP, DNS answers with the endpoints"]
+
+
 def test_healthy_cluster_path_is_ok_everywhere(cli: CLI) -> None:
     doc = trace(cli, "svc/web", "-n", "shop", "--snapshot", fixture("healthy"))
     assert doc["findings"] == [] and doc["trace"]["state"] == "ok"
@@ -301,6 +314,7 @@ def _weird_ingress(doc: dict[str, Any]) -> None:
         ("ing/portal", "-n", "edge"),
         ("ing/shop-internal", "-n", "shop"),
         ("svc/billing", "-n", "payments"),
+        ("ing/portal", "-n", "edge", "--lang", "zh"),
     ],
 )
 def test_mermaid_parses_with_mermaid(cli: CLI, args: tuple[str, ...]) -> None:
