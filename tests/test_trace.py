@@ -420,3 +420,44 @@ def test_demo_is_documented_with_a_real_trace() -> None:
     assert tree in readme
     assert (ROOT / "docs" / "trace-portal.png").stat().st_size > 10_000
     assert "docs/trace-portal.png" in readme
+
+
+# --- what it holds (SPEC 9.2) --------------------------------------------------------------------------------
+
+
+def _demo_targets() -> list[tuple[str, str]]:
+    import yaml
+
+    doc = yaml.safe_load(Path(ROOT / DEMO).read_text(encoding="utf-8"))
+    kinds = {"Service": "svc", "Ingress": "ing"}
+    return [
+        (f"{kinds[o['kind']]}/{o['metadata']['name']}", o["metadata"]["namespace"])
+        for o in doc["items"]
+        if o["kind"] in kinds and o["metadata"]["namespace"] != "default"
+    ]
+
+
+def test_the_path_reads_no_field_the_projection_drops(cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every Service and Ingress of the demo gives the same trace from whole objects as from the fields
+    shape.SHAPES declares: the path model reads only what the checks keep."""
+    from kubectl_tke_net import kinds
+
+    targets = _demo_targets()
+    assert len(targets) > 20
+    projected = [cli("trace", t, "-n", ns, "--snapshot", DEMO, "-o", "json").out for t, ns in targets]
+    monkeypatch.setattr(kinds, "PROJECT", False)
+    whole = [cli("trace", t, "-n", ns, "--snapshot", DEMO, "-o", "json").out for t, ns in targets]
+    for (target, ns), a, b in zip(targets, projected, whole, strict=True):
+        assert json.loads(a) == json.loads(b), (target, ns)
+
+
+@pytest.mark.parametrize("output", ["tree", "json", "mermaid", "html"])
+def test_no_secret_env_or_unread_configmap_value_in_any_trace(cli: CLI, tmp_path: Path, output: str) -> None:
+    from tests.test_held import CM_VALUE, ENV_VALUE, SECRET_VALUE, _leaky
+
+    snap = str(_leaky(tmp_path))
+    for target in ("svc/web", "ing/web"):
+        run = cli("trace", target, "-n", "app", "--snapshot", snap, "-o", output)
+        assert run.status in (0, 1) and run.out, run.err
+        for value in (SECRET_VALUE, ENV_VALUE, CM_VALUE, "aHVudGVyMg=="):
+            assert value not in run.out, (target, output, value)
