@@ -156,9 +156,15 @@ def load(path: Path, evaluate: str, screenshot: Path | None = None, width: int =
                 {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
                 session=session,
             )
-            pipe.call("Page.navigate", {"url": path.resolve().as_uri()}, session=session)
+            navigated = pipe.call("Page.navigate", {"url": path.resolve().as_uri()}, session=session)
+            if navigated.get("errorText"):  # a file that is not there loads Chromium's error page, silently
+                raise RuntimeError(f"cannot load {path}: {navigated['errorText']}")
             pipe.wait_for("Page.loadEventFired")
-            result = pipe.call("Runtime.evaluate", {"expression": evaluate, "returnByValue": True}, session=session)
+            result = pipe.call(
+                "Runtime.evaluate",
+                {"expression": evaluate, "returnByValue": True, "awaitPromise": True},
+                session=session,
+            )
             if "exceptionDetails" in result:
                 raise RuntimeError(f"evaluate failed: {result['exceptionDetails']}")
             page.value = result["result"].get("value")

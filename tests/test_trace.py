@@ -461,3 +461,56 @@ def test_no_secret_env_or_unread_configmap_value_in_any_trace(cli: CLI, tmp_path
         assert run.status in (0, 1) and run.out, run.err
         for value in (SECRET_VALUE, ENV_VALUE, CM_VALUE, "aHVudGVyMg=="):
             assert value not in run.out, (target, output, value)
+
+
+# --- the browser harness and mermaid's own renderer -------------------------------------------------------------
+
+
+def test_the_browser_harness_sees_errors_and_requests(tmp_path: Path) -> None:
+    """What the HTML tests assert is absent is seen when present: a console error, an exception, a request."""
+    _browser()
+    bad = tmp_path / "bad.html"
+    bad.write_text(
+        "<!DOCTYPE html><html><body><script>console.error('boom'); throw new Error('bad');</script>"
+        '<img src="missing.png"></body></html>',
+        encoding="utf-8",
+    )
+    page = browser.load(bad, "document.querySelectorAll('script').length")
+    assert page.value == 1
+    assert "console.error: boom" in page.errors
+    assert any(e.startswith("exception: ") and "bad" in e for e in page.errors)
+    assert page.requests == [bad.resolve().as_uri(), (tmp_path / "missing.png").resolve().as_uri()]
+    assert any("ERR_FILE_NOT_FOUND" in e for e in page.errors)  # the failed load is an error too
+    with pytest.raises(RuntimeError, match="ERR_FILE_NOT_FOUND"):
+        browser.load(tmp_path / "missing.html", "1")
+
+
+MERMAID_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><script src="{script}"></script></head>
+<body><div id="out"></div><script>
+mermaid.initialize({{startOnLoad: false, securityLevel: "strict"}});
+window.rendered = mermaid.render("trace", {text}).then(
+  r => {{ document.getElementById("out").innerHTML = r.svg; return "ok"; }},
+  e => {{ console.error(String(e)); return String(e); }});
+</script></body></html>"""
+
+
+def test_mermaid_renders_in_a_real_browser(cli: CLI, tmp_path: Path) -> None:
+    """GitHub draws ```mermaid blocks with mermaid in the browser: the same package draws every hop here."""
+    _browser()
+    _node()
+    args = ("ing/portal", "-n", "edge", "--snapshot", DEMO)
+    text = cli("trace", *args, "-o", "mermaid").out
+    page_file = tmp_path / "mermaid.html"
+    script = (JS / "node_modules" / "mermaid" / "dist" / "mermaid.min.js").as_uri()
+    page_file.write_text(MERMAID_PAGE.format(script=script, text=json.dumps(text)), encoding="utf-8")
+    page = browser.load(
+        page_file,
+        "(async () => [await window.rendered, [...document.querySelectorAll('#out svg g.node')].map(g => g.id)])()",
+        ARTIFACTS / "trace-ing-portal.mermaid.png",
+        width=1800,
+    )
+    assert page.errors == [], page.errors
+    status, nodes = page.value
+    assert status == "ok"
+    ids = [h["id"] for h in hops(trace(cli, *args))]
+    assert len(nodes) == len(ids) and all(any(n.endswith(f"-{i}-{k}") for n in nodes) for k, i in enumerate(ids))
