@@ -677,7 +677,7 @@ def cmd_trace(args: argparse.Namespace) -> Output:
     from kubectl_tke_net.checks import catalog as checks
     from kubectl_tke_net.checks.probe import probe_results
     from kubectl_tke_net.k8s import meta
-    from kubectl_tke_net.model import Finding
+    from kubectl_tke_net.model import AccessError, Finding, Unavailable
     from kubectl_tke_net.probe.result import from_fact
 
     command, name = _trace_target(args.target)
@@ -689,7 +689,12 @@ def cmd_trace(args: argparse.Namespace) -> Output:
     diagnosis = _diagnose(run)
     ctx, result = diagnosis.ctx, diagnosis.result
     kind = "Service" if command == "service" else "Ingress"
-    objs = ctx.services if command == "service" else ctx.ingresses
+    try:
+        objs = ctx.services if command == "service" else ctx.ingresses
+    except Unavailable as exc:  # nothing to draw: the object itself cannot be read
+        raise AccessError(
+            _("cannot trace {kind} {name}: {reason}").format(kind=kind, name=name, reason=exc.reason)
+        ) from None
     obj = next(o for o in objs if meta(o).get("name") == name)  # _diagnose said "not found" otherwise
     findings, skipped, suppressed = list(result.findings), list(result.skipped), result.suppressed
     ran = {c.code for c in diagnosis.chosen}

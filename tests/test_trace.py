@@ -170,6 +170,17 @@ def test_name_that_matches_nothing_and_bad_targets(cli: CLI) -> None:
     assert run.status == 2 and "invalid choice" in run.err
 
 
+def test_an_object_that_cannot_be_read_cannot_be_traced(cli: CLI, tmp_path: Path) -> None:
+    def forbid(doc: dict[str, Any]) -> None:
+        doc.setdefault("metadata", {}).setdefault("annotations", {})["tke-net.kubectl.io/unavailable"] = json.dumps(
+            {"services": 'forbidden: User "dev" cannot list resource "services"'}
+        )
+
+    run = cli("trace", "svc/web", "-n", "shop", "--snapshot", variant(tmp_path, "healthy", forbid))
+    assert (run.status, run.out) == (3, "")
+    assert run.err == 'error: cannot trace Service web: forbidden: User "dev" cannot list resource "services"\n'
+
+
 def test_exit_status_as_for_svc(cli: CLI) -> None:
     assert cli("trace", "svc/api", "-n", "shop", "--snapshot", DEMO).status == 0
     assert cli("trace", "svc/risk", "-n", "payments", "--snapshot", DEMO).status == 1
