@@ -7,6 +7,7 @@ Nothing is listed here: a kind the checks did not read (`Snapshot.held` is None)
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,7 +77,7 @@ _SERVICE_STAGE = {
     "TKE405": CLB,
 }
 # An Ingress's codes: its CLB, except those about one backend, which touch the rules whose backend is at fault.
-_INGRESS_RULE_CODES = ("TKE201", "TKE202", "TKE203", "TKE204")
+_INGRESS_RULE_CODES = ("TKE201", "TKE202", "TKE203", "TKE204", "TKE208")
 # The loopback findings (SPEC 7, TKE3xx) and the probe's confirmation of it.
 LOOPBACK_CODES = ("TKE302", "TKE303", "TKE304", "TKE124")
 LOOPBACK_CAUSE = "TKE301"  # kube-proxy without the fix: touches every internal CLB
@@ -638,13 +639,15 @@ def trace_ingress(
     clb.loopback_internal = internal  # type: ignore[attr-defined]
     services = ctx.services_by_key if ctx.snap.held("services") is not None else None
     endpoints_held = ctx.snap.held("endpointslices") is not None and ctx.snap.held("pods") is not None
+    wheres = Counter(backend.where for backend in backends(ing))
     for backend in backends(ing):
         if services is None:
             title = _("{where} -> {service}:{port}").format(
                 where=backend.where, service=backend.service, port=backend.port if backend.port is not None else "?"
             )
-            b.unknown(b.add(RULE, iref, (RULE, iref, backend.where), title), _("Services were not read"))
-            b.link(clb, b.by_key[(RULE, iref, backend.where)])
+            hop = b.add(RULE, iref, (RULE, iref, backend.where, backend.service, backend.port), title)
+            b.unknown(hop, _("Services were not read"))
+            b.link(clb, hop)
             continue
         svc = services.get((iref.namespace, backend.service))
         faults: list[str] = []
@@ -664,7 +667,9 @@ def trace_ingress(
         title = _("{where} -> {service}:{port}").format(
             where=backend.where, service=backend.service, port=backend.port if backend.port is not None else "?"
         )
-        rule = b.add(RULE, iref, (RULE, iref, backend.where), title)
+        if wheres[backend.where] > 1:  # the same host and path to several backends: only one takes effect
+            faults.append("TKE208")
+        rule = b.add(RULE, iref, (RULE, iref, backend.where, backend.service, backend.port), title)
         rule.about = tuple(faults)
         b.link(clb, rule)
         if svc is None:

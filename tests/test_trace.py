@@ -111,6 +111,18 @@ def test_ingress_rules_carry_the_fault_of_their_backend(cli: CLI) -> None:
     assert ("TKE102", "portal-search") in {(f["code"], f["name"]) for f in doc["findings"]}
 
 
+def test_duplicate_rules_are_hops_of_their_own_both_touched(cli: CLI) -> None:
+    doc = trace(cli, "ing/docs", "-n", "edge", "--snapshot", DEMO)
+    rules = [(h["title"], codes(h)) for h in hops(doc, "rule")]
+    assert rules == [
+        ("rule docs.example.com/ (Prefix) -> docs:80", {"TKE208"}),
+        ("rule docs.example.com/api-reference (Prefix) -> docs:80", set()),
+        ("rule docs.example.com/ (Prefix) -> docs:http", {"TKE208"}),
+    ]
+    (clb,) = hops(doc, "clb")
+    assert clb["title"] == "Ingress class nginx: 10.0.0.71" and "loopback" not in clb  # not a TKE CLB
+
+
 def test_internal_ingress_loopback_exposure(cli: CLI) -> None:
     doc = trace(cli, "ing/shop-internal", "-n", "shop", "--snapshot", DEMO)
     (clb,) = hops(doc, "clb")
