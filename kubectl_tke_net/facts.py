@@ -54,6 +54,9 @@ class Context:
     """A read-only view of one snapshot for the checks of one run."""
 
     cloud: CloudView | None = None  # the CloudFacts the cloud checks (TKE4xx) read; None when they are off
+    # The diagnose command of the run (service, ingress, loopback): a check run by several judges the kind of
+    # objects each examines; None (a planning or test context): every kind.
+    command: str | None = None
 
     def __init__(self, snapshot: Snapshot, name: str | None = None, selector: Selector | None = None) -> None:
         self.snap = snapshot

@@ -69,7 +69,7 @@ def run(ctx: Context, checks: list[Check], suppress: bool = True) -> Result:
     skipped: dict[str, list[str]] = {}
     for chk in checks:
         try:
-            for name in chk.needs:
+            for name in chk.kinds(ctx.command):
                 ctx.snap.list(name)
             hits = list(chk.func(ctx))
         except Unavailable as exc:
