@@ -7,7 +7,7 @@ PLUGIN := $(BIN)/kubectl-tke_net
 DEMO := examples/demo-cluster.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps lint-deps sarif-deps datapath-deps lab demo test lint e2e bench docs i18n lock clean
+.PHONY: help install system-deps lint-deps sarif-deps browser-deps js-deps datapath-deps lab demo test lint e2e bench docs i18n lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ demo: $(STAMP) $(MO) ## run the plugin on the bundled example cluster snapshot
 	@echo
 	@echo '$$ kubectl tke-net loopback -A --snapshot $(DEMO)'
 	@$(PLUGIN) loopback -A --snapshot $(DEMO) --fail-on never
+	@echo
+	@echo '$$ kubectl tke-net trace ing/portal -n edge --snapshot $(DEMO)'
+	@$(PLUGIN) trace ing/portal -n edge --snapshot $(DEMO) --fail-on never
 
 system-deps: ## Debian packages the probe script's tests run under: busybox and dnsmasq (installed if root)
 	@if ! command -v busybox >/dev/null || ! command -v dnsmasq >/dev/null; then \
@@ -51,6 +54,31 @@ lint-deps: ## Debian package the workflow lint needs: shellcheck, for the run: s
 	  else echo "make: the workflow lint needs shellcheck: sudo apt-get install shellcheck" >&2; exit 1; fi; \
 	fi
 
+# The browser that tests `trace -o html` (tests/test_trace.py, tests/browser.py): Debian's headless Chromium, and a
+# CJK font for the zh page, pinned to what they were proven with (Debian 12); if no longer served, the current ones.
+BROWSER_DEBS := chromium-headless-shell=156.0.8078.114-1~deb12u1 fonts-wqy-microhei=0.2.0-beta-3.1
+BROWSER_PKGS := $(foreach p,$(BROWSER_DEBS),$(firstword $(subst =, ,$(p))))
+browser-deps: ## Debian packages of the HTML tests: chromium-headless-shell and a CJK font (installed if root)
+	@if [ "$$(dpkg-query -W -f='$${Status}\n' $(BROWSER_PKGS) 2>/dev/null | grep -c 'install ok installed')" = $(words $(BROWSER_PKGS)) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_DEBS) >/dev/null \
+	    || { echo "make: pinned versions unavailable; installing Debian's current ones" >&2; \
+	         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PKGS) >/dev/null; }; }; \
+	else echo "make: the HTML tests need a headless Chromium: sudo apt-get install $(BROWSER_PKGS)" >&2; exit 1; fi
+
+# The Mermaid parser that tests `trace -o mermaid`: the mermaid npm package under Node.js, exact versions in
+# tests/js/package-lock.json (npm ci); Node.js and npm from Debian when the machine has none.
+JS_STAMP := tests/js/node_modules/.installed
+$(JS_STAMP): tests/js/package.json tests/js/package-lock.json
+	@if ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
+	  else echo "make: the Mermaid tests need Node.js and npm: sudo apt-get install nodejs npm" >&2; exit 1; fi; \
+	fi
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	touch $@
+js-deps: $(JS_STAMP) ## the Mermaid parser of the trace tests (npm ci in tests/js)
 # Microsoft's SARIF Multitool (npm), which tests/test_lint.py runs to validate -o sarif: pinned in
 # tools/sarif/package-lock.json, installed with `npm ci` where Node.js is (else that test is skipped, and says why).
 SARIF_TOOL := tools/sarif/node_modules/@microsoft/sarif-multitool/package.json
@@ -82,7 +110,7 @@ datapath-deps: ## Debian packages of the real data path tests: containerd, runc,
 lab: $(STAMP) $(MO) datapath-deps ## a two-node lab with a real kubelet, kube-proxy, CoreDNS and a looping CLB (root, Linux; Ctrl-C stops it)
 	$(BIN)/python tests/e2e/datapath/lab.py $(LAB_ARGS)
 
-test: $(STAMP) $(MO) system-deps sarif-deps ## unit and CLI tests (no network, no cluster)
+test: $(STAMP) $(MO) system-deps sarif-deps browser-deps js-deps ## unit and CLI tests (no network, no cluster)
 	$(BIN)/pytest -q tests --ignore=tests/e2e
 
 lint: $(STAMP) lint-deps ## ruff, mypy --strict (package, tests, tools/), actionlint with shellcheck on the workflows

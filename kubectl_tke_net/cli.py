@@ -244,6 +244,36 @@ def _add_loopback(sub: Any) -> None:
     p.set_defaults(func=cmd_diagnose, command="loopback", name=None)
 
 
+TRACE_OUTPUTS = ("tree", "json", "mermaid", "html")
+
+
+def _add_trace(sub: Any) -> None:
+    p = sub.add_parser(
+        "trace",
+        help=_("the traffic path of one Service or Ingress, CLB to node, with the broken hop marked"),
+        description=_(
+            "Draw the path from the CLB (address, listeners or host/path rules) through the Service port, "
+            "NodePort, EndpointSlices and Pods to the nodes, each hop ok, failing or unknown with the codes of "
+            "the findings that touch it (the checks of svc NAME or ingress NAME, on the same facts). "
+            "-o tree (default), json, mermaid (a flowchart for Markdown) or html (one self-contained page)."
+        ),
+        conflict_handler="resolve",  # -o of the cluster flags, replaced by the formats of trace
+    )
+    p.add_argument("target", metavar="svc/NAME|ing/NAME", help=_("the Service (svc/NAME) or Ingress (ing/NAME)"))
+    _cluster_flags(p)
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=TRACE_OUTPUTS,
+        default="tree",
+        metavar="FMT",
+        help=_("tree (default), json, mermaid or html"),
+    )
+    _probe_flags(p)
+    _cloud_flags(p)
+    p.set_defaults(func=cmd_trace, command="trace")
+
+
 def _add_fix(sub: Any) -> None:
     from kubectl_tke_net.fix import ACTIONS
 
@@ -466,6 +496,7 @@ def build_parser() -> Parser:
         _add_dump,
         _add_checks,
         _add_version,
+        _add_trace,
     ):
         add(sub)
     # --lang on every parser; main() reads it from argv before building them, so that the help is translated.
@@ -725,6 +756,9 @@ class _Diagnosis:
     empty: str | None  # the note that the scope held no object of the command's kind
     failing: bool
     ctx: Any
+    source: dict[str, Any]  # what report.build was given: `trace` builds its own report from the same facts
+    result: Any
+    suppress: bool
 
 
 def _diagnose_request(args: argparse.Namespace) -> tuple[tuple[str, ...], tuple[str, ...], Any, Any]:
@@ -780,7 +814,7 @@ def _diagnose(args: argparse.Namespace, request: tuple[Any, ...], fail_fast: boo
     result = checks.run(ctx, chosen, suppress=not args.no_suppress)
     doc = report.build(args.command, source, ctx, result)
     failing = args.fail_on != "never" and any(f.severity >= Severity.parse(args.fail_on) for f in result.findings)
-    return _Diagnosis(doc, chosen, empty, failing, ctx)
+    return _Diagnosis(doc, chosen, empty, failing, ctx, source, result, not args.no_suppress)
 
 
 def cmd_diagnose(args: argparse.Namespace) -> Output:
@@ -1037,6 +1071,92 @@ def cmd_lint(args: argparse.Namespace) -> Output:
     text = _render(args, doc, listed, examined)
     failing = args.fail_on != "never" and any(f.severity >= Severity.parse(args.fail_on) for f in findings)
     return Output(text, 1 if failing else 0, tuple(notes))
+
+
+def _trace_target(text: str) -> tuple[str, str]:
+    """`trace TYPE/NAME`: the command whose checks judge the path ("service" or "ingress") and the NAME."""
+    kind, slash, name = text.partition("/")
+    command = _PROBE_TYPES.get(kind.lower())
+    if not slash or command is None or not name or "/" in name:
+        raise UsageError(_("trace takes svc/NAME or ing/NAME, not {value}").format(value=repr(text)))
+    return command, name
+
+
+def _backend_checks(diagnosis: _Diagnosis, ing: Any, select: tuple[str, ...], ignore: tuple[str, ...]) -> Any:
+    """`trace ing/NAME`: the Service checks on the Services behind the Ingress, on the facts the Ingress's checks
+    read (a check that needs a kind they did not read is left out, and its hops are then unknown)."""
+    from kubectl_tke_net.checks import catalog as checks
+    from kubectl_tke_net.facts import Context
+    from kubectl_tke_net.k8s import backends, meta
+
+    snap = diagnosis.ctx.snap
+    chosen = [
+        c
+        for c in checks.selected("service", select, ignore)
+        if all(snap.held(k) is not None for k in c.kinds("service"))
+    ]
+    namespace = meta(ing).get("namespace", "")
+    names = sorted(
+        {b.service for b in backends(ing)}
+        & {meta(s).get("name") for s in snap.held("services") or [] if meta(s).get("namespace", "") == namespace}
+    )
+    results = []
+    for name in names:
+        ctx = Context(snap, name)
+        ctx.command = "service"
+        results.append(checks.run(ctx, chosen, suppress=not diagnosis.suppress))
+    return chosen if names else [], results
+
+
+def cmd_trace(args: argparse.Namespace) -> Output:
+    from kubectl_tke_net import render_trace, report, trace
+    from kubectl_tke_net.checks import catalog as checks
+    from kubectl_tke_net.checks.probe import probe_results
+    from kubectl_tke_net.k8s import meta
+    from kubectl_tke_net.model import AccessError, Finding, Unavailable
+    from kubectl_tke_net.probe.result import from_fact
+
+    command, name = _trace_target(args.target)
+    if args.all_namespaces:
+        raise UsageError(_("trace follows one object: give its namespace with -n, not --all-namespaces"))
+    if args.selector:
+        raise UsageError(_("trace follows the one object it names; -l does not apply"))
+    run = argparse.Namespace(**{**vars(args), "command": command, "name": name, "output": "json"})
+    diagnosis = _diagnose(run, _diagnose_request(run))
+    ctx, result = diagnosis.ctx, diagnosis.result
+    kind = "Service" if command == "service" else "Ingress"
+    try:
+        objs = ctx.services if command == "service" else ctx.ingresses
+    except Unavailable as exc:  # nothing to draw: the object itself cannot be read
+        raise AccessError(
+            _("cannot trace {kind} {name}: {reason}").format(kind=kind, name=name, reason=exc.reason)
+        ) from None
+    obj = next(o for o in objs if meta(o).get("name") == name)  # _diagnose said "not found" otherwise
+    findings, skipped, suppressed = list(result.findings), list(result.skipped), result.suppressed
+    ran = {c.code for c in diagnosis.chosen}
+    if command == "ingress":
+        select = checks.parse_codes(args.select, "--select") if args.select else ()
+        ignore = checks.parse_codes(args.ignore, "--ignore") if args.ignore else ()
+        extra, results = _backend_checks(diagnosis, obj, select, ignore)
+        ran |= {c.code for c in extra}
+        for r in results:
+            findings += [f for f in r.findings if f not in findings]
+            skipped += [s for s in r.skipped if s not in skipped]
+            suppressed += r.suppressed
+        findings.sort(key=Finding.sort_key)
+    runs = []
+    for fact in probe_results(ctx.snap, kind, name):
+        _target, probe_run, _why = from_fact(fact)
+        if probe_run is not None:
+            runs.append(probe_run)
+    build = trace.trace_service if command == "service" else trace.trace_ingress
+    path = build(ctx, obj, findings=findings, skipped=skipped, ran=ran, probe_runs=runs)
+    merged = checks.Result(findings, skipped, suppressed)
+    doc = report.build("trace", diagnosis.source, ctx, merged)
+    doc["trace"] = path.as_dict()
+    text = render_trace.FORMATS[args.output](doc, _color(args))
+    failing = args.fail_on != "never" and any(f.severity >= Severity.parse(args.fail_on) for f in findings)
+    return Output(text, 1 if failing else 0)
 
 
 _ONLY_FOR = (

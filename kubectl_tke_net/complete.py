@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 # cobra's ShellCompDirective values
 DEFAULT = 0  # the shell may complete file names
+NO_SPACE = 2
 NO_FILE = 4
 FILTER_DIRS = 16
 
@@ -164,6 +165,12 @@ def _positional(line: Line, word: str) -> Candidates:
     command, given = line.command, line.positionals
     if command in OBJECT_ARGS and not given:
         return _matching("", word, _objects(line, OBJECT_ARGS[command])), NO_FILE
+    if command == "trace" and not given:  # trace svc/NAME | ing/NAME
+        kind, slash, partial = word.partition("/")
+        if not slash:
+            return [t for t in ("svc/", "ing/") if t.startswith(word)], NO_FILE | NO_SPACE
+        plural = {"svc": "services", "service": "services", "ing": "ingresses", "ingress": "ingresses"}.get(kind)
+        return (_matching(kind + "/", partial, _objects(line, plural)) if plural else []), NO_FILE
     if command == "checks" and not given:
         if word[:1].upper() in ("E", "W"):
             return _error_codes(word.upper()), NO_FILE

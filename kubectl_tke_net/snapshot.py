@@ -109,6 +109,15 @@ class Snapshot:
             else:
                 self._failed[name] = exc
 
+    def held(self, name: str) -> builtins.list[Obj] | None:
+        """The kind's objects when they were already listed, else None (not read yet, or unavailable): for views
+        such as `trace` that show what the checks read and must not list anything more."""
+        if name in self._lists:
+            if name == "configmaps":
+                self._keep_configmaps()
+            return self._lists[name]
+        return None
+
     def maybe(self, name: str) -> builtins.list[Obj]:
         """The kind's objects, or none when it cannot be read (for checks that only use it to explain)."""
         try:

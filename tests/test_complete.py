@@ -41,6 +41,14 @@ def test_subcommands_and_aliases() -> None:
     assert names("--v") == (["--version"], 4)
 
 
+def test_trace_targets() -> None:
+    assert names("trace", "") == (["svc/", "ing/"], 4 | 2)  # no space after the slash
+    assert names("trace", "i") == (["ing/"], 6)
+    assert names("trace", "-n", "shop", "--snapshot", DEMO, "svc/ap") == (["svc/api"], 4)
+    assert names("trace", "-n", "edge", "--snapshot", DEMO, "ing/po") == (["ing/portal"], 4)
+    assert names("trace", "-n", "edge", "--snapshot", DEMO, "pod/x") == ([], 4)
+
+
 def test_flags_of_the_subcommand_not_yet_given() -> None:
     assert names("svc", "--sel") == (["--selector", "--select"], 4)
     assert names("svc", "-A", "--all") == (["--all-contexts"], 4)  # --all-namespaces is given
