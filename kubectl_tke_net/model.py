@@ -85,7 +85,8 @@ class AuthFailed(AccessError):
 class Unavailable(Exception):
     """A kind that cannot be read (forbidden, or its API is not served); its checks are skipped."""
 
-    def __init__(self, kind: str, reason: str) -> None:
+    def __init__(self, kind: str, reason: str, served: bool = True) -> None:
         super().__init__(reason)
         self.kind = kind
+        self.served = served  # False: the API server does not serve the kind at all (a CRD not installed)
         self.reason = reason

@@ -27,6 +27,7 @@ class Snapshot:
         self.namespace = namespace
         self._lists: dict[str, list[Obj]] = {}
         self._unavailable: dict[str, str] = {}
+        self._not_served: set[str] = set()  # of those, the kinds whose API the server does not serve at all
         self._failed: dict[str, BaseException] = {}
         self._configmaps_kept = False
         self._facts: dict[str, list[Obj]] = {
@@ -42,12 +43,14 @@ class Snapshot:
         if name in self._failed:
             raise self._failed.pop(name)
         if name in self._unavailable:
-            raise Unavailable(name, self._unavailable[name])
+            raise Unavailable(name, self._unavailable[name], served=name not in self._not_served)
         if name not in self._lists:
             try:
                 self._lists[name] = self._fetch(name)
             except Unavailable as exc:
                 self._unavailable[name] = exc.reason
+                if not exc.served:
+                    self._not_served.add(name)
                 raise
         if name == "configmaps":
             self._keep_configmaps()
@@ -106,6 +109,8 @@ class Snapshot:
                 self._lists[name] = objs or []
             elif isinstance(exc, Unavailable):
                 self._unavailable[name] = exc.reason
+                if not exc.served:
+                    self._not_served.add(name)
             else:
                 self._failed[name] = exc
 

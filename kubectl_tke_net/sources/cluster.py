@@ -360,6 +360,7 @@ class Cluster:
                     _("the API {api} is not served by this cluster (CRD not installed?)").format(
                         api=f"{kind.api_version}/{kind.name}"
                     ),
+                    served=False,
                 )
             if status == 410 and "continue" in query:
                 restarts += 1

@@ -445,7 +445,7 @@ def from_source(*words: str) -> tuple[list[str], str]:
 def test_kubectl_completes_subcommands_and_flags_through_the_helper(completion: Path, tools_path: Path) -> None:
     env = krew_env(completion, tools_path)
     names, directive = complete(env, "")
-    assert names[:4] == ["service", "ingress", "loopback", "fix"] and {"checks", "version"} <= set(names)
+    assert names[:5] == ["service", "ingress", "gateway", "loopback", "fix"] and {"checks", "version"} <= set(names)
     assert directive == ":4"
     assert (names, directive) == from_source("")  # the frozen helper answers as the source tree does
     assert complete(env, "svc", "--sel") == (["--selector", "--select"], ":4")
