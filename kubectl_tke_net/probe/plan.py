@@ -14,6 +14,7 @@ from kubectl_tke_net.k8s import (
     container_port_for,
     is_internal_ingress,
     is_internal_service,
+    is_super_node,
     meta,
     pod_condition,
     pod_ready,
@@ -195,6 +196,7 @@ class _Planner:
         self.notes: list[str] = []
         self.domain = _cluster_domain(ctx)
         self.addresses = node_addresses(ctx)
+        self.super_nodes = super_nodes(ctx)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -210,7 +212,15 @@ class _Planner:
         return ports
 
     def backend_nodes(self, services: list[_Service]) -> set[str]:
-        return {e.node for s in services for p in s.ports for e in ready_endpoints(self.ctx, s.obj, p) if e.node}
+        """The CVM nodes that host a ready endpoint. A super node's Pod is its own VM, reached by its own address
+        (the CLB binds it directly): its node hosts no backend in the sense of loopback, and has no NodePort."""
+        return {
+            e.node
+            for s in services
+            for p in s.ports
+            for e in ready_endpoints(self.ctx, s.obj, p)
+            if e.node and e.node not in self.super_nodes
+        }
 
     def service_tests(self, svc: _Service, node: str, other: str | None) -> Iterator[ProbeTest]:
         """DNS, then ClusterIP, NodePort and endpoints of each TCP port, as seen from `node`."""
@@ -231,6 +241,14 @@ class _Planner:
             if node_port:
                 with_backend = {e.node for e in endpoints}
                 for target in dict.fromkeys(n for n in (node, other) if n):
+                    if target in self.super_nodes:
+                        self.note(
+                            _(
+                                "{node} is a super node: it has no NodePort (its node address is not routable), "
+                                "so NodePort {port} is not tested there"
+                            ).format(node=target, port=node_port)
+                        )
+                        continue
                     if local and target not in with_backend:
                         self.note(
                             _(
@@ -368,17 +386,33 @@ def _services(ctx: Context, command: str, obj: Obj) -> list[_Service]:
     return list(services.values())
 
 
+def super_nodes(ctx: Context) -> frozenset[str]:
+    """The super nodes (eklet) by name: from the nodes when they can be listed, and any node an endpoint or Pod
+    names `eklet-*` (what is known of them when nodes cannot be listed)."""
+    named = {
+        str(n)
+        for n in (
+            *(e.get("nodeName") for es in ctx.snap.maybe("endpointslices") for e in es.get("endpoints") or []),
+            *(_spec(p).get("nodeName") for p in ctx.snap.maybe("pods")),
+        )
+        if n and str(n).startswith("eklet-")
+    }
+    return ctx.super_nodes | named
+
+
 def _ready_nodes(ctx: Context) -> list[str]:
-    """Ready, schedulable nodes by name (none when nodes cannot be listed)."""
+    """Ready, schedulable CVM nodes by name (none when nodes cannot be listed). Super nodes are left out: a probe
+    Pod there runs in its own VM with its own service proxy and no NodePort, so it says nothing of the nodes'."""
     return sorted(
         str(meta(n).get("name"))
         for n in ctx.snap.maybe("nodes")
-        if pod_condition(n, "Ready") == "True" and not _spec(n).get("unschedulable")
+        if pod_condition(n, "Ready") == "True" and not _spec(n).get("unschedulable") and not is_super_node(n)
     )
 
 
 def choose_nodes(ctx: Context, backend_nodes: set[str], requested: Iterable[str]) -> list[str]:
-    """--probe-node as given (each must exist); by default a Ready node that hosts a backend and one that does not."""
+    """--probe-node as given (each must exist, a super node too); by default a Ready CVM node that hosts a backend
+    and one that does not (never a super node)."""
     requested = list(dict.fromkeys(requested))
     nodes = ctx.snap.maybe("nodes")
     known = {str(meta(n).get("name")) for n in nodes}
@@ -391,7 +425,7 @@ def choose_nodes(ctx: Context, backend_nodes: set[str], requested: Iterable[str]
         return requested
     ready = _ready_nodes(ctx)
     if not ready:  # nodes cannot be listed, or none is Ready and schedulable: the backends' nodes are known
-        ready = sorted(backend_nodes)
+        ready = sorted(backend_nodes)  # CVM nodes only (_Planner.backend_nodes)
     with_backend = [n for n in ready if n in backend_nodes]
     without = [n for n in ready if n not in backend_nodes]
     return [*with_backend[:1], *without[:1]]
@@ -422,7 +456,7 @@ def make_plan(
     for i, node in enumerate(nodes):
         # The other node whose NodePort it tests: another probe node, else another Ready node.
         candidates = [n for n in nodes if n != node] or _ready_nodes(ctx) or sorted(planner.addresses)
-        others = [n for n in candidates if n != node]
+        others = [n for n in candidates if n != node and n not in planner.super_nodes]
         other = others[0] if others else None
         tests: list[ProbeTest] = []
         for svc in services:
