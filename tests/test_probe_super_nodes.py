@@ -51,8 +51,16 @@ def _ctx(*, drop_nodes: tuple[str, ...] = (), backend_on_super: bool = False, on
                 "labels": {"app": "web"},
                 "annotations": {"tke.cloud.tencent.com/pod-type": "eklet"},
             },
-            "spec": {"nodeName": SUPER, "containers": [{"name": "nginx", "ports": [{"name": "http", "containerPort": 8080}]}]},
-            "status": {"phase": "Running", "hostIP": ip, "podIP": ip, "conditions": [{"type": "Ready", "status": "True"}]},
+            "spec": {
+                "nodeName": SUPER,
+                "containers": [{"name": "nginx", "ports": [{"name": "http", "containerPort": 8080}]}],
+            },
+            "status": {
+                "phase": "Running",
+                "hostIP": ip,
+                "podIP": ip,
+                "conditions": [{"type": "Ready", "status": "True"}],
+            },
         }
         snap.list("pods").append(pod)
         [es] = [e for e in snap.list("endpointslices") if e["metadata"]["name"] == "web-x7k2p"]

@@ -20,8 +20,10 @@ SLOW_MS = 3000  # SPEC TKE124: a CLB path that takes longer than this counts as 
 
 @dataclass(frozen=True)
 class ProbeOptions:
-    """What the command line asks of a probe run (--probe-node, --probe-image, --probe-timeout), checked."""
+    """What the command line asks of a probe run (--probe-node, --probe-image, --probe-timeout, --probe-rules),
+    checked."""
 
     nodes: tuple[str, ...] = ()  # probe from these nodes; none: choose (plan.choose_nodes)
     image: str = DEFAULT_IMAGE
     timeout: float = 60.0  # seconds to wait for the probe Pods
+    rules: bool = False  # --probe-rules: also read each probe node's kube-proxy rules (TKE127)

@@ -34,6 +34,9 @@ CONTAINER = "probe"
 MAX_TESTS = 32
 MAX_ENDPOINTS = 3  # per Service port, on as many different nodes as there are
 MAX_HOSTS = 4  # per Ingress
+# --probe-rules Pods are privileged and on the host network: kube-system, where Pod Security admits them on TKE.
+RULES_NAMESPACE = "kube-system"
+RULES_CONTAINER = "rules"
 
 
 @dataclass(frozen=True)
@@ -57,12 +60,24 @@ class ProbePod:
 
 
 @dataclass(frozen=True)
+class RulesPod:
+    """A --probe-rules Pod: reads the kube-proxy rules of `node` that concern `services`."""
+
+    name: str
+    node: str
+    address: str  # the node's address ("" when unknown): IPVS keeps NodePorts on it
+    services: tuple[Ref, ...]
+    args: tuple[str, ...]  # what rules.sh keeps: "svc NS/NAME", "addr ADDRESS"
+
+
+@dataclass(frozen=True)
 class Plan:
     namespace: str
     run_id: str
     target: Ref  # the Service or Ingress named on the command line
     pods: tuple[ProbePod, ...]
     notes: tuple[str, ...]  # what is not tested, and why
+    rules: tuple[RulesPod, ...] = ()  # --probe-rules: one per probe node, in RULES_NAMESPACE
 
 
 @dataclass(frozen=True)
@@ -431,8 +446,36 @@ def choose_nodes(ctx: Context, backend_nodes: set[str], requested: Iterable[str]
     return [*with_backend[:1], *without[:1]]
 
 
+def _rules_pods(planner: _Planner, services: list[_Service], nodes: list[str], run_id: str) -> tuple[RulesPod, ...]:
+    """One rules Pod per probe node, keeping the rules of the probed Services: their names, ClusterIPs and CLB
+    addresses, and the node's own address (IPVS keeps a NodePort on each node address)."""
+    refs = tuple(s.ref for s in services)
+    names = [f"svc {r.namespace}/{r.name}" for r in refs]
+    addresses: list[str] = []
+    for svc in services:
+        cluster_ip = _spec(svc.obj).get("clusterIP")
+        if cluster_ip and cluster_ip != "None":
+            addresses.append(str(cluster_ip))
+        for entry in ((svc.obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
+            if entry.get("ip"):
+                addresses.append(str(entry["ip"]))
+    pods = []
+    for i, node in enumerate(nodes):
+        address = planner.addresses.get(node, "")
+        keep = [*names, *(f"addr {a}" for a in dict.fromkeys([*addresses, address]) if a and _is_ip(a))]
+        pods.append(RulesPod(f"tke-net-rules-{run_id}-{i}", node, address, refs, tuple(keep)))
+    return tuple(pods)
+
+
 def make_plan(
-    ctx: Context, command: str, name: str, namespace: str, *, run_id: str, requested_nodes: Iterable[str] = ()
+    ctx: Context,
+    command: str,
+    name: str,
+    namespace: str,
+    *,
+    run_id: str,
+    requested_nodes: Iterable[str] = (),
+    rules: bool = False,
 ) -> Plan:
     """What each probe Pod tests for `svc NAME --probe` (command "service") or `ingress NAME --probe`."""
     planner = _Planner(ctx)
@@ -487,7 +530,10 @@ def make_plan(
                 "that does not; this run has only the second"
             )
         )
-    return Plan(namespace, run_id, ref(obj), tuple(pods), tuple(planner.notes))
+    rules_pods = _rules_pods(planner, services, nodes, run_id) if rules and services else ()
+    if rules and not services:
+        planner.note(_("{ref} has no backend Service that exists: no kube-proxy rules to read").format(ref=ref(obj)))
+    return Plan(namespace, run_id, ref(obj), tuple(pods), tuple(planner.notes), rules_pods)
 
 
 _ORDER = {DNS: 0, CLUSTER_IP: 1, CLB: 2, NODE_PORT: 3, ENDPOINT: 4}
@@ -549,6 +595,64 @@ def manifest(plan: Plan, pod: ProbePod, image: str, deadline: int, script: str) 
                         "runAsNonRoot": True,
                         "capabilities": {"drop": ["ALL"]},
                     },
+                    "terminationMessagePath": "/dev/termination-log",
+                    "terminationMessagePolicy": "File",
+                }
+            ],
+        },
+    }
+
+
+def rules_manifest(plan: Plan, pod: RulesPod, image: str, deadline: int, script: str) -> Obj:
+    """The --probe-rules Pod: privileged and on the node's network, with the node's root mounted read-only, so
+    that the node's own iptables-save, nft, ipvsadm and ip read the rules in the node's network namespace. It
+    changes nothing there; it is deleted by the plugin when done and ends itself by activeDeadlineSeconds."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": pod.name,
+            "namespace": RULES_NAMESPACE,
+            "labels": {
+                MANAGED_BY: "kubectl-tke-net",
+                "app.kubernetes.io/name": "tke-net-probe-rules",
+                RUN_LABEL: plan.run_id,
+            },
+            "annotations": {"tke-net.kubectl.io/probe-of": str(plan.target)},
+        },
+        "spec": {
+            "nodeName": pod.node,
+            "restartPolicy": "Never",
+            "activeDeadlineSeconds": deadline,
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "hostNetwork": True,
+            "dnsPolicy": "ClusterFirstWithHostNet",
+            "tolerations": [{"operator": "Exists"}],
+            "volumes": [
+                {"name": "host", "hostPath": {"path": "/", "type": "Directory"}},
+                {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+            ],
+            "containers": [
+                {
+                    "name": RULES_CONTAINER,
+                    "image": image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "command": ["sh", "-c", script, "tke-net-rules"],
+                    "args": list(pod.args),
+                    "env": [{"name": "PATH", "value": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}],
+                    "resources": {
+                        "requests": {"cpu": "10m", "memory": "32Mi"},
+                        "limits": {"cpu": "500m", "memory": "128Mi"},
+                    },
+                    # Reading nftables and IPVS state needs CAP_NET_ADMIN in the node's network namespace, and
+                    # chroot into the node's root needs CAP_SYS_CHROOT: a privileged container, as `kubectl debug
+                    # node/...` runs one.
+                    "securityContext": {"privileged": True, "runAsUser": 0, "readOnlyRootFilesystem": True},
+                    "volumeMounts": [
+                        {"name": "host", "mountPath": "/host", "readOnly": True},
+                        {"name": "tmp", "mountPath": "/tmp"},
+                    ],
                     "terminationMessagePath": "/dev/termination-log",
                     "terminationMessagePolicy": "File",
                 }

@@ -22,6 +22,7 @@ from lab import (
     NS,
     SERVICE_CIDR,
     Lab,
+    backend_pod,
 )
 from test_plugin import PLUGIN, Run, found, plugin
 
@@ -247,3 +248,66 @@ def test_coredns_rewrite_applied_resolves_from_a_pod(healthy: Lab) -> None:
     assert cluster_ip in term["message"] and "tke-net e2e backend" in term["message"], term["message"]
     print(f"rewrite resolved from a Pod {time.monotonic() - started:.1f}s after --apply")
     assert PLUGIN.exists()
+
+
+# TKE127: --probe-rules reads the nodes' real kube-proxy rules (iptables-save or nft list ruleset, as the lab's mode
+# has them) through a real privileged hostNetwork Pod that chroots into the node's root (here: this machine's root,
+# in the node's network namespace). No IPVS in this kernel: the IPVS parser is tested on documented output shapes
+# (tests/test_probe_rules.py).
+
+RULES = ("--probe", "--probe-rules", "--probe-image", BUSYBOX, "--select", "TKE127", "-o", "json")
+
+
+def probe_rules(lab: Lab, name: str) -> tuple[Run, dict[str, Any]]:
+    run = plugin(lab.cp, "svc", name, "-n", NS, *RULES)
+    assert run.status in (0, 1), run.err
+    return run, run.json()
+
+
+def test_probe_rules_on_a_healthy_path_find_nothing(healthy: Lab) -> None:
+    run, doc = probe_rules(healthy, "web")
+    assert run.status == 0, run.err
+    assert doc["findings"] == [] and doc["skipped"] == [], doc
+    assert "a privileged hostNetwork Pod kube-system/tke-net-rules-" in run.err  # said before it starts
+    dumped = plugin(healthy.cp, "dump", "-n", NS, "--probe", "svc/web", "--probe-rules", "--probe-image", BUSYBOX,
+                    "-o", "json")  # fmt: skip
+    assert dumped.status == 0, dumped.err
+    [fact] = [i for i in dumped.json()["items"] if i["kind"] == "ProbeResult"]
+    assert {r["node"]: r["mode"] for r in fact["rules"]} == {N1: healthy.mode, N2: healthy.mode}
+    _status, svc = healthy.cp.request("GET", f"/api/v1/namespaces/{NS}/services/web")
+    for r in fact["rules"]:
+        kinds = {(e["kind"], e["address"], e["port"]) for e in r["entries"]}
+        assert ("address", svc["spec"]["clusterIP"], 80) in kinds and ("node-port", "", 30080) in kinds
+        assert r["tools"]["ipvsadm"] == 127 and r["kubeIpvs0"] is None  # no ipvsadm, no kube-ipvs0 here
+    assert no_probe_pods_left(healthy)
+    _status, body = healthy.cp.request("GET", "/api/v1/namespaces/kube-system/pods")
+    assert not [p for p in body["items"] if p["metadata"]["name"].startswith("tke-net-rules-")]
+
+
+def test_kube_proxy_stopped_before_an_endpoint_change_is_tke127(healthy: Lab) -> None:
+    """N2's kube-proxy stops; a second backend becomes ready; N2's real rules still lead to the first one only."""
+    healthy.stop_kube_proxy(healthy.node(N2), flush=False)
+    pod = backend_pod("web-2", N1)
+    healthy.create_pod(pod)
+    try:
+        healthy.wait_endpoints("web", 2)
+        healthy.wait_rules()  # N1's kube-proxy has both
+        run, doc = probe_rules(healthy, "api")
+        assert run.status == 1, run.err
+        assert found(doc) == {("TKE127", f"Service/{NS}/api")}
+        message = messages(doc)["TKE127"]
+        assert f"node {N2} ({healthy.mode}): ClusterIP " in message and " leads to 198.19.1." in message, message
+        assert f"NodePort {API_NODE_PORT}/TCP leads to" in message
+        assert f"node {N1}" not in message
+    finally:
+        healthy.delete_pod(NS, "web-2")
+
+
+def test_kube_proxy_rules_flushed_is_tke127(healthy: Lab) -> None:
+    healthy.stop_kube_proxy(healthy.node(N2), flush=True)
+    run, doc = probe_rules(healthy, "api")
+    assert run.status == 1, run.err
+    message = messages(doc)["TKE127"]
+    assert f"node {N2} (no kube-proxy rules): ClusterIP " in message and " has no rule" in message, message
+    assert f"NodePort {API_NODE_PORT}/TCP has no rule" in message
+    assert f"node {N1}" not in message
