@@ -15,9 +15,15 @@ import base64
 import gzip
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from kubectl_tke_net.checks import catalog as checks
+from kubectl_tke_net.checks.probe import ProbeContext
+from kubectl_tke_net.model import Ref
+from kubectl_tke_net.probe.plan import RULES_NAMESPACE, make_plan, rules_manifest
+from kubectl_tke_net.probe.result import RulesObservation, from_fact, to_fact
 from kubectl_tke_net.probe.rules import (
     ADDRESS,
     IPTABLES,
@@ -25,6 +31,7 @@ from kubectl_tke_net.probe.rules import (
     NFTABLES,
     NODE_PORT,
     Entry,
+    NodeRules,
     decode,
     node_rules,
     parse_iptables,
@@ -32,7 +39,9 @@ from kubectl_tke_net.probe.rules import (
     parse_kube_ipvs0,
     parse_nft,
 )
+from kubectl_tke_net.sources.probe import run
 from tests.probe_tools import require
+from tests.test_probe import FakeApi, ctx_for, succeeded
 
 RULES = Path(__file__).parent / "fixtures" / "rules"
 SCRIPT = Path(__file__).parent.parent / "kubectl_tke_net" / "probe" / "rules.sh"
@@ -187,3 +196,163 @@ def test_the_script_says_too_large_rather_than_cut_the_rules(tools: Path, tmp_pa
     assert message.startswith("too-large ")
     with pytest.raises(ValueError, match="too-large"):
         decode(message)
+
+
+# --- the plan, the Pods and their lifecycle ---------------------------------------------------------------------
+
+
+SVC = Ref(
+    "Service", "probe", "web"
+)  # tests/fixtures/probe.yaml: ClusterIP 172.16.255.20, CLB 10.0.0.50, NodePort 30080
+READY = ("172.20.0.5:8080", "172.20.1.5:8080")
+
+
+def test_the_plan_has_one_rules_pod_per_probe_node_keeping_the_services_addresses() -> None:
+    plan = make_plan(ctx_for(), "service", "web", "probe", run_id="r1", rules=True)
+    assert [(r.name, r.node, r.address, r.services) for r in plan.rules] == [
+        ("tke-net-rules-r1-0", "10.0.1.10", "10.0.1.10", (SVC,)),
+        ("tke-net-rules-r1-1", "10.0.1.12", "10.0.1.12", (SVC,)),
+    ]
+    assert plan.rules[0].args == ("svc probe/web", "addr 172.16.255.20", "addr 10.0.0.50", "addr 10.0.1.10")
+    assert make_plan(ctx_for(), "service", "web", "probe", run_id="r1").rules == ()
+
+
+def test_the_rules_pod_is_privileged_on_the_host_network_and_mounts_the_node_read_only() -> None:
+    plan = make_plan(ctx_for(), "service", "web", "probe", run_id="r1", rules=True)
+    pod = rules_manifest(plan, plan.rules[0], "busybox:1.36", 90, "SCRIPT")
+    spec = pod["spec"]
+    assert pod["metadata"]["namespace"] == RULES_NAMESPACE == "kube-system"
+    assert pod["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "kubectl-tke-net"
+    assert (spec["nodeName"], spec["hostNetwork"], spec["activeDeadlineSeconds"]) == ("10.0.1.10", True, 90)
+    assert spec["automountServiceAccountToken"] is False
+    [container] = spec["containers"]
+    assert container["securityContext"]["privileged"] is True
+    assert container["command"] == ["sh", "-c", "SCRIPT", "tke-net-rules"] and container["args"] == list(
+        plan.rules[0].args
+    )
+    assert {"name": "host", "mountPath": "/host", "readOnly": True} in container["volumeMounts"]
+
+
+def rules_message(text: str) -> str:
+    return base64.b64encode(gzip.compress(text.encode())).decode()
+
+
+def test_rules_pods_run_in_kube_system_beside_the_probe_pods_and_are_deleted() -> None:
+    ipt = (RULES / "iptables-save.txt").read_text()
+
+    def kubelet(pod: dict[str, Any], polls: int) -> dict[str, Any] | None:
+        if pod["metadata"]["namespace"] != RULES_NAMESPACE:
+            return succeeded(pod, polls)
+        message = rules_message(f"### iptables-save rc=0\n{ipt}\n### nft rc=127\n### end\n")
+        return {
+            "phase": "Succeeded",
+            "containerStatuses": [{"name": "rules", "state": {"terminated": {"exitCode": 0, "message": message}}}],
+        }
+
+    api = FakeApi(kubelet)
+    plan = make_plan(ctx_for(), "service", "web", "probe", run_id="r1", rules=True)
+    probed = run(api, plan, image="busybox:1.36", timeout=5, log=lambda _l: None, warn=lambda _l: None, poll=0.01)
+    assert api.pods == {} and probed.failures == ()
+    assert [c for c in api.calls if c[0] == "delete"] == [
+        ("delete", n) for n in ("tke-net-probe-r1-0", "tke-net-probe-r1-1", "tke-net-rules-r1-0", "tke-net-rules-r1-1")
+    ]
+    assert [r.rules.mode if r.rules else r.error for r in probed.rules] == [IPTABLES, IPTABLES]
+    # What the ProbeResult keeps reads back the same, and holds no rule text.
+    fact = to_fact(SVC, "r1", run=probed)
+    assert "KUBE-SVC" not in str(fact) and "-A " not in str(fact)
+    _target, again, _why = from_fact(fact)
+    assert again is not None
+    assert [(r.pod.name, r.pod.node, r.rules) for r in again.rules] == [
+        (r.pod.name, r.pod.node, r.rules) for r in probed.rules
+    ]
+
+
+def _judged(*rules: RulesObservation, edit: Any = None) -> tuple[list[tuple[str, str]], list[Any]]:
+    ctx = ctx_for()
+    if edit is not None:
+        edit(next(s for s in ctx.snap.list("services") if s["metadata"]["name"] == "web"))
+    plan = make_plan(ctx, "service", "web", "probe", run_id="r1", rules=True)
+    probed = run(FakeApi(succeeded), plan, image="b", timeout=5, log=lambda _l: None, warn=lambda _l: None, poll=0.01)
+    ctx.snap.add_facts(to_fact(SVC, "r1", run=type(probed)(probed.plan, probed.observations, (), rules)))
+    result = checks.run(ProbeContext(ctx.snap, "web", None, "Service"), [checks.CHECKS["TKE127"]])
+    return [(f.code, f.message) for f in result.findings], result.skipped
+
+
+def _rules(
+    mode: str | None, *entries: Entry, bound: tuple[str, ...] | None = None, node: str = "10.0.1.10"
+) -> RulesObservation:
+    plan = make_plan(ctx_for(), "service", "web", "probe", run_id="r1", rules=True)
+    pod = next(r for r in plan.rules if r.node == node)
+    return RulesObservation(pod, NodeRules(mode, entries, bound, ()))
+
+
+HEALTHY = (
+    Entry(ADDRESS, "172.16.255.20", "tcp", 80, READY),
+    Entry(NODE_PORT, "", "tcp", 30080, READY),
+    Entry(ADDRESS, "10.0.0.50", "tcp", 80, READY),
+)
+
+
+def test_healthy_rules_give_nothing_and_each_fault_is_named() -> None:
+    assert _judged(_rules(IPTABLES, *HEALTHY), _rules(NFTABLES, *HEALTHY, node="10.0.1.12")) == ([], [])
+    stale = Entry(ADDRESS, "172.16.255.20", "tcp", 80, ("172.20.0.5:8080", "172.20.7.7:8080"))
+    [(code, message)], _skipped = _judged(_rules(IPTABLES, stale, *HEALTHY[1:]))
+    assert code == "TKE127"
+    assert message == (
+        "node 10.0.1.10 (iptables): ClusterIP 172.16.255.20:80/TCP leads to 172.20.0.5:8080, 172.20.7.7:8080, "
+        "not to the ready endpoints (172.20.0.5:8080, 172.20.1.5:8080)"
+    )
+    [(_c, message)], _skipped = _judged(_rules(None))
+    assert message.startswith("node 10.0.1.10 (no kube-proxy rules): ClusterIP 172.16.255.20:80/TCP has no rule; ")
+    assert "NodePort 30080/TCP has no rule" in message and "CLB address 10.0.0.50:80/TCP has no rule" in message
+
+
+def test_ip_mode_proxy_leaves_the_clb_address_to_the_clb() -> None:
+    def proxy(svc: dict[str, Any]) -> None:
+        svc["status"]["loadBalancer"]["ingress"][0]["ipMode"] = "Proxy"
+
+    assert _judged(_rules(IPTABLES, *HEALTHY[:2]), edit=proxy) == ([], [])
+
+
+def test_traffic_policies_local_accept_fewer_endpoints_never_others() -> None:
+    def local(svc: dict[str, Any]) -> None:
+        svc["spec"].update(externalTrafficPolicy="Local", internalTrafficPolicy="Local")
+
+    mine = ("172.20.0.5:8080",)
+    fewer = [Entry(e.kind, e.address, e.protocol, e.port, mine) for e in HEALTHY]
+    assert _judged(_rules(IPTABLES, *fewer), edit=local) == ([], [])
+    other = Entry(NODE_PORT, "", "tcp", 30080, ("172.20.9.9:8080",))
+    [(_c, message)], _s = _judged(_rules(IPTABLES, fewer[0], other, fewer[2]), edit=local)
+    assert message.startswith("node 10.0.1.10 (iptables): NodePort 30080/TCP leads to 172.20.9.9:8080")
+
+
+def test_on_ipvs_the_nodeport_is_on_the_node_address_and_the_clb_address_must_be_bound() -> None:
+    ipvs = (
+        Entry(ADDRESS, "172.16.255.20", "tcp", 80, READY),
+        Entry(ADDRESS, "10.0.1.10", "tcp", 30080, READY),
+        Entry(ADDRESS, "10.0.0.50", "tcp", 80, READY),
+    )
+    assert _judged(_rules(IPVS, *ipvs, bound=("10.0.0.50", "172.16.255.20"))) == ([], [])
+    [(_c, message)], _s = _judged(_rules(IPVS, *ipvs, bound=("172.16.255.20",)))
+    assert message == (
+        "node 10.0.1.10 (ipvs): the CLB address 10.0.0.50 is not bound to kube-ipvs0, so the node's Pods send "
+        "traffic for it to the CLB, which can loop it back (the prevent-loopback fix binds it)"
+    )
+
+
+def test_without_rules_tke127_is_skipped_with_why() -> None:
+    unreadable = RulesObservation(_rules(IPTABLES).pod, None, "the rules Pod reported something unreadable")
+    assert _judged(unreadable)[1][0].reason == "node 10.0.1.10: the rules Pod reported something unreadable"
+
+
+def test_super_nodes_get_no_rules_pod() -> None:
+    from tests.test_probe_super_nodes import SUPER, _ctx
+
+    plan = make_plan(_ctx(), "service", "web", "probe", run_id="r1", rules=True, requested_nodes=["10.0.1.10", SUPER])
+    assert [r.node for r in plan.rules] == ["10.0.1.10"]
+    assert f"{SUPER} is a super node: its kube-proxy rules are not read" in plan.notes
+
+
+def test_probe_rules_needs_probe(cli: Any) -> None:
+    done = cli("svc", "web", "-n", "probe", "--snapshot", "tests/fixtures/probe.yaml", "--probe-rules")
+    assert done.status == 2 and "--probe-rules needs --probe" in done.err

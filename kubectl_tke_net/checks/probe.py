@@ -21,7 +21,8 @@ from kubectl_tke_net.snapshot import Snapshot
 
 if TYPE_CHECKING:  # the probe's modules load only when the run has probe results
     from kubectl_tke_net.probe.plan import ProbePod
-    from kubectl_tke_net.probe.result import Observation, ProbeRun
+    from kubectl_tke_net.probe.result import Observation, ProbeRun, RulesObservation
+    from kubectl_tke_net.probe.rules import Entry
 
 PROBE = ("probe",)
 PROBE_RESULT = "ProbeResult"
@@ -533,7 +534,7 @@ def _endpoint_list(endpoints: set[str] | tuple[str, ...]) -> str:
     return ", ".join(sorted(endpoints)) if endpoints else _("none")
 
 
-def _rules_lines(ctx: Context, rules: Any, svc: Obj) -> list[str]:
+def _rules_lines(ctx: Context, rules: RulesObservation, svc: Obj) -> list[str]:
     """What is wrong with the rules of `svc` on one node (`rules`: a RulesObservation with rules)."""
     from kubectl_tke_net.k8s import is_internal_service
     from kubectl_tke_net.probe.plan import ready_endpoints
@@ -541,8 +542,11 @@ def _rules_lines(ctx: Context, rules: Any, svc: Obj) -> list[str]:
 
     node = rules.pod.node
     found = rules.rules
+    assert found is not None
     spec = svc.get("spec") or {}
     local = spec.get("externalTrafficPolicy") == "Local"
+    # internalTrafficPolicy Local: the ClusterIP leads only to the node's own endpoints.
+    internal_local = spec.get("internalTrafficPolicy") == "Local"
     cluster_ip = spec.get("clusterIP")
     lbs = [
         (str(i["ip"]), str(i.get("ipMode") or "VIP"))
@@ -552,7 +556,7 @@ def _rules_lines(ctx: Context, rules: Any, svc: Obj) -> list[str]:
     mode = found.mode or _("no kube-proxy rules")
     out: list[str] = []
 
-    def compare(what: str, entry: Any, ready: set[str], subset: bool) -> None:
+    def compare(what: str, entry: Entry | None, ready: set[str], subset: bool) -> None:
         if entry is None:
             out.append(_("{what} has no rule").format(what=what))
             return
@@ -577,7 +581,7 @@ def _rules_lines(ctx: Context, rules: Any, svc: Obj) -> list[str]:
                 _("ClusterIP {address}:{port}/{protocol}").format(address=cluster_ip, port=number, protocol=shown),
                 found.find(ADDRESS, str(cluster_ip), protocol, number),
                 ready,
-                False,
+                internal_local,
             )
         node_port = port.get("nodePort")
         if node_port:

@@ -2,8 +2,9 @@
 
 plan.py decides what to test from which node (pure), probe.sh tests it inside the Pod, sources/probe.py creates,
 watches and always deletes the Pods and adds what they reported to the snapshot as a ProbeResult (result.py
-writes and reads that item, pure), and checks/probe.py turns ProbeResults into TKE120-TKE125 (pure). This module
-holds what they share, so that a run without --probe imports none of the rest.
+writes and reads that item, pure), and checks/probe.py turns ProbeResults into TKE120-TKE127 (pure). With
+--probe-rules, rules.sh reads each probe node's kube-proxy rules in a privileged hostNetwork Pod and rules.py parses
+them (pure). This module holds what they share, so that a run without --probe imports none of the rest.
 """
 
 from __future__ import annotations

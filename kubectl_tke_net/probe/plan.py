@@ -461,6 +461,9 @@ def _rules_pods(planner: _Planner, services: list[_Service], nodes: list[str], r
                 addresses.append(str(entry["ip"]))
     pods = []
     for i, node in enumerate(nodes):
+        if node in planner.super_nodes:  # hostPath Pods are not scheduled to super nodes (TKE-FACTS-2 §3.2)
+            planner.note(_("{node} is a super node: its kube-proxy rules are not read").format(node=node))
+            continue
         address = planner.addresses.get(node, "")
         keep = [*names, *(f"addr {a}" for a in dict.fromkeys([*addresses, address]) if a and _is_ip(a))]
         pods.append(RulesPod(f"tke-net-rules-{run_id}-{i}", node, address, refs, tuple(keep)))
