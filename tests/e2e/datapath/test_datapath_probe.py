@@ -12,8 +12,8 @@ import ipaddress
 import time
 from typing import Any
 
-from image import BUSYBOX
-from lab import (
+from datapath.image import BUSYBOX
+from datapath.lab import (
     API_NODE_PORT,
     DNS_IP,
     INGRESS_HOST,
@@ -21,6 +21,7 @@ from lab import (
     L7_VIP,
     NS,
     SERVICE_CIDR,
+    WEB_NODE_PORT,
     Lab,
     backend_pod,
 )
@@ -225,7 +226,7 @@ def test_coredns_rewrite_applied_resolves_from_a_pod(healthy: Lab) -> None:
         f"cat /tmp/out > /dev/termination-log; wget -q -O - http://{host}/ >> /dev/termination-log && exit 0; "
         "exit 2; fi; i=$((i+1)); sleep 1; done; cat /tmp/out > /dev/termination-log; exit 1"
     )
-    pod = {
+    pod: dict[str, Any] = {
         "metadata": {"name": f"dns-check-{healthy.mode}", "namespace": NS},
         "spec": {
             "nodeName": N2,
@@ -311,3 +312,87 @@ def test_kube_proxy_rules_flushed_is_tke127(healthy: Lab) -> None:
     assert f"node {N2} (no kube-proxy rules): ClusterIP " in message and " has no rule" in message, message
     assert f"NodePort {API_NODE_PORT}/TCP has no rule" in message
     assert f"node {N1}" not in message
+
+
+def _set_traffic_policy(lab: Lab, policy: str) -> None:
+    path = f"/api/v1/namespaces/{NS}/services/web"
+    status, svc = lab.cp.request("GET", path)
+    assert status == 200
+    svc["spec"]["externalTrafficPolicy"] = policy
+    if policy == "Cluster":
+        svc["spec"].pop("healthCheckNodePort", None)
+    status, body = lab.cp.request("PUT", path, svc)
+    assert status == 200, body
+    lab.flush_conntrack()
+
+
+def test_local_traffic_policy_clb_sends_to_the_backend_node_loopback_is_tke124(healthy: Lab) -> None:
+    """externalTrafficPolicy Local: the played CLB sends only to the nodes that pass its health check on the real
+    kube-proxy's healthCheckNodePort, i.e. N1, the node with the backend; the client there loops back, the client
+    on N2 reaches the backend through N1's NodePort. TKE124 names N1, which hosts a backend."""
+    _set_traffic_policy(healthy, "Local")
+    try:
+        deadline = time.monotonic() + 15
+        while (picked := healthy.health_checked_nodes("web")) != [N1] and time.monotonic() < deadline:
+            time.sleep(0.5)  # kube-proxy serves the health check once it has synced the policy change
+        assert picked == [N1]
+        healthy.set_l4(N1)
+        run, doc = probe(healthy, "svc", "web")
+        assert run.status == 1, run.err
+        assert found(doc) == {("TKE124", f"Service/{NS}/web")}, doc
+        message = messages(doc)["TKE124"]
+        assert f"from node {N1}, which hosts a backend, but answers in " in message, message
+        assert message.endswith(f"from node {N2}, which does not")
+        assert f"NodePort {WEB_NODE_PORT} of {N2} not tested" in run.err  # no local endpoint: drops by design
+    finally:
+        _set_traffic_policy(healthy, "Cluster")
+
+
+def host_network_client(lab: Lab, node: str) -> str:
+    """A real hostNetwork Pod on `node` connects to the L4 CLB three times; what it saw, one word per attempt."""
+    name = f"host-client-{lab.mode}"
+    script = (
+        f"r=''; for i in 1 2 3; do if nc -w 3 {L4_VIP} 80 -e true </dev/null; then r=\"$r answers\"; "
+        'else r="$r fails"; fi; done; echo $r > /dev/termination-log'
+    )
+    pod: dict[str, Any] = {
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "nodeName": node,
+            "hostNetwork": True,
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "terminationGracePeriodSeconds": 0,
+            "containers": [
+                {"name": "client", "image": BUSYBOX, "imagePullPolicy": "Never", "command": ["sh", "-c", script]}
+            ],
+        },
+    }
+    lab.create_pod(pod, wait=False)
+    try:
+        done = lab.wait_pod(NS, name, timeout=60, phase="Finished")
+    finally:
+        lab.delete_pod(NS, name)
+    return str(done["status"]["containerStatuses"][0]["state"]["terminated"].get("message", "")).strip()
+
+
+def test_a_host_network_client_loops_back_where_the_probe_says(healthy: Lab) -> None:
+    """A hostNetwork client on N1 (a real Pod on the node's network; the probe Pods themselves are ordinary Pods):
+    with the CLB picking N1 every attempt fails (the reply comes from the NodePort address, and the kernel drops
+    it as a martian), with the CLB picking N2 every attempt answers. TKE124 names the failing node either way."""
+    healthy.set_l4(N1)
+    assert host_network_client(healthy, N1) == "fails fails fails"
+    run, doc = probe(healthy, "svc", "web")
+    assert found(doc) == {("TKE124", f"Service/{NS}/web")}, doc
+    assert "fails (timeout after " in messages(doc)["TKE124"]
+    assert f"from node {N1}, which hosts a backend" in messages(doc)["TKE124"]
+
+    healthy.set_l4(N2)
+    assert host_network_client(healthy, N1) == "answers answers answers"
+    run, doc = probe(healthy, "svc", "web")
+    assert run.status == 1, run.err
+    assert found(doc) == {("TKE124", f"Service/{NS}/web")}, doc
+    message = messages(doc)["TKE124"]
+    assert f"from node {N2}, which hosts no backend" in message and "answers in " in message
+    assert f"from node {N1}" in message.split("but answers in ")[1]
