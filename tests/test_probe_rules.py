@@ -251,8 +251,11 @@ def test_rules_pods_run_in_kube_system_beside_the_probe_pods_and_are_deleted() -
 
     api = FakeApi(kubelet)
     plan = make_plan(ctx_for(), "service", "web", "probe", run_id="r1", rules=True)
-    probed = run(api, plan, image="busybox:1.36", timeout=5, log=lambda _l: None, warn=lambda _l: None, poll=0.01)
+    logged: list[str] = []  # what -v prints
+    probed = run(api, plan, image="busybox:1.36", timeout=5, log=logged.append, warn=logged.append, poll=0.01)
     assert api.pods == {} and probed.failures == ()
+    assert "probe: Pod kube-system/tke-net-rules-r1-0 on node 10.0.1.10: rules" in logged
+    assert not any("KUBE-" in line or "H4sI" in line for line in logged)  # neither the rules nor the message
     assert [c for c in api.calls if c[0] == "delete"] == [
         ("delete", n) for n in ("tke-net-probe-r1-0", "tke-net-probe-r1-1", "tke-net-rules-r1-0", "tke-net-rules-r1-1")
     ]
