@@ -289,10 +289,14 @@ def test_kube_proxy_stopped_before_an_endpoint_change_is_tke127(healthy: Lab) ->
     """N2's kube-proxy stops; a second backend becomes ready; N2's real rules still lead to the first one only."""
     healthy.stop_kube_proxy(healthy.node(N2), flush=False)
     pod = backend_pod("web-2", N1)
-    healthy.create_pod(pod)
+    ip = healthy.create_pod(pod)["status"]["podIP"]
     try:
         healthy.wait_endpoints("web", 2)
-        healthy.wait_rules()  # N1's kube-proxy has both
+        deadline = time.monotonic() + 30  # N1's kube-proxy syncs the new endpoint (nftables mode takes longer)
+        while ip not in healthy.rules(healthy.node(N1)) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert ip in healthy.rules(healthy.node(N1))
+        assert ip not in healthy.rules(healthy.node(N2))  # stopped: N2's rules stay as they were
         run, doc = probe_rules(healthy, "api")
         assert run.status == 1, run.err
         assert found(doc) == {("TKE127", f"Service/{NS}/api")}
