@@ -359,3 +359,42 @@ def test_super_nodes_get_no_rules_pod() -> None:
 def test_probe_rules_needs_probe(cli: Any) -> None:
     done = cli("svc", "web", "-n", "probe", "--snapshot", "tests/fixtures/probe.yaml", "--probe-rules")
     assert done.status == 2 and "--probe-rules needs --probe" in done.err
+
+
+class NoKubeSystem(FakeApi):
+    """Pods may be created in the Service's namespace, not in kube-system."""
+
+    def create(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        if body["metadata"]["namespace"] == RULES_NAMESPACE:
+            self.calls.append(("create", body["metadata"]["name"]))
+            return 403, {"message": 'pods is forbidden: User "dev" cannot create resource "pods" in kube-system'}
+        return super().create(path, body)
+
+
+def test_rules_pods_that_may_not_be_created_leave_the_probe_whole() -> None:
+    plan = make_plan(ctx_for(), "service", "web", "probe", run_id="r1", rules=True)
+    api = NoKubeSystem(succeeded)
+    probed = run(api, plan, image="b", timeout=5, log=lambda _l: None, warn=lambda _l: None, poll=0.01)
+    assert all(o.ok for o in probed.observations) and probed.failures == () and api.pods == {}
+    assert [r.rules for r in probed.rules] == [None, None]
+    assert probed.rules[0].error.startswith("forbidden: cannot create the probe Pods: pods is forbidden")
+    assert probed.rules[0].error.endswith("kube-system); --probe-rules needs deploy/rbac/probe-rules.yaml")
+    ctx = ctx_for()
+    ctx.snap.add_facts(to_fact(SVC, "r1", run=probed))
+    result = checks.run(ProbeContext(ctx.snap, "web", None, "Service"), checks.selected("probe", (), ()))
+    assert [f.code for f in result.findings] == ["TKE125"]  # the probe's own verdict stands
+    [skipped] = result.skipped
+    assert skipped.codes == ("TKE127",) and "forbidden" in skipped.reason
+
+
+def test_a_rules_pod_that_fails_is_told_by_tke127_not_by_the_probe() -> None:
+    def kubelet(pod: dict[str, Any], polls: int) -> dict[str, Any] | None:
+        if pod["metadata"]["namespace"] != RULES_NAMESPACE:
+            return succeeded(pod, polls)
+        waiting = {"reason": "ImagePullBackOff", "message": "no such image"}
+        return {"phase": "Pending", "containerStatuses": [{"name": "rules", "state": {"waiting": waiting}}]}
+
+    plan = make_plan(ctx_for(), "service", "web", "probe", run_id="r1", rules=True)
+    probed = run(FakeApi(kubelet), plan, image="b", timeout=5, log=lambda _l: None, warn=lambda _l: None, poll=0.01)
+    assert probed.failures == ()
+    assert "tke-net-rules-r1-0" in probed.rules[0].error and "ImagePullBackOff" in probed.rules[0].error

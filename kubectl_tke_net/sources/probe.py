@@ -128,6 +128,7 @@ def run(
             for r in plan.rules
         ]
     sent: list[_Pod] = []
+    refused: dict[str, str] = {}  # rules Pods that could not be created, and why
     with _terminate_as_interrupt():
         try:
             for pod in wanted:
@@ -135,16 +136,26 @@ def run(
                 status, body = api.create(_pods(pod.namespace), pod.manifest)
                 if status >= 400:
                     sent.remove(pod)
-                    raise Unavailable("pods", _create_error(status, body, pod.namespace))
+                    if pod.what != "rules":
+                        raise Unavailable("pods", _create_error(status, body, pod.namespace))
+                    # A rules Pod that may not be created leaves the probe itself whole: TKE127 says why.
+                    refused[pod.name] = _("{error}; --probe-rules needs deploy/rbac/probe-rules.yaml").format(
+                        error=_create_error(status, body, pod.namespace)
+                    )
+                    continue
                 log(f"probe: Pod {pod.namespace}/{pod.name} on node {pod.node}: {pod.what}")
-            messages, failures = _wait(api, plan, wanted, timeout, log, poll=poll)
+            messages, failed = _wait(api, plan, sent, timeout, log, poll=poll)
         finally:
             if sent:
                 _delete(api, plan, sent, log, warn)
     observations: list[Observation] = []
     for probe_pod in plan.pods:
         observations.extend(observe(probe_pod, messages.get(probe_pod.name)))
-    rules: list[RulesObservation] = [observe_rules(r, messages.get(r.name)) for r in plan.rules]
+    rules: list[RulesObservation] = []
+    for r in plan.rules:
+        why = refused.get(r.name) or failed.get(r.name)
+        rules.append(RulesObservation(r, None, why) if why else observe_rules(r, messages.get(r.name)))
+    failures = [text for name, text in failed.items() if name not in {r.name for r in plan.rules}]
     return ProbeRun(plan, tuple(observations), tuple(failures), tuple(rules))
 
 
@@ -183,12 +194,13 @@ def _selector(plan: Plan) -> str:
 
 def _wait(
     api: Api, plan: Plan, pods: list[_Pod], timeout: float, log: Log, *, poll: float
-) -> tuple[dict[str, str], list[str]]:
-    """Poll a LIST of this run's Pods until each has finished or cannot; (termination messages, failures)."""
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Poll a LIST of this run's Pods until each has finished or cannot; (termination messages, failures), each by
+    Pod name."""
     end = time.monotonic() + timeout
     pending = {p.name: p for p in pods}
     messages: dict[str, str] = {}
-    failures: list[str] = []
+    failures: dict[str, str] = {}
     last: dict[str, Obj] = {}
     namespaces = list(dict.fromkeys(p.namespace for p in pods))
     while True:
@@ -198,8 +210,8 @@ def _wait(
         for name, pod in list(pending.items()):
             obj = found.get(name)
             if obj is None:
-                failures.append(
-                    _("probe Pod {name} on node {node} disappeared before it finished").format(name=name, node=pod.node)
+                failures[name] = _("probe Pod {name} on node {node} disappeared before it finished").format(
+                    name=name, node=pod.node
                 )
                 del pending[name]
                 continue
@@ -211,8 +223,8 @@ def _wait(
             if message:
                 messages[name] = message
             if problem:
-                failures.append(
-                    _("probe Pod {name} on node {node}: {problem}").format(name=name, node=pod.node, problem=problem)
+                failures[name] = _("probe Pod {name} on node {node}: {problem}").format(
+                    name=name, node=pod.node, problem=problem
                 )
             log(f"probe: Pod {name} finished: {_phase(obj)}")
         if not pending:
@@ -220,12 +232,10 @@ def _wait(
         left = end - time.monotonic()
         if left <= 0:
             for name, pod in pending.items():
-                failures.append(
-                    _(
-                        "probe Pod {name} on node {node} did not finish within {timeout}s "
-                        "({phase}); raise --probe-timeout, or check the node"
-                    ).format(name=name, node=pod.node, timeout=f"{timeout:g}", phase=_phase(last.get(name, {})))
-                )
+                failures[name] = _(
+                    "probe Pod {name} on node {node} did not finish within {timeout}s "
+                    "({phase}); raise --probe-timeout, or check the node"
+                ).format(name=name, node=pod.node, timeout=f"{timeout:g}", phase=_phase(last.get(name, {})))
             return messages, failures
         time.sleep(min(poll, left))
 
