@@ -398,3 +398,32 @@ def test_a_rules_pod_that_fails_is_told_by_tke127_not_by_the_probe() -> None:
     probed = run(FakeApi(kubelet), plan, image="b", timeout=5, log=lambda _l: None, warn=lambda _l: None, poll=0.01)
     assert probed.failures == ()
     assert "tke-net-rules-r1-0" in probed.rules[0].error and "ImagePullBackOff" in probed.rules[0].error
+
+
+def test_without_a_ready_endpoint_rules_may_lead_to_the_serving_ones_that_terminate() -> None:
+    def terminating(ctx: ProbeContext) -> None:
+        [es] = [e for e in ctx.snap.list("endpointslices") if e["metadata"]["name"] == "web-x7k2p"]
+        for ep in es["endpoints"]:
+            ep["conditions"] = {"ready": False, "serving": True, "terminating": True}
+        for pod in ctx.snap.list("pods"):
+            pod["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
+
+    ctx = ctx_for()
+    terminating(ctx)
+    plan = make_plan(ctx, "service", "web", "probe", run_id="r1", rules=True)
+    pod = plan.rules[0]
+
+    def verdict(*entries: Entry) -> list[str]:
+        c = ctx_for()
+        terminating(c)
+        probed = run(
+            FakeApi(succeeded), plan, image="b", timeout=5, log=lambda _l: None, warn=lambda _l: None, poll=0.01
+        )
+        rules = (RulesObservation(pod, NodeRules(IPTABLES, entries, None, ())),)
+        c.snap.add_facts(to_fact(SVC, "r1", run=type(probed)(probed.plan, probed.observations, (), rules)))
+        result = checks.run(ProbeContext(c.snap, "web", None, "Service"), [checks.CHECKS["TKE127"]])
+        return [f.message for f in result.findings]
+
+    assert verdict(*HEALTHY) == []  # kube-proxy falls back to them (KEP-1669)
+    [message] = verdict(Entry(ADDRESS, "172.16.255.20", "tcp", 80, ("172.20.5.5:8080",)), *HEALTHY[1:])
+    assert "leads to 172.20.5.5:8080, not to the ready endpoints (none)" in message

@@ -556,11 +556,15 @@ def _rules_lines(ctx: Context, rules: RulesObservation, svc: Obj) -> list[str]:
     mode = found.mode or _("no kube-proxy rules")
     out: list[str] = []
 
+    fallback: set[str] = set()
+
     def compare(what: str, entry: Entry | None, ready: set[str], subset: bool) -> None:
         if entry is None:
             out.append(_("{what} has no rule").format(what=what))
             return
         got = set(entry.endpoints)
+        if got and got <= fallback:
+            return
         if (subset and not got <= ready) or (not subset and got != ready):
             out.append(
                 _("{what} leads to {got}, not to the ready endpoints ({ready})").format(
@@ -575,6 +579,9 @@ def _rules_lines(ctx: Context, rules: RulesObservation, svc: Obj) -> list[str]:
             f"[{e.address}]:{e.port}" if ":" in e.address else f"{e.address}:{e.port}"
             for e in ready_endpoints(ctx, svc, port)
         }
+        # Without a ready endpoint kube-proxy falls back to the serving ones that terminate (KEP-1669).
+        fallback.clear()
+        fallback.update(_serving_terminating(ctx, svc, port) if not ready else ())
         shown = protocol.upper()
         if cluster_ip and cluster_ip != "None":
             compare(
@@ -615,6 +622,22 @@ def _rules_lines(ctx: Context, rules: RulesObservation, svc: Obj) -> list[str]:
                     ).format(address=address)
                 )
     return [_("node {node} ({mode}): {problem}").format(node=node, mode=mode, problem=p) for p in out]
+
+
+def _serving_terminating(ctx: Context, svc: Obj, port: dict[str, Any]) -> set[str]:
+    """The Service port's endpoints that are serving but terminating, from its EndpointSlices."""
+    from kubectl_tke_net.k8s import meta
+
+    found: set[str] = set()
+    key = (meta(svc).get("namespace", ""), meta(svc).get("name", ""))
+    for es in ctx.slices_by_service.get(key) or []:
+        numbers = [p.get("port") for p in es.get("ports") or [] if (p.get("name") or "") == (port.get("name") or "")]
+        for ep in es.get("endpoints") or []:
+            conditions = ep.get("conditions") or {}
+            if conditions.get("serving") and conditions.get("terminating") and numbers and numbers[0]:
+                for address in (ep.get("addresses") or [])[:1]:
+                    found.add(f"[{address}]:{numbers[0]}" if ":" in str(address) else f"{address}:{numbers[0]}")
+    return found
 
 
 def rules_hits(ctx: Context) -> list[Hit]:
@@ -663,8 +686,9 @@ def kube_proxy_rules_missing_or_stale(ctx: Context) -> Iterator[Hit]:
     `ipvsadm -Ln` and `ip addr show kube-ipvs0`) and keeps those of the Service. Fires when, on a node, the
     Service's ClusterIP, NodePort or CLB address (unless its `ipMode` is `Proxy`) has no rule, or its rule leads
     to endpoints that are not the Service's ready endpoints (with `externalTrafficPolicy: Local`, NodePort and
-    CLB address rules may lead to fewer, never to others); and, on an IPVS node, when an internal CLB address is
-    not bound to `kube-ipvs0`. The message names the node, its proxy mode and each rule.
+    CLB address rules may lead to fewer, never to others; without a ready endpoint, to the serving ones that
+    terminate, as kube-proxy falls back to them); and, on an IPVS node, when an internal CLB address is not bound
+    to `kube-ipvs0`. The message names the node, its proxy mode and each rule.
 
     ## Why it breaks traffic
     A Service exists on a node only as kube-proxy's rules. Missing rules refuse or drop connections; rules that
