@@ -383,8 +383,9 @@ def host_network_client(lab: Lab, node: str) -> str:
 
 def test_a_host_network_client_loops_back_where_the_probe_says(healthy: Lab) -> None:
     """A hostNetwork client on N1 (a real Pod on the node's network; the probe Pods themselves are ordinary Pods):
-    with the CLB picking N1 every attempt fails (the reply comes from the NodePort address, and the kernel drops
-    it as a martian), with the CLB picking N2 every attempt answers. TKE124 names the failing node either way."""
+    with the CLB picking N1 every attempt fails (the reply comes from the NodePort address; the kernel logs a
+    martian source, as DATAPATH-NOTES saw), with the CLB picking N2 every attempt answers. TKE124 names the failing
+    node either way."""
     healthy.set_l4(N1)
     assert host_network_client(healthy, N1) == "fails fails fails"
     run, doc = probe(healthy, "svc", "web")
