@@ -176,7 +176,7 @@ def test_the_example_bindings_grant_their_groups(rbac: ControlPlane, kubectl: st
     assert can("list", "pods", "-n", "kube-system", *rules) == "yes"
     assert can("create", "pods", "-n", "prod", *rules) == "no"
     assert can("patch", "pods", "-n", "kube-system", *rules) == "no"
-    assert can("create", "pods/exec", "-n", "kube-system", *rules) == "no"
+    assert can("create", "pods", "--subresource=exec", "-n", "kube-system", *rules) == "no"
 
 
 @pytest.mark.parametrize("command", ["svc", "ingress", "loopback"])
