@@ -285,6 +285,19 @@ def test_probe_rules_on_a_healthy_path_find_nothing(healthy: Lab) -> None:
     assert not [p for p in body["items"] if p["metadata"]["name"].startswith("tke-net-rules-")]
 
 
+def routes_to(lab: Lab, node: str, service: str, ip: str) -> bool:
+    """Whether the node's rules load-balance the Service to `ip`, read independently of the plugin's parser: the
+    service chain's jump to the endpoint (iptables: KUBE-SVC-* "NS/NAME:PORT -> IP:PORT"; nftables: the service
+    chain's vmap to endpoint-*-NS/NAME/...__IP/PORT). An endpoint chain alone is not enough: kube-proxy may write it
+    before it sends traffic there (seen in nftables mode)."""
+    for line in lab.rules(lab.node(node)).splitlines():
+        if line.startswith("-A KUBE-SVC-") and f'"{NS}/{service}:' in line and f"-> {ip}:" in line:
+            return True
+        if "vmap" in line and f"-{NS}/{service}/" in line and f"__{ip}/" in line:
+            return True
+    return False
+
+
 def test_kube_proxy_stopped_before_an_endpoint_change_is_tke127(healthy: Lab) -> None:
     """N2's kube-proxy stops; a second backend becomes ready; N2's real rules still lead to the first one only."""
     healthy.stop_kube_proxy(healthy.node(N2), flush=False)
@@ -292,11 +305,11 @@ def test_kube_proxy_stopped_before_an_endpoint_change_is_tke127(healthy: Lab) ->
     ip = healthy.create_pod(pod)["status"]["podIP"]
     try:
         healthy.wait_endpoints("web", 2)
-        deadline = time.monotonic() + 30  # N1's kube-proxy syncs the new endpoint (nftables mode takes longer)
-        while ip not in healthy.rules(healthy.node(N1)) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 30  # until N1's kube-proxy sends Service api's traffic to it too
+        while not routes_to(healthy, N1, "api", ip) and time.monotonic() < deadline:
             time.sleep(0.3)
-        assert ip in healthy.rules(healthy.node(N1))
-        assert ip not in healthy.rules(healthy.node(N2))  # stopped: N2's rules stay as they were
+        assert routes_to(healthy, N1, "api", ip)
+        assert not routes_to(healthy, N2, "api", ip)  # stopped: N2's rules stay as they were
         run, doc = probe_rules(healthy, "api")
         assert run.status == 1, run.err
         assert found(doc) == {("TKE127", f"Service/{NS}/api")}
