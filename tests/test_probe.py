@@ -447,7 +447,7 @@ def test_a_probe_that_could_not_run_skips_every_probe_check() -> None:
     assert result.findings == []
     assert [(s.codes, s.reason) for s in result.skipped] == [
         (
-            ("TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125", "TKE126"),
+            ("TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125", "TKE126", "TKE127"),
             "forbidden: cannot create the probe Pods",
         )
     ]
@@ -463,12 +463,14 @@ def test_a_probe_pod_without_results_skips_every_path_answered_only() -> None:
     result = _run_checks(ctx)
     assert [(f.code, str(f.ref)) for f in result.findings] == [("TKE121", "Service/probe/web")]
     assert [(s.codes, s.reason) for s in result.skipped] == [
-        (("TKE125",), "probe Pod p-1 on node node-c: ImagePullBackOff")
+        (("TKE125",), "probe Pod p-1 on node node-c: ImagePullBackOff"),
+        (("TKE127",), "kube-proxy rules not read: add --probe-rules to `svc NAME --probe` or `ingress NAME --probe`"),
     ]
     nothing = ctx_for()
     nothing.snap.add_facts(to_fact(SVC, "r1", run=probe_run(failures=("all gone",), a={"dns": "none"})))
     assert [s.codes for s in _run_checks(nothing).skipped] == [
-        ("TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125", "TKE126")
+        ("TKE120", "TKE121", "TKE122", "TKE123", "TKE124", "TKE125", "TKE126"),
+        ("TKE127",),
     ]
 
 

@@ -21,7 +21,8 @@ from kubectl_tke_net.snapshot import Snapshot
 
 if TYPE_CHECKING:  # the probe's modules load only when the run has probe results
     from kubectl_tke_net.probe.plan import ProbePod
-    from kubectl_tke_net.probe.result import Observation, ProbeRun
+    from kubectl_tke_net.probe.result import Observation, ProbeRun, RulesObservation
+    from kubectl_tke_net.probe.rules import Entry
 
 PROBE = ("probe",)
 PROBE_RESULT = "ProbeResult"
@@ -522,3 +523,183 @@ def every_probed_path_answered(ctx: Context) -> Iterator[Hit]:
     if not hits and failures:  # a probe Pod reported nothing: not every path is known to answer
         raise Unavailable("probe", "; ".join(failures))
     yield from hits
+
+
+# --- TKE127: the kube-proxy rules the --probe-rules Pods read ---------------------------------------------------
+
+NOT_READ = N_("kube-proxy rules not read: add --probe-rules to `svc NAME --probe` or `ingress NAME --probe`")
+
+
+def _endpoint_list(endpoints: set[str] | tuple[str, ...]) -> str:
+    return ", ".join(sorted(endpoints)) if endpoints else _("none")
+
+
+def _rules_lines(ctx: Context, rules: RulesObservation, svc: Obj) -> list[str]:
+    """What is wrong with the rules of `svc` on one node (`rules`: a RulesObservation with rules)."""
+    from kubectl_tke_net.k8s import is_internal_service
+    from kubectl_tke_net.probe.plan import ready_endpoints
+    from kubectl_tke_net.probe.rules import ADDRESS, IPVS, NODE_PORT
+
+    node = rules.pod.node
+    found = rules.rules
+    assert found is not None
+    spec = svc.get("spec") or {}
+    local = spec.get("externalTrafficPolicy") == "Local"
+    # internalTrafficPolicy Local: the ClusterIP leads only to the node's own endpoints.
+    internal_local = spec.get("internalTrafficPolicy") == "Local"
+    cluster_ip = spec.get("clusterIP")
+    lbs = [
+        (str(i["ip"]), str(i.get("ipMode") or "VIP"))
+        for i in ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        if i.get("ip")
+    ]
+    mode = found.mode or _("no kube-proxy rules")
+    out: list[str] = []
+
+    fallback: set[str] = set()
+
+    def compare(what: str, entry: Entry | None, ready: set[str], subset: bool) -> None:
+        if entry is None:
+            out.append(_("{what} has no rule").format(what=what))
+            return
+        got = set(entry.endpoints)
+        if got and got <= fallback:
+            return
+        if (subset and not got <= ready) or (not subset and got != ready):
+            out.append(
+                _("{what} leads to {got}, not to the ready endpoints ({ready})").format(
+                    what=what, got=_endpoint_list(got), ready=_endpoint_list(ready)
+                )
+            )
+
+    for port in spec.get("ports") or []:
+        protocol = str(port.get("protocol") or "TCP").lower()
+        number = int(port.get("port") or 0)
+        ready = {
+            f"[{e.address}]:{e.port}" if ":" in e.address else f"{e.address}:{e.port}"
+            for e in ready_endpoints(ctx, svc, port)
+        }
+        # Without a ready endpoint kube-proxy falls back to the serving ones that terminate (KEP-1669).
+        fallback.clear()
+        fallback.update(_serving_terminating(ctx, svc, port) if not ready else ())
+        shown = protocol.upper()
+        if cluster_ip and cluster_ip != "None":
+            compare(
+                _("ClusterIP {address}:{port}/{protocol}").format(address=cluster_ip, port=number, protocol=shown),
+                found.find(ADDRESS, str(cluster_ip), protocol, number),
+                ready,
+                internal_local,
+            )
+        node_port = port.get("nodePort")
+        if node_port:
+            entry = found.find(NODE_PORT, "", protocol, int(node_port))
+            if entry is None and found.mode == IPVS and rules.pod.address:
+                entry = found.find(ADDRESS, rules.pod.address, protocol, int(node_port))
+            # Local: a node's NodePort leads only to its own endpoints (none: it drops), so it must not lead
+            # anywhere else; Cluster: to every ready endpoint.
+            compare(
+                _("NodePort {port}/{protocol}").format(port=node_port, protocol=shown),
+                entry,
+                ready,
+                local,
+            )
+        for address, ip_mode in lbs:
+            if ip_mode == "Proxy":
+                continue  # kube-proxy leaves the address to the load balancer by design (KEP-1860)
+            compare(
+                _("CLB address {address}:{port}/{protocol}").format(address=address, port=number, protocol=shown),
+                found.find(ADDRESS, address, protocol, number),
+                ready,
+                local,
+            )
+    if found.mode == IPVS and is_internal_service(svc):
+        for address, ip_mode in lbs:
+            if ip_mode != "Proxy" and address not in (found.bound or ()):
+                out.append(
+                    _(
+                        "the CLB address {address} is not bound to kube-ipvs0, so the node's Pods send traffic for "
+                        "it to the CLB, which can loop it back (the prevent-loopback fix binds it)"
+                    ).format(address=address)
+                )
+    return [_("node {node} ({mode}): {problem}").format(node=node, mode=mode, problem=p) for p in out]
+
+
+def _serving_terminating(ctx: Context, svc: Obj, port: dict[str, Any]) -> set[str]:
+    """The Service port's endpoints that are serving but terminating, from its EndpointSlices."""
+    from kubectl_tke_net.k8s import meta
+
+    found: set[str] = set()
+    key = (meta(svc).get("namespace", ""), meta(svc).get("name", ""))
+    for es in ctx.slices_by_service.get(key) or []:
+        numbers = [p.get("port") for p in es.get("ports") or [] if (p.get("name") or "") == (port.get("name") or "")]
+        for ep in es.get("endpoints") or []:
+            conditions = ep.get("conditions") or {}
+            if conditions.get("serving") and conditions.get("terminating") and numbers and numbers[0]:
+                for address in (ep.get("addresses") or [])[:1]:
+                    found.add(f"[{address}]:{numbers[0]}" if ":" in str(address) else f"{address}:{numbers[0]}")
+    return found
+
+
+def rules_hits(ctx: Context) -> list[Hit]:
+    """TKE127 over every ProbeResult in scope that holds rules; Unavailable when none does."""
+    if not isinstance(ctx, ProbeContext):
+        raise Unavailable("probe", _(NOT_READ))
+    from kubectl_tke_net.probe.result import from_fact
+
+    services = {ref_of(s): s for s in ctx.snap.maybe("services")}
+    lines: dict[Ref, list[str]] = defaultdict(list)
+    errors: list[str] = []
+    read = False
+    for fact in ctx.probe_results:
+        _target, run, unavailable = from_fact(fact)
+        if unavailable:  # the probe could not run at all: the same reason as the other probe checks
+            errors.append(unavailable)
+        for r in run.rules if run is not None else ():
+            if r.rules is None:
+                errors.append(_("node {node}: {error}").format(node=r.pod.node, error=r.error))
+                continue
+            read = True
+            for ref in r.pod.services:
+                svc = services.get(ref)
+                if svc is not None:
+                    lines[ref].extend(_rules_lines(ctx, r, svc))
+    if not read:
+        raise Unavailable("probe", "; ".join(errors) or _(NOT_READ))
+    return [Hit(ref, "; ".join(found), _(_REMEDY_127)) for ref, found in lines.items() if found]
+
+
+_REMEDY_127 = N_(
+    "kube-proxy on that node has not programmed the Service as the API says it is: read its logs (kubectl -n "
+    "kube-system logs POD of k8s-app=kube-proxy on the node) and restart it; for a CLB address not bound to "
+    "kube-ipvs0, kubectl tke-net fix kube-proxy and fix prevent-loopback (TKE301, TKE302)."
+)
+
+
+@check(
+    "TKE127", Severity.ERROR, N_("kube-proxy rules of the Service missing or stale on a node"), needs=(), commands=PROBE
+)
+def kube_proxy_rules_missing_or_stale(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    With `--probe --probe-rules`: a short-lived privileged hostNetwork Pod on each probe node reads the node's
+    kube-proxy rules with the node's own tools (`iptables-save`, `nft list ruleset`, and where IPVS runs
+    `ipvsadm -Ln` and `ip addr show kube-ipvs0`) and keeps those of the Service. Fires when, on a node, the
+    Service's ClusterIP, NodePort or CLB address (unless its `ipMode` is `Proxy`) has no rule, or its rule leads
+    to endpoints that are not the Service's ready endpoints (with `externalTrafficPolicy: Local`, NodePort and
+    CLB address rules may lead to fewer, never to others; without a ready endpoint, to the serving ones that
+    terminate, as kube-proxy falls back to them); and, on an IPVS node, when an internal CLB address is not bound
+    to `kube-ipvs0`. The message names the node, its proxy mode and each rule.
+
+    ## Why it breaks traffic
+    A Service exists on a node only as kube-proxy's rules. Missing rules refuse or drop connections; rules that
+    lead to old endpoints send traffic to Pods that are gone (timeouts) and never to new ones: kube-proxy on
+    that node stopped, crash-loops, cannot reach the API server, or its sync failed. On IPVS, TKE's kube-proxy
+    does not bind CLB addresses to `kube-ipvs0` unless it has the loopback fix and the Service asks for it
+    (`service.cloud.tencent.com/prevent-loopback`): without it in-cluster traffic to the CLB address leaves the
+    node and can loop back to it (TKE124).
+
+    ## How to fix it
+    Look at kube-proxy on that node (its logs; restarting its Pod rebuilds the rules). For the kube-ipvs0
+    binding: `kubectl tke-net fix kube-proxy` and `kubectl tke-net fix prevent-loopback NAME` (TKE301, TKE302).
+    """
+    yield from rules_hits(ctx)

@@ -14,6 +14,7 @@ from kubectl_tke_net.k8s import (
     container_port_for,
     is_internal_ingress,
     is_internal_service,
+    is_super_node,
     meta,
     pod_condition,
     pod_ready,
@@ -33,6 +34,9 @@ CONTAINER = "probe"
 MAX_TESTS = 32
 MAX_ENDPOINTS = 3  # per Service port, on as many different nodes as there are
 MAX_HOSTS = 4  # per Ingress
+# --probe-rules Pods are privileged and on the host network: kube-system, where Pod Security admits them on TKE.
+RULES_NAMESPACE = "kube-system"
+RULES_CONTAINER = "rules"
 
 
 @dataclass(frozen=True)
@@ -56,12 +60,24 @@ class ProbePod:
 
 
 @dataclass(frozen=True)
+class RulesPod:
+    """A --probe-rules Pod: reads the kube-proxy rules of `node` that concern `services`."""
+
+    name: str
+    node: str
+    address: str  # the node's address ("" when unknown): IPVS keeps NodePorts on it
+    services: tuple[Ref, ...]
+    args: tuple[str, ...]  # what rules.sh keeps: "svc NS/NAME", "addr ADDRESS"
+
+
+@dataclass(frozen=True)
 class Plan:
     namespace: str
     run_id: str
     target: Ref  # the Service or Ingress named on the command line
     pods: tuple[ProbePod, ...]
     notes: tuple[str, ...]  # what is not tested, and why
+    rules: tuple[RulesPod, ...] = ()  # --probe-rules: one per probe node, in RULES_NAMESPACE
 
 
 @dataclass(frozen=True)
@@ -195,6 +211,7 @@ class _Planner:
         self.notes: list[str] = []
         self.domain = _cluster_domain(ctx)
         self.addresses = node_addresses(ctx)
+        self.super_nodes = super_nodes(ctx)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -210,7 +227,15 @@ class _Planner:
         return ports
 
     def backend_nodes(self, services: list[_Service]) -> set[str]:
-        return {e.node for s in services for p in s.ports for e in ready_endpoints(self.ctx, s.obj, p) if e.node}
+        """The CVM nodes that host a ready endpoint. A super node's Pod is its own VM, reached by its own address
+        (the CLB binds it directly): its node hosts no backend in the sense of loopback, and has no NodePort."""
+        return {
+            e.node
+            for s in services
+            for p in s.ports
+            for e in ready_endpoints(self.ctx, s.obj, p)
+            if e.node and e.node not in self.super_nodes
+        }
 
     def service_tests(self, svc: _Service, node: str, other: str | None) -> Iterator[ProbeTest]:
         """DNS, then ClusterIP, NodePort and endpoints of each TCP port, as seen from `node`."""
@@ -231,6 +256,14 @@ class _Planner:
             if node_port:
                 with_backend = {e.node for e in endpoints}
                 for target in dict.fromkeys(n for n in (node, other) if n):
+                    if target in self.super_nodes:
+                        self.note(
+                            _(
+                                "{node} is a super node: it has no NodePort (its node address is not routable), "
+                                "so NodePort {port} is not tested there"
+                            ).format(node=target, port=node_port)
+                        )
+                        continue
                     if local and target not in with_backend:
                         self.note(
                             _(
@@ -368,17 +401,33 @@ def _services(ctx: Context, command: str, obj: Obj) -> list[_Service]:
     return list(services.values())
 
 
+def super_nodes(ctx: Context) -> frozenset[str]:
+    """The super nodes (eklet) by name: from the nodes when they can be listed, and any node an endpoint or Pod
+    names `eklet-*` (what is known of them when nodes cannot be listed)."""
+    named = {
+        str(n)
+        for n in (
+            *(e.get("nodeName") for es in ctx.snap.maybe("endpointslices") for e in es.get("endpoints") or []),
+            *(_spec(p).get("nodeName") for p in ctx.snap.maybe("pods")),
+        )
+        if n and str(n).startswith("eklet-")
+    }
+    return ctx.super_nodes | named
+
+
 def _ready_nodes(ctx: Context) -> list[str]:
-    """Ready, schedulable nodes by name (none when nodes cannot be listed)."""
+    """Ready, schedulable CVM nodes by name (none when nodes cannot be listed). Super nodes are left out: a probe
+    Pod there runs in its own VM with its own service proxy and no NodePort, so it says nothing of the nodes'."""
     return sorted(
         str(meta(n).get("name"))
         for n in ctx.snap.maybe("nodes")
-        if pod_condition(n, "Ready") == "True" and not _spec(n).get("unschedulable")
+        if pod_condition(n, "Ready") == "True" and not _spec(n).get("unschedulable") and not is_super_node(n)
     )
 
 
 def choose_nodes(ctx: Context, backend_nodes: set[str], requested: Iterable[str]) -> list[str]:
-    """--probe-node as given (each must exist); by default a Ready node that hosts a backend and one that does not."""
+    """--probe-node as given (each must exist, a super node too); by default a Ready CVM node that hosts a backend
+    and one that does not (never a super node)."""
     requested = list(dict.fromkeys(requested))
     nodes = ctx.snap.maybe("nodes")
     known = {str(meta(n).get("name")) for n in nodes}
@@ -391,14 +440,45 @@ def choose_nodes(ctx: Context, backend_nodes: set[str], requested: Iterable[str]
         return requested
     ready = _ready_nodes(ctx)
     if not ready:  # nodes cannot be listed, or none is Ready and schedulable: the backends' nodes are known
-        ready = sorted(backend_nodes)
+        ready = sorted(backend_nodes)  # CVM nodes only (_Planner.backend_nodes)
     with_backend = [n for n in ready if n in backend_nodes]
     without = [n for n in ready if n not in backend_nodes]
     return [*with_backend[:1], *without[:1]]
 
 
+def _rules_pods(planner: _Planner, services: list[_Service], nodes: list[str], run_id: str) -> tuple[RulesPod, ...]:
+    """One rules Pod per probe node, keeping the rules of the probed Services: their names, ClusterIPs and CLB
+    addresses, and the node's own address (IPVS keeps a NodePort on each node address)."""
+    refs = tuple(s.ref for s in services)
+    names = [f"svc {r.namespace}/{r.name}" for r in refs]
+    addresses: list[str] = []
+    for svc in services:
+        cluster_ip = _spec(svc.obj).get("clusterIP")
+        if cluster_ip and cluster_ip != "None":
+            addresses.append(str(cluster_ip))
+        for entry in ((svc.obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
+            if entry.get("ip"):
+                addresses.append(str(entry["ip"]))
+    pods = []
+    for i, node in enumerate(nodes):
+        if node in planner.super_nodes:  # hostPath Pods are not scheduled to super nodes (TKE-FACTS-2 §3.2)
+            planner.note(_("{node} is a super node: its kube-proxy rules are not read").format(node=node))
+            continue
+        address = planner.addresses.get(node, "")
+        keep = [*names, *(f"addr {a}" for a in dict.fromkeys([*addresses, address]) if a and _is_ip(a))]
+        pods.append(RulesPod(f"tke-net-rules-{run_id}-{i}", node, address, refs, tuple(keep)))
+    return tuple(pods)
+
+
 def make_plan(
-    ctx: Context, command: str, name: str, namespace: str, *, run_id: str, requested_nodes: Iterable[str] = ()
+    ctx: Context,
+    command: str,
+    name: str,
+    namespace: str,
+    *,
+    run_id: str,
+    requested_nodes: Iterable[str] = (),
+    rules: bool = False,
 ) -> Plan:
     """What each probe Pod tests for `svc NAME --probe` (command "service") or `ingress NAME --probe`."""
     planner = _Planner(ctx)
@@ -422,7 +502,7 @@ def make_plan(
     for i, node in enumerate(nodes):
         # The other node whose NodePort it tests: another probe node, else another Ready node.
         candidates = [n for n in nodes if n != node] or _ready_nodes(ctx) or sorted(planner.addresses)
-        others = [n for n in candidates if n != node]
+        others = [n for n in candidates if n != node and n not in planner.super_nodes]
         other = others[0] if others else None
         tests: list[ProbeTest] = []
         for svc in services:
@@ -453,7 +533,10 @@ def make_plan(
                 "that does not; this run has only the second"
             )
         )
-    return Plan(namespace, run_id, ref(obj), tuple(pods), tuple(planner.notes))
+    rules_pods = _rules_pods(planner, services, nodes, run_id) if rules and services else ()
+    if rules and not services:
+        planner.note(_("{ref} has no backend Service that exists: no kube-proxy rules to read").format(ref=ref(obj)))
+    return Plan(namespace, run_id, ref(obj), tuple(pods), tuple(planner.notes), rules_pods)
 
 
 _ORDER = {DNS: 0, CLUSTER_IP: 1, CLB: 2, NODE_PORT: 3, ENDPOINT: 4}
@@ -515,6 +598,64 @@ def manifest(plan: Plan, pod: ProbePod, image: str, deadline: int, script: str) 
                         "runAsNonRoot": True,
                         "capabilities": {"drop": ["ALL"]},
                     },
+                    "terminationMessagePath": "/dev/termination-log",
+                    "terminationMessagePolicy": "File",
+                }
+            ],
+        },
+    }
+
+
+def rules_manifest(plan: Plan, pod: RulesPod, image: str, deadline: int, script: str) -> Obj:
+    """The --probe-rules Pod: privileged and on the node's network, with the node's root mounted read-only, so
+    that the node's own iptables-save, nft, ipvsadm and ip read the rules in the node's network namespace. It
+    changes nothing there; it is deleted by the plugin when done and ends itself by activeDeadlineSeconds."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": pod.name,
+            "namespace": RULES_NAMESPACE,
+            "labels": {
+                MANAGED_BY: "kubectl-tke-net",
+                "app.kubernetes.io/name": "tke-net-probe-rules",
+                RUN_LABEL: plan.run_id,
+            },
+            "annotations": {"tke-net.kubectl.io/probe-of": str(plan.target)},
+        },
+        "spec": {
+            "nodeName": pod.node,
+            "restartPolicy": "Never",
+            "activeDeadlineSeconds": deadline,
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "hostNetwork": True,
+            "dnsPolicy": "ClusterFirstWithHostNet",
+            "tolerations": [{"operator": "Exists"}],
+            "volumes": [
+                {"name": "host", "hostPath": {"path": "/", "type": "Directory"}},
+                {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+            ],
+            "containers": [
+                {
+                    "name": RULES_CONTAINER,
+                    "image": image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "command": ["sh", "-c", script, "tke-net-rules"],
+                    "args": list(pod.args),
+                    "env": [{"name": "PATH", "value": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}],
+                    "resources": {
+                        "requests": {"cpu": "10m", "memory": "32Mi"},
+                        "limits": {"cpu": "500m", "memory": "128Mi"},
+                    },
+                    # Reading nftables and IPVS state needs CAP_NET_ADMIN in the node's network namespace, and
+                    # chroot into the node's root needs CAP_SYS_CHROOT: a privileged container, as `kubectl debug
+                    # node/...` runs one.
+                    "securityContext": {"privileged": True, "runAsUser": 0, "readOnlyRootFilesystem": True},
+                    "volumeMounts": [
+                        {"name": "host", "mountPath": "/host", "readOnly": True},
+                        {"name": "tmp", "mountPath": "/tmp"},
+                    ],
                     "terminationMessagePath": "/dev/termination-log",
                     "terminationMessagePolicy": "File",
                 }

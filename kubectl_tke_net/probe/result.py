@@ -11,7 +11,8 @@ from kubectl_tke_net.i18n import _
 from kubectl_tke_net.kinds import FACTS_API, Obj
 from kubectl_tke_net.model import Ref, UsageError
 from kubectl_tke_net.probe import PATHS, SLOW_MS
-from kubectl_tke_net.probe.plan import Plan, ProbePod, ProbeTest
+from kubectl_tke_net.probe.plan import Plan, ProbePod, ProbeTest, RulesPod
+from kubectl_tke_net.probe.rules import ADDRESS, NODE_PORT, Entry, NodeRules, decode, node_rules
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,41 @@ class Observation:
 
 
 @dataclass(frozen=True)
+class RulesObservation:
+    """What a --probe-rules Pod read on its node: the rules, or why there are none (`error`)."""
+
+    pod: RulesPod
+    rules: NodeRules | None
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class ProbeRun:
     """Everything the probe Pods reported; `failures` names the Pods that reported nothing, and why."""
 
     plan: Plan
     observations: tuple[Observation, ...]
     failures: tuple[str, ...] = ()
+    rules: tuple[RulesObservation, ...] = ()
+
+
+def observe_rules(pod: RulesPod, message: str | None) -> RulesObservation:
+    """A rules Pod's termination message, parsed; the raw text is never kept."""
+    if not message:
+        return RulesObservation(pod, None, _("the rules Pod reported nothing"))
+    try:
+        return RulesObservation(pod, node_rules(decode(message)))
+    except ValueError as exc:
+        reason = str(exc)
+        if reason.startswith("too-large"):
+            return RulesObservation(
+                pod,
+                None,
+                _("the rules of the Service on node {node} take {n} bytes, more than a Pod can report").format(
+                    node=pod.node, n=reason.rsplit(maxsplit=1)[-1] or "?"
+                ),
+            )
+        return RulesObservation(pod, None, _("the rules Pod reported something unreadable"))
 
 
 def parse(message: str) -> tuple[dict[int, Result], bool]:
@@ -161,9 +191,66 @@ def to_fact(target: Ref, run_id: str, *, run: ProbeRun | None = None, unavailabl
         doc["notes"] = list(run.plan.notes)
         doc["observations"] = [_observation_doc(o) for o in run.observations]
         doc["failures"] = list(run.failures)
+        if run.rules:
+            doc["rules"] = [_rules_doc(r) for r in run.rules]
     if unavailable is not None:
         doc["unavailable"] = unavailable
     return doc
+
+
+def _rules_doc(r: RulesObservation) -> Obj:
+    doc: Obj = {
+        "pod": r.pod.name,
+        "node": r.pod.node,
+        "nodeAddress": r.pod.address,
+        "services": [_ref_doc(s) for s in r.pod.services],
+    }
+    if r.rules is None:
+        doc["error"] = r.error
+        return doc
+    doc["mode"] = r.rules.mode
+    doc["tools"] = dict(r.rules.tools)
+    doc["entries"] = [
+        {"kind": e.kind, "address": e.address, "protocol": e.protocol, "port": e.port, "endpoints": list(e.endpoints)}
+        for e in r.rules.entries
+    ]
+    doc["kubeIpvs0"] = None if r.rules.bound is None else list(r.rules.bound)
+    return doc
+
+
+def _rules_of(doc: Obj) -> RulesObservation:
+    pod = RulesPod(
+        str(doc["pod"]),
+        str(doc["node"]),
+        _text(doc.get("nodeAddress")),
+        tuple(_ref(s) for s in doc.get("services") or []),
+        (),
+    )
+    if doc.get("error") is not None or "mode" not in doc:
+        return RulesObservation(pod, None, _text(doc.get("error")))
+    entries = []
+    for e in doc.get("entries") or []:
+        kind = str(e["kind"])
+        if kind not in (ADDRESS, NODE_PORT):
+            raise ValueError(_("unknown rules entry kind {kind}").format(kind=repr(kind)))
+        entries.append(
+            Entry(
+                kind,
+                _text(e.get("address")),
+                str(e["protocol"]),
+                int(e["port"]),
+                tuple(str(x) for x in e.get("endpoints") or []),
+            )
+        )
+    bound = doc.get("kubeIpvs0")
+    mode = doc.get("mode")
+    rules = NodeRules(
+        None if mode is None else str(mode),
+        tuple(entries),
+        None if bound is None else tuple(str(a) for a in bound),
+        tuple((str(k), int(v)) for k, v in (doc.get("tools") or {}).items()),
+    )
+    return RulesObservation(pod, rules)
 
 
 def _ref(doc: Any) -> Ref:
@@ -218,15 +305,18 @@ def _decode(doc: Obj) -> tuple[Ref, ProbeRun | None, str | None]:
         tests[pod].append(test)
         found.append((pod, test, result))
     full = {name: replace(pod, tests=tuple(tests[name])) for name, pod in pods.items()}
+    rules = tuple(_rules_of(r) for r in doc.get("rules") or [])
     plan = Plan(
         target.namespace,
         str((doc.get("metadata") or {}).get("name") or ""),
         target,
         tuple(full.values()),
         tuple(str(n) for n in doc.get("notes") or []),
+        tuple(r.pod for r in rules),
     )
     observations = tuple(Observation(full[pod], test, result) for pod, test, result in found)
-    return target, ProbeRun(plan, observations, tuple(str(f) for f in doc.get("failures") or [])), None
+    failures = tuple(str(f) for f in doc.get("failures") or [])
+    return target, ProbeRun(plan, observations, failures, rules), None
 
 
 def from_fact(doc: Obj) -> tuple[Ref, ProbeRun | None, str | None]:

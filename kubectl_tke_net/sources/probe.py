@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol, runtime_checkable
 
@@ -19,8 +20,17 @@ from kubectl_tke_net.k8s import meta
 from kubectl_tke_net.kinds import Obj
 from kubectl_tke_net.model import Ref, TkeNetError, Unavailable, UsageError
 from kubectl_tke_net.probe import ProbeOptions
-from kubectl_tke_net.probe.plan import CONTAINER, RUN_LABEL, Plan, make_plan, manifest
-from kubectl_tke_net.probe.result import Observation, ProbeRun, observe, parse, to_fact
+from kubectl_tke_net.probe.plan import (
+    CONTAINER,
+    RULES_CONTAINER,
+    RULES_NAMESPACE,
+    RUN_LABEL,
+    Plan,
+    make_plan,
+    manifest,
+    rules_manifest,
+)
+from kubectl_tke_net.probe.result import Observation, ProbeRun, RulesObservation, observe, observe_rules, parse, to_fact
 from kubectl_tke_net.snapshot import Snapshot
 
 POLL_SECONDS = 1.0
@@ -49,9 +59,9 @@ class Api(Protocol):
     def list_labelled(self, path: str, label_selector: str) -> list[Obj]: ...
 
 
-def script() -> str:
-    """probe.sh, the script every probe Pod runs."""
-    return resources.files("kubectl_tke_net.probe").joinpath("probe.sh").read_text(encoding="utf-8")
+def script(name: str = "probe.sh") -> str:
+    """probe.sh, the script every probe Pod runs (rules.sh: every --probe-rules Pod)."""
+    return resources.files("kubectl_tke_net.probe").joinpath(name).read_text(encoding="utf-8")
 
 
 def probe(snap: Snapshot, command: str, name: str, options: ProbeOptions, *, log: Log, note: Log, warn: Log) -> Obj:
@@ -64,11 +74,21 @@ def probe(snap: Snapshot, command: str, name: str, options: ProbeOptions, *, log
     run_id = secrets.token_hex(3)
     target = Ref("Service" if command == "service" else "Ingress", namespace, name)
     try:
-        plan = make_plan(Context(snap), command, name, namespace, run_id=run_id, requested_nodes=options.nodes)
+        plan = make_plan(
+            Context(snap), command, name, namespace, run_id=run_id, requested_nodes=options.nodes, rules=options.rules
+        )
     except Unavailable as exc:
         return _record(snap, to_fact(target, run_id, unavailable=exc.reason))
     for line in plan.notes:
         note(line)
+    for pod in plan.rules:
+        note(
+            _(
+                "--probe-rules: a privileged hostNetwork Pod {namespace}/{name} on node {node} reads its kube-proxy "
+                "rules (iptables-save, nft list ruleset, ipvsadm -Ln) with the node's root mounted read-only; it "
+                "changes nothing and is deleted when done"
+            ).format(namespace=RULES_NAMESPACE, name=pod.name, node=pod.node)
+        )
     if not isinstance(snap.source, Api):
         raise UsageError(_("--probe needs a cluster to run Pods in"))
     try:
@@ -86,33 +106,75 @@ def _record(snap: Snapshot, fact: Obj) -> Obj:
 def run(
     api: Api, plan: Plan, *, image: str, timeout: float, log: Log, warn: Log, poll: float = POLL_SECONDS
 ) -> ProbeRun:
-    """Create the plan's Pods, wait for them up to `timeout` seconds, and delete them whatever happens.
+    """Create the plan's Pods (and its --probe-rules Pods), wait for them up to `timeout` seconds, and delete them
+    whatever happens.
 
     Ctrl-C and SIGTERM end the wait through the same `finally`; while the Pods are deleted both are held
     back, so that a second Ctrl-C cannot leave Pods behind. A Pod left behind all the same (the plugin
     was killed) ends itself through activeDeadlineSeconds.
     """
-    path = f"/api/v1/namespaces/{plan.namespace}/pods"
-    text = script()
     deadline = math.ceil(timeout) + 30
-    sent: list[str] = []
+    text = script()
+    wanted: list[_Pod] = [
+        _Pod(
+            plan.namespace, p.name, p.node, manifest(plan, p, image, deadline, text), _reported, f"{len(p.tests)} tests"
+        )
+        for p in plan.pods
+    ]
+    if plan.rules:
+        rules_text = script("rules.sh")
+        wanted += [
+            _Pod(RULES_NAMESPACE, r.name, r.node, rules_manifest(plan, r, image, deadline, rules_text), bool, "rules")
+            for r in plan.rules
+        ]
+    sent: list[_Pod] = []
+    refused: dict[str, str] = {}  # rules Pods that could not be created, and why
     with _terminate_as_interrupt():
         try:
-            for pod in plan.pods:
-                sent.append(pod.name)
-                status, body = api.create(path, manifest(plan, pod, image, deadline, text))
+            for pod in wanted:
+                sent.append(pod)
+                status, body = api.create(_pods(pod.namespace), pod.manifest)
                 if status >= 400:
-                    sent.remove(pod.name)
-                    raise Unavailable("pods", _create_error(status, body, plan.namespace))
-                log(f"probe: Pod {plan.namespace}/{pod.name} on node {pod.node}: {len(pod.tests)} tests")
-            messages, failures = _wait(api, plan, timeout, log, poll)
+                    sent.remove(pod)
+                    if pod.what != "rules":
+                        raise Unavailable("pods", _create_error(status, body, pod.namespace))
+                    # A rules Pod that may not be created leaves the probe itself whole: TKE127 says why.
+                    refused[pod.name] = _("{error}; --probe-rules needs deploy/rbac/probe-rules.yaml").format(
+                        error=_create_error(status, body, pod.namespace)
+                    )
+                    continue
+                log(f"probe: Pod {pod.namespace}/{pod.name} on node {pod.node}: {pod.what}")
+            messages, failed = _wait(api, plan, sent, timeout, log, poll=poll)
         finally:
             if sent:
                 _delete(api, plan, sent, log, warn)
     observations: list[Observation] = []
-    for pod in plan.pods:
-        observations.extend(observe(pod, messages.get(pod.name)))
-    return ProbeRun(plan, tuple(observations), tuple(failures))
+    for probe_pod in plan.pods:
+        observations.extend(observe(probe_pod, messages.get(probe_pod.name)))
+    rules: list[RulesObservation] = []
+    for r in plan.rules:
+        why = refused.get(r.name) or failed.get(r.name)
+        rules.append(RulesObservation(r, None, why) if why else observe_rules(r, messages.get(r.name)))
+    failures = [text for name, text in failed.items() if name not in {r.name for r in plan.rules}]
+    return ProbeRun(plan, tuple(observations), tuple(failures), tuple(rules))
+
+
+@dataclass(frozen=True)
+class _Pod:
+    namespace: str
+    name: str
+    node: str
+    manifest: Obj
+    complete: Callable[[str], bool]  # whether a termination message is the whole report
+    what: str  # for -v: "7 tests", "rules"
+
+
+def _reported(message: str) -> bool:
+    return parse(message)[1]
+
+
+def _pods(namespace: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/pods"
 
 
 def _create_error(status: int, body: Any, namespace: str) -> str:
@@ -130,34 +192,39 @@ def _selector(plan: Plan) -> str:
     return f"{RUN_LABEL}={plan.run_id}"
 
 
-def _wait(api: Api, plan: Plan, timeout: float, log: Log, poll: float) -> tuple[dict[str, str], list[str]]:
-    """Poll a LIST of this run's Pods until each has finished or cannot; (termination messages, failures)."""
-    path = f"/api/v1/namespaces/{plan.namespace}/pods"
+def _wait(
+    api: Api, plan: Plan, pods: list[_Pod], timeout: float, log: Log, *, poll: float
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Poll a LIST of this run's Pods until each has finished or cannot; (termination messages, failures), each by
+    Pod name."""
     end = time.monotonic() + timeout
-    pending = {p.name: p for p in plan.pods}
+    pending = {p.name: p for p in pods}
     messages: dict[str, str] = {}
-    failures: list[str] = []
+    failures: dict[str, str] = {}
     last: dict[str, Obj] = {}
+    namespaces = list(dict.fromkeys(p.namespace for p in pods))
     while True:
-        found = {str(meta(o).get("name")): o for o in api.list_labelled(path, _selector(plan))}
+        found = {
+            str(meta(o).get("name")): o for ns in namespaces for o in api.list_labelled(_pods(ns), _selector(plan))
+        }
         for name, pod in list(pending.items()):
             obj = found.get(name)
             if obj is None:
-                failures.append(
-                    _("probe Pod {name} on node {node} disappeared before it finished").format(name=name, node=pod.node)
+                failures[name] = _("probe Pod {name} on node {node} disappeared before it finished").format(
+                    name=name, node=pod.node
                 )
                 del pending[name]
                 continue
             last[name] = obj
-            done, message, problem = _state(obj)
+            done, message, problem = _state(obj, pod.complete)
             if not done:
                 continue
             del pending[name]
             if message:
                 messages[name] = message
             if problem:
-                failures.append(
-                    _("probe Pod {name} on node {node}: {problem}").format(name=name, node=pod.node, problem=problem)
+                failures[name] = _("probe Pod {name} on node {node}: {problem}").format(
+                    name=name, node=pod.node, problem=problem
                 )
             log(f"probe: Pod {name} finished: {_phase(obj)}")
         if not pending:
@@ -165,19 +232,17 @@ def _wait(api: Api, plan: Plan, timeout: float, log: Log, poll: float) -> tuple[
         left = end - time.monotonic()
         if left <= 0:
             for name, pod in pending.items():
-                failures.append(
-                    _(
-                        "probe Pod {name} on node {node} did not finish within {timeout}s "
-                        "({phase}); raise --probe-timeout, or check the node"
-                    ).format(name=name, node=pod.node, timeout=f"{timeout:g}", phase=_phase(last.get(name, {})))
-                )
+                failures[name] = _(
+                    "probe Pod {name} on node {node} did not finish within {timeout}s "
+                    "({phase}); raise --probe-timeout, or check the node"
+                ).format(name=name, node=pod.node, timeout=f"{timeout:g}", phase=_phase(last.get(name, {})))
             return messages, failures
         time.sleep(min(poll, left))
 
 
 def _container_status(obj: Obj) -> dict[str, Any]:
     for cs in (obj.get("status") or {}).get("containerStatuses") or []:
-        if cs.get("name") == CONTAINER:
+        if cs.get("name") in (CONTAINER, RULES_CONTAINER):
             return cs  # type: ignore[no-any-return]
     return {}
 
@@ -189,7 +254,7 @@ def _phase(obj: Obj) -> str:
     return f"{status.get('phase') or 'Pending'}" + (f", {detail}" if detail else "")
 
 
-def _state(obj: Obj) -> tuple[bool, str | None, str | None]:
+def _state(obj: Obj, complete: Callable[[str], bool] = _reported) -> tuple[bool, str | None, str | None]:
     """(finished, termination message, what went wrong) of a probe Pod."""
     status = obj.get("status") or {}
     state = _container_status(obj).get("state") or {}
@@ -197,7 +262,7 @@ def _state(obj: Obj) -> tuple[bool, str | None, str | None]:
     if phase in ("Succeeded", "Failed"):
         terminated = state.get("terminated") or {}
         message = terminated.get("message")
-        if message and parse(message)[1]:
+        if message and complete(message):
             return True, message, None
         why = terminated.get("reason") or status.get("reason") or phase
         extra = f": {status.get('message')}" if status.get("message") else ""
@@ -214,26 +279,27 @@ def _state(obj: Obj) -> tuple[bool, str | None, str | None]:
     return False, None, None
 
 
-def _delete(api: Api, plan: Plan, names: list[str], log: Log, warn: Log) -> None:
+def _delete(api: Api, plan: Plan, pods: list[_Pod], log: Log, warn: Log) -> None:
     """Delete the Pods at once (grace period 0: a probe has nothing to finish), then check none is left."""
-    path = f"/api/v1/namespaces/{plan.namespace}/pods"
-    command = f"kubectl delete pod -n {plan.namespace} -l {_selector(plan)}"
+    namespaces = list(dict.fromkeys(p.namespace for p in pods))
+    command = " && ".join(f"kubectl delete pod -n {ns} -l {_selector(plan)}" for ns in namespaces)
     with _signals_held():
         try:
-            for name in names:
-                status, body = api.delete(f"{path}/{name}")
+            for pod in pods:
+                status, body = api.delete(f"{_pods(pod.namespace)}/{pod.name}")
                 if status in (200, 202, 404):
-                    log(f"probe: Pod {plan.namespace}/{name} deleted ({status})")
+                    log(f"probe: Pod {pod.namespace}/{pod.name} deleted ({status})")
                 else:
                     message = body.get("message") if isinstance(body, dict) else ""
                     warn(
                         _("cannot delete probe Pod {namespace}/{name}: {status} {message}; {command}").format(
-                            namespace=plan.namespace, name=name, status=status, message=message, command=command
+                            namespace=pod.namespace, name=pod.name, status=status, message=message, command=command
                         )
                     )
             left = [
                 str(meta(o).get("name"))
-                for o in api.list_labelled(path, _selector(plan))
+                for ns in namespaces
+                for o in api.list_labelled(_pods(ns), _selector(plan))
                 if not meta(o).get("deletionTimestamp")
             ]
         except (TkeNetError, Unavailable) as exc:

@@ -60,7 +60,25 @@ def test_live_findings_equal_the_fixture_run(cluster: ControlPlane, tmp_path: Pa
         live = set()
         for ns in ("app", "other", "shop"):
             live |= found(plugin(cluster, command, "-n", ns, "-o", "json").json())
-        assert live == found(expected), command
+        # The real API server adds Warning events of its own: its NodePort and ClusterIP repair loops report
+        # Services whose port or address they find unallocated (timing-dependent, every few minutes). TKE109
+        # rightly quotes them live; they are not the fixture's.
+        own = _repair_controller_objects(cluster)
+        extra = {(code, obj) for code, obj in live - found(expected) if code == "TKE109" and obj in own}
+        assert live - extra == found(expected), command
+
+
+def _repair_controller_objects(cp: ControlPlane) -> set[str]:
+    """Kind/namespace/name of the objects the API server's own repair controllers put Warning events on."""
+    status, events = cp.request("GET", "/api/v1/events")
+    assert status == 200, events
+    return {
+        f"{e['involvedObject'].get('kind')}/{e['involvedObject'].get('namespace')}/{e['involvedObject'].get('name')}"
+        for e in events.get("items", [])
+        if str((e.get("source") or {}).get("component") or e.get("reportingComponent") or "").endswith(
+            "repair-controller"
+        )
+    }
 
 
 def test_kube_proxy_read_from_the_live_daemonset(cluster: ControlPlane) -> None:

@@ -170,6 +170,13 @@ def test_the_example_bindings_grant_their_groups(rbac: ControlPlane, kubectl: st
     coredns = ("--as=bob", "--as-group=tke-net:fix-coredns-rewrite")
     assert can("patch", "configmaps/coredns", "-n", "kube-system", *coredns) == "yes"
     assert can("patch", "configmaps/kube-proxy", "-n", "kube-system", *coredns) == "no"
+    rules = ("--as=carol", "--as-group=tke-net:probe-rules")  # deploy/rbac/probe-rules.yaml
+    assert can("create", "pods", "-n", "kube-system", *rules) == "yes"
+    assert can("delete", "pods", "-n", "kube-system", *rules) == "yes"
+    assert can("list", "pods", "-n", "kube-system", *rules) == "yes"
+    assert can("create", "pods", "-n", "prod", *rules) == "no"
+    assert can("patch", "pods", "-n", "kube-system", *rules) == "no"
+    assert can("create", "pods", "--subresource=exec", "-n", "kube-system", *rules) == "no"
 
 
 @pytest.mark.parametrize("command", ["svc", "ingress", "loopback"])

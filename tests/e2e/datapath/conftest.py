@@ -6,17 +6,14 @@ Skipped, saying why, only on a machine without root or network namespaces; missi
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from controlplane import ControlPlaneError
-from lab import Lab, LabError, lab_cluster, missing_packages, missing_prerequisites
+
+# By its package name from tests/e2e (which tests/e2e/conftest.py puts on sys.path), as mypy names it.
+from datapath.lab import Lab, LabError, lab_cluster, missing_packages, missing_prerequisites
 
 # IPVS is not built into this kernel (CONFIG_IP_VS unset): its behaviour stays covered by the parsing tests.
 MODES = ["iptables", "nftables"]

@@ -65,7 +65,9 @@ def _fetch_busybox(work: Path) -> Path:
     return work / "root" / "bin" / "busybox"
 
 
-def _add(tar: tarfile.TarFile, name: str, *, data: bytes | None = None, link: str | None = None, mode: int = 0o755):
+def _add(
+    tar: tarfile.TarFile, name: str, *, data: bytes | None = None, link: str | None = None, mode: int = 0o755
+) -> None:
     info = tarfile.TarInfo(name)
     info.mtime, info.uid, info.gid, info.mode = 0, 0, 0, mode
     if link is not None:

@@ -35,15 +35,16 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # controlplane.py
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# tests/e2e: controlplane.py, and this folder as the package datapath (also when run as a script, `make lab`).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import image
 from controlplane import ControlPlane, ControlPlaneError, _tail
-from netns import Entered
+from datapath import image
+from datapath.netns import Entered
 
 SERVICE_CIDR = "198.18.128.0/20"
 DNS_IP = "198.18.128.10"
@@ -215,7 +216,7 @@ class Lab:
         t = time.monotonic()
         errors: list[str] = []
 
-        def attempt(what: str, fn: Callable[[], None]) -> None:
+        def attempt(what: str, fn: Callable[[], object]) -> None:
             try:
                 fn()
             except Exception as e:  # teardown goes on: every step runs whatever failed before it
@@ -224,19 +225,19 @@ class Lab:
         attempt("pods", self._delete_pods)
         for node in self.nodes:
             for name in ("kubelet", "kube-proxy"):
-                attempt(f"{name} {node.name}", lambda n=node, m=name: self._stop_proc(n.procs, m))
+                attempt(f"{name} {node.name}", partial(self._stop_proc, node.procs, name))
         attempt("controller-manager", lambda: self._stop_proc(self.procs, "kube-controller-manager"))
         attempt("l7clb", lambda: self._stop_proc(self.procs, "l7clb"))
         for node in self.nodes:
-            attempt(f"containerd {node.name}", lambda n=node: self._stop_containerd(n))
-            attempt(f"relay {node.name}", lambda n=node: self._stop_proc(n.procs, "relay"))
+            attempt(f"containerd {node.name}", partial(self._stop_containerd, node))
+            attempt(f"relay {node.name}", partial(self._stop_proc, node.procs, "relay"))
         for node in self.nodes:
-            attempt(f"cgroups {node.name}", lambda n=node: self._remove_cgroups(n.cgroup_root))
+            attempt(f"cgroups {node.name}", partial(self._remove_cgroups, node.cgroup_root))
         for ns in reversed(self._made_netns):
-            attempt(f"netns {ns}", lambda ns=ns: run(["ip", "netns", "del", ns], timeout=30))
+            attempt(f"netns {ns}", partial(run, ["ip", "netns", "del", ns], timeout=30))
         self._made_netns.clear()
         for key, value in self.sysctls.items():
-            attempt(f"sysctl {key}", lambda k=key, v=value: (Path("/proc/sys") / k).write_text(v))
+            attempt(f"sysctl {key}", partial((Path("/proc/sys") / key).write_text, value))
         self.sysctls = {}
         if self.tmp != Path() and self.tmp.exists():
             attempt("files", lambda: shutil.rmtree(self.tmp))
@@ -276,12 +277,12 @@ class Lab:
         vpc = self.vpc
         for node in self.nodes:
             node.netns = self._netns_add(f"{prefix}-{node.name.rsplit('.', 1)[1]}")
-        v = lambda *a: self.in_ns(vpc, *a)  # noqa: E731
+        v = partial(self.in_ns, vpc)
         v("ip", "link", "set", "lo", "up")
         v("ip", "addr", "add", f"{L7_VIP}/32", "dev", "lo")
         v("sysctl", "-qw", "net.ipv4.ip_forward=1")
         for node in self.nodes:
-            n = lambda *a, node=node: self.in_ns(node.netns, *a)  # noqa: E731
+            n = partial(self.in_ns, node.netns)
             v(
                 "ip",
                 "link",
@@ -699,8 +700,8 @@ state = "{d}/containerd/state"
         ips = [s["spec"]["clusterIP"] for s in body["items"] if s["spec"].get("clusterIP") not in (None, "None")]
         for node in self.nodes:
             if node.procs.get("kube-proxy") is not None:
-                self._wait(f"kube-proxy rules on {node.name} for every Service", lambda n=node: all(
-                    ip in self.rules(n) for ip in ips), 30, node.dir / "kube-proxy.log")  # fmt: skip
+                self._wait(f"kube-proxy rules on {node.name} for every Service", partial(self._has_rules, node, ips),
+                           30, node.dir / "kube-proxy.log")  # fmt: skip
 
     def _put_status(self, path: str, status: dict[str, Any]) -> None:
         code, current = self.cp.request("GET", path)
@@ -721,7 +722,14 @@ state = "{d}/containerd/state"
         for node in self.nodes:
             if node.procs.get("kube-proxy") is not None:
                 self._wait(f"kube-proxy rules on {node.name} for ipMode {mode}",
-                           lambda n=node: (L4_VIP in self.rules(n)) == (mode == "VIP"), 30)  # fmt: skip
+                           partial(self._has_vip, node, mode == "VIP"), 30)  # fmt: skip
+
+    def _has_rules(self, node: Node, addresses: list[str]) -> bool:
+        rules = self.rules(node)
+        return all(ip in rules for ip in addresses)
+
+    def _has_vip(self, node: Node, wanted: bool) -> bool:
+        return (L4_VIP in self.rules(node)) == wanted
 
     def rules(self, node: Node) -> str:
         """The node's kube-proxy rules as its mode keeps them."""
@@ -778,7 +786,7 @@ state = "{d}/containerd/state"
 
     def set_l4(self, node: str, snat: bool = False) -> None:
         """The L4 CLB forwards VIP:80 to `node`'s NodePort, from the client's address (or its own with snat)."""
-        v = lambda *a: self.in_ns(self.vpc, "iptables", "-t", "nat", *a)  # noqa: E731
+        v = partial(self.in_ns, self.vpc, "iptables", "-t", "nat")
         v("-F", "TKE-CLB-L4")
         v("-F", "TKE-CLB-SNAT")
         v("-A", "TKE-CLB-L4", "-d", L4_VIP, "-p", "tcp", "--dport", "80", "-j", "DNAT",
@@ -799,6 +807,27 @@ state = "{d}/containerd/state"
         tmp = self.l7_config.with_suffix(".new")
         tmp.write_text(json.dumps(config))
         tmp.replace(self.l7_config)
+
+    def health_checked_nodes(self, service: str) -> list[str]:
+        """The nodes a CLB health check keeps for an externalTrafficPolicy Local Service: those whose kube-proxy
+        answers 200 on the Service's healthCheckNodePort (it answers 503 without a local endpoint), asked from the
+        VPC namespace as the CLB asks."""
+        status, svc = self.cp.request("GET", f"/api/v1/namespaces/{NS}/services/{service}")
+        if status != 200 or not svc["spec"].get("healthCheckNodePort"):
+            raise LabError(f"Service {NS}/{service} has no healthCheckNodePort")
+        port = svc["spec"]["healthCheckNodePort"]
+        healthy = []
+        for node in self.nodes:
+            try:
+                with (
+                    Entered(f"/run/netns/{self.vpc}"),
+                    urllib.request.urlopen(f"http://{node.name}:{port}/", timeout=2) as resp,
+                ):
+                    if resp.status == 200:
+                        healthy.append(node.name)
+            except OSError:  # 503 (HTTPError) or no answer: the CLB leaves the node out
+                pass
+        return healthy
 
     def flush_conntrack(self) -> None:
         """Stale entries skew the next scenario: flushed in every namespace of the lab."""

@@ -13,9 +13,9 @@ import sys
 import threading
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/e2e: this folder is the package datapath
 
-from netns import Entered
+from datapath.netns import Entered
 
 
 def _pipe(src: socket.socket, dst: socket.socket) -> None:

@@ -12,8 +12,8 @@ import ipaddress
 import time
 from typing import Any
 
-from image import BUSYBOX
-from lab import (
+from datapath.image import BUSYBOX
+from datapath.lab import (
     API_NODE_PORT,
     DNS_IP,
     INGRESS_HOST,
@@ -21,7 +21,9 @@ from lab import (
     L7_VIP,
     NS,
     SERVICE_CIDR,
+    WEB_NODE_PORT,
     Lab,
+    backend_pod,
 )
 from test_plugin import PLUGIN, Run, found, plugin
 
@@ -224,7 +226,7 @@ def test_coredns_rewrite_applied_resolves_from_a_pod(healthy: Lab) -> None:
         f"cat /tmp/out > /dev/termination-log; wget -q -O - http://{host}/ >> /dev/termination-log && exit 0; "
         "exit 2; fi; i=$((i+1)); sleep 1; done; cat /tmp/out > /dev/termination-log; exit 1"
     )
-    pod = {
+    pod: dict[str, Any] = {
         "metadata": {"name": f"dns-check-{healthy.mode}", "namespace": NS},
         "spec": {
             "nodeName": N2,
@@ -247,3 +249,168 @@ def test_coredns_rewrite_applied_resolves_from_a_pod(healthy: Lab) -> None:
     assert cluster_ip in term["message"] and "tke-net e2e backend" in term["message"], term["message"]
     print(f"rewrite resolved from a Pod {time.monotonic() - started:.1f}s after --apply")
     assert PLUGIN.exists()
+
+
+# TKE127: --probe-rules reads the nodes' real kube-proxy rules (iptables-save or nft list ruleset, as the lab's mode
+# has them) through a real privileged hostNetwork Pod that chroots into the node's root (here: this machine's root,
+# in the node's network namespace). No IPVS in this kernel: the IPVS parser is tested on documented output shapes
+# (tests/test_probe_rules.py).
+
+RULES = ("--probe", "--probe-rules", "--probe-image", BUSYBOX, "--select", "TKE127", "-o", "json")
+
+
+def probe_rules(lab: Lab, name: str) -> tuple[Run, dict[str, Any]]:
+    run = plugin(lab.cp, "svc", name, "-n", NS, *RULES)
+    assert run.status in (0, 1), run.err
+    return run, run.json()
+
+
+def test_probe_rules_on_a_healthy_path_find_nothing(healthy: Lab) -> None:
+    run, doc = probe_rules(healthy, "web")
+    assert run.status == 0, run.err
+    assert doc["findings"] == [] and doc["skipped"] == [], doc
+    assert "a privileged hostNetwork Pod kube-system/tke-net-rules-" in run.err  # said before it starts
+    dumped = plugin(healthy.cp, "dump", "-n", NS, "--probe", "svc/web", "--probe-rules", "--probe-image", BUSYBOX,
+                    "-o", "json")  # fmt: skip
+    assert dumped.status == 0, dumped.err
+    [fact] = [i for i in dumped.json()["items"] if i["kind"] == "ProbeResult"]
+    assert {r["node"]: r["mode"] for r in fact["rules"]} == {N1: healthy.mode, N2: healthy.mode}
+    _status, svc = healthy.cp.request("GET", f"/api/v1/namespaces/{NS}/services/web")
+    for r in fact["rules"]:
+        kinds = {(e["kind"], e["address"], e["port"]) for e in r["entries"]}
+        assert ("address", svc["spec"]["clusterIP"], 80) in kinds and ("node-port", "", 30080) in kinds
+        assert r["tools"]["ipvsadm"] == 127 and r["kubeIpvs0"] is None  # no ipvsadm, no kube-ipvs0 here
+    assert no_probe_pods_left(healthy)
+    _status, body = healthy.cp.request("GET", "/api/v1/namespaces/kube-system/pods")
+    assert not [p for p in body["items"] if p["metadata"]["name"].startswith("tke-net-rules-")]
+
+
+def routes_to(lab: Lab, node: str, service: str, ip: str) -> bool:
+    """Whether the node's rules load-balance the Service to `ip`, read independently of the plugin's parser: the
+    service chain's jump to the endpoint (iptables: KUBE-SVC-* "NS/NAME:PORT -> IP:PORT"; nftables: the service
+    chain's vmap to endpoint-*-NS/NAME/...__IP/PORT). An endpoint chain alone is not enough: kube-proxy may write it
+    before it sends traffic there (seen in nftables mode)."""
+    for line in lab.rules(lab.node(node)).splitlines():
+        if line.startswith("-A KUBE-SVC-") and f'"{NS}/{service}:' in line and f"-> {ip}:" in line:
+            return True
+        if "vmap" in line and f"-{NS}/{service}/" in line and f"__{ip}/" in line:
+            return True
+    return False
+
+
+def test_kube_proxy_stopped_before_an_endpoint_change_is_tke127(healthy: Lab) -> None:
+    """N2's kube-proxy stops; a second backend becomes ready; N2's real rules still lead to the first one only."""
+    healthy.stop_kube_proxy(healthy.node(N2), flush=False)
+    pod = backend_pod("web-2", N1)
+    ip = healthy.create_pod(pod)["status"]["podIP"]
+    try:
+        healthy.wait_endpoints("web", 2)
+        deadline = time.monotonic() + 30  # until N1's kube-proxy sends Service api's traffic to it too
+        while not routes_to(healthy, N1, "api", ip) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert routes_to(healthy, N1, "api", ip)
+        assert not routes_to(healthy, N2, "api", ip)  # stopped: N2's rules stay as they were
+        run, doc = probe_rules(healthy, "api")
+        assert run.status == 1, run.err
+        assert found(doc) == {("TKE127", f"Service/{NS}/api")}
+        message = messages(doc)["TKE127"]
+        assert f"node {N2} ({healthy.mode}): ClusterIP " in message and " leads to 198.19.1." in message, message
+        assert f"NodePort {API_NODE_PORT}/TCP leads to" in message
+        assert f"node {N1}" not in message
+    finally:
+        healthy.delete_pod(NS, "web-2")
+
+
+def test_kube_proxy_rules_flushed_is_tke127(healthy: Lab) -> None:
+    healthy.stop_kube_proxy(healthy.node(N2), flush=True)
+    run, doc = probe_rules(healthy, "api")
+    assert run.status == 1, run.err
+    message = messages(doc)["TKE127"]
+    assert f"node {N2} (no kube-proxy rules): ClusterIP " in message and " has no rule" in message, message
+    assert f"NodePort {API_NODE_PORT}/TCP has no rule" in message
+    assert f"node {N1}" not in message
+
+
+def _set_traffic_policy(lab: Lab, policy: str) -> None:
+    path = f"/api/v1/namespaces/{NS}/services/web"
+    status, svc = lab.cp.request("GET", path)
+    assert status == 200
+    svc["spec"]["externalTrafficPolicy"] = policy
+    if policy == "Cluster":
+        svc["spec"].pop("healthCheckNodePort", None)
+    status, body = lab.cp.request("PUT", path, svc)
+    assert status == 200, body
+    lab.flush_conntrack()
+
+
+def test_local_traffic_policy_clb_sends_to_the_backend_node_loopback_is_tke124(healthy: Lab) -> None:
+    """externalTrafficPolicy Local: the played CLB sends only to the nodes that pass its health check on the real
+    kube-proxy's healthCheckNodePort, i.e. N1, the node with the backend; the client there loops back, the client
+    on N2 reaches the backend through N1's NodePort. TKE124 names N1, which hosts a backend."""
+    _set_traffic_policy(healthy, "Local")
+    try:
+        deadline = time.monotonic() + 15
+        while (picked := healthy.health_checked_nodes("web")) != [N1] and time.monotonic() < deadline:
+            time.sleep(0.5)  # kube-proxy serves the health check once it has synced the policy change
+        assert picked == [N1]
+        healthy.set_l4(N1)
+        run, doc = probe(healthy, "svc", "web")
+        assert run.status == 1, run.err
+        assert found(doc) == {("TKE124", f"Service/{NS}/web")}, doc
+        message = messages(doc)["TKE124"]
+        assert f"from node {N1}, which hosts a backend, but answers in " in message, message
+        assert message.endswith(f"from node {N2}, which does not")
+        assert f"NodePort {WEB_NODE_PORT} of {N2} not tested" in run.err  # no local endpoint: drops by design
+    finally:
+        _set_traffic_policy(healthy, "Cluster")
+
+
+def host_network_client(lab: Lab, node: str) -> str:
+    """A real hostNetwork Pod on `node` connects to the L4 CLB three times; what it saw, one word per attempt."""
+    name = f"host-client-{lab.mode}"
+    script = (
+        f"r=''; for i in 1 2 3; do if nc -w 3 {L4_VIP} 80 -e true </dev/null; then r=\"$r answers\"; "
+        'else r="$r fails"; fi; done; echo $r > /dev/termination-log'
+    )
+    pod: dict[str, Any] = {
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "nodeName": node,
+            "hostNetwork": True,
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "terminationGracePeriodSeconds": 0,
+            "containers": [
+                {"name": "client", "image": BUSYBOX, "imagePullPolicy": "Never", "command": ["sh", "-c", script]}
+            ],
+        },
+    }
+    lab.create_pod(pod, wait=False)
+    try:
+        done = lab.wait_pod(NS, name, timeout=60, phase="Finished")
+    finally:
+        lab.delete_pod(NS, name)
+    return str(done["status"]["containerStatuses"][0]["state"]["terminated"].get("message", "")).strip()
+
+
+def test_a_host_network_client_loops_back_where_the_probe_says(healthy: Lab) -> None:
+    """A hostNetwork client on N1 (a real Pod on the node's network; the probe Pods themselves are ordinary Pods):
+    with the CLB picking N1 every attempt fails (the reply comes from the NodePort address; the kernel logs a
+    martian source, as DATAPATH-NOTES saw), with the CLB picking N2 every attempt answers. TKE124 names the failing
+    node either way."""
+    healthy.set_l4(N1)
+    assert host_network_client(healthy, N1) == "fails fails fails"
+    run, doc = probe(healthy, "svc", "web")
+    assert found(doc) == {("TKE124", f"Service/{NS}/web")}, doc
+    assert "fails (timeout after " in messages(doc)["TKE124"]
+    assert f"from node {N1}, which hosts a backend" in messages(doc)["TKE124"]
+
+    healthy.set_l4(N2)
+    assert host_network_client(healthy, N1) == "answers answers answers"
+    run, doc = probe(healthy, "svc", "web")
+    assert run.status == 1, run.err
+    assert found(doc) == {("TKE124", f"Service/{NS}/web")}, doc
+    message = messages(doc)["TKE124"]
+    assert f"from node {N2}, which hosts no backend" in message and "answers in " in message
+    assert f"from node {N1}" in message.split("but answers in ")[1]
