@@ -36,7 +36,10 @@ class Snapshot:
     def _fetch(self, name: str) -> builtins.list[Obj]:
         kind = KINDS[name]
         namespace = KUBE_SYSTEM if kind.scope == KUBE_SYSTEM else self.namespace
-        return [clean(kind, o) for o in self.source.list(kind, namespace)]
+        found = self.source.list(kind, namespace)
+        if getattr(self.source, "cleaned", False):
+            return found  # decoded into the declared fields as they were read (decode.py)
+        return [clean(kind, o) for o in found]
 
     def list(self, name: str) -> builtins.list[Obj]:
         if name in self._failed:

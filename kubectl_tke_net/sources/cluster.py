@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from kubectl_tke_net import decode
 from kubectl_tke_net.i18n import _, ngettext
 from kubectl_tke_net.kinds import Kind, Obj
 from kubectl_tke_net.model import AccessError, Unavailable
@@ -62,6 +63,12 @@ class Cluster:
 
     # Kinds a run needs are listed this many at a time (Snapshot.prefetch); each LIST stays paginated.
     parallel_reads = 4
+    # list() gives objects as kinds.clean keeps them (Snapshot does not clean them again).
+    cleaned = True
+
+    def progress(self, kind: str, objects: int, pages: int) -> None:
+        """Told of every LIST page read (the kind's plural name, objects on the page, pages of it so far);
+        the command sets it to its progress line (render.Progress)."""
 
     def __init__(
         self,
@@ -89,6 +96,8 @@ class Cluster:
             "cert_file": cfg.cert_file if self.secure else None,
             "key_file": cfg.key_file if self.secure else None,
             "retries": False,
+            # One kept connection per parallel LIST, instead of a TLS handshake for most pages.
+            "maxsize": self.parallel_reads,
         }
         if cfg.tls_server_name:
             pool_args["server_hostname"] = cfg.tls_server_name
@@ -150,8 +159,12 @@ class Cluster:
         body: Any = None,
         content_type: str | None = None,
         accept: str | None = None,
+        decode: Callable[[bytes], Any] = json.loads,
     ) -> tuple[int, Any]:
         """One API call; returns (status, decoded JSON). What cannot be answered raises AccessError.
+
+        A successful GET's body is decoded by `decode` (a LIST page: decode.page, straight into the declared
+        fields); a ValueError from it means the body is not the JSON it should be.
 
         A GET is sent again, with backoff, when the answer is a 429/5xx, a reset connection or a body that was
         cut off, for as long as the request timeout allows. Any other method is sent once: a write that broke
@@ -176,7 +189,7 @@ class Cluster:
             if resp.status in RETRY_STATUSES:
                 raise self._gave_up(budget)  # Retry gave up: attempts or time ran out
             try:
-                payload = json.loads(resp.data) if resp.data else None
+                payload = (decode if 200 <= resp.status < 300 else json.loads)(resp.data) if resp.data else None
             except (ValueError, RecursionError):
                 if not 200 <= resp.status < 300:
                     return resp.status, {"message": resp.data[:200].decode("utf-8", "replace")}
@@ -324,6 +337,9 @@ class Cluster:
     def list(self, kind: Kind, namespace: str | None) -> list[Obj]:
         """Every object of the kind, page by page (limit + continue); 403 and 404 raise Unavailable.
 
+        Each page is decoded straight into the declared fields of the kind (decode.page): the objects come
+        back as kinds.clean keeps them, and nothing else of them is ever built.
+
         A continue token that expired (410 Gone: the list changed too much while it was paged through) starts
         the list again from the first page, at most MAX_LIST_RESTARTS times.
         """
@@ -333,8 +349,11 @@ class Cluster:
             query["fieldSelector"] = kind.field_selector
         path = kind.path(namespace)
         restarts = 0
+        accept = _PARTIAL_METADATA if kind.metadata_only else None
+        page = decode.page(kind)
+        pages = 0
         while True:
-            status, payload = self.request("GET", path, query, accept=_PARTIAL_METADATA if kind.metadata_only else None)
+            status, payload = self.request("GET", path, query, accept=accept, decode=page)
             if status == 403:
                 # The API server's own message is kept as sent (not translated); only our default is.
                 raise Unavailable(
@@ -370,7 +389,10 @@ class Cluster:
                     .format(path=path, status=status, message=_message(payload, ""))
                     .rstrip()
                 )
-            items.extend(i for i in payload.get("items") or [] if isinstance(i, dict))
+            found = payload.get("items") or []
+            items.extend(found)
+            pages += 1
+            self.progress(kind.name, len(found), pages)
             token = (payload.get("metadata") or {}).get("continue")
             if not token:
                 return items
