@@ -188,7 +188,7 @@ def test_the_typed_decoder_reads_every_scenario_as_json_loads_and_clean_do(
     if layout == "pretty-stream":
         snapshot.write_text(json.dumps(doc, indent=4))
         monkeypatch.setattr(files, "WHOLE_AT", 0)
-        monkeypatch.setattr(files, "_BLOCK", 4096)  # many blocks, items cut across them
+        monkeypatch.setattr(files, "_BLOCK", 256)  # many blocks, items cut across them
     else:
         snapshot.write_text(json.dumps(doc, separators=(",", ":")))
     typed: list[str] = []

@@ -193,7 +193,7 @@ def _fast_json(file: Path, data: bytes | None, source: FileSource) -> bool:
             except OSError:
                 return False
             with fh:
-                start = fh.read(1 << 20)
+                start = fh.read(_BLOCK)
                 if not _json_start(start):
                     return False
                 if os.fstat(fh.fileno()).st_size > WHOLE_AT and _stream(fh, start, file, source):
