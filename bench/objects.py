@@ -36,7 +36,10 @@ def pod_spec_status(name: str, app: str, node: str, ip: str, host_ip: str) -> tu
                 "imagePullPolicy": "IfNotPresent",
                 "env": env,
                 "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
-                "resources": {"limits": {"cpu": "1", "memory": "512Mi"}, "requests": {"cpu": "250m", "memory": "256Mi"}},
+                "resources": {
+                    "limits": {"cpu": "1", "memory": "512Mi"},
+                    "requests": {"cpu": "250m", "memory": "256Mi"},
+                },
                 "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080, "scheme": "HTTP"}, **probe},
                 "livenessProbe": {
                     "tcpSocket": {"port": 8080},
@@ -67,7 +70,12 @@ def pod_spec_status(name: str, app: str, node: str, ip: str, host_ip: str) -> tu
         "serviceAccountName": "default",
         "terminationGracePeriodSeconds": 30,
         "tolerations": [
-            {"effect": "NoExecute", "key": "node.kubernetes.io/not-ready", "operator": "Exists", "tolerationSeconds": 300},
+            {
+                "effect": "NoExecute",
+                "key": "node.kubernetes.io/not-ready",
+                "operator": "Exists",
+                "tolerationSeconds": 300,
+            },
             {
                 "effect": "NoExecute",
                 "key": "node.kubernetes.io/unreachable",
@@ -213,7 +221,7 @@ def managed_fields(obj: dict[str, Any], manager: str, status_manager: str | None
     return entries
 
 
-def pod(i: int, j: int, ns: str, app: str, node: str, ip: str, host_ip: str) -> dict[str, Any]:
+def pod(i: int, j: int, ns: str, app: str, *, node: str, ip: str, host_ip: str) -> dict[str, Any]:
     """One whole Pod as the API server serves it (uid, resourceVersion, managedFields)."""
     name = f"{app}-7d9f8b6c5d-{j:05d}"
     spec, status = pod_spec_status(name, app, node, ip, host_ip)

@@ -31,8 +31,15 @@ from kubectl_tke_net.kinds import BY_KIND, Kind, Obj
 # decoders must agree with (tests/test_held.py).
 TYPED = True
 
+
 # The head of an item in a snapshot file: which kind it is, and whether it is a List of more items.
-_Head = TypedDict("_Head", {"kind": Any, "apiVersion": Any}, total=False)
+class _Head(TypedDict, total=False):
+    kind: Any
+    apiVersion: Any
+
+
+# TypedDicts made at run time from the declaration (a type checker only knows those written out).
+_typed_dict: Any = TypedDict
 
 
 def _type(value: Any, name: str) -> Any:
@@ -41,7 +48,7 @@ def _type(value: Any, name: str) -> Any:
         return Any
     if isinstance(value, dict):
         fields = {key: _type(sub, f"{name}_{key}") for key, sub in value.items()}
-        return TypedDict(name, fields, total=False)  # type: ignore[operator]
+        return _typed_dict(name, fields, total=False)
     if isinstance(value, list):
         return list[_type(value[0], name)]  # type: ignore[misc]
     if isinstance(value, shape._Map):
@@ -70,10 +77,11 @@ class _KindDecoder:
         if kind == "Secret":
             meta = {k: meta[k] for k in ("name", "namespace", "annotations")}
         fields = {**body, "metadata": meta}
-        self.type = _type(fields, f"_{kind}")
-        self.object = msgspec.json.Decoder(self.type)
-        list_meta = TypedDict(f"_{kind}ListMeta", {"continue": str, "resourceVersion": str}, total=False)  # type: ignore[operator]
-        page = TypedDict(f"_{kind}List", {"metadata": list_meta, "items": list[self.type]}, total=False)  # type: ignore[operator,valid-type]
+        item: Any = _type(fields, f"_{kind}")
+        self.object = msgspec.json.Decoder(item)
+        # "continue" is a Python keyword: the functional form of TypedDict is the only one that can name it.
+        list_meta = _typed_dict(f"_{kind}ListMeta", {"continue": str, "resourceVersion": str}, total=False)
+        page = _typed_dict(f"_{kind}List", {"metadata": list_meta, "items": list[item]}, total=False)
         self.page = msgspec.json.Decoder(page)
         self.prune = _has_any(body)  # an ANY subtree may hold nulls and junk, as JSON gave them
 
@@ -110,31 +118,34 @@ def finish(kind: Kind, obj: Obj) -> Obj:
 
 # --- the collector ---------------------------------------------------------------------------------------
 
+
 # Python's cyclic collector walks every container it tracks each time enough new ones were made: while
 # tens of thousands of objects are decoded, that is most of the time spent. It is paused while decoding
 # (reference counting still frees what is dropped), and what was decoded is then frozen out of its walks:
 # those objects are held for the whole run anyway.
-_paused = 0
-_was_enabled = False
+class _Pause:
+    depth = 0  # decodings under way (lists are read side by side)
+    was_enabled = False
+
+
 _lock = threading.Lock()
 
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    global _paused, _was_enabled
     with _lock:
-        _paused += 1
-        if _paused == 1:
-            _was_enabled = gc.isenabled()
+        _Pause.depth += 1
+        if _Pause.depth == 1:
+            _Pause.was_enabled = gc.isenabled()
             gc.disable()
     try:
         yield
     finally:
         with _lock:
-            _paused -= 1
-            if _paused == 0:
+            _Pause.depth -= 1
+            if _Pause.depth == 0:
                 gc.freeze()
-                if _was_enabled:
+                if _Pause.was_enabled:
                     gc.enable()
 
 
@@ -199,7 +210,12 @@ def kind_of(found: Any) -> Kind | None:
     return BY_KIND.get(str(found.get("kind", ""))) if isinstance(found, dict) else None
 
 
-_Top = TypedDict("_Top", {"kind": Any, "metadata": Any, "items": list[msgspec.Raw]}, total=False)
+class _Top(TypedDict, total=False):
+    kind: Any
+    metadata: Any
+    items: list[msgspec.Raw]
+
+
 _TOP = msgspec.json.Decoder(_Top)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from kubectl_tke_net import tke
@@ -142,7 +142,9 @@ class Snapshot:
         return doc
 
 
-def open_snapshot(path: str, namespace: str | None) -> Snapshot:
+def open_snapshot(
+    path: str, namespace: str | None, progress: Callable[[str, int, int], None] | None = None
+) -> Snapshot:
     from kubectl_tke_net.sources.files import FileSource
 
-    return Snapshot(FileSource(os.path.expanduser(path)), namespace)
+    return Snapshot(FileSource(os.path.expanduser(path), progress), namespace)

@@ -161,8 +161,8 @@ def test_tke_net_facts_items_are_kept_and_dumped(cli: CLI, tmp_path: Path) -> No
 def _as_json_list(path: Path) -> dict[str, Any]:
     """A scenario as one JSON List (as `kubectl get -o json` or `dump` write it), YAML-only values made JSON."""
     items: list[Any] = []
-    for doc in yaml.safe_load_all(path.read_text()):
-        doc = shape.plain(doc)
+    for parsed in yaml.safe_load_all(path.read_text()):
+        doc = shape.plain(parsed)
         if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") and isinstance(doc.get("items"), list):
             items.extend(doc["items"])
             meta = doc.get("metadata")

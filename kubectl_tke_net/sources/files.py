@@ -62,8 +62,10 @@ def documents(
     try:
         if data is not None:
             text = data.decode("utf-8-sig")
+        elif path == STDIN:
+            text = sys.stdin.buffer.read().decode("utf-8-sig")
         else:
-            text = sys.stdin.buffer.read().decode("utf-8-sig") if path == STDIN else path.read_text(encoding="utf-8-sig")
+            text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(cannot_read.format(path=path, reason=exc)) from exc
     if text.lstrip().startswith("{"):
@@ -171,6 +173,7 @@ def _unavailable(doc: Obj, path: Path) -> dict[str, str]:
 WHOLE_AT = 64 << 20
 _BLOCK = 16 << 20
 _BOM = b"\xef\xbb\xbf"
+_PER_PAGE = 500  # items of a file read in one go, told as one page of progress
 # Where the items of a pretty-printed List (`kubectl get -o json`, `dump`) begin: each item then starts and ends
 # on a line of its own at one indentation, its insides deeper (a JSON string cannot hold a raw line break).
 _ITEMS = re.compile(rb'\n([ \t]*)"items":[ \t]*\[[ \t]*\r?\n([ \t]+)\{')
@@ -227,10 +230,11 @@ def _whole(data: bytes, file: Path, source: FileSource) -> None:
     if str(top.get("kind", "")).endswith("List") and items is not None:
         for n, raw in enumerate(items, 1):
             source._raw(raw, file)
-            if n % 500 == 0:
-                source.progress(file.name, 500, n // 500)
+            if n % _PER_PAGE == 0 or n == len(items):
+                source.progress(file.name, (n - 1) % _PER_PAGE + 1, (n - 1) // _PER_PAGE + 1)
     else:
         source._raw(view, file)
+        source.progress(file.name, 1, 1)
 
 
 def _stream(fh: Any, start: bytes, file: Path, source: FileSource) -> bool:
@@ -246,24 +250,31 @@ def _stream(fh: Any, start: bytes, file: Path, source: FileSource) -> bool:
     close = b"\n" + found.group(1) + b"]"
     buf = start[found.end() - 1 :]
     pages = 0
+    eof = False
     try:
         while True:
-            at = buf.find(close)
+            # The array closes after the last item: looked for past the last item's end (a search of the
+            # whole block would stop at every line of it), and in the whole of what is left at the end.
+            cut = buf.rfind(end)
+            at = buf.find(close, max(cut, 0))
+            if at < 0 and eof:
+                at = buf.find(close)
             if at >= 0:
-                tail = buf[at + len(close) :] + fh.read()
-                _utf8(tail, utf8)
+                rest = b"" if eof else fh.read()
+                _utf8(rest, utf8)
+                tail = buf[at + len(close) :] + rest
                 _batch(buf[:at], pages, file, source)
                 break
-            cut = buf.rfind(end)
+            if eof:
+                raise _Refused
             if cut >= 0:
                 cut += len(end)
                 _batch(buf[:cut], pages, file, source)
                 pages += 1
                 buf = buf[cut:]
             block = fh.read(_BLOCK)
-            if not block:
-                raise _Refused
             _utf8(block, utf8)
+            eof = not block
             buf += block
         doc = json.loads(head + b'\n"items": []' + tail)
         if not isinstance(doc, dict) or not str(doc.get("kind", "")).endswith("List"):
