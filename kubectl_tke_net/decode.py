@@ -177,6 +177,21 @@ def page(kind: Kind) -> Callable[[bytes], Any]:
     return decode
 
 
+def continue_token(data: bytes) -> str | None:
+    """The continue token of a LIST page from its head alone (the API server writes the List's metadata before
+    its items); None when it has none, or the head is not that."""
+    at = data.find(b'"items"', 0, 1 << 16)
+    if at < 0:
+        return None
+    try:
+        head = json.loads(data[:at].rstrip().removesuffix(b",") + b"}")
+    except ValueError:
+        return None
+    meta = head.get("metadata") if isinstance(head, dict) else None
+    token = meta.get("continue") if isinstance(meta, dict) else None
+    return token if isinstance(token, str) and token else None
+
+
 # --- snapshot files --------------------------------------------------------------------------------------
 
 

@@ -96,8 +96,9 @@ class Cluster:
             "cert_file": cfg.cert_file if self.secure else None,
             "key_file": cfg.key_file if self.secure else None,
             "retries": False,
-            # One kept connection per parallel LIST, instead of a TLS handshake for most pages.
-            "maxsize": self.parallel_reads,
+            # Kept connections for the parallel LISTs and the page each asks for ahead, instead of a TLS
+            # handshake for most pages.
+            "maxsize": 2 * self.parallel_reads,
         }
         if cfg.tls_server_name:
             pool_args["server_hostname"] = cfg.tls_server_name
@@ -342,6 +343,10 @@ class Cluster:
 
         A continue token that expired (410 Gone: the list changed too much while it was paged through) starts
         the list again from the first page, at most MAX_LIST_RESTARTS times.
+
+        The next page is asked for as soon as a page has come, while it is decoded: a LIST's metadata (with
+        its continue token) comes before its items (decode.continue_token), so the decoding of one page
+        overlaps the transfer of the next; the requests are still sent one after the other.
         """
         items: list[Obj] = []
         query: dict[str, str] = {"limit": str(PAGE_SIZE)}
@@ -352,8 +357,20 @@ class Cluster:
         accept = _PARTIAL_METADATA if kind.metadata_only else None
         page = decode.page(kind)
         pages = 0
+        ahead: dict[str, _Ahead] = {}  # the next page, by its continue token, asked for while this one decodes
+
+        def fetch(sent: dict[str, str]) -> tuple[int, Any]:
+            def decoded(data: bytes) -> Any:
+                token = decode.continue_token(data)
+                if token and token not in ahead:
+                    ahead[token] = _Ahead(lambda: fetch({**sent, "continue": token}))
+                return page(data)
+
+            return self.request("GET", path, sent, accept=accept, decode=decoded)
+
         while True:
-            status, payload = self.request("GET", path, query, accept=accept, decode=page)
+            held = ahead.pop(query["continue"], None) if "continue" in query else None
+            status, payload = held.result() if held is not None else fetch(dict(query))
             if status == 403:
                 # The API server's own message is kept as sent (not translated); only our default is.
                 raise Unavailable(
@@ -381,6 +398,7 @@ class Cluster:
                     f"(restart {restarts} of {MAX_LIST_RESTARTS})"
                 )
                 items = []
+                ahead.clear()
                 del query["continue"]
                 continue
             if status >= 400:
@@ -434,6 +452,33 @@ class Cluster:
                 .rstrip()
             )
         return [i for i in payload.get("items") or [] if isinstance(i, dict)]
+
+
+class _Ahead:
+    """A request sent on a thread of its own; result() waits for its answer (or raises what it raised)."""
+
+    def __init__(self, call: Callable[[], tuple[int, Any]]) -> None:
+        import threading
+
+        self.answer: tuple[int, Any] | None = None
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self.answer = call()
+            except BaseException as exc:  # raised where the page is read
+                self.error = exc
+
+        # A daemon, like Snapshot.prefetch's: Ctrl-C does not wait for a page that may never come.
+        self.thread = threading.Thread(target=run, name="list-ahead", daemon=True)
+        self.thread.start()
+
+    def result(self) -> tuple[int, Any]:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.answer is not None
+        return self.answer
 
 
 @dataclass
