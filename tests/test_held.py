@@ -204,9 +204,9 @@ def test_the_typed_decoder_reads_every_scenario_as_json_loads_and_clean_do(
     blocks: list[int] = []
     real_batch = files._batch
 
-    def batch(part: bytes, pages: int, file: Path, source: files.FileSource) -> None:
+    def batch(buf: bytes, stop: int, pages: int, file: Path, source: files.FileSource) -> None:
         blocks.append(pages)
-        real_batch(part, pages, file, source)
+        real_batch(buf, stop, pages, file, source)
 
     monkeypatch.setattr(files, "_batch", batch)
     reports = {}

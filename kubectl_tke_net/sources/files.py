@@ -231,6 +231,7 @@ def _whole(data: bytes, file: Path, source: FileSource) -> None:
         for n, raw in enumerate(items, 1):
             source._raw(raw, file)
             if n % _PER_PAGE == 0 or n == len(items):
+                decode.forget()
                 source.progress(file.name, (n - 1) % _PER_PAGE + 1, (n - 1) // _PER_PAGE + 1)
     else:
         source._raw(view, file)
@@ -263,13 +264,13 @@ def _stream(fh: Any, start: bytes, file: Path, source: FileSource) -> bool:
                 rest = b"" if eof else fh.read()
                 _utf8(rest, utf8)
                 tail = buf[at + len(close) :] + rest
-                _batch(buf[:at], pages, file, source)
+                _batch(buf, at, pages, file, source)
                 break
             if eof:
                 raise _Refused
             if cut >= 0:
                 cut += len(end)
-                _batch(buf[:cut], pages, file, source)
+                _batch(buf, cut, pages, file, source)
                 pages += 1
                 buf = buf[cut:]
             block = fh.read(_BLOCK)
@@ -285,17 +286,22 @@ def _stream(fh: Any, start: bytes, file: Path, source: FileSource) -> bool:
     return True
 
 
-def _batch(part: bytes, pages: int, file: Path, source: FileSource) -> None:
-    part = part.strip()
-    if not part:
+_SPACE = re.compile(rb"[ \t\r\n]*")
+
+
+def _batch(buf: bytes, stop: int, pages: int, file: Path, source: FileSource) -> None:
+    """The items in buf[:stop] (after the first block, each after a comma), decoded; the bytes copied once."""
+    start = _SPACE.match(buf, 0, stop).end()  # type: ignore[union-attr]
+    if start == stop:
         return
     if pages:
-        if not part.startswith(b","):  # each item after the first follows a comma
+        if buf[start : start + 1] != b",":  # each item after the first follows a comma
             raise _Refused
-        part = part[1:]
-    raws = decode.RAW_LIST.decode(b"[" + part + b"]")
+        start += 1
+    raws = decode.RAW_LIST.decode(b"".join((b"[", memoryview(buf)[start:stop], b"]")))
     for raw in raws:
         source._raw(raw, file)
+    decode.forget()
     source.progress(file.name, len(raws), pages + 1)
 
 
