@@ -52,7 +52,7 @@ def main() -> int:
                 with lock:
                     counts[0] += 1
                     counts[1] += len(body)
-                if not found:
+                if not found or not found.group(1):  # custom resources' Lists say "continue": ""
                     break
                 token_ = found.group(1).decode()
 
