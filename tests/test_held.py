@@ -242,10 +242,11 @@ def test_the_typed_decoder_reads_every_scenario_as_json_loads_and_clean_do(
         assert fast.out == plain.out  # the same findings; for dump, the same objects, fields in the same order
 
 
-@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SCENARIOS + sorted((ROOT / "tests" / "checks").glob("*.yaml")), ids=lambda p: p.stem)
 def test_list_pages_decode_as_json_loads_and_clean_do(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
-    """Every object of every scenario, served as a LIST page of its kind (items without kind and apiVersion, as
-    the API server sends them), decodes to what json.loads + kinds.clean make of it."""
+    """Every object of every scenario and check fixture (so every kind and field of shape.SHAPES that a check
+    reads), served as a LIST page of its kind (items without kind and apiVersion, as the API server sends them),
+    decodes to what json.loads + kinds.clean make of it."""
     by_kind: dict[str, list[Any]] = {}
     for item in _as_json_list(path)["items"]:
         kind = kinds.BY_KIND.get(str(item.get("kind")))
