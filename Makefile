@@ -123,7 +123,7 @@ lint: $(STAMP) lint-deps ## ruff, mypy --strict (package, tests, tools/), action
 e2e: $(STAMP) $(MO) system-deps datapath-deps ## end to end: real kube-apiserver and etcd; kubelet, kube-proxy, CoreDNS (built once, cached outside the repo)
 	$(BIN)/pytest -q tests/e2e
 
-bench: $(STAMP) ## the plugin against kubectl on synthetic clusters of N=1,000 and 10,000 Services (real control plane)
+bench: $(STAMP) ## realistic clusters of N=1,000 and 10,000 Services (real control plane) and a 150k-Pod snapshot, against their floors
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 
 docs: $(STAMP) ## regenerate docs/checks/*.md and the README's checks table from the check docstrings

@@ -25,6 +25,9 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 from controlplane import ControlPlane  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+import objects  # noqa: E402
+
 SOURCE = Path(sys.executable).parent / "kubectl-tke_net"
 BINARY = ROOT / "dist" / "kubectl-tke_net"
 OUR_AGENT = "kubectl-tke-net"
@@ -89,31 +92,19 @@ def parallel(work: Iterable[Callable[[], None]], threads: int = 16) -> None:
         raise errors[0]
 
 
-def service_objects(i: int) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
-    ns = f"bench-{i % NAMESPACES}"
-    name = f"svc-{i:05d}"
-    kind = i % 20  # 10% internal CLB, 5% public CLB, 5% NodePort: 2,000 NodePorts at N=10,000
-    annotations: dict[str, str] = {}
-    spec: dict[str, Any] = {"selector": {"app": name}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}
-    status = None
-    if kind in (0, 1, 10):
-        spec["type"] = "LoadBalancer"
-        if kind in (0, 10):
-            annotations["service.kubernetes.io/qcloud-loadbalancer-internal-subnetid"] = "subnet-3swgntkk"
-        status = {"loadBalancer": {"ingress": [{"ip": f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"}]}}
-    elif kind == 2:
-        spec["type"] = "NodePort"
-    svc = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name, "namespace": ns, "annotations": annotations},
-        "spec": spec,
+def _served(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object as a client sends it: without what the API server sets (uid, managedFields, ...)."""
+    meta = {
+        k: v
+        for k, v in obj["metadata"].items()
+        if k not in ("uid", "resourceVersion", "creationTimestamp", "managedFields", "generation")
     }
-    return ns, svc, status
+    return {**obj, "metadata": meta}
 
 
 def load(cp: ControlPlane, n: int) -> float:
-    """N Services of mixed types, 3 Pods and an EndpointSlice each, Ingresses for N/5, a kube-proxy DaemonSet."""
+    """N Services of mixed types with 3 realistic Pods (bench/objects.py) and an EndpointSlice each, an Ingress
+    for every fifth, 3 nodes and a kube-proxy DaemonSet. The API server writes the managedFields itself."""
     started = time.monotonic()
     client = Client(cp)
     for ns in [f"bench-{k}" for k in range(NAMESPACES)] + ["tiny", "kube-system"]:
@@ -124,11 +115,14 @@ def load(cp: ControlPlane, n: int) -> float:
         except RuntimeError as exc:
             if "409" not in str(exc):
                 raise
-    nodes = [f"10.0.1.{k}" for k in range(10, 13)]
-    for node in nodes:
-        obj = client.call("POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}})
-        obj["status"] = {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}
-        client.call("PUT", f"/api/v1/nodes/{node}/status", obj)
+    nodes = []
+    for k in range(3):
+        node = _served(objects.node(k))
+        status = node.pop("status")
+        obj = client.call("POST", "/api/v1/nodes", node)
+        obj["status"] = status
+        client.call("PUT", f"/api/v1/nodes/{node['metadata']['name']}/status", obj)
+        nodes.append(node["metadata"]["name"])
     client.call(
         "POST",
         "/apis/apps/v1/namespaces/kube-system/daemonsets",
@@ -167,48 +161,37 @@ def load(cp: ControlPlane, n: int) -> float:
 
     def one(i: int) -> Callable[[], None]:
         def job() -> None:
-            ns, svc, status = service_objects(i)
-            name = svc["metadata"]["name"]
+            ns, name = f"bench-{i % NAMESPACES}", f"svc-{i:05d}"
+            svc = _served(objects.service(i, ns, name))
+            status = svc.pop("status")
+            for key in ("clusterIP", "clusterIPs"):
+                svc["spec"].pop(key)  # the API server assigns them, and the NodePorts
+            for port in svc["spec"]["ports"]:
+                port.pop("nodePort", None)
             created = client.call("POST", f"/api/v1/namespaces/{ns}/services", svc)
-            if status:
+            if status.get("loadBalancer"):
                 created["status"] = status
                 client.call("PUT", f"/api/v1/namespaces/{ns}/services/{name}/status", created)
             endpoints = []
             for j in range(3):
-                pod_name = f"{name}-{j}"
-                pod = client.call(
-                    "POST",
-                    f"/api/v1/namespaces/{ns}/pods",
-                    {
-                        "apiVersion": "v1",
-                        "kind": "Pod",
-                        "metadata": {"name": pod_name, "namespace": ns, "labels": {"app": name}},
-                        "spec": {
-                            "nodeName": nodes[j],
-                            "containers": [
-                                {
-                                    "name": "app",
-                                    "image": "nginx:1.27",
-                                    "ports": [{"name": "http", "containerPort": 8080}],
-                                }
-                            ],
-                        },
-                    },
-                )
                 ip = f"172.{20 + i // 65536 % 8}.{i // 256 % 256}.{(i % 256 + j * 86) % 256}"
-                pod["status"] = {
-                    "phase": "Running",
-                    "podIP": ip,
-                    "podIPs": [{"ip": ip}],
-                    "conditions": [{"type": "Ready", "status": "True"}],
-                }
-                client.call("PUT", f"/api/v1/namespaces/{ns}/pods/{pod_name}/status", pod)
+                pod = _served(objects.pod(i * 3 + j, j, ns, name, node=nodes[j], ip=ip, host_ip=nodes[j]))
+                pod_status = pod.pop("status")
+                pod_name = pod["metadata"]["name"]
+                created = client.call("POST", f"/api/v1/namespaces/{ns}/pods", pod)
+                created["status"] = pod_status
+                client.call("PUT", f"/api/v1/namespaces/{ns}/pods/{pod_name}/status", created)
                 endpoints.append(
                     {
                         "addresses": [ip],
-                        "conditions": {"ready": True},
+                        "conditions": {"ready": True, "serving": True, "terminating": False},
                         "nodeName": nodes[j],
-                        "targetRef": {"kind": "Pod", "namespace": ns, "name": pod_name, "uid": pod["metadata"]["uid"]},
+                        "targetRef": {
+                            "kind": "Pod",
+                            "namespace": ns,
+                            "name": pod_name,
+                            "uid": created["metadata"]["uid"],
+                        },
                     }
                 )
             client.call(
@@ -223,44 +206,57 @@ def load(cp: ControlPlane, n: int) -> float:
                         "labels": {"kubernetes.io/service-name": name},
                     },
                     "addressType": "IPv4",
-                    "ports": [{"name": "http", "port": 8080}],
+                    "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
                     "endpoints": endpoints,
                 },
             )
             if i % 5 == 0:
-                annotations = {"kubernetes.io/ingress.class": "qcloud"}
-                if i % 10 == 0:
-                    annotations["kubernetes.io/ingress.subnetId"] = "subnet-3swgntkk"
-                client.call(
-                    "POST",
-                    f"/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses",
-                    {
-                        "apiVersion": "networking.k8s.io/v1",
-                        "kind": "Ingress",
-                        "metadata": {"name": name, "namespace": ns, "annotations": annotations},
-                        "spec": {
-                            "rules": [
-                                {
-                                    "host": f"{name}.example.com",
-                                    "http": {
-                                        "paths": [
-                                            {
-                                                "path": "/",
-                                                "pathType": "Prefix",
-                                                "backend": {"service": {"name": name, "port": {"name": "http"}}},
-                                            }
-                                        ]
-                                    },
-                                }
-                            ]
-                        },
-                    },
-                )
+                ing = _served(objects.ingress(i, ns, name))
+                ing_status = ing.pop("status")
+                created = client.call("POST", f"/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses", ing)
+                created["status"] = ing_status
+                client.call("PUT", f"/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses/{name}/status", created)
 
         return job
 
     parallel(one(i) for i in range(n))
     return time.monotonic() - started
+
+
+# --- the snapshot-only point ------------------------------------------------------------------------
+
+
+def write_snapshot(path: Path, pods: int, services: int, nodes: int, ingresses: int) -> int:
+    """A cluster in `kubectl get pods,services,nodes,ingresses -A -o json` form (4-space indentation, items
+    without managedFields, which kubectl leaves out): the bytes written."""
+    per_service = max(pods // max(services, 1), 1)
+    node_names = [objects.node(k)["metadata"]["name"] for k in range(nodes)]
+    pad = "\n        "
+
+    def items() -> Iterable[dict[str, Any]]:
+        for i in range(pods):
+            svc = i // per_service % services
+            ip = f"172.{16 + i // 65536 % 16}.{i // 256 % 256}.{i % 256}"
+            node = node_names[i % nodes]
+            obj = objects.pod(
+                i, i % per_service, f"bench-{svc % NAMESPACES}", f"svc-{svc:05d}", node=node, ip=ip, host_ip=node
+            )
+            yield obj
+        for i in range(services):
+            yield objects.service(i, f"bench-{i % NAMESPACES}", f"svc-{i:05d}")
+        for k in range(nodes):
+            yield objects.node(k)
+        for i in range(ingresses):
+            svc = i * max(services // max(ingresses, 1), 1)
+            yield objects.ingress(svc, f"bench-{svc % NAMESPACES}", f"svc-{svc:05d}")
+
+    with path.open("w") as fh:
+        fh.write('{\n    "apiVersion": "v1",\n    "items": [')
+        for n, obj in enumerate(items()):
+            obj["metadata"].pop("managedFields", None)
+            fh.write(("," if n else "") + pad + json.dumps(obj, indent=4).replace("\n", pad))
+        fh.write('\n    ],\n    "kind": "List",\n    "metadata": {\n        "resourceVersion": ""\n    }\n}\n')
+    return path.stat().st_size
 
 
 # --- measuring -----------------------------------------------------------------------------------------
@@ -284,16 +280,32 @@ def audit_count(cp: ControlPlane, start: int, agent: str) -> tuple[int, int]:
     return len(lines), ours
 
 
-def measure(cp: ControlPlane, cmd: list[str], agent: str | None, runs: int) -> list[Sample]:
+def list_paths(cp: ControlPlane, start: int, agent: str) -> list[str]:
+    """The LISTs a run sent (first pages: path and query without limit and continue), from the audit log."""
+    paths = []
+    for line in cp.audit_log.read_text().splitlines()[start:]:
+        event = json.loads(line)
+        if event.get("stage") != "ResponseComplete" or not str(event.get("userAgent", "")).startswith(agent):
+            continue
+        uri = str(event.get("requestURI", ""))
+        path, _, query = uri.partition("?")
+        kept = [q for q in query.split("&") if q and not q.startswith(("limit=", "continue="))]
+        if event.get("verb") == "list" and "continue=" not in query:
+            paths.append(path + ("?" + "&".join(kept) if kept else ""))
+    return paths
+
+
+def measure(env: dict[str, str], cmd: list[str], runs: int, cp: ControlPlane | None = None, agent: str = "") -> Sample:
+    """The median time of `runs` runs, their largest peak RSS (GNU time) and requests (the audit log)."""
     samples = []
     for _ in range(runs):
-        before = len(cp.audit_log.read_text().splitlines()) if agent else 0
+        before = len(cp.audit_log.read_text().splitlines()) if cp and agent else 0
         with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
             # GNU time's child is forked from a small process, so its peak RSS is the command's own;
             # wait4 on a child of this (large) process would count the pages it inherited.
             wrapped = [TIME, "-f", "%M", "-o", rss.name, *cmd] if TIME else cmd
             started = time.monotonic()
-            proc = subprocess.Popen(wrapped, env=cp.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            proc = subprocess.Popen(wrapped, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             _, status, usage = os.wait4(proc.pid, 0)
             seconds = time.monotonic() - started
             proc.returncode = os.waitstatus_to_exitcode(status)
@@ -302,111 +314,135 @@ def measure(cp: ControlPlane, cmd: list[str], agent: str | None, runs: int) -> l
                 raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {err[-500:]}")
             kib = int(rss.read().strip().splitlines()[-1]) if TIME else usage.ru_maxrss
         requests = 0
-        if agent:
+        if cp and agent:
             time.sleep(0.3)  # audit events are written after the response
             requests = audit_count(cp, before, agent)[1]
         samples.append(Sample(seconds, kib / 1024, requests))
-    return samples
-
-
-def median(samples: list[Sample]) -> Sample:
     return Sample(
         statistics.median(s.seconds for s in samples), max(s.rss_mib for s in samples), max(s.requests for s in samples)
     )
 
 
+def row(n: str, what: str, s: Sample | str) -> None:
+    if isinstance(s, Sample):
+        print(f"{n:>7}  {what:<66}  {s.seconds:>8.3f}  {s.rss_mib:>7.0f}  {s.requests or '':>8}", flush=True)
+    else:
+        print(f"{n:>7}  {what:<66}  {s:>8}", flush=True)
+
+
+def ratio(n: str, what: str, ours: Sample, theirs: Sample) -> float:
+    value = ours.seconds / theirs.seconds
+    row(n, f"{what} {ours.seconds:.3f}/{theirs.seconds:.3f}", f"{value:.2f}x")
+    return value
+
+
+def cluster_point(n: int, runs: int, kubectl: str, final: dict[str, str]) -> None:
+    from kubectl_tke_net.sources.cluster import PAGE_SIZE
+
+    with ControlPlane(startup_timeout=120) as cp:
+        loaded = load(cp, n)
+        print(f"bench: N={n} loaded in {loaded:.0f}s", file=sys.stderr)
+        env, tag = cp.env(), str(n)
+        token = cp.tmp / "floor-token" if cp.tmp else Path()
+        token.write_text(cp.admin_token)
+        res: dict[str, Sample] = {}
+        floors: dict[str, Sample] = {}
+        for command in ("svc", "loopback"):
+            # The plugin's own LISTs of this command, then the same paged GETs with nothing done to the bodies.
+            before = len(cp.audit_log.read_text().splitlines())
+            measure(env, [str(SOURCE), command, "-A", "-o", "json"], 1, cp, OUR_AGENT)
+            paths = list_paths(cp, before, OUR_AGENT)
+            floor = [sys.executable, str(ROOT / "bench" / "floor.py"), cp.url, str(cp.ca_file), str(token)]
+            floors[command] = measure(env, [*floor, str(PAGE_SIZE), "4", *paths], runs, cp, "bench-floor")
+            res[f"transfer floor of {command} -A ({len(paths)} lists, page size {PAGE_SIZE})"] = floors[command]
+        res["kubectl get services,endpointslices,pods,ingresses -A -o json"] = kget = measure(
+            env, [kubectl, "get", "services,endpointslices,pods,ingresses", "-A", "-o", "json"], runs, cp, "kubectl/"
+        )
+        res["kubectl version --client"] = kver = measure(env, [kubectl, "version", "--client"], runs)
+        res["kubectl get svc -n tiny"] = ktiny = measure(
+            env, [kubectl, "get", "svc", "-n", "tiny"], runs, cp, "kubectl/"
+        )
+        ours: dict[str, Sample] = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            dump = Path(tmp) / "dump.json"
+            with dump.open("w") as fh:
+                subprocess.run([str(SOURCE), "dump", "-A"], env=env, stdout=fh, check=True)
+            for command in ("svc", "ingress", "loopback"):
+                ours[command] = measure(env, [str(SOURCE), command, "-A", "-o", "json"], runs, cp, OUR_AGENT)
+                res[f"{command} -A -o json"] = ours[command]
+            ours["snapshot"] = measure(env, [str(SOURCE), "svc", "-A", "-o", "json", "--snapshot", str(dump)], runs)
+            res[f"svc -A -o json --snapshot of its dump ({dump.stat().st_size / 1e6:.0f} MB)"] = ours["snapshot"]
+            ours["version"] = res["version"] = measure(env, [str(SOURCE), "version"], runs)
+            ours["--help"] = res["--help"] = measure(env, [str(SOURCE), "--help"], runs)
+            ours["tiny"] = res["svc -n tiny"] = measure(env, [str(SOURCE), "svc", "-n", "tiny"], runs, cp, OUR_AGENT)
+        for what, sample in res.items():
+            row(tag, what, sample)
+        floor_ratio = ratio(tag, "svc -A / its transfer floor", ours["svc"], floors["svc"])
+        kubectl_ratio = ratio(tag, "svc -A / kubectl get", ours["svc"], kget)
+        loopback_ratio = ratio(tag, "loopback -A / its transfer floor", ours["loopback"], floors["loopback"])
+        start_ratio = ratio(tag, "version / kubectl version --client", ours["version"], kver)
+        ratio(tag, "--help / kubectl version --client", ours["--help"], kver)
+        ratio(tag, "svc -n tiny / kubectl get svc -n tiny", ours["tiny"], ktiny)
+        ratio(tag, "svc -A --snapshot of the dump / live svc -A", ours["snapshot"], ours["svc"])
+        final.update(
+            N=str(n),
+            floor_ratio=f"{floor_ratio:.2f}",
+            kubectl_ratio=f"{kubectl_ratio:.2f}",
+            loopback_floor_ratio=f"{loopback_ratio:.2f}",
+            rss_mib=f"{ours['svc'].rss_mib:.0f}",
+            start_ratio=f"{start_ratio:.2f}",
+            requests=str(ours["svc"].requests),
+        )
+
+
+def snapshot_point(pods: int, runs: int, final: dict[str, str]) -> None:
+    services, nodes, ingresses = 10_000, 5_000, 2_000
+    tag = f"{pods // 1000}k"
+    with tempfile.TemporaryDirectory(prefix="tke-net-bench-") as tmp:
+        path = Path(tmp) / "cluster.json"
+        started = time.monotonic()
+        size = write_snapshot(path, pods, services, nodes, ingresses)
+        print(
+            f"bench: {pods:,} Pods, {services:,} Services, {nodes:,} nodes, {ingresses:,} Ingresses: "
+            f"{size / 1e6:.0f} MB written in {time.monotonic() - started:.0f}s",
+            file=sys.stderr,
+        )
+        env = dict(os.environ)
+        loads = measure(env, [sys.executable, "-c", "import json, sys; json.load(open(sys.argv[1]))", str(path)], runs)
+        ours = measure(env, [str(SOURCE), "svc", "-A", "-o", "json", "--snapshot", str(path)], runs)
+        row(tag, f"json.load of the snapshot file ({size / 1e6:.0f} MB)", loads)
+        row(tag, "svc -A -o json --snapshot of it", ours)
+        value = ratio(tag, "svc -A --snapshot / json.load of the same file", ours, loads)
+    final.update(snapshot150k_ratio=f"{value:.2f}", snapshot150k_rss_mib=f"{ours.rss_mib:.0f}")
+
+
+KEYS = (
+    "N",
+    "floor_ratio",
+    "kubectl_ratio",
+    "loopback_floor_ratio",
+    "rss_mib",
+    "snapshot150k_ratio",
+    "snapshot150k_rss_mib",
+    "start_ratio",
+    "requests",
+)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", default="1000,10000", help="comma-separated N (default 1000,10000)")
-    parser.add_argument("--runs", type=int, default=5, help="runs of each command (median quoted)")
+    parser.add_argument("--sizes", default="1000,10000", help="comma-separated N, or none (default 1000,10000)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each command (median quoted)")
+    parser.add_argument("--snapshot-pods", type=int, default=150_000, help="Pods of the snapshot-only point (0: none)")
     args = parser.parse_args()
     kubectl = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or "kubectl"
-    plugins = [("source", str(SOURCE))] + ([("binary", str(BINARY))] if BINARY.exists() else [])
-    rows: list[tuple[str, ...]] = []
     final: dict[str, str] = {}
-    printed = 0
-    print(f"{'N':>6}  {'what':<60}  {'seconds':>8}  {'rss_mib':>7}  {'requests':>8}", flush=True)
-    for n in [int(x) for x in args.sizes.split(",")]:
-        with ControlPlane(startup_timeout=120) as cp:
-            loaded = load(cp, n)
-            print(f"bench: N={n} loaded in {loaded:.0f}s", file=sys.stderr)
-            runs = args.runs
-            res: dict[str, Sample] = {}
-            res["kubectl get (floor)"] = median(
-                measure(
-                    cp, [kubectl, "get", "services,endpointslices,pods,ingresses", "-A", "-o", "json"], "kubectl/", runs
-                )
-            )
-            res["kubectl version --client"] = median(measure(cp, [kubectl, "version", "--client"], None, runs))
-            res["kubectl get svc -n tiny"] = median(
-                measure(cp, [kubectl, "get", "svc", "-n", "tiny"], "kubectl/", runs)
-            )
-            with tempfile.TemporaryDirectory() as tmp:
-                dump = Path(tmp) / "dump.yaml"
-                with dump.open("w") as fh:
-                    subprocess.run([str(SOURCE), "dump", "-A"], env=cp.env(), stdout=fh, check=True)
-                for label, exe in plugins:
-                    for command in ("svc", "ingress", "loopback"):
-                        res[f"{label} {command} -A"] = median(
-                            measure(cp, [exe, command, "-A", "-o", "json"], OUR_AGENT, runs)
-                        )
-                    res[f"{label} svc -A --snapshot"] = median(
-                        measure(cp, [exe, "svc", "-A", "-o", "json", "--snapshot", str(dump)], None, runs)
-                    )
-                    res[f"{label} --help"] = median(measure(cp, [exe, "--help"], None, runs))
-                    res[f"{label} version"] = median(measure(cp, [exe, "version"], None, runs))
-                    res[f"{label} svc -n tiny"] = median(measure(cp, [exe, "svc", "-n", "tiny"], OUR_AGENT, runs))
-        for what, s in res.items():
-            rows.append((str(n), what, f"{s.seconds:.3f}", f"{s.rss_mib:.0f}", str(s.requests or "")))
-        floor = res["kubectl get (floor)"].seconds
-        version = res["kubectl version --client"].seconds
-        tiny = res["kubectl get svc -n tiny"].seconds
-        for label, _ in plugins:
-            svc, lb = res[f"{label} svc -A"], res[f"{label} loopback -A"]
-            rows.append(
-                (str(n), f"{label}: svc/floor {svc.seconds:.3f}/{floor:.3f}", f"{svc.seconds / floor:.2f}x", "", "")
-            )
-            rows.append(
-                (str(n), f"{label}: loopback/floor {lb.seconds:.3f}/{floor:.3f}", f"{lb.seconds / floor:.2f}x", "", "")
-            )
-            for what in ("--help", "version"):
-                ours = res[f"{label} {what}"].seconds
-                rows.append(
-                    (
-                        str(n),
-                        f"{label}: {what}/kubectl version --client {ours:.3f}/{version:.3f}",
-                        f"{ours / version:.2f}x",
-                        "",
-                        "",
-                    )
-                )
-            ours = res[f"{label} svc -n tiny"].seconds
-            rows.append(
-                (str(n), f"{label}: svc -n tiny/kubectl get svc {ours:.3f}/{tiny:.3f}", f"{ours / tiny:.2f}x", "", "")
-            )
-            snap = res[f"{label} svc -A --snapshot"].seconds
-            rows.append(
-                (
-                    str(n),
-                    f"{label}: snapshot/live svc -A {snap:.3f}/{svc.seconds:.3f}",
-                    f"{snap / svc.seconds:.2f}x",
-                    "",
-                    "",
-                )
-            )
-        for row in rows[printed:]:
-            print(f"{row[0]:>6}  {row[1]:<60}  {row[2]:>8}  {row[3]:>7}  {row[4]:>8}", flush=True)
-        printed = len(rows)
-        src = res["source svc -A"]
-        final = {
-            "N": str(n),
-            "svc_ratio": f"{src.seconds / floor:.2f}",
-            "loopback_ratio": f"{res['source loopback -A'].seconds / floor:.2f}",
-            "requests": str(src.requests),
-            "rss_mib": f"{src.rss_mib:.0f}",
-            "start_ratio": f"{res['source version'].seconds / version:.2f}",
-        }
-    print("bench: " + " ".join(f"{k}={v}" for k, v in final.items()))
+    print(f"{'N':>7}  {'what':<66}  {'seconds':>8}  {'rss_mib':>7}  {'requests':>8}", flush=True)
+    for n in [int(x) for x in args.sizes.split(",") if x.strip() and x != "none"]:
+        cluster_point(n, args.runs, kubectl, final)
+    if args.snapshot_pods:
+        snapshot_point(args.snapshot_pods, args.runs, final)
+    print("bench: " + " ".join(f"{k}={final.get(k, 'n/a')}" for k in KEYS))
     return 0
 
 

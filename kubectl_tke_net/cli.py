@@ -549,6 +549,14 @@ def _log(args: argparse.Namespace) -> Callable[[str], None] | None:
     return render.progress(getattr(args, "log_prefix", "tke-net: "), repeats=True)
 
 
+def _progress(args: argparse.Namespace) -> Callable[[str, int, int], None] | None:
+    """The reading's progress line (render.Progress): on a terminal, or every few seconds with -v."""
+    from kubectl_tke_net import render
+
+    shown = render.start_progress(bool(getattr(args, "verbose", False)))
+    return shown.page if shown is not None else None
+
+
 def open_source(args: argparse.Namespace, fail_fast: bool = False) -> tuple[Any, dict[str, Any]]:
     """A Snapshot for the run's scope and the report's `source`, from --snapshot or the kubeconfig. fail_fast
     (a fleet's cluster): after the first read the server could not answer, the others fail at once."""
@@ -571,9 +579,16 @@ def open_source(args: argparse.Namespace, fail_fast: bool = False) -> tuple[Any,
             if value:
                 raise UsageError(_("{flag} cannot be used with --snapshot (no cluster is contacted)").format(flag=flag))
         namespace = None if args.all_namespaces else (args.namespace or "default")
-        return open_snapshot(args.snapshot, namespace), {"context": None, "cluster": None, "snapshot": args.snapshot}
+        snap = open_snapshot(args.snapshot, namespace, _progress(args))
+        from kubectl_tke_net import render
+
+        render.end_progress()  # a snapshot is read whole when it is opened
+        return snap, {"context": None, "cluster": None, "snapshot": args.snapshot}
     cluster = Cluster(args.kubeconfig, args.context, timeout, args.as_user, _log(args))
     cluster.fail_fast = fail_fast
+    shown = None if fail_fast else _progress(args)  # a fleet's clusters read side by side: no shared line
+    if shown is not None:
+        cluster.progress = shown  # type: ignore[assignment,method-assign]
     namespace = None if args.all_namespaces else (args.namespace or cluster.target.namespace)
     source = {"context": cluster.target.context, "cluster": cluster.target.cluster, "snapshot": None}
     return Snapshot(cluster, namespace), source
@@ -1373,6 +1388,13 @@ def _utf8_output() -> None:
             stream.reconfigure(encoding="utf-8")
 
 
+def _end_progress() -> None:
+    if "kubectl_tke_net.render" in sys.modules:
+        from kubectl_tke_net import render
+
+        render.end_progress()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in argv or "--verbose" in argv
@@ -1389,7 +1411,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not hasattr(args, "func"):
             build_parser().print_help(sys.stderr)
             return 2
-        out: Output = args.func(args)
+        try:
+            out: Output = args.func(args)
+        finally:
+            _end_progress()
         for note in out.notes:
             print(escape(note), file=sys.stderr)
         sys.stdout.write(out.text)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -211,15 +213,96 @@ def catalogue(items: list[dict[str, Any]], fmt: str) -> str:
 
 def progress(prefix: str = "tke-net: ", repeats: bool = False) -> Callable[[str], None]:
     """The one writer of progress lines (-v, fix --wait, probe): stderr, one write per line (lists run side by
-    side), escaped; a line that repeats the last one is left out unless `repeats` (-v shows every request)."""
+    side), escaped; a line that repeats the last one is left out unless `repeats` (-v shows every request).
+    A reading's progress line on a terminal (Progress) is cleared first and drawn again on its next page."""
     last = [""]
 
     def log(line: str) -> None:
         if repeats or line != last[0]:
-            sys.stderr.write(f"{prefix}{escape(line)}\n")
+            with _stderr:
+                if _Shown.progress is not None:
+                    _Shown.progress.clear()
+                sys.stderr.write(f"{prefix}{escape(line)}\n")
             last[0] = line
 
     return log
+
+
+_stderr = threading.Lock()
+
+
+class _Shown:
+    progress: Progress | None = None  # the run's reading progress, while it is shown
+
+
+class Progress:
+    """The progress of a long read: the kinds (or files) and pages read so far, the objects, the time.
+
+    On a terminal: one line on stderr, drawn again in place at most ten times a second and cleared when the
+    reading ends (`end_progress`). Elsewhere with -v: a line every EVERY seconds, and one when it ends. Else
+    nothing; never anything on stdout.
+    """
+
+    EVERY = 5.0
+    REDRAW = 0.1
+
+    def __init__(self, terminal: bool, verbose: bool, clock: Callable[[], float] = time.monotonic) -> None:
+        self.terminal, self.verbose, self.clock = terminal, verbose, clock
+        self.started = self.last = clock()
+        self.pages: dict[str, int] = {}
+        self.objects = 0
+        self.drawn = False
+
+    def page(self, what: str, objects: int, pages: int) -> None:
+        """Told by a source of each page (LIST page, block of a snapshot file) it read."""
+        with _stderr:
+            self.pages[what] = pages
+            self.objects += objects
+            now = self.clock()
+            if self.terminal and now - self.last >= self.REDRAW:
+                sys.stderr.write("\r\x1b[K" + self.line(now))
+                sys.stderr.flush()
+                self.drawn, self.last = True, now
+            elif not self.terminal and self.verbose and now - self.last >= self.EVERY:
+                sys.stderr.write(self.line(now) + "\n")
+                self.last = now
+
+    def line(self, now: float) -> str:
+        read = ", ".join(
+            ngettext("{what} {n} page", "{what} {n} pages", n).format(what=escape(what), n=n)
+            for what, n in self.pages.items()
+        )
+        return "tke-net: " + _("read {read}: {objects} objects in {seconds}s").format(
+            read=read, objects=f"{self.objects:,}", seconds=f"{now - self.started:.1f}"
+        )
+
+    def clear(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\r\x1b[K")
+            self.drawn = False
+
+    def end(self) -> None:
+        with _stderr:
+            self.clear()
+            if self.verbose and self.pages:
+                sys.stderr.write(self.line(self.clock()) + "\n")
+            self.pages = {}
+
+
+def start_progress(verbose: bool) -> Progress | None:
+    """The run's reading progress (Progress), or None when there is nobody to show it to."""
+    terminal = sys.stderr.isatty()
+    if not (terminal or verbose):
+        return None
+    _Shown.progress = Progress(terminal, verbose)
+    return _Shown.progress
+
+
+def end_progress() -> None:
+    """The reading is over (the report is about to be written, or an error): clear the line, or sum it up."""
+    if _Shown.progress is not None:
+        _Shown.progress.end()
+        _Shown.progress = None
 
 
 def escaped(value: Any) -> Any:

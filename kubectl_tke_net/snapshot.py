@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from kubectl_tke_net import tke
@@ -37,7 +37,10 @@ class Snapshot:
     def _fetch(self, name: str) -> builtins.list[Obj]:
         kind = KINDS[name]
         namespace = KUBE_SYSTEM if kind.scope == KUBE_SYSTEM else self.namespace
-        return [clean(kind, o) for o in self.source.list(kind, namespace)]
+        found = self.source.list(kind, namespace)
+        if getattr(self.source, "cleaned", False):
+            return found  # decoded into the declared fields as they were read (decode.py)
+        return [clean(kind, o) for o in found]
 
     def list(self, name: str) -> builtins.list[Obj]:
         if name in self._failed:
@@ -153,7 +156,9 @@ class Snapshot:
         return doc
 
 
-def open_snapshot(path: str, namespace: str | None) -> Snapshot:
+def open_snapshot(
+    path: str, namespace: str | None, progress: Callable[[str, int, int], None] | None = None
+) -> Snapshot:
     from kubectl_tke_net.sources.files import FileSource
 
-    return Snapshot(FileSource(os.path.expanduser(path)), namespace)
+    return Snapshot(FileSource(os.path.expanduser(path), progress), namespace)

@@ -2,7 +2,7 @@
 
 Usage: python packaging/build_binary.py [--onedir] [--distpath DIR]
 The executable needs no Python on the target machine; it carries the interpreter, the package, PyYAML with its
-C loader, tabulate, packaging, urllib3 (with PySocks), and the Tencent Cloud
+C loader, msgspec, tabulate, packaging, urllib3 (with PySocks), and the Tencent Cloud
 SDK (common, cvm, vpc, clb) for the cloud checks.
 """
 
@@ -28,6 +28,8 @@ HIDDEN_IMPORTS = (
     "urllib3.contrib.socks",  # a socks5:// proxy-url; it imports PySocks (`socks`)
     "socks",
     "yaml",
+    "msgspec",
+    "msgspec.json",
     "tabulate",
     "packaging.version",
     "kubectl_tke_net.sources.cluster",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from kubectl_tke_net import kinds
+from kubectl_tke_net import decode, kinds, shape
+from kubectl_tke_net.sources import files
 from tests.conftest import CLI, FIXTURES, Run, fixture
 
 ROOT = Path(__file__).parent.parent
@@ -172,3 +174,124 @@ def test_tke_net_facts_items_are_kept_and_dumped(cli: CLI, tmp_path: Path) -> No
     run: Run = cli("dump", "-A", "--snapshot", str(path))
     assert run.status == 0, run.err
     assert json.loads(run.out)["items"] == [fact]
+
+
+def _as_json_list(path: Path) -> dict[str, Any]:
+    """A scenario as one JSON List (as `kubectl get -o json` or `dump` write it), YAML-only values made JSON."""
+    items: list[Any] = []
+    for parsed in yaml.safe_load_all(path.read_text()):
+        doc = shape.plain(parsed)
+        if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") and isinstance(doc.get("items"), list):
+            items.extend(doc["items"])
+            meta = doc.get("metadata")
+        elif doc is not None:
+            items.append(doc)
+            meta = None
+    out: dict[str, Any] = {"apiVersion": "v1", "items": items, "kind": "List"}
+    if meta:
+        out["metadata"] = meta
+    return out
+
+
+@pytest.mark.parametrize("layout", ["pretty-stream", "compact-whole"])
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_the_typed_decoder_reads_every_scenario_as_json_loads_and_clean_do(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, path: Path, layout: str
+) -> None:
+    """Every scenario, as a JSON snapshot, gives the same reports and the same dump through the typed decoders
+    (decode.py, generated from shape.SHAPES) as through json.loads + kinds.clean, read as a stream of blocks
+    (pretty-printed, as kubectl writes it) and in one go (compact)."""
+    doc = _as_json_list(path)
+    snapshot = tmp_path / "snapshot.json"
+    if layout == "pretty-stream":
+        snapshot.write_text(json.dumps(doc, indent=4))
+        monkeypatch.setattr(files, "WHOLE_AT", 0)
+        monkeypatch.setattr(files, "_BLOCK", 256)  # many blocks, items cut across them
+    else:
+        snapshot.write_text(json.dumps(doc, separators=(",", ":")))
+    typed: list[str] = []
+    real_typed = decode.typed
+
+    def counting(kind: kinds.Kind, raw: Any) -> Any:
+        obj = real_typed(kind, raw)
+        if obj is not None:
+            typed.append(kind.kind)
+        return obj
+
+    monkeypatch.setattr(decode, "typed", counting)
+    blocks: list[int] = []
+    real_batch = files._batch
+
+    def batch(buf: bytes, stop: int, pages: int, file: Path, source: files.FileSource) -> None:
+        blocks.append(pages)
+        real_batch(buf, stop, pages, file, source)
+
+    monkeypatch.setattr(files, "_batch", batch)
+    reports = {}
+    for command in ("svc", "ingress", "loopback", "dump"):
+        args = [command, "-A", "--snapshot", str(snapshot)] + ([] if command == "dump" else ["--fail-on", "never"])
+        reports[command] = cli(*args, "-o", "json")
+    assert typed, "the typed decoder read nothing: the comparison below would prove nothing"
+    assert (len(set(blocks)) > 1) == (layout == "pretty-stream")  # read as a stream of blocks, or whole
+    monkeypatch.setattr(decode, "TYPED", False)
+    for command, fast in reports.items():
+        args = [command, "-A", "--snapshot", str(snapshot)] + ([] if command == "dump" else ["--fail-on", "never"])
+        plain = cli(*args, "-o", "json")
+        assert fast.status == plain.status == 0, fast.err + plain.err
+        assert fast.err == plain.err
+        assert fast.out == plain.out  # the same findings; for dump, the same objects, fields in the same order
+
+
+@pytest.mark.parametrize("path", SCENARIOS + sorted((ROOT / "tests" / "checks").glob("*.yaml")), ids=lambda p: p.stem)
+def test_list_pages_decode_as_json_loads_and_clean_do(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    """Every object of every scenario and check fixture (so every kind and field of shape.SHAPES that a check
+    reads), served as a LIST page of its kind (items without kind and apiVersion, as the API server sends them),
+    decodes to what json.loads + kinds.clean make of it."""
+    by_kind: dict[str, list[Any]] = {}
+    for item in _as_json_list(path)["items"]:
+        kind = kinds.BY_KIND.get(str(item.get("kind")))
+        if kind is not None:
+            by_kind.setdefault(kind.name, []).append({k: v for k, v in item.items() if k not in ("kind", "apiVersion")})
+    assert by_kind
+    for name, items in by_kind.items():
+        body = json.dumps({"kind": "List", "metadata": {"continue": "t1"}, "items": items}).encode()
+        decoder = decode.page(kinds.KINDS[name])
+        fast = decoder(body)
+        monkeypatch.setattr(decode, "TYPED", False)
+        plain = decoder(body)
+        monkeypatch.setattr(decode, "TYPED", True)
+        assert fast["metadata"] == plain["metadata"] == {"continue": "t1"}
+        assert json.dumps(fast["items"]) == json.dumps(plain["items"]), name  # equal, and in the same order
+
+
+def test_what_the_typed_decoder_refuses_is_read_and_refused_as_before(cli: CLI, tmp_path: Path) -> None:
+    """A null, a number where text is declared, no name: the object is read the standard way, with its message."""
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "a", "labels": {"x": None}}}
+    bad = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "a", "labels": {"x": 5}}}
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [pod]}, indent=2))
+    run: Run = cli("dump", "-A", "--snapshot", str(path))
+    assert run.status == 0, run.err
+    assert json.loads(run.out)["items"][0]["metadata"]["labels"] == {"x": ""}  # Go reads a null string as ""
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [pod, bad]}, indent=2))
+    run = cli("svc", "-A", "--snapshot", str(path))
+    assert run.status == 2
+    assert "Service a/s: metadata.labels['x'] is a number (5), not text (quote it)" in run.err
+
+
+@pytest.mark.parametrize("layout", ["stream", "whole"])
+def test_a_snapshot_that_is_not_valid_json_further_on_is_refused_as_before(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, layout: str
+) -> None:
+    if layout == "stream":
+        monkeypatch.setattr(files, "WHOLE_AT", 0)
+        monkeypatch.setattr(files, "_BLOCK", 64)
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "a"}, "spec": {}}
+    text = json.dumps({"apiVersion": "v1", "kind": "List", "items": [svc] * 20}, indent=2)
+    path = tmp_path / "cut.json"
+    path.write_text(text[: len(text) * 3 // 4])
+    run: Run = cli("svc", "-A", "--snapshot", str(path))
+    assert run.status == 2 and "not valid JSON: line" in run.err, run.err
+    path.write_bytes(text.replace('"s"', '"\xff"', 1).encode("latin-1"))
+    run = cli("svc", "-A", "--snapshot", str(path))
+    assert run.status == 2 and "cannot read snapshot" in run.err and "utf-8" in run.err, run.err

@@ -197,3 +197,16 @@ def test_a_410_on_the_first_page_is_not_a_restart(tmp_path: Path, sleeps: list[f
     with serve(GONE) as stub, pytest.raises(AccessError) as err:
         client(stub.kubeconfig(tmp_path / "c")).list(KINDS["services"], "app")
     assert len(stub.seen) == 1 and "410" in str(err.value)
+
+
+def test_the_next_page_is_asked_for_from_the_head_of_this_one(tmp_path: Path, sleeps: list[float]) -> None:
+    """The continue token is read from the List's metadata before the items are decoded, and the next page asked
+    for on its own thread: still one request after the other, every item once and in order, as kinds.clean
+    keeps it."""
+    big = [f"s{k}" for k in range(3)]
+    answers = [page(big, "t1"), page(["x", "y"], "t2"), page(["z"])]
+    with serve(*answers) as stub:
+        items = client(stub.kubeconfig(tmp_path / "c")).list(KINDS["services"], None)
+    assert [i["metadata"]["name"] for i in items] == [*big, "x", "y", "z"]
+    assert [path.partition("continue=")[2] for _, path, _ in stub.seen] == ["", "t1", "t2"]
+    assert all(i["kind"] == "Service" and i["apiVersion"] == "v1" for i in items)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from kubectl_tke_net import decode
 from kubectl_tke_net.i18n import _, ngettext
 from kubectl_tke_net.kinds import Kind, Obj
 from kubectl_tke_net.model import AccessError, AuthFailed, Unavailable
@@ -62,6 +63,12 @@ class Cluster:
 
     # Kinds a run needs are listed this many at a time (Snapshot.prefetch); each LIST stays paginated.
     parallel_reads = 4
+    # list() gives objects as kinds.clean keeps them (Snapshot does not clean them again).
+    cleaned = True
+
+    def progress(self, kind: str, objects: int, pages: int) -> None:
+        """Told of every LIST page read (the kind's plural name, objects on the page, pages of it so far);
+        the command sets it to its progress line (render.Progress)."""
 
     def __init__(
         self,
@@ -93,6 +100,9 @@ class Cluster:
             "cert_file": cfg.cert_file if self.secure else None,
             "key_file": cfg.key_file if self.secure else None,
             "retries": False,
+            # Kept connections for the parallel LISTs and the page each asks for ahead, instead of a TLS
+            # handshake for most pages.
+            "maxsize": 2 * self.parallel_reads,
         }
         if cfg.tls_server_name:
             pool_args["server_hostname"] = cfg.tls_server_name
@@ -154,8 +164,12 @@ class Cluster:
         body: Any = None,
         content_type: str | None = None,
         accept: str | None = None,
+        decode: Callable[[bytes], Any] = json.loads,
     ) -> tuple[int, Any]:
         """One API call; returns (status, decoded JSON). What cannot be answered raises AccessError.
+
+        A successful GET's body is decoded by `decode` (a LIST page: decode.page, straight into the declared
+        fields); a ValueError from it means the body is not the JSON it should be.
 
         A GET is sent again, with backoff, when the answer is a 429/5xx, a reset connection or a body that was
         cut off, for as long as the request timeout allows. Any other method is sent once: a write that broke
@@ -175,13 +189,15 @@ class Cluster:
         if self._broken is not None:  # fail_fast: the server already failed to answer a read of this run
             raise type(self._broken)(str(self._broken))
         try:
-            return self._read(what, url, headers)
+            return self._read(what, url, headers, decode)
         except AccessError as exc:
             if self.fail_fast and self._broken is None:
                 self._broken = exc
             raise
 
-    def _read(self, what: str, url: str, headers: dict[str, str]) -> tuple[int, Any]:
+    def _read(
+        self, what: str, url: str, headers: dict[str, str], decode: Callable[[bytes], Any] = json.loads
+    ) -> tuple[int, Any]:
         started = _clock()
         budget = _Budget(what, url, started, started + self.timeout if self.timeout else None, self.log)
         while True:
@@ -190,7 +206,7 @@ class Cluster:
             if resp.status in RETRY_STATUSES:
                 raise self._gave_up(budget)  # Retry gave up: attempts or time ran out
             try:
-                payload = json.loads(resp.data) if resp.data else None
+                payload = (decode if 200 <= resp.status < 300 else json.loads)(resp.data) if resp.data else None
             except (ValueError, RecursionError):
                 if not 200 <= resp.status < 300:
                     return resp.status, {"message": resp.data[:200].decode("utf-8", "replace")}
@@ -338,8 +354,15 @@ class Cluster:
     def list(self, kind: Kind, namespace: str | None) -> list[Obj]:
         """Every object of the kind, page by page (limit + continue); 403 and 404 raise Unavailable.
 
+        Each page is decoded straight into the declared fields of the kind (decode.page): the objects come
+        back as kinds.clean keeps them, and nothing else of them is ever built.
+
         A continue token that expired (410 Gone: the list changed too much while it was paged through) starts
         the list again from the first page, at most MAX_LIST_RESTARTS times.
+
+        The next page is asked for as soon as a page has come, while it is decoded: a LIST's metadata (with
+        its continue token) comes before its items (decode.continue_token), so the decoding of one page
+        overlaps the transfer of the next; the requests are still sent one after the other.
         """
         items: list[Obj] = []
         query: dict[str, str] = {"limit": str(PAGE_SIZE)}
@@ -347,8 +370,23 @@ class Cluster:
             query["fieldSelector"] = kind.field_selector
         path = kind.path(namespace)
         restarts = 0
+        accept = _PARTIAL_METADATA if kind.metadata_only else None
+        page = decode.page(kind)
+        pages = 0
+        ahead: dict[str, _Ahead] = {}  # the next page, by its continue token, asked for while this one decodes
+
+        def fetch(sent: dict[str, str]) -> tuple[int, Any]:
+            def decoded(data: bytes) -> Any:
+                token = decode.continue_token(data)
+                if token and token not in ahead:
+                    ahead[token] = _Ahead(lambda: fetch({**sent, "continue": token}))
+                return page(data)
+
+            return self.request("GET", path, sent, accept=accept, decode=decoded)
+
         while True:
-            status, payload = self.request("GET", path, query, accept=_PARTIAL_METADATA if kind.metadata_only else None)
+            held = ahead.pop(query["continue"], None) if "continue" in query else None
+            status, payload = held.result() if held is not None else fetch(dict(query))
             if status == 403:
                 # The API server's own message is kept as sent (not translated); only our default is.
                 raise Unavailable(
@@ -377,6 +415,7 @@ class Cluster:
                     f"(restart {restarts} of {MAX_LIST_RESTARTS})"
                 )
                 items = []
+                ahead.clear()
                 del query["continue"]
                 continue
             if status >= 400:
@@ -385,7 +424,10 @@ class Cluster:
                     .format(path=path, status=status, message=_message(payload, ""))
                     .rstrip()
                 )
-            items.extend(i for i in payload.get("items") or [] if isinstance(i, dict))
+            found = payload.get("items") or []
+            items.extend(found)
+            pages += 1
+            self.progress(kind.name, len(found), pages)
             token = (payload.get("metadata") or {}).get("continue")
             if not token:
                 return items
@@ -440,6 +482,33 @@ class Cluster:
                 .rstrip()
             )
         return [i for i in payload.get("items") or [] if isinstance(i, dict)]
+
+
+class _Ahead:
+    """A request sent on a thread of its own; result() waits for its answer (or raises what it raised)."""
+
+    def __init__(self, call: Callable[[], tuple[int, Any]]) -> None:
+        import threading
+
+        self.answer: tuple[int, Any] | None = None
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self.answer = call()
+            except BaseException as exc:  # raised where the page is read
+                self.error = exc
+
+        # A daemon, like Snapshot.prefetch's: Ctrl-C does not wait for a page that may never come.
+        self.thread = threading.Thread(target=run, name="list-ahead", daemon=True)
+        self.thread.start()
+
+    def result(self) -> tuple[int, Any]:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.answer is not None
+        return self.answer
 
 
 @dataclass

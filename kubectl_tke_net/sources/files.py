@@ -3,19 +3,20 @@ documents, standard input) with guards against deep nesting and YAML alias bombs
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from kubectl_tke_net import shape, tke
+from kubectl_tke_net import decode, kinds, shape, tke
 from kubectl_tke_net.i18n import _
 from kubectl_tke_net.kinds import (
     BY_KIND,
@@ -49,9 +50,14 @@ def _in_scope(kind: Kind, obj: Obj, namespace: str | None) -> bool:
 
 
 def documents(
-    path: Path, cannot_read: str | None = None, malformed: str | None = None, lines: dict[int, int] | None = None
+    path: Path,
+    cannot_read: str | None = None,
+    malformed: str | None = None,
+    lines: dict[int, int] | None = None,
+    data: bytes | None = None,
 ) -> Iterator[tuple[Any, bool]]:
-    """Each document of a JSON or YAML file, and whether it came from YAML (which has values JSON has not).
+    """Each document of a JSON or YAML file (or of `data`, read from it already), and whether it came from YAML
+    (which has values JSON has not).
 
     What cannot be read or parsed, nests too deeply or hides an alias bomb is a UsageError whose text is
     `cannot_read` or `malformed` (translated templates with {path} and {reason}; a snapshot's by default).
@@ -62,7 +68,12 @@ def documents(
     cannot_read = cannot_read or _("cannot read snapshot {path}: {reason}")
     malformed = malformed or _("malformed snapshot {path}: {reason}")
     try:
-        text = sys.stdin.buffer.read().decode("utf-8-sig") if path == STDIN else path.read_text(encoding="utf-8-sig")
+        if data is not None:
+            text = data.decode("utf-8-sig")
+        elif path == STDIN:
+            text = sys.stdin.buffer.read().decode("utf-8-sig")
+        else:
+            text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(cannot_read.format(path=path, reason=exc)) from exc
     if text.lstrip().startswith("{"):
@@ -207,10 +218,151 @@ def _unavailable(doc: Obj, path: Path) -> dict[str, str]:
     return found
 
 
+# A JSON file up to this size is parsed in one go (with msgspec: its bytes, the items unparsed, then each item
+# into its declared fields); a larger one is read as a stream of blocks, the items of its List decoded a block
+# at a time, so that the whole file is never in memory.
+WHOLE_AT = 64 << 20
+_BLOCK = 16 << 20
+_BOM = b"\xef\xbb\xbf"
+_PER_PAGE = 500  # items of a file read in one go, told as one page of progress
+# Where the items of a pretty-printed List (`kubectl get -o json`, `dump`) begin: each item then starts and ends
+# on a line of its own at one indentation, its insides deeper (a JSON string cannot hold a raw line break).
+_ITEMS = re.compile(rb'\n([ \t]*)"items":[ \t]*\[[ \t]*\r?\n([ \t]+)\{')
+
+
+class _Refused(Exception):
+    """What the fast reading cannot read: the standard one reads it, or says exactly why it cannot."""
+
+
+def _fast_json(file: Path, data: bytes | None, source: FileSource) -> bool:
+    """Read a JSON file the fast way (decode.py) into the source; False (and nothing kept) when it is not JSON
+    or not as expected, for the standard reading to do it, with its messages."""
+    if not (decode.TYPED and kinds.PROJECT):
+        return False
+    mark = source.mark()
+    try:
+        if data is None:
+            try:
+                fh = file.open("rb")
+            except OSError:
+                return False
+            with fh:
+                start = fh.read(_BLOCK)
+                if not _json_start(start):
+                    return False
+                if os.fstat(fh.fileno()).st_size > WHOLE_AT and _stream(fh, start, file, source):
+                    return True
+                data = start + fh.read()
+        elif not _json_start(data):
+            return False
+        _whole(data, file, source)
+        return True
+    except (_Refused, ValueError, RecursionError):
+        source.reset(mark)
+        return False
+
+
+def _json_start(data: bytes) -> bool:
+    return data.removeprefix(_BOM).lstrip(b" \t\r\n").startswith(b"{")
+
+
+def _utf8(block: bytes, decoder: Any) -> None:
+    """UnicodeDecodeError (a ValueError) if the block is not UTF-8, as reading the file as text would say."""
+    if not block.isascii():
+        decoder.decode(block)
+
+
+def _whole(data: bytes, file: Path, source: FileSource) -> None:
+    view = memoryview(data)[len(_BOM) :] if data.startswith(_BOM) else memoryview(data)
+    _utf8(data, codecs.getincrementaldecoder("utf-8-sig")())
+    top = decode.top(view)
+    source.unavailable.update(_unavailable(top, file))
+    items = top.get("items")
+    if str(top.get("kind", "")).endswith("List") and items is not None:
+        for n, raw in enumerate(items, 1):
+            source._raw(raw, file)
+            if n % _PER_PAGE == 0 or n == len(items):
+                decode.forget()
+                source.progress(file.name, (n - 1) % _PER_PAGE + 1, (n - 1) // _PER_PAGE + 1)
+    else:
+        source._raw(view, file)
+        source.progress(file.name, 1, 1)
+
+
+def _stream(fh: Any, start: bytes, file: Path, source: FileSource) -> bool:
+    """The items of a pretty-printed List a block at a time; False when the file is not one."""
+    start = start.removeprefix(_BOM)
+    found = _ITEMS.search(start)
+    if not found:
+        return False
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    _utf8(start, utf8)
+    head = start[: found.start()]
+    end = b"\n" + found.group(2) + b"}"
+    close = b"\n" + found.group(1) + b"]"
+    buf = start[found.end() - 1 :]
+    pages = 0
+    eof = False
+    try:
+        while True:
+            # The array closes after the last item: looked for past the last item's end (a search of the
+            # whole block would stop at every line of it), and in the whole of what is left at the end.
+            cut = buf.rfind(end)
+            at = buf.find(close, max(cut, 0))
+            if at < 0 and eof:
+                at = buf.find(close)
+            if at >= 0:
+                rest = b"" if eof else fh.read()
+                _utf8(rest, utf8)
+                tail = buf[at + len(close) :] + rest
+                _batch(buf, at, pages, file, source)
+                break
+            if eof:
+                raise _Refused
+            if cut >= 0:
+                cut += len(end)
+                _batch(buf, cut, pages, file, source)
+                pages += 1
+                buf = buf[cut:]
+            block = fh.read(_BLOCK)
+            _utf8(block, utf8)
+            eof = not block
+            buf += block
+        doc = json.loads(head + b'\n"items": []' + tail)
+        if not isinstance(doc, dict) or not str(doc.get("kind", "")).endswith("List"):
+            raise _Refused
+        source.unavailable.update(_unavailable(doc, file))
+    except UsageError:
+        raise _Refused from None  # the standard reading names the first problem, as it always did
+    return True
+
+
+_SPACE = re.compile(rb"[ \t\r\n]*")
+
+
+def _batch(buf: bytes, stop: int, pages: int, file: Path, source: FileSource) -> None:
+    """The items in buf[:stop] (after the first block, each after a comma), decoded; the bytes copied once."""
+    start = _SPACE.match(buf, 0, stop).end()  # type: ignore[union-attr]
+    if start == stop:
+        return
+    if pages:
+        if buf[start : start + 1] != b",":  # each item after the first follows a comma
+            raise _Refused
+        start += 1
+    raws = decode.RAW_LIST.decode(b"".join((b"[", memoryview(buf)[start:stop], b"]")))
+    for raw in raws:
+        source._raw(raw, file)
+    decode.forget()
+    source.progress(file.name, len(raws), pages + 1)
+
+
 class FileSource:
     """Objects read from files: one object, a *List, or several YAML documents per file."""
 
-    def __init__(self, path: str) -> None:
+    cleaned = True  # list() gives objects as kinds.clean keeps them
+
+    def __init__(self, path: str, progress: Callable[[str, int, int], None] | None = None) -> None:
+        self.progress = progress or (lambda _what, _objects, _pages: None)
         root = Path(path)
         if root == STDIN:
             files = [STDIN]
@@ -243,38 +395,84 @@ class FileSource:
         self.objects["configmaps"] = tke.keep_configmaps(self.objects["configmaps"], system)
 
     def _read(self, file: Path) -> None:
-        for doc, from_yaml in documents(file):
-            if isinstance(doc, dict):
-                self.unavailable.update(_unavailable(doc, file))
-            for found in _items(doc, file):
-                if found.get("apiVersion") == FACTS_API and found.get("kind") in FACT_KINDS:
-                    self.facts[str(found["kind"])].append(shape.plain(found) if from_yaml else found)
-                    continue
-                kind = BY_KIND.get(str(found.get("kind", "")))
-                if kind is None:
-                    other = str(found.get("kind") or "?")
-                    self.other_kinds[other] = self.other_kinds.get(other, 0) + 1
-                    continue
-                try:
-                    if from_yaml:
-                        obj = shape.plain(found)
-                    else:
-                        shape.prune(found)
-                        obj = found
-                except shape.TooDeep as exc:
-                    raise UsageError(
-                        _("malformed snapshot {path}: a {kind} {reason}").format(path=file, kind=kind.kind, reason=exc)
-                    ) from None
-                why = shape.problem(obj)
-                if why:
-                    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-                    name = "/".join(str(meta[k]) for k in ("namespace", "name") if meta.get(k))
-                    raise UsageError(
-                        _("malformed snapshot {path}: {kind} {name}: {reason}").format(
-                            path=file, kind=kind.kind, name=name or _("(no name)"), reason=why
-                        )
-                    )
-                self.objects[kind.name].append(clean(kind, obj))
+        data = None
+        if file == STDIN:
+            data = sys.stdin.buffer.read()
+        with decode.collector_paused():
+            if _fast_json(file, data, self):
+                return
+            for doc, from_yaml in documents(file, data=data):
+                if isinstance(doc, dict):
+                    self.unavailable.update(_unavailable(doc, file))
+                for found in _items(doc, file):
+                    self._take(found, from_yaml, file)
+
+    def mark(self) -> tuple[dict[str, int], dict[str, int], dict[str, int], dict[str, str]]:
+        lengths = {k: len(v) for k, v in self.objects.items()}
+        return lengths, {k: len(v) for k, v in self.facts.items()}, dict(self.other_kinds), dict(self.unavailable)
+
+    def reset(self, mark: tuple[dict[str, int], dict[str, int], dict[str, int], dict[str, str]]) -> None:
+        """Back to what was read before `mark`: a fast reading that gave up leaves nothing half-read."""
+        objects, facts, self.other_kinds, self.unavailable = mark
+        for name, n in objects.items():
+            del self.objects[name][n:]
+        for name, n in facts.items():
+            del self.facts[name][n:]
+
+    def _take(self, found: Obj, from_yaml: bool, file: Path) -> None:
+        """One object of a file, as parsed whole (YAML, or JSON the typed decoder refused): typed, cleaned, kept."""
+        if found.get("apiVersion") == FACTS_API and found.get("kind") in FACT_KINDS:
+            self.facts[str(found["kind"])].append(shape.plain(found) if from_yaml else found)
+            return
+        kind = BY_KIND.get(str(found.get("kind", "")))
+        if kind is None:
+            other = str(found.get("kind") or "?")
+            self.other_kinds[other] = self.other_kinds.get(other, 0) + 1
+            return
+        try:
+            if from_yaml:
+                obj = shape.plain(found)
+            else:
+                shape.prune(found)
+                obj = found
+        except shape.TooDeep as exc:
+            raise UsageError(
+                _("malformed snapshot {path}: a {kind} {reason}").format(path=file, kind=kind.kind, reason=exc)
+            ) from None
+        why = shape.problem(obj)
+        if why:
+            meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+            name = "/".join(str(meta[k]) for k in ("namespace", "name") if meta.get(k))
+            raise UsageError(
+                _("malformed snapshot {path}: {kind} {name}: {reason}").format(
+                    path=file, kind=kind.kind, name=name or _("(no name)"), reason=why
+                )
+            )
+        self.objects[kind.name].append(clean(kind, obj))
+
+    def _raw(self, raw: Any, file: Path) -> None:
+        """One item of a JSON file, unparsed (msgspec.Raw): decoded straight into its kind's declared fields."""
+        head = decode.head(raw)
+        if not isinstance(head, dict):
+            raise _Refused  # the standard path names what it is
+        name = str(head.get("kind", ""))
+        if name.endswith("List"):
+            for found in _items(json.loads(bytes(raw)), file):  # a List in the List: rare, read whole
+                self._take(found, False, file)
+            return
+        if head.get("apiVersion") == FACTS_API and head.get("kind") in FACT_KINDS:
+            self.facts[name].append(json.loads(bytes(raw)))
+            return
+        kind = BY_KIND.get(name)
+        if kind is None:
+            other = str(head.get("kind") or "?")
+            self.other_kinds[other] = self.other_kinds.get(other, 0) + 1
+            return
+        obj = decode.typed(kind, raw)
+        if obj is None:
+            self._take(json.loads(bytes(raw)), False, file)  # refused with shape.problem's reason, or kept as before
+        else:
+            self.objects[kind.name].append(obj)
 
     def list(self, kind: Kind, namespace: str | None) -> list[Obj]:
         if kind.name in self.unavailable:
