@@ -19,7 +19,7 @@ __all__ = ["CHECKS", "Check", "Result", "docs_url", "load_all", "parse_codes", "
 
 def load_all() -> None:
     """Import the modules that register checks."""
-    from kubectl_tke_net.checks import annotations, cloud, ingress, loopback, probe, service  # noqa: F401
+    from kubectl_tke_net.checks import annotations, cloud, cluster, ingress, loopback, probe, service  # noqa: F401
 
 
 _CODE = re.compile(r"TKE\d{1,3}")
