@@ -7,7 +7,7 @@ PLUGIN := $(BIN)/kubectl-tke_net
 DEMO := examples/demo-cluster.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps lint-deps datapath-deps lab demo test lint e2e bench docs i18n lock clean
+.PHONY: help install system-deps lint-deps sarif-deps datapath-deps lab demo test lint e2e bench docs i18n lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,16 @@ lint-deps: ## Debian package the workflow lint needs: shellcheck, for the run: s
 	  else echo "make: the workflow lint needs shellcheck: sudo apt-get install shellcheck" >&2; exit 1; fi; \
 	fi
 
+# Microsoft's SARIF Multitool (npm), which tests/test_lint.py runs to validate -o sarif: pinned in
+# tools/sarif/package-lock.json, installed with `npm ci` where Node.js is (else that test is skipped, and says why).
+SARIF_TOOL := tools/sarif/node_modules/@microsoft/sarif-multitool/package.json
+$(SARIF_TOOL): tools/sarif/package.json tools/sarif/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix tools/sarif --no-audit --no-fund --loglevel=error >/dev/null && touch $@; \
+	else echo "make: no npm (Node.js): the SARIF validation test will be skipped" >&2; fi
+
+sarif-deps: $(SARIF_TOOL) ## the SARIF Multitool (npm, pinned) that validates -o sarif in the tests
+
 # The real data path of tests/e2e/datapath and `make lab`: containerd, runc, the CNI plugins and the netfilter tools,
 # pinned to what they were proven with (Debian 12); if Debian no longer serves a pinned version, its current one.
 # (busybox-static is not installed: it would remove busybox; tests/e2e/datapath/image.py downloads and unpacks it.)
@@ -72,7 +82,7 @@ datapath-deps: ## Debian packages of the real data path tests: containerd, runc,
 lab: $(STAMP) $(MO) datapath-deps ## a two-node lab with a real kubelet, kube-proxy, CoreDNS and a looping CLB (root, Linux; Ctrl-C stops it)
 	$(BIN)/python tests/e2e/datapath/lab.py $(LAB_ARGS)
 
-test: $(STAMP) $(MO) system-deps ## unit and CLI tests (no network, no cluster)
+test: $(STAMP) $(MO) system-deps sarif-deps ## unit and CLI tests (no network, no cluster)
 	$(BIN)/pytest -q tests --ignore=tests/e2e
 
 lint: $(STAMP) lint-deps ## ruff, mypy --strict (package, tests, tools/), actionlint with shellcheck on the workflows

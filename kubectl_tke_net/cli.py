@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from kubectl_tke_net.probe import ProbeOptions
 
 PROG = "kubectl tke-net"
-OUTPUTS = ("table", "wide", "json", "yaml", "junit")
+OUTPUTS = ("table", "wide", "json", "yaml", "junit", "sarif")
 
 
 class Parser(argparse.ArgumentParser):
@@ -45,7 +45,7 @@ def _cluster_flags(p: argparse.ArgumentParser) -> None:
         choices=OUTPUTS,
         default="table",
         metavar="FMT",
-        help=_("table (default), wide, json, yaml, or junit (svc, ingress, loopback)"),
+        help=_("table (default), wide, json, yaml, or junit and sarif (svc, ingress, loopback)"),
     )
     g.add_argument("--snapshot", metavar="PATH", help=_("read objects from a file or folder; no cluster is contacted"))
     g.add_argument(
@@ -159,6 +159,21 @@ def _add_ingress(sub: Any) -> None:
     p.set_defaults(func=cmd_diagnose, command="ingress")
 
 
+def _add_gateway(sub: Any) -> None:
+    p = sub.add_parser(
+        "gateway",
+        aliases=["gw"],
+        help=_("diagnose Gateway API Gateways and their routes (TKE5xx)"),
+        description=_(
+            "Diagnose Gateways (gateway.networking.k8s.io/v1): class, CLB address, listeners, HTTPRoutes and "
+            "GRPCRoutes, backends, ReferenceGrants, and the loopback and NodePorts of the Gateway's CLB."
+        ),
+    )
+    p.add_argument("name", nargs="?", metavar="NAME", help=_("only this Gateway (and the routes attached to it)"))
+    _cluster_flags(p)
+    p.set_defaults(func=cmd_diagnose, command="gateway", cloud=False)
+
+
 def _add_loopback(sub: Any) -> None:
     p = sub.add_parser(
         "loopback",
@@ -270,6 +285,83 @@ def _add_dump(sub: Any) -> None:
     p.set_defaults(func=cmd_dump, command="dump", output="json")
 
 
+def _add_lint(sub: Any) -> None:
+    p = sub.add_parser(
+        "lint",
+        help=_("check manifests before they are applied (files, folders, - for stdin)"),
+        description=_(
+            "Check Kubernetes manifests (YAML or JSON, Helm output as it is) for TKE networking mistakes before "
+            "they are applied: selectors and named targetPorts against the Pod templates of Deployments, "
+            "StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs, Ingress backends, TKE annotations. "
+            "No cluster is contacted unless --cluster; with --cluster or --snapshot DUMP the manifests replace "
+            "the objects they name there. Checks that need a running cluster are listed as skipped."
+        ),
+    )
+    p.add_argument(
+        "-f",
+        "--filename",
+        dest="filenames",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help=_("a manifest file, a folder (read recursively) or - for standard input; repeatable"),
+    )
+    p.add_argument(
+        "paths", nargs="*", metavar="PATH", help=_("more manifests, as with -f (how pre-commit passes the files)")
+    )
+    g = p.add_argument_group(_("cluster and output"))
+    g.add_argument(
+        "-n", "--namespace", metavar="NS", help=_("namespace of the objects that name none (default: default)")
+    )
+    where = g.add_mutually_exclusive_group()
+    where.add_argument(
+        "--snapshot", metavar="DUMP", help=_("lint against the objects of a dump (kubectl tke-net dump) instead")
+    )
+    where.add_argument(
+        "--cluster",
+        action="store_true",
+        help=_("lint against the live objects of the namespaces the manifests touch (reads the cluster)"),
+    )
+    g.add_argument(
+        "-o",
+        "--output",
+        choices=OUTPUTS,
+        default="table",
+        metavar="FMT",
+        help=_("table (default), wide, json, yaml, junit or sarif"),
+    )
+    g.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "info", "never"),
+        default="error",
+        metavar="SEV",
+        help=_("lowest severity that makes the exit status 1: error (default), warning, info, never"),
+    )
+    g.add_argument("--select", metavar="CODES", help=_("run only these codes or prefixes (TKE1,TKE302)"))
+    g.add_argument("--ignore", metavar="CODES", help=_("leave out these codes or prefixes"))
+    g.add_argument(
+        "--no-suppress", action="store_true", help=_("ignore the tke-net.kubectl.io/ignore annotation on objects")
+    )
+    g.add_argument("--kubeconfig", metavar="PATH", help=_("kubeconfig file (default $KUBECONFIG, else ~/.kube/config)"))
+    g.add_argument("--context", metavar="NAME", help=_("kubeconfig context (default: the current context)"))
+    g.add_argument("--as", dest="as_user", metavar="USER", help=_("impersonate USER, as kubectl does"))
+    g.add_argument(
+        "--request-timeout",
+        default="30s",
+        metavar="DUR",
+        help=_("per request, kubectl syntax (30s, 1m, 0 = none); default 30s"),
+    )
+    g.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        metavar="WHEN",
+        help=_("auto (default), always, never"),
+    )
+    g.add_argument("-v", "--verbose", action="store_true", help=_("progress and API calls on stderr"))
+    p.set_defaults(func=cmd_lint, command="lint", all_namespaces=False, selector=None, name=None)
+
+
 def _add_checks(sub: Any) -> None:
     p = sub.add_parser(
         "checks",
@@ -305,7 +397,17 @@ def build_parser() -> Parser:
         "--version", action="version", version=f"{PROG} {__version__}", help=_("show program's version number and exit")
     )
     sub = parser.add_subparsers(metavar="COMMAND", parser_class=Parser)
-    for add in (_add_service, _add_ingress, _add_loopback, _add_fix, _add_dump, _add_checks, _add_version):
+    for add in (
+        _add_service,
+        _add_ingress,
+        _add_gateway,
+        _add_loopback,
+        _add_fix,
+        _add_lint,
+        _add_dump,
+        _add_checks,
+        _add_version,
+    ):
         add(sub)
     # --lang on every parser; main() reads it from argv before building them, so that the help is translated.
     for p in (parser, *dict.fromkeys(sub.choices.values())):
@@ -424,14 +526,16 @@ def _cloud(
         )
         if reader is None:
             return chosen
-        ctx.snap.prefetch([kind for c in chosen + extra for kind in c.needs])
+        ctx.snap.prefetch([kind for c in chosen + extra for kind in c.kinds(ctx.command)])
         doc = reader.fill(lambda view: wants(ctx, extra, view))
         ctx.snap.add_facts(doc)
     ctx.cloud = CloudView(doc, scope)
     return chosen + extra
 
 
-_KIND_WORDS = {"service": "service", "ingress": "ingress"}
+_KIND_WORDS = {"service": "service", "ingress": "ingress", "gateway": "gateway"}
+# The kinds whose objects a command examines (SPEC 9.1: a run that examines none says so).
+_EXAMINED = {"service": ("services",), "ingress": ("ingresses",), "gateway": ("gateways",)}
 
 
 def _examined(ctx: Any, args: argparse.Namespace) -> str | None:
@@ -440,9 +544,9 @@ def _examined(ctx: Any, args: argparse.Namespace) -> str | None:
     are objects, or when the kind cannot be read (its checks are then listed in `skipped`)."""
     from kubectl_tke_net.model import Unavailable
 
-    kinds = {"service": ("services",), "ingress": ("ingresses",)}.get(args.command, ("services", "ingresses"))
+    kinds = _EXAMINED.get(args.command, ("services", "ingresses"))
     try:
-        found = sum(len(ctx.services if kind == "services" else ctx.ingresses) for kind in kinds)
+        found = sum(len(getattr(ctx, kind)) for kind in kinds)
     except Unavailable:
         return None
     if found:
@@ -459,6 +563,7 @@ def _examined(ctx: Any, args: argparse.Namespace) -> str | None:
     nothing = {
         "service": _("No Services found {where}."),
         "ingress": _("No Ingresses found {where}."),
+        "gateway": _("No Gateways found {where}."),
         "loopback": _("No Services or Ingresses found {where}."),
     }[args.command]
     return nothing.format(where=where)
@@ -544,7 +649,7 @@ def _probe_target(text: str) -> tuple[str, str]:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> Output:
-    from kubectl_tke_net import render, report
+    from kubectl_tke_net import report
     from kubectl_tke_net.checks import catalog as checks
     from kubectl_tke_net.facts import Context
     from kubectl_tke_net.k8s import Selector
@@ -555,19 +660,21 @@ def cmd_diagnose(args: argparse.Namespace) -> Output:
     if args.all_namespaces and args.namespace:
         raise UsageError(_("--namespace and --all-namespaces cannot be used together"))
     probe = None
-    if args.command != "loopback":
+    if args.command in ("service", "ingress"):
         probe = _probe_options(args, args.command, args.name, on=args.probe)
     possible = checks.selected(args.command, select, ignore) + checks.selected(
         f"{args.command} --cloud", select, ignore
     )
-    if args.command != "loopback" and (probe is not None or args.snapshot):  # a snapshot may hold ProbeResults
+    if args.command in ("service", "ingress") and (
+        probe is not None or args.snapshot
+    ):  # a snapshot may hold ProbeResults
         possible += checks.selected("probe", select, ignore)
     if not possible:  # before any cluster is contacted
         raise _nothing_left(args)
     snap, source = open_source(args)
     ctx = Context(snap, args.name, selector)
     chosen = checks.selected(args.command, select, ignore)
-    if args.command != "loopback" and (probes := checks.selected("probe", select, ignore)):
+    if args.command in ("service", "ingress") and (probes := checks.selected("probe", select, ignore)):
         from kubectl_tke_net.checks.probe import ProbeContext, probe_results
 
         if probe is not None:
@@ -576,21 +683,85 @@ def cmd_diagnose(args: argparse.Namespace) -> Output:
         if probe_results(snap, kind, args.name):  # this run's probe, or the ProbeResults of a --snapshot
             ctx = ProbeContext(snap, args.name, selector, kind)
             chosen += probes
+    ctx.command = args.command
     chosen = _cloud(args, ctx, chosen, select, ignore)
     if not chosen:  # only Tencent Cloud checks were left, and they are off
         raise _nothing_left(args)
-    snap.prefetch([kind for c in chosen for kind in c.needs] + list(report.FACT_KINDS))
+    snap.prefetch([kind for c in chosen for kind in c.kinds(args.command)] + list(report.FACT_KINDS))
     empty = _examined(ctx, args)
     result = checks.run(ctx, chosen, suppress=not args.no_suppress)
     doc = report.build(args.command, source, ctx, result)
-    if args.output == "junit":
-        text = render.junit(doc, [(c.code, c.title) for c in chosen], args.fail_on)
-    elif args.output in ("table", "wide"):
-        text = render.table(doc, wide=args.output == "wide", color=_color(args), examined=empty is None)
-    else:
-        text = render.FORMATS[args.output](doc, _color(args))
+    text = _render(args, doc, chosen, empty is None)
     failing = args.fail_on != "never" and any(f.severity >= Severity.parse(args.fail_on) for f in result.findings)
     return Output(text, 1 if failing else 0, (empty,) if empty else ())
+
+
+def _render(args: argparse.Namespace, doc: dict[str, Any], chosen: list[Any], examined: bool) -> str:
+    from kubectl_tke_net import render
+
+    if args.output == "junit":
+        return render.junit(doc, [(c.code, c.title) for c in chosen], args.fail_on)
+    if args.output == "sarif":
+        return render.sarif(doc, chosen)
+    if args.output in ("table", "wide"):
+        return render.table(doc, wide=args.output == "wide", color=_color(args), examined=examined)
+    return render.FORMATS[args.output](doc, _color(args))
+
+
+def cmd_lint(args: argparse.Namespace) -> Output:
+    from kubectl_tke_net import lint, report
+    from kubectl_tke_net.checks import catalog as checks
+    from kubectl_tke_net.checks.catalog import Result
+    from kubectl_tke_net.snapshot import Snapshot, open_snapshot
+    from kubectl_tke_net.sources import manifests as reader
+    from kubectl_tke_net.sources.cluster import Cluster, parse_duration
+
+    select = checks.parse_codes(args.select, "--select") if args.select else ()
+    ignore = checks.parse_codes(args.ignore, "--ignore") if args.ignore else ()
+    try:
+        timeout = parse_duration(args.request_timeout)
+    except ValueError as exc:
+        raise UsageError(f"--request-timeout: {exc}") from exc
+    if not args.cluster:
+        for flag, value in (("--kubeconfig", args.kubeconfig), ("--context", args.context), ("--as", args.as_user)):
+            if value:
+                raise UsageError(_("{flag} needs --cluster: lint reads no cluster without it").format(flag=flag))
+    paths = [*args.filenames, *args.paths]
+    if not paths:
+        raise UsageError(_("lint needs the manifests: -f PATH (a file, a folder, or - for standard input)"))
+    chosen, skipped = lint.plan(select, ignore, with_cluster=bool(args.cluster or args.snapshot))
+    if not chosen:
+        raise _nothing_left(args)
+    found = reader.read(paths, args.namespace or "default")  # before any cluster is contacted
+    source: dict[str, Any] = {"context": None, "cluster": None, "snapshot": args.snapshot, "manifests": found.paths}
+    base: Any = lint.ManifestSource(found)
+    if args.snapshot:
+        base = lint.OverlaySource(open_snapshot(args.snapshot, None).source, found)
+    elif args.cluster:
+        cluster = Cluster(args.kubeconfig, args.context, timeout, args.as_user, _log(args))
+        source.update(context=cluster.target.context, cluster=cluster.target.cluster)
+        base = lint.OverlaySource(cluster, found)
+    snap = Snapshot(base, None)
+    ctx = lint.LintContext(snap, found)
+    snap.prefetch([kind for c in chosen for kind in c.needs] + list(report.FACT_KINDS))
+    ran = checks.run(ctx, chosen, suppress=False)
+    findings, suppressed = lint.only_manifests(ran.findings, found, snap.loaded(), not args.no_suppress)
+    result = Result(findings, [*ran.skipped, *skipped], suppressed)
+    doc = lint.annotate(report.build("lint", source, ctx, result), findings, found)
+    notes = [
+        "warning: "
+        + _("{object} is defined {n} times: {places}; the last is linted").format(
+            object=ref, n=len(places), places=", ".join(str(p) for p in places)
+        )
+        for ref, places in sorted(found.duplicates.items())
+    ]
+    examined = found.examined() > 0
+    if not examined:
+        notes.append(_("No Services or Ingresses found in the manifests."))
+    listed = chosen + [checks.CHECKS[code] for skip in skipped for code in skip.codes]  # JUnit and SARIF name them
+    text = _render(args, doc, listed, examined)
+    failing = args.fail_on != "never" and any(f.severity >= Severity.parse(args.fail_on) for f in findings)
+    return Output(text, 1 if failing else 0, tuple(notes))
 
 
 _ONLY_FOR = (
@@ -670,6 +841,8 @@ def cmd_fix(args: argparse.Namespace) -> Output:
 
     if args.output == "junit":
         raise UsageError(_("-o junit is for svc, ingress and loopback; fix prints table, wide, json or yaml"))
+    if args.output == "sarif":
+        raise UsageError(_("-o sarif is for svc, ingress, loopback and lint; fix prints table, wide, json or yaml"))
     request = _fix_request(args)
 
     def open_scope(scope: str | bool | None) -> tuple[Any, dict[str, Any]]:
@@ -694,6 +867,8 @@ def cmd_dump(args: argparse.Namespace) -> Output:
         raise UsageError(_("--namespace and --all-namespaces cannot be used together"))
     if args.output == "junit":
         raise UsageError(_("-o junit is for svc, ingress and loopback; dump writes yaml or json"))
+    if args.output == "sarif":
+        raise UsageError(_("-o sarif is for svc, ingress, loopback and lint; dump writes yaml or json"))
     command, name = _probe_target(args.probe) if args.probe is not None else ("service", None)
     probe = _probe_options(args, command, name, on=args.probe is not None)
     snap, _source = open_source(args)

@@ -23,8 +23,8 @@ FILTER_DIRS = 16
 TIMEOUT = 3.0  # seconds: a TAB must not hang on an unreachable API server
 PARTIAL_METADATA = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 
-FILE_VALUES = {"kubeconfig": DEFAULT, "snapshot": DEFAULT, "backup_dir": FILTER_DIRS}
-OBJECT_ARGS = {"service": "services", "ingress": "ingresses"}
+FILE_VALUES = {"kubeconfig": DEFAULT, "snapshot": DEFAULT, "filenames": DEFAULT, "backup_dir": FILTER_DIRS}
+OBJECT_ARGS = {"service": "services", "ingress": "ingresses", "gateway": "gateways"}
 FIX_OBJECTS = {"prevent-loopback": "services", "ingress-keepalive": "ingresses"}
 
 Candidates = tuple[list[str], int]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from kubectl_tke_net import tke
+from kubectl_tke_net.gateway_api import parent_refs
 from kubectl_tke_net.k8s import (
     TERMINATED_PHASES,
     Backend,
@@ -67,6 +68,9 @@ class Context:
     """A read-only view of one snapshot for the checks of one run."""
 
     cloud: CloudView | None = None  # the CloudFacts the cloud checks (TKE4xx) read; None when they are off
+    # The diagnose command of the run (service, ingress, loopback): a check run by several judges the kind of
+    # objects each examines; None (a planning or test context): every kind.
+    command: str | None = None
 
     def __init__(self, snapshot: Snapshot, name: str | None = None, selector: Selector | None = None) -> None:
         self.snap = snapshot
@@ -206,3 +210,29 @@ class Context:
             svc = self.services_by_key.get((ns, backend.service))
             if svc is not None:
                 yield backend, svc
+
+    # -- Gateway API -------------------------------------------------------------------------------
+
+    @cached_property
+    def gateways(self) -> list[Obj]:
+        """The Gateways this run examines (name and -l applied)."""
+        return self._examined(self.snap.list("gateways"))
+
+    @cached_property
+    def gateways_by_key(self) -> dict[tuple[str, str], Obj]:
+        """Every Gateway listed, by (namespace, name): routes may attach to Gateways this run does not examine."""
+        return {(meta(g).get("namespace", ""), meta(g).get("name", "")): g for g in self.snap.list("gateways")}
+
+    @cached_property
+    def gatewayclasses(self) -> dict[str, Obj]:
+        return {meta(c).get("name", ""): c for c in self.snap.list("gatewayclasses")}
+
+    @cached_property
+    def routes(self) -> list[Obj]:
+        """The HTTPRoutes and GRPCRoutes this run examines: with a Gateway NAME, those attached to it (by their
+        parentRefs); else every one in scope. -l selects Gateways, not routes."""
+        routes = self.snap.list("httproutes") + self.snap.list("grpcroutes")
+        if self.name is None and self.selector is None:
+            return routes
+        examined = {(meta(g).get("namespace", ""), meta(g).get("name", "")) for g in self.gateways}
+        return [r for r in routes if any((p.namespace, p.name) in examined for p in parent_refs(r))]

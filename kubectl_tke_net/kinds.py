@@ -82,6 +82,11 @@ KINDS: dict[str, Kind] = {
         Kind("tkeserviceconfigs", "TkeServiceConfig", "cloud.tencent.com/v1alpha1", "namespaced"),
         Kind("daemonsets", "DaemonSet", "apps/v1", KUBE_SYSTEM),
         Kind("configmaps", "ConfigMap", "v1", KUBE_SYSTEM),
+        Kind("gatewayclasses", "GatewayClass", "gateway.networking.k8s.io/v1", "cluster"),
+        Kind("gateways", "Gateway", "gateway.networking.k8s.io/v1", "namespaced"),
+        Kind("httproutes", "HTTPRoute", "gateway.networking.k8s.io/v1", "namespaced"),
+        Kind("grpcroutes", "GRPCRoute", "gateway.networking.k8s.io/v1", "namespaced"),
+        Kind("referencegrants", "ReferenceGrant", "gateway.networking.k8s.io/v1", "namespaced"),
         Kind(
             "validatingwebhookconfigurations",
             "ValidatingWebhookConfiguration",

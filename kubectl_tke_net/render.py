@@ -48,6 +48,12 @@ def _object(finding: dict[str, Any]) -> str:
 MESSAGE_WIDTH = 400  # characters of a MESSAGE cell in `table`; wide, json and yaml show the whole text
 
 
+def _place(source: dict[str, Any] | None) -> str:
+    if not source:
+        return "-"
+    return f"{source['file']}:{source['line']}" if source.get("line") else str(source["file"])
+
+
 def _cut(text: str) -> str:
     return text if len(text) <= MESSAGE_WIDTH else text[: MESSAGE_WIDTH - 1] + "…"
 
@@ -55,13 +61,24 @@ def _cut(text: str) -> str:
 def findings_table(report: dict[str, Any], wide: bool, color: bool, examined: bool = True) -> str:
     """The findings as rows, the checks skipped, the summary and a hint for the next step. `examined` False:
     the scope held no object of the command's kind (said on stderr), so the table claims no success."""
-    headers = [_("SEVERITY"), _("CODE"), _("OBJECT"), _("MESSAGE")] + ([_("REMEDIATION")] if wide else [])
+    placed = "manifests" in report  # lint: each finding's file and line
+    headers = [_("SEVERITY"), _("CODE"), _("OBJECT")] + ([_("SOURCE")] if placed else []) + [_("MESSAGE")]
+    headers += [_("REMEDIATION")] if wide else []
     rows = []
     for f in report["findings"]:
         word = _(_SEVERITY_WORDS.get(f["severity"], f["severity"]))
-        row = [_paint(word, f["severity"], color), f["code"], _object(f), f["message"] if wide else _cut(f["message"])]
+        row = [_paint(word, f["severity"], color), f["code"], _object(f)]
+        row += [_place(f.get("source"))] if placed else []
+        row.append(f["message"] if wide else _cut(f["message"]))
         rows.append([*row, f["remediation"]] if wide else row)
     lines = [tabulate(rows, headers, tablefmt="plain")] if rows else [_("No problems found.")] if examined else []
+    for dup in report.get("duplicates") or []:
+        places = ", ".join(_place(p) for p in dup["sources"])
+        lines.append(
+            _("defined more than once: {object} at {places} (the last is linted)").format(
+                object=_object(dup), places=places
+            )
+        )
     for entry in report["skipped"]:
         lines.append(_("skipped {codes}: {reason}").format(codes=",".join(entry["codes"]), reason=entry["reason"]))
     lines.append(summary_line(report))
@@ -261,7 +278,8 @@ def junit(report: dict[str, Any], ran: Sequence[tuple[str, str]] = (), fail_on: 
     if source:
         props = ET.SubElement(suite, "properties")
         for key, value in source.items():
-            ET.SubElement(props, "property", name=key, value=text(value))
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else value  # lint's manifests
+            ET.SubElement(props, "property", name=key, value=text(shown))
     counts = {"tests": 0, "failures": 0, "skipped": 0}
     for code in codes:
         classname = f"tke-net.{command}.{code}"
@@ -294,6 +312,106 @@ def junit(report: dict[str, Any], ran: Sequence[tuple[str, str]] = (), fail_on: 
     root.append(suite)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# SARIF levels of the severities; a code-scanning UI shows error, warning and note.
+_SARIF_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def _uri(path: str) -> str:
+    """A file as a SARIF artifact URI: relative paths as relative references (to the repository root, where
+    CI runs), absolute ones as file: URIs; standard input as `-`."""
+    from pathlib import PurePath, PurePosixPath
+    from urllib.parse import quote
+
+    pure = PurePath(path)
+    if pure.is_absolute():
+        return str(PurePosixPath(pure.as_posix()).as_uri()) if pure.as_posix().startswith("/") else pure.as_uri()
+    return quote(pure.as_posix().removeprefix("./"))
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if text.endswith((".", "?", "!", "。", "？", "！")):
+        return text
+    return text + ("。" if re.search("[\u3000-\u9fff\uff00-\uffef]", text) else ".")  # a Chinese sentence
+
+
+def sarif(report: dict[str, Any], ran: Sequence[Any] = ()) -> str:
+    """SARIF 2.1.0 (SPEC 9.5) for code-scanning UIs: one rule per check that ran or was skipped (its title, its
+    documentation as help, its docs page), one result per finding, located at the finding's file and line
+    (lint) and by its object (`Service/NS/NAME`, always); the checks that could not run as notifications."""
+    from kubectl_tke_net import __version__
+    from kubectl_tke_net.checks.registry import CHECKS, HOMEPAGE, docs_url
+
+    skipped = {code: entry["reason"] for entry in report["skipped"] for code in entry["codes"]}
+    codes = sorted({c.code for c in ran} | {f["code"] for f in report["findings"]} | set(skipped))
+    rules = []
+    for code in codes:
+        chk = CHECKS.get(code)
+        rule: dict[str, Any] = {"id": code, "helpUri": docs_url(code)}
+        if chk is not None:
+            title, doc = _(chk.title), _(chk.doc)
+            rule["name"] = "".join(word[:1].upper() + word[1:] for word in re.findall(r"[A-Za-z0-9]+", chk.title))
+            rule["shortDescription"] = {"text": _sentence(title)}
+            rule["fullDescription"] = {"text": _sentence(doc.split("\n\n")[1] if doc.count("\n\n") else doc)}
+            rule["help"] = {"text": doc, "markdown": doc}
+            rule["defaultConfiguration"] = {"level": _SARIF_LEVELS[str(chk.severity)]}
+            rule["properties"] = {"tags": ["kubernetes", "tke", "networking"], "commands": sorted(chk.commands)}
+        rules.append(rule)
+    index = {code: i for i, code in enumerate(codes)}
+    results = []
+    for f in report["findings"]:
+        logical = {"fullyQualifiedName": _object(f), "name": f["name"], "kind": "object"}
+        location: dict[str, Any] = {"logicalLocations": [logical]}
+        source = f.get("source")
+        if source:
+            physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(source["file"])}}
+            if source.get("line"):
+                physical["region"] = {"startLine": source["line"]}
+            location["physicalLocation"] = physical
+        results.append(
+            {
+                "ruleId": f["code"],
+                "ruleIndex": index[f["code"]],
+                "level": _SARIF_LEVELS[f["severity"]],
+                "message": {"text": _sentence(f"{_object(f)}: {f['message']}")},
+                "locations": [location],
+                "partialFingerprints": {"objectRef/v1": f"{f['code']}:{_object(f)}"},
+                "properties": {"remediation": f["remediation"], "docs": f["docs"]},
+            }
+        )
+    notifications = [
+        {
+            "level": "note",
+            "message": {
+                "text": _sentence(_("skipped {codes}: {reason}").format(codes=",".join(e["codes"]), reason=e["reason"]))
+            },
+            "associatedRule": {"id": e["codes"][0], "index": index[e["codes"][0]]},
+        }
+        for e in report["skipped"]
+        if e["codes"] and e["codes"][0] in index
+    ]
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "kubectl-tke-net",
+                "fullName": "kubectl tke-net",
+                "informationUri": HOMEPAGE,
+                "version": __version__,
+                "semanticVersion": __version__,
+                "rules": rules,
+            }
+        },
+        "invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notifications}],
+        "results": results,
+        "properties": {"command": report["command"], "summary": report["summary"]},
+    }
+    if any(f.get("source") for f in report["findings"]):
+        run["columnKind"] = "unicodeCodePoints"
+    log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
 
 
 Renderer = Callable[[dict[str, Any], bool], str]

@@ -59,6 +59,18 @@ _BACKEND = {
     "servicePort": INT_OR_STR,
 }
 _TIME = STR
+_GW_CONDITIONS = [{"type": STR, "status": STR, "reason": STR, "message": STR}]
+_PARENT_REF = {"group": STR, "kind": STR, "namespace": STR, "name": STR, "sectionName": STR, "port": INT}
+_ROUTE = {
+    "spec": {
+        "parentRefs": [_PARENT_REF],
+        "hostnames": TEXTS,
+        "rules": [
+            {"backendRefs": [{"group": STR, "kind": STR, "namespace": STR, "name": STR, "port": INT, "weight": INT}]}
+        ],
+    },
+    "status": {"parents": [{"parentRef": _PARENT_REF, "controllerName": STR, "conditions": _GW_CONDITIONS}]},
+}
 _CONTAINER_STATE = {"reason": STR}
 
 # The one declaration of what the plugin keeps of each kind: the fields the checks, probes and fixes read, with
@@ -167,6 +179,38 @@ SHAPES: dict[str, dict[str, Any]] = {
     "Node": {
         "spec": {"providerID": STR, "unschedulable": BOOL, "taints": [{"key": STR, "value": STR, "effect": STR}]},
         "status": {"conditions": _CONDITIONS, "addresses": [{"type": STR, "address": STR}]},
+    },
+    # Gateway API (gateway.networking.k8s.io/v1): what the TKE5xx checks read.
+    "GatewayClass": {"spec": {"controllerName": STR}, "status": {"conditions": _GW_CONDITIONS}},
+    "Gateway": {
+        "spec": {
+            "gatewayClassName": STR,
+            "listeners": [
+                {
+                    "name": STR,
+                    "hostname": STR,
+                    "port": INT,
+                    "protocol": STR,
+                    "allowedRoutes": {
+                        "namespaces": {"from": STR},
+                        "kinds": [{"group": STR, "kind": STR}],
+                    },
+                }
+            ],
+        },
+        "status": {
+            "addresses": [{"type": STR, "value": STR}],
+            "conditions": _GW_CONDITIONS,
+            "listeners": [{"name": STR, "attachedRoutes": INT, "conditions": _GW_CONDITIONS}],
+        },
+    },
+    "HTTPRoute": _ROUTE,
+    "GRPCRoute": _ROUTE,
+    "ReferenceGrant": {
+        "spec": {
+            "from": [{"group": STR, "kind": STR, "namespace": STR}],
+            "to": [{"group": STR, "kind": STR, "name": STR}],
+        }
     },
 }
 _METADATA = {

@@ -38,8 +38,9 @@ EKLET = "eklet"
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 BACKENDGROUP_GATE = "cloud.tencent.com/load-balancer-backendgroup-ready"
 SERVICE_CONTROLLER_CONFIG = "tke-service-controller-config"
-GLOBAL_ROUTE_DIRECT_ACCESS = "GlobalRouteDirectAccess"
 INGRESS_CONTROLLER_CONFIG = "tke-ingress-controller-config"
+CONTROLLER_VERSION = "VERSION"  # the key of both controllers' ConfigMaps that holds the controller's version
+GLOBAL_ROUTE_DIRECT_ACCESS = "GlobalRouteDirectAccess"
 # Cluster configuration the controllers read (TKE-FACTS-2 §1.3): kube-system/tke-config gives them the region and
 # the VPC (E6001 without TKE_REGION, E6002 without TKE_VPC_ID); ip-masq-agent reads its `config` key.
 TKE_CONFIG = "tke-config"
@@ -58,8 +59,8 @@ IGNORE_ANNOTATION = "tke-net.kubectl.io/ignore"
 KUBE_SYSTEM_CONFIGMAPS: dict[str, tuple[str, ...]] = {
     "coredns": ("Corefile",),
     "cilium-config": ("kube-proxy-replacement",),
-    SERVICE_CONTROLLER_CONFIG: (GLOBAL_ROUTE_DIRECT_ACCESS,),
-    INGRESS_CONTROLLER_CONFIG: (),  # its presence only: a TKE cluster
+    SERVICE_CONTROLLER_CONFIG: (GLOBAL_ROUTE_DIRECT_ACCESS, CONTROLLER_VERSION),
+    INGRESS_CONTROLLER_CONFIG: (CONTROLLER_VERSION,),
     TKE_CONFIG: tuple(TKE_CONFIG_KEYS),
     IP_MASQ_AGENT_CONFIG: (IP_MASQ_AGENT_KEY,),
 }
@@ -345,6 +346,18 @@ def security_group_problem(value: str) -> str | None:
     if len(ids) > MAX_SECURITY_GROUPS:
         return _("{n} security groups given, at most {max} are allowed").format(n=len(ids), max=MAX_SECURITY_GROUPS)
     return None
+
+
+_CONTROLLER_VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def controller_version(text: object) -> tuple[int, int, int] | None:
+    """`v2.10.0`, `2.8.0` or `1.3` as a comparable tuple; None for anything else (the version is then unknown)."""
+    found = _CONTROLLER_VERSION.fullmatch(str(text).strip()) if isinstance(text, str) else None
+    if found is None:
+        return None
+    major, minor, patch = found.groups()
+    return int(major), int(minor), int(patch or 0)
 
 
 def is_true(value: object) -> bool:

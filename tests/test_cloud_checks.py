@@ -22,6 +22,8 @@ SVC = {
     ("TKE405", "Service/shop/internal"),
 }
 ING = {
+    ("TKE401", "Node/10.0.0.11"),  # Ingress shop/tls-ing is public: its backend's NodePort from the Internet
+    ("TKE401", "Node/10.0.0.12"),
     ("TKE402", "Ingress/shop/tls-ing"),
     ("TKE403", "Ingress/shop/tls-ing"),
     ("TKE404", "Ingress/shop/ka-ing"),
@@ -109,7 +111,7 @@ def test_messages_and_remediation_name_the_group_and_the_rule(cli: CLI, fake: Fa
     codes = by_code(diagnose(cli, "svc"))
     node1 = next(f for f in codes["TKE401"] if f["name"] == "10.0.0.11")
     assert "ins-aaaa1111 (sg-node0001, sg-common1)" in node1["message"]
-    assert "TCP 30080 from the Internet (Service shop/web)" in node1["message"]
+    assert "TCP 30080 from the Internet (Service shop/web, Ingress shop/tls-ing)" in node1["message"]
     assert "UDP" not in node1["message"] and "30090" not in node1["message"]
     assert node1["remediation"].startswith(
         "insert an inbound rule at the top of sg-node0001: ACCEPT TCP 30000-32768 from 0.0.0.0/0"
@@ -171,6 +173,12 @@ def test_tke401_drop_before_accept_in_an_earlier_group(cli: CLI, fake: FakeCloud
 
 def test_tke401_negative_with_pass_to_target(cli: CLI, fake: FakeCloud) -> None:
     fake.load_balancers["lb-web00001"]["pass_to_target"] = True
+    # The public Ingress tls-ing in front of Service web still sends the Internet to its NodePort.
+    codes = by_code(diagnose(cli, "svc"))
+    assert all(
+        "(Ingress shop/tls-ing)" in f["message"] and "Service shop/web" not in f["message"] for f in codes["TKE401"]
+    )
+    fake.load_balancers["lb-ing00001"]["pass_to_target"] = True
     assert not {f for f in found(diagnose(cli, "svc")) if f[0] == "TKE401"}
 
 

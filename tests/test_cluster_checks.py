@@ -135,11 +135,17 @@ def test_tke602_a_tke_config_without_the_vpc(cli: CLI, tmp_path: Path) -> None:
     ("marker", "says"),
     [
         (
-            _drop("ConfigMap", "tke-service-controller-config"),
+            _chain(
+                _drop("ConfigMap", "tke-service-controller-config"), _drop("ConfigMap", "tke-ingress-controller-config")
+            ),
             "DaemonSet kube-system/kube-proxy runs the TKE image ccr.ccs.tencentyun.com/tkeimages/",
         ),
         (
-            _chain(_drop("ConfigMap", "tke-service-controller-config"), _drop("DaemonSet")),
+            _chain(
+                _drop("ConfigMap", "tke-service-controller-config"),
+                _drop("ConfigMap", "tke-ingress-controller-config"),
+                _drop("DaemonSet"),
+            ),
             "node 10.0.1.10 has label cloud.tencent.com/node-instance-id",
         ),
     ],
@@ -179,7 +185,9 @@ def test_tke602_is_skipped_when_nothing_readable_can_tell(cli: CLI, tmp_path: Pa
             for i in doc["items"]
             if i["kind"] not in ("Node", "DaemonSet")
             and not (
-                i["kind"] == "ConfigMap" and i["metadata"]["name"] in ("tke-service-controller-config", "tke-config")
+                i["kind"] == "ConfigMap"
+                and i["metadata"]["name"]
+                in ("tke-service-controller-config", "tke-ingress-controller-config", "tke-config")
             )
         ]
         doc["metadata"] = {

@@ -33,7 +33,7 @@ def test_output_is_cobras_format(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_subcommands_and_aliases() -> None:
     commands, directive = names("")
-    assert commands[:4] == ["service", "ingress", "loopback", "fix"] and directive == 4
+    assert commands[:5] == ["service", "ingress", "gateway", "loopback", "fix"] and directive == 4
     assert {"dump", "checks", "version"} <= set(commands) and not {"svc", "ing"} & set(commands)
     assert names("s") == (["service"], 4)
     assert names("sv") == (["svc"], 4)

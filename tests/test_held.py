@@ -33,6 +33,24 @@ def test_the_checks_read_no_field_the_projection_drops(
     assert projected.json() == whole.json()
 
 
+GATEWAY_SCENARIOS = [
+    ROOT / "examples" / "gateway-cluster.yaml",
+    *sorted((ROOT / "tests" / "checks").glob("TKE5*.yaml")),
+]
+
+
+@pytest.mark.parametrize("path", GATEWAY_SCENARIOS, ids=lambda p: p.stem)
+def test_the_gateway_checks_read_no_field_the_projection_drops(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch, path: Path
+) -> None:
+    projected: Run = cli("gateway", "-A", "--snapshot", str(path), "-o", "json", "--fail-on", "never")
+    monkeypatch.setattr(kinds, "PROJECT", False)
+    whole: Run = cli("gateway", "-A", "--snapshot", str(path), "-o", "json", "--fail-on", "never")
+    assert projected.status == whole.status == 0, projected.err + whole.err
+    assert projected.json()["findings"], "a gateway scenario with nothing to find proves nothing here"
+    assert projected.json() == whole.json()
+
+
 def _leaky(tmp_path: Path) -> Path:
     """A cluster whose objects carry what must never come out: Secret data (also in last-applied), env values,
     a kube-system ConfigMap no check reads, and an unread key of one that is read."""

@@ -32,7 +32,7 @@ def test_cloud_finding_in_chinese_names_the_group_and_the_rule(cli: CLI, fake: F
     node1 = next(f for f in by_code(zh)["TKE401"] if f["name"] == "10.0.0.11")
     assert node1["message"] == (
         "实例 ins-aaaa1111 的安全组（sg-node0001, sg-common1）没有放通 TCP 30080（来源：公网，"
-        "Service shop/web）：CLB 和客户端无法访问该节点上的这些 NodePort"
+        "Service shop/web, Ingress shop/tls-ing）：CLB 和客户端无法访问该节点上的这些端口"
     )
     assert node1["remediation"].startswith(
         "在安全组 sg-node0001 的入站规则最前面插入：来源 0.0.0.0/0、协议端口 TCP:30000-32768、策略 允许（例如执行 "

@@ -78,9 +78,10 @@ def test_prefetch_reads_exactly_the_kinds_a_run_reads_once_each_side_by_side(com
 
     def kinds_read(source: Counting, prefetch: bool) -> dict[str, int]:
         ctx = Context(Snapshot(source, None))
+        ctx.command = command  # as cmd_diagnose sets it
         chosen = selected(command, (), ())
         if prefetch:
-            ctx.snap.prefetch([k for c in chosen for k in c.needs] + list(report.FACT_KINDS))
+            ctx.snap.prefetch([k for c in chosen for k in c.kinds(command)] + list(report.FACT_KINDS))
         result = run(ctx, chosen)
         doc = report.build(command, {}, ctx, result)
         return {"calls": source.calls, "doc": doc}  # type: ignore[dict-item]

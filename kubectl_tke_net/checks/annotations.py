@@ -14,7 +14,8 @@ from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import N_, _
 from kubectl_tke_net.k8s import annotations_of, is_clb_ingress, meta, ref
 from kubectl_tke_net.kinds import Obj
-from kubectl_tke_net.model import Severity
+from kubectl_tke_net.model import Severity, Unavailable
+from kubectl_tke_net.terminal import escape
 
 SVC = ("service",)
 ING = ("ingress",)
@@ -267,9 +268,7 @@ def rule_problems(ing: Obj) -> list[str]:
     tls = spec.get("tls") or []
     defaults = 0
     seen: dict[str, int] = {}
-    for entry in tls:
-        if not entry.get("secretName"):
-            problems.append(_("a spec.tls entry has no secretName (E4009)"))
+    for entry in tls:  # an entry without secretName (E4009) is TKE205's
         entry_hosts = [str(h) for h in entry.get("hosts") or []]
         if not entry_hosts:
             defaults += 1
@@ -303,11 +302,11 @@ def ingress_rule_rejected(ctx: Context) -> Iterator[Hit]:
     lower-case domain with at least one dot (`E4052`), a path that does not start with `/`, is longer than
     120 characters, or uses characters other than `a-z A-Z 0-9 . - / = ?` (regular expressions are not
     supported, `E4031`), a rule with a host but no `http` paths (`E4013`), a rule without a host on an
-    IPv6 CLB (`AddressIPVersion` in `kubernetes.io/ingress.extensiveParameters`, `E4034`), a `spec.tls` entry without
-    `secretName` (`E4009`), more than one `spec.tls` entry without hosts (several default certificates,
-    `E4048`), a host in several `spec.tls` entries (`E4049`), and, with TLS and no default certificate, a rule
-    host that no `spec.tls` entry covers (`E4040`; not judged when `http-rules`/`https-rules` decide which
-    rules are HTTPS).
+    IPv6 CLB (`AddressIPVersion` in `kubernetes.io/ingress.extensiveParameters`, `E4034`), more than one
+    `spec.tls` entry without hosts (several default certificates, `E4048`), a host in several `spec.tls`
+    entries (`E4049`), and, with TLS and no default certificate, a rule host that no `spec.tls` entry
+    covers (`E4040`; not judged when `http-rules`/`https-rules` decide which rules are HTTPS). A `spec.tls`
+    entry without `secretName` (`E4009`) is TKE205's.
 
     ## Why it breaks traffic
     The controller syncs the Ingress as one unit: one rejected rule stops the sync of all of them, so a new
@@ -315,7 +314,7 @@ def ingress_rule_rejected(ctx: Context) -> Iterator[Hit]:
 
     ## How to fix it
     Write hosts in lower case with their domain (`shop.example.com`, `*.example.com`), paths as plain
-    prefixes (`/api`), give each tls entry a `secretName`, keep one default certificate and each host in one
+    prefixes (`/api`), keep one default certificate and each host in one
     tls entry, and list every HTTPS host in a tls entry.
     """
     for ing in ctx.ingresses:
@@ -505,3 +504,91 @@ def ingress_annotation_combination(ctx: Context) -> Iterator[Hit]:
                 "; ".join(problems),
                 _("Make the annotations agree: kubectl edit ingress -n {ns} {name}").format(ns=ns, name=name),
             )
+
+
+# --- Annotations newer than the controller ---------------------------------------------------------------------
+
+# Every ingress controller knows the annotations of its first release: those never need a version to judge.
+_FIRST_RELEASE = (1, 0, 0)
+
+
+@check(
+    "TKE217",
+    Severity.WARNING,
+    N_("TKE annotation newer than the ingress controller"),
+    needs=("ingresses", "configmaps"),
+    commands=ING,
+)
+def ingress_annotation_newer_than_controller(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    Reads the ingress controller's version (key `VERSION` of ConfigMap
+    `kube-system/tke-ingress-controller-config`) and fires when a CLB Ingress carries a documented annotation
+    whose minimum controller version is above it (`ingress.cloud.tencent.com/listen-ports` needs 2.4.1,
+    `ingress.cloud.tencent.com/certificate` and `kubernetes.io/ingress.rule-mix-both` 2.8.0, `auto-rewrite-code`
+    2.11.0; the message names the key, the version it needs and the version that runs). Annotations of the
+    controller's first release (1.0.0) are never judged. When some Ingress carries a newer annotation but the
+    version cannot be read (no ConfigMap, no `VERSION`, or a value that is not `X.Y[.Z]`), the check is listed
+    in `skipped` with that reason instead of passing.
+
+    ## Why it breaks traffic
+    The ingress controller ignores keys it does not know: no event, no error. An older controller builds the
+    listeners on 80/443 whatever `listen-ports` says, leaves the annotation certificates unbound (HTTPS
+    listeners without a certificate), and keeps the old rewrite behaviour. The Ingress looks right and the
+    CLB does something else.
+
+    ## How to fix it
+    Upgrade the ingress controller (TKE console: cluster, Component management, or the add-on's version), or
+    configure the CLB the way the running version supports (`spec.tls` instead of the certificate
+    annotation, the default listeners). Minimum versions come from TKE's Ingress Annotation page.
+    """
+    wanted = []
+    for ing in ctx.ingresses:
+        if not is_clb_ingress(ing):
+            continue
+        newer = []
+        for key in sorted(annotations_of(ing)):
+            note = tke_annotations.BY_KEY.get((tke_annotations.INGRESS, key))
+            if note is None or note.min_version is None:
+                continue
+            needed = tke.controller_version(note.min_version)
+            if needed is not None and needed > _FIRST_RELEASE:
+                newer.append((key, note.min_version, needed))
+        if newer:
+            wanted.append((ing, newer))
+    if not wanted:
+        return
+    config = ctx.configmaps.get(tke.INGRESS_CONTROLLER_CONFIG)
+    text = ((config or {}).get("data") or {}).get(tke.CONTROLLER_VERSION)
+    running = tke.controller_version(text)
+    if running is None:
+        where = f"kube-system/{tke.INGRESS_CONTROLLER_CONFIG}"
+        if config is None:
+            reason = _("the ingress controller's version is unknown: no ConfigMap {where}").format(where=where)
+        elif text is None:
+            reason = _("the ingress controller's version is unknown: ConfigMap {where} has no {key}").format(
+                where=where, key=tke.CONTROLLER_VERSION
+            )
+        else:
+            reason = _("the ingress controller's version is unknown: {key} '{value}' in {where}").format(
+                key=tke.CONTROLLER_VERSION, value=escape(str(text)[:40]), where=where
+            )
+        raise Unavailable("configmaps", reason)
+    for ing, newer in wanted:
+        old = [(key, version) for key, version, needed in newer if needed > running]
+        if not old:
+            continue
+        yield Hit(
+            ref(ing),
+            "; ".join(
+                _("{key} needs ingress controller {version} or later, this cluster runs {running}").format(
+                    key=key, version=version, running=str(text).strip()
+                )
+                for key, version in old
+            )
+            + _(": the controller ignores it"),
+            _(
+                "Upgrade the ingress controller (TKE console: Component management), or remove the annotation "
+                "and configure what the running version supports"
+            ),
+        )

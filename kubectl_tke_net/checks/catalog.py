@@ -19,7 +19,16 @@ __all__ = ["CHECKS", "Check", "Result", "docs_url", "load_all", "parse_codes", "
 
 def load_all() -> None:
     """Import the modules that register checks."""
-    from kubectl_tke_net.checks import annotations, cloud, cluster, ingress, loopback, probe, service  # noqa: F401
+    from kubectl_tke_net.checks import (  # noqa: F401
+        annotations,
+        cloud,
+        cluster,
+        gateway,
+        ingress,
+        loopback,
+        probe,
+        service,
+    )
 
 
 _CODE = re.compile(r"TKE\d{1,3}")
@@ -69,7 +78,7 @@ def run(ctx: Context, checks: list[Check], suppress: bool = True) -> Result:
     skipped: dict[str, list[str]] = {}
     for chk in checks:
         try:
-            for name in chk.needs:
+            for name in chk.kinds(ctx.command):
                 ctx.snap.list(name)
             hits = list(chk.func(ctx))
         except Unavailable as exc:

@@ -5,9 +5,11 @@ checks are on. `wants` tells the source what they will read."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from kubectl_tke_net import tke
 from kubectl_tke_net.checks.registry import Check, Hit, check
@@ -31,16 +33,24 @@ from kubectl_tke_net.i18n import N_, _, ngettext
 from kubectl_tke_net.k8s import (
     annotations_of,
     backends,
+    container_port_for,
     is_clb_ingress,
     is_internal_ingress,
     is_internal_service,
+    is_super_node_pod,
     meta,
     ref,
+    target_port,
 )
 from kubectl_tke_net.kinds import Obj
-from kubectl_tke_net.model import Severity, Unavailable
+from kubectl_tke_net.model import Ref, Severity, Unavailable
 
 ING_PASS_TO_TARGET = "ingress.cloud.tencent.com/pass-to-target"
+# The security groups of a super-node Pod (comma-separated IDs), else its pool's default (TKE-FACTS-2 §3.2).
+POD_SECURITY_GROUP = "eks.tke.cloud.tencent.com/security-group-id"
+# The Ingress's listeners, and certificates in place of spec.tls (TKE-FACTS-2 §2.2).
+ING_LISTEN_PORTS = "ingress.cloud.tencent.com/listen-ports"
+ING_CERTIFICATE = "ingress.cloud.tencent.com/certificate"
 NODEPORTS = tke.NODEPORT_RANGE
 
 
@@ -51,7 +61,7 @@ def wants(ctx: Context, chosen: Iterable[Check], view: CloudView) -> Wants:
     try:
         for chk in chosen:
             try:
-                for name in chk.needs:
+                for name in chk.kinds(ctx.command):
                     ctx.snap.list(name)
                 list(chk.func(ctx))
             except Unavailable:
@@ -80,6 +90,7 @@ class Need:
     source_text: str  # "the Internet", "the CLB address 10.0.0.9", ...
     cidr: str  # what the remedy allows: 0.0.0.0/0, 10.0.0.9, 100.64.0.0/10
     why: str  # "Service shop/web"
+    nodes: frozenset[str] | None = None  # the nodes it concerns (direct access: those hosting the Pods); None: all
 
 
 @dataclass(frozen=True)
@@ -156,11 +167,11 @@ def _name(obj: Obj) -> str:
 
 
 def _port_spans(ports: Iterable[int]) -> list[str]:
-    """What a remedy opens: TKE's whole NodePort range when every port is in it, else each port."""
+    """What a remedy opens: TKE's whole NodePort range for the ports in it, and each other port (a container
+    port of direct access) on its own."""
     ports = sorted(set(ports))
-    if ports and all(NODEPORTS[0] <= p <= NODEPORTS[1] for p in ports):
-        return [f"{NODEPORTS[0]}-{NODEPORTS[1]}"]
-    return [str(p) for p in ports]
+    inside = [p for p in ports if NODEPORTS[0] <= p <= NODEPORTS[1]]
+    return ([f"{NODEPORTS[0]}-{NODEPORTS[1]}"] if inside else []) + [str(p) for p in ports if p not in inside]
 
 
 def tccli_rule(region: str | None, sg: str, protocol: str, port: str, cidr: str) -> str:
@@ -213,31 +224,227 @@ def _groups_text(groups: Iterable[SecurityGroup]) -> str:
 
 # --- TKE401 ----------------------------------------------------------------------------------------------
 
+# Where the CLB's traffic comes from, as a Need's source: (addresses, text, what a remedy allows).
+Source = tuple[Addresses, str, str]
 
-def _nodeport_needs(svc: Obj, lbs: dict[str, LoadBalancer]) -> list[Need]:
+
+def _internet() -> Source:
+    return INTERNET, _("the Internet"), "0.0.0.0/0"
+
+
+def _vpc_clients(vips: list[str]) -> Source:
+    """The clients of an internal CLB: an L4 CLB, and an L7 one without keep-alive, pass the client's own
+    address, so the backends see the VPC's clients, not (only) the CLB's address."""
+    return PRIVATE - Addresses.parse(vips), _("its clients in the VPC"), "10.0.0.0/8"
+
+
+def _service_sources(svc: Obj) -> list[Source]:
+    """Where the traffic a Service's own CLB (or a NodePort's callers) sends to its backends comes from."""
     spec = svc.get("spec") or {}
-    kind = spec.get("type")
-    if kind not in ("NodePort", "LoadBalancer") or _passes_to_target(svc, lbs):
-        return []
-    why = _("Service {name}").format(name=_name(svc))
-    if kind == "LoadBalancer" and is_internal_service(svc):
-        vips = _vips(svc)
-        if not vips:
-            return []  # no CLB yet (TKE107)
-        source, text, cidr = Addresses.parse(vips), _("the CLB address {vip}").format(vip=vips[0]), vips[0]
-    elif kind == "LoadBalancer":
-        source, text, cidr = INTERNET, _("the Internet"), "0.0.0.0/0"
-    else:
-        source, text, cidr = PRIVATE, _("the VPC"), "10.0.0.0/8"
-    return [Need(protocol, port, source, text, cidr, why) for protocol, port in _node_ports(svc)]
+    if spec.get("type") != "LoadBalancer":
+        return [(PRIVATE, _("the VPC"), "10.0.0.0/8")]
+    if not is_internal_service(svc):
+        return [_internet()]  # the CLB passes the Internet client's address
+    vips = _vips(svc)
+    if not vips:
+        return []  # no CLB yet (TKE107)
+    # Its health checks come from the VIP; its clients keep their own addresses through the L4 CLB.
+    return [(Addresses.parse(vips), _("the CLB address {vip}").format(vip=vips[0]), vips[0]), _vpc_clients(vips)]
+
+
+def _ingress_sources(ctx: Context, ing: Obj) -> list[Source]:
+    """Where a CLB Ingress's traffic to its backends comes from: the Internet client for a public CLB, the VPC
+    client for an internal one; with keep-alive the CLB SNATs from 100.127.0.0/16 instead (TKE404 judges that)."""
+    try:
+        if _keepalive_on(ctx, ing):
+            return []
+    except Unavailable:
+        pass  # no TkeServiceConfig to read: keep-alive is not known to be on
+    return [_vpc_clients(_vips(ing))] if is_internal_ingress(ing) else [_internet()]
+
+
+def _direct(obj: Obj) -> bool:
+    notes = annotations_of(obj)
+    return tke.is_true(notes.get(tke.SVC_DIRECT_ACCESS)) or tke.is_true(notes.get(tke.ING_DIRECT_ACCESS))
+
+
+def _pass_to_target_only(obj: Obj, lbs: dict[str, LoadBalancer]) -> bool:
+    """pass-to-target: only the CLB's security group filters its traffic, neither the nodes' nor the Pods'."""
+    notes = annotations_of(obj)
+    if tke.is_true(notes.get(tke.SVC_PASS_TO_TARGET)) or tke.is_true(notes.get(ING_PASS_TO_TARGET)):
+        return True
+    lb = lbs.get(_lb_id(obj) or "")
+    return lb is not None and lb.pass_to_target
+
+
+@dataclass
+class Traffic:
+    """What TKE401 judges: NodePort traffic on every CVM node, container-port traffic on the GlobalRouter
+    nodes that host direct-access Pods, super-node Pods through their own security groups, and what it
+    cannot judge (VPC-CNI Pods' ENI groups, super-node Pods without a group of their own)."""
+
+    needs: list[Need] = field(default_factory=list)
+    pod_needs: list[tuple[Obj, tuple[str, ...], Need]] = field(default_factory=list)
+    unknown: dict[Ref, list[str]] = field(default_factory=lambda: defaultdict(list))
+    unknown_fix: dict[Ref, list[Need]] = field(default_factory=lambda: defaultdict(list))
+
+
+def _port_of(svc: Obj, port: int | str | None) -> list[dict[str, Any]]:
+    """The Service ports an Ingress backend's port (number or name; None: every port) names."""
+    return [
+        p for p in (svc.get("spec") or {}).get("ports") or [] if port is None or port in (p.get("port"), p.get("name"))
+    ]
+
+
+def _add_direct(
+    ctx: Context,
+    traffic: Traffic,
+    owner: Obj,
+    svc: Obj,
+    *,
+    ports: list[dict[str, Any]],
+    sources: list[Source],
+    why: str,
+) -> None:
+    """Direct access: the CLB sends to the Pods' own addresses and container ports, so the requirement moves
+    to the group that filters each Pod: its node's (GlobalRouter), its own (super node), its ENI's (VPC-CNI)."""
+    for pod in ctx.selected_pods(svc):
+        spec = pod.get("spec") or {}
+        if spec.get("hostNetwork"):
+            continue  # never a direct backend (TKE110, E4033)
+        for port in ports:
+            protocol = str(port.get("protocol") or "TCP").upper()
+            target = target_port(port)
+            if isinstance(target, str):
+                found = container_port_for(pod, target, protocol)
+                if found is None:
+                    continue  # TKE104 says so
+                target = int(found["containerPort"])
+            for addresses, text, cidr in sources:
+                need = Need(protocol, target, addresses, text, cidr, why)
+                if is_super_node_pod(pod, ctx.super_nodes):
+                    groups = tuple(
+                        g.strip()
+                        for g in str(annotations_of(pod).get(POD_SECURITY_GROUP) or "").split(",")
+                        if g.strip()
+                    )
+                    if groups:
+                        traffic.pod_needs.append((pod, groups, need))
+                    else:
+                        traffic.unknown[ref(owner)].append(
+                            _(
+                                "super-node Pod {pod} has no {key}: the default group of its super node pool is not "
+                                "known here"
+                            ).format(pod=meta(pod).get("name", ""), key=POD_SECURITY_GROUP)
+                        )
+                        traffic.unknown_fix[ref(owner)].append(need)
+                elif annotations_of(pod).get(tke.POD_NETWORKS):
+                    traffic.unknown[ref(owner)].append(
+                        _("VPC-CNI Pod {pod}: the security group of its ENI is not read by the plugin").format(
+                            pod=meta(pod).get("name", "")
+                        )
+                    )
+                    traffic.unknown_fix[ref(owner)].append(need)
+                elif spec.get("nodeName"):
+                    traffic.needs.append(
+                        Need(protocol, target, addresses, text, cidr, why, frozenset({str(spec["nodeName"])}))
+                    )
+
+
+def _traffic(ctx: Context, facts: CloudView) -> Traffic:
+    """The traffic the CLBs of the run's Services (svc) or Ingresses (ingress) send into the cluster."""
+    traffic = Traffic()
+    services: list[Obj] = []
+    # Each CLB Ingress judged, with the Services whose backends count (None: all of them).
+    fronting: dict[Ref, tuple[Obj, set[tuple[str, str]] | None]] = {}
+    if "services" in facts.scope:
+        services = [s for s in ctx.services if (s.get("spec") or {}).get("type") in ("NodePort", "LoadBalancer")]
+        in_scope = {(meta(s).get("namespace", ""), meta(s).get("name", "")) for s in services}
+        # The CLB Ingresses in front of these Services (when the Ingresses cannot be read, only the Services'
+        # own traffic is judged).
+        for ing in ctx.snap.maybe("ingresses"):
+            if is_clb_ingress(ing) and any(
+                (meta(ing).get("namespace", ""), b.service) in in_scope for b in backends(ing)
+            ):
+                fronting[ref(ing)] = (ing, in_scope)
+    if "ingresses" in facts.scope:
+        fronting.update({ref(i): (i, None) for i in ctx.ingresses if is_clb_ingress(i)})
+    lbs = _load_balancers(
+        ctx,
+        facts,
+        [s for s in services if (s.get("spec") or {}).get("type") == "LoadBalancer"]
+        + [i for i, _e in fronting.values()],
+    )
+    for svc in services:
+        if _pass_to_target_only(svc, lbs):
+            continue
+        why = _("Service {name}").format(name=_name(svc))
+        sources = _service_sources(svc)
+        if _direct(svc):
+            _add_direct(
+                ctx, traffic, svc, svc, ports=list((svc.get("spec") or {}).get("ports") or []), sources=sources, why=why
+            )
+            continue
+        for protocol, port in _node_ports(svc):
+            traffic.needs += [Need(protocol, port, a, text, cidr, why) for a, text, cidr in sources]
+    for ing, examined in fronting.values():
+        if _pass_to_target_only(ing, lbs):
+            continue
+        why = _("Ingress {name}").format(name=_name(ing))
+        sources = _ingress_sources(ctx, ing)
+        ns = meta(ing).get("namespace", "")
+        for backend in backends(ing):
+            if examined is not None and (ns, backend.service) not in examined:
+                continue
+            backend_svc = ctx.services_by_key.get((ns, backend.service))
+            if backend_svc is None:
+                continue  # TKE201
+            ports = _port_of(backend_svc, backend.port)
+            if _direct(ing):
+                _add_direct(ctx, traffic, ing, backend_svc, ports=ports, sources=sources, why=why)
+                continue
+            for item in ports:
+                if item.get("nodePort"):
+                    protocol = str(item.get("protocol") or "TCP").upper()
+                    traffic.needs += [
+                        Need(protocol, int(item["nodePort"]), a, text, cidr, why) for a, text, cidr in sources
+                    ]
+    traffic.needs = _merged(traffic.needs)
+    return traffic
+
+
+def _merged(needs: Iterable[Need]) -> list[Need]:
+    """One Need per port, source and nodes, naming every object that needs it."""
+    out: dict[tuple[str, int, str, frozenset[str] | None], Need] = {}
+    for need in needs:
+        key = (need.protocol, need.port, need.source_text, need.nodes)
+        seen = out.get(key)
+        if seen is None:
+            out[key] = need
+        elif need.why not in seen.why.split(", "):
+            out[key] = replace(seen, why=f"{seen.why}, {need.why}")
+    return list(out.values())
+
+
+def _scope(ctx: Context) -> tuple[str, ...]:
+    return ctx.cloud.scope if ctx.cloud is not None else ("services", "ingresses")
+
+
+def _rules_text(needs: Iterable[Need]) -> str:
+    return "; ".join(
+        dict.fromkeys(
+            _("ACCEPT {protocol} {ports} from {cidr}").format(protocol=n.protocol, ports=n.port, cidr=n.cidr)
+            for n in needs
+        )
+    )
 
 
 @check(
     "TKE401",
     Severity.ERROR,
-    N_("node security groups block the NodePorts"),
+    N_("security groups block the CLB's traffic to the NodePorts or Pods"),
     needs=("services", "nodes"),
-    commands=("service --cloud",),
+    commands=("service --cloud", "ingress --cloud"),
 )
 def node_security_groups_block_node_ports(ctx: Context) -> Iterator[Hit]:
     """
@@ -245,53 +452,132 @@ def node_security_groups_block_node_ports(ctx: Context) -> Iterator[Hit]:
     With Tencent Cloud credentials (`--cloud`), reads each node's CVM instance and its security groups,
     and evaluates their inbound rules as the cloud does: the groups in their bound order, the rules of
     each in order, the first rule that matches decides, and no match drops. Fires on a node whose groups
-    let nothing through to a NodePort (TCP, or UDP for UDP ports) of a NodePort or LoadBalancer Service
-    that has neither `pass-to-target` nor `direct-access`. The traffic judged: from the Internet for a
-    public LoadBalancer (the CLB passes the client's address), from the CLB's own address for an internal
-    one (its health checks), from the VPC's private ranges for a NodePort Service. A rule whose source is
-    another security group or whose ports are a service template cannot be judged here; the node is then
-    not reported.
+    let nothing of a source through to a port the CLB sends to (TCP, or UDP for UDP ports). The sources
+    are where the packets really come from:
+
+    - a public LoadBalancer Service, and the NodePort Services behind a public CLB Ingress: the Internet
+      (the CLB passes the client's address, so allowing only the VPC is not enough);
+    - an internal LoadBalancer Service: the CLB's own address (its health checks) and its clients in the
+      VPC (an L4 CLB keeps the client's address); the Services behind an internal CLB Ingress: the VPC;
+    - a NodePort Service: the VPC's private ranges.
+
+    Under `svc` it judges the Services in scope and the CLB Ingresses in front of them; under `ingress`
+    the Ingresses in scope. An Ingress with CLB keep-alive is left to TKE404 (the CLB then SNATs from
+    `100.127.0.0/16`); `pass-to-target` leaves only the CLB's security group to filter. With
+    `direct-access` the CLB sends to the Pods' container ports instead of the NodePorts, and the
+    requirement moves with it: to the node's groups for GlobalRouter Pods (on the nodes that host them),
+    to the Pod's own groups for Pods on super nodes (`eks.tke.cloud.tencent.com/security-group-id`).
+    What the plugin cannot read is reported as info on the Service or Ingress, with what must be allowed,
+    never as fine: the ENI security group of VPC-CNI Pods, and the default group of a super-node Pod
+    without that annotation. A rule whose source is another security group or whose ports are a service
+    template cannot be judged here; the node is then not reported.
 
     ## Why it breaks traffic
-    The CLB forwards to the nodes' NodePorts, and the node's security group filters that traffic: when
-    it drops it, the CLB's health checks fail, every backend is unhealthy and clients time out. TKE's
-    troubleshooting guide's first step is "检查集群中节点的安全组是否正确放通30000-32768端口区间".
+    The CLB forwards to the nodes' NodePorts (or, with direct access, to the Pods), and the security
+    group filters that traffic: when it drops it, the CLB's health checks fail, every backend is
+    unhealthy and clients time out (an Ingress answers 504). TKE's troubleshooting guide's first step is
+    "检查集群中节点的安全组是否正确放通30000-32768端口区间"; for direct access to GlobalRouter Pods it
+    says "需要开启 CVM 上工作负载对应的端口".
 
     ## How to fix it
-    Insert the rule the remediation names at the top of the node's first security group, for example
+    Insert the rule the remediation names at the top of the first security group, for example
     `ACCEPT TCP 30000-32768 from 0.0.0.0/0` (the `tccli vpc CreateSecurityGroupPolicies` command is
-    given), or set `service.cloud.tencent.com/pass-to-target: "true"` on the Service so that CLB
-    traffic is checked only by the CLB's security group.
-    Source: Tencent Cloud, "Service & Ingress 网络无法访问排障处理"; VPC API CreateSecurityGroupPolicies.
+    given), or set `service.cloud.tencent.com/pass-to-target: "true"` on the Service
+    (`ingress.cloud.tencent.com/pass-to-target` on the Ingress) so that CLB traffic is checked only by
+    the CLB's security group.
+    Source: Tencent Cloud, "Service & Ingress 网络无法访问排障处理"; "Service 直连 Pod 模式"; VPC API
+    CreateSecurityGroupPolicies.
     """
-    services = [s for s in ctx.services if (s.get("spec") or {}).get("type") in ("NodePort", "LoadBalancer")]
-    if not services:
+    scope = _scope(ctx)
+    services = "services" in scope and any(
+        (s.get("spec") or {}).get("type") in ("NodePort", "LoadBalancer") for s in ctx.services
+    )
+    ingresses = "ingresses" in scope and any(is_clb_ingress(i) for i in ctx.ingresses)
+    if not services and not ingresses:
         return
     facts = facts_of(ctx)
-    lbs = _load_balancers(ctx, facts, (s for s in services if (s.get("spec") or {}).get("type") == "LoadBalancer"))
-    needs = [n for s in services for n in _nodeport_needs(s, lbs)]
-    if not needs:
-        return
-    for chain in node_chains(ctx, facts):
-        missing = [n for n in needs if _blocked(evaluate(chain.groups, n.protocol, n.port, n.source), whole=False)]
-        if missing:
-            yield Hit(
-                ref(chain.node),
-                _(
-                    "the security groups of instance {instance} ({groups}) let no traffic through to {ports}: the CLB "
-                    "and clients cannot reach these NodePorts on this node"
-                ).format(instance=chain.instance.id, groups=_groups_text(chain.groups), ports=_missing_text(missing)),
-                remedy(facts.region, chain.instance.security_groups[0], missing),
-            )
+    traffic = _traffic(ctx, facts)
+    if traffic.needs:
+        for chain in node_chains(ctx, facts):
+            missing = [
+                n
+                for n in traffic.needs
+                if (n.nodes is None or chain.name in n.nodes)
+                and _blocked(evaluate(chain.groups, n.protocol, n.port, n.source), whole=False)
+            ]
+            if missing:
+                yield Hit(
+                    ref(chain.node),
+                    _(
+                        "the security groups of instance {instance} ({groups}) let no traffic through to {ports}: "
+                        "the CLB and clients cannot reach these ports on this node"
+                    ).format(
+                        instance=chain.instance.id, groups=_groups_text(chain.groups), ports=_missing_text(missing)
+                    ),
+                    remedy(facts.region, chain.instance.security_groups[0], missing),
+                )
+    if traffic.pod_needs:
+        groups = facts.security_groups(g for _pod, ids, _need in traffic.pod_needs for g in ids)
+        by_pod: dict[Ref, tuple[Obj, tuple[str, ...], list[Need]]] = {}
+        for pod, ids, need in traffic.pod_needs:
+            by_pod.setdefault(ref(pod), (pod, ids, []))[2].append(need)
+        for pod, ids, needs in by_pod.values():
+            bound = [groups[g] for g in ids if g in groups]
+            missing = [
+                n for n in _merged(needs) if _blocked(evaluate(bound, n.protocol, n.port, n.source), whole=False)
+            ]
+            if missing:
+                yield Hit(
+                    ref(pod),
+                    _(
+                        "the security groups of super-node Pod {pod} ({groups}) let no traffic through to {ports}: "
+                        "with direct access the CLB and clients cannot reach the Pod"
+                    ).format(pod=meta(pod).get("name", ""), groups=", ".join(ids), ports=_missing_text(missing)),
+                    remedy(facts.region, ids[0], missing),
+                )
+    for owner, reasons in traffic.unknown.items():
+        needs = _merged(traffic.unknown_fix[owner])
+        yield Hit(
+            owner,
+            _(
+                "cannot judge the security groups of its direct-access Pods ({reasons}); they must let through {ports}"
+            ).format(reasons="; ".join(dict.fromkeys(reasons)), ports=_missing_text(needs)),
+            _("check that the security group bound to those Pods allows: {rules}").format(rules=_rules_text(needs)),
+            Severity.INFO,
+        )
 
 
 # --- TKE402 ----------------------------------------------------------------------------------------------
 
 
+def listen_ports(value: object) -> list[int] | None:
+    """The listener ports `ingress.cloud.tencent.com/listen-ports` declares (`[{"HTTP":80},{"HTTPS":8443}]`),
+    or None when it is absent or not of that form (TKE214 reports a malformed value)."""
+    try:
+        items = json.loads(str(value)) if value else None
+    except ValueError:
+        return None
+    if not isinstance(items, list) or not items:
+        return None
+    ports: list[int] = []
+    for item in items:
+        if not isinstance(item, dict) or not item:
+            return None
+        for protocol, port in item.items():
+            if protocol not in ("HTTP", "HTTPS") or not isinstance(port, int) or isinstance(port, bool):
+                return None
+            ports.append(port)
+    return sorted(set(ports))
+
+
 def _listener_ports(ing: Obj) -> list[int]:
-    """The CLB listeners of a TKE Ingress: 443 with TLS, 80 without (or with mixed HTTP rules)."""
+    """The CLB listeners of a TKE Ingress: those `listen-ports` declares; else 443 with TLS (`spec.tls`, or the
+    `ingress.cloud.tencent.com/certificate` annotation that replaces it), 80 without (or with mixed rules)."""
     notes = annotations_of(ing)
-    if not (ing.get("spec") or {}).get("tls"):
+    declared = listen_ports(notes.get(ING_LISTEN_PORTS))
+    if declared:
+        return declared
+    if not (ing.get("spec") or {}).get("tls") and not notes.get(ING_CERTIFICATE):
         return [80]
     mixed = notes.get("kubernetes.io/ingress.http-rules") or tke.is_true(notes.get("kubernetes.io/ingress.rule-mix"))
     return [80, 443] if mixed else [443]
@@ -309,10 +595,12 @@ def clb_security_group_blocks_listeners(ctx: Context) -> Iterator[Hit]:
     ## What it does
     With Tencent Cloud credentials (`--cloud`), reads the CLB of each public CLB Ingress (annotation
     `kubernetes.io/ingress.qcloud-loadbalance-id`) and the security groups bound to it, and fires when
-    their inbound rules (first match wins, as for TKE401) let nothing from the Internet through to TCP
-    443 (an Ingress with `spec.tls`) or 80 (without TLS, or with mixed HTTP rules). A CLB without a
-    security group is not filtered; internal CLBs are not judged (the CLB API says that private CLBs do
-    not support security groups).
+    their inbound rules (first match wins, as for TKE401) let nothing from the Internet through to one
+    of its listener ports: those `ingress.cloud.tencent.com/listen-ports` declares (its JSON form,
+    `[{"HTTP":80},{"HTTPS":8443}]`), else TCP 443 for an HTTPS Ingress (`spec.tls`, or certificates in
+    `ingress.cloud.tencent.com/certificate`, which replaces `spec.tls`) and 80 without TLS or with mixed
+    HTTP rules. A CLB without a security group is not filtered; internal CLBs are not judged (the CLB
+    API says that private CLBs do not support security groups).
 
     ## Why it breaks traffic
     The CLB's security group filters clients before the listener: a group that does not open 443 makes

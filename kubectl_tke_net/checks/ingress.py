@@ -331,55 +331,79 @@ def backend_without_ready_endpoint(ctx: Context) -> Iterator[Hit]:
         )
 
 
+def _ingress_tls_problems(ing: Obj, secrets: set[tuple[str, str]]) -> tuple[list[str], str | None]:
+    """What is wrong with the Secrets of an Ingress's spec.tls, and the first missing Secret's name."""
+    ns, _name = _ns_name(ing)
+    missing: dict[str, list[str]] = {}
+    problems = []
+    for tls in _spec(ing).get("tls") or []:
+        secret = tls.get("secretName")
+        hosts = [str(h) for h in tls.get("hosts") or []]
+        if not secret:
+            # Other controllers serve their default certificate for such an entry; TKE's refuses it.
+            if is_clb_ingress(ing):
+                problems.append(
+                    _(
+                        "a spec.tls entry{hosts} has no secretName, so the CLB gets no certificate for it (E4009)"
+                    ).format(hosts=_(" (hosts {hosts})").format(hosts=", ".join(hosts)) if hosts else "")
+                )
+        elif (ns, secret) not in secrets:
+            missing.setdefault(secret, []).extend(hosts)
+    problems += [
+        _("TLS Secret {secret} does not exist in namespace {ns}{elsewhere}").format(
+            secret=secret, ns=ns, elsewhere=_only_in(secret, ns, secrets)
+        )
+        + (_(" (hosts {hosts})").format(hosts=", ".join(dict.fromkeys(hosts))) if hosts else "")
+        for secret, hosts in missing.items()
+    ]
+    return problems, next(iter(missing), None)
+
+
 @check("TKE205", Severity.ERROR, N_("TLS Secret missing"), needs=("ingresses", "secrets"), commands=ING)
 def tls_secret_missing(ctx: Context) -> Iterator[Hit]:
     """
     ## What it does
-    Fires when a Secret named in the Ingress's `spec.tls` does not exist in the Ingress's namespace.
-    Only the Secrets' names are read, never their data. When the user may not list Secrets the check
-    is reported as skipped, not as a missing Secret.
+    Fires when a Secret named in the Ingress's `spec.tls` does not exist in the Ingress's namespace, and
+    when a `spec.tls` entry of a CLB Ingress has no `secretName` at all (controller error `E4009`; other
+    controllers serve their default certificate for such an entry). Only the Secrets' names are read,
+    never their data. When the user may not list Secrets the check is reported as skipped, not as a
+    missing Secret. The certificate IDs of `ingress.cloud.tencent.com/certificate` are Tencent Cloud SSL
+    certificates, not Secrets: the plugin does not read the SSL API, so it cannot tell whether they exist
+    (the controller's events say so, `E4012`/`E4036`, see TKE212).
 
     ## Why it breaks traffic
     Without the Secret the controller has no certificate for the hosts. TKE's ingress controller
-    reports error `E4010` (Secret not found) as an event on the Ingress and cannot create the HTTPS
-    listener, so HTTPS requests for those hosts fail; other controllers serve a default, untrusted
-    certificate.
+    reports error `E4010` (Secret not found) or `E4009` (no secretName) as an event on the Ingress and
+    cannot create the HTTPS listener, so HTTPS requests for those hosts fail; other controllers serve a
+    default, untrusted certificate.
 
     ## How to fix it
-    Create the Secret in the Ingress's namespace. For a TKE CLB Ingress it is an Opaque Secret whose key
+    Create the Secret in the Ingress's namespace. For TKE's controllers it is an Opaque Secret whose key
     `qcloud_cert_id` holds the ID of a certificate uploaded to Tencent Cloud SSL Certificates:
     `kubectl create secret generic NAME -n NS --from-literal=qcloud_cert_id=CERT_ID`. For other
-    controllers: `kubectl create secret tls NAME -n NS --cert=tls.crt --key=tls.key`.
+    controllers: `kubectl create secret tls NAME -n NS --cert=tls.crt --key=tls.key`. Give every
+    `spec.tls` entry a `secretName`, or drop the entry.
     """
     secrets = {_ns_name(s) for s in ctx.snap.list("secrets")}
     for ing in ctx.ingresses:
-        ns, _name = _ns_name(ing)
-        missing: dict[str, list[str]] = {}
-        for tls in _spec(ing).get("tls") or []:
-            secret = tls.get("secretName")
-            if secret and (ns, secret) not in secrets:
-                missing.setdefault(secret, []).extend(str(h) for h in tls.get("hosts") or [])
-        if not missing:
+        ns, name = _ns_name(ing)
+        problems, first = _ingress_tls_problems(ing, secrets)
+        if not problems:
             continue
-        problems = [
-            _("TLS Secret {secret} does not exist in namespace {ns}{elsewhere}").format(
-                secret=secret, ns=ns, elsewhere=_only_in(secret, ns, secrets)
-            )
-            + (_(" (hosts {hosts})").format(hosts=", ".join(dict.fromkeys(hosts))) if hosts else "")
-            for secret, hosts in missing.items()
-        ]
-        first = next(iter(missing))
-        if is_clb_ingress(ing):
-            create = f"kubectl create secret generic {first} -n {ns} --from-literal=qcloud_cert_id=CERT_ID"
+        if first is None:
+            fix = _(
+                "Set spec.tls[].secretName to a Secret with the certificate, or remove the entry: "
+                "kubectl edit ingress -n {ns} {name}"
+            ).format(ns=ns, name=name)
         else:
-            create = f"kubectl create secret tls {first} -n {ns} --cert=tls.crt --key=tls.key"
-        yield Hit(
-            ref(ing),
-            "; ".join(problems),
-            _("Create the Secret in namespace {ns} ({command}) or correct spec.tls[].secretName").format(
+            if is_clb_ingress(ing):
+                create = f"kubectl create secret generic {first} -n {ns} --from-literal=qcloud_cert_id=CERT_ID"
+            else:
+                create = f"kubectl create secret tls {first} -n {ns} --cert=tls.crt --key=tls.key"
+            fix = _("Create the Secret in namespace {ns} ({command}) or correct spec.tls[].secretName").format(
                 ns=ns, command=create
-            ),
-        )
+            )
+        yield Hit(ref(ing), "; ".join(problems), fix)
 
 
 @check("TKE206", Severity.ERROR, N_("CLB Ingress without address"), needs=("ingresses",), commands=ING)

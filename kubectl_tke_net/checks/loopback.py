@@ -10,6 +10,7 @@ from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import N_, _, ngettext
 from kubectl_tke_net.k8s import (
     annotations_of,
+    is_clb_ingress,
     is_internal_ingress,
     is_internal_service,
     meta,
@@ -223,13 +224,48 @@ def _keepalive_problem(ctx: Context, ing: Obj) -> str | None:
     return None
 
 
+SVC_TSC = "service.cloud.tencent.com/tke-service-config"
+
+
+def _missing_config(ctx: Context, obj: Obj, key: str) -> str | None:
+    """The TkeServiceConfig the object's `key` annotation names, when it does not exist in its namespace."""
+    name = annotations_of(obj).get(key)
+    if not name:
+        return None
+    if (meta(obj).get("namespace", ""), str(name)) in ctx.tkeserviceconfigs:
+        return None
+    return str(name)
+
+
+def _missing_config_hit(obj: Obj, name: str, code: str) -> Hit:
+    ns, kind = meta(obj).get("namespace", ""), obj.get("kind") or ""
+    return Hit(
+        ref(obj),
+        _(
+            "its TkeServiceConfig {name} does not exist ({code}): the CLB configuration it asks for is not "
+            "applied, and the controller syncs the rest without it"
+        ).format(name=name, code=code),
+        _(
+            "create TkeServiceConfig {name} in namespace {ns} (kubectl get tkeserviceconfigs -n {ns}), or correct "
+            "or remove the annotation: kubectl annotate {kind} -n {ns} {obj} {key}-"
+        ).format(
+            name=name,
+            ns=ns,
+            kind=str(kind).lower(),
+            obj=meta(obj).get("name", ""),
+            key=SVC_TSC if kind == "Service" else tke.ING_TSC,
+        ),
+    )
+
+
 @check(
     "TKE303",
     Severity.WARNING,
-    N_("internal CLB Ingress without keep-alive"),
+    N_("internal CLB Ingress without keep-alive, or TkeServiceConfig missing"),
     needs=("ingresses", "tkeserviceconfigs"),
-    commands=("loopback", "ingress"),
+    commands=("loopback", "ingress", "service"),
     fix="ingress-keepalive",
+    needs_for={"service": ("services",)},  # the TkeServiceConfigs only when a Service names one
 )
 def internal_ingress_without_keepalive(ctx: Context) -> Iterator[Hit]:
     """
@@ -238,7 +274,13 @@ def internal_ingress_without_keepalive(ctx: Context) -> Iterator[Hit]:
     keep-alive: it has neither `ingress.cloud.tencent.com/tke-service-config` nor
     `ingress.cloud.tencent.com/tke-service-config-auto`, or its TkeServiceConfig is missing, or some
     entry of `spec.loadBalancer.l7Listeners` lacks `keepaliveEnable: 1`. Any proxy mode. Severity rises
-    to error on a cluster with exactly one Ready node. Public Ingresses never get it.
+    to error on a cluster with exactly one Ready node. Public Ingresses never get it for keep-alive.
+
+    Under `ingress` it also fires for a public CLB Ingress whose `ingress.cloud.tencent.com/tke-service-config`
+    names a TkeServiceConfig that does not exist (controller code `E4043`), and under `service` for a
+    LoadBalancer Service whose `service.cloud.tencent.com/tke-service-config` does (`E4026`). That is not
+    loopback (the `loopback` command keeps to the internal Ingresses' keep-alive): the configuration the
+    user asked for (listeners, health checks, timeouts, keep-alive) is silently not applied.
 
     ## Why it breaks traffic
     The L7 CLB forwards to the nodes' NodePorts and passes the client's real source address. When a Pod
@@ -246,34 +288,47 @@ def internal_ingress_without_keepalive(ctx: Context) -> Iterator[Hit]:
     packet (its source is local) and the CLB retries another node after about 4 seconds: requests from
     inside the cluster are slow by 4 s, or fail outright on a single-node cluster. With keep-alive (and
     SNAT, enabled by ticket) the CLB connects from its own addresses, so nothing loops back.
+    A missing TkeServiceConfig does not stop the sync (the codes are non-blocking): the CLB runs with the
+    controller's defaults instead of the health checks, timeouts and scheduling the user configured.
 
     ## How to fix it
     Ask Tencent Cloud (ticket) to enable CLB L7 SNAT and keep-alive for the account; allow
     `100.127.0.0/16` in the nodes' security group; then `kubectl tke-net fix ingress-keepalive`
     (adds `tke-service-config-auto` and sets `keepaliveEnable: 1` on every listener). The backend then
     sees the CLB's address: read the client from `X-Forwarded-For`.
-    Source: Tencent Cloud, "Service & Ingress 网络无法访问排障处理" (避免七层回环问题).
+    For a missing TkeServiceConfig: create it in the object's namespace, or correct or remove the
+    annotation.
+    Source: Tencent Cloud, "Service & Ingress 网络无法访问排障处理" (避免七层回环问题); "Service&Ingress 常见报错和处理"
+    (E4026, E4043).
     """
-    severity = _escalated(ctx)
-    for ing in ctx.ingresses:
-        if not is_internal_ingress(ing):
-            continue
-        problem = _keepalive_problem(ctx, ing)
-        if problem:
-            ns, name = meta(ing).get("namespace", ""), meta(ing).get("name", "")
-            single = _("; on a single-node cluster they fail") if severity else ""
-            yield Hit(
-                ref(ing),
-                _(
-                    "internal CLB Ingress without keep-alive: {problem}; in-cluster requests to it "
-                    "can loop back and wait about 4 s for the CLB's retry{single}"
-                ).format(problem=problem, single=single),
-                _(
-                    "after the CLB SNAT/keep-alive ticket: kubectl tke-net fix ingress-keepalive {name} -n {ns} "
-                    "--apply; allow 100.127.0.0/16 in the node security group"
-                ).format(name=name, ns=ns),
-                severity,
-            )
+    command = ctx.command
+    if command != "service":
+        severity = _escalated(ctx)
+        for ing in ctx.ingresses:
+            if not is_internal_ingress(ing):
+                if command != "loopback" and is_clb_ingress(ing) and (name := _missing_config(ctx, ing, tke.ING_TSC)):
+                    yield _missing_config_hit(ing, name, "E4043")
+                continue
+            problem = _keepalive_problem(ctx, ing)
+            if problem:
+                ns, name = meta(ing).get("namespace", ""), meta(ing).get("name", "")
+                single = _("; on a single-node cluster they fail") if severity else ""
+                yield Hit(
+                    ref(ing),
+                    _(
+                        "internal CLB Ingress without keep-alive: {problem}; in-cluster requests to it "
+                        "can loop back and wait about 4 s for the CLB's retry{single}"
+                    ).format(problem=problem, single=single),
+                    _(
+                        "after the CLB SNAT/keep-alive ticket: kubectl tke-net fix ingress-keepalive {name} -n {ns} "
+                        "--apply; allow 100.127.0.0/16 in the node security group"
+                    ).format(name=name, ns=ns),
+                    severity,
+                )
+    if command in (None, "service"):
+        for svc in ctx.services:
+            if (svc.get("spec") or {}).get("type") == "LoadBalancer" and (name := _missing_config(ctx, svc, SVC_TSC)):
+                yield _missing_config_hit(svc, name, "E4026")
 
 
 @check(

@@ -43,6 +43,12 @@ class Check:
     commands: frozenset[str]
     func: CheckFunc
     fix: str | None = None  # the `kubectl tke-net fix` action that repairs what it finds
+    # What it needs under a command that differs from `needs` (TKE205/TKE303 judge Services under `service`).
+    needs_for: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def kinds(self, command: str | None) -> tuple[str, ...]:
+        """The kinds it cannot run without under `command` (the diagnose command of the run)."""
+        return dict(self.needs_for).get(command or "", self.needs)
 
     @property
     def doc(self) -> str:
@@ -61,13 +67,16 @@ def check(
     commands: tuple[str, ...],
     *,
     fix: str | None = None,
+    needs_for: dict[str, tuple[str, ...]] | None = None,
 ) -> Callable[[CheckFunc], CheckFunc]:
-    """Register a check: `needs` are the kinds it cannot run without; `commands` run it; `fix` is the fix action
-    that repairs it (the loopback screen's steps, `checks CODE` and the docs say so)."""
+    """Register a check: `needs` are the kinds it cannot run without (`needs_for`: instead, under a command);
+    `commands` run it; `fix` is the fix action that repairs it (the loopback screen's steps, `checks CODE` and
+    the docs say so)."""
 
     def register(func: CheckFunc) -> CheckFunc:
         assert code not in CHECKS, f"duplicate check code {code}"
-        CHECKS[code] = Check(code, severity, title, needs, frozenset(commands), func, fix)
+        per_command = tuple(sorted((needs_for or {}).items()))
+        CHECKS[code] = Check(code, severity, title, needs, frozenset(commands), func, fix, per_command)
         return func
 
     return register

@@ -47,11 +47,16 @@ def _in_scope(kind: Kind, obj: Obj, namespace: str | None) -> bool:
     return True
 
 
-def documents(path: Path, cannot_read: str | None = None, malformed: str | None = None) -> Iterator[tuple[Any, bool]]:
+def documents(
+    path: Path, cannot_read: str | None = None, malformed: str | None = None, lines: dict[int, int] | None = None
+) -> Iterator[tuple[Any, bool]]:
     """Each document of a JSON or YAML file, and whether it came from YAML (which has values JSON has not).
 
     What cannot be read or parsed, nests too deeply or hides an alias bomb is a UsageError whose text is
     `cannot_read` or `malformed` (translated templates with {path} and {reason}; a snapshot's by default).
+    `lines`, when given, is filled with where each object starts (`id(obj)` -> line, from 1): every document
+    that is a mapping and every item of a *List, as the YAML parser saw them (for `lint`'s file:line); valid
+    only while the documents are held.
     """
     cannot_read = cannot_read or _("cannot read snapshot {path}: {reason}")
     malformed = malformed or _("malformed snapshot {path}: {reason}")
@@ -62,7 +67,10 @@ def documents(path: Path, cannot_read: str | None = None, malformed: str | None 
     if text.lstrip().startswith("{"):
         # JSON parses about a hundred times faster than YAML; a YAML flow mapping falls through below.
         try:
-            yield json.loads(text), False
+            doc = json.loads(text)
+            if lines is not None:
+                _locate_json(text, doc, lines)
+            yield doc, False
             return
         except json.JSONDecodeError as exc:
             if path.suffix == ".json":
@@ -77,7 +85,7 @@ def documents(path: Path, cannot_read: str | None = None, malformed: str | None 
         if _too_deep(text, loader):
             raise UsageError(malformed.format(path=path, reason=shape.too_deep()))
         aliases = "*" in text and "&" in text
-        for doc in yaml.load_all(text, Loader=loader):
+        for doc in _load_all(text, loader, lines):
             # An alias repeats what its anchor holds (PyYAML writes them for shared values); nine of nine of
             # nine... is a billion values, which would take every check and renderer forever.
             if aliases and not shape.expanded_size(doc, len(text) + MAX_ALIASED):
@@ -99,6 +107,46 @@ def documents(path: Path, cannot_read: str | None = None, malformed: str | None 
         if isinstance(exc, RecursionError):
             first = _("it nests too deeply")
         raise UsageError(malformed.format(path=path, reason=first)) from exc
+
+
+def _load_all(text: str, loader: Any, lines: dict[int, int] | None) -> Iterator[Any]:
+    """yaml.load_all, which also notes where each object starts when `lines` is given."""
+    if lines is None:
+        yield from yaml.load_all(text, Loader=loader)
+        return
+    parser = loader(text)
+    try:
+        while parser.check_node():
+            node = parser.get_node()
+            doc = parser.construct_document(node)
+            _locate(node, doc, lines)
+            yield doc
+    finally:
+        parser.dispose()
+
+
+def _locate(node: Any, data: Any, lines: dict[int, int]) -> None:
+    """Where the mapping `data` (composed from `node`) starts, and so on for the items of a *List."""
+    if isinstance(node, yaml.SequenceNode) and isinstance(data, list):
+        lines[id(data)] = node.start_mark.line + 1  # not an object: for the error that says so
+    if not isinstance(node, yaml.MappingNode) or not isinstance(data, dict):
+        return
+    lines[id(data)] = node.start_mark.line + 1
+    if str(data.get("kind", "")).endswith("List") and isinstance(data.get("items"), list):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == "items" and isinstance(value, yaml.SequenceNode):
+                for child, item in zip(value.value, data["items"], strict=False):
+                    _locate(child, item, lines)
+
+
+def _locate_json(text: str, doc: Any, lines: dict[int, int]) -> None:
+    """Where the objects of a JSON document start: JSON is YAML, so its parser's nodes tell (without
+    constructing anything again); a JSON text the YAML parser does not take keeps its objects unplaced."""
+    try:
+        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return
+    _locate(node, doc, lines)
 
 
 def _too_deep(text: str, loader: Any) -> bool:

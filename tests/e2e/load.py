@@ -20,6 +20,11 @@ _PATHS = {
     "Service": "/api/v1/namespaces/{ns}/services",
     "Pod": "/api/v1/namespaces/{ns}/pods",
     "Ingress": "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses",
+    # Gateway API (tests/e2e/test_gateway_live.py installs the CRDs): the status its controller would write.
+    "GatewayClass": "/apis/gateway.networking.k8s.io/v1/gatewayclasses",
+    "Gateway": "/apis/gateway.networking.k8s.io/v1/namespaces/{ns}/gateways",
+    "HTTPRoute": "/apis/gateway.networking.k8s.io/v1/namespaces/{ns}/httproutes",
+    "GRPCRoute": "/apis/gateway.networking.k8s.io/v1/namespaces/{ns}/grpcroutes",
 }
 
 
