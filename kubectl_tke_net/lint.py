@@ -208,6 +208,9 @@ class LintContext(Context):
     def _examined(self, objs: list[Obj]) -> list[Obj]:
         return [o for o in objs if ref(o) in self.mine]
 
+    def _examined_routes(self, routes: list[Obj]) -> list[Obj]:
+        return self._examined(routes)
+
 
 # --- which checks judge manifests ------------------------------------------------------------------------
 
@@ -235,6 +238,14 @@ STATIC = frozenset(
         "TKE214",
         "TKE215",
         "TKE216",
+        # Gateway API: routes against the Gateways, Services and ReferenceGrants beside them.
+        "TKE507",
+        "TKE508",
+        "TKE509",
+        "TKE510",
+        "TKE511",
+        "TKE513",
+        "TKE514",
         "TKE604",  # an ingress-nginx chart's webhook in the manifests is judged as it would be applied
     }
 )
@@ -247,6 +258,8 @@ _CLUSTER_CONFIG = N_(
     "judges the running cluster's kube-system configuration, not manifests: svc or ingress on the cluster"
 )
 _KUBE_PROXY = N_("needs the cluster's kube-proxy (kube-system): give --cluster or --snapshot DUMP")
+_GATEWAY_STATUS = N_("needs the status the Gateway API controller writes on applied objects")
+_GATEWAY_SERVICE = N_("needs the LoadBalancer Service the Gateway API controller creates for an applied Gateway")
 # Judged only from what a running cluster has: never on manifests.
 RUNTIME: dict[str, str] = {
     "TKE102": _ENDPOINTS,
@@ -257,6 +270,13 @@ RUNTIME: dict[str, str] = {
     "TKE206": _ADDRESS,
     "TKE109": _EVENTS,
     "TKE212": _EVENTS,
+    "TKE502": _GATEWAY_STATUS,
+    "TKE503": _GATEWAY_STATUS,
+    "TKE504": _GATEWAY_STATUS,
+    "TKE505": _GATEWAY_STATUS,
+    "TKE506": _GATEWAY_STATUS,
+    "TKE512": _ENDPOINTS,
+    "TKE516": _GATEWAY_SERVICE,
     "TKE601": _CLUSTER_CONFIG,
     "TKE602": _CLUSTER_CONFIG,
     "TKE603": _ENDPOINTS,
@@ -277,6 +297,11 @@ WITH_CLUSTER: dict[str, str] = {
         "needs the version of the cluster's ingress controller (kube-system/tke-ingress-controller-config): "
         "give --cluster or --snapshot DUMP"
     ),
+    "TKE501": N_("GatewayClasses come with the controller, seldom in manifests: give --cluster or --snapshot DUMP"),
+    "TKE515": N_(
+        "needs the cluster's kube-proxy and the LoadBalancer Service the Gateway API controller creates: give "
+        "--cluster or --snapshot DUMP"
+    ),
     "TKE301": _KUBE_PROXY,
     "TKE302": _KUBE_PROXY,
     "TKE303": N_(
@@ -287,7 +312,16 @@ WITH_CLUSTER: dict[str, str] = {
     "TKE306": _KUBE_PROXY,
 }
 _UNKNOWN = N_("not judged on manifests by lint yet")
-COMMANDS = ("service", "ingress", "loopback", "probe", "service --cloud", "ingress --cloud", "loopback --cloud")
+COMMANDS = (
+    "service",
+    "ingress",
+    "gateway",
+    "loopback",
+    "probe",
+    "service --cloud",
+    "ingress --cloud",
+    "loopback --cloud",
+)
 
 
 def plan(select: tuple[str, ...], ignore: tuple[str, ...], with_cluster: bool) -> tuple[list[Any], list[Skip]]:
