@@ -52,6 +52,19 @@ class Endpoints:
     from_slices: bool
 
 
+def slice_endpoints(slices: list[Obj]) -> Endpoints:
+    """Ready and all endpoints of a Service's EndpointSlices, each endpoint counted once."""
+    states: dict[str, bool] = {}
+    for es in slices:
+        for ep in es.get("endpoints") or []:
+            target = ep.get("targetRef") or {}
+            ident = target.get("uid") or target.get("name") or ",".join(ep.get("addresses") or [])
+            ready = (ep.get("conditions") or {}).get("ready")
+            # An unset `ready` means unknown, which consumers treat as ready (EndpointSlice API).
+            states[ident] = states.get(ident, False) or ready is None or bool(ready)
+    return Endpoints(sum(states.values()), len(states), True)
+
+
 class Context:
     """A read-only view of one snapshot for the checks of one run."""
 
@@ -129,15 +142,7 @@ class Context:
         key = (meta(svc).get("namespace", ""), meta(svc).get("name", ""))
         slices = self.slices_by_service.get(key) or []
         if slices:
-            states: dict[str, bool] = {}
-            for es in slices:
-                for ep in es.get("endpoints") or []:
-                    target = ep.get("targetRef") or {}
-                    ident = target.get("uid") or target.get("name") or ",".join(ep.get("addresses") or [])
-                    ready = (ep.get("conditions") or {}).get("ready")
-                    # An unset `ready` means unknown, which consumers treat as ready (EndpointSlice API).
-                    states[ident] = states.get(ident, False) or ready is None or bool(ready)
-            return Endpoints(sum(states.values()), len(states), True)
+            return slice_endpoints(slices)
         pods = self.selected_pods(svc)
         return Endpoints(sum(pod_ready(p) for p in pods), len(pods), False)
 

@@ -20,7 +20,12 @@ UNAVAILABLE_ANNOTATION = "tke-net.kubectl.io/unavailable"
 
 @dataclass(frozen=True)
 class Kind:
-    """A kind the checks read. scope: "namespaced" (the user's -n/-A scope), "cluster", or "kube-system"."""
+    """A kind the checks read. scope: "namespaced" (the user's -n/-A scope), "cluster", or "kube-system".
+
+    `resource` is set on a narrow read of a kind the table already has (`narrowed`): the few objects of that
+    resource in kube-system that the selectors name, read whatever -n says (SPEC 2: cluster-wide facts such as
+    the cluster DNS Service come from kube-system), and taken from the resource's own list when the run's scope
+    already holds kube-system."""
 
     name: str
     kind: str
@@ -28,6 +33,13 @@ class Kind:
     scope: str
     field_selector: str | None = None
     metadata_only: bool = False
+    label_selector: str | None = None
+    resource: str | None = None
+
+    @property
+    def plural(self) -> str:
+        """The API resource: `name`, or for a narrow read the resource it narrows."""
+        return self.resource or self.name
 
     @property
     def base_path(self) -> str:
@@ -35,8 +47,25 @@ class Kind:
 
     def path(self, namespace: str | None) -> str:
         if self.scope == "cluster" or namespace is None:
-            return f"{self.base_path}/{self.name}"
-        return f"{self.base_path}/namespaces/{namespace}/{self.name}"
+            return f"{self.base_path}/{self.plural}"
+        return f"{self.base_path}/namespaces/{namespace}/{self.plural}"
+
+
+def _pairs(selector: str | None) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in (selector or "").split(",") if "=" in part)
+
+
+def narrowed(kind: Kind, obj: Obj) -> bool:
+    """Whether an object of the narrowed resource is one a narrow read (`Kind.resource`) takes: in kube-system,
+    and matching its field selector (metadata.name=...) and label selector (k=v,...)."""
+    meta = obj.get("metadata") or {}
+    fields = _pairs(kind.field_selector)
+    labels = meta.get("labels") or {}
+    return (
+        meta.get("namespace") == KUBE_SYSTEM
+        and all(meta.get(k.removeprefix("metadata.")) == v for k, v in fields.items())
+        and all(labels.get(k) == v for k, v in _pairs(kind.label_selector).items())
+    )
 
 
 KINDS: dict[str, Kind] = {
@@ -58,11 +87,28 @@ KINDS: dict[str, Kind] = {
         Kind("httproutes", "HTTPRoute", "gateway.networking.k8s.io/v1", "namespaced"),
         Kind("grpcroutes", "GRPCRoute", "gateway.networking.k8s.io/v1", "namespaced"),
         Kind("referencegrants", "ReferenceGrant", "gateway.networking.k8s.io/v1", "namespaced"),
+        Kind(
+            "validatingwebhookconfigurations",
+            "ValidatingWebhookConfiguration",
+            "admissionregistration.k8s.io/v1",
+            "cluster",
+        ),
+        # The cluster DNS Service and its EndpointSlices (TKE603), whatever namespace the run examines.
+        Kind("kube-dns", "Service", "v1", KUBE_SYSTEM, field_selector="metadata.name=kube-dns", resource="services"),
+        Kind(
+            "kube-dns-endpointslices",
+            "EndpointSlice",
+            "discovery.k8s.io/v1",
+            KUBE_SYSTEM,
+            label_selector="kubernetes.io/service-name=kube-dns",
+            resource="endpointslices",
+        ),
     )
 }
 
 
-BY_KIND = {k.kind: k for k in KINDS.values()}
+# The kind of each object read from a file; a narrow read takes its objects from its resource's list.
+BY_KIND = {k.kind: k for k in KINDS.values() if k.resource is None}
 
 
 # Facts that are not Kubernetes objects but belong to a snapshot all the same, as items of its List under

@@ -246,6 +246,7 @@ STATIC = frozenset(
         "TKE511",
         "TKE513",
         "TKE514",
+        "TKE604",  # an ingress-nginx chart's webhook in the manifests is judged as it would be applied
     }
 )
 _ENDPOINTS = N_("needs ready endpoints and Pod readiness, which exist only once the manifests run")
@@ -253,6 +254,9 @@ _ADDRESS = N_("needs the CLB address TKE's controller gives an applied object")
 _EVENTS = N_("needs the events of applied objects")
 _PROBE = N_("needs probe Pods in a running cluster (svc NAME --probe, ingress NAME --probe)")
 _CLOUD = N_("needs Tencent Cloud API reads (security groups, CLBs): svc or ingress --cloud once applied")
+_CLUSTER_CONFIG = N_(
+    "judges the running cluster's kube-system configuration, not manifests: svc or ingress on the cluster"
+)
 _KUBE_PROXY = N_("needs the cluster's kube-proxy (kube-system): give --cluster or --snapshot DUMP")
 _SCHEDULED = N_("needs the nodes the Pods run on (super nodes), which exist only once the manifests run")
 _GATEWAY_STATUS = N_("needs the status the Gateway API controller writes on applied objects")
@@ -277,6 +281,9 @@ RUNTIME: dict[str, str] = {
     "TKE506": _GATEWAY_STATUS,
     "TKE512": _ENDPOINTS,
     "TKE516": _GATEWAY_SERVICE,
+    "TKE601": _CLUSTER_CONFIG,
+    "TKE602": _CLUSTER_CONFIG,
+    "TKE603": _ENDPOINTS,
 }
 # Judged against the cluster's configuration: with --cluster or --snapshot only.
 WITH_CLUSTER: dict[str, str] = {

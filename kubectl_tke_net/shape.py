@@ -165,6 +165,18 @@ SHAPES: dict[str, dict[str, Any]] = {
     },
     # Of kube-system's ConfigMaps only those the checks read, and only their keys: see snapshot.configmap_keys.
     "ConfigMap": {"data": STRINGS},
+    # TKE604 reads which resources, groups, versions and operations each webhook is called for; never its
+    # clientConfig (a CA bundle, a URL).
+    "ValidatingWebhookConfiguration": {
+        "webhooks": [
+            {
+                "name": STR,
+                "failurePolicy": STR,
+                "matchPolicy": STR,
+                "rules": [{"apiGroups": TEXTS, "apiVersions": TEXTS, "resources": TEXTS, "operations": TEXTS}],
+            }
+        ]
+    },
     "Node": {
         "spec": {"providerID": STR, "unschedulable": BOOL, "taints": [{"key": STR, "value": STR, "effect": STR}]},
         "status": {"conditions": _CONDITIONS, "addresses": [{"type": STR, "address": STR}]},

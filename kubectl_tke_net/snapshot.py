@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from kubectl_tke_net import tke
-from kubectl_tke_net.kinds import FACT_KINDS, KINDS, KUBE_SYSTEM, UNAVAILABLE_ANNOTATION, Kind, Obj, clean
+from kubectl_tke_net.kinds import FACT_KINDS, KINDS, KUBE_SYSTEM, UNAVAILABLE_ANNOTATION, Kind, Obj, clean, narrowed
 from kubectl_tke_net.model import Unavailable
 
 
@@ -34,13 +34,21 @@ class Snapshot:
             kind: list((getattr(source, "facts", None) or {}).get(kind, [])) for kind in FACT_KINDS
         }
 
+    def _from_resource(self, kind: Kind) -> bool:
+        """A narrow read (Kind.resource) that the resource's own list of this run already holds: -A or -n
+        kube-system, so no second LIST."""
+        return kind.resource is not None and self.namespace in (None, KUBE_SYSTEM)
+
     def _fetch(self, name: str) -> builtins.list[Obj]:
         kind = KINDS[name]
+        if self._from_resource(kind):
+            return [o for o in self.list(kind.plural) if narrowed(kind, o)]
         namespace = KUBE_SYSTEM if kind.scope == KUBE_SYSTEM else self.namespace
         found = self.source.list(kind, namespace)
-        if getattr(self.source, "cleaned", False):
-            return found  # decoded into the declared fields as they were read (decode.py)
-        return [clean(kind, o) for o in found]
+        # decode.py decodes what it reads into the declared fields; anything else is projected here.
+        objs = found if getattr(self.source, "cleaned", False) else [clean(kind, o) for o in found]
+        # A file source hands over the whole resource: keep what the selectors name, as the API server would.
+        return [o for o in objs if narrowed(kind, o)] if kind.resource else objs
 
     def list(self, name: str) -> builtins.list[Obj]:
         if name in self._failed:
@@ -75,7 +83,10 @@ class Snapshot:
         todo = [
             n
             for n in dict.fromkeys(names)
-            if n not in self._lists and n not in self._unavailable and n not in self._failed
+            if n not in self._lists
+            and n not in self._unavailable
+            and n not in self._failed
+            and not self._from_resource(KINDS[n])  # read from its resource's list, once that is here
         ]
         workers = min(int(getattr(self.source, "parallel_reads", 1)), len(todo))
         if workers < 2:
@@ -142,10 +153,20 @@ class Snapshot:
         self._facts[str(obj["kind"])].append(obj)
 
     def loaded(self) -> Iterator[Obj]:
-        """Every object listed so far."""
+        """Every object listed so far, each once (a narrow read repeats objects of its resource's list)."""
         self._keep_configmaps()
-        for name in KINDS:
-            yield from self._lists.get(name, [])
+        narrowed_resources = {k.resource for k in KINDS.values() if k.resource}
+        seen: set[tuple[str, str, str]] = set()
+        for name, kind in KINDS.items():
+            dedupe = kind.resource is not None or name in narrowed_resources
+            for obj in self._lists.get(name, []):
+                if dedupe:
+                    meta = obj.get("metadata") or {}
+                    key = (str(obj.get("kind")), str(meta.get("namespace")), str(meta.get("name")))
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                yield obj
 
     def dump(self) -> Obj:
         """Everything read so far as one v1 List, the --snapshot format."""

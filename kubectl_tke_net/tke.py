@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 from dataclasses import dataclass
@@ -55,6 +56,17 @@ SERVICE_CONTROLLER_CONFIG = "tke-service-controller-config"
 INGRESS_CONTROLLER_CONFIG = "tke-ingress-controller-config"
 CONTROLLER_VERSION = "VERSION"  # the key of both controllers' ConfigMaps that holds the controller's version
 GLOBAL_ROUTE_DIRECT_ACCESS = "GlobalRouteDirectAccess"
+# Cluster configuration the controllers read (TKE-FACTS-2 §1.3): kube-system/tke-config gives them the region and
+# the VPC (E6001 without TKE_REGION, E6002 without TKE_VPC_ID); ip-masq-agent reads its `config` key.
+TKE_CONFIG = "tke-config"
+TKE_CONFIG_KEYS = {"TKE_REGION": "E6001", "TKE_VPC_ID": "E6002"}
+IP_MASQ_AGENT_CONFIG = "ip-masq-agent-config"
+IP_MASQ_AGENT_KEY = "config"
+# What says a cluster is a TKE cluster (TKE-FACTS §4.1): TKE's node labels and provider IDs, TKE's images.
+NODE_INSTANCE_LABEL = "cloud.tencent.com/node-instance-id"
+TKE_NODE_LABEL_PREFIXES = ("tke.cloud.tencent.com/", "node.tke.cloud.tencent.com/")
+TKE_PROVIDER_PREFIX = "qcloud://"
+TKE_IMAGE = re.compile(r"(?:^|/)tkeimages/")
 # Ours
 IGNORE_ANNOTATION = "tke-net.kubectl.io/ignore"
 # The kube-system ConfigMaps the checks read, and their keys; the kube-proxy --config ConfigMap comes on top
@@ -65,6 +77,8 @@ KUBE_SYSTEM_CONFIGMAPS: dict[str, tuple[str, ...]] = {
     EKS_CONFIG: (EKS_POD_ANNOTATIONS,),
     SERVICE_CONTROLLER_CONFIG: (GLOBAL_ROUTE_DIRECT_ACCESS, CONTROLLER_VERSION),
     INGRESS_CONTROLLER_CONFIG: (CONTROLLER_VERSION,),
+    TKE_CONFIG: tuple(TKE_CONFIG_KEYS),
+    IP_MASQ_AGENT_CONFIG: (IP_MASQ_AGENT_KEY,),
 }
 
 MAX_SECURITY_GROUPS = 5
@@ -402,3 +416,52 @@ def l7_listeners(config: dict[str, Any] | None) -> list[dict[str, Any]] | None:
     if not isinstance(listeners, list) or not all(isinstance(lst, dict) for lst in listeners):
         return None
     return listeners
+
+
+@dataclass(frozen=True)
+class MasqConfig:
+    """What ip-masq-agent makes of its `config` key: the nonMasqueradeCIDRs, or why it cannot read them."""
+
+    cidrs: tuple[str, ...] = ()
+    problem: str | None = None
+
+    def covering_everything(self) -> list[str]:
+        """The entries that, together, leave no IPv4 destination masqueraded (0.0.0.0/0, or halves of it)."""
+        nets = [ipaddress.ip_network(c, strict=False) for c in self.cidrs]
+        v4 = [n for n in nets if isinstance(n, ipaddress.IPv4Network)]
+        if not any(n.prefixlen == 0 for n in ipaddress.collapse_addresses(v4)):
+            return []
+        return [c for c, n in zip(self.cidrs, nets, strict=True) if isinstance(n, ipaddress.IPv4Network)]
+
+
+def ip_masq_config(text: str) -> MasqConfig:
+    """Read ip-masq-agent's config as the agent does: YAML or JSON, keys matched without regard to case (Go's
+    JSON decoding), nonMasqueradeCIDRs a list of CIDRs. An empty config or no nonMasqueradeCIDRs: its defaults."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = _(" at line {line}, column {column}").format(line=mark.line + 1, column=mark.column + 1) if mark else ""
+        return MasqConfig(problem=_("it does not parse{where}: {reason}").format(where=where, reason=exc.problem))
+    except RecursionError:
+        return MasqConfig(problem=_("it nests too deeply"))
+    except (yaml.YAMLError, ValueError) as exc:
+        return MasqConfig(problem=_("it does not parse: {reason}").format(reason=str(exc)[:200]))
+    if doc is None:
+        return MasqConfig()
+    if not isinstance(doc, dict):
+        return MasqConfig(problem=_("it is not a mapping of settings"))
+    found = [v for k, v in doc.items() if isinstance(k, str) and k.lower() == "nonmasqueradecidrs"]
+    if not found or found[-1] is None:
+        return MasqConfig()
+    value = found[-1]
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        return MasqConfig(problem=_("nonMasqueradeCIDRs is not a list of CIDRs"))
+    for cidr in value:
+        try:
+            ipaddress.ip_network(cidr.strip(), strict=False)
+        except ValueError:
+            return MasqConfig(problem=_("nonMasqueradeCIDRs entry {cidr} is not a CIDR").format(cidr=repr(cidr)))
+        if "/" not in cidr:
+            return MasqConfig(problem=_("nonMasqueradeCIDRs entry {cidr} is not a CIDR").format(cidr=repr(cidr)))
+    return MasqConfig(tuple(c.strip() for c in value))

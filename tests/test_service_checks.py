@@ -97,7 +97,7 @@ def test_select_and_ignore_by_code_and_prefix(cli: CLI) -> None:
         "TKE109",
     }
     # Ignoring every check of the command leaves nothing to run: a usage error (SPEC 9.1), not a clean report.
-    # (svc runs TKE1xx, TKE302-TKE304 and TKE605, the super-node Pod configuration that breaks its backends)
+    # (svc runs TKE1xx, TKE302-TKE304, TKE603 and TKE605: cluster DNS, and the super-node Pod configuration)
     run = cli("svc", "-A", "--snapshot", fixture("services"), "-o", "json", "--ignore", "TKE1,TKE3,TKE6")
     assert run.status == 2 and run.out == "" and "is left to run" in run.err
 

@@ -22,6 +22,7 @@ def load_all() -> None:
     from kubectl_tke_net.checks import (  # noqa: F401
         annotations,
         cloud,
+        cluster,
         gateway,
         ingress,
         loopback,

@@ -27,7 +27,7 @@ from kubectl_tke_net.k8s import (
     meta,
     tke_service_config_name,
 )
-from kubectl_tke_net.kinds import KINDS, KUBE_SYSTEM, Obj
+from kubectl_tke_net.kinds import BY_KIND, KINDS, KUBE_SYSTEM, Obj
 from kubectl_tke_net.model import Unavailable
 
 ROLLOUT_STATUS = "kubectl -n kube-system rollout status ds/kube-proxy"
@@ -38,7 +38,7 @@ END = "# END kubectl-tke-net managed rewrites"
 RESTORABLE = (("metadata", "annotations"), ("metadata", "labels"), ("spec",), ("data",))
 # CRDs: the API server has no strategic merge for them, so they get a JSON merge patch (lists replaced whole).
 JSON_MERGE_KINDS = ("TkeServiceConfig",)
-_BY_KIND = {k.kind: k for k in KINDS.values()}
+_BY_KIND = BY_KIND  # a narrow read (Kind.resource) is never the kind of an object
 
 
 class _Absent:

@@ -368,6 +368,8 @@ class Cluster:
         query: dict[str, str] = {"limit": str(PAGE_SIZE)}
         if kind.field_selector:
             query["fieldSelector"] = kind.field_selector
+        if kind.label_selector:
+            query["labelSelector"] = kind.label_selector
         path = kind.path(namespace)
         restarts = 0
         accept = _PARTIAL_METADATA if kind.metadata_only else None
@@ -390,13 +392,13 @@ class Cluster:
             if status == 403:
                 # The API server's own message is kept as sent (not translated); only our default is.
                 raise Unavailable(
-                    kind.name, "forbidden: " + _message(payload, _("cannot list {what}").format(what=kind.name))
+                    kind.name, "forbidden: " + _message(payload, _("cannot list {what}").format(what=kind.plural))
                 )
             if status == 404:
                 raise Unavailable(
                     kind.name,
                     _("the API {api} is not served by this cluster (CRD not installed?)").format(
-                        api=f"{kind.api_version}/{kind.name}"
+                        api=f"{kind.api_version}/{kind.plural}"
                     ),
                     served=False,
                 )

@@ -477,7 +477,8 @@ class FileSource:
     def list(self, kind: Kind, namespace: str | None) -> list[Obj]:
         if kind.name in self.unavailable:
             raise Unavailable(kind.name, self.unavailable[kind.name])
-        return [o for o in self.objects[kind.name] if _in_scope(kind, o, namespace)]
+        # A narrow read (Kind.resource) gets its resource's objects in kube-system; the Snapshot applies its selectors.
+        return [o for o in self.objects[kind.plural] if _in_scope(kind, o, namespace)]
 
 
 # --- backups ---
