@@ -112,6 +112,30 @@ def test_ipvsadm_and_kube_ipvs0_in_their_documented_shapes() -> None:
     assert parse_kube_ipvs0('Device "kube-ipvs0" does not exist.') is None
 
 
+# The `ipvsadm -ln` of a real kube-proxy in IPVS mode, as kubernetes' own documentation prints it
+# (kubernetes/kubernetes pkg/proxy/ipvs/README.md, "Check IPVS proxy rules": Services kubernetes 10.0.0.1:443 with
+# session affinity, kube-dns 10.0.0.10:53 TCP and UDP). This kernel has no IPVS, so no capture can be made here.
+KUBERNETES_DOCS_IPVSADM = """\
+IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  10.0.0.1:443 rr persistent 10800
+  -> 192.168.0.1:6443             Masq    1      1          0
+TCP  10.0.0.10:53 rr
+  -> 172.17.0.2:53                Masq    1      0          0
+UDP  10.0.0.10:53 rr
+  -> 172.17.0.2:53                Masq    1      0          0
+"""
+
+
+def test_ipvsadm_as_kubernetes_documents_it() -> None:
+    assert parse_ipvsadm(KUBERNETES_DOCS_IPVSADM) == [
+        Entry(ADDRESS, "10.0.0.1", "tcp", 443, ("192.168.0.1:6443",)),  # flags after the scheduler do not matter
+        Entry(ADDRESS, "10.0.0.10", "tcp", 53, ("172.17.0.2:53",)),
+        Entry(ADDRESS, "10.0.0.10", "udp", 53, ("172.17.0.2:53",)),
+    ]
+
+
 def test_the_mode_follows_what_the_node_has() -> None:
     ipt = (RULES / "iptables-save.txt").read_text()
     nft = (RULES / "nft-ruleset.txt").read_text()
