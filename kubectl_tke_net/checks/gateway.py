@@ -240,6 +240,17 @@ def _parent_conditions(route: Obj, kind: str) -> Iterator[tuple[str, dict[str, A
         yield where, cond
 
 
+def _false_conditions(ctx: Context, kind: str, problem: str, remediation: str) -> Iterator[Hit]:
+    """TKE505/TKE506: one Hit per route whose status.parents[] has condition `kind` False, naming each parent
+    (`problem` takes {gateway} and {why}, `remediation` {kind}, {ns} and {name})."""
+    for route in ctx.routes:
+        failed = _parent_conditions(route, kind)
+        problems = [problem.format(gateway=where, why=gw.condition_text(cond)) for where, cond in failed]
+        if problems:
+            ns, name = _ns_name(route)
+            yield Hit(ref(route), "; ".join(problems), remediation.format(kind=_route_kind(route), ns=ns, name=name))
+
+
 @check("TKE505", Severity.ERROR, N_("route not accepted by its Gateway"), needs=ROUTES, commands=GW)
 def route_not_accepted(ctx: Context) -> Iterator[Hit]:
     """
@@ -256,20 +267,12 @@ def route_not_accepted(ctx: Context) -> Iterator[Hit]:
     The reason says what to change: the listener's `allowedRoutes` (TKE509), the route's `hostnames`
     (TKE514), its `parentRefs` (TKE507, TKE508). `kubectl describe httproute -n NS NAME`.
     """
-    for route in ctx.routes:
-        problems = [
-            _("not accepted by Gateway {gateway}: {why}").format(gateway=where, why=gw.condition_text(cond))
-            for where, cond in _parent_conditions(route, "Accepted")
-        ]
-        if problems:
-            ns, name = _ns_name(route)
-            yield Hit(
-                ref(route),
-                "; ".join(problems),
-                _("kubectl describe {kind} -n {ns} {name}, and fix what the reason names").format(
-                    kind=_route_kind(route), ns=ns, name=name
-                ),
-            )
+    yield from _false_conditions(
+        ctx,
+        "Accepted",
+        _("not accepted by Gateway {gateway}: {why}"),
+        _("kubectl describe {kind} -n {ns} {name}, and fix what the reason names"),
+    )
 
 
 @check("TKE506", Severity.ERROR, N_("route references not resolved"), needs=ROUTES, commands=GW)
@@ -287,20 +290,12 @@ def route_refs_not_resolved(ctx: Context) -> Iterator[Hit]:
     ## How to fix it
     TKE510-TKE513 say which backend and why; `kubectl describe httproute -n NS NAME`.
     """
-    for route in ctx.routes:
-        problems = [
-            _("references not resolved for Gateway {gateway}: {why}").format(gateway=where, why=gw.condition_text(cond))
-            for where, cond in _parent_conditions(route, "ResolvedRefs")
-        ]
-        if problems:
-            ns, name = _ns_name(route)
-            yield Hit(
-                ref(route),
-                "; ".join(problems),
-                _("kubectl describe {kind} -n {ns} {name}, and fix the backendRefs it names").format(
-                    kind=_route_kind(route), ns=ns, name=name
-                ),
-            )
+    yield from _false_conditions(
+        ctx,
+        "ResolvedRefs",
+        _("references not resolved for Gateway {gateway}: {why}"),
+        _("kubectl describe {kind} -n {ns} {name}, and fix the backendRefs it names"),
+    )
 
 
 @check("TKE507", Severity.ERROR, N_("route's parent Gateway does not exist"), needs=ROUTES, commands=GW)
