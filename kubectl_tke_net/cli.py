@@ -78,6 +78,22 @@ def _fleet_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _report_flags(g: Any) -> None:
+    """What every command that gives a report takes: the exit status's threshold, the codes, suppression."""
+    g.add_argument(
+        "--fail-on",
+        choices=("error", "warning", "info", "never"),
+        default="error",
+        metavar="SEV",
+        help=_("lowest severity that makes the exit status 1: error (default), warning, info, never"),
+    )
+    g.add_argument("--select", metavar="CODES", help=_("run only these codes or prefixes (TKE1,TKE302)"))
+    g.add_argument("--ignore", metavar="CODES", help=_("leave out these codes or prefixes"))
+    g.add_argument(
+        "--no-suppress", action="store_true", help=_("ignore the tke-net.kubectl.io/ignore annotation on objects")
+    )
+
+
 def _cluster_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group(_("cluster and output"))
     g.add_argument("--kubeconfig", metavar="PATH", help=_("kubeconfig file (default $KUBECONFIG, else ~/.kube/config)"))
@@ -103,18 +119,7 @@ def _cluster_flags(p: argparse.ArgumentParser) -> None:
         help=_("table (default), wide, json, yaml, or junit, sarif, policyreport, prometheus (svc, ingress, loopback)"),
     )
     g.add_argument("--snapshot", metavar="PATH", help=_("read objects from a file or folder; no cluster is contacted"))
-    g.add_argument(
-        "--fail-on",
-        choices=("error", "warning", "info", "never"),
-        default="error",
-        metavar="SEV",
-        help=_("lowest severity that makes the exit status 1: error (default), warning, info, never"),
-    )
-    g.add_argument("--select", metavar="CODES", help=_("run only these codes or prefixes (TKE1,TKE302)"))
-    g.add_argument("--ignore", metavar="CODES", help=_("leave out these codes or prefixes"))
-    g.add_argument(
-        "--no-suppress", action="store_true", help=_("ignore the tke-net.kubectl.io/ignore annotation on objects")
-    )
+    _report_flags(g)
     g.add_argument(
         "--request-timeout",
         default="30s",
@@ -427,18 +432,7 @@ def _add_lint(sub: Any) -> None:
         metavar="FMT",
         help=_("table (default), wide, json, yaml, junit or sarif"),
     )
-    g.add_argument(
-        "--fail-on",
-        choices=("error", "warning", "info", "never"),
-        default="error",
-        metavar="SEV",
-        help=_("lowest severity that makes the exit status 1: error (default), warning, info, never"),
-    )
-    g.add_argument("--select", metavar="CODES", help=_("run only these codes or prefixes (TKE1,TKE302)"))
-    g.add_argument("--ignore", metavar="CODES", help=_("leave out these codes or prefixes"))
-    g.add_argument(
-        "--no-suppress", action="store_true", help=_("ignore the tke-net.kubectl.io/ignore annotation on objects")
-    )
+    _report_flags(g)
     g.add_argument("--kubeconfig", metavar="PATH", help=_("kubeconfig file (default $KUBECONFIG, else ~/.kube/config)"))
     g.add_argument("--context", metavar="NAME", help=_("kubeconfig context (default: the current context)"))
     g.add_argument("--as", dest="as_user", metavar="USER", help=_("impersonate USER, as kubectl does"))
