@@ -14,8 +14,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kubectl_tke_net import decode, kinds, shape, tke
 from kubectl_tke_net.i18n import _
 from kubectl_tke_net.kinds import (
@@ -92,6 +90,8 @@ def documents(
         except (ValueError, RecursionError):
             if path.suffix == ".json":
                 raise UsageError(malformed.format(path=path, reason=_("not valid JSON"))) from None
+    import yaml  # here, not above: a JSON snapshot needs none of it
+
     try:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         if _too_deep(text, loader):
@@ -123,6 +123,8 @@ def documents(
 
 def _load_all(text: str, loader: Any, lines: dict[int, int] | None) -> Iterator[Any]:
     """yaml.load_all, which also notes where each object starts when `lines` is given."""
+    import yaml
+
     if lines is None:
         yield from yaml.load_all(text, Loader=loader)
         return
@@ -139,6 +141,8 @@ def _load_all(text: str, loader: Any, lines: dict[int, int] | None) -> Iterator[
 
 def _locate(node: Any, data: Any, lines: dict[int, int]) -> None:
     """Where the mapping `data` (composed from `node`) starts, and so on for the items of a *List."""
+    import yaml
+
     if isinstance(node, yaml.SequenceNode) and isinstance(data, list):
         lines[id(data)] = node.start_mark.line + 1  # not an object: for the error that says so
     if not isinstance(node, yaml.MappingNode) or not isinstance(data, dict):
@@ -154,6 +158,8 @@ def _locate(node: Any, data: Any, lines: dict[int, int]) -> None:
 def _locate_json(text: str, doc: Any, lines: dict[int, int]) -> None:
     """Where the objects of a JSON document start: JSON is YAML, so its parser's nodes tell (without
     constructing anything again); a JSON text the YAML parser does not take keeps its objects unplaced."""
+    import yaml
+
     try:
         node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError:
@@ -170,6 +176,8 @@ def _too_deep(text: str, loader: Any) -> bool:
     longest = max((len(line) for line in text.splitlines()), default=0)
     if len(text) < _SAFE_DEPTH or 2 * longest + text.count("[") + text.count("{") <= _SAFE_DEPTH:
         return False
+    import yaml
+
     depth = 0
     for event in yaml.parse(text, Loader=loader):
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
@@ -247,13 +255,16 @@ def _fast_json(file: Path, data: bytes | None, source: FileSource) -> bool:
             except OSError:
                 return False
             with fh:
+                size = os.fstat(fh.fileno()).st_size
+                if not decode.typed_for(size):
+                    return False  # small: the standard reading is quicker than msgspec's import
                 start = fh.read(_BLOCK)
                 if not _json_start(start):
                     return False
-                if os.fstat(fh.fileno()).st_size > WHOLE_AT and _stream(fh, start, file, source):
+                if size > WHOLE_AT and _stream(fh, start, file, source):
                     return True
                 data = start + fh.read()
-        elif not _json_start(data):
+        elif not decode.typed_for(len(data)) or not _json_start(data):
             return False
         _whole(data, file, source)
         return True
@@ -349,7 +360,7 @@ def _batch(buf: bytes, stop: int, pages: int, file: Path, source: FileSource) ->
         if buf[start : start + 1] != b",":  # each item after the first follows a comma
             raise _Refused
         start += 1
-    raws = decode.RAW_LIST.decode(b"".join((b"[", memoryview(buf)[start:stop], b"]")))
+    raws = decode.raws(b"".join((b"[", memoryview(buf)[start:stop], b"]")))
     for raw in raws:
         source._raw(raw, file)
     decode.forget()
