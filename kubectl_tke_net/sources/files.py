@@ -255,18 +255,18 @@ def _fast_json(file: Path, data: bytes | None, source: FileSource) -> bool:
             except OSError:
                 return False
             with fh:
-                size = os.fstat(fh.fileno()).st_size
-                if not decode.typed_for(size):
-                    return False  # small: the standard reading is quicker than msgspec's import
                 start = fh.read(_BLOCK)
                 if not _json_start(start):
                     return False
-                if size > WHOLE_AT and _stream(fh, start, file, source):
+                if os.fstat(fh.fileno()).st_size > WHOLE_AT and _stream(fh, start, file, source):
                     return True
                 data = start + fh.read()
-        elif not decode.typed_for(len(data)) or not _json_start(data):
+        elif not _json_start(data):
             return False
-        _whole(data, file, source)
+        if decode.typed_for(len(data)):
+            _whole(data, file, source)
+        else:
+            _small(data, file, source)
         return True
     except (_Refused, ValueError, RecursionError):
         source.reset(mark)
@@ -297,6 +297,25 @@ def _whole(data: bytes, file: Path, source: FileSource) -> None:
                 source.progress(file.name, (n - 1) % _PER_PAGE + 1, (n - 1) // _PER_PAGE + 1)
     else:
         source._raw(view, file)
+        source.progress(file.name, 1, 1)
+
+
+def _small(data: bytes, file: Path, source: FileSource) -> None:
+    """A file below decode.TYPED_AT: parsed by json.loads and each object taken the standard way (msgspec's
+    import would cost more than it saves), with the progress _whole tells."""
+    doc = json.loads(data.decode("utf-8-sig"))
+    if not isinstance(doc, dict):
+        raise _Refused
+    source.unavailable.update(_unavailable(doc, file))
+    items = doc.get("items")
+    if str(doc.get("kind", "")).endswith("List") and isinstance(items, list):
+        for n, item in enumerate(items, 1):
+            for found in _items(item, file):
+                source._take(found, False, file)
+            if n % _PER_PAGE == 0 or n == len(items):
+                source.progress(file.name, (n - 1) % _PER_PAGE + 1, (n - 1) // _PER_PAGE + 1)
+    else:
+        source._take(doc, False, file)
         source.progress(file.name, 1, 1)
 
 
