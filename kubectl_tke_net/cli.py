@@ -7,14 +7,16 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from kubectl_tke_net import __version__, i18n
 from kubectl_tke_net.i18n import N_, _
 from kubectl_tke_net.model import AccessError, Output, Severity, TkeNetError, UsageError
 from kubectl_tke_net.terminal import escape
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing for `version` (type checkers take it so)
 if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
     from kubectl_tke_net.probe import ProbeOptions
 
 PROG = "kubectl tke-net"
@@ -23,12 +25,36 @@ OUTPUTS = ("table", "wide", "json", "yaml", "junit", "sarif", "policyreport", "p
 ENGINE_OUTPUTS = ("policyreport", "prometheus")
 
 
+def _columns() -> int:
+    """shutil.get_terminal_size().columns, as argparse's help asks it, without importing shutil (which brings
+    bz2, lzma and zlib): $COLUMNS, else the terminal's width on stdout, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return columns
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, told the width (argparse makes one for every flag added, and would import
+    shutil to ask)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
+        super().__init__(prog, indent_increment, max_help_position, _columns() - 2 if width is None else width)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that reports a usage error as one line and exit status 2, and, like kubectl, takes flags only
     spelled in full (`--lan zh` would otherwise be read as --lang after the language was chosen from argv)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
