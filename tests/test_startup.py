@@ -112,3 +112,26 @@ print(len(body) >= decode.TYPED_AT, "msgspec" in sys.modules)
     for n, expected in ((3, "False False"), (decode.TYPED_AT // 150 + 1, "True True")):
         done = subprocess.run([sys.executable, "-c", code, str(n)], capture_output=True, text=True, check=False)
         assert done.stdout.split() == expected.split(), (n, done.stdout, done.stderr)
+
+
+def test_once_msgspec_is_loaded_a_medium_page_is_typed_too() -> None:
+    """After a body of decode.TYPED_AT or more, a page of decode.TYPED_AFTER or more takes the typed decoders
+    (their import is paid); below TYPED_AFTER, and before any large body, the standard library."""
+    code = """
+import json, sys
+from kubectl_tke_net import decode, kinds
+def page(kind, size):
+    item = {"metadata": {"name": "x", "namespace": "shop", "annotations": {"a": "b" * 1000}}}
+    return json.dumps({"kind": "List", "metadata": {}, "items": [item] * (size // 1000 + 1)}).encode()
+def typed_kinds():
+    return decode._decoder.cache_info().currsize
+decode.page(kinds.BY_KIND["Pod"])(page("Pod", decode.TYPED_AFTER))
+print(typed_kinds(), end=" ")
+decode.page(kinds.BY_KIND["Service"])(page("Service", decode.TYPED_AT))
+decode.page(kinds.BY_KIND["Pod"])(page("Pod", decode.TYPED_AFTER // 2))
+print(typed_kinds(), end=" ")
+decode.page(kinds.BY_KIND["Pod"])(page("Pod", decode.TYPED_AFTER))
+print(typed_kinds())
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.stdout.split() == ["0", "1", "2"], (done.stdout, done.stderr)
