@@ -332,3 +332,6 @@ def test_readme_shows_a_real_gateway_trace() -> None:
     command = f"$ kubectl tke-net trace gw/shop-gw -n gateway --snapshot {GATEWAYS}\n"
     assert command + done.stdout.split("\n\n", 1)[0] + "\n" in readme
     assert done.stdout.rstrip("\n").splitlines()[-1] in readme
+    # The page's screenshot is test_html_in_a_real_browser's (tests/artifacts/trace-gw-shop-gw.png), copied.
+    assert "docs/trace-gw-shop-gw.png" in readme
+    assert (Path(__file__).resolve().parents[1] / "docs" / "trace-gw-shop-gw.png").stat().st_size > 10_000
