@@ -890,7 +890,7 @@ def trace_gateway(
             b.link(h, hop)
         if not attached:
             b.failing(hop, _("no listener of the Gateway accepts the route"))
-        elif any(gw.allows(lst, gateway, route) is None for lst in attached):
+        elif all(gw.allows(lst, gateway, route) is None for lst in attached):  # attached for sure elsewhere: ok
             b.unknown(hop, _("allowedRoutes from: Selector is not judged (Namespaces are not read)"))
         for backend in gw.backend_refs(route):
             target = ctx.services_by_key.get((backend.namespace, backend.name)) if services is not None else None

@@ -122,6 +122,27 @@ def test_refused_routes_hang_under_the_listeners_they_tried(cli: CLI, tmp_path: 
     assert {h["state"] for h in hops(doc, "nodes")} == {"ok"}
 
 
+def test_a_route_a_listener_surely_takes_is_ok_beside_a_selector_listener(cli: CLI, tmp_path: Path) -> None:
+    doc = yaml.safe_load(Path(GATEWAYS).read_text(encoding="utf-8"))
+    shop = next(o for o in doc["items"] if o["kind"] == "Gateway" and o["metadata"]["name"] == "shop-gw")
+    shop["spec"]["listeners"].append(
+        {
+            "name": "picked",
+            "port": 8080,
+            "protocol": "HTTP",
+            "allowedRoutes": {"namespaces": {"from": "Selector", "selector": {"matchLabels": {"team": "shop"}}}},
+        }
+    )
+    snap = tmp_path / "selector.yaml"
+    snap.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    trace_doc = trace(cli, "gw/shop-gw", "-n", "gateway", "--snapshot", str(snap))
+    listeners = {h["title"]: h for h in hops(trace_doc, "listener")}
+    (storefront,) = [h for h in hops(trace_doc, "route") if h["title"].startswith("HTTPRoute shop/storefront")]
+    for title in ("listener http HTTP:80 *.shop.example.com", "listener picked HTTP:8080 (every host)"):
+        assert storefront["id"] in listeners[title]["next"]
+    assert storefront["state"] == "ok"  # the http listener takes it whatever the selector says
+
+
 def test_a_route_whose_listener_does_not_exist_hangs_under_the_clb(cli: CLI, tmp_path: Path) -> None:
     doc = trace(cli, "gw/shop", "-n", "gw", "--snapshot", check_fixture(tmp_path, "TKE508"))
     (clb,) = hops(doc, "clb")
