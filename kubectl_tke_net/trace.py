@@ -37,10 +37,11 @@ from kubectl_tke_net.model import Finding, Ref, Skip, Unavailable
 
 OK, FAILING, UNKNOWN = "ok", "failing", "unknown"
 STATES = (OK, FAILING, UNKNOWN)
-# The stages of a path, in the order traffic crosses them (an Ingress has rules; a Gateway listeners, the routes
-# attached to them and their backendRefs).
-CLB, RULE, LISTENER, ROUTE, BACKEND, SERVICE_PORT, NODE_PORT, SLICES, PODS, NODES = (
+# The stages of a path, in the order traffic crosses them (an Ingress has rules; a Gateway its proxy Pods, the
+# listeners they serve, the routes attached to them and their backendRefs).
+CLB, PROXY, RULE, LISTENER, ROUTE, BACKEND, SERVICE_PORT, NODE_PORT, SLICES, PODS, NODES = (
     "clb",
+    "proxy",
     "rule",
     "listener",
     "route",
@@ -51,7 +52,7 @@ CLB, RULE, LISTENER, ROUTE, BACKEND, SERVICE_PORT, NODE_PORT, SLICES, PODS, NODE
     "pods",
     "nodes",
 )
-STAGES = (CLB, RULE, LISTENER, ROUTE, BACKEND, SERVICE_PORT, NODE_PORT, SLICES, PODS, NODES)
+STAGES = (CLB, PROXY, RULE, LISTENER, ROUTE, BACKEND, SERVICE_PORT, NODE_PORT, SLICES, PODS, NODES)
 LISTED = 8  # Pods and nodes named on a hop; the rest are counted
 
 # Which stage of its object a finding's code touches. A Service's annotation and event codes touch its CLB when
@@ -358,17 +359,7 @@ class _Builder:
                 selector=selector_text, ready=len(ready), total=len(pods)
             ),
         )
-        for pod in pods[:LISTED]:
-            status = pod.get("status") or {}
-            state = _("Ready") if pod_ready(pod) else _("not ready: {reason}").format(reason=not_ready_reason(pod))
-            node = _spec(pod).get("nodeName") or _("no node")
-            hop.details.append(
-                _("{pod} {ip} on {node}: {state}").format(
-                    pod=meta(pod).get("name"), ip=status.get("podIP") or "-", node=node, state=state
-                )
-            )
-        if len(pods) > LISTED:
-            hop.details.append(_("and {n} more").format(n=len(pods) - LISTED))
+        hop.details += _pod_lines(pods)
         if not pods:
             self.failing(hop, _("the selector matches no Pod"))
         elif not ready:
@@ -558,6 +549,23 @@ class _Builder:
                     hop.measured.append(measure)
                     if o.failed:
                         self.failing(hop, _("the probe failed: {what}").format(what=o.test.what))
+
+
+def _pod_lines(pods: list[Obj]) -> list[str]:
+    """Each Pod (the first LISTED): its address, node and readiness."""
+    lines = []
+    for pod in pods[:LISTED]:
+        status = pod.get("status") or {}
+        state = _("Ready") if pod_ready(pod) else _("not ready: {reason}").format(reason=not_ready_reason(pod))
+        node = _spec(pod).get("nodeName") or _("no node")
+        lines.append(
+            _("{pod} {ip} on {node}: {state}").format(
+                pod=meta(pod).get("name"), ip=status.get("podIP") or "-", node=node, state=state
+            )
+        )
+    if len(pods) > LISTED:
+        lines.append(_("and {n} more").format(n=len(pods) - LISTED))
+    return lines
 
 
 def _port_fits(code: str, hop: Hop) -> bool:
@@ -788,6 +796,33 @@ def _attached(gateway: Obj, route: Obj) -> tuple[list[dict[str, Any]], list[dict
     return attached, tried, ([] if attached else why)
 
 
+def _proxy(b: _Builder, gref: Ref, svc: Obj) -> Hop:
+    """The Envoy proxy Pods behind the Gateway's Service: the CLB's backends, which serve every listener."""
+    sref = ref(svc)
+    key = (PROXY, sref)
+    if b.ctx.snap.held("pods") is None:
+        hop = b.add(PROXY, gref, key, _("Envoy proxy Pods of {name}").format(name=sref.name))
+        b.unknown(hop, _("Pods were not read"))
+        return hop
+    selector = _spec(svc).get("selector") or {}
+    pods = sorted(b.ctx.selected_pods(svc), key=lambda p: str(meta(p).get("name", ""))) if selector else []
+    ready = [p for p in pods if pod_ready(p)]
+    hop = b.add(
+        PROXY,
+        gref,
+        key,
+        _("Envoy proxy Pods of {name}: {ready} of {total} ready").format(
+            name=sref.name, ready=len(ready), total=len(pods)
+        ),
+    )
+    hop.details += _pod_lines(pods)
+    if not pods:
+        b.failing(hop, _("no Pod matches the selector of the Gateway's Service: the CLB has no backend"))
+    elif not ready:
+        b.failing(hop, _("no Envoy proxy Pod is ready: the CLB has no healthy backend"))
+    return hop
+
+
 def trace_gateway(
     ctx: Context,
     gateway: Obj,
@@ -797,8 +832,9 @@ def trace_gateway(
     ran: Iterable[str] = (),
 ) -> Trace:
     """The path of `trace gw/NAME`: the Gateway's CLB (its addresses, and the LoadBalancer Service Envoy Gateway
-    made for it), each listener, the HTTPRoutes and GRPCRoutes attached to it, their backendRefs, and the
-    Services' paths behind them. Envoy sends to the Services' endpoints itself: no NodePort is on that part."""
+    made for it), the Envoy proxy Pods behind that Service, each listener, the HTTPRoutes and GRPCRoutes attached
+    to it, their backendRefs, and the Services' paths behind them. Envoy sends to the Services' endpoints itself:
+    no NodePort is on that part."""
     b = _Builder(ctx, findings, skipped, ran)
     gref = ref(gateway)
     services = ctx.snap.held("services")
@@ -845,6 +881,10 @@ def trace_gateway(
                 "no LoadBalancer Service labelled {label}={name} (Envoy Gateway's, in envoy-gateway-system by default)"
             ).format(label=gw.OWNING_NAME, name=gref.name)
         )
+    proxies = [_proxy(b, gref, svc) for svc in lbs]
+    for proxy in proxies:
+        b.link(clb, proxy)
+    heads = proxies or [clb]  # what the listeners sit behind
     gateway_false = _false(gw.mapping(gateway.get("status")), ("Accepted", "Programmed"))
     clb.details += gateway_false
     clb.about = ("TKE504",) if gateway_false else ()
@@ -859,7 +899,8 @@ def trace_gateway(
         problems = _false(status, ("Accepted", "Programmed", "ResolvedRefs"))
         hop.details += problems
         hop.about = ("TKE504",) if problems else ()
-        b.link(clb, hop)
+        for head in heads:
+            b.link(head, hop)
         listener_hops.append((lst, hop))
     held_grants = ctx.snap.held("referencegrants")
     endpoints_held = ctx.snap.held("endpointslices") is not None and ctx.snap.held("pods") is not None
@@ -886,7 +927,7 @@ def trace_gateway(
                 hop.details += _false(gw.mapping(parent), ("Accepted", "ResolvedRefs"))
         hop.details += why
         froms = [h for lst, h in listener_hops if lst in attached] or [h for lst, h in listener_hops if lst in tried]
-        for h in froms or [clb]:
+        for h in froms or heads:
             b.link(h, hop)
         if not attached:
             b.failing(hop, _("no listener of the Gateway accepts the route"))

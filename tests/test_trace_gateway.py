@@ -50,7 +50,10 @@ def test_gateway_path_from_the_clb_through_listeners_and_routes_to_the_nodes(cli
     assert "its Service envoy-gateway-system/envoy-gateway-shop-gw-8d3a1f2c" in clb["details"]
     assert "listener TCP:80 -> NodePort 31080" in clb["details"]
     assert clb["loopback"] == "exposed" and codes(clb) == {"TKE515", "TKE516"} and clb["state"] == "ok"
-    (listener,) = below(doc, clb)
+    (proxy,) = below(doc, clb)  # the CLB's backends: the Envoy Pods behind the Gateway's Service
+    assert proxy["stage"] == "proxy" and proxy["state"] == "ok"
+    assert proxy["title"] == "Envoy proxy Pods of envoy-gateway-shop-gw-8d3a1f2c: 2 of 2 ready"
+    (listener,) = below(doc, proxy)
     assert listener["title"] == "listener http HTTP:80 *.shop.example.com" and listener["stage"] == "listener"
     routes = {h["title"]: h for h in below(doc, listener)}
     assert {t: (h["state"], codes(h)) for t, h in routes.items()} == {
@@ -95,6 +98,24 @@ def test_a_gateway_without_address_is_failing_at_its_clb(cli: CLI) -> None:
     assert clb["loopback"] == "not-exposed"  # its Service has prevent-loopback and kube-proxy has the fix
     (listener,) = hops(doc, "listener")
     assert listener["next"] == [] and "routes from namespaces: Same" in listener["details"]
+
+
+def test_envoy_proxy_pods_not_ready_fail_the_path_behind_the_clb(cli: CLI, tmp_path: Path) -> None:
+    doc = yaml.safe_load(Path(GATEWAYS).read_text(encoding="utf-8"))
+    for obj in doc["items"]:
+        if obj["kind"] == "Pod" and obj["metadata"]["namespace"] == "envoy-gateway-system":
+            obj["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
+    snap = tmp_path / "envoy-down.yaml"
+    snap.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    traced = trace(cli, "gw/shop-gw", "-n", "gateway", "--snapshot", str(snap))
+    (proxy,) = hops(traced, "proxy")
+    assert proxy["state"] == "failing"
+    assert proxy["reason"] == "no Envoy proxy Pod is ready: the CLB has no healthy backend"
+    assert traced["trace"]["state"] == "failing"
+    # Without the Pods read (left out by --select), the proxy is not known either way.
+    left_out = trace(cli, "gw/shop-gw", "-n", "gateway", "--snapshot", str(snap), "--select", "TKE515")
+    (proxy,) = hops(left_out, "proxy")
+    assert (proxy["state"], proxy["reason"]) == ("unknown", "Pods were not read")
 
 
 def test_refused_routes_hang_under_the_listeners_they_tried(cli: CLI, tmp_path: Path) -> None:
