@@ -172,7 +172,7 @@ if __name__ == "__main__":
 # here instead, as that image is made: mmdebstrap (pinned by `make datapath-deps`) runs Debian's minbase variant of
 # bookworm from Debian's mirror, with the files bookworm-slim leaves out left out (debuerreotype's slimming: man
 # pages, docs but their copyright files, info, locales) and /usr merged by directory symlinks as debootstrap does
-# (usr-is-merged, not usrmerge, which pulls perl in): 88 packages, 78 MB unpacked, as bookworm-slim has.
+# (usr-is-merged, not usrmerge, which pulls perl in): 88 packages, 78 MB unpacked.
 # What the Containerfile adds on top is read from the Containerfile itself (containerfile_steps): its COPY files as
 # one layer, its USER and ENTRYPOINT as the image's configuration; an instruction it does not know is an error, so
 # the image cannot silently drift from the file.

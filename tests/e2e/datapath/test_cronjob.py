@@ -3,15 +3,17 @@
 What is real: the release executable (`make binary`, dist/kubectl-tke_net) in an image made from
 deploy/cronjob/Containerfile and imported into each node's containerd with `ctr -n k8s.io images import`; the
 manifests applied with the real kubectl exactly as a user applies them (deploy/rbac/read-only.yaml,
-deploy/rbac/write-reports.yaml, deploy/cronjob/), only the CronJob's image (the local tag) and imagePullPolicy
-(Never: no registry) overridden; the Job made from the CronJob by `kubectl create job --from=cronjob/tke-net`;
-kube-controller-manager's Job controller creating its Pod, the ServiceAccount admission plugin adding the projected
-service account volume, kube-controller-manager's root CA publisher the kube-root-ca.crt it needs, the real kubelet
-requesting the token (TokenRequest) and running the container under runc with the manifest's security context
-(uid 65532, read-only root filesystem, no capabilities); the plugin's in-cluster configuration
-(KUBERNETES_SERVICE_HOST/PORT, the token and CA files), its connections through the `kubernetes` Service's ClusterIP
-and the real kube-proxy's iptables rules, RBAC deciding every request as system:serviceaccount:tke-net:tke-net,
-and the published PolicyReport CRDs (reportcrds.py) storing what it applied.
+deploy/rbac/write-reports.yaml, deploy/cronjob/), only the CronJob's image (the local tag), imagePullPolicy (Never:
+no registry) and its textfile volume overridden, the last with the hostPath its comment gives for node-exporter (a
+folder of the lab, owned by uid 65532): the default emptyDir goes with the Pod, and after the Job completed the
+metrics file was no longer there to read back; the Job made from the CronJob by `kubectl create job
+--from=cronjob/tke-net`; kube-controller-manager's Job controller creating its Pod, the ServiceAccount admission
+plugin adding the projected service account volume, kube-controller-manager's root CA publisher the kube-root-ca.crt
+it needs, the real kubelet requesting the token (TokenRequest) and running the container under runc with the
+manifest's security context (uid 65532, read-only root filesystem, no capabilities); the plugin's in-cluster
+configuration (KUBERNETES_SERVICE_HOST/PORT, the token and CA files), its connections through the `kubernetes`
+Service's ClusterIP and the real kube-proxy's iptables rules, RBAC deciding every request as
+system:serviceaccount:tke-net:tke-net, and the published PolicyReport CRDs (reportcrds.py) storing what it applied.
 
 What is played: the scheduler (the Job's Pod is bound with POST pods/NAME/binding, as kube-scheduler binds it), the
 API server's endpoint reconciler (the `kubernetes` Service's EndpointSlice names each node's relay to the API
@@ -20,8 +22,9 @@ schedule is not waited for).
 
 How the image differs from `podman build -f deploy/cronjob/Containerfile .` (image.py): the base is not the pulled
 docker.io/library/debian:bookworm-slim (no registry here) but Debian bookworm's minbase made by mmdebstrap from
-Debian's mirror with debuerreotype's slimming excludes and merged /usr, i.e. the same 88 packages, at the versions
-the mirror serves today rather than those of the tag's last rebuild, as one layer without the tag's metadata; the
+Debian's mirror with debuerreotype's slimming excludes and merged /usr (88 packages, 78 MB: bookworm-slim is made
+from minbase by debuerreotype too, but it cannot be pulled here to compare file by file), at the versions the
+mirror serves today rather than those of the tag's last rebuild, as one layer without the tag's metadata; the
 COPY steps, USER and ENTRYPOINT are read from the Containerfile and written as one layer and the image config by
 image.py (no buildah: no build cache, no per-instruction layers, no history beyond two entries, epoch timestamps).
 """
@@ -254,4 +257,7 @@ def test_cronjob_writes_the_reports_of_svc_all_in_cluster(lab: Lab, kubectl: str
     lab.times.update(
         {"import+CRDs": imported, "Job created to Complete": job_seconds, "test": time.monotonic() - started}
     )
-    print(f"\n$ kubectl create job -n {NAMESPACE} --from=cronjob/{ACCOUNT} {JOB}   # the Pod's log:\n{log}")
+    # What the README's "Run it in the cluster" shows (pytest -s prints it).
+    listed = _run([kubectl, "get", "policyreports", "-A", "-l", "app.kubernetes.io/managed-by=kubectl-tke-net"], env)
+    print(f"\n$ kubectl create job -n {NAMESPACE} --from=cronjob/{ACCOUNT} {JOB}\n(the Pod's log)\n{log}")
+    print(f"$ kubectl get policyreports -A -l app.kubernetes.io/managed-by=kubectl-tke-net\n{listed}")
