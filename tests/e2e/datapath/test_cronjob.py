@@ -125,13 +125,23 @@ def _cluster_ip_connections(lab: Lab, node_netns: str) -> int:
     return sum(int(r[0]) for r in rows)
 
 
-def _run_job(lab: Lab, node: str, deadline: float) -> dict[str, Any]:
-    """The played scheduler binds the Job's Pods to `node` until the Job is Complete; its Pod, as it ended."""
+def _empty_dir(lab: Lab, pod: dict[str, Any], volume: str) -> Path:
+    """Where the Pod's node keeps an emptyDir volume of the Pod."""
+    node = next(n for n in lab.nodes if n.name == pod["spec"]["nodeName"])
+    uid: str = pod["metadata"]["uid"]
+    return node.dir / "kubelet" / "pods" / uid / "volumes" / "kubernetes.io~empty-dir" / volume
+
+
+def _run_job(lab: Lab, node: str, deadline: float, seen: set[Path]) -> dict[str, Any]:
+    """The played scheduler binds the Job's Pods to `node` until the Job is Complete; its Pod, as it ended. `seen`
+    gets the emptyDir folders (volume tmp) of the Pods found on their node while they ran."""
     selector = f"?labelSelector=batch.kubernetes.io%2Fjob-name%3D{JOB}"
     while True:
         for pod in _get(lab, f"/api/v1/namespaces/{NAMESPACE}/pods{selector}")["items"]:
             if not pod["spec"].get("nodeName"):
                 lab.bind(NAMESPACE, pod["metadata"]["name"], node)
+            elif pod["status"].get("phase") == "Running" and _empty_dir(lab, pod, "tmp").is_dir():
+                seen.add(_empty_dir(lab, pod, "tmp"))
         job = _get(lab, f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs/{JOB}")
         conditions = {c["type"]: c for c in (job.get("status") or {}).get("conditions") or [] if c["status"] == "True"}
         pods = _get(lab, f"/api/v1/namespaces/{NAMESPACE}/pods{selector}")["items"]
@@ -142,7 +152,7 @@ def _run_job(lab: Lab, node: str, deadline: float) -> dict[str, Any]:
             logs = "\n".join(_pod_log(lab, p) for p in pods)
             states = [p["status"].get("containerStatuses") or p["status"].get("conditions") for p in pods]
             pytest.fail(f"Job {JOB}: {conditions or 'not complete in time'}; Pods: {states}\nlogs:\n{logs}", False)
-        time.sleep(0.5)
+        time.sleep(0.2)
 
 
 def _pod_log(lab: Lab, pod: dict[str, Any]) -> str:
@@ -196,7 +206,8 @@ def test_cronjob_writes_the_reports_of_svc_all_in_cluster(lab: Lab, kubectl: str
     before = _cluster_ip_connections(lab, node.netns)
     t = time.monotonic()
     _run([kubectl, "create", "job", "-n", NAMESPACE, f"--from=cronjob/{ACCOUNT}", JOB], env)
-    pod = _run_job(lab, node.name, time.monotonic() + TIMEOUT)
+    seen: set[Path] = set()
+    pod = _run_job(lab, node.name, time.monotonic() + TIMEOUT, seen)
     job_seconds = time.monotonic() - t
     log = _pod_log(lab, pod)
 
@@ -246,6 +257,15 @@ def test_cronjob_writes_the_reports_of_svc_all_in_cluster(lab: Lab, kubectl: str
     assert _results(cluster) == {f for f in findings if not f[2]}
     skipped = {(r["policy"], r["message"]) for r in cluster["results"] if r["result"] == "skip"}
     assert skipped == {(code, s["reason"]) for s in report["skipped"] for code in s["codes"]}
+
+    # Why not the default emptyDir: the kubelet tears a finished Pod's emptyDir volumes down (the Pod's tmp, seen on
+    # the node while it ran, is gone once it has completed), so a metrics file there would be gone with it.
+    tmp = _empty_dir(lab, pod, "tmp")
+    assert tmp in seen, f"the Pod's emptyDir {tmp} was never seen while it ran"
+    deadline = time.monotonic() + 30
+    while tmp.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not tmp.exists(), f"{tmp} still there 30 s after the Job completed"
 
     # The metrics file, read back from the textfile folder on the Pod's node, where node-exporter would read it.
     families = {f.name: f for f in text_string_to_metric_families((textfile / METRICS).read_text())}
