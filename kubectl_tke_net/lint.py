@@ -261,7 +261,7 @@ _ENDPOINTS = N_("needs ready endpoints and Pod readiness, which exist only once 
 _ADDRESS = N_("needs the CLB address TKE's controller gives an applied object")
 _EVENTS = N_("needs the events of applied objects")
 _PROBE = N_("needs probe Pods in a running cluster (svc NAME --probe, ingress NAME --probe)")
-_CLOUD = N_("needs Tencent Cloud API reads (security groups, CLBs): svc or ingress --cloud once applied")
+_CLOUD = N_("needs Tencent Cloud API reads (security groups, CLBs, certificates): svc or ingress --cloud once applied")
 _CLUSTER_CONFIG = N_(
     "judges the running cluster's kube-system configuration, not manifests: svc or ingress on the cluster"
 )
