@@ -169,7 +169,7 @@ def _probe_flags(p: argparse.ArgumentParser | Any, with_probe: bool = True) -> N
 
 
 def _cloud_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group(_("Tencent Cloud (TKE401-TKE405)"))
+    g = p.add_argument_group(_("Tencent Cloud (TKE401-TKE406)"))
     on = g.add_mutually_exclusive_group()
     on.add_argument(
         "--cloud",
@@ -178,8 +178,8 @@ def _cloud_flags(p: argparse.ArgumentParser) -> None:
         const=True,
         default=None,
         help=_(
-            "also check security groups, CLBs and bandwidth through read-only Tencent Cloud API "
-            "calls (default: on when TENCENTCLOUD_SECRET_ID/KEY or a tccli profile is set, "
+            "also check security groups, CLBs, bandwidth and SSL certificates through read-only Tencent Cloud "
+            "API calls (default: on when TENCENTCLOUD_SECRET_ID/KEY or a tccli profile is set, "
             "off with --snapshot)"
         ),
     )

@@ -225,8 +225,10 @@ class Context:
         )
 
     @cached_property
-    def ready_nodes(self) -> int:
-        return sum(1 for n in self.snap.list("nodes") if pod_condition(n, "Ready") == "True")
+    def ready_cvm_nodes(self) -> int:
+        """Ready nodes other than super nodes: the ones a CLB reaches through their NodePorts (a super node has
+        no NodePort and no kube-proxy, so it is never such a backend)."""
+        return sum(1 for n in self.snap.list("nodes") if pod_condition(n, "Ready") == "True" and not is_super_node(n))
 
     # -- Ingresses ---------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 Usage: python packaging/build_binary.py [--onedir] [--distpath DIR]
 The executable needs no Python on the target machine; it carries the interpreter, the package, PyYAML with its
 C loader, msgspec, tabulate, packaging, urllib3 (with PySocks), and the Tencent Cloud
-SDK (common, cvm, vpc, clb) for the cloud checks.
+SDK (common, cvm, vpc, clb, ssl) for the cloud checks.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ HIDDEN_IMPORTS = (
     "tencentcloud.cvm.v20170312.cvm_client",
     "tencentcloud.vpc.v20170312.vpc_client",
     "tencentcloud.clb.v20180317.clb_client",
+    "tencentcloud.ssl.v20191205.ssl_client",
     "certifi",
 )
 # Standard-library pieces nothing here imports at run time; leaving them out keeps the file smaller.
