@@ -35,8 +35,8 @@ HIDDEN_IMPORTS = (
     "kubectl_tke_net.sources.cluster",
     "kubectl_tke_net.sources.kubeconfig",
     "kubectl_tke_net.complete",
-    # The Tencent Cloud SDK, which kubectl_tke_net.cloud imports only for runs with the cloud checks (TKE4xx).
-    "kubectl_tke_net.cloud",
+    # The Tencent Cloud SDK, which kubectl_tke_net.sources.cloud imports only for runs with the cloud checks (TKE4xx).
+    "kubectl_tke_net.sources.cloud",
     "tencentcloud.common.credential",
     "tencentcloud.common.profile.client_profile",
     "tencentcloud.common.profile.http_profile",
