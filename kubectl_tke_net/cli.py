@@ -7,14 +7,16 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from kubectl_tke_net import __version__, i18n
 from kubectl_tke_net.i18n import N_, _
 from kubectl_tke_net.model import AccessError, Output, Severity, TkeNetError, UsageError
 from kubectl_tke_net.terminal import escape
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing for `version` (type checkers take it so)
 if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
     from kubectl_tke_net.probe import ProbeOptions
 
 PROG = "kubectl tke-net"
@@ -23,12 +25,36 @@ OUTPUTS = ("table", "wide", "json", "yaml", "junit", "sarif", "policyreport", "p
 ENGINE_OUTPUTS = ("policyreport", "prometheus")
 
 
+def _columns() -> int:
+    """shutil.get_terminal_size().columns, as argparse's help asks it, without importing shutil (which brings
+    bz2, lzma and zlib): $COLUMNS, else the terminal's width on stdout, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return columns
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help formatter, told the width (argparse makes one for every flag added, and would import
+    shutil to ask)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
+        super().__init__(prog, indent_increment, max_help_position, _columns() - 2 if width is None else width)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that reports a usage error as one line and exit status 2, and, like kubectl, takes flags only
     spelled in full (`--lan zh` would otherwise be read as --lang after the language was chosen from argv)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
@@ -199,13 +225,8 @@ def _cloud_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_service(sub: Any) -> None:
-    p = sub.add_parser(
-        "service",
-        aliases=["svc"],
-        help=_("diagnose Services (TKE1xx, TKE302-TKE304)"),
-        description=_("Diagnose Services: selectors, endpoints, ports, CLB, loopback."),
-    )
+def _add_service(p: argparse.ArgumentParser) -> None:
+    p.description = _("Diagnose Services: selectors, endpoints, ports, CLB, loopback.")
     p.add_argument("name", nargs="?", metavar="NAME", help=_("only this Service"))
     _cluster_flags(p)
     _probe_flags(p)
@@ -214,13 +235,8 @@ def _add_service(sub: Any) -> None:
     p.set_defaults(func=cmd_diagnose, command="service")
 
 
-def _add_ingress(sub: Any) -> None:
-    p = sub.add_parser(
-        "ingress",
-        aliases=["ing"],
-        help=_("diagnose Ingresses (TKE2xx, TKE303)"),
-        description=_("Diagnose Ingresses: backends, ports, endpoints, TLS, CLB, keep-alive."),
-    )
+def _add_ingress(p: argparse.ArgumentParser) -> None:
+    p.description = _("Diagnose Ingresses: backends, ports, endpoints, TLS, CLB, keep-alive.")
     p.add_argument("name", nargs="?", metavar="NAME", help=_("only this Ingress"))
     _cluster_flags(p)
     _probe_flags(p)
@@ -229,15 +245,10 @@ def _add_ingress(sub: Any) -> None:
     p.set_defaults(func=cmd_diagnose, command="ingress")
 
 
-def _add_gateway(sub: Any) -> None:
-    p = sub.add_parser(
-        "gateway",
-        aliases=["gw"],
-        help=_("diagnose Gateway API Gateways and their routes (TKE5xx)"),
-        description=_(
-            "Diagnose Gateways (gateway.networking.k8s.io/v1): class, CLB address, listeners, HTTPRoutes and "
-            "GRPCRoutes, backends, ReferenceGrants, and the loopback and NodePorts of the Gateway's CLB."
-        ),
+def _add_gateway(p: argparse.ArgumentParser) -> None:
+    p.description = _(
+        "Diagnose Gateways (gateway.networking.k8s.io/v1): class, CLB address, listeners, HTTPRoutes and "
+        "GRPCRoutes, backends, ReferenceGrants, and the loopback and NodePorts of the Gateway's CLB."
     )
     p.add_argument("name", nargs="?", metavar="NAME", help=_("only this Gateway (and the routes attached to it)"))
     _cluster_flags(p)
@@ -245,12 +256,8 @@ def _add_gateway(sub: Any) -> None:
     p.set_defaults(func=cmd_diagnose, command="gateway", cloud=False)
 
 
-def _add_loopback(sub: Any) -> None:
-    p = sub.add_parser(
-        "loopback",
-        help=_("CLB loopback risk, cluster-wide view (TKE3xx)"),
-        description=_("Is the cluster exposed to the CLB loopback problem, where, and how to fix it."),
-    )
+def _add_loopback(p: argparse.ArgumentParser) -> None:
+    p.description = _("Is the cluster exposed to the CLB loopback problem, where, and how to fix it.")
     _cluster_flags(p)
     _cloud_flags(p)
     _fleet_flags(p)
@@ -260,11 +267,9 @@ def _add_loopback(sub: Any) -> None:
 TRACE_OUTPUTS = ("tree", "json", "mermaid", "html")
 
 
-def _add_trace(sub: Any) -> None:
-    p = sub.add_parser(
-        "trace",
-        help=_("the traffic path of one Service, Ingress or Gateway, CLB to node, with the broken hop marked"),
-        description=_(
+def _add_trace(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        _(
             "Draw the path from the CLB (address, listeners or host/path rules) through the Service port, "
             "NodePort, EndpointSlices and Pods to the nodes, each hop ok, failing or unknown with the codes of "
             "the findings that touch it (the checks of svc NAME or ingress NAME, on the same facts). "
@@ -276,8 +281,7 @@ def _add_trace(sub: Any) -> None:
             "the HTTPRoutes and GRPCRoutes attached to it and their backendRefs, then each backend Service's "
             "path; the Gateway is in the -n namespace, its routes and Services are read in every namespace "
             "(the checks of gateway NAME, and the Service checks of its backends)."
-        ),
-        conflict_handler="resolve",  # -o of the cluster flags, replaced by the formats of trace
+        )
     )
     p.add_argument(
         "target",
@@ -298,20 +302,16 @@ def _add_trace(sub: Any) -> None:
     p.set_defaults(func=cmd_trace, command="trace")
 
 
-def _add_fix(sub: Any) -> None:
+def _add_fix(p: argparse.ArgumentParser) -> None:
     from kubectl_tke_net.fix import ACTIONS
 
-    p = sub.add_parser(
-        "fix",
-        help=_("plan, show and (with --apply) apply a remedy"),
-        description=_(
-            "Plan a remedy and show it as a diff (default: nothing is written). --apply checks every "
-            "change with a server-side dry run, saves a backup, then patches each object with its "
-            "resourceVersion as a precondition. Actions: kube-proxy [--version vX.Y.Z-tke.N]; "
-            "prevent-loopback [NAME...] [--all-lb] [--force]; ingress-keepalive [NAME...]; "
-            "coredns-rewrite --host DOMAIN --service NAME [-n NS]; rollback FILE [--force] (sets back only "
-            "the fields the action changed, and only on the API server the backup was taken from)."
-        ),
+    p.description = _(
+        "Plan a remedy and show it as a diff (default: nothing is written). --apply checks every "
+        "change with a server-side dry run, saves a backup, then patches each object with its "
+        "resourceVersion as a precondition. Actions: kube-proxy [--version vX.Y.Z-tke.N]; "
+        "prevent-loopback [NAME...] [--all-lb] [--force]; ingress-keepalive [NAME...]; "
+        "coredns-rewrite --host DOMAIN --service NAME [-n NS]; rollback FILE [--force] (sets back only "
+        "the fields the action changed, and only on the API server the backup was taken from)."
     )
     p.add_argument("action", choices=ACTIONS, metavar="ACTION", help=", ".join(ACTIONS))
     p.add_argument(
@@ -373,15 +373,11 @@ def _add_fix(sub: Any) -> None:
     p.set_defaults(func=cmd_fix, command="fix")
 
 
-def _add_dump(sub: Any) -> None:
-    p = sub.add_parser(
-        "dump",
-        help=_("write the objects the checks read as one List (the --snapshot format)"),
-        description=_(
-            "Write every object the checks read as one v1 List, Secret data removed. "
-            "JSON by default (it is also YAML, and parses a hundred times faster on "
-            "large clusters); -o yaml for block YAML."
-        ),
+def _add_dump(p: argparse.ArgumentParser) -> None:
+    p.description = _(
+        "Write every object the checks read as one v1 List, Secret data removed. "
+        "JSON by default (it is also YAML, and parses a hundred times faster on "
+        "large clusters); -o yaml for block YAML."
     )
     _cluster_flags(p)
     _cloud_flags(p)
@@ -398,17 +394,13 @@ def _add_dump(sub: Any) -> None:
     p.set_defaults(func=cmd_dump, command="dump", output="json")
 
 
-def _add_lint(sub: Any) -> None:
-    p = sub.add_parser(
-        "lint",
-        help=_("check manifests before they are applied (files, folders, - for stdin)"),
-        description=_(
-            "Check Kubernetes manifests (YAML or JSON, Helm output as it is) for TKE networking mistakes before "
-            "they are applied: selectors and named targetPorts against the Pod templates of Deployments, "
-            "StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs, Ingress backends, TKE annotations. "
-            "No cluster is contacted unless --cluster; with --cluster or --snapshot DUMP the manifests replace "
-            "the objects they name there. Checks that need a running cluster are listed as skipped."
-        ),
+def _add_lint(p: argparse.ArgumentParser) -> None:
+    p.description = _(
+        "Check Kubernetes manifests (YAML or JSON, Helm output as it is) for TKE networking mistakes before "
+        "they are applied: selectors and named targetPorts against the Pod templates of Deployments, "
+        "StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs, Ingress backends, TKE annotations. "
+        "No cluster is contacted unless --cluster; with --cluster or --snapshot DUMP the manifests replace "
+        "the objects they name there. Checks that need a running cluster are listed as skipped."
     )
     p.add_argument(
         "-f",
@@ -464,12 +456,8 @@ def _add_lint(sub: Any) -> None:
     p.set_defaults(func=cmd_lint, command="lint", all_namespaces=False, selector=None, name=None)
 
 
-def _add_checks(sub: Any) -> None:
-    p = sub.add_parser(
-        "checks",
-        help=_("the check catalogue; with CODE: what it means and how to fix it"),
-        description=_("List the checks, or explain one."),
-    )
+def _add_checks(p: argparse.ArgumentParser) -> None:
+    p.description = _("List the checks, or explain one.")
     p.add_argument(
         "code",
         nargs="?",
@@ -480,13 +468,37 @@ def _add_checks(sub: Any) -> None:
     p.set_defaults(func=cmd_checks, command="checks")
 
 
-def _add_version(sub: Any) -> None:
-    p = sub.add_parser("version", help=_("print the version"))
+def _add_version(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table", metavar="FMT")
     p.set_defaults(func=cmd_version, command="version")
 
 
-def build_parser() -> Parser:
+# Every command, in the order --help lists them: name, aliases, help (translated when the parser is made), the
+# function that adds its flags, and its parser's conflict_handler.
+COMMANDS: tuple[tuple[str, tuple[str, ...], str, Callable[[argparse.ArgumentParser], None], str], ...] = (
+    ("service", ("svc",), N_("diagnose Services (TKE1xx, TKE302-TKE304)"), _add_service, "error"),
+    ("ingress", ("ing",), N_("diagnose Ingresses (TKE2xx, TKE303)"), _add_ingress, "error"),
+    ("gateway", ("gw",), N_("diagnose Gateway API Gateways and their routes (TKE5xx)"), _add_gateway, "error"),
+    ("loopback", (), N_("CLB loopback risk, cluster-wide view (TKE3xx)"), _add_loopback, "error"),
+    ("fix", (), N_("plan, show and (with --apply) apply a remedy"), _add_fix, "error"),
+    ("lint", (), N_("check manifests before they are applied (files, folders, - for stdin)"), _add_lint, "error"),
+    ("dump", (), N_("write the objects the checks read as one List (the --snapshot format)"), _add_dump, "error"),
+    ("checks", (), N_("the check catalogue; with CODE: what it means and how to fix it"), _add_checks, "error"),
+    ("version", (), N_("print the version"), _add_version, "error"),
+    (
+        "trace",
+        (),
+        N_("the traffic path of one Service, Ingress or Gateway, CLB to node, with the broken hop marked"),
+        _add_trace,
+        "resolve",  # -o of the cluster flags, replaced by the formats of trace
+    ),
+)
+
+
+def build_parser(command: str | None = None) -> Parser:
+    """The command line's parser. Given `command` (a name or alias, see command_word), only that command's
+    flags are added: the others are listed, with their help, but a run of one command does not pay for
+    building the flags of ten (`version` and small runs start sooner; the parse is the same)."""
     parser = Parser(
         prog=PROG,
         description=_(
@@ -499,21 +511,14 @@ def build_parser() -> Parser:
         "--version", action="version", version=f"{PROG} {__version__}", help=_("show program's version number and exit")
     )
     sub = parser.add_subparsers(metavar="COMMAND", parser_class=Parser)
-    for add in (
-        _add_service,
-        _add_ingress,
-        _add_gateway,
-        _add_loopback,
-        _add_fix,
-        _add_lint,
-        _add_dump,
-        _add_checks,
-        _add_version,
-        _add_trace,
-    ):
-        add(sub)
-    # --lang on every parser; main() reads it from argv before building them, so that the help is translated.
-    for p in (parser, *dict.fromkeys(sub.choices.values())):
+    built = [parser]
+    for name, aliases, text, add, conflicts in COMMANDS:
+        p = sub.add_parser(name, aliases=list(aliases), help=_(text), conflict_handler=conflicts)
+        if command is None or command == name or command in aliases:
+            add(p)
+            built.append(p)
+    # --lang on every parser built; main() reads it from argv before building them, so that the help is translated.
+    for p in built:
         p.add_argument(
             "--lang",
             choices=i18n.LANGUAGES,
@@ -524,6 +529,21 @@ def build_parser() -> Parser:
             ),
         )
     return parser
+
+
+def command_word(argv: Sequence[str]) -> str | None:
+    """The command a command line runs: its first word that is not a top-level option (--lang takes a value);
+    None when it has none, or names no command (then every command's flags are built, for the error)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--lang":
+            next(words, None)
+        elif word == "--":
+            return None
+        elif not word.startswith("-"):
+            known = any(word == name or word in aliases for name, aliases, *_rest in COMMANDS)
+            return word if known else None
+    return None
 
 
 # argparse's own words in help and usage errors: translated through the same catalogue (see main).
@@ -1466,7 +1486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argparse._ = i18n._  # type: ignore[attr-defined]
     argparse.ngettext = i18n.ngettext  # type: ignore[attr-defined]
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(command_word(argv)).parse_args(argv)
         if not hasattr(args, "func"):
             build_parser().print_help(sys.stderr)
             return 2

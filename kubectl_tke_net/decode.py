@@ -8,7 +8,10 @@ the declaration does not allow (a null, a number where text is declared) fails t
 then decoded by the standard library and cleaned as before, so odd input gives exactly what it gave before (and
 a snapshot file's error message names the field, shape.problem).
 
-Measured (README "Performance"): 500 realistic Pods, json.loads + clean against this decoder.
+Measured (README "Performance"): 500 realistic Pods, json.loads + clean against this decoder. A small body (under
+TYPED_AT bytes) is read by the standard library instead: importing msgspec and making a kind's decoders cost more
+than they save on it (bench/decode_threshold.py measures both sides), and msgspec is imported only when a body
+is large enough to pay for it.
 """
 
 from __future__ import annotations
@@ -17,19 +20,38 @@ import functools
 import gc
 import json
 import operator
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypedDict
-
-import msgspec
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from kubectl_tke_net import kinds, shape
 from kubectl_tke_net.kinds import BY_KIND, Kind, Obj
 
+if TYPE_CHECKING:
+    import msgspec
+
 # Off in tests only: every object is then read by json.loads and cleaned (kinds.clean), the path the typed
 # decoders must agree with (tests/test_held.py).
 TYPED = True
+# A LIST page or snapshot file smaller than this (bytes) is read by json.loads + kinds.clean: below it msgspec's
+# import and the kind's decoders, paid on the first body (about 11 ms), cost more than the typed decoding saves.
+# bench/decode_threshold.py, first page of a fresh process: 100 realistic Pods (1.0 MB) 15.2 ms either way, 30
+# (0.3 MB) 4.7 ms standard against 12.7 ms typed, 300 (3 MB) 46.5 ms against 22.2 ms. 0 in tests of both paths.
+TYPED_AT = 1 << 20
+# Once msgspec is loaded (a larger body came first), what is left to pay is the kind's decoders (Pod 1.2 ms,
+# Service and EndpointSlice 0.5 ms), and the typed decoding saves about 11 ms a MB (Pods: 15.2 ms a MB
+# standard, 3.5 typed): from this size on it pays. The paths give the same objects, so which one a body takes
+# may depend on the order pages arrive in.
+TYPED_AFTER = 128 << 10
+
+
+def typed_for(size: int) -> bool:
+    """Whether a body of `size` bytes is read by the typed decoders."""
+    if not (TYPED and kinds.PROJECT):
+        return False
+    return size >= TYPED_AT or (size >= TYPED_AFTER and "msgspec" in sys.modules)
 
 
 # The head of an item in a snapshot file: which kind it is, and whether it is a List of more items.
@@ -72,6 +94,8 @@ class _KindDecoder:
     """The decoders of one kind: an object, and a LIST page of them."""
 
     def __init__(self, kind: str) -> None:
+        import msgspec
+
         body = shape.SHAPES.get(kind, {})
         meta = shape._METADATA
         if kind == "Secret":
@@ -186,7 +210,9 @@ def page(kind: Kind) -> Callable[[bytes], Any]:
 
     def decode(data: bytes) -> Any:
         with collector_paused():
-            if TYPED and kinds.PROJECT:
+            if typed_for(len(data)):
+                import msgspec
+
                 try:
                     doc = _decoder(kind.kind).page.decode(data)
                 except msgspec.ValidationError:
@@ -221,15 +247,31 @@ def continue_token(data: bytes) -> str | None:
 # --- snapshot files --------------------------------------------------------------------------------------
 
 
+class _FileDecoders:
+    """The decoders of a snapshot file's structure: an item's head, the top level, a run of items."""
+
+    def __init__(self) -> None:
+        import msgspec
+
+        self.head = msgspec.json.Decoder(_Head)
+        top = _typed_dict("_Top", {"kind": Any, "metadata": Any, "items": list[msgspec.Raw]}, total=False)
+        self.top = msgspec.json.Decoder(top)
+        self.raw_list = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+@functools.cache
+def _files() -> _FileDecoders:
+    return _FileDecoders()
+
+
 def head(raw: msgspec.Raw | bytes) -> Any:
     """The kind and apiVersion of one item of a file (a dict), or the item itself when it is not an object."""
+    import msgspec
+
     try:
-        return _HEAD.decode(raw)
+        return _files().head.decode(raw)
     except msgspec.ValidationError:
         return json.loads(bytes(raw))
-
-
-_HEAD = msgspec.json.Decoder(_Head)
 
 
 def typed(kind: Kind, raw: msgspec.Raw | bytes) -> Obj | None:
@@ -237,6 +279,8 @@ def typed(kind: Kind, raw: msgspec.Raw | bytes) -> Obj | None:
     ones or it has no name (the caller reads it the standard way, to refuse it with shape.problem's reason)."""
     if not (TYPED and kinds.PROJECT):
         return None
+    import msgspec
+
     try:
         obj = _decoder(kind.kind).object.decode(raw)
     except msgspec.ValidationError:
@@ -251,19 +295,13 @@ def kind_of(found: Any) -> Kind | None:
     return BY_KIND.get(str(found.get("kind", ""))) if isinstance(found, dict) else None
 
 
-class _Top(TypedDict, total=False):
-    kind: Any
-    metadata: Any
-    items: list[msgspec.Raw]
-
-
-_TOP = msgspec.json.Decoder(_Top)
-
-
 def top(data: bytes | memoryview) -> Any:
     """A whole file's top level: kind and metadata, and its items unparsed (msgspec.Raw); ValueError if not JSON,
     msgspec.ValidationError if it is not a List of items."""
-    return _TOP.decode(data)
+    return _files().top.decode(data)
 
 
-RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+def raws(data: bytes) -> list[msgspec.Raw]:
+    """A JSON array of items, each unparsed (msgspec.Raw)."""
+    items: list[msgspec.Raw] = _files().raw_list.decode(data)
+    return items

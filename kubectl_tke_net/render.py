@@ -10,9 +10,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import yaml
-from tabulate import tabulate
-
 from kubectl_tke_net.i18n import N_, _, ngettext
 from kubectl_tke_net.terminal import escape, escape_lines
 
@@ -60,6 +57,14 @@ def _cut(text: str) -> str:
     return text if len(text) <= MESSAGE_WIDTH else text[: MESSAGE_WIDTH - 1] + "…"
 
 
+def tabulate(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    """The plain table of tabulate, imported only when there are rows to lay out (it and wcwidth, which it
+    measures wide characters with, take longer to import than a small run takes to read its cluster)."""
+    from tabulate import tabulate as lay_out
+
+    return str(lay_out(rows, headers, tablefmt="plain"))
+
+
 def findings_table(report: dict[str, Any], wide: bool, color: bool, examined: bool = True) -> str:
     """The findings as rows, the checks skipped, the summary and a hint for the next step. `examined` False:
     the scope held no object of the command's kind (said on stderr), so the table claims no success."""
@@ -73,7 +78,7 @@ def findings_table(report: dict[str, Any], wide: bool, color: bool, examined: bo
         row += [_place(f.get("source"))] if placed else []
         row.append(f["message"] if wide else _cut(f["message"]))
         rows.append([*row, f["remediation"]] if wide else row)
-    lines = [tabulate(rows, headers, tablefmt="plain")] if rows else [_("No problems found.")] if examined else []
+    lines = [tabulate(rows, headers)] if rows else [_("No problems found.")] if examined else []
     for dup in report.get("duplicates") or []:
         places = ", ".join(_place(p) for p in dup["sources"])
         lines.append(
@@ -208,7 +213,7 @@ def catalogue(items: list[dict[str, Any]], fmt: str) -> str:
     if fmt != "table":
         return FORMATS[fmt]({"checks": items}, False)
     rows = [(i["code"], i["severity"], ",".join(i["commands"]), i["title"]) for i in items]
-    return tabulate(rows, [_("CODE"), _("SEVERITY"), _("COMMANDS"), _("TITLE")], tablefmt="plain") + "\n"
+    return tabulate(rows, [_("CODE"), _("SEVERITY"), _("COMMANDS"), _("TITLE")]) + "\n"
 
 
 def progress(prefix: str = "tke-net: ", repeats: bool = False) -> Callable[[str], None]:
@@ -359,7 +364,7 @@ def fleet_table(doc: dict[str, Any], wide: bool, color: bool, examined: dict[str
             )
         )
     headers = [_("CONTEXT"), _("CLUSTER"), _("STATUS"), _("ERRORS"), _("WARNINGS"), _("INFO"), _("DETAIL")]
-    summary = tabulate(rows, headers, tablefmt="plain")
+    summary = tabulate(rows, headers)
     return "\n".join(parts) + "\n" + _("Summary:") + "\n" + summary + "\n"
 
 
@@ -368,12 +373,15 @@ def render_json(doc: dict[str, Any]) -> str:
 
 
 def render_yaml(doc: dict[str, Any]) -> str:
+    import yaml
+
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return str(yaml.dump(doc, Dumper=dumper, sort_keys=False, allow_unicode=True, width=1 << 16))
 
 
 # Characters XML 1.0 cannot carry, even escaped; a message quoting an odd event must not break the file.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Compiled by junit() only: its character ranges take about 5 ms to compile, more than a small run's checks.
+_NOT_XML = "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 _FAILS_AT = {"error": 3, "warning": 2, "info": 1, "never": 4}
 _RANK = {"error": 3, "warning": 2, "info": 1}
 
@@ -384,8 +392,10 @@ def junit(report: dict[str, Any], ran: Sequence[tuple[str, str]] = (), fail_on: 
     Without `ran`, the checks are those the report names."""
     import xml.etree.ElementTree as ET
 
+    not_xml = re.compile(_NOT_XML)
+
     def text(value: object) -> str:
-        return _NOT_XML.sub("\ufffd", escape_lines(str(value)))
+        return not_xml.sub("\ufffd", escape_lines(str(value)))
 
     threshold = _FAILS_AT[fail_on]
     titles = dict(ran)

@@ -8,7 +8,6 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from packaging.version import Version
 
 from kubectl_tke_net.i18n import _, ngettext
@@ -296,6 +295,8 @@ def keep_configmaps(configmaps: list[dict[str, Any]], daemonsets: list[dict[str,
 def eks_pod_defaults(text: str | None) -> dict[str, str]:
     """The annotations that kube-system/eks-config `pod.annotations` (a YAML mapping, [S14]) gives every
     super-node Pod; nothing when it is absent or is not such a mapping."""
+    import yaml
+
     try:
         doc = yaml.safe_load(text or "")
     except yaml.YAMLError:
@@ -308,6 +309,8 @@ def eks_pod_defaults(text: str | None) -> dict[str, str]:
 def _eks_defaults_text(text: str) -> str:
     """pod.annotations with only the keys the checks read, as YAML again ("" when it has none of them); a dump
     read back gives the same text."""
+    import yaml
+
     read = {k: v for k, v in eks_pod_defaults(text).items() if k in EKS_DEFAULTS_READ}
     return yaml.safe_dump(read, default_flow_style=False, sort_keys=True) if read else ""
 
@@ -316,6 +319,8 @@ def _config_mode(
     daemonset: dict[str, Any], container: dict[str, Any], path: str, configmaps: dict[str, dict[str, Any]]
 ) -> str | None:
     """The `mode:` of a --config file mounted from a ConfigMap, if it can be found."""
+    import yaml
+
     for name, key in config_sources(daemonset, container, path):
         text = ((configmaps.get(name) or {}).get("data") or {}).get(key)
         if text is None:
@@ -437,6 +442,8 @@ class MasqConfig:
 def ip_masq_config(text: str) -> MasqConfig:
     """Read ip-masq-agent's config as the agent does: YAML or JSON, keys matched without regard to case (Go's
     JSON decoding), nonMasqueradeCIDRs a list of CIDRs. An empty config or no nonMasqueradeCIDRs: its defaults."""
+    import yaml
+
     try:
         doc = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:

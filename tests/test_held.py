@@ -21,6 +21,13 @@ CM_VALUE = "an-unread-configmap-value"
 OUTPUTS = ("table", "wide", "json", "yaml", "junit")
 
 
+@pytest.fixture(autouse=True)
+def typed_at_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scenarios are small, below decode.TYPED_AT: here the typed decoders read them all the same, so that
+    every comparison below is between the two paths (tests/test_startup.py checks the threshold itself)."""
+    monkeypatch.setattr(decode, "TYPED_AT", 0)
+
+
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 @pytest.mark.parametrize("command", ["svc", "ingress", "loopback"])
 def test_the_checks_read_no_field_the_projection_drops(

@@ -14,8 +14,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kubectl_tke_net import decode, kinds, shape, tke
 from kubectl_tke_net.i18n import _
 from kubectl_tke_net.kinds import (
@@ -92,6 +90,8 @@ def documents(
         except (ValueError, RecursionError):
             if path.suffix == ".json":
                 raise UsageError(malformed.format(path=path, reason=_("not valid JSON"))) from None
+    import yaml  # here, not above: a JSON snapshot needs none of it
+
     try:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         if _too_deep(text, loader):
@@ -123,6 +123,8 @@ def documents(
 
 def _load_all(text: str, loader: Any, lines: dict[int, int] | None) -> Iterator[Any]:
     """yaml.load_all, which also notes where each object starts when `lines` is given."""
+    import yaml
+
     if lines is None:
         yield from yaml.load_all(text, Loader=loader)
         return
@@ -139,6 +141,8 @@ def _load_all(text: str, loader: Any, lines: dict[int, int] | None) -> Iterator[
 
 def _locate(node: Any, data: Any, lines: dict[int, int]) -> None:
     """Where the mapping `data` (composed from `node`) starts, and so on for the items of a *List."""
+    import yaml
+
     if isinstance(node, yaml.SequenceNode) and isinstance(data, list):
         lines[id(data)] = node.start_mark.line + 1  # not an object: for the error that says so
     if not isinstance(node, yaml.MappingNode) or not isinstance(data, dict):
@@ -154,6 +158,8 @@ def _locate(node: Any, data: Any, lines: dict[int, int]) -> None:
 def _locate_json(text: str, doc: Any, lines: dict[int, int]) -> None:
     """Where the objects of a JSON document start: JSON is YAML, so its parser's nodes tell (without
     constructing anything again); a JSON text the YAML parser does not take keeps its objects unplaced."""
+    import yaml
+
     try:
         node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError:
@@ -170,6 +176,8 @@ def _too_deep(text: str, loader: Any) -> bool:
     longest = max((len(line) for line in text.splitlines()), default=0)
     if len(text) < _SAFE_DEPTH or 2 * longest + text.count("[") + text.count("{") <= _SAFE_DEPTH:
         return False
+    import yaml
+
     depth = 0
     for event in yaml.parse(text, Loader=loader):
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
@@ -255,7 +263,10 @@ def _fast_json(file: Path, data: bytes | None, source: FileSource) -> bool:
                 data = start + fh.read()
         elif not _json_start(data):
             return False
-        _whole(data, file, source)
+        if decode.typed_for(len(data)):
+            _whole(data, file, source)
+        else:
+            _small(data, file, source)
         return True
     except (_Refused, ValueError, RecursionError):
         source.reset(mark)
@@ -286,6 +297,25 @@ def _whole(data: bytes, file: Path, source: FileSource) -> None:
                 source.progress(file.name, (n - 1) % _PER_PAGE + 1, (n - 1) // _PER_PAGE + 1)
     else:
         source._raw(view, file)
+        source.progress(file.name, 1, 1)
+
+
+def _small(data: bytes, file: Path, source: FileSource) -> None:
+    """A file below decode.TYPED_AT: parsed by json.loads and each object taken the standard way (msgspec's
+    import would cost more than it saves), with the progress _whole tells."""
+    doc = json.loads(data.decode("utf-8-sig"))
+    if not isinstance(doc, dict):
+        raise _Refused
+    source.unavailable.update(_unavailable(doc, file))
+    items = doc.get("items")
+    if str(doc.get("kind", "")).endswith("List") and isinstance(items, list):
+        for n, item in enumerate(items, 1):
+            for found in _items(item, file):
+                source._take(found, False, file)
+            if n % _PER_PAGE == 0 or n == len(items):
+                source.progress(file.name, (n - 1) % _PER_PAGE + 1, (n - 1) // _PER_PAGE + 1)
+    else:
+        source._take(doc, False, file)
         source.progress(file.name, 1, 1)
 
 
@@ -349,7 +379,7 @@ def _batch(buf: bytes, stop: int, pages: int, file: Path, source: FileSource) ->
         if buf[start : start + 1] != b",":  # each item after the first follows a comma
             raise _Refused
         start += 1
-    raws = decode.RAW_LIST.decode(b"".join((b"[", memoryview(buf)[start:stop], b"]")))
+    raws = decode.raws(b"".join((b"[", memoryview(buf)[start:stop], b"]")))
     for raw in raws:
         source._raw(raw, file)
     decode.forget()
