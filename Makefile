@@ -90,12 +90,14 @@ $(SARIF_TOOL): tools/sarif/package.json tools/sarif/package-lock.json
 sarif-deps: $(SARIF_TOOL) ## the SARIF Multitool (npm, pinned) that validates -o sarif in the tests
 
 # The real data path of tests/e2e/datapath and `make lab`: containerd, runc, the CNI plugins and the netfilter tools,
+# and mmdebstrap, which makes the Debian base of the plugin's image (deploy/cronjob) there is no registry to pull;
 # pinned to what they were proven with (Debian 12); if Debian no longer serves a pinned version, its current one.
 # (busybox-static is not installed: it would remove busybox; tests/e2e/datapath/image.py downloads and unpacks it.)
 DATAPATH_DEBS := containerd=1.6.20~ds1-1+deb12u3 runc=1.1.5+ds1-1+deb12u1 \
-	containernetworking-plugins=1.1.1+ds1-3+b5 iptables=1.8.9-2 nftables=1.0.6-2+deb12u2 conntrack=1:1.4.7-1+b2
+	containernetworking-plugins=1.1.1+ds1-3+b5 iptables=1.8.9-2 nftables=1.0.6-2+deb12u2 conntrack=1:1.4.7-1+b2 \
+	mmdebstrap=1.3.5-7
 DATAPATH_PKGS := $(foreach p,$(DATAPATH_DEBS),$(firstword $(subst =, ,$(p))))
-datapath-deps: ## Debian packages of the real data path tests: containerd, runc, CNI plugins, iptables, nftables, conntrack (if root)
+datapath-deps: ## Debian packages of the real data path tests: containerd, runc, CNI plugins, iptables, nftables, conntrack, mmdebstrap (if root)
 	@if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
 	  echo "make: not root on Debian: the real data path tests (tests/e2e/datapath) will be skipped" >&2; \
 	elif [ -x /usr/lib/cni/ptp ] && apt-cache show busybox-static >/dev/null 2>&1 \

@@ -195,7 +195,7 @@ def _probe_flags(p: argparse.ArgumentParser | Any, with_probe: bool = True) -> N
 
 
 def _cloud_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group(_("Tencent Cloud (TKE401-TKE405)"))
+    g = p.add_argument_group(_("Tencent Cloud (TKE401-TKE406)"))
     on = g.add_mutually_exclusive_group()
     on.add_argument(
         "--cloud",
@@ -204,8 +204,8 @@ def _cloud_flags(p: argparse.ArgumentParser) -> None:
         const=True,
         default=None,
         help=_(
-            "also check security groups, CLBs and bandwidth through read-only Tencent Cloud API "
-            "calls (default: on when TENCENTCLOUD_SECRET_ID/KEY or a tccli profile is set, "
+            "also check security groups, CLBs, bandwidth and SSL certificates through read-only Tencent Cloud "
+            "API calls (default: on when TENCENTCLOUD_SECRET_ID/KEY or a tccli profile is set, "
             "off with --snapshot)"
         ),
     )
@@ -268,13 +268,26 @@ TRACE_OUTPUTS = ("tree", "json", "mermaid", "html")
 
 
 def _add_trace(p: argparse.ArgumentParser) -> None:
-    p.description = _(
-        "Draw the path from the CLB (address, listeners or host/path rules) through the Service port, "
-        "NodePort, EndpointSlices and Pods to the nodes, each hop ok, failing or unknown with the codes of "
-        "the findings that touch it (the checks of svc NAME or ingress NAME, on the same facts). "
-        "-o tree (default), json, mermaid (a flowchart for Markdown) or html (one self-contained page)."
+    p.description = (
+        _(
+            "Draw the path from the CLB (address, listeners or host/path rules) through the Service port, "
+            "NodePort, EndpointSlices and Pods to the nodes, each hop ok, failing or unknown with the codes of "
+            "the findings that touch it (the checks of svc NAME or ingress NAME, on the same facts). "
+            "-o tree (default), json, mermaid (a flowchart for Markdown) or html (one self-contained page)."
+        )
+        + " "
+        + _(
+            "gw/NAME: the Gateway's CLB (its addresses and Envoy Gateway's LoadBalancer Service), each listener, "
+            "the HTTPRoutes and GRPCRoutes attached to it and their backendRefs, then each backend Service's "
+            "path; the Gateway is in the -n namespace, its routes and Services are read in every namespace "
+            "(the checks of gateway NAME, and the Service checks of its backends)."
+        )
     )
-    p.add_argument("target", metavar="svc/NAME|ing/NAME", help=_("the Service (svc/NAME) or Ingress (ing/NAME)"))
+    p.add_argument(
+        "target",
+        metavar="svc/NAME|ing/NAME|gw/NAME",
+        help=_("the Service (svc/NAME), Ingress (ing/NAME) or Gateway (gw/NAME)"),
+    )
     _cluster_flags(p)
     p.add_argument(
         "-o",
@@ -475,7 +488,7 @@ COMMANDS: tuple[tuple[str, tuple[str, ...], str, Callable[[argparse.ArgumentPars
     (
         "trace",
         (),
-        N_("the traffic path of one Service or Ingress, CLB to node, with the broken hop marked"),
+        N_("the traffic path of one Service, Ingress or Gateway, CLB to node, with the broken hop marked"),
         _add_trace,
         "resolve",  # -o of the cluster flags, replaced by the formats of trace
     ),
@@ -591,6 +604,8 @@ def open_source(args: argparse.Namespace, fail_fast: bool = False) -> tuple[Any,
             if value:
                 raise UsageError(_("{flag} cannot be used with --snapshot (no cluster is contacted)").format(flag=flag))
         namespace = None if args.all_namespaces else (args.namespace or "default")
+        if getattr(args, "across", False):  # as for a cluster, below
+            args.examined_namespace, namespace = namespace, None
         snap = open_snapshot(args.snapshot, namespace, _progress(args))
         from kubectl_tke_net import render
 
@@ -603,6 +618,8 @@ def open_source(args: argparse.Namespace, fail_fast: bool = False) -> tuple[Any,
         cluster.progress = shown  # type: ignore[assignment,method-assign]
     namespace = None if args.all_namespaces else (args.namespace or cluster.target.namespace)
     source = {"context": cluster.target.context, "cluster": cluster.target.cluster, "snapshot": None}
+    if getattr(args, "across", False):  # trace gw/NAME: the Gateway of `namespace`, its path in every namespace
+        args.examined_namespace, namespace = namespace, None
     return Snapshot(cluster, namespace), source
 
 
@@ -685,9 +702,8 @@ def _examined(ctx: Any, args: argparse.Namespace) -> str | None:
         return None
     if found:
         return None
-    where = (
-        _("in any namespace") if ctx.snap.namespace is None else _('in namespace "{ns}"').format(ns=ctx.snap.namespace)
-    )
+    namespace = ctx.namespace or ctx.snap.namespace
+    where = _("in any namespace") if namespace is None else _('in namespace "{ns}"').format(ns=namespace)
     if args.selector:
         where += " " + _("matching -l {selector}").format(selector=args.selector)
     if args.name:
@@ -835,7 +851,7 @@ def _diagnose(args: argparse.Namespace, request: tuple[Any, ...], fail_fast: boo
 
     select, ignore, selector, probe = request
     snap, source = open_source(args, fail_fast=fail_fast)
-    ctx = Context(snap, args.name, selector)
+    ctx = Context(snap, args.name, selector, getattr(args, "examined_namespace", None))
     chosen = checks.selected(args.command, select, ignore)
     if args.command in ("service", "ingress") and (probes := checks.selected("probe", select, ignore)):
         from kubectl_tke_net.checks.probe import ProbeContext, probe_results
@@ -1116,13 +1132,43 @@ def cmd_lint(args: argparse.Namespace) -> Output:
     return Output(text, 1 if failing else 0, tuple(notes))
 
 
+_TRACE_TYPES = _PROBE_TYPES | {"gw": "gateway", "gateway": "gateway", "gateways": "gateway"}
+
+
 def _trace_target(text: str) -> tuple[str, str]:
-    """`trace TYPE/NAME`: the command whose checks judge the path ("service" or "ingress") and the NAME."""
+    """`trace TYPE/NAME`: the command whose checks judge the path ("service", "ingress" or "gateway") and the
+    NAME."""
     kind, slash, name = text.partition("/")
-    command = _PROBE_TYPES.get(kind.lower())
+    command = _TRACE_TYPES.get(kind.lower())
     if not slash or command is None or not name or "/" in name:
-        raise UsageError(_("trace takes svc/NAME or ing/NAME, not {value}").format(value=repr(text)))
+        raise UsageError(_("trace takes svc/NAME, ing/NAME or gw/NAME, not {value}").format(value=repr(text)))
     return command, name
+
+
+def _gateway_backend_checks(
+    diagnosis: _Diagnosis, gateway: Any, select: tuple[str, ...], ignore: tuple[str, ...]
+) -> Any:
+    """`trace gw/NAME`: the Service checks on the backend Services of the routes attached to the Gateway, each
+    in its own namespace, on the facts the Gateway's checks read (as `_backend_checks` for an Ingress)."""
+    from kubectl_tke_net import gateway_api as gw
+    from kubectl_tke_net.checks import catalog as checks
+    from kubectl_tke_net.facts import Context
+
+    snap, ctx = diagnosis.ctx.snap, diagnosis.ctx
+    if snap.held("services") is None:
+        return [], []
+    chosen = [
+        c
+        for c in checks.selected("service", select, ignore)
+        if all(snap.held(k) is not None for k in c.kinds("service"))
+    ]
+    keys = sorted({(b.namespace, b.name) for r in ctx.routes for b in gw.backend_refs(r)} & set(ctx.services_by_key))
+    results = []
+    for namespace, name in keys:
+        one = Context(snap, name, None, namespace)
+        one.command = "service"
+        results.append(checks.run(one, chosen, suppress=not diagnosis.suppress))
+    return chosen if keys else [], results
 
 
 def _backend_checks(diagnosis: _Diagnosis, ing: Any, select: tuple[str, ...], ignore: tuple[str, ...]) -> Any:
@@ -1164,12 +1210,21 @@ def cmd_trace(args: argparse.Namespace) -> Output:
         raise UsageError(_("trace follows one object: give its namespace with -n, not --all-namespaces"))
     if args.selector:
         raise UsageError(_("trace follows the one object it names; -l does not apply"))
-    run = argparse.Namespace(**{**vars(args), "command": command, "name": name, "output": "json"})
+    extra_args: dict[str, Any] = {}
+    if command == "gateway":
+        for flag, given in (("--probe", args.probe), ("--cloud", args.cloud is True)):
+            if given:
+                raise UsageError(
+                    _("{flag} is for trace svc/NAME and ing/NAME; a Gateway's checks have none").format(flag=flag)
+                )
+        # The Gateway is in the run's namespace; its routes, its Service and their backends may be anywhere.
+        extra_args = {"across": True, "cloud": False}
+    run = argparse.Namespace(**{**vars(args), "command": command, "name": name, "output": "json", **extra_args})
     diagnosis = _diagnose(run, _diagnose_request(run))
     ctx, result = diagnosis.ctx, diagnosis.result
-    kind = "Service" if command == "service" else "Ingress"
+    kind = {"service": "Service", "ingress": "Ingress", "gateway": "Gateway"}[command]
     try:
-        objs = ctx.services if command == "service" else ctx.ingresses
+        objs = getattr(ctx, {"service": "services", "ingress": "ingresses", "gateway": "gateways"}[command])
     except Unavailable as exc:  # nothing to draw: the object itself cannot be read
         raise AccessError(
             _("cannot trace {kind} {name}: {reason}").format(kind=kind, name=name, reason=exc.reason)
@@ -1186,14 +1241,26 @@ def cmd_trace(args: argparse.Namespace) -> Output:
             findings += [f for f in r.findings if f not in findings]
             skipped += [s for s in r.skipped if s not in skipped]
             suppressed += r.suppressed
-        findings.sort(key=Finding.sort_key)
-    runs = []
-    for fact in probe_results(ctx.snap, kind, name):
-        _target, probe_run, _why = from_fact(fact)
-        if probe_run is not None:
-            runs.append(probe_run)
-    build = trace.trace_service if command == "service" else trace.trace_ingress
-    path = build(ctx, obj, findings=findings, skipped=skipped, ran=ran, probe_runs=runs)
+    if command == "gateway":
+        select = checks.parse_codes(args.select, "--select") if args.select else ()
+        ignore = checks.parse_codes(args.ignore, "--ignore") if args.ignore else ()
+        extra, results = _gateway_backend_checks(diagnosis, obj, select, ignore)
+        ran |= {c.code for c in extra}
+        for r in results:
+            findings += [f for f in r.findings if f not in findings]
+            skipped += [s for s in r.skipped if s not in skipped]
+            suppressed += r.suppressed
+    findings.sort(key=Finding.sort_key)
+    if command == "gateway":
+        path = trace.trace_gateway(ctx, obj, findings=findings, skipped=skipped, ran=ran)
+    else:
+        runs = []
+        for fact in probe_results(ctx.snap, kind, name):
+            _target, probe_run, _why = from_fact(fact)
+            if probe_run is not None:
+                runs.append(probe_run)
+        build = trace.trace_service if command == "service" else trace.trace_ingress
+        path = build(ctx, obj, findings=findings, skipped=skipped, ran=ran, probe_runs=runs)
     merged = checks.Result(findings, skipped, suppressed)
     doc = report.build("trace", diagnosis.source, ctx, merged)
     doc["trace"] = path.as_dict()

@@ -1,5 +1,5 @@
 """Tencent Cloud facts as data: the CloudFacts item the cloud source writes into the snapshot, a read-only view
-of it for the checks TKE401-TKE405, and the first-match evaluation of security-group rules (pure: no I/O)."""
+of it for the checks TKE401-TKE406, and the first-match evaluation of security-group rules (pure: no I/O)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from kubectl_tke_net.i18n import _
@@ -24,6 +25,10 @@ LOAD_BALANCERS = "loadBalancers"
 SECURITY_GROUPS = "securityGroups"
 TEMPLATES = "addressTemplates"
 ACCOUNT = "networkAccountType"
+CERTIFICATES = "certificates"
+# When the certificates were read (RFC 3339, UTC): the run's clock, against which TKE406 judges expiry, kept in the
+# CloudFacts so that a snapshot of them is judged as the live run was.
+READ_AT = "readAt"
 
 
 def instance_id(node: dict[str, Any]) -> str | None:
@@ -292,13 +297,36 @@ class LoadBalancer:
     vips: tuple[str, ...]
 
 
+# The SSL API gives certificate times in Beijing time (DescribeCertificates: "时区为GMT+8:00").
+_SSL_ZONE = timezone(timedelta(hours=8))
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """An SSL certificate as DescribeCertificates returns it (tencentcloud/ssl/v20191205/models.py, Certificates)."""
+
+    id: str
+    type: str  # CertificateType: SVR (server) or CA (client)
+    status: int | None  # Status: 1 issued ("已通过"), 3 expired, ...
+    end_time: str  # CertEndTime as the API gives it, "2026-03-01 23:59:59" (GMT+8)
+    domain: str
+
+    def ends(self) -> datetime | None:
+        """CertEndTime as an aware time, or None when it does not parse."""
+        try:
+            return datetime.strptime(self.end_time, "%Y-%m-%d %H:%M:%S").replace(tzinfo=_SSL_ZONE)
+        except ValueError:
+            return None
+
+
 def new_facts(region: str | None, unavailable: str | None = None) -> dict[str, Any]:
     """An empty CloudFacts item: what each read found is added by the cloud source (kubectl_tke_net.sources.cloud).
 
     instances / loadBalancers: by ID, the fields the checks read, as the API names them; securityGroups: by ID,
     the inbound policies as DescribeSecurityGroupPolicies returned them; addressTemplates: by ID, the addresses
     (AddressSet and AddressExtraSet); addressTemplateGroups: by ID, the member template IDs; networkAccountType:
-    STANDARD or LEGACY once read; notFound: the IDs asked for that the API does not know; errors: the reads that
+    STANDARD or LEGACY once read; certificates (once read): by ID, the fields TKE406 reads of DescribeCertificates,
+    with readAt, when they were read; notFound: the IDs asked for that the API does not know; errors: the reads that
     failed and why; unavailable: why nothing could be read (no credentials, no region, authentication)."""
     doc: dict[str, Any] = {
         "apiVersion": API_VERSION,
@@ -327,9 +355,10 @@ class Wants:
     load_balancers: set[str] = field(default_factory=set)
     security_groups: set[str] = field(default_factory=set)
     account: bool = False
+    certificates: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
-        return bool(self.instances or self.load_balancers or self.security_groups or self.account)
+        return bool(self.instances or self.load_balancers or self.security_groups or self.account or self.certificates)
 
 
 class Pending(Unavailable):
@@ -474,6 +503,38 @@ class CloudView:
                 rules = (parse_rule(sg, p, self._templates) for p in policies)
                 self._groups[sg] = SecurityGroup(sg, tuple(sorted(rules, key=lambda r: r.index)))
         return {i: self._groups[i] for i in ids}
+
+    def certificates(self, ids: Iterable[str]) -> dict[str, Certificate]:
+        """SSL certificates by ID; an ID the API does not return (unknown, or not visible to the keys) is left out."""
+        ids = list(ids)
+        known, absent = _map(self.doc, CERTIFICATES), self._not_found(CERTIFICATES)
+        self._missing(CERTIFICATES, (i for i in ids if i not in known and i not in absent), self._note("certificates"))
+        out = {}
+        for i in ids:
+            item = known.get(i)
+            if isinstance(item, dict):
+                status = item.get("Status")
+                out[i] = Certificate(
+                    i,
+                    str(item.get("CertificateType") or ""),
+                    status if isinstance(status, int) and not isinstance(status, bool) else None,
+                    str(item.get("CertEndTime") or ""),
+                    str(item.get("Domain") or ""),
+                )
+        return out
+
+    def read_at(self) -> datetime:
+        """When the certificates were read: the run's now for their expiry (a snapshot keeps the live run's)."""
+        try:
+            return datetime.fromisoformat(str(self.doc.get(READ_AT)))
+        except ValueError:
+            raise Unavailable(
+                "cloud",
+                _(
+                    "the snapshot's Tencent Cloud facts do not say when they were read ({key}); dump the cluster "
+                    "again with the cloud checks on (`kubectl tke-net dump --cloud`)"
+                ).format(key=READ_AT),
+            ) from None
 
     def account_type(self) -> str:
         """STANDARD (bandwidth on the CLB) or LEGACY (bandwidth on the backend CVMs)."""

@@ -165,11 +165,18 @@ def _positional(line: Line, word: str) -> Candidates:
     command, given = line.command, line.positionals
     if command in OBJECT_ARGS and not given:
         return _matching("", word, _objects(line, OBJECT_ARGS[command])), NO_FILE
-    if command == "trace" and not given:  # trace svc/NAME | ing/NAME
+    if command == "trace" and not given:  # trace svc/NAME | ing/NAME | gw/NAME
         kind, slash, partial = word.partition("/")
         if not slash:
-            return [t for t in ("svc/", "ing/") if t.startswith(word)], NO_FILE | NO_SPACE
-        plural = {"svc": "services", "service": "services", "ing": "ingresses", "ingress": "ingresses"}.get(kind)
+            return [t for t in ("svc/", "ing/", "gw/") if t.startswith(word)], NO_FILE | NO_SPACE
+        plural = {
+            "svc": "services",
+            "service": "services",
+            "ing": "ingresses",
+            "ingress": "ingresses",
+            "gw": "gateways",
+            "gateway": "gateways",
+        }.get(kind)
         return (_matching(kind + "/", partial, _objects(line, plural)) if plural else []), NO_FILE
     if command == "checks" and not given:
         if word[:1].upper() in ("E", "W"):

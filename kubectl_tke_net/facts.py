@@ -73,10 +73,19 @@ class Context:
     # objects each examines; None (a planning or test context): every kind.
     command: str | None = None
 
-    def __init__(self, snapshot: Snapshot, name: str | None = None, selector: Selector | None = None) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        name: str | None = None,
+        selector: Selector | None = None,
+        namespace: str | None = None,
+    ) -> None:
         self.snap = snapshot
         self.name = name
         self.selector = selector
+        # Only the objects of this namespace are examined, while the snapshot holds every namespace (`trace
+        # gw/NAME`: one Gateway, whose routes, Services and Pods may live anywhere); None: the snapshot's scope.
+        self.namespace = namespace
         self._selected: dict[tuple[str, str, bool], list[Obj]] = {}
 
     def _examined(self, objs: list[Obj]) -> list[Obj]:
@@ -84,6 +93,7 @@ class Context:
             o
             for o in objs
             if (self.name is None or meta(o).get("name") == self.name)
+            and (self.namespace is None or meta(o).get("namespace", "") == self.namespace)
             and (self.selector is None or self.selector.matches(labels(o)))
         ]
 
@@ -215,8 +225,10 @@ class Context:
         )
 
     @cached_property
-    def ready_nodes(self) -> int:
-        return sum(1 for n in self.snap.list("nodes") if pod_condition(n, "Ready") == "True")
+    def ready_cvm_nodes(self) -> int:
+        """Ready nodes other than super nodes: the ones a CLB reaches through their NodePorts (a super node has
+        no NodePort and no kube-proxy, so it is never such a backend)."""
+        return sum(1 for n in self.snap.list("nodes") if pod_condition(n, "Ready") == "True" and not is_super_node(n))
 
     # -- Ingresses ---------------------------------------------------------------------------------
 

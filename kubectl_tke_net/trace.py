@@ -1,6 +1,7 @@
-"""The traffic path of `trace svc/NAME | ing/NAME` (SPEC 9.7), pure: from the facts the checks read and the findings
-they gave, the hops CLB -> (Ingress rules) -> Service port -> NodePort -> EndpointSlices -> Pods -> nodes, each ok,
-failing or unknown, with the codes of the findings that touch it and what a probe measured on it.
+"""The traffic path of `trace svc/NAME | ing/NAME | gw/NAME` (SPEC 9.7), pure: from the facts the checks read and the
+findings they gave, the hops CLB -> (Ingress rules | Gateway listeners -> routes -> backendRefs) -> Service port ->
+NodePort -> EndpointSlices -> Pods -> nodes, each ok, failing or unknown, with the codes of the findings that touch
+it and what a probe measured on it.
 
 Nothing is listed here: a kind the checks did not read (`Snapshot.held` is None) leaves its hops unknown.
 """
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubectl_tke_net import gateway_api as gw
 from kubectl_tke_net import tke
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import _, ngettext
@@ -35,17 +37,22 @@ from kubectl_tke_net.model import Finding, Ref, Skip, Unavailable
 
 OK, FAILING, UNKNOWN = "ok", "failing", "unknown"
 STATES = (OK, FAILING, UNKNOWN)
-# The stages of a path, in the order traffic crosses them.
-CLB, RULE, SERVICE_PORT, NODE_PORT, SLICES, PODS, NODES = (
+# The stages of a path, in the order traffic crosses them (an Ingress has rules; a Gateway its proxy Pods, the
+# listeners they serve, the routes attached to them and their backendRefs).
+CLB, PROXY, RULE, LISTENER, ROUTE, BACKEND, SERVICE_PORT, NODE_PORT, SLICES, PODS, NODES = (
     "clb",
+    "proxy",
     "rule",
+    "listener",
+    "route",
+    "backend",
     "service-port",
     "node-port",
     "endpointslices",
     "pods",
     "nodes",
 )
-STAGES = (CLB, RULE, SERVICE_PORT, NODE_PORT, SLICES, PODS, NODES)
+STAGES = (CLB, PROXY, RULE, LISTENER, ROUTE, BACKEND, SERVICE_PORT, NODE_PORT, SLICES, PODS, NODES)
 LISTED = 8  # Pods and nodes named on a hop; the rest are counted
 
 # Which stage of its object a finding's code touches. A Service's annotation and event codes touch its CLB when
@@ -78,8 +85,10 @@ _SERVICE_STAGE = {
 }
 # An Ingress's codes: its CLB, except those about one backend, which touch the rules whose backend is at fault.
 _INGRESS_RULE_CODES = ("TKE201", "TKE202", "TKE203", "TKE204", "TKE208")
-# The loopback findings (SPEC 7, TKE3xx) and the probe's confirmation of it.
-LOOPBACK_CODES = ("TKE302", "TKE303", "TKE304", "TKE124")
+# A route's codes: the route, except those about one backendRef, which touch the backendRefs at fault.
+_ROUTE_BACKEND_CODES = ("TKE510", "TKE511", "TKE512", "TKE513")
+# The loopback findings (SPEC 7, TKE3xx; TKE515 for a Gateway's CLB) and the probe's confirmation of it.
+LOOPBACK_CODES = ("TKE302", "TKE303", "TKE304", "TKE515", "TKE124")
 LOOPBACK_CAUSE = "TKE301"  # kube-proxy without the fix: touches every internal CLB
 
 
@@ -350,17 +359,7 @@ class _Builder:
                 selector=selector_text, ready=len(ready), total=len(pods)
             ),
         )
-        for pod in pods[:LISTED]:
-            status = pod.get("status") or {}
-            state = _("Ready") if pod_ready(pod) else _("not ready: {reason}").format(reason=not_ready_reason(pod))
-            node = _spec(pod).get("nodeName") or _("no node")
-            hop.details.append(
-                _("{pod} {ip} on {node}: {state}").format(
-                    pod=meta(pod).get("name"), ip=status.get("podIP") or "-", node=node, state=state
-                )
-            )
-        if len(pods) > LISTED:
-            hop.details.append(_("and {n} more").format(n=len(pods) - LISTED))
+        hop.details += _pod_lines(pods)
         if not pods:
             self.failing(hop, _("the selector matches no Pod"))
         elif not ready:
@@ -485,6 +484,14 @@ class _Builder:
         mine = [h for h in self.hops if h.obj == fref]
         if not mine:
             return []
+        if fref.kind == "Gateway":  # its class, address, loopback, NodePorts: the CLB; TKE504 where it says
+            return [h for h in mine if code in h.about] or self._of(fref, CLB) or mine[:1]
+        if fref.kind in gw.ROUTE_KINDS:
+            if code in _ROUTE_BACKEND_CODES:
+                backends = [h for h in self._of(fref, BACKEND) if code in h.about]
+                if backends:
+                    return backends
+            return self._of(fref, ROUTE) or mine[:1]
         if fref.kind == "Ingress":
             if code in _INGRESS_RULE_CODES and ingress is not None:
                 rules = [h for h in self._of(fref, RULE) if code in h.about]
@@ -542,6 +549,23 @@ class _Builder:
                     hop.measured.append(measure)
                     if o.failed:
                         self.failing(hop, _("the probe failed: {what}").format(what=o.test.what))
+
+
+def _pod_lines(pods: list[Obj]) -> list[str]:
+    """Each Pod (the first LISTED): its address, node and readiness."""
+    lines = []
+    for pod in pods[:LISTED]:
+        status = pod.get("status") or {}
+        state = _("Ready") if pod_ready(pod) else _("not ready: {reason}").format(reason=not_ready_reason(pod))
+        node = _spec(pod).get("nodeName") or _("no node")
+        lines.append(
+            _("{pod} {ip} on {node}: {state}").format(
+                pod=meta(pod).get("name"), ip=status.get("podIP") or "-", node=node, state=state
+            )
+        )
+    if len(pods) > LISTED:
+        lines.append(_("and {n} more").format(n=len(pods) - LISTED))
+    return lines
 
 
 def _port_fits(code: str, hop: Hop) -> bool:
@@ -696,3 +720,260 @@ def _ingress_class(ing: Obj) -> str:
     from kubectl_tke_net.k8s import ingress_class
 
     return ingress_class(ing) or ""
+
+
+# What judges each stage of a Gateway's path: a hop is unknown when one of them could not run.
+GATEWAY_REQUIRED = {
+    CLB: ("TKE503",),
+    LISTENER: ("TKE504",),
+    ROUTE: ("TKE505", "TKE509", "TKE514"),
+    BACKEND: ("TKE510", "TKE511"),
+}
+
+
+def _listener_title(lst: dict[str, Any]) -> str:
+    return _("listener {name} {protocol}:{port} {host}").format(
+        name=lst.get("name") or "?",
+        protocol=lst.get("protocol") or "?",
+        port=lst.get("port") or "?",
+        host=lst.get("hostname") or _("(every host)"),
+    )
+
+
+def _listener_status(gateway: Obj, name: object) -> dict[str, Any]:
+    return next(
+        (
+            s
+            for s in gw.mapping(gateway.get("status")).get("listeners") or []
+            if isinstance(s, dict) and s.get("name") == name
+        ),
+        {},
+    )
+
+
+def _false(status: dict[str, Any], kinds: tuple[str, ...]) -> list[str]:
+    """`Type False (reason: message)` of each of these conditions that the controller set False."""
+    out = []
+    for kind in kinds:
+        cond = gw.condition(status, kind)
+        if cond is not None and gw.is_false(cond):
+            out.append(_("{kind} False ({why})").format(kind=kind, why=gw.condition_text(cond)))
+    return out
+
+
+def _attached(gateway: Obj, route: Obj) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """Gateway API's attachment (gateway_api's rules, as TKE508, TKE509 and TKE514 judge it): the listeners the
+    route's parentRefs to this Gateway attach it to; the listeners those parentRefs select, which it tried;
+    and why it is attached to none of them."""
+    key = (str(meta(gateway).get("namespace") or ""), str(meta(gateway).get("name") or ""))
+    hosts = gw.route_hostnames(route)
+    attached: list[dict[str, Any]] = []
+    tried: list[dict[str, Any]] = []
+    why: list[str] = []
+    for parent in gw.parent_refs(route):
+        if (parent.namespace, parent.name) != key:
+            continue
+        selected = gw.selected_listeners(gateway, parent)
+        if not selected:
+            why.append(_("parentRef {parent}: no such listener").format(parent=parent.text))
+        for lst in selected:
+            if lst not in tried:
+                tried.append(lst)
+            if gw.allows(lst, gateway, route) is False:
+                why.append(
+                    _("listener {listener}: its allowedRoutes do not admit {kind} from namespace {ns}").format(
+                        listener=lst.get("name"), kind=route.get("kind"), ns=meta(route).get("namespace", "")
+                    )
+                )
+            elif not gw.hostnames_intersect(lst.get("hostname"), hosts):
+                why.append(
+                    _("listener {listener} accepts {host}, not {hosts}").format(
+                        listener=lst.get("name"), host=lst.get("hostname"), hosts=", ".join(hosts)
+                    )
+                )
+            elif lst not in attached:
+                attached.append(lst)
+    return attached, tried, ([] if attached else why)
+
+
+def _proxy(b: _Builder, gref: Ref, svc: Obj) -> Hop:
+    """The Envoy proxy Pods behind the Gateway's Service: the CLB's backends, which serve every listener."""
+    sref = ref(svc)
+    key = (PROXY, sref)
+    if b.ctx.snap.held("pods") is None:
+        hop = b.add(PROXY, gref, key, _("Envoy proxy Pods of {name}").format(name=sref.name))
+        b.unknown(hop, _("Pods were not read"))
+        return hop
+    selector = _spec(svc).get("selector") or {}
+    pods = sorted(b.ctx.selected_pods(svc), key=lambda p: str(meta(p).get("name", ""))) if selector else []
+    ready = [p for p in pods if pod_ready(p)]
+    hop = b.add(
+        PROXY,
+        gref,
+        key,
+        _("Envoy proxy Pods of {name}: {ready} of {total} ready").format(
+            name=sref.name, ready=len(ready), total=len(pods)
+        ),
+    )
+    hop.details += _pod_lines(pods)
+    if not pods:
+        b.failing(hop, _("no Pod matches the selector of the Gateway's Service: the CLB has no backend"))
+    elif not ready:
+        b.failing(hop, _("no Envoy proxy Pod is ready: the CLB has no healthy backend"))
+    return hop
+
+
+def trace_gateway(
+    ctx: Context,
+    gateway: Obj,
+    *,
+    findings: Iterable[Finding] = (),
+    skipped: Iterable[Skip] = (),
+    ran: Iterable[str] = (),
+) -> Trace:
+    """The path of `trace gw/NAME`: the Gateway's CLB (its addresses, and the LoadBalancer Service Envoy Gateway
+    made for it), the Envoy proxy Pods behind that Service, each listener, the HTTPRoutes and GRPCRoutes attached
+    to it, their backendRefs, and the Services' paths behind them. Envoy sends to the Services' endpoints itself:
+    no NodePort is on that part."""
+    b = _Builder(ctx, findings, skipped, ran)
+    gref = ref(gateway)
+    services = ctx.snap.held("services")
+    lbs = [s for s in gw.gateway_services(gateway, services or []) if _spec(s).get("type") == "LoadBalancer"]
+    internal = any(is_internal_service(s) for s in lbs)
+    addresses = gw.addresses(gateway)
+    kind = _("internal") if internal else _("public")
+    if lbs and addresses:
+        title = _("CLB {address} ({kind})").format(address=", ".join(addresses), kind=kind)
+    elif lbs:
+        title = _("CLB without address ({kind})").format(kind=kind)
+    elif addresses:
+        title = _("Gateway address {address}").format(address=", ".join(addresses))
+    else:
+        title = _("Gateway without address")
+    clb = b.add(CLB, gref, (CLB, gref), title)
+    clb.internal = internal
+    clb.details.append(_("GatewayClass {name}").format(name=_spec(gateway).get("gatewayClassName") or '""'))
+    for svc in lbs:
+        notes = annotations_of(svc)
+        sref = ref(svc)
+        clb.details.append(_("its Service {ns}/{name}").format(ns=sref.namespace, name=sref.name))
+        if notes.get("service.kubernetes.io/loadbalance-id"):
+            clb.details.append(_("load balancer {id}").format(id=notes["service.kubernetes.io/loadbalance-id"]))
+        clb.details += _service_listeners(svc)
+        direct = tke.is_true(notes.get(tke.SVC_DIRECT_ACCESS))
+        clb.details.append(
+            _("backends: the Envoy Pods directly (direct access)") if direct else _("backends: the nodes' NodePorts")
+        )
+    if not addresses:
+        b.failing(clb, _("no address in status.addresses"))
+    if services is None:
+        b.unknown(clb, _("Services were not read: the CLB behind the Gateway is not known"))
+    elif not lbs:
+        others = gw.gateway_services(gateway, services)
+        clb.details.append(
+            _("its Service {ns}/{name} is type {type}: no CLB").format(
+                ns=meta(others[0]).get("namespace"),
+                name=meta(others[0]).get("name"),
+                type=_spec(others[0]).get("type") or "ClusterIP",
+            )
+            if others
+            else _(
+                "no LoadBalancer Service labelled {label}={name} (Envoy Gateway's, in envoy-gateway-system by default)"
+            ).format(label=gw.OWNING_NAME, name=gref.name)
+        )
+    proxies = [_proxy(b, gref, svc) for svc in lbs]
+    for proxy in proxies:
+        b.link(clb, proxy)
+    heads = proxies or [clb]  # what the listeners sit behind
+    gateway_false = _false(gw.mapping(gateway.get("status")), ("Accepted", "Programmed"))
+    clb.details += gateway_false
+    clb.about = ("TKE504",) if gateway_false else ()
+    listener_hops: list[tuple[dict[str, Any], Hop]] = []
+    for lst in gw.listeners(gateway):
+        hop = b.add(LISTENER, gref, (LISTENER, gref, lst.get("name")), _listener_title(lst))
+        allowed = gw.mapping(gw.mapping(lst.get("allowedRoutes")).get("namespaces")).get("from") or "Same"
+        hop.details.append(_("routes from namespaces: {allowed}").format(allowed=allowed))
+        status = _listener_status(gateway, lst.get("name"))
+        if isinstance(status.get("attachedRoutes"), int):
+            hop.details.append(_("attached routes (controller): {n}").format(n=status["attachedRoutes"]))
+        problems = _false(status, ("Accepted", "Programmed", "ResolvedRefs"))
+        hop.details += problems
+        hop.about = ("TKE504",) if problems else ()
+        for head in heads:
+            b.link(head, hop)
+        listener_hops.append((lst, hop))
+    held_grants = ctx.snap.held("referencegrants")
+    endpoints_held = ctx.snap.held("endpointslices") is not None and ctx.snap.held("pods") is not None
+    for route in sorted(
+        ctx.routes, key=lambda r: (str(r.get("kind")), str(meta(r).get("namespace")), str(meta(r).get("name")))
+    ):
+        rref = ref(route)
+        attached, tried, why = _attached(gateway, route)
+        hosts = gw.route_hostnames(route)
+        hop = b.add(
+            ROUTE,
+            rref,
+            (ROUTE, rref),
+            _("{kind} {ns}/{name}: {hosts}").format(
+                kind=rref.kind, ns=rref.namespace, name=rref.name, hosts=", ".join(hosts) or _("every host")
+            ),
+        )
+        for parent in gw.mapping(route.get("status")).get("parents") or []:
+            pref = gw.mapping(gw.mapping(parent).get("parentRef"))
+            if (str(pref.get("namespace") or rref.namespace), str(pref.get("name") or "")) == (
+                gref.namespace,
+                gref.name,
+            ):
+                hop.details += _false(gw.mapping(parent), ("Accepted", "ResolvedRefs"))
+        hop.details += why
+        froms = [h for lst, h in listener_hops if lst in attached] or [h for lst, h in listener_hops if lst in tried]
+        for h in froms or heads:
+            b.link(h, hop)
+        if not attached:
+            b.failing(hop, _("no listener of the Gateway accepts the route"))
+        elif all(gw.allows(lst, gateway, route) is None for lst in attached):  # attached for sure elsewhere: ok
+            b.unknown(hop, _("allowedRoutes from: Selector is not judged (Namespaces are not read)"))
+        for backend in gw.backend_refs(route):
+            target = ctx.services_by_key.get((backend.namespace, backend.name)) if services is not None else None
+            where = backend.text if backend.namespace == rref.namespace else f"{backend.namespace}/{backend.text}"
+            bhop = b.add(
+                BACKEND,
+                rref,
+                (BACKEND, rref, backend.rule, backend.namespace, backend.name, backend.port),
+                _("rule {n} -> {backend}").format(n=backend.rule + 1, backend=where),
+            )
+            b.link(hop, bhop)
+            if services is None:
+                b.unknown(bhop, _("Services were not read"))
+                continue
+            faults: list[str] = []
+            port: dict[str, Any] | None = None
+            cross = backend.namespace != rref.namespace
+            if cross and held_grants is not None and not gw.granted(held_grants, route, backend):
+                faults.append("TKE513")
+            if target is None:
+                faults.append("TKE510")
+                bhop.details.append(
+                    _("no Service {name} in namespace {ns}").format(name=backend.name, ns=backend.namespace)
+                )
+            elif _spec(target).get("type") != "ExternalName":
+                if backend.port is None or not service_port_matches(target, backend.port):
+                    faults.append("TKE511")
+                else:
+                    port = next((p for p in _spec(target).get("ports") or [] if p.get("port") == backend.port), None)
+                if endpoints_held and _spec(target).get("selector") and not ctx.endpoints(target).ready:
+                    faults.append("TKE512")
+            bhop.about = tuple(faults)
+            if target is None or (port is None and _spec(target).get("type") != "ExternalName"):
+                continue
+            for head in b.service(target, [port] if port is not None else [], True):
+                b.link(bhop, head)
+    b.attach(None)
+    if services is not None and lbs:
+        b.loopback(clb, internal, ("TKE515",))
+    else:
+        clb.loopback = "unknown"
+        clb.details.insert(0, _("loopback: unknown (the Gateway's Service is not known)"))
+    b.required(GATEWAY_REQUIRED)
+    b.required({k: v for k, v in SERVICE_REQUIRED.items() if k not in (CLB, NODE_PORT)})
+    return Trace(gref, b.hops, False)

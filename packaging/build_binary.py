@@ -3,7 +3,7 @@
 Usage: python packaging/build_binary.py [--onedir] [--distpath DIR]
 The executable needs no Python on the target machine; it carries the interpreter, the package, PyYAML with its
 C loader, msgspec, tabulate, packaging, urllib3 (with PySocks), and the Tencent Cloud
-SDK (common, cvm, vpc, clb) for the cloud checks.
+SDK (common, cvm, vpc, clb, ssl) for the cloud checks.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ HIDDEN_IMPORTS = (
     "kubectl_tke_net.sources.cluster",
     "kubectl_tke_net.sources.kubeconfig",
     "kubectl_tke_net.complete",
-    # The Tencent Cloud SDK, which kubectl_tke_net.cloud imports only for runs with the cloud checks (TKE4xx).
-    "kubectl_tke_net.cloud",
+    # The Tencent Cloud SDK, which kubectl_tke_net.sources.cloud imports only for runs with the cloud checks (TKE4xx).
+    "kubectl_tke_net.sources.cloud",
     "tencentcloud.common.credential",
     "tencentcloud.common.profile.client_profile",
     "tencentcloud.common.profile.http_profile",
@@ -44,6 +44,7 @@ HIDDEN_IMPORTS = (
     "tencentcloud.cvm.v20170312.cvm_client",
     "tencentcloud.vpc.v20170312.vpc_client",
     "tencentcloud.clb.v20180317.clb_client",
+    "tencentcloud.ssl.v20191205.ssl_client",
     "certifi",
 )
 # Standard-library pieces nothing here imports at run time; leaving them out keeps the file smaller.

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-VERSIONS = {"cvm": "2017-03-12", "vpc": "2017-03-12", "clb": "2018-03-17"}
+VERSIONS = {"cvm": "2017-03-12", "vpc": "2017-03-12", "clb": "2018-03-17", "ssl": "2019-12-05"}
 ACTIONS = {
     "DescribeInstances": "cvm",
     "DescribeSecurityGroupPolicies": "vpc",
@@ -23,6 +23,7 @@ ACTIONS = {
     "DescribeAddressTemplateGroups": "vpc",
     "DescribeNetworkAccountType": "vpc",
     "DescribeLoadBalancers": "clb",
+    "DescribeCertificates": "ssl",
 }
 ERROR_MESSAGES = {
     "AuthFailure.SignatureFailure": "The provided credentials could not be validated. Please check your signature "
@@ -67,6 +68,8 @@ class FakeCloud:
     template_groups: dict[str, list[str]] = field(default_factory=dict)
     load_balancers: dict[str, dict[str, Any]] = field(default_factory=dict)
     account_type: str = "STANDARD"
+    # SSL certificates by ID: type (SVR or CA), status (1 issued), end ("YYYY-MM-DD HH:MM:SS", Beijing time), domain
+    certificates: dict[str, dict[str, Any]] = field(default_factory=dict)
     max_page: int = 100  # answer at most this many items per page, whatever Limit asks
     fail: dict[str, str] = field(default_factory=dict)  # action -> error code
     slow: set[str] = field(default_factory=set)  # actions that stall until the test ends
@@ -339,6 +342,39 @@ class FakeCloud:
             if ids is None or lid in ids
         ]
         return {"TotalCount": len(found), "LoadBalancerSet": self._page(found, params, strings=False)}
+
+    def _DescribeCertificates(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The fields of tencentcloud/ssl/v20191205/models.py's Certificates, for the certificates CertIds names
+        (every one of the account without it); an ID the account does not have is simply not in the answer."""
+        ids = params.get("CertIds")
+        found = [
+            {
+                "OwnerUin": "100000000001",
+                "ProjectId": "0",
+                "From": "upload",
+                "PackageType": None,
+                "CertificateType": spec.get("type", "SVR"),
+                "ProductZhName": None,
+                "Domain": spec.get("domain", "shop.example.com"),
+                "Alias": f"alias-{cid}",
+                "Status": spec.get("status", 1),
+                "StatusMsg": None,
+                "VerifyType": None,
+                "CertBeginTime": "2025-01-01 08:00:00",
+                "CertEndTime": spec.get("end", "2099-01-01 07:59:59"),
+                "ValidityPeriod": "12",
+                "InsertTime": "2025-01-01 08:00:00",
+                "CertificateId": cid,
+                "SubjectAltName": [spec.get("domain", "shop.example.com")],
+                "StatusName": "证书已颁发" if spec.get("status", 1) == 1 else "",
+                "IsWildcard": False,
+                "Deployable": True,
+                "Tags": [],
+            }
+            for cid, spec in sorted(self.certificates.items())
+            if ids is None or cid in ids
+        ]
+        return {"TotalCount": len(found), "Certificates": self._page(found, params, strings=False)}
 
     def _DescribeNetworkAccountType(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"NetworkAccountType": self.account_type}

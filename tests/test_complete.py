@@ -42,8 +42,12 @@ def test_subcommands_and_aliases() -> None:
 
 
 def test_trace_targets() -> None:
-    assert names("trace", "") == (["svc/", "ing/"], 4 | 2)  # no space after the slash
+    assert names("trace", "") == (["svc/", "ing/", "gw/"], 4 | 2)  # no space after the slash
     assert names("trace", "i") == (["ing/"], 6)
+    assert names("trace", "g") == (["gw/"], 6)
+    gateways = str(Path(DEMO).with_name("gateway-cluster.yaml"))
+    assert names("trace", "-n", "gateway", "--snapshot", gateways, "gw/") == (["gw/partner-gw", "gw/shop-gw"], 4)
+    assert names("trace", "-n", "gateway", "--snapshot", gateways, "gateway/sh") == (["gateway/shop-gw"], 4)
     assert names("trace", "-n", "shop", "--snapshot", DEMO, "svc/ap") == (["svc/api"], 4)
     assert names("trace", "-n", "edge", "--snapshot", DEMO, "ing/po") == (["ing/portal"], 4)
     assert names("trace", "-n", "edge", "--snapshot", DEMO, "pod/x") == ([], 4)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,25 @@ def test_characters_xml_cannot_carry_are_replaced() -> None:
 def test_junit_is_for_diagnoses_only(cli: CLI, args: tuple[str, ...]) -> None:
     run = cli(*args, "--snapshot", fixture("services"), "-o", "junit")
     assert run.status == 2 and run.out == "" and run.err.startswith("error: -o junit is for svc, ingress and loopback")
+
+
+def test_a_partly_skipped_check_keeps_its_failures(cli: CLI, tmp_path: Path) -> None:
+    """TKE115 without the right to list Secrets: its specify-protocol part is skipped, its static part still found
+    an error, and the JUnit report must fail on it (a skipped case alone would let a CI gate pass)."""
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: List\nmetadata:\n  annotations:\n"
+        '    tke-net.kubectl.io/unavailable: \'{"secrets": "forbidden: cannot list secrets"}\'\n'
+        "items:\n- apiVersion: v1\n  kind: Service\n  metadata:\n    name: ssl\n    namespace: shop\n"
+        "    annotations:\n"
+        '      service.cloud.tencent.com/specify-protocol: \'{"443":{"protocol":["TCP_SSL"],"tls":"c"}}\'\n'
+        "      service.kubernetes.io/service.extensiveParameters: '{ Vip: 1 }'\n"
+        "  spec: {type: LoadBalancer, ports: [{port: 443}]}\n",
+        encoding="utf-8",
+    )
+    run = cli("svc", "-n", "shop", "--snapshot", str(path), "--select", "TKE115", "-o", "junit")
+    assert run.status == 1
+    root = ET.fromstring(run.out)
+    assert (root.get("tests"), root.get("failures"), root.get("skipped")) == ("2", "1", "1")
+    [failed] = [c for c in cases(run.out) if c.find("failure") is not None]
+    assert failed.get("name") == "Service/shop/ssl"

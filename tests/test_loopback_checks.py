@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.conftest import CLI, finding, fixture, found, golden, messages, severities, variant
 
@@ -51,6 +52,60 @@ def test_single_ready_node_escalates_to_error(cli: CLI, tmp_path: Path) -> None:
     assert sev[("TKE302", "internal")] == "error"
     assert sev[("TKE303", "bare")] == "error"
     assert sev[("TKE304", "internal-annotated")] == "warning"
+
+
+def super_node(name: str, by_label: bool = True) -> dict[str, Any]:
+    """A Ready super node (eklet) as the API returns it (TKE-FACTS-2 §3.1): recognised by its instance-type
+    label, or (by_label False) by its eklet-* name alone."""
+    node_labels = {"eks.tke.cloud.tencent.com/available-ip-count": "250"}
+    if by_label:
+        node_labels["node.kubernetes.io/instance-type"] = "eklet"
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": node_labels,
+            "annotations": {"eks.tke.cloud.tencent.com/subnet-id": "subnet-qbc3zefo"},
+        },
+        "spec": {"taints": [{"key": "eks.tke.cloud.tencent.com/eklet", "effect": "NoSchedule"}]},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
+
+
+@pytest.mark.parametrize("by_label", [True, False], ids=["instance-type-label", "eklet-name"])
+def test_one_cvm_node_and_super_nodes_is_a_single_node_cluster(cli: CLI, tmp_path: Path, by_label: bool) -> None:
+    """Super nodes are never CLB backends through a NodePort and run no kube-proxy: one Ready CVM node beside
+    them is, for CLB loopback, a single-node cluster (three Ready nodes by count)."""
+
+    def one_cvm(doc: dict[str, Any]) -> None:
+        doc["items"].pop(0)  # 10.0.1.11 stays the only Ready CVM node (10.0.1.12 is NotReady)
+        doc["items"][:0] = [super_node("eklet-subnet-qbc3zefo-0", by_label), super_node("eklet-subnet-qbc3zefo-1")]
+
+    run = cli("loopback", "-A", "--snapshot", variant(tmp_path, "loopback", one_cvm), "-o", "json")
+    sev = severities(run)
+    assert sev[("TKE302", "internal")] == "error"
+    assert sev[("TKE303", "bare")] == "error"
+    assert "on a single-node cluster" in messages(run)[("TKE302", "internal")]
+
+
+def test_two_cvm_nodes_and_a_super_node_do_not_escalate(cli: CLI, tmp_path: Path) -> None:
+    path = variant(tmp_path, "loopback", lambda doc: doc["items"].insert(0, super_node("eklet-subnet-qbc3zefo-0")))
+    sev = severities(cli("loopback", "-A", "--snapshot", path, "-o", "json"))
+    assert sev[("TKE302", "internal")] == "warning" and sev[("TKE303", "bare")] == "warning"
+
+
+def test_gateway_loopback_counts_super_nodes_out(cli: CLI, tmp_path: Path) -> None:
+    """TKE515 uses the same single-node rule: its fixture's two CVM nodes, one of them replaced by super nodes."""
+    _header, doc = yaml.safe_load_all((Path(__file__).parent / "checks" / "TKE515.yaml").read_text(encoding="utf-8"))
+    nodes = [i for i in doc["items"] if i["kind"] == "Node"]
+    assert len(nodes) == 2
+    doc["items"].remove(nodes[0])
+    doc["items"] += [super_node("eklet-subnet-qbc3zefo-0"), super_node("eklet-subnet-qbc3zefo-1")]
+    path = tmp_path / "tke515.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    run = cli("gateway", "-A", "--snapshot", str(path), "-o", "json", "--select", "TKE515")
+    assert severities(run) == {("TKE515", "internal"): "error"}
 
 
 def test_fixed_kube_proxy(cli: CLI, tmp_path: Path) -> None:

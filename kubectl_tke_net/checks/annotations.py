@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kubectl_tke_net import i18n, tke, tke_annotations, tke_errors
-from kubectl_tke_net.checks.registry import Hit, check
+from kubectl_tke_net.checks.registry import Hit, NotJudged, check
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import N_, _
 from kubectl_tke_net.k8s import annotations_of, is_clb_ingress, meta, ref
@@ -142,8 +142,67 @@ def _bad_values(kind: str, obj: Obj) -> tuple[list[str], Severity]:
     return problems, severity
 
 
+def specified_tls_secrets(svc: Obj) -> list[tuple[str, str | None, str]]:
+    """(port, host or None, Secret name) of each TLS Secret that `service.cloud.tencent.com/specify-protocol`
+    names for a port of a LoadBalancer Service: an entry's `tls` (TCP_SSL) and its `hosts.HOST.tls` (HTTPS).
+    The annotation acts on LoadBalancer Services only, and entries of ports the Service does not have are
+    ignored by the controller [S8], so neither is returned; nor anything of a value TKE115's static part
+    rejects as malformed."""
+    spec = svc.get("spec") or {}
+    if spec.get("type") != "LoadBalancer":
+        return []
+    try:
+        value = json.loads(annotations_of(svc).get(tke.SVC_SPECIFY_PROTOCOL) or "{}")
+    except ValueError:
+        return []
+    ports = {str(p.get("port")) for p in spec.get("ports") or [] if isinstance(p, dict)}
+    found: list[tuple[str, str | None, str]] = []
+    for port, entry in value.items() if isinstance(value, dict) else ():
+        if str(port) not in ports or not isinstance(entry, dict):
+            continue
+        if isinstance(entry.get("tls"), str) and entry["tls"]:
+            found.append((str(port), None, entry["tls"]))
+        hosts = entry.get("hosts")
+        for host, conf in sorted(hosts.items()) if isinstance(hosts, dict) else ():
+            if isinstance(conf, dict) and isinstance(conf.get("tls"), str) and conf["tls"]:
+                found.append((str(port), str(host), conf["tls"]))
+    return found
+
+
+def _tls_secret_problems(
+    svc: Obj, secrets: dict[tuple[str, str], str | None]
+) -> tuple[list[str], Severity, str | None]:
+    """What is wrong with the specify-protocol TLS Secrets of the Service (missing: error; not Opaque: warning),
+    and the first missing Secret's name."""
+    ns = meta(svc).get("namespace", "")
+    problems: list[str] = []
+    severity = Severity.WARNING
+    first: str | None = None
+    for port, host, secret in specified_tls_secrets(svc):
+        where = _("port {port}").format(port=port) + (_(" host {host}").format(host=host) if host else "")
+        if (ns, secret) not in secrets:
+            severity = Severity.ERROR
+            first = first or secret
+            problems.append(
+                _(
+                    "{annotation} {where}: TLS Secret {secret} does not exist in namespace {ns}, so the CLB "
+                    "listener gets no certificate"
+                ).format(annotation=tke.SVC_SPECIFY_PROTOCOL, where=where, secret=secret, ns=ns)
+            )
+            continue
+        kind = secrets[(ns, secret)]
+        if kind is not None and kind != "Opaque":
+            problems.append(
+                _(
+                    "{annotation} {where}: TLS Secret {secret} is of type {type}, but TKE reads the certificate "
+                    "ID from the key qcloud_cert_id of an Opaque Secret"
+                ).format(annotation=tke.SVC_SPECIFY_PROTOCOL, where=where, secret=secret, type=kind)
+            )
+    return problems, severity, first
+
+
 @check("TKE115", Severity.ERROR, N_("invalid TKE annotation value on the Service"), needs=("services",), commands=SVC)
-def service_invalid_annotation_value(ctx: Context) -> Iterator[Hit]:
+def service_invalid_annotation_value(ctx: Context) -> Iterator[Hit | NotJudged]:
     """
     ## What it does
     Fires when a documented TKE Service annotation has a value of the wrong type: JSON that does not parse
@@ -156,28 +215,57 @@ def service_invalid_annotation_value(ctx: Context) -> Iterator[Hit]:
     one that selects no node is TKE118). Error for JSON and for values the controller rejects with a code;
     warning for an ID format or a selector, whose effect only the controller can confirm.
 
+    On a LoadBalancer Service it also judges the TLS Secrets `specify-protocol` names for the Service's ports
+    (an entry's `tls`, TCP_SSL; `hosts.HOST.tls`, HTTPS): error when the Secret does not exist in the
+    Service's namespace, warning when it is not of type `Opaque`. Only the Secrets' names and types are
+    read, never their data, so the certificate ID in them (key `qcloud_cert_id`) is not judged. A live run
+    lists Secrets as metadata only, which carries no type: the type is judged where a snapshot holds it
+    (`kubectl get secrets -o yaml`). When the Secrets cannot be read (RBAC), and in `lint` without
+    `--cluster` or `--snapshot` (TLS Secrets are seldom in manifests), that part is listed in `skipped`
+    and the rest of the check still runs.
+
     ## Why it breaks traffic
     The service controller syncs the Service as one unit: a malformed `extensiveParameters` fails the CLB
     creation (`E4005`, no address: TKE107), a wrong subnet ID fails it too (`E4037`), and a `specify-protocol`
     of the wrong shape leaves the listener on the Service port's protocol. TKE's own guides contain such
-    JSON (`'{ Vip: "1.1.1.1" }'`, an unquoted key).
+    JSON (`'{ Vip: "1.1.1.1" }'`, an unquoted key). A TCP_SSL or HTTPS listener needs a certificate, which
+    the controller takes from the Secret: without it (or from a Secret of another type, against TKE's
+    documentation) the listener has no certificate. TKE documents no Service error code for a missing
+    Secret (`E4062` is an expired certificate).
 
     ## How to fix it
     Write the value as documented: JSON with double-quoted keys and strings
     (`{"VipIsp":"CMCC"}`, `{"80":{"protocol":["TCP_SSL"],"tls":"cert-secret"}}`), an enum value exactly as
-    spelt, IDs copied from the console.
+    spelt, IDs copied from the console. A `specify-protocol` TLS Secret is an Opaque Secret in the Service's
+    namespace whose key `qcloud_cert_id` holds the ID of a certificate uploaded to Tencent Cloud SSL
+    Certificates: `kubectl create secret generic NAME -n NS --from-literal=qcloud_cert_id=CERT_ID`.
+    Source: Tencent Cloud, "Service 扩展协议" (TKE-FACTS-2 [S8]).
     """
-    for svc in ctx.services:
-        problems, severity = _bad_values(tke_annotations.SERVICE, svc)
-        if problems:
-            yield Hit(
-                ref(svc),
-                "; ".join(problems),
-                _("Fix the values as TKE documents them: kubectl edit service -n {ns} {name}").format(
-                    ns=_ns_name(svc)[0], name=_ns_name(svc)[1]
-                ),
-                severity,
+    secrets: dict[tuple[str, str], str | None] | None = None
+    if any(specified_tls_secrets(svc) for svc in ctx.services):
+        try:
+            secrets = {_ns_name(s): s.get("type") for s in ctx.snap.list("secrets")}
+        except Unavailable as exc:
+            yield NotJudged(
+                _("the TLS Secrets named in {annotation} are not judged (the rest of TKE115 ran): {reason}").format(
+                    annotation=tke.SVC_SPECIFY_PROTOCOL, reason=exc.reason
+                )
             )
+    for svc in ctx.services:
+        ns, name = _ns_name(svc)
+        problems, severity = _bad_values(tke_annotations.SERVICE, svc)
+        fix = _("Fix the values as TKE documents them: kubectl edit service -n {ns} {name}").format(ns=ns, name=name)
+        if secrets is not None:
+            tls_problems, tls_severity, missing = _tls_secret_problems(svc, secrets)
+            if tls_problems:
+                severity = max(severity, tls_severity)
+                problems += tls_problems
+                if missing:
+                    fix += _("; create the TLS Secret: {command}").format(
+                        command=f"kubectl create secret generic {missing} -n {ns} --from-literal=qcloud_cert_id=CERT_ID"
+                    )
+        if problems:
+            yield Hit(ref(svc), "; ".join(problems), fix, severity)
 
 
 @check("TKE214", Severity.ERROR, N_("invalid TKE annotation value on the Ingress"), needs=("ingresses",), commands=ING)

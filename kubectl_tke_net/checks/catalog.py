@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from kubectl_tke_net import i18n
-from kubectl_tke_net.checks.registry import CHECKS, Check, docs_url
+from kubectl_tke_net.checks.registry import CHECKS, Check, Hit, NotJudged, docs_url
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.k8s import annotations_of, ref
 from kubectl_tke_net.model import Finding, Skip, Unavailable, UsageError
@@ -81,10 +81,13 @@ def run(ctx: Context, checks: list[Check], suppress: bool = True) -> Result:
         try:
             for name in chk.kinds(ctx.command):
                 ctx.snap.list(name)
-            hits = list(chk.func(ctx))
+            results = list(chk.func(ctx))
         except Unavailable as exc:
             skipped.setdefault(exc.reason, []).append(chk.code)
             continue
+        hits = [hit for hit in results if isinstance(hit, Hit)]
+        for part in dict.fromkeys(r.reason for r in results if isinstance(r, NotJudged)):
+            skipped.setdefault(part, []).append(chk.code)
         findings.extend(
             Finding(chk.code, hit.severity or chk.severity, hit.ref, hit.message, hit.remediation, docs_url(chk.code))
             for hit in hits

@@ -1,7 +1,7 @@
-"""Tencent Cloud checks TKE401-TKE405: node and CLB security groups, account type and bandwidth (pure: they
-read the snapshot's CloudView, which kubectl_tke_net.sources.cloud reads up front, or a snapshot file holds).
-They are registered for "<command> --cloud": the CLI adds them to svc, ingress and loopback only when the cloud
-checks are on. `wants` tells the source what they will read."""
+"""Tencent Cloud checks TKE401-TKE406: node and CLB security groups, account type and bandwidth, the Ingresses'
+SSL certificates (pure: they read the snapshot's CloudView, which kubectl_tke_net.sources.cloud reads up front,
+or a snapshot file holds). They are registered for "<command> --cloud": the CLI adds them to svc, ingress and
+loopback only when the cloud checks are on. `wants` tells the source what they will read."""
 
 from __future__ import annotations
 
@@ -869,3 +869,124 @@ def prevent_loopback_health_checks_blocked(ctx: Context) -> Iterator[Hit]:
         )
         if hit:
             yield hit
+
+
+# --- TKE406 ----------------------------------------------------------------------------------------------
+
+# DescribeCertificates' Status values (tencentcloud/ssl/v20191205/models.py, Certificates.Status): 1 is issued.
+CERT_ISSUED = 1
+_CERT_STATUS = {
+    0: N_("under review"),
+    2: N_("review failed"),
+    3: N_("expired"),
+    6: N_("order being cancelled"),
+    7: N_("cancelled"),
+    9: N_("being revoked"),
+    10: N_("revoked"),
+    11: N_("being reissued"),
+    14: N_("refunded"),
+}
+
+
+def annotation_certificates(ing: Obj) -> list[tuple[str, list[str]]]:
+    """(certificate ID, hosts) of each ID in `ingress.cloud.tencent.com/certificate`
+    (`[{"hosts":[...],"qcloud_cert_id":[...]}]`), in order, each ID once; nothing of a value that does not parse
+    (TKE214 reports that)."""
+    try:
+        value = json.loads(annotations_of(ing).get(ING_CERTIFICATE) or "[]")
+    except ValueError:
+        return []
+    found: dict[str, list[str]] = {}
+    for entry in value if isinstance(value, list) else ():
+        if not isinstance(entry, dict):
+            continue
+        ids = entry.get("qcloud_cert_id")
+        hosts = [str(h) for h in entry.get("hosts") or [] if isinstance(h, str)]
+        for cid in [ids] if isinstance(ids, str) else ids if isinstance(ids, list) else ():
+            if isinstance(cid, str) and cid:
+                found.setdefault(cid, []).extend(h for h in hosts if h not in found.get(cid, []))
+    return list(found.items())
+
+
+@check(
+    "TKE406",
+    Severity.ERROR,
+    N_("Ingress certificate unknown, expired or not a server certificate"),
+    needs=("ingresses",),
+    commands=("ingress --cloud",),
+)
+def ingress_certificate_unusable(ctx: Context) -> Iterator[Hit]:
+    """
+    ## What it does
+    With Tencent Cloud credentials (`--cloud`), reads the SSL certificates that a CLB Ingress names in
+    `ingress.cloud.tencent.com/certificate` (`[{"hosts":[...],"qcloud_cert_id":[...]}]`) from Tencent Cloud
+    SSL Certificates (`ssl:DescribeCertificates` with `CertIds`, 100 IDs a call), and fires when a named
+    certificate does not exist (or these keys may not read it), is a client certificate (`CertificateType`
+    `CA`, not `SVR`), has expired (`CertEndTime`, Beijing time, before the time the facts were read: the
+    CloudFacts' `readAt`, so a snapshot is judged as the live run was), or is not issued (`Status` other
+    than 1). The fields are those of the SDK's own model, `tencentcloud-sdk-python-ssl`
+    `tencentcloud/ssl/v20191205/models.py` (`DescribeCertificatesRequest`, `Certificates`).
+
+    Not judged: the certificates of `spec.tls`, and those of a Service's
+    `service.cloud.tencent.com/specify-protocol` TLS Secrets (`E4062`): their ID is in the Secret's data
+    (key `qcloud_cert_id`), which the plugin never reads (TKE205 and TKE115 say whether the Secret exists).
+
+    ## Why it breaks traffic
+    The ingress controller creates the HTTPS listener with the certificate ID; the CLB refuses an ID it does
+    not know or a certificate in an abnormal state (`E4012`), a client certificate (`E4038`) and an expired
+    one (`E4039`). The sync fails for the listener, so HTTPS for those hosts does not answer, or answers
+    with the old certificate until it expires.
+
+    ## How to fix it
+    Upload or renew the certificate in the SSL Certificates console (or buy a new one), then put its ID in
+    the annotation (`kubectl edit ingress -n NS NAME`); a client certificate cannot serve HTTPS: use the
+    server certificate. `tccli ssl DescribeCertificates --CertIds '["ID"]'` shows what the API says.
+    Source: Tencent Cloud, "Service&Ingress 常见报错和处理" (E4012, E4038, E4039); SSL API DescribeCertificates.
+    """
+    named = [(ing, certs) for ing in ctx.ingresses if is_clb_ingress(ing) and (certs := annotation_certificates(ing))]
+    if not named:
+        return
+    facts = facts_of(ctx)
+    found = facts.certificates(cid for _ing, certs in named for cid, _hosts in certs)
+    now = facts.read_at()
+    for ing, certs in named:
+        problems = []
+        for cid, hosts in certs:
+            label = cid + (_(" (hosts {hosts})").format(hosts=", ".join(hosts)) if hosts else "")
+            cert = found.get(cid)
+            ends = cert.ends() if cert else None
+            if cert is None:
+                problems.append(
+                    _("certificate {cert} does not exist, or these keys may not read it (E4012)").format(cert=label)
+                )
+            elif cert.type == "CA":
+                problems.append(
+                    _("certificate {cert} is a client (CA) certificate, not a server certificate (E4038)").format(
+                        cert=label
+                    )
+                )
+            elif ends is not None and ends < now:
+                problems.append(
+                    _("certificate {cert} expired at {end} (Beijing time) (E4039)").format(
+                        cert=label, end=cert.end_time
+                    )
+                )
+            elif cert.status != CERT_ISSUED:
+                state = _CERT_STATUS.get(cert.status) if cert.status is not None else None
+                problems.append(
+                    _("certificate {cert} is not issued: status {status} (E4012)").format(
+                        cert=label,
+                        status=f"{cert.status} ({_(state)})" if state else str(cert.status),
+                    )
+                )
+        if problems:
+            ns, name = meta(ing).get("namespace", ""), meta(ing).get("name", "")
+            yield Hit(
+                ref(ing),
+                "; ".join(problems) + _(": the CLB cannot serve HTTPS with it"),
+                _(
+                    "upload or renew the certificate in the SSL Certificates console and put its ID in {key} "
+                    "(kubectl edit ingress -n {ns} {name}); tccli ssl DescribeCertificates --CertIds '[\"ID\"]' "
+                    "shows what the API says"
+                ).format(key=ING_CERTIFICATE, ns=ns, name=name),
+            )

@@ -651,8 +651,9 @@ def gateway_loopback(ctx: Context) -> Iterator[Hit]:
     Envoy Gateway created for it, labelled `gateway.envoyproxy.io/owning-gateway-name`) is internal
     (`service.kubernetes.io/qcloud-loadbalancer-internal-subnetid`) and kube-proxy runs in IPVS mode without
     `service.cloud.tencent.com/prevent-loopback: "true"` on it, or its status reports `ipMode: Proxy` in
-    iptables or nftables mode. Error on a single-node cluster. When some Gateway has an internal CLB and
-    the proxy mode cannot be known, the check is listed in `skipped`, as TKE302 is.
+    iptables or nftables mode. Error on a single-node cluster (one Ready node besides super nodes, see
+    TKE302). When some Gateway has an internal CLB and the proxy mode cannot be known, the check is listed
+    in `skipped`, as TKE302 is.
 
     ## Why it breaks traffic
     In-cluster clients that call the Gateway's internal CLB address leave their node and the CLB may send

@@ -368,8 +368,8 @@ def tls_secret_missing(ctx: Context) -> Iterator[Hit]:
     controllers serve their default certificate for such an entry). Only the Secrets' names are read,
     never their data. When the user may not list Secrets the check is reported as skipped, not as a
     missing Secret. The certificate IDs of `ingress.cloud.tencent.com/certificate` are Tencent Cloud SSL
-    certificates, not Secrets: the plugin does not read the SSL API, so it cannot tell whether they exist
-    (the controller's events say so, `E4012`/`E4036`, see TKE212).
+    certificates, not Secrets: TKE406 reads them through the SSL API (`--cloud`); without it the controller's
+    events say what is wrong with them (`E4012`/`E4036`, see TKE212).
 
     ## Why it breaks traffic
     Without the Secret the controller has no certificate for the hosts. TKE's ingress controller

@@ -24,9 +24,10 @@ KUBE_PROXY = Ref("DaemonSet", KUBE_SYSTEM, "kube-proxy")
 
 
 def _single_node(ctx: Context) -> bool:
-    """Exactly one Ready node: the CLB has no other backend to retry, so loopback means no answer at all."""
+    """Exactly one Ready node besides super nodes: the CLB has no other backend to retry, so loopback means no
+    answer at all. Super nodes do not count: they are never CLB backends through a NodePort."""
     try:
-        return ctx.ready_nodes == 1
+        return ctx.ready_cvm_nodes == 1
     except Unavailable:
         return False
 
@@ -122,12 +123,14 @@ def internal_lb_without_prevent_loopback(ctx: Context) -> Iterator[Hit]:
     Fires when kube-proxy runs in IPVS mode and an internal LoadBalancer Service (annotation
     `service.kubernetes.io/qcloud-loadbalancer-internal-subnetid`) lacks
     `service.cloud.tencent.com/prevent-loopback: "true"`. Severity rises to error when the cluster has
-    exactly one Ready node. Public CLBs never get it. When the proxy mode cannot be known (kube-proxy
-    runs on the nodes, not as a DaemonSet; a DaemonSet scheduled on no node; Cilium) the check is listed
-    in `skipped` (with Cilium, only when internal LoadBalancer Services exist). In iptables or nftables
-    mode it fires for an internal Service whose status reports `ipMode: Proxy` (KEP-1860): kube-proxy
-    then sends in-cluster traffic for the CLB address to the CLB in every mode, and the remediation is
-    the DNS name (prevent-loopback is a feature of TKE's IPVS kube-proxy).
+    exactly one Ready node besides super nodes (which are never CLB backends through a NodePort, so one CVM
+    node and any number of super nodes is a single-node cluster). Public CLBs never get it. When the
+    proxy mode cannot be known (kube-proxy runs on the nodes, not as a DaemonSet; a DaemonSet scheduled on
+    no node; Cilium) the check is listed in `skipped` (with Cilium, only when internal LoadBalancer
+    Services exist). In iptables or nftables mode it fires for an internal Service whose status reports
+    `ipMode: Proxy` (KEP-1860): kube-proxy then sends in-cluster traffic for the CLB address to the CLB in
+    every mode, and the remediation is the DNS name (prevent-loopback is a feature of TKE's IPVS
+    kube-proxy).
 
     ## Why it breaks traffic
     In TKE's IPVS mode, a Pod that connects to the internal CLB's address leaves its node, and the CLB
@@ -282,7 +285,8 @@ def internal_ingress_without_keepalive(ctx: Context) -> Iterator[Hit]:
     keep-alive: it has neither `ingress.cloud.tencent.com/tke-service-config` nor
     `ingress.cloud.tencent.com/tke-service-config-auto`, or its TkeServiceConfig is missing, or some
     entry of `spec.loadBalancer.l7Listeners` lacks `keepaliveEnable: 1`. Any proxy mode. Severity rises
-    to error on a cluster with exactly one Ready node. Public Ingresses never get it for keep-alive.
+    to error on a cluster with exactly one Ready node besides super nodes (see TKE302). Public Ingresses
+    never get it for keep-alive.
 
     Under `ingress` it also fires for a public CLB Ingress whose `ingress.cloud.tencent.com/tke-service-config`
     names a TkeServiceConfig that does not exist (controller code `E4043`), and under `service` for a

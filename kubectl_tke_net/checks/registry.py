@@ -31,7 +31,15 @@ class Hit:
     severity: Severity | None = None
 
 
-CheckFunc = Callable[[Context], Iterable[Hit]]
+@dataclass(frozen=True)
+class NotJudged:
+    """What a check yields for a part of it that could not run (a kind it could not read): the runner lists the
+    check in `skipped` with the reason, beside the findings of what it could judge."""
+
+    reason: str
+
+
+CheckFunc = Callable[[Context], Iterable[Hit | NotJudged]]
 
 
 @dataclass(frozen=True)

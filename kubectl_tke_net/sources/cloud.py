@@ -1,5 +1,5 @@
 """Tencent Cloud source: credentials and region, and the read-only API calls (the only module that imports the
-SDK), batched and run up front into the CloudFacts item that the checks TKE401-TKE405 read from the snapshot."""
+SDK), batched and run up front into the CloudFacts item that the checks TKE401-TKE406 read from the snapshot."""
 
 from __future__ import annotations
 
@@ -10,15 +10,19 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from kubectl_tke_net.cloudrules import (
     ACCOUNT,
+    CERTIFICATES,
     INSTANCES,
     LOAD_BALANCERS,
+    READ_AT,
     SECURITY_GROUPS,
     TEMPLATES,
+    Certificate,
     CloudView,
     Instance,
     LoadBalancer,
@@ -58,6 +62,9 @@ INSTANCE_BATCH = 100
 LB_BATCH = 20
 FILTER_BATCH = 5
 PAGE = 100
+# SSL DescribeCertificates (tencentcloud/ssl/v20191205/models.py, DescribeCertificatesRequest): CertIds filters by
+# ID, Limit up to 1000 a page; how many CertIds one call takes is not documented (UNVERIFIED), so 100, like CVM.
+CERT_BATCH = 100
 
 
 # --- credentials and region ------------------------------------------------------------------------------
@@ -198,10 +205,12 @@ class CloudReader:
         region: str | None,
         unavailable: str | None = None,
         log: Callable[[str], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.api = api
         self.region = region
         self.log = log
+        self.clock = clock
         self.doc = new_facts(region, unavailable)
         self.view = CloudView(self.doc)
 
@@ -350,6 +359,36 @@ class CloudReader:
             self._read_load_balancers(ids)
         return self.view.load_balancers(ids)
 
+    def _read_certificates(self, ids: Iterable[str]) -> None:
+        """The SSL certificates by ID (DescribeCertificates with CertIds, 100 IDs a call, pages followed), and the
+        time they were read (readAt), against which TKE406 judges their expiry."""
+        known: dict[str, dict[str, Any]] = self.doc.setdefault(CERTIFICATES, {})
+        absent: list[str] = self.doc["notFound"].setdefault(CERTIFICATES, [])
+        missing = sorted({i for i in ids if i not in known and i not in absent})
+        for chunk in _chunks(missing, CERT_BATCH):
+            self.doc.setdefault(READ_AT, self.clock().astimezone(UTC).isoformat(timespec="seconds"))
+            for item in self._pages(
+                CERTIFICATES, "ssl", "DescribeCertificates", {"CertIds": chunk}, items="Certificates"
+            ):
+                cid = str(item.get("CertificateId"))
+                if cid not in chunk:
+                    continue  # CertIds filters; anything else the API sends is not what was asked
+                status = item.get("Status")
+                known[cid] = {
+                    "CertificateType": str(item.get("CertificateType") or ""),
+                    "Status": status if isinstance(status, int) and not isinstance(status, bool) else None,
+                    "CertEndTime": str(item.get("CertEndTime") or ""),
+                    "Domain": str(item.get("Domain") or ""),
+                }
+            absent.extend(i for i in chunk if i not in known)
+
+    def certificates(self, ids: Iterable[str]) -> dict[str, Certificate]:
+        """SSL certificates by ID (DescribeCertificates, 100 IDs a call)."""
+        ids = list(ids)
+        with contextlib.suppress(Unavailable):
+            self._read_certificates(ids)
+        return self.view.certificates(ids)
+
     def _read_account_type(self) -> None:
         if ACCOUNT not in self.doc:
             resp = self._call(ACCOUNT, "vpc", "DescribeNetworkAccountType", {})
@@ -369,6 +408,7 @@ class CloudReader:
             (bool(wants.instances), lambda: self._read_instances(wants.instances)),
             (bool(wants.security_groups), lambda: self._read_security_groups(wants.security_groups)),
             (wants.account, self._read_account_type),
+            (bool(wants.certificates), lambda: self._read_certificates(wants.certificates)),
         ]
         for wanted_now, step in steps:
             if wanted_now:
@@ -403,7 +443,7 @@ def scrub(text: str, creds: Credentials) -> str:
 
 
 class SdkApi:
-    """The official SDK's product clients (cvm, vpc, clb), one per service, called with JSON parameters."""
+    """The official SDK's product clients (cvm, vpc, clb, ssl), one per service, called with JSON parameters."""
 
     def __init__(
         self, creds: Credentials, region: str, timeout: float | None, endpoint: str | None, ca_bundle: str | None = None
@@ -437,6 +477,8 @@ class SdkApi:
                 from tencentcloud.cvm.v20170312.cvm_client import CvmClient as client
             elif service == "vpc":
                 from tencentcloud.vpc.v20170312.vpc_client import VpcClient as client
+            elif service == "ssl":
+                from tencentcloud.ssl.v20191205.ssl_client import SslClient as client
             else:
                 from tencentcloud.clb.v20180317.clb_client import ClbClient as client
             self._clients[service] = client(self._cred, self.region, self._profile(service))

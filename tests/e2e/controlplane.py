@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
+import ipaddress
 import json
 import os
 import secrets
@@ -147,12 +148,17 @@ class ControlPlane:
         startup_timeout: float = 60.0,
         client_certs: bool = False,
         service_cidr: str = "10.0.0.0/16",
+        service_accounts: bool = False,
     ):
         """client_certs: also accept client certificates signed by the CA (--client-ca-file), and make one for
         user `cert-admin` in group system:masters (`client_cert`, `client_key`). service_cidr: the Services'
-        ClusterIP range (--service-cluster-ip-range)."""
+        ClusterIP range (--service-cluster-ip-range). service_accounts: the ServiceAccount admission plugin on,
+        as in a real cluster (it mounts the projected token a kubelet requests; a Pod's service account must
+        exist, which kube-controller-manager's serviceaccount controller sees to): for a control plane with a
+        kube-controller-manager and kubelets (tests/e2e/datapath)."""
         self.bin_dir = Path(bin_dir) if bin_dir else None
         self.service_cidr = service_cidr
+        self.service_accounts = service_accounts
         self.client_certs = client_certs
         self.client_cert = Path()
         self.client_key = Path()
@@ -218,6 +224,11 @@ class ControlPlane:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
         atexit.unregister(self.stop)
+
+    @property
+    def kubernetes_service_ip(self) -> str:
+        """The ClusterIP of Service default/kubernetes: the first address of the Service range."""
+        return str(ipaddress.ip_network(self.service_cidr)[1])
 
     def env(self) -> dict[str, str]:
         """Environment for a kubectl child process: this kubeconfig, a private discovery cache, and a HOME of its
@@ -324,7 +335,10 @@ class ControlPlane:
             "basicConstraints=critical,CA:FALSE\n"
             "keyUsage=critical,digitalSignature,keyEncipherment\n"
             "extendedKeyUsage=serverAuth\n"
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+            # Also the names and the address in-cluster clients use: the `kubernetes` Service's ClusterIP (the first
+            # of the range), as a real API server's certificate has them.
+            f"subjectAltName=IP:127.0.0.1,DNS:localhost,IP:{self.kubernetes_service_ip},DNS:kubernetes,"
+            "DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n"
             "subjectKeyIdentifier=hash\n"
             "authorityKeyIdentifier=keyid,issuer\n"
         )
@@ -445,7 +459,7 @@ class ControlPlane:
                 # The lease reconciler would retry forever: Endpoints may not hold a loopback address.
                 "--endpoint-reconciler-type=none",
                 "--authorization-mode=RBAC",
-                "--disable-admission-plugins=ServiceAccount",
+                *([] if self.service_accounts else ["--disable-admission-plugins=ServiceAccount"]),
                 f"--service-account-issuer={self.url}/",
                 f"--service-account-key-file={certs / 'sa.pub'}",
                 f"--service-account-signing-key-file={certs / 'sa.key'}",

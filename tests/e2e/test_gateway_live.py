@@ -19,7 +19,7 @@ from load import items, load
 from test_plugin import _new_lists as new_lists
 from test_plugin import offline, plugin
 
-from tests.conftest import found
+from tests.conftest import found, run_plugin, without_source
 
 CHECKS = Path(__file__).resolve().parents[1] / "checks"
 CODES = [f"TKE{n}" for n in range(501, 517)]
@@ -155,3 +155,79 @@ def test_without_the_crds_the_checks_are_skipped_with_the_reason(controlplane: C
     reasons = " ".join(s["reason"] for s in doc["skipped"])
     assert "gateway.networking.k8s.io/v1" in reasons and "not served" in reasons, doc["skipped"]
     assert sorted(c for s in doc["skipped"] for c in s["codes"]) == CODES
+
+
+def _list_requests(cp: ControlPlane, before: int) -> list[str]:
+    """resource@namespace of each LIST the plugin made since `before` audit events (first pages only)."""
+    return [
+        f"{e['objectRef'].get('resource', '')}@{e['objectRef'].get('namespace', '')}"
+        for e in new_lists(cp, before)
+        if "continue=" not in e["requestURI"]
+    ]
+
+
+# Gateways of the fixtures (their namespaces prefixed by the fixture's code): routes refused and accepted, an
+# internal CLB behind Envoy Gateway's Service, a cross-namespace backend with and without a ReferenceGrant.
+TRACED = [("tke509-gw", "shop"), ("tke515-gw", "internal"), ("tke513-gw", "shop"), ("tke512-gw", "shop")]
+
+
+@pytest.mark.parametrize(("namespace", "name"), TRACED)
+def test_trace_gw_live_equals_the_trace_of_its_own_dump(
+    gateway_cluster: ControlPlane, tmp_path: Path, namespace: str, name: str
+) -> None:
+    live = plugin(gateway_cluster, "trace", f"gw/{name}", "-n", namespace, "-o", "json")
+    assert live.status in (0, 1), live.err
+    doc = live.json()
+    assert doc["trace"]["target"] == {"kind": "Gateway", "namespace": namespace, "name": name}
+    assert {"clb", "listener"} <= {h["stage"] for h in doc["trace"]["hops"]}
+    dump = plugin(gateway_cluster, "dump", "-A")
+    assert dump.status == 0, dump.err
+    (tmp_path / "dump.yaml").write_text(dump.out)
+    snap = offline("trace", f"gw/{name}", "-n", namespace, "-o", "json", "--snapshot", str(tmp_path / "dump.yaml"))
+    assert without_source(doc) == without_source(snap)
+    for output in ("tree", "mermaid"):  # html names its source (the context, or the snapshot) in its header
+        again = plugin(gateway_cluster, "trace", f"gw/{name}", "-n", namespace, "-o", output)
+        shown = run_plugin(
+            "trace", f"gw/{name}", "-n", namespace, "-o", output, "--snapshot", str(tmp_path / "dump.yaml")
+        )
+        assert (again.status, again.out) == (shown.status, shown.out)
+    print(
+        f"trace gw/{name} -n {namespace} live: {len(doc['trace']['hops'])} hops, state {doc['trace']['state']}, "
+        f"{len(doc['findings'])} findings, {live.seconds:.2f}s"
+    )
+
+
+def test_trace_gw_lists_each_kind_once_and_what_gateway_lists(gateway_cluster: ControlPlane) -> None:
+    before = len(gateway_cluster.audit_events())
+    run = plugin(gateway_cluster, "gateway", "shop", "-A", "-o", "json")
+    assert run.status == 1, run.err
+    diagnosis = _list_requests(gateway_cluster, before)
+    before = len(gateway_cluster.audit_events())
+    run = plugin(gateway_cluster, "trace", "gw/shop", "-n", "tke509-gw", "-o", "json")
+    assert run.status == 1, run.err
+    traced = _list_requests(gateway_cluster, before)
+    assert len(traced) == len(set(traced)), traced  # each kind once
+    per_resource: dict[str, int] = {}
+    for entry in traced:
+        resource = entry.split("@")[0]
+        per_resource[resource] = per_resource.get(resource, 0) + 1
+    assert {k: per_resource.get(k) for k in KINDS} == dict.fromkeys(KINDS, 1), per_resource
+    # Every namespace (the routes, Envoy's Service and the backends are elsewhere than the Gateway), nothing more
+    # than `gateway NAME -A` lists: the Service checks of the backends read only what is already held.
+    assert all(entry.endswith(("@", "@kube-system")) for entry in traced), traced
+    assert sorted(traced) == sorted(diagnosis), (traced, diagnosis)
+    assert "ingresses" not in per_resource
+    print(f"trace gw/shop: {len(traced)} LIST requests ({', '.join(sorted(traced))}), {run.seconds:.2f}s")
+
+
+def test_trace_gw_name_that_matches_nothing(gateway_cluster: ControlPlane) -> None:
+    run = plugin(gateway_cluster, "trace", "gw/nope", "-n", "tke509-gw")
+    assert (run.status, run.out) == (2, "")
+    assert run.err == 'error: gateway "nope" not found in namespace "tke509-gw"\n'
+
+
+def test_trace_gw_without_the_crds_is_one_line(controlplane: ControlPlane) -> None:
+    bare = plugin(controlplane, "trace", "gw/shop", "-n", "default")
+    assert (bare.status, bare.out) == (3, "")
+    assert bare.err.startswith("error: cannot trace Gateway shop: ") and bare.err.count("\n") == 1
+    assert "gateway.networking.k8s.io/v1" in bare.err and "not served" in bare.err

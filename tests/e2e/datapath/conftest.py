@@ -30,16 +30,17 @@ def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
         pytest.fail(f"the data path tests need the Debian packages {' '.join(missing)}: make datapath-deps", False)
     started = time.monotonic()
     error = None
+    key = f"{request.param}, {request.module.__name__.rsplit('.', 1)[-1]}"
     try:
         with lab_cluster(request.param) as running:
-            TIMES[request.param] = running.times
+            TIMES[key] = running.times
             yield running
             started = time.monotonic()
     except (LabError, ControlPlaneError) as e:
         error = str(e)
     if error is not None:
         pytest.fail(f"the data path lab ({request.param}) failed: {error}", False)
-    TIMES[request.param]["teardown+control plane"] = time.monotonic() - started
+    TIMES[key]["teardown+control plane"] = time.monotonic() - started
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 CACHE = Path(os.environ.get("TKE_NET_E2E_CACHE") or Path.home() / ".cache" / "kubectl-tke-net" / "e2e")
@@ -163,3 +164,184 @@ def build(coredns: Path, cache: Path = CACHE) -> Path:
 
 if __name__ == "__main__":
     print(build(Path(sys.argv[1])))
+
+
+# The plugin's own image (deploy/cronjob/Containerfile), for the in-cluster CronJob test ---------------------------
+#
+# No registry is reachable, so `podman build` cannot pull docker.io/library/debian:bookworm-slim. The base is made
+# here instead, as that image is made: mmdebstrap (pinned by `make datapath-deps`) runs Debian's minbase variant of
+# bookworm from Debian's mirror, with the files bookworm-slim leaves out left out (debuerreotype's slimming: man
+# pages, docs but their copyright files, info, locales) and /usr merged by directory symlinks as debootstrap does
+# (usr-is-merged, not usrmerge, which pulls perl in): 88 packages, 78 MB unpacked.
+# What the Containerfile adds on top is read from the Containerfile itself (containerfile_steps): its COPY files as
+# one layer, its USER and ENTRYPOINT as the image's configuration; an instruction it does not know is an error, so
+# the image cannot silently drift from the file.
+DEBIAN_SUITE = "bookworm"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+BASE_RECIPE = 2  # raise when the mmdebstrap command below changes
+SLIM_EXCLUDES = (
+    "path-exclude=/usr/share/man/*",
+    "path-exclude=/usr/share/doc/*",
+    "path-include=/usr/share/doc/*/copyright",
+    "path-exclude=/usr/share/info/*",
+    "path-exclude=/usr/share/locale/*",
+    "path-include=/usr/share/locale/locale.alias",
+    "path-exclude=/usr/share/groff/*",
+    "path-exclude=/usr/share/linda/*",
+    "path-exclude=/usr/share/lintian/*",
+)
+# bookworm-slim's configuration, which the Containerfile inherits (ENTRYPOINT resets the base's CMD ["bash"]).
+DEBIAN_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+
+
+def debian_base(cache: Path = CACHE) -> Path:
+    """The root filesystem tarball standing in for debian:bookworm-slim; made once (about 30 s), then cached."""
+    out = cache / "images" / f"debian-{DEBIAN_SUITE}-slim-r{BASE_RECIPE}.tar"
+    if out.exists():
+        return out
+    if shutil.which("mmdebstrap") is None:
+        raise ImageError("mmdebstrap is needed to make the plugin image's Debian base: make datapath-deps")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staged = out.with_suffix(".partial")
+    cmd = ["mmdebstrap", "--variant=minbase", "--mode=root", "--format=tar", "--quiet"]
+    cmd += ["--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr"]  # as debootstrap and debuerreotype: no usrmerge
+    cmd += [f"--dpkgopt={o}" for o in SLIM_EXCLUDES]
+    try:
+        _run([*cmd, DEBIAN_SUITE, str(staged), DEBIAN_MIRROR])
+        staged.replace(out)
+    finally:
+        staged.unlink(missing_ok=True)
+    return out
+
+
+@dataclass(frozen=True)
+class Containerfile:
+    base: str
+    copies: tuple[tuple[str, str], ...]  # (source in the build context, destination in the image)
+    user: str
+    entrypoint: tuple[str, ...]
+
+
+def containerfile_steps(path: Path) -> Containerfile:
+    """FROM, COPY, USER and ENTRYPOINT (exec form) of a Containerfile; anything else is refused."""
+    base, user, entrypoint, copies = "", "", (), []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        word, _, rest = line.partition(" ")
+        word, rest = word.upper(), rest.strip()
+        if word == "FROM":
+            base = rest
+        elif word == "COPY" and len(rest.split()) == 2 and not rest.startswith("--"):
+            src, dst = rest.split()
+            copies.append((src, dst))
+        elif word == "USER":
+            user = rest
+        elif word == "ENTRYPOINT" and rest.startswith("["):
+            entrypoint = tuple(json.loads(rest))
+        else:
+            raise ImageError(f"{path}: the test's image builder does not know `{line}`: teach image.py or drop it")
+    if not base or not copies or not entrypoint:
+        raise ImageError(f"{path}: FROM, COPY and ENTRYPOINT expected")
+    return Containerfile(base, tuple(copies), user, entrypoint)
+
+
+def _copy_layer(context: Path, copies: tuple[tuple[str, str], ...]) -> bytes:
+    """COPY as podman does it without --chown: owned by root, the source's mode, parent folders made."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        made: set[str] = set()
+        for src, dst in copies:
+            parts = dst.strip("/").split("/")
+            for i in range(1, len(parts)):
+                folder = "/".join(parts[:i])
+                if folder not in made:
+                    made.add(folder)
+                    _add(tar, folder)
+            source = context / src
+            _add(tar, "/".join(parts), data=source.read_bytes(), mode=source.stat().st_mode & 0o7777)
+    return buf.getvalue()
+
+
+def plugin_image(containerfile: Path, context: Path, tag: str, cache: Path = CACHE) -> Path:
+    """An OCI archive of the image `podman build -f containerfile -t tag context` makes, on debian_base();
+    cached by what goes into it (the files copied, the Containerfile, the tag)."""
+    steps = containerfile_steps(containerfile)
+    if steps.base != "docker.io/library/debian:bookworm-slim":
+        raise ImageError(f"{containerfile}: FROM {steps.base}: only debian:bookworm-slim can be made here")
+    key = hashlib.sha256(containerfile.read_bytes() + tag.encode() + f"r{BASE_RECIPE}".encode())
+    for src, _ in steps.copies:
+        key.update((context / src).read_bytes())
+    out = cache / "images" / f"kubectl-tke-net-{key.hexdigest()[:16]}.oci.tar"
+    if out.exists():
+        return out
+    for old in out.parent.glob("kubectl-tke-net-*.oci.tar"):  # one plugin image at a time: each is ~150 MB
+        old.unlink()
+    base = debian_base(cache)
+    top = _copy_layer(context, steps.copies)
+    base_sha = hashlib.sha256()
+    with open(base, "rb") as f:
+        while chunk := f.read(1 << 20):
+            base_sha.update(chunk)
+    layers = [(base_sha.hexdigest(), base.stat().st_size), (_sha(top), len(top))]
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "created": "1970-01-01T00:00:00Z",
+            "config": {"User": steps.user, "Env": [DEBIAN_PATH], "Entrypoint": list(steps.entrypoint)},
+            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{sha}" for sha, _ in layers]},
+            "history": [
+                {"created": "1970-01-01T00:00:00Z", "created_by": f"mmdebstrap --variant=minbase {DEBIAN_SUITE}"},
+                {"created": "1970-01-01T00:00:00Z", "created_by": f"{containerfile.name}: COPY, USER, ENTRYPOINT"},
+            ],
+        },
+        sort_keys=True,
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": f"sha256:{_sha(config)}", "size": len(config)},
+            "layers": [{"mediaType": OCI_LAYER, "digest": f"sha256:{sha}", "size": size} for sha, size in layers],
+        }
+    ).encode()
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "manifests": [
+                {
+                    "mediaType": OCI_MANIFEST,
+                    "digest": f"sha256:{_sha(manifest)}",
+                    "size": len(manifest),
+                    "platform": {"architecture": "amd64", "os": "linux"},
+                    "annotations": {
+                        "io.containerd.image.name": tag,
+                        "org.opencontainers.image.ref.name": tag.rsplit(":", 1)[-1],
+                    },
+                }
+            ],
+        }
+    ).encode()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staged = out.with_suffix(".partial")
+    try:
+        with tarfile.open(staged, "w") as tar:
+            _add(tar, "oci-layout", data=b'{"imageLayoutVersion":"1.0.0"}', mode=0o644)
+            _add(tar, "index.json", data=index, mode=0o644)
+            _add(tar, "blobs")
+            _add(tar, "blobs/sha256")
+            info = tarfile.TarInfo(f"blobs/sha256/{layers[0][0]}")
+            info.size, info.mode = layers[0][1], 0o644
+            with open(base, "rb") as f:
+                tar.addfile(info, f)
+            for blob in (top, config, manifest):
+                _add(tar, f"blobs/sha256/{_sha(blob)}", data=blob, mode=0o644)
+        staged.replace(out)
+    finally:
+        staged.unlink(missing_ok=True)
+    return out

@@ -1,19 +1,24 @@
 """A two-node TKE data path on one machine: real kubelet, containerd, kube-proxy, CoreDNS and netfilter; a played CLB.
 
-Real: etcd and kube-apiserver (../controlplane.py), kube-controller-manager (its EndpointSlice controller only),
-one kubelet with its own containerd, runc root and cgroup root per node, Pods as runc containers wired by the CNI
-`ptp` plugin, kube-proxy per node (iptables or nftables mode), CoreDNS as a Pod serving cluster.local from the API
-server, and the kernel's netfilter, conntrack and routing. Played: the VPC (a namespace that routes between the
-nodes and their Pod ranges, as TKE's GlobalRouter does), the CLBs (an L4 VIP as an iptables DNAT to one chosen
-node's NodePort without source NAT, an L7 VIP as l7clb.py), their SNAT switch, the cloud controller (Service and
-Ingress status written here) and the scheduler (every Pod is created with its nodeName).
+Real: etcd and kube-apiserver (../controlplane.py, with the ServiceAccount admission plugin),
+kube-controller-manager (its EndpointSlice, ServiceAccount, root CA publisher, Job and CronJob controllers), one
+kubelet with its own containerd, runc root and cgroup root per node, Pods as runc containers wired by the CNI `ptp`
+plugin, kube-proxy per node (iptables or nftables mode), CoreDNS as a Pod serving cluster.local from the API server,
+and the kernel's netfilter, conntrack and routing. Pods that mount their service account get the token the kubelet
+requests (TokenRequest) and reach the API server in-cluster, through Service default/kubernetes and kube-proxy's
+rules. Played: the VPC (a namespace that routes between the nodes and their Pod ranges, as TKE's GlobalRouter
+does), the CLBs (an L4 VIP as an iptables DNAT to one chosen node's NodePort without source NAT, an L7 VIP as
+l7clb.py), their SNAT switch, the cloud controller (Service and Ingress status written here), the scheduler (the
+lab's own Pods are created with their nodeName; `bind` binds a Pod a controller created, as kube-scheduler does)
+and the API server's endpoint reconciler (the EndpointSlice of Service default/kubernetes names each node's relay).
 
 Topology, only 198.18.0.0/15 inside namespaces of its own, nothing routed toward the host's interfaces:
 
     VPC namespace: 198.18.0.1 on a veth to each node; L4 VIP 198.18.1.200, L7 VIP 198.18.1.201 (l7clb.py)
       node 198.18.0.11 (Pods 198.19.1.0/24)      node 198.18.0.12 (Pods 198.19.2.0/24)
-    Service range 198.18.128.0/20 (kube-dns 198.18.128.10); the API server on the host's 127.0.0.1, reached from
-    each node through relay.py listening on the node's 127.0.0.1:6443.
+    Service range 198.18.128.0/20 (kubernetes 198.18.128.1, kube-dns 198.18.128.10); the API server on the host's
+    127.0.0.1, reached from each node through relay.py listening on the node's port 6443 (its 127.0.0.1 for the
+    node's own processes, its address for Pods, behind Service default/kubernetes).
 
 Run as a script (`make lab`) it starts the lab for a person and waits for Ctrl-C.
 """
@@ -53,7 +58,7 @@ GATEWAY = "198.18.0.1"
 L4_VIP = "198.18.1.200"
 L7_VIP = "198.18.1.201"
 CLB_SNAT = "198.18.1.254"  # the CLB's own address when SNAT is on
-API_PORT = 6443  # the relay's port on each node's 127.0.0.1
+API_PORT = 6443  # the relay's port on each node (127.0.0.1 and the node's address)
 NS = "shop"
 WEB_NODE_PORT = 30080  # Service web (LoadBalancer, the CLBs forward here)
 API_NODE_PORT = 30081  # Service api (NodePort only)
@@ -401,7 +406,7 @@ class Lab:
                 sys.executable,
                 _script("relay.py"),
                 f"/run/netns/{node.netns}",
-                "127.0.0.1",
+                "0.0.0.0",  # in the node's own namespace: its 127.0.0.1 (the node's processes) and its address (Pods)
                 str(API_PORT),
                 "127.0.0.1",
                 port,
@@ -479,7 +484,9 @@ state = "{d}/containerd/state"
                    timeout=timeout, check=check)  # fmt: skip
 
     def _start_controller_manager(self) -> None:
-        """Only its EndpointSlice controller: the EndpointSlices follow the Pods' real readiness."""
+        """The controllers a Pod's life here needs: EndpointSlices that follow the Pods' real readiness, each
+        namespace's default ServiceAccount and kube-root-ca.crt ConfigMap (what the ServiceAccount admission plugin
+        and a projected token need), Jobs and CronJobs."""
         log = self.tmp / "kube-controller-manager.log"
         self._spawn(
             self.procs,
@@ -487,7 +494,9 @@ state = "{d}/containerd/state"
             [
                 str(self.node_bin / "kube-controller-manager"),
                 f"--kubeconfig={self.tmp / 'kubeconfig-host'}",
-                "--controllers=endpointslice",
+                "--controllers=endpointslice-controller,serviceaccount-controller,"
+                "root-ca-certificate-publisher-controller,job-controller,cronjob-controller",
+                f"--root-ca-file={self.cp.ca_file}",
                 "--leader-elect=false",
                 "--secure-port=0",
                 "--use-service-account-credentials=false",
@@ -540,8 +549,15 @@ state = "{d}/containerd/state"
             f"--node-ip={node.name}",
             "--v=1",
         ]
-        # Its /var/log/containers symlinks go to the lab's files.
-        self._spawn(node.procs, "kubelet", self._node_cmd(node, cmd, f"mount --bind {d / 'varlog'} /var/log"), log)
+        # In containerd's mount namespace, as on a real node: the tmpfs the kubelet mounts for a projected service
+        # account token (or a Secret) is what runc bind-mounts into the container; from a mount namespace of its
+        # own the container would get the empty folder under it. Its /var/log/containers symlinks go to the lab's
+        # files.
+        mnt = f"/proc/{node.procs['containerd'].pid}/ns/mnt"
+        setup = f"mount --bind {d / 'varlog'} /var/log"
+        inner = ["sh", "-c", f'{setup} && exec "$@"', "sh", *cmd]
+        entered = ["nsenter", f"--mount={mnt}", f"--net=/run/netns/{node.netns}", "--", *inner]
+        self._spawn(node.procs, "kubelet", entered, log)
 
     def _wait_nodes_ready(self) -> None:
         def ready() -> bool:
@@ -660,6 +676,9 @@ state = "{d}/containerd/state"
             status, _ = cp.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})
             if status not in (201, 409):
                 raise LabError(f"namespace {ns}: {status}")
+        self._kubernetes_endpoints()
+        for ns in (NS, "kube-system"):  # the ServiceAccount admission plugin refuses Pods until it exists
+            self.wait_service_account(ns, "default")
         cp.create("/api/v1/namespaces/kube-system/configmaps", {
             "metadata": {"name": "coredns", "namespace": "kube-system"}, "data": {"Corefile": COREFILE}})  # fmt: skip
         cp.create("/api/v1/namespaces/kube-system/services", {
@@ -691,6 +710,35 @@ state = "{d}/containerd/state"
         self.wait_endpoints("web", 1)
         self.wait_endpoints("kube-dns", 1, namespace="kube-system")
         self.wait_rules()
+
+    def _kubernetes_endpoints(self) -> None:
+        """Service default/kubernetes (the API server makes it) served by each node's relay, as the API server's
+        endpoint reconciler would write its own addresses: Pods reach the API server through kube-proxy's rules."""
+        path = "/api/v1/namespaces/default/services/kubernetes"
+        self._wait("Service default/kubernetes", lambda: self.cp.request("GET", path)[0] == 200, 30)
+        labels = {"kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "tke-net-e2e"}
+        self.cp.create("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", {
+            "metadata": {"name": "kubernetes-lab", "namespace": "default", "labels": labels},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [n.name], "conditions": {"ready": True}} for n in self.nodes],
+            "ports": [{"name": "https", "port": API_PORT, "protocol": "TCP"}],
+        })  # fmt: skip
+
+    def wait_service_account(self, ns: str, name: str, timeout: float = 30) -> None:
+        path = f"/api/v1/namespaces/{ns}/serviceaccounts/{name}"
+        self._wait(f"ServiceAccount {ns}/{name}", lambda: self.cp.request("GET", path)[0] == 200, timeout,
+                   self.tmp / "kube-controller-manager.log", self.procs.get("kube-controller-manager"))  # fmt: skip
+
+    def bind(self, ns: str, name: str, node: str) -> None:
+        """Pod ns/name bound to node as kube-scheduler binds it (POST pods/binding): the played scheduler."""
+        self.cp.create(f"/api/v1/namespaces/{ns}/pods/{name}/binding", {
+            "apiVersion": "v1", "kind": "Binding", "metadata": {"name": name, "namespace": ns},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node}})  # fmt: skip
+
+    def import_image(self, archive: Path, timeout: float = 300) -> None:
+        """An image archive (OCI or docker-archive) into every node's containerd, as `ctr -n k8s.io images import`."""
+        for node in self.nodes:
+            self._ctr(node, "images", "import", str(archive), timeout=timeout)
 
     def wait_rules(self) -> None:
         """Until every running kube-proxy has rules for every Service's ClusterIP."""
@@ -1021,7 +1069,7 @@ def _rmdir(d: Path) -> None:
 @contextlib.contextmanager
 def lab_cluster(mode: str = "iptables", log: Callable[[str], None] | None = None) -> Iterator[Lab]:
     """A control plane of its own (Service range 198.18.128.0/20) and the lab on it; everything stopped after."""
-    cp = ControlPlane(service_cidr=SERVICE_CIDR)
+    cp = ControlPlane(service_cidr=SERVICE_CIDR, service_accounts=True)
 
     def interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM (a CI timeout) goes through the same teardown as Ctrl-C
