@@ -147,13 +147,17 @@ class Dnsmasq:
                     return
                 except OSError:
                     time.sleep(0.05)
-            self.close()
+            self._stop()  # another try on another port; the silent upstream stays open for it
+        self.silent.close()
         pytest.fail(f"dnsmasq did not start: {log.read_text()}", pytrace=False)
 
-    def close(self) -> None:
+    def _stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+
+    def close(self) -> None:
+        self._stop()
         self.silent.close()
 
 
