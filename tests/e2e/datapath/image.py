@@ -111,15 +111,17 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _config(layers: list[bytes], cmd: list[str], entrypoint: list[str] | None) -> bytes:
+def _config(diff_ids: list[str], config: dict[str, object], created_by: list[str]) -> bytes:
+    """An image configuration: the container's `config`, the layers' uncompressed digests, one history entry
+    per layer; fixed dates, so that the same inputs give the same bytes."""
     return json.dumps(
         {
             "architecture": "amd64",
             "os": "linux",
             "created": "1970-01-01T00:00:00Z",
-            "config": {"Env": ["PATH=/bin"], "Entrypoint": entrypoint, "Cmd": cmd, "WorkingDir": "/"},
-            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{_sha(layer)}" for layer in layers]},
-            "history": [{"created": "1970-01-01T00:00:00Z", "created_by": "tests/e2e/datapath/image.py"}],
+            "config": config,
+            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{sha}" for sha in diff_ids]},
+            "history": [{"created": "1970-01-01T00:00:00Z", "created_by": by} for by in created_by],
         },
         sort_keys=True,
     ).encode()
@@ -152,7 +154,11 @@ def build(coredns: Path, cache: Path = CACHE) -> Path:
             for layer in (base, dns):
                 _add(tar, f"{_sha(layer)}.tar", data=layer, mode=0o644)
             for tag, layers, entrypoint, cmd in images:
-                config = _config(layers, cmd, entrypoint)
+                config = _config(
+                    [_sha(layer) for layer in layers],
+                    {"Env": ["PATH=/bin"], "Entrypoint": entrypoint, "Cmd": cmd, "WorkingDir": "/"},
+                    ["tests/e2e/datapath/image.py"],
+                )
                 _add(tar, f"{_sha(config)}.json", data=config, mode=0o644)
                 manifest.append(
                     {"Config": f"{_sha(config)}.json", "RepoTags": [tag], "Layers": [f"{_sha(x)}.tar" for x in layers]}
@@ -288,20 +294,11 @@ def plugin_image(containerfile: Path, context: Path, tag: str, cache: Path = CAC
         while chunk := f.read(1 << 20):
             base_sha.update(chunk)
     layers = [(base_sha.hexdigest(), base.stat().st_size), (_sha(top), len(top))]
-    config = json.dumps(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "created": "1970-01-01T00:00:00Z",
-            "config": {"User": steps.user, "Env": [DEBIAN_PATH], "Entrypoint": list(steps.entrypoint)},
-            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{sha}" for sha, _ in layers]},
-            "history": [
-                {"created": "1970-01-01T00:00:00Z", "created_by": f"mmdebstrap --variant=minbase {DEBIAN_SUITE}"},
-                {"created": "1970-01-01T00:00:00Z", "created_by": f"{containerfile.name}: COPY, USER, ENTRYPOINT"},
-            ],
-        },
-        sort_keys=True,
-    ).encode()
+    config = _config(
+        [sha for sha, _ in layers],
+        {"User": steps.user, "Env": [DEBIAN_PATH], "Entrypoint": list(steps.entrypoint)},
+        [f"mmdebstrap --variant=minbase {DEBIAN_SUITE}", f"{containerfile.name}: COPY, USER, ENTRYPOINT"],
+    )
     manifest = json.dumps(
         {
             "schemaVersion": 2,
