@@ -604,9 +604,7 @@ def open_source(args: argparse.Namespace, fail_fast: bool = False) -> tuple[Any,
             if value:
                 raise UsageError(_("{flag} cannot be used with --snapshot (no cluster is contacted)").format(flag=flag))
         namespace = None if args.all_namespaces else (args.namespace or "default")
-        if getattr(args, "across", False):  # as for a cluster, below
-            args.examined_namespace, namespace = namespace, None
-        snap = open_snapshot(args.snapshot, namespace, _progress(args))
+        snap = open_snapshot(args.snapshot, _read_scope(args, namespace), _progress(args))
         from kubectl_tke_net import render
 
         render.end_progress()  # a snapshot is read whole when it is opened
@@ -618,9 +616,16 @@ def open_source(args: argparse.Namespace, fail_fast: bool = False) -> tuple[Any,
         cluster.progress = shown  # type: ignore[assignment,method-assign]
     namespace = None if args.all_namespaces else (args.namespace or cluster.target.namespace)
     source = {"context": cluster.target.context, "cluster": cluster.target.cluster, "snapshot": None}
-    if getattr(args, "across", False):  # trace gw/NAME: the Gateway of `namespace`, its path in every namespace
-        args.examined_namespace, namespace = namespace, None
-    return Snapshot(cluster, namespace), source
+    return Snapshot(cluster, _read_scope(args, namespace)), source
+
+
+def _read_scope(args: argparse.Namespace, namespace: str | None) -> str | None:
+    """The namespace to read. trace gw/NAME (`across`) examines the Gateway of `namespace` but reads its
+    routes, Services and backends in every namespace."""
+    if getattr(args, "across", False):
+        args.examined_namespace = namespace
+        return None
+    return namespace
 
 
 def _color(args: argparse.Namespace) -> bool:
