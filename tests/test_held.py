@@ -229,9 +229,9 @@ def test_the_typed_decoder_reads_every_scenario_as_json_loads_and_clean_do(
     blocks: list[int] = []
     real_batch = files._batch
 
-    def batch(buf: bytes, stop: int, pages: int, file: Path, source: files.FileSource) -> None:
+    def batch(buf: bytes, stop: int, pages: int, file: Path, source: files.FileSource, *, end: bytes) -> None:
         blocks.append(pages)
-        real_batch(buf, stop, pages, file, source)
+        real_batch(buf, stop, pages, file, source, end=end)
 
     monkeypatch.setattr(files, "_batch", batch)
     reports = {}
@@ -269,6 +269,117 @@ def test_list_pages_decode_as_json_loads_and_clean_do(monkeypatch: pytest.Monkey
         monkeypatch.setattr(decode, "TYPED", True)
         assert fast["metadata"] == plain["metadata"] == {"continue": "t1"}
         assert json.dumps(fast["items"]) == json.dumps(plain["items"]), name  # equal, and in the same order
+
+
+def _pod(name: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "shop", "labels": {"app": "web"}},
+        "spec": {"nodeName": "10.0.0.1", "containers": [{"name": "web", "ports": [{"containerPort": 80}]}]},
+        "status": {
+            "phase": "Running",
+            "podIP": f"172.16.0.{len(name)}",
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+        **extra,
+    }
+
+
+@pytest.mark.parametrize("layout", ["stream", "whole"])
+def test_items_written_as_kubectl_writes_them_are_read_without_decoding_their_heads(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, layout: str
+) -> None:
+    """The kind is read from an item's first bytes (apiVersion, then kind: the API server's and kubectl's order),
+    not by decoding the whole item once more for it; an item that puts its fields otherwise is still read."""
+    if layout == "stream":
+        monkeypatch.setattr(files, "WHOLE_AT", 0)
+        monkeypatch.setattr(files, "_BLOCK", 256)
+    monkeypatch.setattr(decode, "TYPED_AT", 0)
+    heads: list[Any] = []
+    real_head = decode.head
+    monkeypatch.setattr(decode, "head", lambda raw: heads.append(raw) or real_head(raw))
+    odd = {
+        "kind": "Pod",
+        "apiVersion": "v1",
+        **{k: v for k, v in _pod("odd").items() if k not in ("kind", "apiVersion")},
+    }
+    path = tmp_path / "pods.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [_pod("a"), _pod("b"), odd]}, indent=4))
+    run: Run = cli("dump", "-A", "--snapshot", str(path), "-o", "json")
+    assert run.status == 0, run.err
+    assert [o["metadata"]["name"] for o in json.loads(run.out)["items"]] == ["a", "b", "odd"]
+    assert len(heads) == 1  # the odd one only
+
+
+@pytest.mark.parametrize("layout", ["stream", "whole"])
+def test_an_item_that_names_a_second_kind_is_read_as_json_reads_it(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, layout: str
+) -> None:
+    """JSON's last "kind" counts (json.loads, msgspec, Go): an item whose first bytes say Pod and which says
+    Service further on is a Service, as the standard reading makes it."""
+    if layout == "stream":
+        monkeypatch.setattr(files, "WHOLE_AT", 0)
+        monkeypatch.setattr(files, "_BLOCK", 256)
+    monkeypatch.setattr(decode, "TYPED_AT", 0)
+    text = json.dumps({"apiVersion": "v1", "kind": "List", "items": [_pod("a"), _pod("b")]}, indent=4)
+    at = text.rindex('\n            "status": {') + 13  # the second Pod's own status
+    path = tmp_path / "two-kinds.json"
+    path.write_text(text[:at] + '"kind": "Service",\n            ' + text[at:])
+    fast = cli("dump", "-A", "--snapshot", str(path), "-o", "json")
+    monkeypatch.setattr(decode, "TYPED", False)
+    plain = cli("dump", "-A", "--snapshot", str(path), "-o", "json")
+    assert fast.status == plain.status == 0, fast.err + plain.err
+    assert fast.out == plain.out
+    assert sorted(o["kind"] for o in json.loads(fast.out)["items"]) == ["Pod", "Service"]
+
+
+def test_an_item_indented_otherwise_is_not_cut_where_it_seems_to_end(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Items are cut where a closing brace stands at the items' indentation before a comma; one whose insides
+    stand there too (indented by hand) cannot be decoded in pieces, and the file is read the standard way."""
+    monkeypatch.setattr(files, "WHOLE_AT", 0)
+    monkeypatch.setattr(files, "_BLOCK", 256)
+    monkeypatch.setattr(decode, "TYPED_AT", 0)
+    text = json.dumps({"apiVersion": "v1", "kind": "List", "items": [_pod("a"), _pod("b"), _pod("c")]}, indent=4)
+    flat = text.replace('\n            },\n            "spec"', '\n        },\n            "spec"', 1)
+    assert flat != text
+    path = tmp_path / "hand.json"
+    path.write_text(flat)
+    fast = cli("dump", "-A", "--snapshot", str(path), "-o", "json")
+    assert fast.status == 0, fast.err
+    assert [o["metadata"]["name"] for o in json.loads(fast.out)["items"]] == ["a", "b", "c"]
+    monkeypatch.setattr(decode, "TYPED", False)
+    assert cli("dump", "-A", "--snapshot", str(path), "-o", "json").out == fast.out
+
+
+def test_text_that_objects_repeat_is_held_once() -> None:
+    """Equal short text of the objects of one page is one string (memory: README "Performance"); the fields no
+    two objects share are not looked up for it, and an ANY subtree is shared as a whole walk."""
+    body = json.dumps({"kind": "PodList", "metadata": {}, "items": [_pod(n) for n in ("a", "bb")]}).encode()
+    monkeypatch = pytest.MonkeyPatch()
+    with monkeypatch.context() as patch:
+        patch.setattr(decode, "TYPED_AT", 0)
+        a, b = decode.page(kinds.BY_KIND["Pod"])(body)["items"]
+    assert a["metadata"]["namespace"] is b["metadata"]["namespace"]
+    assert a["metadata"]["labels"]["app"] is b["metadata"]["labels"]["app"]
+    assert a["spec"]["nodeName"] is b["spec"]["nodeName"]
+    assert a["spec"]["containers"][0]["name"] is b["spec"]["containers"][0]["name"]
+    assert a["status"]["conditions"][0]["status"] is b["status"]["conditions"][0]["status"]
+    assert a == {**b, "metadata": {**b["metadata"], "name": "a"}, "status": {**b["status"], "podIP": "172.16.0.1"}}
+    config = {
+        "metadata": {"name": "c", "namespace": "shop"},
+        "spec": {"loadBalancer": {"l7Listeners": [{"protocol": "HTTP"}]}},
+    }
+    body = json.dumps(
+        {"kind": "List", "metadata": {}, "items": [config, {**config, "metadata": {"name": "d"}}]}
+    ).encode()
+    with monkeypatch.context() as patch:
+        patch.setattr(decode, "TYPED_AT", 0)
+        c, d = decode.page(kinds.BY_KIND["TkeServiceConfig"])(body)["items"]
+    listener = lambda o: o["spec"]["loadBalancer"]["l7Listeners"][0]["protocol"]  # noqa: E731
+    assert listener(c) is listener(d)
 
 
 def test_what_the_typed_decoder_refuses_is_read_and_refused_as_before(cli: CLI, tmp_path: Path) -> None:

@@ -345,13 +345,13 @@ def _stream(fh: Any, start: bytes, file: Path, source: FileSource) -> bool:
                 rest = b"" if eof else fh.read()
                 _utf8(rest, utf8)
                 tail = buf[at + len(close) :] + rest
-                _batch(buf, at, pages, file, source)
+                _batch(buf, at, pages, file, source, end=end)
                 break
             if eof:
                 raise _Refused
             if cut >= 0:
                 cut += len(end)
-                _batch(buf, cut, pages, file, source)
+                _batch(buf, cut, pages, file, source, end=end)
                 pages += 1
                 buf = buf[cut:]
             block = fh.read(_BLOCK)
@@ -370,8 +370,14 @@ def _stream(fh: Any, start: bytes, file: Path, source: FileSource) -> bool:
 _SPACE = re.compile(rb"[ \t\r\n]*")
 
 
-def _batch(buf: bytes, stop: int, pages: int, file: Path, source: FileSource) -> None:
-    """The items in buf[:stop] (after the first block, each after a comma), decoded; the bytes copied once."""
+def _batch(buf: bytes, stop: int, pages: int, file: Path, source: FileSource, *, end: bytes) -> None:
+    """The items in buf[:stop] (after the first block, each after a comma), each decoded where it lies.
+
+    An item ends where a line holds its closing brace at the items' indentation, followed by the comma before
+    the next: found by a byte search, not by parsing. Each piece is then decoded as one JSON value, so a piece
+    that is not a whole item (a file indented otherwise) fails to decode and the file is read the standard way;
+    pieces that all decode, joined by their commas, are the array itself.
+    """
     start = _SPACE.match(buf, 0, stop).end()  # type: ignore[union-attr]
     if start == stop:
         return
@@ -379,11 +385,19 @@ def _batch(buf: bytes, stop: int, pages: int, file: Path, source: FileSource) ->
         if buf[start : start + 1] != b",":  # each item after the first follows a comma
             raise _Refused
         start += 1
-    raws = decode.raws(b"".join((b"[", memoryview(buf)[start:stop], b"]")))
-    for raw in raws:
-        source._raw(raw, file)
+    view = memoryview(buf)
+    between = end + b","
+    items = 0
+    while True:
+        cut = buf.find(between, start, stop)
+        at = stop if cut < 0 else cut + len(end)
+        source._raw(view[start:at], file)
+        items += 1
+        if cut < 0:
+            break
+        start = at + 1
     decode.forget()
-    source.progress(file.name, len(raws), pages + 1)
+    source.progress(file.name, items, pages + 1)
 
 
 class FileSource:
@@ -481,7 +495,12 @@ class FileSource:
         self.objects[kind.name].append(clean(kind, obj))
 
     def _raw(self, raw: Any, file: Path) -> None:
-        """One item of a JSON file, unparsed (msgspec.Raw): decoded straight into its kind's declared fields."""
+        """One item of a JSON file, unparsed (msgspec.Raw, or its bytes): decoded straight into its kind's declared
+        fields."""
+        kind = decode.kind_at(raw)
+        if kind is not None:  # its head as written by the API server, kubectl or dump: no decoding for it
+            self._typed(kind, raw, file)
+            return
         head = decode.head(raw)
         if not isinstance(head, dict):
             raise _Refused  # the standard path names what it is
@@ -498,6 +517,9 @@ class FileSource:
             other = str(head.get("kind") or "?")
             self.other_kinds[other] = self.other_kinds.get(other, 0) + 1
             return
+        self._typed(kind, raw, file)
+
+    def _typed(self, kind: Kind, raw: Any, file: Path) -> None:
         obj = decode.typed(kind, raw)
         if obj is None:
             self._take(json.loads(bytes(raw)), False, file)  # refused with shape.problem's reason, or kept as before
