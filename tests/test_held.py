@@ -298,7 +298,12 @@ def test_items_written_as_kubectl_writes_them_are_read_without_decoding_their_he
     monkeypatch.setattr(decode, "TYPED_AT", 0)
     heads: list[Any] = []
     real_head = decode.head
-    monkeypatch.setattr(decode, "head", lambda raw: heads.append(raw) or real_head(raw))
+
+    def head(raw: Any) -> Any:
+        heads.append(raw)
+        return real_head(raw)
+
+    monkeypatch.setattr(decode, "head", head)
     odd = {
         "kind": "Pod",
         "apiVersion": "v1",
@@ -378,8 +383,10 @@ def test_text_that_objects_repeat_is_held_once() -> None:
     with monkeypatch.context() as patch:
         patch.setattr(decode, "TYPED_AT", 0)
         c, d = decode.page(kinds.BY_KIND["TkeServiceConfig"])(body)["items"]
-    listener = lambda o: o["spec"]["loadBalancer"]["l7Listeners"][0]["protocol"]  # noqa: E731
-    assert listener(c) is listener(d)
+    assert (
+        c["spec"]["loadBalancer"]["l7Listeners"][0]["protocol"]
+        is d["spec"]["loadBalancer"]["l7Listeners"][0]["protocol"]
+    )
 
 
 def test_what_the_typed_decoder_refuses_is_read_and_refused_as_before(cli: CLI, tmp_path: Path) -> None:
