@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -372,11 +373,24 @@ def test_text_that_objects_repeat_is_held_once() -> None:
     assert a["spec"]["nodeName"] is b["spec"]["nodeName"]
     assert a["spec"]["containers"][0]["name"] is b["spec"]["containers"][0]["name"]
     assert a["status"]["conditions"][0]["status"] is b["status"]["conditions"][0]["status"]
+    # Pods are never written (decode._READ_ONLY): their equal flat parts are one dict.
+    assert a["status"]["conditions"][0] is b["status"]["conditions"][0]
+    assert a["spec"]["containers"][0]["ports"][0] is b["spec"]["containers"][0]["ports"][0]
+    assert a["spec"]["containers"][0] is not b["spec"]["containers"][0]  # not flat: it holds a list
     assert a == {**b, "metadata": {**b["metadata"], "name": "a"}, "status": {**b["status"], "podIP": "172.16.0.1"}}
     config = {
         "metadata": {"name": "c", "namespace": "shop"},
         "spec": {"loadBalancer": {"l7Listeners": [{"protocol": "HTTP"}]}},
     }
+    port = {"name": "http", "port": 80, "protocol": "TCP"}
+    services = [{"metadata": {"name": n, "namespace": "shop"}, "spec": {"ports": [dict(port)]}} for n in "ab"]
+    body = json.dumps({"kind": "ServiceList", "metadata": {}, "items": services}).encode()
+    with monkeypatch.context() as patch:
+        patch.setattr(decode, "TYPED_AT", 0)
+        x, y = decode.page(kinds.BY_KIND["Service"])(body)["items"]
+    # A fix may write a Service: its parts are its own, only their text is shared.
+    assert x["spec"]["ports"][0] == y["spec"]["ports"][0] and x["spec"]["ports"][0] is not y["spec"]["ports"][0]
+    assert x["spec"]["ports"][0]["protocol"] is y["spec"]["ports"][0]["protocol"]
     body = json.dumps(
         {"kind": "List", "metadata": {}, "items": [config, {**config, "metadata": {"name": "d"}}]}
     ).encode()
@@ -387,6 +401,40 @@ def test_text_that_objects_repeat_is_held_once() -> None:
         c["spec"]["loadBalancer"]["l7Listeners"][0]["protocol"]
         is d["spec"]["loadBalancer"]["l7Listeners"][0]["protocol"]
     )
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_no_command_changes_an_object_whose_equal_parts_are_shared(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, path: Path
+) -> None:
+    """Equal flat parts of Pods, Nodes and EndpointSlices are one dict (decode._READ_ONLY): that holds only while
+    nothing writes to them. Every command a scenario can be run through, checks, trace and fix plans, leaves
+    every such object exactly as it was read."""
+    doc = _as_json_list(path)
+    snapshot = tmp_path / "snapshot.json"
+    snapshot.write_text(json.dumps(doc, indent=4))
+    monkeypatch.setattr(decode, "TYPED_AT", 0)
+    read: list[tuple[Any, Any]] = []
+    real_finish = decode.finish
+
+    def finish(kind: kinds.Kind, obj: Any) -> Any:
+        out = real_finish(kind, obj)
+        if kind.kind in decode._READ_ONLY:
+            read.append((out, copy.deepcopy(out)))
+        return out
+
+    monkeypatch.setattr(decode, "finish", finish)
+    services = [o for o in doc["items"] if o.get("kind") == "Service" and o.get("metadata", {}).get("namespace")]
+    runs = [["svc", "-A"], ["ingress", "-A"], ["gateway", "-A"], ["loopback", "-A"], ["fix", "prevent-loopback", "-A"]]
+    runs += [["fix", "kube-proxy"], ["fix", "ingress-keepalive", "-A"]]
+    runs += [["trace", f"svc/{s['metadata']['name']}", "-n", s["metadata"]["namespace"]] for s in services[:3]]
+    for args in runs:
+        cli(*args, "--snapshot", str(snapshot), "-o", "json")
+    if not any(o.get("kind") in decode._READ_ONLY for o in doc["items"]):
+        pytest.skip("no Pod, Node or EndpointSlice in this scenario")
+    assert read, "nothing was read through the typed decoders: the comparison below would prove nothing"
+    for now, then in read:
+        assert now == then
 
 
 def test_what_the_typed_decoder_refuses_is_read_and_refused_as_before(cli: CLI, tmp_path: Path) -> None:
