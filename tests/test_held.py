@@ -377,6 +377,7 @@ def test_text_that_objects_repeat_is_held_once() -> None:
     assert a["status"]["conditions"][0] is b["status"]["conditions"][0]
     assert a["spec"]["containers"][0]["ports"][0] is b["spec"]["containers"][0]["ports"][0]
     assert a["spec"]["containers"][0] is not b["spec"]["containers"][0]  # not flat: it holds a list
+    assert a["metadata"]["labels"] is b["metadata"]["labels"]
     assert a == {**b, "metadata": {**b["metadata"], "name": "a"}, "status": {**b["status"], "podIP": "172.16.0.1"}}
     config = {
         "metadata": {"name": "c", "namespace": "shop"},
@@ -428,6 +429,7 @@ def test_no_command_changes_an_object_whose_equal_parts_are_shared(
     runs = [["svc", "-A"], ["ingress", "-A"], ["gateway", "-A"], ["loopback", "-A"], ["fix", "prevent-loopback", "-A"]]
     runs += [["fix", "kube-proxy"], ["fix", "ingress-keepalive", "-A"]]
     runs += [["trace", f"svc/{s['metadata']['name']}", "-n", s["metadata"]["namespace"]] for s in services[:3]]
+    runs += [["lint", str(ROOT / "examples" / "lint")]]
     for args in runs:
         cli(*args, "--snapshot", str(snapshot), "-o", "json")
     if not any(o.get("kind") in decode._READ_ONLY for o in doc["items"]):
