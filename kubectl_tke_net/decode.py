@@ -147,7 +147,7 @@ def finish(kind: Kind, obj: Obj) -> Obj:
 
 # Text that objects repeat ("True", "Ready", a namespace, a node, an image) is held once: the first copy read
 # stands for the others decoded after it. Forgotten after each page or block (forget), so that the names and
-# uids that no two objects share are not held twice. 150,000 Pods: about a fifth less memory.
+# uids that no two objects share are not held twice.
 _SHARED: dict[str, str] = {}
 _SHORT = 64
 # Fields no two objects of a kind share: looked up for sharing, they would only cost the lookup.
@@ -177,123 +177,137 @@ def _share(value: Any) -> None:
             _share(item)
 
 
-# Kinds no fix ever writes and no check changes (tests/test_held.py proves it for every scenario): equal flat
-# parts of them (a Pod's conditions, ports, mounts and labels, an endpoint's conditions) may be one dict.
-# 30,000 Pods: about 1.9 KB less each. Not where a part holds what no two objects share (an address, a uid).
+# Kinds no fix ever writes and no check changes (tests/test_held.py proves it for every scenario): equal parts
+# of them (a Pod's conditions, ports, mounts, labels and containers, an endpoint's conditions) may be one
+# object, found by its site and contents. Not where a part holds what no two objects share (an address, a uid).
+# The 150k-Pod snapshot of `make bench`: 930 MB peak with text shared alone, 550 MB with flat parts shared too,
+# 328 MB with parts made of parts (a container, a spec), for about 7 us more a Pod.
 _READ_ONLY = frozenset({"Pod", "Node", "EndpointSlice"})
 _DISTINCT = frozenset({("status", "addresses"), ("endpoints", "targetRef")})
-_SHARED_PARTS: dict[tuple[Any, ...], Obj] = {}
+_SHARED_PARTS: dict[tuple[Any, ...], Any] = {}
+_SCALARS = (str, int, bool)
+
+
+def _scalar(decl: Any) -> bool:
+    return decl in _SCALARS or (isinstance(decl, tuple) and all(t in _SCALARS for t in decl))
 
 
 def _flat(decl: Any) -> bool:
     """A dict declaration whose fields are all text, numbers or booleans."""
-    scalars = (str, int, bool)
-    return isinstance(decl, dict) and all(
-        sub in scalars or (isinstance(sub, tuple) and all(t in scalars for t in sub)) for sub in decl.values()
-    )
+    return isinstance(decl, dict) and all(_scalar(sub) for sub in decl.values())
 
 
-def _sharing(
-    decl: Any, place: str, path: tuple[str, ...], *, lines: list[str], indent: str, names: Iterator[int], parts: bool
-) -> None:
-    """The statements that share the text of `place`, a dict of the declaration `decl` (its types are the declared
-    ones: the typed decoding checked them); with `parts`, equal flat dicts too."""
-    for key, sub in decl.items():
-        here = f"{place}.get({key!r})"
-        var = f"v{next(names)}"
-        deeper = {"indent": indent + "    ", "names": names, "parts": parts}
-        site = (*path, key)
-        whole = parts and _flat(sub[0] if isinstance(sub, list) and sub else sub) and site not in _DISTINCT
-        if isinstance(sub, dict):
-            inner: list[str] = []
-            _sharing(sub, var, site, lines=inner, **deeper)  # type: ignore[arg-type]
-            if whole:
-                # One dict for equal ones: looked up first, its text shared only when it is the first.
-                n = next(names)
-                lines += [
-                    f"{indent}{var} = {here}",
-                    f"{indent}if {var}:",
-                    f"{indent}    k{n} = ({site!r}, *{var}.items())",
-                    f"{indent}    f{n} = parts.get(k{n})",
-                    f"{indent}    if f{n} is None:",
-                    *["    " + line for line in inner],
-                    f"{indent}        parts[k{n}] = {var}",
-                    f"{indent}    else:",
-                    f"{indent}        {place}[{key!r}] = f{n}",
-                ]
-            elif inner:
-                lines += [f"{indent}{var} = {here}", f"{indent}if {var} is not None:", *inner]
-        elif isinstance(sub, list) and isinstance(sub[0], dict):
-            inner = []
-            _sharing(sub[0], var, site, lines=inner, **deeper)  # type: ignore[arg-type]
-            if whole:
-                n = next(names)
-                lines += [
-                    f"{indent}l{n} = {here}",
-                    f"{indent}if l{n}:",
-                    f"{indent}    for i{n}, {var} in enumerate(l{n}):",
-                    f"{indent}        k{n} = ({site!r}, *{var}.items())",
-                    f"{indent}        f{n} = parts.get(k{n})",
-                    f"{indent}        if f{n} is None:",
-                    *["        " + line for line in inner],
-                    f"{indent}            parts[k{n}] = {var}",
-                    f"{indent}        else:",
-                    f"{indent}            l{n}[i{n}] = f{n}",
-                ]
-            elif inner:
-                lines += [f"{indent}for {var} in {here} or ():", *inner]
-        elif isinstance(sub, list) and sub[0] is str and site not in _UNIQUE:
-            lines += [
-                f"{indent}{var} = {here}",
-                f"{indent}if {var}:",
-                f"{indent}    {var}[:] = [s(x, x) if len(x) < {_SHORT} else x for x in {var}]",
-            ]
-        elif isinstance(sub, shape._Map) and sub.values is str:
-            text = [f"{indent}    for key_, x in {var}.items():", f"{indent}        if len(x) < {_SHORT}:"]
-            text += [f"{indent}            {var}[key_] = s(x, x)"]
-            if parts and site not in _DISTINCT:
-                # The labels of a Deployment's Pods: one map, as a flat part is.
-                n = next(names)
-                lines += [
-                    f"{indent}{var} = {here}",
-                    f"{indent}if {var}:",
-                    f"{indent}    k{n} = ({site!r}, *{var}.items())",
-                    f"{indent}    f{n} = parts.get(k{n})",
-                    f"{indent}    if f{n} is None:",
-                    *["    " + line for line in text],
-                    f"{indent}        parts[k{n}] = {var}",
-                    f"{indent}    else:",
-                    f"{indent}        {place}[{key!r}] = f{n}",
-                ]
-            else:
-                lines += [f"{indent}{var} = {here}", f"{indent}if {var}:", *text]
-        elif isinstance(sub, shape._Any):
-            lines += [f"{indent}{var} = {here}", f"{indent}if type({var}) is dict or type({var}) is list:"]
-            lines += [f"{indent}    walk({var})"]
-        elif (sub is str or (isinstance(sub, tuple) and str in sub)) and site not in _UNIQUE:
-            lines += [
-                f"{indent}{var} = {here}",
-                f"{indent}if type({var}) is str and len({var}) < {_SHORT}:",
-                f"{indent}    {place}[{key!r}] = s({var}, {var})",
-            ]
+def _shareable(decl: Any, site: tuple[str, ...]) -> bool:
+    """Whether equal values of the declaration may be one object: nothing in it is what no two objects share."""
+    if site in _DISTINCT or site in _UNIQUE or isinstance(decl, shape._Any):
+        return False
+    if isinstance(decl, dict):
+        return all(_shareable(sub, (*site, key)) for key, sub in decl.items())
+    if isinstance(decl, list):
+        return _shareable(decl[0], site)
+    return True
+
+
+class _Code:
+    """The lines of a sharer being made, and the names of its variables."""
+
+    def __init__(self, parts: bool) -> None:
+        self.lines: list[str] = []
+        self.parts = parts
+        self.names = itertools.count()
+
+    def name(self) -> str:
+        return f"v{next(self.names)}"
+
+
+def _field(code: _Code, sub: Any, place: str, key: str, site: tuple[str, ...], *, indent: str) -> None:
+    """The statements for the field `key` of the dict `place` (declared `sub`)."""
+    out = code.lines
+    var = code.name()
+    here = f"{place}.get({key!r})"
+    part = code.parts and _shareable(sub, site)
+    if isinstance(sub, shape._Any):
+        out += [f"{indent}{var} = {here}", f"{indent}if type({var}) is dict or type({var}) is list:"]
+        out += [f"{indent}    walk({var})"]
+    elif _scalar(sub):
+        if str in (sub if isinstance(sub, tuple) else (sub,)) and site not in _UNIQUE:
+            text = f"type({var}) is str" if isinstance(sub, tuple) else f"{var} is not None"  # as declared
+            out += [f"{indent}{var} = {here}", f"{indent}if {text} and len({var}) < {_SHORT}:"]
+            out += [f"{indent}    {place}[{key!r}] = s({var}, {var})"]
+    elif isinstance(sub, list) and _scalar(sub[0]):
+        if sub[0] is str and site not in _UNIQUE:
+            out += [f"{indent}{var} = {here}", f"{indent}if {var}:"]
+            out += [f"{indent}    {var}[:] = [s(x, x) if len(x) < {_SHORT} else x for x in {var}]"]
+            if part:
+                out += _found(code, f"({site!r}, '[]', *{var})", var, f"{place}[{key!r}]", indent=indent + "    ")
+    elif isinstance(sub, list):
+        _list(code, sub[0], place, key, site, indent=indent, part=part)
+    elif isinstance(sub, (dict, shape._Map)):
+        out += [f"{indent}{var} = {here}", f"{indent}if {var} is not None:"]
+        _dict(code, sub, var, f"{place}[{key!r}]", site, indent=indent + "    ", part=part)
+
+
+def _found(code: _Code, key: str, var: str, target: str, *, indent: str, inner: list[str] | None = None) -> list[str]:
+    """Look `var` up by `key`: the one found stands in `target`; else `inner` (sharing its insides) and kept."""
+    n = next(code.names)
+    return [
+        f"{indent}k{n} = {key}",
+        f"{indent}f{n} = parts.get(k{n})",
+        f"{indent}if f{n} is None:",
+        *["    " + line for line in inner or []],
+        f"{indent}    parts[k{n}] = {var}",
+        f"{indent}else:",
+        f"{indent}    {target} = f{n}",
+    ]
+
+
+def _dict(code: _Code, decl: Any, var: str, target: str, site: tuple[str, ...], *, indent: str, part: bool) -> None:
+    """The statements for a dict (a declared dict, or a map of text) held in `var` and stored at `target`."""
+    inner = _Code(code.parts)
+    inner.names = code.names
+    if isinstance(decl, shape._Map):
+        if decl.values is not str:
+            return
+        inner.lines += [f"{indent}for key_, x in {var}.items():", f"{indent}    if len(x) < {_SHORT}:"]
+        inner.lines += [f"{indent}        {var}[key_] = s(x, x)"]
+    else:
+        for key, sub in decl.items():
+            _field(inner, sub, var, key, (*site, key), indent=indent)
+    if not part:
+        code.lines += inner.lines or [f"{indent}pass"]
+    elif isinstance(decl, shape._Map) or _flat(decl):
+        # Its contents are its key: looked up first, its text shared only when it is the first.
+        code.lines += _found(code, f"({site!r}, *{var}.items())", var, target, indent=indent, inner=inner.lines)
+    else:
+        # Its fields' identities are its key: its parts are shared already, and so is most of its text. Equal
+        # keys are the same objects, so equal contents; a value not shared (a long text, a large number) only
+        # keeps it from being found.
+        code.lines += inner.lines
+        lookup = f"({site!r}, *{var}.keys(), *map(id, {var}.values()))"
+        code.lines += _found(code, lookup, var, target, indent=indent)
+
+
+def _list(code: _Code, decl: Any, place: str, key: str, site: tuple[str, ...], *, indent: str, part: bool) -> None:
+    """The statements for a list of dicts, field `key` of `place`: each item, then (as a part) the list."""
+    n = next(code.names)
+    item = code.name()
+    code.lines += [f"{indent}l{n} = {place}.get({key!r})", f"{indent}if l{n}:"]
+    code.lines += [f"{indent}    for i{n}, {item} in enumerate(l{n}):"]
+    _dict(code, decl, item, f"l{n}[i{n}]", site, indent=indent + "        ", part=part)
+    if part:
+        # Its items are all held by `parts` until forget(), so their identities stand for them.
+        lookup = f"({site!r}, '[]', *map(id, l{n}))"
+        code.lines += _found(code, lookup, f"l{n}", f"{place}[{key!r}]", indent=indent + "    ")
 
 
 @functools.cache
 def _sharer(kind: str) -> Callable[[Obj], None]:
     """The kind's sharing as straight-line code made from its declaration (as dataclasses makes its methods):
     a walk that asks each value its type costs twice as much (30,000 Pods: 0.55 s against 0.30 s)."""
-    body = shape.SHAPES.get(kind, {})
-    lines: list[str] = []
-    _sharing(
-        {**body, "metadata": shape._METADATA},
-        "o",
-        (),
-        lines=lines,
-        indent="    ",
-        names=itertools.count(),
-        parts=kind in _READ_ONLY,
-    )
-    source = "\n".join(["def share(o):", *lines, "    return None"])
+    code = _Code(parts=kind in _READ_ONLY)
+    for key, sub in {**shape.SHAPES.get(kind, {}), "metadata": shape._METADATA}.items():
+        _field(code, sub, "o", key, (key,), indent="    ")
+    source = "\n".join(["def share(o):", *code.lines, "    return None"])
     scope: dict[str, Any] = {"s": _SHARED.setdefault, "walk": _share, "parts": _SHARED_PARTS}
     exec(compile(source, f"<sharing of {kind}>", "exec"), scope)  # made from shape.SHAPES alone, never from input
     made: Callable[[Obj], None] = scope["share"]

@@ -376,8 +376,10 @@ def test_text_that_objects_repeat_is_held_once() -> None:
     # Pods are never written (decode._READ_ONLY): their equal flat parts are one dict.
     assert a["status"]["conditions"][0] is b["status"]["conditions"][0]
     assert a["spec"]["containers"][0]["ports"][0] is b["spec"]["containers"][0]["ports"][0]
-    assert a["spec"]["containers"][0] is not b["spec"]["containers"][0]  # not flat: it holds a list
+    assert a["spec"] is b["spec"]  # and a part made of parts: the same containers on the same node
+    assert a["status"] is not b["status"]  # not where it holds what no two Pods share (its address)
     assert a["metadata"]["labels"] is b["metadata"]["labels"]
+    assert a["status"]["conditions"] is b["status"]["conditions"]  # and a list of such parts
     assert a == {**b, "metadata": {**b["metadata"], "name": "a"}, "status": {**b["status"], "podIP": "172.16.0.1"}}
     config = {
         "metadata": {"name": "c", "namespace": "shop"},
@@ -402,6 +404,24 @@ def test_text_that_objects_repeat_is_held_once() -> None:
         c["spec"]["loadBalancer"]["l7Listeners"][0]["protocol"]
         is d["spec"]["loadBalancer"]["l7Listeners"][0]["protocol"]
     )
+
+
+def test_parts_that_differ_anywhere_inside_are_not_shared() -> None:
+    """A part made of parts is found by its parts' identities: a Pod whose container differs from another's only
+    in a port deep inside keeps its own container, spec and ports, each with its own value."""
+    pods = [_pod(n) for n in ("a", "b", "c")]
+    pods[1]["spec"]["containers"][0]["ports"][0]["containerPort"] = 81
+    pods[2]["spec"]["containers"][0]["ports"].append({"containerPort": 80})
+    body = json.dumps({"kind": "PodList", "metadata": {}, "items": pods}).encode()
+    with pytest.MonkeyPatch().context() as patch:
+        patch.setattr(decode, "TYPED_AT", 0)
+        a, b, c = decode.page(kinds.BY_KIND["Pod"])(body)["items"]
+    assert a["spec"] is not b["spec"] and a["spec"] is not c["spec"] and b["spec"] is not c["spec"]
+    assert [p["containerPort"] for p in a["spec"]["containers"][0]["ports"]] == [80]
+    assert [p["containerPort"] for p in b["spec"]["containers"][0]["ports"]] == [81]
+    assert [p["containerPort"] for p in c["spec"]["containers"][0]["ports"]] == [80, 80]
+    assert a["spec"]["containers"][0]["ports"][0] is c["spec"]["containers"][0]["ports"][1]  # equal flat parts
+    assert [o["spec"] for o in (a, b, c)] == [kinds.clean(kinds.BY_KIND["Pod"], p)["spec"] for p in pods]
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
