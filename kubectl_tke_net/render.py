@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
@@ -372,11 +373,23 @@ def render_json(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
+@functools.cache
+def _yaml_dumper() -> Any:
+    import yaml
+
+    class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+        """No anchors: equal parts of Pods are one object in memory (decode.py), each written out in full."""
+
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return Dumper
+
+
 def render_yaml(doc: dict[str, Any]) -> str:
     import yaml
 
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return str(yaml.dump(doc, Dumper=dumper, sort_keys=False, allow_unicode=True, width=1 << 16))
+    return str(yaml.dump(doc, Dumper=_yaml_dumper(), sort_keys=False, allow_unicode=True, width=1 << 16))
 
 
 # Characters XML 1.0 cannot carry, even escaped; a message quoting an odd event must not break the file.

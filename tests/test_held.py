@@ -406,6 +406,24 @@ def test_text_that_objects_repeat_is_held_once() -> None:
     )
 
 
+@pytest.mark.parametrize("output", ["yaml", "json"])
+def test_a_dump_writes_shared_parts_out_in_full(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, output: str
+) -> None:
+    """Equal parts of Pods are one object in memory; a dump writes each in full (no YAML anchors or aliases),
+    exactly as the standard reading's dump of the same file."""
+    monkeypatch.setattr(decode, "TYPED_AT", 0)
+    path = tmp_path / "pods.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [_pod("a"), _pod("b")]}, indent=4))
+    fast = cli("dump", "-A", "--snapshot", str(path), "-o", output)
+    monkeypatch.setattr(decode, "TYPED", False)
+    plain = cli("dump", "-A", "--snapshot", str(path), "-o", output)
+    assert fast.status == plain.status == 0, fast.err + plain.err
+    assert fast.out == plain.out
+    assert "&id" not in fast.out and "*id" not in fast.out
+    assert fast.out.count("Ready") == 2  # each Pod's condition, written out
+
+
 def test_parts_that_differ_anywhere_inside_are_not_shared() -> None:
     """A part made of parts is found by its parts' identities: a Pod whose container differs from another's only
     in a port deep inside keeps its own container, spec and ports, each with its own value."""
