@@ -184,7 +184,7 @@ def _share(value: Any) -> None:
 # 328 MB with parts made of parts (a container, a spec), for about 7 us more a Pod.
 _READ_ONLY = frozenset({"Pod", "Node", "EndpointSlice"})
 _DISTINCT = frozenset({("status", "addresses"), ("endpoints", "targetRef")})
-_SHARED_PARTS: dict[tuple[Any, ...], Any] = {}
+_SHARED_PARTS: dict[str, dict[tuple[Any, ...], Any]] = {}  # by kind: a site's types are its kind's declaration
 _SCALARS = (str, int, bool)
 
 
@@ -308,7 +308,8 @@ def _sharer(kind: str) -> Callable[[Obj], None]:
     for key, sub in {**shape.SHAPES.get(kind, {}), "metadata": shape._METADATA}.items():
         _field(code, sub, "o", key, (key,), indent="    ")
     source = "\n".join(["def share(o):", *code.lines, "    return None"])
-    scope: dict[str, Any] = {"s": _SHARED.setdefault, "walk": _share, "parts": _SHARED_PARTS}
+    parts = _SHARED_PARTS.setdefault(kind, {})
+    scope: dict[str, Any] = {"s": _SHARED.setdefault, "walk": _share, "parts": parts}
     exec(compile(source, f"<sharing of {kind}>", "exec"), scope)  # made from shape.SHAPES alone, never from input
     made: Callable[[Obj], None] = scope["share"]
     return made
@@ -317,7 +318,8 @@ def _sharer(kind: str) -> Callable[[Obj], None]:
 def forget() -> None:
     """The end of a page or block: the text read so far is no longer looked up for sharing."""
     _SHARED.clear()
-    _SHARED_PARTS.clear()
+    for parts in _SHARED_PARTS.values():
+        parts.clear()
 
 
 # --- the collector ---------------------------------------------------------------------------------------
