@@ -296,32 +296,53 @@ def list_paths(cp: ControlPlane, start: int, agent: str) -> list[str]:
     return paths
 
 
-def measure(env: dict[str, str], cmd: list[str], runs: int, cp: ControlPlane | None = None, agent: str = "") -> Sample:
-    """The median time of `runs` runs, their largest peak RSS (GNU time) and requests (the audit log)."""
-    samples = []
-    for _ in range(runs):
-        before = len(cp.audit_log.read_text().splitlines()) if cp and agent else 0
-        with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
-            # GNU time's child is forked from a small process, so its peak RSS is the command's own;
-            # wait4 on a child of this (large) process would count the pages it inherited.
-            wrapped = [TIME, "-f", "%M", "-o", rss.name, *cmd] if TIME else cmd
-            started = time.monotonic()
-            proc = subprocess.Popen(wrapped, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            _, status, usage = os.wait4(proc.pid, 0)
-            seconds = time.monotonic() - started
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            if proc.returncode not in (0, 1):
-                raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {err[-500:]}")
-            kib = int(rss.read().strip().splitlines()[-1]) if TIME else usage.ru_maxrss
-        requests = 0
-        if cp and agent:
-            time.sleep(0.3)  # audit events are written after the response
-            requests = audit_count(cp, before, agent)[1]
-        samples.append(Sample(seconds, kib / 1024, requests))
+def _once(env: dict[str, str], cmd: list[str], cp: ControlPlane | None, agent: str) -> Sample:
+    """One run: its time, peak RSS (GNU time) and requests (the audit log)."""
+    before = len(cp.audit_log.read_text().splitlines()) if cp and agent else 0
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        # GNU time's child is forked from a small process, so its peak RSS is the command's own;
+        # wait4 on a child of this (large) process would count the pages it inherited.
+        wrapped = [TIME, "-f", "%M", "-o", rss.name, *cmd] if TIME else cmd
+        started = time.monotonic()
+        proc = subprocess.Popen(wrapped, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.monotonic() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        if proc.returncode not in (0, 1):
+            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {err[-500:]}")
+        kib = int(rss.read().strip().splitlines()[-1]) if TIME else usage.ru_maxrss
+    requests = 0
+    if cp and agent:
+        time.sleep(0.3)  # audit events are written after the response
+        requests = audit_count(cp, before, agent)[1]
+    return Sample(seconds, kib / 1024, requests)
+
+
+def _combined(samples: list[Sample]) -> Sample:
+    """The median time of the runs, their largest peak RSS and requests."""
     return Sample(
         statistics.median(s.seconds for s in samples), max(s.rss_mib for s in samples), max(s.requests for s in samples)
     )
+
+
+def measure(env: dict[str, str], cmd: list[str], runs: int, cp: ControlPlane | None = None, agent: str = "") -> Sample:
+    """The median time of `runs` runs, their largest peak RSS (GNU time) and requests (the audit log)."""
+    return _combined([_once(env, cmd, cp, agent) for _ in range(runs)])
+
+
+def paired(
+    env: dict[str, str], ours: list[str], floor: list[str], runs: int, *, cp: ControlPlane, agents: tuple[str, str]
+) -> tuple[Sample, Sample]:
+    """The two sides of a ratio run in turn (ABBA), `runs` times each: both meet the API server in the same state (its
+    caches and heap grow as the bench goes on, kubectl's runs in between take gigabytes) and the machine under
+    the same load, so the ratio does not take the drift of either."""
+    sides: tuple[list[Sample], list[Sample]] = ([], [])
+    for n in range(runs):
+        # ABBA...: neither side always runs just after the other.
+        for side in (0, 1) if n % 2 == 0 else (1, 0):
+            sides[side].append(_once(env, (ours, floor)[side], cp, agents[side]))
+    return _combined(sides[0]), _combined(sides[1])
 
 
 def row(n: str, what: str, s: Sample | str) -> None:
@@ -348,14 +369,19 @@ def cluster_point(n: int, runs: int, kubectl: str, final: dict[str, str]) -> Non
         token.write_text(cp.admin_token)
         res: dict[str, Sample] = {}
         floors: dict[str, Sample] = {}
+        ours: dict[str, Sample] = {}
         for command in ("svc", "loopback"):
-            # The plugin's own LISTs of this command, then the same paged GETs with nothing done to the bodies.
+            # The plugin's own LISTs of this command, then the same paged GETs with nothing done to the bodies,
+            # the two in turn.
             before = len(cp.audit_log.read_text().splitlines())
-            measure(env, [str(SOURCE), command, "-A", "-o", "json"], 1, cp, OUR_AGENT)
+            mine = [str(SOURCE), command, "-A", "-o", "json"]
+            measure(env, mine, 1, cp, OUR_AGENT)
             paths = list_paths(cp, before, OUR_AGENT)
             floor = [sys.executable, str(ROOT / "bench" / "floor.py"), cp.url, str(cp.ca_file), str(token)]
-            floors[command] = measure(env, [*floor, str(PAGE_SIZE), "4", *paths], runs, cp, "bench-floor")
+            floor += [str(PAGE_SIZE), "4", *paths]
+            ours[command], floors[command] = paired(env, mine, floor, runs, cp=cp, agents=(OUR_AGENT, "bench-floor"))
             res[f"transfer floor of {command} -A ({len(paths)} lists, page size {PAGE_SIZE})"] = floors[command]
+            res[f"{command} -A -o json"] = ours[command]
         res["kubectl get services,endpointslices,pods,ingresses -A -o json"] = kget = measure(
             env, [kubectl, "get", "services,endpointslices,pods,ingresses", "-A", "-o", "json"], runs, cp, "kubectl/"
         )
@@ -363,14 +389,12 @@ def cluster_point(n: int, runs: int, kubectl: str, final: dict[str, str]) -> Non
         res["kubectl get svc -n tiny"] = ktiny = measure(
             env, [kubectl, "get", "svc", "-n", "tiny"], runs, cp, "kubectl/"
         )
-        ours: dict[str, Sample] = {}
         with tempfile.TemporaryDirectory() as tmp:
             dump = Path(tmp) / "dump.json"
             with dump.open("w") as fh:
                 subprocess.run([str(SOURCE), "dump", "-A"], env=env, stdout=fh, check=True)
-            for command in ("svc", "ingress", "loopback"):
-                ours[command] = measure(env, [str(SOURCE), command, "-A", "-o", "json"], runs, cp, OUR_AGENT)
-                res[f"{command} -A -o json"] = ours[command]
+            ours["ingress"] = measure(env, [str(SOURCE), "ingress", "-A", "-o", "json"], runs, cp, OUR_AGENT)
+            res["ingress -A -o json"] = ours["ingress"]
             ours["snapshot"] = measure(env, [str(SOURCE), "svc", "-A", "-o", "json", "--snapshot", str(dump)], runs)
             res[f"svc -A -o json --snapshot of its dump ({dump.stat().st_size / 1e6:.0f} MB)"] = ours["snapshot"]
             ours["version"] = res["version"] = measure(env, [str(SOURCE), "version"], runs)
