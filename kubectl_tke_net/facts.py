@@ -18,6 +18,7 @@ from kubectl_tke_net.k8s import (
     annotations_of,
     backends,
     event_time,
+    has_backends,
     is_super_node,
     labels,
     meta,
@@ -131,13 +132,21 @@ class Context:
 
     def selected_pods(self, svc: Obj, include_terminated: bool = False) -> list[Obj]:
         """Pods of the Service's namespace its selector matches (none for selector-less Services)."""
-        key = (meta(svc).get("namespace", ""), meta(svc).get("name", ""), include_terminated)
-        if key not in self._selected:
+        m = meta(svc)
+        key = (m.get("namespace", ""), m.get("name", ""), include_terminated)
+        pods = self._selected.get(key)
+        if pods is None:
             pods = self.matching_pods((svc.get("spec") or {}).get("selector") or {}, key[0])
             if not include_terminated:
                 pods = [p for p in pods if (p.get("status") or {}).get("phase") not in TERMINATED_PHASES]
             self._selected[key] = pods
-        return self._selected[key]
+        return pods
+
+    @cached_property
+    def services_with_pods(self) -> list[tuple[Obj, list[Obj]]]:
+        """The examined Services that have backends (k8s.has_backends), each with the Pods it selects: what most
+        Service checks walk, paired once per run instead of once per check."""
+        return [(svc, self.selected_pods(svc)) for svc in self.services if has_backends(svc)]
 
     @cached_property
     def slices_by_service(self) -> dict[tuple[str, str], list[Obj]]:

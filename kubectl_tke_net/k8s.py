@@ -123,6 +123,12 @@ def selector_problem(text: str) -> str | None:
     return None
 
 
+def has_backends(svc: Obj) -> bool:
+    """Services without a selector and ExternalName Services get no Pod or endpoint check."""
+    spec = _spec(svc)
+    return spec.get("type") != "ExternalName" and bool(spec.get("selector"))
+
+
 def selector_matches(selector: dict[str, str], obj_labels: dict[str, str]) -> bool:
     return all(obj_labels.get(k) == v for k, v in selector.items())
 

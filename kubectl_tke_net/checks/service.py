@@ -41,12 +41,6 @@ def _ns_name(obj: Obj) -> tuple[str, str]:
     return meta(obj).get("namespace", ""), meta(obj).get("name", "")
 
 
-def has_backends(svc: Obj) -> bool:
-    """Services without a selector and ExternalName Services get no Pod or endpoint check."""
-    spec = _spec(svc)
-    return spec.get("type") != "ExternalName" and bool(spec.get("selector"))
-
-
 def _selector_text(svc: Obj) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted((_spec(svc).get("selector") or {}).items()))
 
@@ -68,10 +62,9 @@ def _port_label(port: dict[str, Any]) -> str:
     return str(port.get("name") or port.get("port"))
 
 
-def services_with_pods(ctx: Context) -> Iterator[tuple[Obj, list[Obj]]]:
-    for svc in ctx.services:
-        if has_backends(svc):
-            yield svc, ctx.selected_pods(svc)
+def services_with_pods(ctx: Context) -> list[tuple[Obj, list[Obj]]]:
+    """The examined Services that have backends, each with its selected Pods (Context works them out once)."""
+    return ctx.services_with_pods
 
 
 @check("TKE101", Severity.ERROR, N_("selector matches no Pod"), needs=("services", "pods"), commands=SVC)

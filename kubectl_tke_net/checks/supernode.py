@@ -8,12 +8,13 @@ from collections.abc import Iterator
 
 from kubectl_tke_net import tke
 from kubectl_tke_net.checks.registry import Hit, check
-from kubectl_tke_net.checks.service import SVC, has_backends, services_with_pods
+from kubectl_tke_net.checks.service import SVC, services_with_pods
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import N_, _, ngettext
 from kubectl_tke_net.k8s import (
     annotations_of,
     container_port_for,
+    has_backends,
     is_super_node_pod,
     meta,
     pod_ready,
