@@ -20,6 +20,7 @@ from kubectl_tke_net.k8s import (
     event_time,
     has_backends,
     is_super_node,
+    is_super_node_pod,
     labels,
     meta,
     pod_condition,
@@ -88,6 +89,13 @@ class Context:
         # gw/NAME`: one Gateway, whose routes, Services and Pods may live anywhere); None: the snapshot's scope.
         self.namespace = namespace
         self._selected: dict[tuple[str, str, bool], list[Obj]] = {}
+        self._endpoints: dict[tuple[str, str], Endpoints] = {}
+        # What several checks derive from one Pod, worked out once per Pod, by the Pod's identity: `_held` keeps
+        # each Pod asked about, so that no other object can take its id during the run. Plain ints and bools,
+        # no object per Pod: the cyclic collector would walk those.
+        self._held: list[Obj] = []
+        self._ready: dict[int, bool] = {}
+        self._on_super_node: dict[int, bool] = {}
 
     def _examined(self, objs: list[Obj]) -> list[Obj]:
         return [
@@ -158,12 +166,34 @@ class Context:
         return index
 
     def endpoints(self, svc: Obj) -> Endpoints:
-        key = (meta(svc).get("namespace", ""), meta(svc).get("name", ""))
-        slices = self.slices_by_service.get(key) or []
-        if slices:
-            return slice_endpoints(slices)
-        pods = self.selected_pods(svc)
-        return Endpoints(sum(pod_ready(p) for p in pods), len(pods), False)
+        m = meta(svc)
+        key = (m.get("namespace", ""), m.get("name", ""))
+        found = self._endpoints.get(key)
+        if found is None:
+            slices = self.slices_by_service.get(key) or []
+            if slices:
+                found = slice_endpoints(slices)
+            else:
+                pods = self.selected_pods(svc)
+                found = Endpoints(sum(self.is_ready(p) for p in pods), len(pods), False)
+            self._endpoints[key] = found
+        return found
+
+    def is_ready(self, pod: Obj) -> bool:
+        """k8s.pod_ready of the Pod, once per Pod."""
+        ready = self._ready.get(id(pod))
+        if ready is None:
+            ready = self._ready[id(pod)] = pod_ready(pod)
+            self._held.append(pod)
+        return ready
+
+    def on_super_node(self, pod: Obj) -> bool:
+        """k8s.is_super_node_pod of the Pod with this snapshot's super nodes, once per Pod."""
+        on = self._on_super_node.get(id(pod))
+        if on is None:
+            on = self._on_super_node[id(pod)] = is_super_node_pod(pod, self.super_nodes)
+            self._held.append(pod)
+        return on
 
     # -- Events ------------------------------------------------------------------------------------
 

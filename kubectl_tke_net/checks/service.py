@@ -17,12 +17,10 @@ from kubectl_tke_net.k8s import (
     container_port_for,
     failing_gates,
     is_super_node,
-    is_super_node_pod,
     labels,
     meta,
     not_ready_reason,
     pod_condition,
-    pod_ready,
     ref,
     selector_problem,
     target_port,
@@ -136,7 +134,7 @@ def no_ready_endpoint(ctx: Context) -> Iterator[Hit]:
         eps = ctx.endpoints(svc)
         if eps.ready:
             continue
-        unready = [p for p in pods if not pod_ready(p)]
+        unready = [p for p in pods if not ctx.is_ready(p)]
         if unready:
             detail = _("{n} of {total} matching Pods not ready: {pods}").format(
                 n=len(unready), total=len(pods), pods=_why_not_ready(unready)
@@ -180,7 +178,7 @@ def some_endpoints_not_ready(ctx: Context) -> Iterator[Hit]:
     for svc, pods in services_with_pods(ctx):
         eps = ctx.endpoints(svc)
         if 0 < eps.ready < eps.total:
-            unready = [p for p in pods if not pod_ready(p)]
+            unready = [p for p in pods if not ctx.is_ready(p)]
             detail = _("; not ready: {pods}").format(pods=_why_not_ready(unready)) if unready else ""
             yield Hit(
                 ref(svc),
@@ -551,9 +549,7 @@ def direct_access_without_vpc_cni(ctx: Context) -> Iterator[Hit]:
         gr = [
             p
             for p in pods
-            if p not in host
-            and not annotations_of(p).get(tke.POD_NETWORKS)
-            and not is_super_node_pod(p, ctx.super_nodes)
+            if p not in host and not annotations_of(p).get(tke.POD_NETWORKS) and not ctx.on_super_node(p)
         ]
         problems = []
         if gr and not switch_on:
@@ -600,7 +596,7 @@ def backendgroup_gate_failing(ctx: Context) -> Iterator[Hit]:
     its health-check source addresses.
     """
     for svc, pods in services_with_pods(ctx):
-        gated = [p for p in pods if not pod_ready(p) and tke.BACKENDGROUP_GATE in failing_gates(p)]
+        gated = [p for p in pods if not ctx.is_ready(p) and tke.BACKENDGROUP_GATE in failing_gates(p)]
         if gated:
             yield Hit(
                 ref(svc),

@@ -11,16 +11,7 @@ from kubectl_tke_net.checks.registry import Hit, check
 from kubectl_tke_net.checks.service import SVC, services_with_pods
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import N_, _, ngettext
-from kubectl_tke_net.k8s import (
-    annotations_of,
-    container_port_for,
-    has_backends,
-    is_super_node_pod,
-    meta,
-    pod_ready,
-    ref,
-    target_port,
-)
+from kubectl_tke_net.k8s import annotations_of, container_port_for, has_backends, meta, ref, target_port
 from kubectl_tke_net.kinds import Obj
 from kubectl_tke_net.model import Severity
 
@@ -38,7 +29,7 @@ def _ready_endpoints(ctx: Context, svc: Obj) -> list[tuple[str, bool]]:
     pods = {meta(p).get("name", ""): p for p in ctx.selected_pods(svc)}
     slices = ctx.slices_by_service.get((ns, name)) or []
     if not slices:
-        return [(pod_name, is_super_node_pod(pod, ctx.super_nodes)) for pod_name, pod in pods.items() if pod_ready(pod)]
+        return [(pod_name, ctx.on_super_node(pod)) for pod_name, pod in pods.items() if ctx.is_ready(pod)]
     found: dict[str, tuple[bool, str, bool]] = {}
     for es in slices:
         for ep in es.get("endpoints") or []:
@@ -47,9 +38,7 @@ def _ready_endpoints(ctx: Context, svc: Obj) -> list[tuple[str, bool]]:
             ident = str(target.get("uid") or label)
             ready = (ep.get("conditions") or {}).get("ready")
             pod = pods.get(str(target.get("name") or "")) if target.get("kind", "Pod") == "Pod" else None
-            on_super = str(ep.get("nodeName") or "") in ctx.super_nodes or (
-                pod is not None and is_super_node_pod(pod, ctx.super_nodes)
-            )
+            on_super = str(ep.get("nodeName") or "") in ctx.super_nodes or (pod is not None and ctx.on_super_node(pod))
             was_ready, _label, was_super = found.get(ident, (False, label, False))
             # An unset `ready` means unknown, which consumers treat as ready (EndpointSlice API).
             found[ident] = (was_ready or ready is None or bool(ready), label, was_super or on_super)
@@ -168,7 +157,7 @@ def target_port_is_super_node_metrics_port(ctx: Context) -> Iterator[Hit]:
     Source: TKE, 超级节点 Annotation 说明 (9100 端口问题).
     """
     for svc, pods in services_with_pods(ctx):
-        on_super = [p for p in pods if is_super_node_pod(p, ctx.super_nodes)]
+        on_super = [p for p in pods if ctx.on_super_node(p)]
         if not on_super:
             continue
         problems: dict[tuple[str, str, int, str], list[str]] = {}
@@ -248,7 +237,7 @@ def super_node_pods_without_service_rules(ctx: Context) -> Iterator[Hit]:
     for svc, pods in services_with_pods(ctx):
         affected: dict[tuple[str, str], list[str]] = {}
         for pod in pods:
-            if not is_super_node_pod(pod, ctx.super_nodes) or not uses_cluster_dns(pod):
+            if not ctx.on_super_node(pod) or not uses_cluster_dns(pod):
                 continue
             value, source = ctx.super_node_setting(pod, tke.CLUSTER_IP_SWITCH)
             if str(value or "").strip().lower() != "disable":
