@@ -1,0 +1,113 @@
+"""What the Service checks share through the facts (Context.services_with_pods, endpoints, is_ready,
+on_super_node) is what the plain helpers give, on every fixture cluster; k8s.container_port_for, walked once,
+finds what the list-building version found."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubectl_tke_net.facts import Context
+from kubectl_tke_net.k8s import (
+    TERMINATED_PHASES,
+    container_port_for,
+    container_ports,
+    is_super_node_pod,
+    labels,
+    meta,
+    pod_ready,
+)
+from kubectl_tke_net.kinds import Obj
+from kubectl_tke_net.snapshot import open_snapshot
+
+ROOT = Path(__file__).parent.parent
+CLUSTERS = sorted((ROOT / "tests" / "fixtures").glob("*.yaml")) + sorted((ROOT / "examples").glob("*.yaml"))
+
+
+def _context(path: Path) -> Context:
+    return Context(open_snapshot(str(path), None))
+
+
+def _selected(ctx: Context, svc: Obj) -> list[Obj]:
+    """The Pods a Service selects, by the definition: its namespace, every selector pair, not terminated."""
+    selector = (svc.get("spec") or {}).get("selector") or {}
+    return [
+        p
+        for p in ctx.snap.list("pods")
+        if meta(p).get("namespace", "") == meta(svc).get("namespace", "")
+        and all(labels(p).get(k) == v for k, v in selector.items())
+        and (p.get("status") or {}).get("phase") not in TERMINATED_PHASES
+    ]
+
+
+@pytest.mark.parametrize("path", CLUSTERS, ids=lambda p: p.stem)
+def test_shared_pod_facts_are_the_helpers_answers(path: Path) -> None:
+    ctx = _context(path)
+    pairs = ctx.services_with_pods
+    spec = [(s, s.get("spec") or {}) for s in ctx.services]
+    assert [svc for svc, _pods in pairs] == [
+        s for s, sp in spec if sp.get("type") != "ExternalName" and sp.get("selector")
+    ]
+    for svc, pods in pairs:
+        assert sorted(map(id, pods)) == sorted(map(id, _selected(ctx, svc)))
+        assert ctx.endpoints(svc) is ctx.endpoints(svc)  # kept per Service
+        if not ctx.slices_by_service.get((meta(svc).get("namespace", ""), meta(svc).get("name", ""))):
+            assert ctx.endpoints(svc).ready == sum(pod_ready(p) for p in pods)
+    pods = ctx.snap.list("pods")
+    for _twice in range(2):
+        assert [ctx.is_ready(p) for p in pods] == [pod_ready(p) for p in pods]
+        assert [ctx.on_super_node(p) for p in pods] == [is_super_node_pod(p, ctx.super_nodes) for p in pods]
+
+
+def test_pod_facts_are_per_object_not_per_name() -> None:
+    """Two Pods of the same namespace and name (a copy made not ready and put on a super node) keep their own
+    answers: the facts are kept by the object, never by its name."""
+    ctx = _context(ROOT / "tests" / "fixtures" / "healthy.yaml")
+    ready = next(p for p in ctx.snap.list("pods") if pod_ready(p) and not is_super_node_pod(p, ctx.super_nodes))
+    other = copy.deepcopy(ready)
+    other["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
+    other["metadata"].setdefault("annotations", {})["tke.cloud.tencent.com/pod-type"] = "eklet"
+    assert ctx.is_ready(ready) and not ctx.on_super_node(ready)
+    assert not ctx.is_ready(other) and ctx.on_super_node(other)
+    assert ctx.is_ready(ready) and not ctx.on_super_node(ready)
+
+
+def _reference_port_for(pod: Obj, target: int | str, protocol: str | None = None) -> dict[str, Any] | None:
+    """container_port_for as it was written before it walked once: every match, then those of the protocol."""
+    key = "name" if isinstance(target, str) else "containerPort"
+    matches = [c for c in container_ports(pod) if c.get(key) == target]
+    same = [c for c in matches if str(c.get("protocol") or "TCP") == protocol]
+    found = same or matches
+    return found[0] if found else None
+
+
+def _ports() -> list[dict[str, Any]]:
+    """Container ports with and without a name, of two numbers, with and without a protocol."""
+    found = []
+    for name, number, protocol in itertools.product(("http", "dns", None), (53, 80), ("TCP", "UDP", None)):
+        port: dict[str, Any] = {"containerPort": number}
+        if name:
+            port["name"] = name
+        if protocol:
+            port["protocol"] = protocol
+        found.append(port)
+    return found
+
+
+def test_container_port_for_finds_what_it_found() -> None:
+    """Every Pod of up to three such ports over two containers (and none), every target and protocol."""
+    ports = _ports()
+    pods: list[Obj] = [{}, {"spec": {}}, {"spec": {"containers": [{"name": "a"}]}}]
+    for count in range(1, 4):
+        for chosen in itertools.product(ports, repeat=count):
+            for cut in range(count + 1):
+                first, second = list(chosen[:cut]), list(chosen[cut:])
+                pods.append({"spec": {"containers": [{"name": "a", "ports": first}, {"name": "b", "ports": second}]}})
+    for pod in pods:
+        for target in (53, 80, 8080, "http", "dns", "metrics"):
+            for protocol in (None, "TCP", "UDP"):
+                assert container_port_for(pod, target, protocol) is _reference_port_for(pod, target, protocol)
