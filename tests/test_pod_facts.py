@@ -1,6 +1,6 @@
-"""What the Service checks share through the facts (Context.services_with_pods, endpoints, is_ready,
-on_super_node) is what the plain helpers give, on every fixture cluster; k8s.container_port_for, walked once,
-finds what the list-building version found."""
+"""The short cuts of the checks phase give what the plain way gives: what the Service checks share through the
+facts (Context.services_with_pods, endpoints, is_ready, on_super_node) on every fixture cluster,
+k8s.container_port_for walked once, and the objects the suppression looks up."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from kubectl_tke_net.checks.catalog import _may_suppress
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.k8s import (
     TERMINATED_PHASES,
@@ -20,9 +21,12 @@ from kubectl_tke_net.k8s import (
     labels,
     meta,
     pod_ready,
+    ref,
 )
 from kubectl_tke_net.kinds import Obj
+from kubectl_tke_net.model import Ref
 from kubectl_tke_net.snapshot import open_snapshot
+from kubectl_tke_net.tke import IGNORE_ANNOTATION
 
 ROOT = Path(__file__).parent.parent
 CLUSTERS = sorted((ROOT / "tests" / "fixtures").glob("*.yaml")) + sorted((ROOT / "examples").glob("*.yaml"))
@@ -111,3 +115,39 @@ def test_container_port_for_finds_what_it_found() -> None:
         for target in (53, 80, 8080, "http", "dns", "metrics"):
             for protocol in (None, "TCP", "UDP"):
                 assert container_port_for(pod, target, protocol) is _reference_port_for(pod, target, protocol)
+
+
+def _obj(kind: str, name: str, ignore: str | None = None, namespace: str = "app") -> Obj:
+    notes = {IGNORE_ANNOTATION: ignore} if ignore is not None else {"other": "x"}
+    return {"kind": kind, "metadata": {"name": name, "namespace": namespace, "annotations": notes}}
+
+
+def test_suppression_looks_up_objects_as_a_map_of_every_object_would() -> None:
+    """catalog.run gives a Ref only to objects that may suppress: for every finding's ref, the object it finds is
+    the one `{ref(o): o for o in objs}` keeps (the last listed), or none when no object of that ref is annotated."""
+    objs = [
+        _obj("Service", "a", "TKE101"),
+        _obj("Service", "a"),  # listed again without the annotation: this one wins, nothing is suppressed
+        _obj("Service", "b"),
+        _obj("Service", "b", "TKE1"),  # the annotated one wins
+        _obj("Pod", "b"),  # same name, another kind
+        _obj("Service", "c", "TKE2"),  # annotated, but no finding names it
+        _obj("Service", "d", ""),
+        _obj("Service", "b", "TKE1", namespace="other"),
+        {"kind": "Node", "metadata": {"name": "n", "annotations": None}},
+    ]
+    everything = {ref(o): o for o in objs}
+    refs = {ref(o) for o in objs if o["metadata"]["name"] != "c"}
+    found = _may_suppress(objs, refs)
+    assert set(found) == {
+        Ref("Service", "app", "a"),
+        Ref("Service", "app", "b"),
+        Ref("Service", "app", "d"),
+        Ref("Service", "other", "b"),
+    }
+    for r in refs:
+        assert found.get(r) is everything[r] or IGNORE_ANNOTATION not in (
+            everything[r]["metadata"]["annotations"] or {}
+        )
+    assert found[Ref("Service", "app", "a")] is objs[1] and found[Ref("Service", "app", "b")] is objs[3]
+    assert _may_suppress(objs, set()) == {}
