@@ -131,6 +131,8 @@ class Context:
         if not selector:
             return []
         candidates = min((self.pods_by_label.get(item, []) for item in selector.items()), key=len)
+        if len(selector) == 1:  # the candidates carry that one pair already (most Services select by one label)
+            return [p for p in candidates if namespace is None or meta(p).get("namespace", "") == namespace]
         return [
             p
             for p in candidates
