@@ -288,8 +288,11 @@ _LISTENER_TRANSPORT = {"TCP": "TCP", "UDP": "UDP", "TCP_SSL": "TCP", "HTTP": "TC
 def _specified_protocols(svc: Obj) -> dict[str, set[str]]:
     """Service port -> the transports service.cloud.tencent.com/specify-protocol gives its CLB listeners
     (`{"80": {"protocol": ["TCP", "UDP"]}}`); nothing when absent or malformed (TKE115 reports that)."""
+    text = annotations_of(svc).get(tke.SVC_SPECIFY_PROTOCOL)
+    if not text:
+        return {}
     try:
-        value = json.loads(annotations_of(svc).get(tke.SVC_SPECIFY_PROTOCOL) or "{}")
+        value = json.loads(text)
     except ValueError:
         return {}
     found: dict[str, set[str]] = {}
