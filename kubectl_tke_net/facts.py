@@ -90,12 +90,10 @@ class Context:
         self.namespace = namespace
         self._selected: dict[tuple[str, str, bool], list[Obj]] = {}
         self._endpoints: dict[tuple[str, str], Endpoints] = {}
-        # What several checks derive from one Pod, worked out once per Pod, by the Pod's identity: `_held` keeps
-        # each Pod asked about, so that no other object can take its id during the run. Plain ints and bools,
-        # no object per Pod: the cyclic collector would walk those.
-        self._held: list[Obj] = []
-        self._ready: dict[int, bool] = {}
-        self._on_super_node: dict[int, bool] = {}
+        # What several checks derive from each selected Pod, worked out once per Service: a list of bools in the
+        # order of selected_pods, no object (or id) per Pod (memory, and walks of the cyclic collector).
+        self._ready: dict[tuple[str, str], list[bool]] = {}
+        self._on_super_node: dict[tuple[str, str], list[bool]] = {}
 
     def _examined(self, objs: list[Obj]) -> list[Obj]:
         return [
@@ -176,26 +174,29 @@ class Context:
             if slices:
                 found = slice_endpoints(slices)
             else:
-                pods = self.selected_pods(svc)
-                found = Endpoints(sum(self.is_ready(p) for p in pods), len(pods), False)
+                ready = self.selected_ready(svc)
+                found = Endpoints(sum(ready), len(ready), False)
             self._endpoints[key] = found
         return found
 
-    def is_ready(self, pod: Obj) -> bool:
-        """k8s.pod_ready of the Pod, once per Pod."""
-        ready = self._ready.get(id(pod))
-        if ready is None:
-            ready = self._ready[id(pod)] = pod_ready(pod)
-            self._held.append(pod)
-        return ready
+    def selected_ready(self, svc: Obj) -> list[bool]:
+        """k8s.pod_ready of each of selected_pods(svc), in that order."""
+        m = meta(svc)
+        key = (m.get("namespace", ""), m.get("name", ""))
+        flags = self._ready.get(key)
+        if flags is None:
+            flags = self._ready[key] = [pod_ready(p) for p in self.selected_pods(svc)]
+        return flags
 
-    def on_super_node(self, pod: Obj) -> bool:
-        """k8s.is_super_node_pod of the Pod with this snapshot's super nodes, once per Pod."""
-        on = self._on_super_node.get(id(pod))
-        if on is None:
-            on = self._on_super_node[id(pod)] = is_super_node_pod(pod, self.super_nodes)
-            self._held.append(pod)
-        return on
+    def selected_on_super_node(self, svc: Obj) -> list[bool]:
+        """k8s.is_super_node_pod of each of selected_pods(svc) with this snapshot's super nodes, in that order."""
+        m = meta(svc)
+        key = (m.get("namespace", ""), m.get("name", ""))
+        flags = self._on_super_node.get(key)
+        if flags is None:
+            super_nodes = self.super_nodes
+            flags = self._on_super_node[key] = [is_super_node_pod(p, super_nodes) for p in self.selected_pods(svc)]
+        return flags
 
     # -- Events ------------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """The short cuts of the checks phase give what the plain way gives: what the Service checks share through the
-facts (Context.services_with_pods, endpoints, is_ready, on_super_node) on every fixture cluster,
+facts (Context.services_with_pods, endpoints, selected_ready, selected_on_super_node) on every fixture cluster,
 k8s.container_port_for walked once, and the objects the suppression looks up."""
 
 from __future__ import annotations
@@ -61,23 +61,27 @@ def test_shared_pod_facts_are_the_helpers_answers(path: Path) -> None:
         assert ctx.endpoints(svc) is ctx.endpoints(svc)  # kept per Service
         if not ctx.slices_by_service.get((meta(svc).get("namespace", ""), meta(svc).get("name", ""))):
             assert ctx.endpoints(svc).ready == sum(pod_ready(p) for p in pods)
-    pods = ctx.snap.list("pods")
-    for _twice in range(2):
-        assert [ctx.is_ready(p) for p in pods] == [pod_ready(p) for p in pods]
-        assert [ctx.on_super_node(p) for p in pods] == [is_super_node_pod(p, ctx.super_nodes) for p in pods]
+        for _twice in range(2):  # kept per Service: the same answers the second time
+            assert ctx.selected_ready(svc) == [pod_ready(p) for p in pods]
+            assert ctx.selected_on_super_node(svc) == [is_super_node_pod(p, ctx.super_nodes) for p in pods]
 
 
-def test_pod_facts_are_per_object_not_per_name() -> None:
-    """Two Pods of the same namespace and name (a copy made not ready and put on a super node) keep their own
-    answers: the facts are kept by the object, never by its name."""
+def test_pod_facts_follow_each_services_own_pods() -> None:
+    """The same Service in two contexts, one of whose snapshots has a copy of a Pod made not ready and put on a
+    super node: each context answers for its own Pods (nothing is kept across runs or by Pod name)."""
     ctx = _context(ROOT / "tests" / "fixtures" / "healthy.yaml")
-    ready = next(p for p in ctx.snap.list("pods") if pod_ready(p) and not is_super_node_pod(p, ctx.super_nodes))
-    other = copy.deepcopy(ready)
+    svc, pods = next((s, ps) for s, ps in ctx.services_with_pods if ps and all(ctx.selected_ready(s)))
+    assert not any(ctx.selected_on_super_node(svc))
+    changed = _context(ROOT / "tests" / "fixtures" / "healthy.yaml")
+    other = copy.deepcopy(pods[0])
     other["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
     other["metadata"].setdefault("annotations", {})["tke.cloud.tencent.com/pod-type"] = "eklet"
-    assert ctx.is_ready(ready) and not ctx.on_super_node(ready)
-    assert not ctx.is_ready(other) and ctx.on_super_node(other)
-    assert ctx.is_ready(ready) and not ctx.on_super_node(ready)
+    listed = changed.snap.list("pods")
+    same = (meta(other).get("namespace"), meta(other).get("name"))
+    listed[:] = [other if (meta(p).get("namespace"), meta(p).get("name")) == same else p for p in listed]
+    assert changed.selected_ready(svc) == [False] + [True] * (len(pods) - 1)
+    assert changed.selected_on_super_node(svc) == [True] + [False] * (len(pods) - 1)
+    assert ctx.selected_ready(svc) == [True] * len(pods) and not any(ctx.selected_on_super_node(svc))
 
 
 def _reference_port_for(pod: Obj, target: int | str, protocol: str | None = None) -> dict[str, Any] | None:

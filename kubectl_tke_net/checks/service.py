@@ -134,7 +134,7 @@ def no_ready_endpoint(ctx: Context) -> Iterator[Hit]:
         eps = ctx.endpoints(svc)
         if eps.ready:
             continue
-        unready = [p for p in pods if not ctx.is_ready(p)]
+        unready = [p for p, ready in zip(pods, ctx.selected_ready(svc), strict=True) if not ready]
         if unready:
             detail = _("{n} of {total} matching Pods not ready: {pods}").format(
                 n=len(unready), total=len(pods), pods=_why_not_ready(unready)
@@ -178,7 +178,7 @@ def some_endpoints_not_ready(ctx: Context) -> Iterator[Hit]:
     for svc, pods in services_with_pods(ctx):
         eps = ctx.endpoints(svc)
         if 0 < eps.ready < eps.total:
-            unready = [p for p in pods if not ctx.is_ready(p)]
+            unready = [p for p, ready in zip(pods, ctx.selected_ready(svc), strict=True) if not ready]
             detail = _("; not ready: {pods}").format(pods=_why_not_ready(unready)) if unready else ""
             yield Hit(
                 ref(svc),
@@ -551,8 +551,8 @@ def direct_access_without_vpc_cni(ctx: Context) -> Iterator[Hit]:
         host = [p for p in pods if (p.get("spec") or {}).get("hostNetwork")]
         gr = [
             p
-            for p in pods
-            if p not in host and not annotations_of(p).get(tke.POD_NETWORKS) and not ctx.on_super_node(p)
+            for p, on_super in zip(pods, ctx.selected_on_super_node(svc), strict=True)
+            if p not in host and not annotations_of(p).get(tke.POD_NETWORKS) and not on_super
         ]
         problems = []
         if gr and not switch_on:
@@ -599,7 +599,11 @@ def backendgroup_gate_failing(ctx: Context) -> Iterator[Hit]:
     its health-check source addresses.
     """
     for svc, pods in services_with_pods(ctx):
-        gated = [p for p in pods if not ctx.is_ready(p) and tke.BACKENDGROUP_GATE in failing_gates(p)]
+        gated = [
+            p
+            for p, ready in zip(pods, ctx.selected_ready(svc), strict=True)
+            if not ready and tke.BACKENDGROUP_GATE in failing_gates(p)
+        ]
         if gated:
             yield Hit(
                 ref(svc),
