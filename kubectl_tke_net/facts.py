@@ -18,7 +18,9 @@ from kubectl_tke_net.k8s import (
     annotations_of,
     backends,
     event_time,
+    has_backends,
     is_super_node,
+    is_super_node_pod,
     labels,
     meta,
     pod_condition,
@@ -87,6 +89,11 @@ class Context:
         # gw/NAME`: one Gateway, whose routes, Services and Pods may live anywhere); None: the snapshot's scope.
         self.namespace = namespace
         self._selected: dict[tuple[str, str, bool], list[Obj]] = {}
+        self._endpoints: dict[tuple[str, str], Endpoints] = {}
+        # What several checks derive from each selected Pod, worked out once per Service: a list of bools in the
+        # order of selected_pods, no object (or id) per Pod (memory, and walks of the cyclic collector).
+        self._ready: dict[tuple[str, str], list[bool]] = {}
+        self._on_super_node: dict[tuple[str, str], list[bool]] = {}
 
     def _examined(self, objs: list[Obj]) -> list[Obj]:
         return [
@@ -122,6 +129,8 @@ class Context:
         if not selector:
             return []
         candidates = min((self.pods_by_label.get(item, []) for item in selector.items()), key=len)
+        if len(selector) == 1:  # the candidates carry that one pair already (most Services select by one label)
+            return [p for p in candidates if namespace is None or meta(p).get("namespace", "") == namespace]
         return [
             p
             for p in candidates
@@ -131,13 +140,21 @@ class Context:
 
     def selected_pods(self, svc: Obj, include_terminated: bool = False) -> list[Obj]:
         """Pods of the Service's namespace its selector matches (none for selector-less Services)."""
-        key = (meta(svc).get("namespace", ""), meta(svc).get("name", ""), include_terminated)
-        if key not in self._selected:
+        m = meta(svc)
+        key = (m.get("namespace", ""), m.get("name", ""), include_terminated)
+        pods = self._selected.get(key)
+        if pods is None:
             pods = self.matching_pods((svc.get("spec") or {}).get("selector") or {}, key[0])
             if not include_terminated:
                 pods = [p for p in pods if (p.get("status") or {}).get("phase") not in TERMINATED_PHASES]
             self._selected[key] = pods
-        return self._selected[key]
+        return pods
+
+    @cached_property
+    def services_with_pods(self) -> list[tuple[Obj, list[Obj]]]:
+        """The examined Services that have backends (k8s.has_backends), each with the Pods it selects: what most
+        Service checks walk, paired once per run instead of once per check."""
+        return [(svc, self.selected_pods(svc)) for svc in self.services if has_backends(svc)]
 
     @cached_property
     def slices_by_service(self) -> dict[tuple[str, str], list[Obj]]:
@@ -149,12 +166,37 @@ class Context:
         return index
 
     def endpoints(self, svc: Obj) -> Endpoints:
-        key = (meta(svc).get("namespace", ""), meta(svc).get("name", ""))
-        slices = self.slices_by_service.get(key) or []
-        if slices:
-            return slice_endpoints(slices)
-        pods = self.selected_pods(svc)
-        return Endpoints(sum(pod_ready(p) for p in pods), len(pods), False)
+        m = meta(svc)
+        key = (m.get("namespace", ""), m.get("name", ""))
+        found = self._endpoints.get(key)
+        if found is None:
+            slices = self.slices_by_service.get(key) or []
+            if slices:
+                found = slice_endpoints(slices)
+            else:
+                ready = self.selected_ready(svc)
+                found = Endpoints(sum(ready), len(ready), False)
+            self._endpoints[key] = found
+        return found
+
+    def selected_ready(self, svc: Obj) -> list[bool]:
+        """k8s.pod_ready of each of selected_pods(svc), in that order."""
+        m = meta(svc)
+        key = (m.get("namespace", ""), m.get("name", ""))
+        flags = self._ready.get(key)
+        if flags is None:
+            flags = self._ready[key] = [pod_ready(p) for p in self.selected_pods(svc)]
+        return flags
+
+    def selected_on_super_node(self, svc: Obj) -> list[bool]:
+        """k8s.is_super_node_pod of each of selected_pods(svc) with this snapshot's super nodes, in that order."""
+        m = meta(svc)
+        key = (m.get("namespace", ""), m.get("name", ""))
+        flags = self._on_super_node.get(key)
+        if flags is None:
+            super_nodes = self.super_nodes
+            flags = self._on_super_node[key] = [is_super_node_pod(p, super_nodes) for p in self.selected_pods(svc)]
+        return flags
 
     # -- Events ------------------------------------------------------------------------------------
 

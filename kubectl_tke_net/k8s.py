@@ -123,6 +123,12 @@ def selector_problem(text: str) -> str | None:
     return None
 
 
+def has_backends(svc: Obj) -> bool:
+    """Services without a selector and ExternalName Services get no Pod or endpoint check."""
+    spec = _spec(svc)
+    return spec.get("type") != "ExternalName" and bool(spec.get("selector"))
+
+
 def selector_matches(selector: dict[str, str], obj_labels: dict[str, str]) -> bool:
     return all(obj_labels.get(k) == v for k, v in selector.items())
 
@@ -230,10 +236,17 @@ def container_ports(pod: Obj) -> list[dict[str, Any]]:
 def container_port_for(pod: Obj, target: int | str, protocol: str | None = None) -> dict[str, Any] | None:
     """The container port a Service port targets; one of the given protocol first (DNS declares 53 twice)."""
     key = "name" if isinstance(target, str) else "containerPort"
-    matches = [c for c in container_ports(pod) if c.get(key) == target]
-    same = [c for c in matches if str(c.get("protocol") or "TCP") == protocol]
-    found = same or matches
-    return found[0] if found else None
+    first: dict[str, Any] | None = None
+    # One walk, no lists: the Service checks ask this of every selected Pod, for each of their ports.
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        ports: list[dict[str, Any]] = container.get("ports") or []
+        for port in ports:
+            if port.get(key) == target:
+                if str(port.get("protocol") or "TCP") == protocol:
+                    return port
+                if first is None:
+                    first = port
+    return first
 
 
 @dataclass(frozen=True)

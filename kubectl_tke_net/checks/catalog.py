@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from kubectl_tke_net import i18n
 from kubectl_tke_net.checks.registry import CHECKS, Check, Hit, NotJudged, docs_url
 from kubectl_tke_net.facts import Context
-from kubectl_tke_net.k8s import annotations_of, ref
-from kubectl_tke_net.model import Finding, Skip, Unavailable, UsageError
+from kubectl_tke_net.k8s import annotations_of, meta, ref
+from kubectl_tke_net.kinds import Obj
+from kubectl_tke_net.model import Finding, Ref, Skip, Unavailable, UsageError
 from kubectl_tke_net.tke import IGNORE_ANNOTATION
 
 __all__ = ["CHECKS", "Check", "Result", "docs_url", "load_all", "parse_codes", "run", "selected"]
@@ -74,6 +75,26 @@ def _ignored_codes(obj_annotations: dict[str, str]) -> tuple[str, ...]:
     return tuple(c.strip().upper() for c in value.split(",") if c.strip())
 
 
+def _may_suppress(objs: list[Obj], refs: set[Ref]) -> dict[Ref, Obj]:
+    """The object of each of these refs that carries the ignore annotation, as `{ref(o): o for o in objs}` would
+    map it (the last one listed of a ref wins); the others cannot suppress anything. Only the annotated objects,
+    and those named as they are, are given a Ref: not every Pod of a big snapshot."""
+    annotated = []
+    for obj in objs:
+        notes = meta(obj).get("annotations")
+        if isinstance(notes, dict) and IGNORE_ANNOTATION in notes:
+            annotated.append(obj)
+    wanted = {r for o in annotated if (r := ref(o)) in refs}
+    if not wanted:
+        return {}
+    names = {r.name for r in wanted}
+    found: dict[Ref, Obj] = {}
+    for obj in objs:
+        if (meta(obj).get("name") or "") in names and (r := ref(obj)) in wanted:
+            found[r] = obj
+    return found
+
+
 def run(ctx: Context, checks: list[Check], suppress: bool = True) -> Result:
     findings: list[Finding] = []
     skipped: dict[str, list[str]] = {}
@@ -94,7 +115,7 @@ def run(ctx: Context, checks: list[Check], suppress: bool = True) -> Result:
         )
     suppressed = 0
     if suppress:
-        objects = {ref(o): o for o in ctx.snap.loaded()}
+        objects = _may_suppress(list(ctx.snap.loaded()), {f.ref for f in findings})
         kept = []
         for finding in findings:
             obj = objects.get(finding.ref)

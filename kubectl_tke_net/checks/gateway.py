@@ -12,10 +12,10 @@ from kubectl_tke_net import tke
 from kubectl_tke_net.checks.ingress import _no_endpoint_reason
 from kubectl_tke_net.checks.loopback import _escalated, is_proxy_ip_mode
 from kubectl_tke_net.checks.registry import Hit, check
-from kubectl_tke_net.checks.service import _event_text, has_backends
+from kubectl_tke_net.checks.service import _event_text
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import N_, _
-from kubectl_tke_net.k8s import annotations_of, is_internal_service, meta, ref, service_port_matches
+from kubectl_tke_net.k8s import annotations_of, has_backends, is_internal_service, meta, ref, service_port_matches
 from kubectl_tke_net.kinds import Obj
 from kubectl_tke_net.model import Severity, Unavailable
 

@@ -12,7 +12,6 @@ from kubectl_tke_net.checks.registry import Hit, check
 from kubectl_tke_net.checks.service import (
     _selector_text,
     _why_not_ready,
-    has_backends,
     no_address_message,
     warning_events_message,
 )
@@ -24,6 +23,7 @@ from kubectl_tke_net.k8s import (
     backends,
     default_backend,
     failing_gates,
+    has_backends,
     is_clb_ingress,
     meta,
     mixed_rules,

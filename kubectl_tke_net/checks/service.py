@@ -17,12 +17,10 @@ from kubectl_tke_net.k8s import (
     container_port_for,
     failing_gates,
     is_super_node,
-    is_super_node_pod,
     labels,
     meta,
     not_ready_reason,
     pod_condition,
-    pod_ready,
     ref,
     selector_problem,
     target_port,
@@ -39,12 +37,6 @@ def _spec(svc: Obj) -> dict[str, Any]:
 
 def _ns_name(obj: Obj) -> tuple[str, str]:
     return meta(obj).get("namespace", ""), meta(obj).get("name", "")
-
-
-def has_backends(svc: Obj) -> bool:
-    """Services without a selector and ExternalName Services get no Pod or endpoint check."""
-    spec = _spec(svc)
-    return spec.get("type") != "ExternalName" and bool(spec.get("selector"))
 
 
 def _selector_text(svc: Obj) -> str:
@@ -68,10 +60,9 @@ def _port_label(port: dict[str, Any]) -> str:
     return str(port.get("name") or port.get("port"))
 
 
-def services_with_pods(ctx: Context) -> Iterator[tuple[Obj, list[Obj]]]:
-    for svc in ctx.services:
-        if has_backends(svc):
-            yield svc, ctx.selected_pods(svc)
+def services_with_pods(ctx: Context) -> list[tuple[Obj, list[Obj]]]:
+    """The examined Services that have backends, each with its selected Pods (Context works them out once)."""
+    return ctx.services_with_pods
 
 
 @check("TKE101", Severity.ERROR, N_("selector matches no Pod"), needs=("services", "pods"), commands=SVC)
@@ -143,7 +134,7 @@ def no_ready_endpoint(ctx: Context) -> Iterator[Hit]:
         eps = ctx.endpoints(svc)
         if eps.ready:
             continue
-        unready = [p for p in pods if not pod_ready(p)]
+        unready = [p for p, ready in zip(pods, ctx.selected_ready(svc), strict=True) if not ready]
         if unready:
             detail = _("{n} of {total} matching Pods not ready: {pods}").format(
                 n=len(unready), total=len(pods), pods=_why_not_ready(unready)
@@ -187,7 +178,7 @@ def some_endpoints_not_ready(ctx: Context) -> Iterator[Hit]:
     for svc, pods in services_with_pods(ctx):
         eps = ctx.endpoints(svc)
         if 0 < eps.ready < eps.total:
-            unready = [p for p in pods if not pod_ready(p)]
+            unready = [p for p, ready in zip(pods, ctx.selected_ready(svc), strict=True) if not ready]
             detail = _("; not ready: {pods}").format(pods=_why_not_ready(unready)) if unready else ""
             yield Hit(
                 ref(svc),
@@ -297,8 +288,11 @@ _LISTENER_TRANSPORT = {"TCP": "TCP", "UDP": "UDP", "TCP_SSL": "TCP", "HTTP": "TC
 def _specified_protocols(svc: Obj) -> dict[str, set[str]]:
     """Service port -> the transports service.cloud.tencent.com/specify-protocol gives its CLB listeners
     (`{"80": {"protocol": ["TCP", "UDP"]}}`); nothing when absent or malformed (TKE115 reports that)."""
+    text = annotations_of(svc).get(tke.SVC_SPECIFY_PROTOCOL)
+    if not text:
+        return {}
     try:
-        value = json.loads(annotations_of(svc).get(tke.SVC_SPECIFY_PROTOCOL) or "{}")
+        value = json.loads(text)
     except ValueError:
         return {}
     found: dict[str, set[str]] = {}
@@ -557,10 +551,8 @@ def direct_access_without_vpc_cni(ctx: Context) -> Iterator[Hit]:
         host = [p for p in pods if (p.get("spec") or {}).get("hostNetwork")]
         gr = [
             p
-            for p in pods
-            if p not in host
-            and not annotations_of(p).get(tke.POD_NETWORKS)
-            and not is_super_node_pod(p, ctx.super_nodes)
+            for p, on_super in zip(pods, ctx.selected_on_super_node(svc), strict=True)
+            if p not in host and not annotations_of(p).get(tke.POD_NETWORKS) and not on_super
         ]
         problems = []
         if gr and not switch_on:
@@ -607,7 +599,11 @@ def backendgroup_gate_failing(ctx: Context) -> Iterator[Hit]:
     its health-check source addresses.
     """
     for svc, pods in services_with_pods(ctx):
-        gated = [p for p in pods if not pod_ready(p) and tke.BACKENDGROUP_GATE in failing_gates(p)]
+        gated = [
+            p
+            for p, ready in zip(pods, ctx.selected_ready(svc), strict=True)
+            if not ready and tke.BACKENDGROUP_GATE in failing_gates(p)
+        ]
         if gated:
             yield Hit(
                 ref(svc),

@@ -8,18 +8,10 @@ from collections.abc import Iterator
 
 from kubectl_tke_net import tke
 from kubectl_tke_net.checks.registry import Hit, check
-from kubectl_tke_net.checks.service import SVC, has_backends, services_with_pods
+from kubectl_tke_net.checks.service import SVC, services_with_pods
 from kubectl_tke_net.facts import Context
 from kubectl_tke_net.i18n import N_, _, ngettext
-from kubectl_tke_net.k8s import (
-    annotations_of,
-    container_port_for,
-    is_super_node_pod,
-    meta,
-    pod_ready,
-    ref,
-    target_port,
-)
+from kubectl_tke_net.k8s import annotations_of, container_port_for, has_backends, meta, ref, target_port
 from kubectl_tke_net.kinds import Obj
 from kubectl_tke_net.model import Severity
 
@@ -34,10 +26,13 @@ def _ready_endpoints(ctx: Context, svc: Obj) -> list[tuple[str, bool]]:
     """(name, on a super node) of each ready endpoint of the Service: from its EndpointSlices (the endpoint's
     nodeName, or its Pod) when any exist, else from its ready Pods (as Context.endpoints counts them)."""
     ns, name = meta(svc).get("namespace", ""), meta(svc).get("name", "")
-    pods = {meta(p).get("name", ""): p for p in ctx.selected_pods(svc)}
+    names = [meta(p).get("name", "") for p in ctx.selected_pods(svc)]
+    # By Pod name, the last Pod of a name winning (as a dict of the Pods by name would keep it).
+    on_super_node = dict(zip(names, ctx.selected_on_super_node(svc), strict=True))
     slices = ctx.slices_by_service.get((ns, name)) or []
     if not slices:
-        return [(pod_name, is_super_node_pod(pod, ctx.super_nodes)) for pod_name, pod in pods.items() if pod_ready(pod)]
+        ready_by_name = dict(zip(names, ctx.selected_ready(svc), strict=True))
+        return [(pod_name, on) for pod_name, on in on_super_node.items() if ready_by_name[pod_name]]
     found: dict[str, tuple[bool, str, bool]] = {}
     for es in slices:
         for ep in es.get("endpoints") or []:
@@ -45,10 +40,8 @@ def _ready_endpoints(ctx: Context, svc: Obj) -> list[tuple[str, bool]]:
             label = str(target.get("name") or ",".join(ep.get("addresses") or []))
             ident = str(target.get("uid") or label)
             ready = (ep.get("conditions") or {}).get("ready")
-            pod = pods.get(str(target.get("name") or "")) if target.get("kind", "Pod") == "Pod" else None
-            on_super = str(ep.get("nodeName") or "") in ctx.super_nodes or (
-                pod is not None and is_super_node_pod(pod, ctx.super_nodes)
-            )
+            pod_on = on_super_node.get(str(target.get("name") or "")) if target.get("kind", "Pod") == "Pod" else None
+            on_super = str(ep.get("nodeName") or "") in ctx.super_nodes or bool(pod_on)
             was_ready, _label, was_super = found.get(ident, (False, label, False))
             # An unset `ready` means unknown, which consumers treat as ready (EndpointSlice API).
             found[ident] = (was_ready or ready is None or bool(ready), label, was_super or on_super)
@@ -167,7 +160,7 @@ def target_port_is_super_node_metrics_port(ctx: Context) -> Iterator[Hit]:
     Source: TKE, 超级节点 Annotation 说明 (9100 端口问题).
     """
     for svc, pods in services_with_pods(ctx):
-        on_super = [p for p in pods if is_super_node_pod(p, ctx.super_nodes)]
+        on_super = [p for p, on in zip(pods, ctx.selected_on_super_node(svc), strict=True) if on]
         if not on_super:
             continue
         problems: dict[tuple[str, str, int, str], list[str]] = {}
@@ -246,8 +239,8 @@ def super_node_pods_without_service_rules(ctx: Context) -> Iterator[Hit]:
     """
     for svc, pods in services_with_pods(ctx):
         affected: dict[tuple[str, str], list[str]] = {}
-        for pod in pods:
-            if not is_super_node_pod(pod, ctx.super_nodes) or not uses_cluster_dns(pod):
+        for pod, on_super in zip(pods, ctx.selected_on_super_node(svc), strict=True):
+            if not on_super or not uses_cluster_dns(pod):
                 continue
             value, source = ctx.super_node_setting(pod, tke.CLUSTER_IP_SWITCH)
             if str(value or "").strip().lower() != "disable":
