@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typing
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -52,6 +52,19 @@ class Endpoints:
     ready: int
     total: int
     from_slices: bool
+
+
+_T = typing.TypeVar("_T")
+
+
+def _once_per_service(cache: dict[tuple[str, str], _T], svc: Obj, make: Callable[[tuple[str, str]], _T]) -> _T:
+    """What `make` derives of a Service (by its namespace and name), worked out once per run."""
+    m = meta(svc)
+    key = (m.get("namespace", ""), m.get("name", ""))
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = make(key)
+    return found
 
 
 def slice_endpoints(slices: list[Obj]) -> Endpoints:
@@ -166,37 +179,25 @@ class Context:
         return index
 
     def endpoints(self, svc: Obj) -> Endpoints:
-        m = meta(svc)
-        key = (m.get("namespace", ""), m.get("name", ""))
-        found = self._endpoints.get(key)
-        if found is None:
+        def made(key: tuple[str, str]) -> Endpoints:
             slices = self.slices_by_service.get(key) or []
             if slices:
-                found = slice_endpoints(slices)
-            else:
-                ready = self.selected_ready(svc)
-                found = Endpoints(sum(ready), len(ready), False)
-            self._endpoints[key] = found
-        return found
+                return slice_endpoints(slices)
+            ready = self.selected_ready(svc)
+            return Endpoints(sum(ready), len(ready), False)
+
+        return _once_per_service(self._endpoints, svc, made)
 
     def selected_ready(self, svc: Obj) -> list[bool]:
         """k8s.pod_ready of each of selected_pods(svc), in that order."""
-        m = meta(svc)
-        key = (m.get("namespace", ""), m.get("name", ""))
-        flags = self._ready.get(key)
-        if flags is None:
-            flags = self._ready[key] = [pod_ready(p) for p in self.selected_pods(svc)]
-        return flags
+        return _once_per_service(self._ready, svc, lambda _key: [pod_ready(p) for p in self.selected_pods(svc)])
 
     def selected_on_super_node(self, svc: Obj) -> list[bool]:
         """k8s.is_super_node_pod of each of selected_pods(svc) with this snapshot's super nodes, in that order."""
-        m = meta(svc)
-        key = (m.get("namespace", ""), m.get("name", ""))
-        flags = self._on_super_node.get(key)
-        if flags is None:
-            super_nodes = self.super_nodes
-            flags = self._on_super_node[key] = [is_super_node_pod(p, super_nodes) for p in self.selected_pods(svc)]
-        return flags
+        nodes = self.super_nodes
+        return _once_per_service(
+            self._on_super_node, svc, lambda _key: [is_super_node_pod(p, nodes) for p in self.selected_pods(svc)]
+        )
 
     # -- Events ------------------------------------------------------------------------------------
 
