@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from kubectl_tke_net import __version__, i18n
 from kubectl_tke_net.i18n import N_, _
@@ -809,18 +808,33 @@ def _probe_target(text: str) -> tuple[str, str]:
     return command, name
 
 
-@dataclass
 class _Diagnosis:
-    """One cluster's (or snapshot's) run of svc, ingress or loopback: the report and what its renderers need."""
+    """One cluster's (or snapshot's) run of svc, ingress or loopback: the report and what its renderers need.
 
-    doc: dict[str, Any]
-    chosen: list[Any]
-    empty: str | None  # the note that the scope held no object of the command's kind
-    failing: bool
-    ctx: Any
-    source: dict[str, Any]  # what report.build was given: `trace` builds its own report from the same facts
-    result: Any
-    suppress: bool
+    A plain class: a dataclass here would import dataclasses (and inspect) into every `version` (model.Output)."""
+
+    __slots__ = ("chosen", "ctx", "doc", "empty", "failing", "result", "source", "suppress")
+
+    def __init__(
+        self,
+        *,
+        doc: dict[str, Any],
+        chosen: list[Any],
+        empty: str | None,  # the note that the scope held no object of the command's kind
+        failing: bool,
+        ctx: Any,
+        source: dict[str, Any],  # what report.build was given: `trace` builds its own report from the same facts
+        result: Any,
+        suppress: bool,
+    ) -> None:
+        self.doc = doc
+        self.chosen = chosen
+        self.empty = empty
+        self.failing = failing
+        self.ctx = ctx
+        self.source = source
+        self.result = result
+        self.suppress = suppress
 
 
 def _diagnose_request(args: argparse.Namespace) -> tuple[tuple[str, ...], tuple[str, ...], Any, Any]:
@@ -878,7 +892,16 @@ def _diagnose(args: argparse.Namespace, request: tuple[Any, ...], fail_fast: boo
     result = checks.run(ctx, chosen, suppress=not args.no_suppress)
     doc = report.build(args.command, source, ctx, result)
     failing = args.fail_on != "never" and any(f.severity >= Severity.parse(args.fail_on) for f in result.findings)
-    return _Diagnosis(doc, chosen, empty, failing, ctx, source, result, not args.no_suppress)
+    return _Diagnosis(
+        doc=doc,
+        chosen=chosen,
+        empty=empty,
+        failing=failing,
+        ctx=ctx,
+        source=source,
+        result=result,
+        suppress=not args.no_suppress,
+    )
 
 
 def cmd_diagnose(args: argparse.Namespace) -> Output:
@@ -1206,8 +1229,9 @@ def cmd_trace(args: argparse.Namespace) -> Output:
     from kubectl_tke_net import render_trace, report, trace
     from kubectl_tke_net.checks import catalog as checks
     from kubectl_tke_net.checks.probe import probe_results
+    from kubectl_tke_net.findings import Finding
     from kubectl_tke_net.k8s import meta
-    from kubectl_tke_net.model import AccessError, Finding, Unavailable
+    from kubectl_tke_net.model import AccessError, Unavailable
     from kubectl_tke_net.probe.result import from_fact
 
     command, name = _trace_target(args.target)

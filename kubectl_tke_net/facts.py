@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from kubectl_tke_net import tke
+from kubectl_tke_net.findings import Ref
 from kubectl_tke_net.gateway_api import parent_refs
 from kubectl_tke_net.k8s import (
     TERMINATED_PHASES,
@@ -29,7 +30,6 @@ from kubectl_tke_net.k8s import (
     selector_matches,
 )
 from kubectl_tke_net.kinds import KUBE_SYSTEM, Obj
-from kubectl_tke_net.model import Ref
 from kubectl_tke_net.snapshot import Snapshot
 
 if typing.TYPE_CHECKING:  # kubectl_tke_net.cloudrules loads only for runs with the Tencent Cloud checks

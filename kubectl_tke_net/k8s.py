@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kubectl_tke_net import tke
+from kubectl_tke_net.findings import Ref
 from kubectl_tke_net.i18n import _
-from kubectl_tke_net.model import Ref, UsageError
+from kubectl_tke_net.model import UsageError
 
 Obj = dict[str, Any]
 

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_tke_net.facts import Context
+from kubectl_tke_net.findings import Finding, Ref, Skip
 from kubectl_tke_net.i18n import N_, _
 from kubectl_tke_net.k8s import annotations_of, meta, ref
 from kubectl_tke_net.kinds import KINDS, KUBE_SYSTEM, Kind, Obj
-from kubectl_tke_net.model import Finding, Ref, Skip, Unavailable
+from kubectl_tke_net.model import Unavailable
 from kubectl_tke_net.tke import IGNORE_ANNOTATION
 
 # Where a workload kind keeps its Pod template.

@@ -1,9 +1,9 @@
-"""The plain data every layer shares: severities, object references, findings, skips and errors."""
+"""The plain data every layer shares: severities, a command's output and the errors (what the checks say,
+Ref, Finding and Skip, is in findings.py)."""
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
 
 class Severity(enum.IntEnum):
@@ -19,49 +19,19 @@ class Severity(enum.IntEnum):
         return cls[text.upper()]
 
 
-@dataclass(frozen=True, order=True)
-class Ref:
-    """An object the checks talk about; namespace is "" for cluster-scoped kinds."""
-
-    kind: str
-    namespace: str
-    name: str
-
-    def __str__(self) -> str:
-        if self.namespace:
-            return f"{self.kind}/{self.namespace}/{self.name}"
-        return f"{self.kind}/{self.name}"
-
-
-@dataclass(frozen=True)
-class Finding:
-    code: str
-    severity: Severity
-    ref: Ref
-    message: str
-    remediation: str
-    docs: str
-
-    def sort_key(self) -> tuple[int, str, str, str, str]:
-        return (-self.severity, self.ref.namespace, self.ref.kind, self.ref.name, self.code)
-
-
-@dataclass(frozen=True)
-class Skip:
-    """Checks that could not run, and why (RBAC, a CRD that is not installed, ...)."""
-
-    codes: tuple[str, ...]
-    reason: str
-
-
-@dataclass(frozen=True)
 class Output:
     """What a command gives back to main, the one place that writes: its text for stdout (already rendered),
-    lines for stderr (notes such as an empty scope), and the exit status."""
+    lines for stderr (notes such as an empty scope), and the exit status.
 
-    text: str
-    status: int = 0
-    notes: tuple[str, ...] = ()
+    A plain class, not a dataclass: `version` and `--help` load this module, and dataclasses imports inspect,
+    a fifth of their start-up (tests/test_startup.py)."""
+
+    __slots__ = ("notes", "status", "text")
+
+    def __init__(self, text: str, status: int = 0, notes: tuple[str, ...] = ()) -> None:
+        self.text = text
+        self.status = status
+        self.notes = notes
 
 
 class TkeNetError(Exception):

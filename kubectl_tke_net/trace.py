@@ -16,6 +16,7 @@ from typing import Any
 from kubectl_tke_net import gateway_api as gw
 from kubectl_tke_net import tke
 from kubectl_tke_net.facts import Context
+from kubectl_tke_net.findings import Finding, Ref, Skip
 from kubectl_tke_net.i18n import _, ngettext
 from kubectl_tke_net.k8s import (
     annotations_of,
@@ -33,7 +34,7 @@ from kubectl_tke_net.k8s import (
     target_port,
 )
 from kubectl_tke_net.kinds import Obj
-from kubectl_tke_net.model import Finding, Ref, Skip, Unavailable
+from kubectl_tke_net.model import Unavailable
 
 OK, FAILING, UNKNOWN = "ok", "failing", "unknown"
 STATES = (OK, FAILING, UNKNOWN)

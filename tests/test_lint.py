@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from kubectl_tke_net import lint
+from kubectl_tke_net.findings import Ref
 from kubectl_tke_net.kinds import Obj
-from kubectl_tke_net.model import Ref
 from tests.conftest import CLI, golden
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,6 +13,7 @@ import pytest
 
 from kubectl_tke_net.checks.catalog import _may_suppress
 from kubectl_tke_net.facts import Context
+from kubectl_tke_net.findings import Ref
 from kubectl_tke_net.k8s import (
     TERMINATED_PHASES,
     container_port_for,
@@ -24,7 +25,6 @@ from kubectl_tke_net.k8s import (
     ref,
 )
 from kubectl_tke_net.kinds import Obj
-from kubectl_tke_net.model import Ref
 from kubectl_tke_net.snapshot import open_snapshot
 from kubectl_tke_net.tke import IGNORE_ANNOTATION
 

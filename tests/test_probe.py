@@ -12,8 +12,9 @@ import pytest
 
 from kubectl_tke_net.checks import catalog as checks
 from kubectl_tke_net.checks.probe import ProbeContext, judge
+from kubectl_tke_net.findings import Ref
 from kubectl_tke_net.kinds import Obj
-from kubectl_tke_net.model import Ref, Unavailable, UsageError
+from kubectl_tke_net.model import Unavailable, UsageError
 from kubectl_tke_net.probe import CLB, CLUSTER_IP, DNS, ENDPOINT, NODE_PORT
 from kubectl_tke_net.probe.plan import MAX_TESTS, Plan, ProbePod, ProbeTest, make_plan, manifest
 from kubectl_tke_net.probe.result import Observation, ProbeRun, Result, from_fact, parse, to_fact

@@ -21,7 +21,7 @@ import pytest
 
 from kubectl_tke_net.checks import catalog as checks
 from kubectl_tke_net.checks.probe import ProbeContext
-from kubectl_tke_net.model import Ref
+from kubectl_tke_net.findings import Ref
 from kubectl_tke_net.probe.plan import RULES_NAMESPACE, make_plan, rules_manifest
 from kubectl_tke_net.probe.result import RulesObservation, from_fact, to_fact
 from kubectl_tke_net.probe.rules import (

@@ -63,6 +63,19 @@ def test_version_and_help_import_no_library_and_no_diagnosis(args: list[str]) ->
     assert "kubectl_tke_net.cli" in modules  # the probe sees what the run loaded
 
 
+@pytest.mark.parametrize("args", [["version"], ["version", "--lang", "zh"], ["--help"], ["svc", "--help"]])
+def test_version_and_help_import_no_dataclasses(args: list[str]) -> None:
+    """dataclasses imports inspect (ast, dis, tokenize): about 10 of the 45 ms `version` took with it. model.py
+    (Output, the errors) and cli.py hold no dataclass; findings.py (Ref, Finding, Skip) is loaded by the checks."""
+    assert heavy(loaded(*args), ("dataclasses", "inspect", "kubectl_tke_net.findings")) == []
+
+
+def test_a_diagnosis_loads_dataclasses(small_json: str) -> None:
+    """The other side: a run that checks something builds its findings from findings.py's dataclasses."""
+    modules = loaded("svc", "-A", "--snapshot", small_json, "--fail-on", "never")
+    assert {"dataclasses", "kubectl_tke_net.findings"} <= modules
+
+
 def test_version_builds_no_other_command() -> None:
     """`version` parses with its own flags only: not even the fix actions are imported for the fix parser."""
     assert "kubectl_tke_net.fix" not in loaded("version")

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from kubectl_tke_net import i18n
 from kubectl_tke_net.checks.registry import CHECKS, Check, Hit, NotJudged, docs_url
 from kubectl_tke_net.facts import Context
+from kubectl_tke_net.findings import Finding, Ref, Skip
 from kubectl_tke_net.k8s import annotations_of, meta, ref
 from kubectl_tke_net.kinds import Obj
-from kubectl_tke_net.model import Finding, Ref, Skip, Unavailable, UsageError
+from kubectl_tke_net.model import Unavailable, UsageError
 from kubectl_tke_net.tke import IGNORE_ANNOTATION
 
 __all__ = ["CHECKS", "Check", "Result", "docs_url", "load_all", "parse_codes", "run", "selected"]

@@ -29,6 +29,7 @@ from kubectl_tke_net.cloudrules import (
     instance_id,
 )
 from kubectl_tke_net.facts import Context
+from kubectl_tke_net.findings import Ref
 from kubectl_tke_net.i18n import N_, _, ngettext
 from kubectl_tke_net.k8s import (
     annotations_of,
@@ -43,7 +44,7 @@ from kubectl_tke_net.k8s import (
     target_port,
 )
 from kubectl_tke_net.kinds import Obj
-from kubectl_tke_net.model import Ref, Severity, Unavailable
+from kubectl_tke_net.model import Severity, Unavailable
 
 ING_PASS_TO_TARGET = "ingress.cloud.tencent.com/pass-to-target"
 # The security groups of a super-node Pod (comma-separated IDs), else its pool's default (TKE-FACTS-2 §3.2).

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from kubectl_tke_net import tke
 from kubectl_tke_net.checks.registry import Hit, check
 from kubectl_tke_net.facts import Context, slice_endpoints
+from kubectl_tke_net.findings import Ref
 from kubectl_tke_net.i18n import N_, _, ngettext
 from kubectl_tke_net.k8s import is_super_node, labels, meta, ref
 from kubectl_tke_net.kinds import KUBE_SYSTEM, Obj
-from kubectl_tke_net.model import Ref, Severity, Unavailable
+from kubectl_tke_net.model import Severity, Unavailable
 
 INGRESS = ("ingress",)
 SERVICE = ("service",)

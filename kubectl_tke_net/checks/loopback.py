@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from kubectl_tke_net import tke
 from kubectl_tke_net.checks.registry import Hit, check
 from kubectl_tke_net.facts import Context
+from kubectl_tke_net.findings import Ref
 from kubectl_tke_net.i18n import N_, _, ngettext
 from kubectl_tke_net.k8s import (
     annotations_of,
@@ -18,7 +19,7 @@ from kubectl_tke_net.k8s import (
     tke_service_config_name,
 )
 from kubectl_tke_net.kinds import KUBE_SYSTEM, Obj
-from kubectl_tke_net.model import Ref, Severity, Unavailable
+from kubectl_tke_net.model import Severity, Unavailable
 
 KUBE_PROXY = Ref("DaemonSet", KUBE_SYSTEM, "kube-proxy")
 

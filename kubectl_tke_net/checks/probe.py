@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from kubectl_tke_net.checks.registry import Hit, check
 from kubectl_tke_net.facts import Context
+from kubectl_tke_net.findings import Ref
 from kubectl_tke_net.i18n import N_, _
 from kubectl_tke_net.k8s import Selector
 from kubectl_tke_net.k8s import ref as ref_of
 from kubectl_tke_net.kinds import Obj
-from kubectl_tke_net.model import Ref, Severity, Unavailable
+from kubectl_tke_net.model import Severity, Unavailable
 from kubectl_tke_net.probe import CLB, CLUSTER_IP, DNS, ENDPOINT, NODE_PORT, SLOW_MS
 from kubectl_tke_net.snapshot import Snapshot
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from kubectl_tke_net import i18n
 from kubectl_tke_net.facts import Context
-from kubectl_tke_net.model import Ref, Severity
+from kubectl_tke_net.findings import Ref
+from kubectl_tke_net.model import Severity
 
 HOMEPAGE = "https://github.com/tke-net/kubectl-tke-net"
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubectl_tke_net.facts import Context
+from kubectl_tke_net.findings import Ref
 from kubectl_tke_net.i18n import _
 from kubectl_tke_net.k8s import (
     cluster_domain,
@@ -24,7 +25,7 @@ from kubectl_tke_net.k8s import (
     target_port,
 )
 from kubectl_tke_net.kinds import Obj
-from kubectl_tke_net.model import Ref, Unavailable, UsageError
+from kubectl_tke_net.model import Unavailable, UsageError
 from kubectl_tke_net.probe import CLB, CLUSTER_IP, DNS, ENDPOINT, NODE_PORT
 
 MANAGED_BY = "app.kubernetes.io/managed-by"

@@ -7,9 +7,10 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any
 
+from kubectl_tke_net.findings import Ref
 from kubectl_tke_net.i18n import _
 from kubectl_tke_net.kinds import FACTS_API, Obj
-from kubectl_tke_net.model import Ref, UsageError
+from kubectl_tke_net.model import UsageError
 from kubectl_tke_net.probe import PATHS, SLOW_MS
 from kubectl_tke_net.probe.plan import Plan, ProbePod, ProbeTest, RulesPod
 from kubectl_tke_net.probe.rules import ADDRESS, NODE_PORT, Entry, NodeRules, decode, node_rules

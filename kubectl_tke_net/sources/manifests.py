@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from kubectl_tke_net import shape
+from kubectl_tke_net.findings import Ref
 from kubectl_tke_net.i18n import _
 from kubectl_tke_net.kinds import BY_KIND, KINDS, Obj, clean
 from kubectl_tke_net.lint import CLUSTER_SCOPED, TEMPLATES, Manifests, Place, stand_in
-from kubectl_tke_net.model import Ref, UsageError
+from kubectl_tke_net.model import UsageError
 from kubectl_tke_net.sources.files import STDIN, documents
 
 SUFFIXES = (".yaml", ".yml", ".json")

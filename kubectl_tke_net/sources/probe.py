@@ -15,10 +15,11 @@ from importlib import resources
 from typing import Any, Protocol, runtime_checkable
 
 from kubectl_tke_net.facts import Context
+from kubectl_tke_net.findings import Ref
 from kubectl_tke_net.i18n import _
 from kubectl_tke_net.k8s import meta
 from kubectl_tke_net.kinds import Obj
-from kubectl_tke_net.model import Ref, TkeNetError, Unavailable, UsageError
+from kubectl_tke_net.model import TkeNetError, Unavailable, UsageError
 from kubectl_tke_net.probe import ProbeOptions
 from kubectl_tke_net.probe.plan import (
     CONTAINER,
