@@ -39,6 +39,14 @@ class Answer:
     reset: bool = False
     raw: bytes | None = None
     delay: float = 0.0  # seconds to wait before answering (a hung or slow API server)
+    # The body in two parts: its first `split` bytes, then the rest once `hold` is set (at most HOLD seconds
+    # later); whether it was set in time goes to Stub.held.
+    split: int = 0
+    hold: threading.Event | None = None
+    cut: bool = False  # the body stops after its first `split` bytes: the connection is closed
+
+
+HOLD = 5.0
 
 
 @dataclass
@@ -46,6 +54,7 @@ class Stub:
     answers: list[Answer] = field(default_factory=list)
     default: Answer = Answer(200, {"kind": "List", "metadata": {}, "items": []})
     seen: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    held: list[bool] = field(default_factory=list)
     url: str = ""
     ca: str | None = None  # the certificate to trust, when it serves TLS
 
@@ -135,6 +144,16 @@ def serve(
             for key, value in answer.headers:
                 self.send_header(key, value)
             self.end_headers()
+            if answer.cut:
+                self.wfile.write(data[: answer.split])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            if answer.hold is not None:
+                self.wfile.write(data[: answer.split])
+                self.wfile.flush()
+                stub.held.append(answer.hold.wait(HOLD))
+                data = data[answer.split :]
             self.wfile.write(data)
 
         do_PATCH = do_POST = do_DELETE = do_GET

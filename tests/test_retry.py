@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -197,6 +200,54 @@ def test_a_410_on_the_first_page_is_not_a_restart(tmp_path: Path, sleeps: list[f
     with serve(GONE) as stub, pytest.raises(AccessError) as err:
         client(stub.kubeconfig(tmp_path / "c")).list(KINDS["services"], "app")
     assert len(stub.seen) == 1 and "410" in str(err.value)
+
+
+def test_the_next_page_is_asked_for_before_this_one_has_come_whole(tmp_path: Path, sleeps: list[float]) -> None:
+    """The first page's items are held back after its head until the second page is asked for: a client that
+    waited for the whole body first would wait out stubserver.HOLD, and Stub.held would say False."""
+    asked = threading.Event()
+
+    def route(method: str, path: str) -> None:
+        if "continue=t1" in path:
+            asked.set()
+
+    filler = [f"s{k:05d}-{'x' * 60}" for k in range(400)]  # a first page well past cluster.HEAD_BYTES
+    first = page(filler, "t1")
+    size = len(json.dumps(first.body).encode())
+    assert size > 2 * cluster.HEAD_BYTES
+    first = dataclasses.replace(first, split=cluster.HEAD_BYTES + 100, hold=asked)
+    with serve(first, page(["z"]), route=route) as stub:
+        items = client(stub.kubeconfig(tmp_path / "c")).list(KINDS["services"], None)
+    assert stub.held == [True]
+    assert [i["metadata"]["name"] for i in items] == [*filler, "z"]
+    assert [path.partition("continue=")[2] for _, path, _ in stub.seen] == ["", "t1"]
+
+
+def test_a_page_cut_off_after_its_head_is_sent_again_and_its_next_page_asked_for_once(
+    tmp_path: Path, sleeps: list[float]
+) -> None:
+    """The head of the first page asks for the second; its body then breaks off and the first page is sent
+    again: its head knows the second page is already asked for, and every item comes once, in order."""
+    filler = [f"s{k:05d}-{'x' * 60}" for k in range(400)]
+    first = page(filler, "t1")
+    sent: list[str] = []
+
+    def route(method: str, path: str) -> Answer:
+        sent.append(path.partition("continue=")[2])
+        if "continue=t1" in path:
+            return page(["z"])
+        return first if sent.count("") > 1 else dataclasses.replace(first, split=cluster.HEAD_BYTES + 100, cut=True)
+
+    lines: list[str] = []
+    with serve(route=route) as stub:
+        items = client(stub.kubeconfig(tmp_path / "c"), log=lines).list(KINDS["services"], None)
+    assert [i["metadata"]["name"] for i in items] == [*filler, "z"]
+    assert sorted(sent) == ["", "", "t1"]
+    assert (
+        [line for line in lines if line.startswith("retry")]
+        == [line for line in lines if line.startswith("retry 1 of 4") and "broke off while it was read" in line]
+        != []
+    )
 
 
 def test_the_next_page_is_asked_for_from_the_head_of_this_one(tmp_path: Path, sleeps: list[float]) -> None:

@@ -22,6 +22,9 @@ from kubectl_tke_net.sources import kubeconfig as kubeconfig_source
 from kubectl_tke_net.sources.kubeconfig import short
 
 PAGE_SIZE = 500
+# The first bytes of a LIST page's body, read before the rest: the API server writes the List's metadata (its
+# continue token) before the items.
+HEAD_BYTES = 16 << 10
 _PARTIAL_METADATA = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 MIN_TIMEOUT, MAX_TIMEOUT = 0.001, 24 * 3600.0
@@ -165,11 +168,14 @@ class Cluster:
         content_type: str | None = None,
         accept: str | None = None,
         decode: Callable[[bytes], Any] = json.loads,
+        head: Callable[[bytes], None] | None = None,
     ) -> tuple[int, Any]:
         """One API call; returns (status, decoded JSON). What cannot be answered raises AccessError.
 
         A successful GET's body is decoded by `decode` (a LIST page: decode.page, straight into the declared
-        fields); a ValueError from it means the body is not the JSON it should be.
+        fields); a ValueError from it means the body is not the JSON it should be. `head`, when given, is called
+        with the first HEAD_BYTES of a successful GET's body as soon as they have come, before the rest is read
+        (a LIST's metadata, with its continue token, comes before its items); on a resend, again.
 
         A GET is sent again, with backoff, when the answer is a 429/5xx, a reset connection or a body that was
         cut off, for as long as the request timeout allows. Any other method is sent once: a write that broke
@@ -189,33 +195,40 @@ class Cluster:
         if self._broken is not None:  # fail_fast: the server already failed to answer a read of this run
             raise type(self._broken)(str(self._broken))
         try:
-            return self._read(what, url, headers, decode)
+            return self._read(what, url, headers, decode, head)
         except AccessError as exc:
             if self.fail_fast and self._broken is None:
                 self._broken = exc
             raise
 
     def _read(
-        self, what: str, url: str, headers: dict[str, str], decode: Callable[[bytes], Any] = json.loads
+        self,
+        what: str,
+        url: str,
+        headers: dict[str, str],
+        decode: Callable[[bytes], Any] = json.loads,
+        head: Callable[[bytes], None] | None = None,
     ) -> tuple[int, Any]:
         started = _clock()
         budget = _Budget(what, url, started, started + self.timeout if self.timeout else None, self.log)
         while True:
             # urllib3's Retry sends it again on 429/5xx and broken connections; what comes back is an answer.
-            resp = self._send(budget, url, headers)
+            resp = self._send(budget, url, headers, head)
             if resp.status in RETRY_STATUSES:
                 raise self._gave_up(budget)  # Retry gave up: attempts or time ran out
-            try:
-                payload = (decode if 200 <= resp.status < 300 else json.loads)(resp.data) if resp.data else None
-            except (ValueError, RecursionError):
-                if not 200 <= resp.status < 300:
-                    return resp.status, {"message": resp.data[:200].decode("utf-8", "replace")}
-                budget.why = _("the answer was cut off or is not JSON ({n} bytes)").format(n=len(resp.data))
-            else:
-                if not 200 <= resp.status < 300 or isinstance(payload, dict):
-                    return resp.status, payload
-                budget.why = _("the answer is not a JSON object")
-            # A body that arrived whole but is not a JSON object: urllib3 cannot see that, so it is resent here.
+            if resp.data is not None:  # None: a body read after its head (_streamed) broke off, budget.why says how
+                try:
+                    payload = (decode if 200 <= resp.status < 300 else json.loads)(resp.data) if resp.data else None
+                except (ValueError, RecursionError):
+                    if not 200 <= resp.status < 300:
+                        return resp.status, {"message": resp.data[:200].decode("utf-8", "replace")}
+                    budget.why = _("the answer was cut off or is not JSON ({n} bytes)").format(n=len(resp.data))
+                else:
+                    if not 200 <= resp.status < 300 or isinstance(payload, dict):
+                        return resp.status, payload
+                    budget.why = _("the answer is not a JSON object")
+            # A body that arrived whole but is not a JSON object, or one read after its head that broke off:
+            # urllib3's Retry cannot see those, so they are resent here.
             budget.tries += 1
             delay = _backoff(budget.tries)
             if budget.tries >= MAX_ATTEMPTS or (budget.deadline is not None and _clock() + delay >= budget.deadline):
@@ -238,15 +251,27 @@ class Cluster:
             ).format(what=budget.what, why=budget.why, tries=tries)
         )
 
-    def _send(self, budget: _Budget, url: str, headers: dict[str, str]) -> Any:
-        """A read, with urllib3's retries inside the budget; the answer, else AccessError naming the cause."""
+    def _send(
+        self, budget: _Budget, url: str, headers: dict[str, str], head: Callable[[bytes], None] | None = None
+    ) -> Any:
+        """A read, with urllib3's retries inside the budget; the answer, else AccessError naming the cause.
+
+        Without `head` the whole body is read inside urllib3's retries. With it, urllib3 gives the answer back
+        once its headers have come, and a successful one's body is read by _streamed (its .data is None when
+        the body broke off: _read sends it again)."""
         exc_types = self._urllib3.exceptions
         retries = _retry(budget)
         timeout = _until(budget.deadline) if budget.deadline is not None else None
         budget.sent = time.monotonic()
         try:
             resp = self.http.request(
-                "GET", url, headers=headers, timeout=timeout, retries=retries, redirect=False, preload_content=True
+                "GET",
+                url,
+                headers=headers,
+                timeout=timeout,
+                retries=retries,
+                redirect=False,
+                preload_content=head is None,
             )
         except exc_types.MaxRetryError as exc:
             reason: Exception = exc.reason or exc
@@ -262,7 +287,11 @@ class Cluster:
                         "expired: refresh the kubeconfig"
                     ).format(host=self.host)
                 )
-            return resp
+            if head is None:
+                return resp
+            if 200 <= resp.status < 300:
+                return self._streamed(budget, resp, head)
+            return _Answer(resp.status, resp.read())  # an error's body, whole (the connection goes back after it)
         if isinstance(reason, exc_types.NewConnectionError):
             # Checked first: urllib3 makes NewConnectionError a subclass of its TimeoutError.
             raise AccessError(
@@ -292,6 +321,23 @@ class Cluster:
                 host=self.host, reason=short(reason)
             )
         ) from reason
+
+    def _streamed(self, budget: _Budget, resp: Any, head: Callable[[bytes], None]) -> _Answer:
+        """A successful answer's body in two steps: its first HEAD_BYTES go to `head` as soon as they have come
+        (a LIST asks for its next page there, while this one still arrives), then the rest.
+
+        A body that breaks off (reset, cut short, a read that times out) gives data None, and budget.why."""
+        exc_types = self._urllib3.exceptions
+        try:
+            first = resp.read(HEAD_BYTES)
+            head(first)
+            data = first + resp.read()
+        except (exc_types.HTTPError, OSError) as exc:
+            budget.why = _("the answer broke off while it was read ({reason})").format(reason=short(exc))
+            return _Answer(resp.status, None)
+        finally:
+            resp.release_conn()
+        return _Answer(resp.status, data)
 
     def _write(self, what: str, url: str, data: bytes | None, headers: dict[str, str]) -> tuple[int, Any]:
         """A write, sent exactly once: when it breaks off nobody knows whether the server applied it."""
@@ -360,9 +406,11 @@ class Cluster:
         A continue token that expired (410 Gone: the list changed too much while it was paged through) starts
         the list again from the first page, at most MAX_LIST_RESTARTS times.
 
-        The next page is asked for as soon as a page has come, while it is decoded: a LIST's metadata (with
-        its continue token) comes before its items (decode.continue_token), so the decoding of one page
-        overlaps the transfer of the next; the requests are still sent one after the other.
+        The next page is asked for as soon as the head of a page has come, while the rest of it still arrives
+        and is decoded: a LIST's metadata (with its continue token) comes before its items
+        (decode.continue_token). So the API server works on the next page while this one is read and decoded,
+        and no page waits for the one before it to be taken in. The requests are still sent one after the
+        other, each once its continue token is known, and the items are kept in order.
         """
         items: list[Obj] = []
         query: dict[str, str] = {"limit": str(PAGE_SIZE)}
@@ -378,13 +426,16 @@ class Cluster:
         ahead: dict[str, _Ahead] = {}  # the next page, by its continue token, asked for while this one decodes
 
         def fetch(sent: dict[str, str]) -> tuple[int, Any]:
-            def decoded(data: bytes) -> Any:
+            def ask_next(data: bytes) -> None:
                 token = decode.continue_token(data)
                 if token and token not in ahead:
                     ahead[token] = _Ahead(lambda: fetch({**sent, "continue": token}))
+
+            def decoded(data: bytes) -> Any:
+                ask_next(data)  # a head too short to hold the List's metadata whole asks for it only here
                 return page(data)
 
-            return self.request("GET", path, sent, accept=accept, decode=decoded)
+            return self.request("GET", path, sent, accept=accept, decode=decoded, head=ask_next)
 
         while True:
             held = ahead.pop(query["continue"], None) if "continue" in query else None
@@ -484,6 +535,16 @@ class Cluster:
                 .rstrip()
             )
         return [i for i in payload.get("items") or [] if isinstance(i, dict)]
+
+
+class _Answer:
+    """An answer whose body _streamed (or _send) read: its status, and its body (None: it broke off)."""
+
+    __slots__ = ("data", "status")
+
+    def __init__(self, status: int, data: bytes | None) -> None:
+        self.status = status
+        self.data = data
 
 
 class _Ahead:
