@@ -2,21 +2,32 @@
 
 A Pod as a Deployment's ReplicaSet makes it and the kubelet reports it: 5 labels, 4 annotations (one a JSON
 string), an ownerReference, one container with 12 env vars, resources, readiness and liveness probes, 2
-volumeMounts, 2 tolerations, a configMap and a projected service-account volume, and a status with 5 conditions
-and a containerStatuses entry. `managed_fields` writes the managedFields the API server adds for the manager that
-created an object and the kubelet that wrote its status, in the API server's own form (fieldsV1).
+volumeMounts, 2 tolerations, a configMap and a projected service-account volume (named per Pod, as the
+ServiceAccount admission names it), and a status with 5 conditions and a containerStatuses entry (its containerID
+per Pod). `managed_fields` writes the managedFields the API server adds for the manager that created an object
+and the kubelet that wrote its status, in the API server's own form (fieldsV1).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
 IMAGE = "ccr.ccs.tencentyun.com/bench/web-frontend:v2.31.4"
 TIME = "2026-11-30T08:15:42Z"
+ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand's, for generated names
+
+
+def suffix(name: str) -> str:
+    """Five characters as the API server's name generator picks them (its alphabet, no vowels), fixed per name:
+    the ServiceAccount admission names each Pod's token volume `kube-api-access-` and such a suffix."""
+    digest = hashlib.sha256(name.encode()).digest()
+    return "".join(ALPHABET[b % len(ALPHABET)] for b in digest[:5])
 
 
 def pod_spec_status(name: str, app: str, node: str, ip: str, host_ip: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    token_volume = "kube-api-access-" + suffix(name)  # one per Pod, as in a real cluster
     env = [{"name": f"APP_SETTING_{k:02d}", "value": f"value-{k}-for-{app}-in-production"} for k in range(10)]
     env += [
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}},
@@ -51,7 +62,7 @@ def pod_spec_status(name: str, app: str, node: str, ip: str, host_ip: str) -> tu
                 "volumeMounts": [
                     {"name": "config", "mountPath": "/etc/web", "readOnly": True},
                     {
-                        "name": "kube-api-access-7x2kq",
+                        "name": token_volume,
                         "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
                         "readOnly": True,
                     },
@@ -86,7 +97,7 @@ def pod_spec_status(name: str, app: str, node: str, ip: str, host_ip: str) -> tu
         "volumes": [
             {"name": "config", "configMap": {"name": f"{app}-config", "defaultMode": 420}},
             {
-                "name": "kube-api-access-7x2kq",
+                "name": token_volume,
                 "projected": {
                     "defaultMode": 420,
                     "sources": [
@@ -114,7 +125,7 @@ def pod_spec_status(name: str, app: str, node: str, ip: str, host_ip: str) -> tu
         ],
         "containerStatuses": [
             {
-                "containerID": "containerd://" + "5f3a9c" * 10 + "e1b2",
+                "containerID": "containerd://" + hashlib.sha256(name.encode()).hexdigest(),  # one per container
                 "image": IMAGE,
                 "imageID": "ccr.ccs.tencentyun.com/bench/web-frontend@sha256:" + "9b1d" * 16,
                 "lastState": {},
