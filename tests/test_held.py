@@ -363,7 +363,11 @@ def test_an_item_indented_otherwise_is_not_cut_where_it_seems_to_end(
 def test_text_that_objects_repeat_is_held_once() -> None:
     """Equal short text of the objects of one page is one string (memory: README "Performance"); the fields no
     two objects share are not looked up for it, and an ANY subtree is shared as a whole walk."""
-    body = json.dumps({"kind": "PodList", "metadata": {}, "items": [_pod(n) for n in ("a", "bb")]}).encode()
+    waiting = [{"name": "web", "ready": False, "state": {"waiting": {"reason": "ContainerCreating"}}}]
+    pods = [_pod(n) for n in ("a", "bb")]
+    for pod in pods:
+        pod["status"]["containerStatuses"] = waiting
+    body = json.dumps({"kind": "PodList", "metadata": {}, "items": pods}).encode()
     monkeypatch = pytest.MonkeyPatch()
     with monkeypatch.context() as patch:
         patch.setattr(decode, "TYPED_AT", 0)
@@ -376,7 +380,13 @@ def test_text_that_objects_repeat_is_held_once() -> None:
     # Pods are never written (decode._READ_ONLY): their equal flat parts are one dict.
     assert a["status"]["conditions"][0] is b["status"]["conditions"][0]
     assert a["spec"]["containers"][0]["ports"][0] is b["spec"]["containers"][0]["ports"][0]
-    assert a["spec"] is b["spec"]  # and a part made of parts: the same containers on the same node
+    assert a["status"]["containerStatuses"][0] is b["status"]["containerStatuses"][0]  # a part made of parts
+    assert a["status"]["containerStatuses"] is b["status"]["containerStatuses"]
+    # Not a spec, its containers or their mounts: in a real cluster each Pod holds its own token volume and its
+    # mount (decode._PER_POD_LISTS), so they are not looked up; the flat parts in them still are.
+    assert a["spec"] is not b["spec"] and a["spec"]["containers"] is not b["spec"]["containers"]
+    assert a["spec"]["containers"][0] is not b["spec"]["containers"][0]
+    assert a["spec"]["containers"][0]["ports"] is b["spec"]["containers"][0]["ports"]
     assert a["status"] is not b["status"]  # not where it holds what no two Pods share (its address)
     assert a["metadata"]["labels"] is b["metadata"]["labels"]
     assert a["status"]["conditions"] is b["status"]["conditions"]  # and a list of such parts
