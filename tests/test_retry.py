@@ -245,7 +245,7 @@ def test_a_page_cut_off_after_its_head_is_sent_again_and_its_next_page_asked_for
     assert sorted(sent) == ["", "", "t1"]
     assert (
         [line for line in lines if line.startswith("retry")]
-        == [line for line in lines if line.startswith("retry 1 of 4") and "broke off while it was read" in line]
+        == [line for line in lines if line.startswith("retry 1 of 4") and "the connection broke off" in line]
         != []
     )
 

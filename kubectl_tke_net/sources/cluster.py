@@ -333,7 +333,7 @@ class Cluster:
             head(first)
             data = first + resp.read()
         except (exc_types.HTTPError, OSError) as exc:
-            budget.why = _("the answer broke off while it was read ({reason})").format(reason=short(exc))
+            budget.why = _("the connection broke off ({reason})").format(reason=short(exc))  # as Retry says it
             return _Answer(resp.status, None)
         finally:
             resp.release_conn()
