@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kubectl_tke_net.kinds import KINDS
-from kubectl_tke_net.model import AccessError
+from kubectl_tke_net.model import AccessError, Unavailable
 from kubectl_tke_net.sources import cluster
 from kubectl_tke_net.sources.cluster import Cluster
 from tests.stubserver import Answer, serve
@@ -248,6 +248,16 @@ def test_a_page_cut_off_after_its_head_is_sent_again_and_its_next_page_asked_for
         == [line for line in lines if line.startswith("retry 1 of 4") and "the connection broke off" in line]
         != []
     )
+
+
+def test_an_error_whose_body_breaks_off_is_sent_again(tmp_path: Path, sleeps: list[float]) -> None:
+    """An answer that is not a success is read whole (no head); when its body breaks off it is sent again, as
+    urllib3's retries send again a body that broke off, and the answer that comes whole is the one judged."""
+    broken = dataclasses.replace(status(404), split=10, cut=True)
+    with serve(broken, status(404)) as stub, pytest.raises(Unavailable) as caught:
+        client(stub.kubeconfig(tmp_path / "c")).list(KINDS["pods"], "app")
+    assert len(stub.seen) == 2
+    assert not caught.value.served
 
 
 def test_the_next_page_is_asked_for_from_the_head_of_this_one(tmp_path: Path, sleeps: list[float]) -> None:

@@ -289,9 +289,7 @@ class Cluster:
                 )
             if head is None:
                 return resp
-            if 200 <= resp.status < 300:
-                return self._streamed(budget, resp, head)
-            return _Answer(resp.status, resp.read())  # an error's body, whole (the connection goes back after it)
+            return self._streamed(budget, resp, head if 200 <= resp.status < 300 else None)  # an error: whole
         if isinstance(reason, exc_types.NewConnectionError):
             # Checked first: urllib3 makes NewConnectionError a subclass of its TimeoutError.
             raise AccessError(
@@ -322,16 +320,18 @@ class Cluster:
             )
         ) from reason
 
-    def _streamed(self, budget: _Budget, resp: Any, head: Callable[[bytes], None]) -> _Answer:
-        """A successful answer's body in two steps: its first HEAD_BYTES go to `head` as soon as they have come
-        (a LIST asks for its next page there, while this one still arrives), then the rest.
-
-        A body that breaks off (reset, cut short, a read that times out) gives data None, and budget.why."""
+    def _streamed(self, budget: _Budget, resp: Any, head: Callable[[bytes], None] | None) -> _Answer:
+        """An answer's body read after urllib3 gave it back: its first HEAD_BYTES go to `head` as soon as they have
+        come (a LIST asks for its next page there, while this one still arrives), then the rest; without `head`,
+        whole. A body that breaks off (reset, cut short, a read that times out) gives data None, and budget.why."""
         exc_types = self._urllib3.exceptions
         try:
-            first = resp.read(HEAD_BYTES)
-            head(first)
-            data = first + resp.read()
+            if head is None:
+                data = resp.read()
+            else:
+                first = resp.read(HEAD_BYTES)
+                head(first)
+                data = first + resp.read()
         except (exc_types.HTTPError, OSError) as exc:
             budget.why = _("the connection broke off ({reason})").format(reason=short(exc))  # as Retry says it
             return _Answer(resp.status, None)
