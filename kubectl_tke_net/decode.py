@@ -178,7 +178,7 @@ def _share(value: Any) -> None:
 
 
 # Kinds no fix ever writes and no check changes (tests/test_held.py proves it for every scenario): equal parts
-# of them (a Pod's conditions, ports, mounts, labels and containers, an endpoint's conditions) may be one
+# of them (a Pod's conditions, ports, mounts, labels and container statuses, an endpoint's conditions) may be one
 # object, found by its site and contents. Not where a part holds what no two objects share (an address, a uid).
 # The 150k-Pod snapshot of `make bench`: 930 MB peak with text shared alone, 550 MB with flat parts shared too,
 # 328 MB with parts made of parts (a container, a spec), for about 7 us more a Pod.

@@ -216,7 +216,7 @@ class Cluster:
             resp = self._send(budget, url, headers, head)
             if resp.status in RETRY_STATUSES:
                 raise self._gave_up(budget)  # Retry gave up: attempts or time ran out
-            if resp.data is not None:  # None: a body read after its head (_streamed) broke off, budget.why says how
+            if resp.data is not None:  # None: a body _streamed read broke off, budget.why says how
                 try:
                     payload = (decode if 200 <= resp.status < 300 else json.loads)(resp.data) if resp.data else None
                 except (ValueError, RecursionError):
@@ -423,7 +423,7 @@ class Cluster:
         accept = _PARTIAL_METADATA if kind.metadata_only else None
         page = decode.page(kind)
         pages = 0
-        ahead: dict[str, _Ahead] = {}  # the next page, by its continue token, asked for while this one decodes
+        ahead: dict[str, _Ahead] = {}  # the next page, by its continue token, asked for while this one arrives
 
         def fetch(sent: dict[str, str]) -> tuple[int, Any]:
             def ask_next(data: bytes) -> None:
@@ -538,7 +538,7 @@ class Cluster:
 
 
 class _Answer:
-    """An answer whose body _streamed (or _send) read: its status, and its body (None: it broke off)."""
+    """An answer whose body _streamed read: its status, and its body (None: it broke off)."""
 
     __slots__ = ("data", "status")
 
