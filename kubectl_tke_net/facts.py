@@ -101,7 +101,7 @@ class Context:
         # Only the objects of this namespace are examined, while the snapshot holds every namespace (`trace
         # gw/NAME`: one Gateway, whose routes, Services and Pods may live anywhere); None: the snapshot's scope.
         self.namespace = namespace
-        self._selected: dict[tuple[str, str, bool], list[Obj]] = {}
+        self._selected: dict[tuple[str, str], list[Obj]] = {}
         self._endpoints: dict[tuple[str, str], Endpoints] = {}
         # What several checks derive from each selected Pod, worked out once per Service: a list of bools in the
         # order of selected_pods, no object (or id) per Pod (memory, and walks of the cyclic collector).
@@ -130,15 +130,29 @@ class Context:
 
     @cached_property
     def pods_by_label(self) -> dict[tuple[str, str], list[Obj]]:
-        """Pods by each (label key, value), across namespaces: a selector looks up its rarest pair."""
+        """Pods by each (label key, value), across namespaces and phases: a selector looks up its rarest pair."""
         index: dict[tuple[str, str], list[Obj]] = defaultdict(list)
         for pod in self.snap.list("pods"):
             for item in labels(pod).items():
                 index[item].append(pod)
         return index
 
+    @cached_property
+    def _selectable_by_label(self) -> dict[tuple[str, str, str], list[Obj]]:
+        """The Pods a Service may select (not terminated), by (namespace, label key, value), in the order listed:
+        what every Service's selection looks up, so that it filters neither namespaces nor phases."""
+        index: dict[tuple[str, str, str], list[Obj]] = defaultdict(list)
+        for pod in self.snap.list("pods"):
+            if (pod.get("status") or {}).get("phase") in TERMINATED_PHASES:
+                continue
+            m = pod.get("metadata") or {}
+            ns = m.get("namespace", "")
+            for key, value in (m.get("labels") or {}).items():
+                index[(ns, key, value)].append(pod)
+        return index
+
     def matching_pods(self, selector: dict[str, str], namespace: str | None) -> list[Obj]:
-        """Pods whose labels match the selector, in `namespace` (None: any namespace)."""
+        """Pods whose labels match the selector, in `namespace` (None: any namespace), terminated ones too."""
         if not selector:
             return []
         candidates = min((self.pods_by_label.get(item, []) for item in selector.items()), key=len)
@@ -151,15 +165,22 @@ class Context:
             and selector_matches(selector, labels(p))
         ]
 
-    def selected_pods(self, svc: Obj, include_terminated: bool = False) -> list[Obj]:
-        """Pods of the Service's namespace its selector matches (none for selector-less Services)."""
+    def selected_pods(self, svc: Obj) -> list[Obj]:
+        """Pods of the Service's namespace its selector matches, not terminated (none for selector-less Services);
+        one list per Service, read-only."""
         m = meta(svc)
-        key = (m.get("namespace", ""), m.get("name", ""), include_terminated)
+        key = (m.get("namespace", ""), m.get("name", ""))
         pods = self._selected.get(key)
         if pods is None:
-            pods = self.matching_pods((svc.get("spec") or {}).get("selector") or {}, key[0])
-            if not include_terminated:
-                pods = [p for p in pods if (p.get("status") or {}).get("phase") not in TERMINATED_PHASES]
+            selector = (svc.get("spec") or {}).get("selector") or {}
+            if selector:
+                index = self._selectable_by_label
+                ns = key[0]
+                rarest = min((index.get((ns, *item)) or [] for item in selector.items()), key=len)
+                # The rarest list carries that pair already: with one pair (most Services) it is the answer.
+                pods = rarest if len(selector) == 1 else [p for p in rarest if selector_matches(selector, labels(p))]
+            else:
+                pods = []
             self._selected[key] = pods
         return pods
 

@@ -170,7 +170,11 @@ def pod_condition(pod: Obj, ctype: str) -> str | None:
 
 
 def pod_ready(pod: Obj) -> bool:
-    return pod_condition(pod, "Ready") == "True"
+    """pod_condition(pod, "Ready") == "True", asked of every selected Pod of a run."""
+    for cond in (pod.get("status") or {}).get("conditions") or ():
+        if cond.get("type") == "Ready":
+            return str(cond.get("status")) == "True"
+    return False
 
 
 def pod_containers(pod: Obj) -> list[dict[str, Any]]:
@@ -378,10 +382,13 @@ def is_super_node(node: Obj) -> bool:
 def is_super_node_pod(pod: Obj, super_nodes: frozenset[str] = frozenset()) -> bool:
     """A Pod on a super node: its pod-type annotation, its node, or its own VM's address (hostIP == podIP,
     which a hostNetwork Pod shares with CVM nodes, so not for those)."""
+    # Asked of every selected Pod of a run: its dicts are read directly, not through meta() and _spec().
+    notes = (pod.get("metadata") or {}).get("annotations")
+    if notes and notes.get(tke.POD_TYPE) == tke.EKLET:
+        return True
+    spec = pod.get("spec") or {}
+    if super_nodes and str(spec.get("nodeName") or "") in super_nodes:
+        return True
     status = pod.get("status") or {}
-    spec = _spec(pod)
-    return (
-        annotations_of(pod).get(tke.POD_TYPE) == tke.EKLET
-        or str(spec.get("nodeName") or "") in super_nodes
-        or (not spec.get("hostNetwork") and bool(status.get("podIP")) and status.get("hostIP") == status.get("podIP"))
-    )
+    ip = status.get("podIP")
+    return not spec.get("hostNetwork") and bool(ip) and status.get("hostIP") == ip

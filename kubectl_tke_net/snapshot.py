@@ -168,6 +168,19 @@ class Snapshot:
                     seen.add(key)
                 yield obj
 
+    def annotated(self, key: str) -> builtins.list[Obj]:
+        """The objects listed so far whose annotations hold `key`, each once, as loaded() would give them: what
+        may suppress a finding, found without giving every object of a big cluster a key."""
+        self._keep_configmaps()
+        found: dict[tuple[str, str, str], Obj] = {}
+        for name in KINDS:
+            for obj in self._lists.get(name, ()):
+                meta = obj.get("metadata") or {}
+                notes = meta.get("annotations")
+                if isinstance(notes, dict) and key in notes:
+                    found.setdefault((str(obj.get("kind")), str(meta.get("namespace")), str(meta.get("name"))), obj)
+        return builtins.list(found.values())
+
     def dump(self) -> Obj:
         """Everything read so far as one v1 List, the --snapshot format."""
         items = [*self.loaded(), *(fact for kind in FACT_KINDS for fact in self._facts[kind])]

@@ -116,7 +116,7 @@ def run(ctx: Context, checks: list[Check], suppress: bool = True) -> Result:
         )
     suppressed = 0
     if suppress:
-        objects = _may_suppress(list(ctx.snap.loaded()), {f.ref for f in findings})
+        objects = _may_suppress(ctx.snap.annotated(IGNORE_ANNOTATION), {f.ref for f in findings})
         kept = []
         for finding in findings:
             obj = objects.get(finding.ref)
