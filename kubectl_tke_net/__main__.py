@@ -1,5 +1,5 @@
 """Entry point for `python -m kubectl_tke_net` and the frozen binary."""
 
-from kubectl_tke_net.entry import main
+from kubectl_tke_net.entry import run
 
-raise SystemExit(main())
+run()

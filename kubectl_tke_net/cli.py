@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from kubectl_tke_net import __version__, i18n
+from kubectl_tke_net import __version__, i18n, model
 from kubectl_tke_net.i18n import N_, _
 from kubectl_tke_net.model import AccessError, Output, Severity, TkeNetError, UsageError
 from kubectl_tke_net.terminal import escape
@@ -863,6 +863,12 @@ def _diagnose_request(args: argparse.Namespace) -> tuple[tuple[str, ...], tuple[
     return select, ignore, selector, probe
 
 
+def _hold(obj: object) -> None:
+    """What this run read (and the checks derived from it) kept to the end of the process (model.HELD), which
+    entry.run ends without freeing it object by object; the run before it in this process is let go."""
+    model.HELD[:] = [obj]
+
+
 def _diagnose(args: argparse.Namespace, request: tuple[Any, ...], fail_fast: bool = False) -> _Diagnosis:
     from kubectl_tke_net import report
     from kubectl_tke_net.checks import catalog as checks
@@ -871,6 +877,7 @@ def _diagnose(args: argparse.Namespace, request: tuple[Any, ...], fail_fast: boo
     select, ignore, selector, probe = request
     snap, source = open_source(args, fail_fast=fail_fast)
     ctx = Context(snap, args.name, selector, getattr(args, "examined_namespace", None))
+    _hold(ctx)
     chosen = checks.selected(args.command, select, ignore)
     if args.command in ("service", "ingress") and (probes := checks.selected("probe", select, ignore)):
         from kubectl_tke_net.checks.probe import ProbeContext, probe_results
@@ -1410,6 +1417,7 @@ def cmd_dump(args: argparse.Namespace) -> Output:
     command, name = _probe_target(args.probe) if args.probe is not None else ("service", None)
     probe = _probe_options(args, command, name, on=args.probe is not None)
     snap, _source = open_source(args)
+    _hold(snap)
     if probe is not None and name is not None:
         _probe(args, snap, command, name, probe)
     snap.prefetch(KINDS)

@@ -60,3 +60,8 @@ class Unavailable(Exception):
         self.kind = kind
         self.served = served  # False: the API server does not serve the kind at all (a CRD not installed)
         self.reason = reason
+
+
+# What a run read and the checks derived from it (cli._hold): held until the process ends, which entry.run ends
+# without freeing it object by object.
+HELD: list[object] = []
