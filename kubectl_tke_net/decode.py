@@ -178,27 +178,16 @@ def _share(value: Any) -> None:
 
 
 # Kinds no fix ever writes and no check changes (tests/test_held.py proves it for every scenario): equal parts
-# of them (a Pod's conditions, ports, mounts, labels and container statuses, an endpoint's conditions) may be one
+# of them (a Pod's conditions, containers, ports, labels and container statuses, an endpoint's conditions) may be one
 # object, found by its site and contents. Not where a part holds what no two objects share (an address, a uid).
 # The 150k-Pod snapshot of `make bench`: 930 MB peak with text shared alone, 550 MB with flat parts shared too,
 # 328 MB with parts made of parts (a container, a spec), for about 7 us more a Pod.
 _READ_ONLY = frozenset({"Pod", "Node", "EndpointSlice"})
 _DISTINCT = frozenset({("status", "addresses"), ("endpoints", "targetRef")})
 _SHARED_PARTS: dict[str, dict[tuple[Any, ...], Any]] = {}  # by kind: a site's types are its kind's declaration
-# Lists, and parts made of parts, that hold something of their own in every Pod of a real cluster: the
-# ServiceAccount admission gives each Pod a token volume named per Pod (kube-api-access-xxxxx) and mounts it in
-# each container, and a spec names its node. They are never found, so they are not looked up (about a fifth of
-# a Pod's sharing); their items and the flat parts in them (a port, the other mounts, a volume) still are.
-_PER_POD_LISTS = frozenset(
-    {
-        ("spec", "containers"),
-        ("spec", "initContainers"),
-        ("spec", "volumes"),
-        ("spec", "containers", "volumeMounts"),
-        ("spec", "initContainers", "volumeMounts"),
-    }
-)
-_PER_POD_PARTS = frozenset({("spec",), ("spec", "containers"), ("spec", "initContainers")})
+# Parts made of parts that hold something of their own in nearly every Pod: a spec names its node. They are
+# never found, so they are not looked up; the parts in them (the containers and their ports) still are.
+_PER_POD_PARTS = frozenset({("spec",)})
 _SCALARS = (str, int, bool)
 
 
@@ -307,9 +296,19 @@ def _list(code: _Code, decl: Any, place: str, key: str, site: tuple[str, ...], *
     n = next(code.names)
     item = code.name()
     code.lines += [f"{indent}l{n} = {place}.get({key!r})", f"{indent}if l{n}:"]
+    if part and _flat(decl):
+        # A list of flat dicts (a Pod's conditions, a container's ports) is looked up whole by its contents, the
+        # items' fields in C (map); only a list not seen before has its items looked up and its text shared.
+        inner = _Code(code.parts)
+        inner.names = code.names
+        inner.lines += [f"{indent}    for i{n}, {item} in enumerate(l{n}):"]
+        _dict(inner, decl, item, f"l{n}[i{n}]", site, indent=indent + "        ", part=part)
+        lookup = f"({site!r}, '[]', *map(tuple, map(dict.items, l{n})))"
+        code.lines += _found(code, lookup, f"l{n}", f"{place}[{key!r}]", indent=indent + "    ", inner=inner.lines)
+        return
     code.lines += [f"{indent}    for i{n}, {item} in enumerate(l{n}):"]
     _dict(code, decl, item, f"l{n}[i{n}]", site, indent=indent + "        ", part=part)
-    if part and site not in _PER_POD_LISTS:
+    if part:
         # Its items are all held by `parts` until forget(), so their identities stand for them.
         lookup = f"({site!r}, '[]', *map(id, l{n}))"
         code.lines += _found(code, lookup, f"l{n}", f"{place}[{key!r}]", indent=indent + "    ")
