@@ -332,7 +332,9 @@ def _sharer(kind: str) -> Callable[[Obj], None]:
 def forget() -> None:
     """The end of a page or block: the text read so far is no longer looked up for sharing."""
     _SHARED.clear()
-    for parts in _SHARED_PARTS.values():
+    # Lists are read side by side: another thread may make a kind's sharer (and its parts) meanwhile, so the
+    # kinds are taken first; iterating the dict itself raised "dictionary changed size during iteration".
+    for parts in tuple(_SHARED_PARTS.values()):
         parts.clear()
 
 

@@ -359,6 +359,21 @@ def test_an_item_indented_otherwise_is_not_cut_where_it_seems_to_end(
     assert cli("dump", "-A", "--snapshot", str(path), "-o", "json").out == fast.out
 
 
+def test_a_page_ends_while_another_thread_makes_a_kinds_sharer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """forget() at the end of one list's page while another list's first page makes its kind's sharer (lists are
+    read side by side): a live N=10,000 run ended once in "dictionary changed size during iteration"."""
+
+    class Meanwhile(dict[tuple[Any, ...], Any]):
+        def clear(self) -> None:
+            super().clear()
+            decode._SHARED_PARTS.setdefault("NewKind", {})  # what decode._sharer does for a kind's first page
+
+    monkeypatch.setattr(decode, "_SHARED_PARTS", {"Pod": Meanwhile({("k",): 1}), "Node": {("k",): 2}})
+    decode.forget()
+    assert decode._SHARED_PARTS["Pod"] == {} and decode._SHARED_PARTS["Node"] == {}
+    assert "NewKind" in decode._SHARED_PARTS
+
+
 def test_text_that_objects_repeat_is_held_once() -> None:
     """Equal short text of the objects of one page is one string (memory: README "Performance"); the fields no
     two objects share are not looked up for it, and an ANY subtree is shared as a whole walk."""
