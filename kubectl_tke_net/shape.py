@@ -57,7 +57,7 @@ _POD_SPEC = {
 }
 # A Pod's own spec: what the checks read of a Pod (its containers' ports, node, network, DNS policy, readiness
 # gates), not what they read of a template. Every Pod has volumes, mounts and images; a big cluster's Pods are
-# most of what a run holds (30,000 Pods: 0.3 s of decoding and sharing and 1.5 KB a Pod, README "Performance").
+# most of what a run holds (30,000 Pods: 0.2-0.4 s of decoding and sharing and 1 KB a Pod, README "Performance").
 _POD_OWN_SPEC = {
     "nodeName": STR,
     "hostNetwork": BOOL,
