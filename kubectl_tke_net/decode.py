@@ -296,18 +296,17 @@ def _list(code: _Code, decl: Any, place: str, key: str, site: tuple[str, ...], *
     n = next(code.names)
     item = code.name()
     code.lines += [f"{indent}l{n} = {place}.get({key!r})", f"{indent}if l{n}:"]
+    items = _Code(code.parts)
+    items.names = code.names
+    items.lines += [f"{indent}    for i{n}, {item} in enumerate(l{n}):"]
+    _dict(items, decl, item, f"l{n}[i{n}]", site, indent=indent + "        ", part=part)
     if part and _flat(decl):
         # A list of flat dicts (a Pod's conditions, a container's ports) is looked up whole by its contents, the
         # items' fields in C (map); only a list not seen before has its items looked up and its text shared.
-        inner = _Code(code.parts)
-        inner.names = code.names
-        inner.lines += [f"{indent}    for i{n}, {item} in enumerate(l{n}):"]
-        _dict(inner, decl, item, f"l{n}[i{n}]", site, indent=indent + "        ", part=part)
         lookup = f"({site!r}, '[]', *map(tuple, map(dict.items, l{n})))"
-        code.lines += _found(code, lookup, f"l{n}", f"{place}[{key!r}]", indent=indent + "    ", inner=inner.lines)
+        code.lines += _found(code, lookup, f"l{n}", f"{place}[{key!r}]", indent=indent + "    ", inner=items.lines)
         return
-    code.lines += [f"{indent}    for i{n}, {item} in enumerate(l{n}):"]
-    _dict(code, decl, item, f"l{n}[i{n}]", site, indent=indent + "        ", part=part)
+    code.lines += items.lines
     if part:
         # Its items are all held by `parts` until forget(), so their identities stand for them.
         lookup = f"({site!r}, '[]', *map(id, l{n}))"

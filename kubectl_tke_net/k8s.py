@@ -170,11 +170,7 @@ def pod_condition(pod: Obj, ctype: str) -> str | None:
 
 
 def pod_ready(pod: Obj) -> bool:
-    """pod_condition(pod, "Ready") == "True", asked of every selected Pod of a run."""
-    for cond in (pod.get("status") or {}).get("conditions") or ():
-        if cond.get("type") == "Ready":
-            return str(cond.get("status")) == "True"
-    return False
+    return pod_condition(pod, "Ready") == "True"
 
 
 def pod_containers(pod: Obj) -> list[dict[str, Any]]:
