@@ -553,8 +553,15 @@ state = "{d}/containerd/state"
         # account token (or a Secret) is what runc bind-mounts into the container; from a mount namespace of its
         # own the container would get the empty folder under it. Its /var/log/containers symlinks go to the lab's
         # files.
+        # Its device-plugin socket too: that path is fixed in the kubelet (not under --root-dir), so the lab's kubelets
+        # would share one host folder and race for kubelet.sock there ("bind: address already in use").
         mnt = f"/proc/{node.procs['containerd'].pid}/ns/mnt"
-        setup = f"mount --bind {d / 'varlog'} /var/log"
+        plugins = d / "device-plugins"
+        plugins.mkdir(exist_ok=True)
+        setup = (
+            f"mount --bind {d / 'varlog'} /var/log && mkdir -p /var/lib/kubelet/device-plugins"
+            f" && mount --bind {plugins} /var/lib/kubelet/device-plugins"
+        )
         inner = ["sh", "-c", f'{setup} && exec "$@"', "sh", *cmd]
         entered = ["nsenter", f"--mount={mnt}", f"--net=/run/netns/{node.netns}", "--", *inner]
         self._spawn(node.procs, "kubelet", entered, log)
