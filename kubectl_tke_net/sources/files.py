@@ -404,6 +404,7 @@ class FileSource:
     """Objects read from files: one object, a *List, or several YAML documents per file."""
 
     cleaned = True  # list() gives objects as kinds.clean keeps them
+    in_memory = True  # list() reads nothing (the files were read whole): a forked process may call it
 
     def __init__(self, path: str, progress: Callable[[str, int, int], None] | None = None) -> None:
         self.progress = progress or (lambda _what, _objects, _pages: None)
